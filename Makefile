@@ -1,0 +1,43 @@
+# Two entry points for a fresh machine (see README): `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS_DEMO := bench
+EXTRAS_TEST := dev,bench,nlp,dashboard,report
+
+.PHONY: demo test lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.stamp-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS_DEMO)]'
+	touch $@
+
+$(VENV)/.stamp-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS_TEST)]'
+	touch $@
+
+## demo: install advisor and run the main job on the embedded default store.
+demo: $(VENV)/.stamp-demo
+	$(BIN)/advisor pricing compare --instance-types m5.xlarge,c6i.xlarge,c7g.xlarge,g5.xlarge --regions us-east-1,us-west-2,eu-west-1
+
+## test: install the dev extras and run lint, types and the whole test suite.
+test: $(VENV)/.stamp-test
+	$(BIN)/ruff check advisor tests benchmarks
+	$(BIN)/mypy advisor
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.stamp-test
+	$(BIN)/ruff check advisor tests benchmarks
+	$(BIN)/ruff format --check advisor tests benchmarks
+
+typecheck: $(VENV)/.stamp-test
+	$(BIN)/mypy advisor
+
+bench: $(VENV)/.stamp-test
+	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .advisor .pytest_cache .mypy_cache .ruff_cache

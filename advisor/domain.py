@@ -1,0 +1,156 @@
+"""Domain types shared by every stage of the pipeline.
+
+Units live in field names (``usd_per_hour``, ``memory_gib``, ``latency_p99_ms``). Values are frozen pydantic
+models: they cross module boundaries and files, so they validate on the way in. Later stages (bench, cost,
+optimize) define their own richer models in their packages and build on these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Arch(StrEnum):
+    X86_64 = "x86_64"
+    ARM64 = "arm64"
+
+
+class Platform(StrEnum):
+    """Where replicas run: self-managed EC2 (incl. EKS/ECS on EC2), a SageMaker endpoint, or Fargate."""
+
+    EC2 = "ec2"
+    SAGEMAKER = "sagemaker"
+    FARGATE = "fargate"
+
+
+class PurchaseOption(StrEnum):
+    ON_DEMAND = "on_demand"
+    SPOT = "spot"
+    SAGEMAKER = "sagemaker"
+    FARGATE = "fargate"
+    FARGATE_SPOT = "fargate_spot"
+
+
+class InterruptionBand(StrEnum):
+    """AWS Spot Instance Advisor interruption-frequency bands (share of instances interrupted per month)."""
+
+    LT5 = "<5%"
+    P5_10 = "5-10%"
+    P10_15 = "10-15%"
+    P15_20 = "15-20%"
+    GT20 = ">20%"
+
+    @property
+    def rank(self) -> int:
+        """0 for the calmest band, 4 for the most interrupted."""
+        return list(InterruptionBand).index(self)
+
+    @property
+    def monthly_rate_midpoint(self) -> float:
+        """A representative monthly interruption probability for the band (midpoint; 25% for >20%)."""
+        return (0.025, 0.075, 0.125, 0.175, 0.25)[self.rank]
+
+
+class InstanceType(_Value):
+    """Specs of one EC2 instance type (SageMaker ``ml.*`` types share the spec of their EC2 twin)."""
+
+    name: str
+    family: str
+    vcpu: int = Field(ge=1)
+    memory_gib: float = Field(gt=0)
+    gpu_count: float = Field(default=0, ge=0, description="fractional for g6f/gr6f GPU slices")
+    gpu_model: str | None = None
+    gpu_memory_gib: float = Field(default=0, ge=0, description="total over all GPUs, as EC2 reports it")
+    accelerator_name: str | None = None
+    accelerator_count: int = Field(default=0, ge=0)
+    accelerator_memory_gib: float = Field(default=0, ge=0)
+    arch: Arch = Arch.X86_64
+    source: str = ""
+
+    @property
+    def has_gpu(self) -> bool:
+        return self.gpu_count > 0
+
+
+class Price(_Value):
+    """One price figure with its provenance. ``shape`` is an instance type or a Fargate size label."""
+
+    region: str
+    shape: str
+    option: PurchaseOption
+    usd_per_hour: float = Field(ge=0)
+    as_of: dt.date
+    source: str
+    estimated: bool = False
+    note: str = ""
+    savings_pct_vs_on_demand: float | None = None
+    interruption_band: InterruptionBand | None = None
+
+
+class SLO(_Value):
+    """A latency objective: p99 under ``latency_p99_ms`` with at most ``max_error_rate`` errors."""
+
+    latency_p99_ms: float = Field(gt=0)
+    max_error_rate: float = Field(default=0.001, ge=0, le=1)
+
+
+class ReplicaResources(_Value):
+    """What one replica (model-server container) requests from its node."""
+
+    vcpu: float = Field(gt=0)
+    memory_gib: float = Field(gt=0)
+    gpu_count: float = Field(default=0, ge=0)
+    gpu_memory_gib: float = Field(default=0, ge=0)
+    arch: Arch | None = None
+
+    def fits_on(self, itype: InstanceType) -> bool:
+        """True when at least one replica fits on ``itype`` (arch, CPU, memory and GPU)."""
+        if self.arch is not None and self.arch != itype.arch:
+            return False
+        if self.vcpu > itype.vcpu or self.memory_gib > itype.memory_gib:
+            return False
+        if self.gpu_count > itype.gpu_count:
+            return False
+        return self.gpu_memory_gib <= max(itype.gpu_memory_gib, itype.accelerator_memory_gib)
+
+
+class FargateSize(_Value):
+    """A Fargate task size: a valid (vCPU, memory GiB) combination."""
+
+    vcpu: float = Field(gt=0)
+    memory_gib: float = Field(gt=0)
+
+    @property
+    def label(self) -> str:
+        return f"fargate-{self.vcpu:g}vcpu-{self.memory_gib:g}gb"
+
+
+class LoadBalancerPrice(_Value):
+    region: str
+    kind: str = Field(description="application | network | gateway | classic")
+    usd_per_hour: float = Field(ge=0)
+    usd_per_capacity_unit_hour: float | None = None
+    capacity_unit: str | None = None
+    usd_per_gb_processed: float | None = None
+    as_of: dt.date
+    source: str
+
+
+class FargateRate(_Value):
+    """Fargate per-vCPU-hour and per-GB-hour rates for one region, platform and capacity provider."""
+
+    region: str
+    option: PurchaseOption
+    platform: str = Field(description="linux_x86 | linux_arm | windows_x86")
+    usd_per_vcpu_hour: float = Field(ge=0)
+    usd_per_gb_hour: float = Field(ge=0)
+    windows_license_usd_per_vcpu_hour: float = 0.0
+    as_of: dt.date
+    source: str

@@ -1,0 +1,89 @@
+"""The one error family of advisor.
+
+Every error a user can cause is an :class:`AdvisorError` that knows *what* went wrong, *where* (a file and
+line, a field path, a flag) and *how to fix it*. The CLI prints it as one line and exits with its
+``exit_code`` (2 for user errors); no traceback is shown. Results that are merely disappointing (no plan
+meets the SLO) are values with a reason, not errors.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+USER_ERROR_EXIT_CODE = 2
+
+
+class AdvisorError(Exception):
+    """Base class: a problem the user can act on."""
+
+    exit_code: int = USER_ERROR_EXIT_CODE
+
+    def __init__(self, what: str, *, where: str | None = None, fix: str | None = None) -> None:
+        self.what = what
+        self.where = where
+        self.fix = fix
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        """``what (where); fix`` on a single line, newlines folded."""
+        text = self.what
+        if self.where:
+            text = f"{self.where}: {text}"
+        if self.fix:
+            text = f"{text}; {self.fix}"
+        return " ".join(text.split())
+
+
+class ConfigError(AdvisorError):
+    """Settings, scenario or plan files that are invalid."""
+
+
+class InputError(AdvisorError):
+    """Data files or arguments that cannot be used (bad CSV row, unknown flag value)."""
+
+
+class NotFoundError(InputError):
+    """A named thing (instance type, region, model, run) that does not exist."""
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        *,
+        known: Iterable[str] = (),
+        where: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.suggestions = closest_names(name, known)
+        hint = fix
+        if hint is None:
+            hint = (
+                f"did you mean {', '.join(self.suggestions)}?"
+                if self.suggestions
+                else f"see `advisor pricing show` for the known {kind}s"
+            )
+        super().__init__(f"unknown {kind} {name!r}", where=where, fix=hint)
+
+
+class DataError(AdvisorError):
+    """A stored file (price snapshot, database) that is corrupt or unreadable."""
+
+
+class MeasurementError(AdvisorError):
+    """A benchmark that could not be run (server never ready, payload malformed)."""
+
+
+class InfeasibleError(AdvisorError):
+    """A request that has no answer at all (e.g. a Fargate size AWS does not offer)."""
+
+
+class ApplyError(AdvisorError):
+    """A change to a deployed system that failed or was refused."""
+
+
+def closest_names(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
+    """The known names most similar to ``name`` (case-insensitive), best first."""
+    pool = {k.lower(): k for k in known}
+    hits = difflib.get_close_matches(name.lower(), list(pool), n=limit, cutoff=0.6)
+    return [pool[h] for h in hits]

@@ -1,0 +1,412 @@
+"""The price catalog: instance specs and prices over one loaded snapshot.
+
+Answers what every later stage asks: specs of an instance type; the hourly price of a shape in a region
+under a purchase option (EC2 on-demand and spot, SageMaker hosting, Fargate tasks), load balancers, and the
+cheapest shapes that satisfy a replica's resource need. Every answer is a :class:`Price` with its source and
+date; figures advisor derived itself (a SageMaker price for a type AWS's table lacks) carry
+``estimated=True`` and say how in ``note``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from advisor.domain import (
+    Arch,
+    FargateRate,
+    InstanceType,
+    InterruptionBand,
+    LoadBalancerPrice,
+    Price,
+    PurchaseOption,
+    ReplicaResources,
+)
+from advisor.errors import InputError, NotFoundError
+from advisor.pricing.fargate import validate_fargate_size
+from advisor.pricing.snapshot import Snapshot, current_snapshot_dir, load_snapshot
+from advisor.settings import Settings
+
+SAGEMAKER_PREFIX = "ml."
+DERIVED_SOURCE = "advisor-derived"
+
+
+@dataclass(frozen=True)
+class ShapeOffer:
+    """An instance type with its price, for cheapest-shape queries."""
+
+    instance: InstanceType
+    price: Price
+    count_needed: int = 1
+
+
+class Catalog:
+    """Read-only queries over one price snapshot."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        specs = snapshot.table("ec2_instances.csv")
+        self._specs = specs.set_index("instance_type", drop=False).rename_axis(None)
+        self._on_demand = snapshot.table("ec2_on_demand.csv").set_index(["region", "instance_type"])
+        self._spot = snapshot.table("ec2_spot.csv").set_index(["region", "instance_type"])
+        self._sagemaker = snapshot.table("sagemaker.csv").set_index(["region", "instance_type"])
+        self._fargate = snapshot.table("fargate.csv")
+        self._elb = snapshot.table("elb.csv").set_index(["region", "load_balancer_type"])
+
+    @classmethod
+    def load(cls, settings: Settings) -> Catalog:
+        """The catalog over the snapshot in force (refreshed under ADVISOR_HOME, else bundled)."""
+        return cls(load_snapshot(current_snapshot_dir(settings)))
+
+    # ----- names -------------------------------------------------------------------------------------
+    @cached_property
+    def regions(self) -> list[str]:
+        return sorted(set(self._on_demand.index.get_level_values("region")))
+
+    @cached_property
+    def instance_type_names(self) -> list[str]:
+        return list(self._specs.index)
+
+    def check_region(self, region: str) -> str:
+        if region not in self.regions:
+            raise NotFoundError("region", region, known=self.regions, where="--region")
+        return region
+
+    # ----- specs -------------------------------------------------------------------------------------
+    def instance(self, name: str) -> InstanceType:
+        """Specs of an EC2 type; ``ml.`` SageMaker names resolve to their EC2 twin."""
+        ec2_name = name.removeprefix(SAGEMAKER_PREFIX)
+        if ec2_name not in self._specs.index:
+            raise NotFoundError("instance type", name, known=self.instance_type_names)
+        row = self._specs.loc[ec2_name]
+        return InstanceType(
+            name=ec2_name,
+            family=str(row["family"]),
+            vcpu=int(row["vcpu"]),
+            memory_gib=float(row["memory_gib"]),
+            gpu_count=_num(row["gpu_count"]),
+            gpu_model=_str(row["gpu_model"]),
+            gpu_memory_gib=_num(row["gpu_memory_gib"]),
+            accelerator_name=_str(row["accelerator_name"]),
+            accelerator_count=int(_num(row["accelerator_count"])),
+            accelerator_memory_gib=_num(row["accelerator_memory_gib"]),
+            arch=Arch(str(row["arch"])),
+            source=str(row["source"]),
+        )
+
+    # ----- EC2 ---------------------------------------------------------------------------------------
+    def on_demand(self, region: str, instance_type: str) -> Price:
+        """Linux on-demand $/h of an EC2 type in a region."""
+        self.instance(instance_type)
+        self.check_region(region)
+        key = (region, instance_type)
+        if key not in self._on_demand.index:
+            raise NotFoundError(
+                "instance type",
+                instance_type,
+                where=f"on-demand prices in {region}",
+                fix=f"{instance_type} has no on-demand price in {region}; offered there: "
+                + ", ".join(self._types_in_region(region, instance_type)),
+            )
+        row = self._on_demand.loc[key]
+        return Price(
+            region=region,
+            shape=instance_type,
+            option=PurchaseOption.ON_DEMAND,
+            usd_per_hour=float(row["usd_per_hour"]),
+            as_of=_date(row["as_of"]),
+            source=str(row["source"]),
+            note=_str(row["note"]) or "",
+        )
+
+    def spot(self, region: str, instance_type: str) -> Price:
+        """Spot $/h with savings vs on-demand and the interruption band.
+
+        ``estimate`` rows (on-demand × (1 − advisor savings)) and ``observed`` rows (mean of the latest per-AZ
+        prices) are taken as given; a ``savings_only`` row is turned into a price with this snapshot's
+        on-demand figure and flagged estimated.
+        """
+        self.instance(instance_type)
+        self.check_region(region)
+        key = (region, instance_type)
+        if key not in self._spot.index:
+            raise NotFoundError(
+                "instance type",
+                instance_type,
+                where=f"spot prices in {region}",
+                fix=f"no spot offer for {instance_type} in {region} in this snapshot",
+            )
+        row = self._spot.loc[key]
+        savings = _opt_num(row["savings_pct_vs_on_demand"])
+        usd = _opt_num(row["usd_per_hour"])
+        estimated = False
+        note = f"basis={row['basis']}"
+        if usd is None:
+            if savings is None:
+                raise NotFoundError("spot price", f"{region}/{instance_type}", where="ec2_spot.csv")
+            usd = self.on_demand(region, instance_type).usd_per_hour * (1 - savings / 100)
+            estimated = True
+            note = "on-demand price x (1 - Spot Advisor savings %), derived by advisor"
+        elif row["basis"] == "observed":
+            note = f"observed mean of per-AZ prices (min {row['spot_min_usd']}, max {row['spot_max_usd']})"
+        band = _str(row["interruption_frequency"])
+        return Price(
+            region=region,
+            shape=instance_type,
+            option=PurchaseOption.SPOT,
+            usd_per_hour=float(usd),
+            as_of=_date(row["as_of"]),
+            source=str(row["source"]),
+            estimated=estimated,
+            note=note,
+            savings_pct_vs_on_demand=savings,
+            interruption_band=InterruptionBand(band) if band else None,
+        )
+
+    # ----- SageMaker ---------------------------------------------------------------------------------
+    @cached_property
+    def sagemaker_ratio(self) -> tuple[float, int]:
+        """Median SageMaker hosting ÷ EC2 on-demand price over types priced in both, and how many."""
+        ratios = []
+        for (region, ml_type), row in self._sagemaker.iterrows():
+            key = (region, str(ml_type).removeprefix(SAGEMAKER_PREFIX))
+            if key in self._on_demand.index:
+                ratios.append(float(row["usd_per_hour"]) / float(self._on_demand.loc[key]["usd_per_hour"]))
+        if not ratios:
+            return 1.0, 0
+        return float(np.median(ratios)), len(ratios)
+
+    def sagemaker(self, region: str, instance_type: str) -> Price:
+        """SageMaker real-time hosting $/h for ``ml.<type>`` (or ``<type>``).
+
+        Missing from the table: EC2 on-demand × the median SageMaker/EC2 ratio, flagged estimated.
+        """
+        ec2_name = instance_type.removeprefix(SAGEMAKER_PREFIX)
+        ml_name = SAGEMAKER_PREFIX + ec2_name
+        self.instance(ec2_name)
+        self.check_region(region)
+        key = (region, ml_name)
+        if key in self._sagemaker.index:
+            row = self._sagemaker.loc[key]
+            return Price(
+                region=region,
+                shape=ml_name,
+                option=PurchaseOption.SAGEMAKER,
+                usd_per_hour=float(row["usd_per_hour"]),
+                as_of=_date(row["as_of"]),
+                source=str(row["source"]),
+                note=_str(row["note"]) or "",
+            )
+        ec2 = self.on_demand(region, ec2_name)
+        ratio, n = self.sagemaker_ratio
+        return Price(
+            region=region,
+            shape=ml_name,
+            option=PurchaseOption.SAGEMAKER,
+            usd_per_hour=round(ec2.usd_per_hour * ratio, 6),
+            as_of=ec2.as_of,
+            source=f"{DERIVED_SOURCE} ({ec2.source})",
+            estimated=True,
+            note=f"EC2 on-demand x {ratio:.3f}, the median SageMaker/EC2 ratio over {n} types priced in both",
+        )
+
+    # ----- Fargate -----------------------------------------------------------------------------------
+    def fargate_rate(
+        self, region: str, option: PurchaseOption = PurchaseOption.FARGATE, platform: str = "linux_x86"
+    ) -> FargateRate:
+        self.check_region(region)
+        if option not in (PurchaseOption.FARGATE, PurchaseOption.FARGATE_SPOT):
+            raise InputError(f"{option} is not a Fargate purchase option", fix="use fargate or fargate_spot")
+        capacity = "spot" if option is PurchaseOption.FARGATE_SPOT else "on_demand"
+        rows = self._fargate[
+            (self._fargate["region"] == region)
+            & (self._fargate["capacity"] == capacity)
+            & (self._fargate["platform"] == platform)
+        ]
+        if rows.empty:
+            offered = self._fargate[self._fargate["region"] == region]
+            combos = sorted(f"{c}/{p}" for c, p in zip(offered["capacity"], offered["platform"], strict=True))
+            raise NotFoundError(
+                "Fargate offer",
+                f"{capacity}/{platform}",
+                known=combos,
+                where=region,
+                fix=f"offered in {region}: {', '.join(combos) or 'none'}",
+            )
+        row = rows.iloc[0]
+        return FargateRate(
+            region=region,
+            option=option,
+            platform=platform,
+            usd_per_vcpu_hour=float(row["usd_per_vcpu_hour"]),
+            usd_per_gb_hour=float(row["usd_per_gb_hour"]),
+            windows_license_usd_per_vcpu_hour=_num(row["windows_os_license_usd_per_vcpu_hour"]),
+            as_of=_date(row["as_of"]),
+            source=str(row["source"]),
+        )
+
+    def fargate_task(
+        self,
+        region: str,
+        vcpu: float,
+        memory_gib: float,
+        option: PurchaseOption = PurchaseOption.FARGATE,
+        platform: str = "linux_x86",
+    ) -> Price:
+        """$/h of one running Fargate task of a valid size (vCPU × vCPU rate + GB × GB rate)."""
+        size = validate_fargate_size(vcpu, memory_gib, windows=platform.startswith("windows"))
+        rate = self.fargate_rate(region, option, platform)
+        per_vcpu = rate.usd_per_vcpu_hour + rate.windows_license_usd_per_vcpu_hour
+        return Price(
+            region=region,
+            shape=size.label,
+            option=option,
+            usd_per_hour=size.vcpu * per_vcpu + size.memory_gib * rate.usd_per_gb_hour,
+            as_of=rate.as_of,
+            source=rate.source,
+            note=(
+                f"{size.vcpu:g} vCPU x {per_vcpu} + {size.memory_gib:g} GB x {rate.usd_per_gb_hour} "
+                f"({platform}); per-second billing, 1-minute minimum"
+            ),
+        )
+
+    # ----- load balancers ----------------------------------------------------------------------------
+    def load_balancer(self, region: str, kind: str = "application") -> LoadBalancerPrice:
+        self.check_region(region)
+        key = (region, kind)
+        if key not in self._elb.index:
+            kinds = sorted(set(self._elb.index.get_level_values("load_balancer_type")))
+            raise NotFoundError("load balancer type", kind, known=kinds, where=region)
+        row = self._elb.loc[key]
+        return LoadBalancerPrice(
+            region=region,
+            kind=kind,
+            usd_per_hour=float(row["usd_per_hour"]),
+            usd_per_capacity_unit_hour=_opt_num(row["usd_per_capacity_unit_hour"]),
+            capacity_unit=_str(row["capacity_unit"]),
+            usd_per_gb_processed=_opt_num(row["usd_per_gb_processed"]),
+            as_of=_date(row["as_of"]),
+            source=str(row["source"]),
+        )
+
+    # ----- dispatch ----------------------------------------------------------------------------------
+    def price(self, region: str, shape: str, option: PurchaseOption | str) -> Price:
+        """Price of an instance type under ``on_demand``, ``spot`` or ``sagemaker``."""
+        opt = PurchaseOption(option)
+        if opt is PurchaseOption.ON_DEMAND:
+            return self.on_demand(region, shape)
+        if opt is PurchaseOption.SPOT:
+            return self.spot(region, shape)
+        if opt is PurchaseOption.SAGEMAKER:
+            return self.sagemaker(region, shape)
+        raise InputError(
+            f"{opt} prices a task size, not an instance type", fix="use Catalog.fargate_task(region, vcpu, gib)"
+        )
+
+    # ----- search ------------------------------------------------------------------------------------
+    def offers(self, region: str, option: PurchaseOption | str = PurchaseOption.ON_DEMAND) -> pd.DataFrame:
+        """All priced instance types in a region with their specs: one row per type, sorted by $/h."""
+        opt = PurchaseOption(option)
+        self.check_region(region)
+        if opt is PurchaseOption.ON_DEMAND:
+            prices = self._on_demand.xs(region, level="region")["usd_per_hour"]
+        elif opt is PurchaseOption.SPOT:
+            spot = self._spot.xs(region, level="region")
+            od = self._on_demand.xs(region, level="region")["usd_per_hour"]
+            derived = od.reindex(spot.index) * (1 - spot["savings_pct_vs_on_demand"] / 100)
+            prices = spot["usd_per_hour"].fillna(derived)
+        else:
+            raise InputError(f"offers() covers on_demand and spot, not {opt}")
+        frame = self._specs.join(prices.rename("usd_per_hour"), how="inner")
+        return frame[frame["usd_per_hour"].notna()].sort_values(["usd_per_hour", "instance_type"])
+
+    def cheapest(
+        self,
+        need: ReplicaResources,
+        region: str,
+        option: PurchaseOption | str = PurchaseOption.ON_DEMAND,
+        *,
+        replicas: int = 1,
+        limit: int = 5,
+        include_burstable: bool = False,
+    ) -> list[ShapeOffer]:
+        """The cheapest ways to host ``replicas`` replicas of ``need``, one instance type per answer.
+
+        For each type that fits at least one replica: nodes = ceil(replicas / replicas-per-node) and the cost
+        is nodes × $/h. Returns at most ``limit`` offers, cheapest total first; empty when nothing fits.
+        Burstable ``t*`` types are left out unless asked for: their CPU credits run out under the
+        sustained load an inference server sees, so their measured capacity would not hold.
+        """
+        frame = self.offers(region, option)
+        fits = pd.Series(True, index=frame.index)
+        if not include_burstable:
+            fits &= ~frame["family"].astype(str).str.match(r"^t\d")
+        if need.arch is not None:
+            fits &= frame["arch"] == need.arch.value
+        fits &= (frame["vcpu"] >= need.vcpu) & (frame["memory_gib"] >= need.memory_gib)
+        gpus = frame["gpu_count"].fillna(0)
+        if need.gpu_count > 0:
+            fits &= gpus >= need.gpu_count
+        if need.gpu_memory_gib > 0:
+            mem = np.maximum(frame["gpu_memory_gib"].fillna(0), frame["accelerator_memory_gib"].fillna(0))
+            fits &= mem >= need.gpu_memory_gib
+        cand = frame[fits].copy()
+        if cand.empty:
+            return []
+        per_node = np.floor(cand["vcpu"] / need.vcpu)
+        per_node = np.minimum(per_node, np.floor(cand["memory_gib"] / need.memory_gib))
+        if need.gpu_count > 0:
+            per_node = np.minimum(per_node, np.floor(cand["gpu_count"].fillna(0) / need.gpu_count))
+        cand["nodes"] = np.ceil(replicas / per_node.clip(lower=1))
+        cand["total"] = cand["nodes"] * cand["usd_per_hour"]
+        cand = cand.sort_values(["total", "instance_type"]).head(limit)
+        opt = PurchaseOption(option)
+        return [
+            ShapeOffer(
+                instance=self.instance(str(name)),
+                price=self.price(region, str(name), opt),
+                count_needed=int(nodes),
+            )
+            for name, nodes in zip(cand["instance_type"], cand["nodes"], strict=True)
+        ]
+
+    # ----- freshness ---------------------------------------------------------------------------------
+    def staleness_days(self, today: dt.date | None = None) -> int:
+        """Days between today and the oldest price date in the snapshot."""
+        return ((today or dt.date.today()) - self.snapshot.oldest_price_as_of).days
+
+    def _types_in_region(self, region: str, like: str, n: int = 3) -> list[str]:
+        family = like.split(".")[0]
+        names = [t for t in self._on_demand.xs(region, level="region").index if str(t).startswith(family + ".")]
+        return names[:n] or ["(none of that family)"]
+
+
+def _num(value: object) -> float:
+    v = _opt_num(value)
+    return 0.0 if v is None else v
+
+
+def _opt_num(value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        f = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def _str(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _date(value: object) -> dt.date:
+    return dt.date.fromisoformat(str(value)[:10])

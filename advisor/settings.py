@@ -1,0 +1,93 @@
+"""Settings: one pydantic-settings model, built once by the CLI and passed to whatever needs it.
+
+Sources, highest priority first: explicit keyword arguments, environment variables prefixed ``ADVISOR_``
+(``ADVISOR_HOME``, ``ADVISOR_DEFAULT_REGION``...), a YAML settings file (``ADVISOR_CONFIG`` or
+``--config``), then the defaults below. Nothing reads settings from a global.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from advisor.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_PRICING_DIR = REPO_ROOT / "pricing_data"
+BUNDLED_PROFILES_DIR = REPO_ROOT / "load_profiles"
+
+
+class Settings(BaseSettings):
+    """Everything configurable about advisor, with its environment variable in parentheses."""
+
+    model_config = SettingsConfigDict(env_prefix="ADVISOR_", extra="forbid")
+
+    home: Path = Field(
+        default=Path(".advisor"),
+        description="Folder holding the store (advisor.db) and refreshed price snapshots (ADVISOR_HOME).",
+    )
+    bundled_pricing_dir: Path = Field(
+        default=BUNDLED_PRICING_DIR,
+        description="The price snapshot shipped with advisor, used until `pricing refresh` writes one.",
+    )
+    profiles_dir: Path = Field(default=BUNDLED_PROFILES_DIR, description="Bundled traffic profiles.")
+    default_region: str = Field(default="us-east-1", description="Region used when a command names none.")
+    price_staleness_days: int = Field(
+        default=90, ge=1, description="Warn when the price snapshot is older than this."
+    )
+    aws_endpoint_url: str | None = Field(
+        default=None, description="Override for AWS API endpoints (a moto server in tests)."
+    )
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password for cost reports.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML source reads ``model_config["yaml_file"]``; load_settings sets it on a subclass.
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "advisor.db"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.home / "pricing"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from the environment and an optional YAML file; bad values raise ConfigError."""
+    if config_file is None and os.environ.get("ADVISOR_CONFIG"):
+        config_file = Path(os.environ["ADVISOR_CONFIG"])
+    cls: type[Settings] = Settings
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(
+                "settings file not found", where=str(config_file), fix="pass an existing YAML file"
+            )
+        cls = type("FileSettings", (Settings,), {"model_config": {**Settings.model_config, "yaml_file": config_file}})
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(
+            f"invalid setting {field}: {err['msg']}",
+            where=str(config_file or "environment"),
+            fix=f"fix {field} (env ADVISOR_{field.upper()})",
+        ) from None
