@@ -80,7 +80,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             raise ConfigError(
                 "settings file not found", where=str(config_file), fix="pass an existing YAML file"
             )
-        cls = type("FileSettings", (Settings,), {"model_config": {**Settings.model_config, "yaml_file": config_file}})
+        cls = type(
+            "FileSettings", (Settings,), {"model_config": {**Settings.model_config, "yaml_file": config_file}}
+        )
     try:
         return cls(**overrides)
     except ValidationError as exc:

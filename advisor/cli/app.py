@@ -34,7 +34,9 @@ def _root(
         None, "--config", help="YAML settings file (else ADVISOR_CONFIG; env ADVISOR_* wins over it)."
     ),
     home: Path | None = typer.Option(
-        None, "--home", help="Folder for the store and price snapshots (else ADVISOR_HOME, default .advisor/)."
+        None,
+        "--home",
+        help="Folder for the store and price snapshots (else ADVISOR_HOME, default .advisor/).",
     ),
 ) -> None:
     overrides = {"home": home} if home is not None else {}
@@ -42,27 +44,21 @@ def _root(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit status."""
+    """Entry point of the console script; returns the process exit status.
+
+    Click handles its own usage errors (exit 2 with the usage line); every AdvisorError raised by a command
+    is printed here as one line.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="advisor")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except AdvisorError as exc:
         err_console.print(f"error: {exc.one_line()}", markup=False, highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err_console.print("interrupted; everything measured so far is stored", markup=False)
         return 130
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted", markup=False)
-        return 1
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
     return 0
 
 

@@ -23,7 +23,7 @@ def _catalog(ctx: typer.Context) -> Catalog:
     if age > settings.price_staleness_days:
         warn(
             f"the price snapshot's oldest prices are {age} days old (as of "
-            f"{catalog.snapshot.oldest_price_as_of}); run `advisor pricing refresh --region R` for current ones"
+            f"{catalog.snapshot.oldest_price_as_of}); `advisor pricing refresh --region R` fetches current"
         )
     return catalog
 
@@ -52,8 +52,12 @@ def show(
     ctx: typer.Context,
     region: str | None = typer.Option(None, "--region", help="AWS region code (default: settings)."),
     instance_type: str | None = typer.Option(None, "--instance-type", help="EC2 or ml.* instance type."),
-    fargate_vcpu: float | None = typer.Option(None, "--fargate-vcpu", help="Price a Fargate task of this size."),
-    fargate_memory_gib: float | None = typer.Option(None, "--fargate-memory-gib", help="Fargate task memory."),
+    fargate_vcpu: float | None = typer.Option(
+        None, "--fargate-vcpu", help="Price a Fargate task of this size."
+    ),
+    fargate_memory_gib: float | None = typer.Option(
+        None, "--fargate-memory-gib", help="Fargate task memory."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Specs and every price of one instance type (or a Fargate task size) in a region."""
@@ -78,15 +82,21 @@ def show(
                 "a Fargate size needs both", where="--fargate-vcpu/--fargate-memory-gib", fix="pass both"
             )
         fargate = {"fargate": catalog.fargate_task(region, fargate_vcpu, fargate_memory_gib)}
-        spot = _try(catalog.fargate_task, region, fargate_vcpu, fargate_memory_gib, PurchaseOption.FARGATE_SPOT)
+        spot = _try(
+            catalog.fargate_task, region, fargate_vcpu, fargate_memory_gib, PurchaseOption.FARGATE_SPOT
+        )
         out["fargate"] = {k: _price_dict(v) for k, v in fargate.items()}
-        out["fargate"]["fargate_spot"] = _price_dict(spot) if isinstance(spot, Price) else {"unavailable": spot}
+        out["fargate"]["fargate_spot"] = (
+            _price_dict(spot) if isinstance(spot, Price) else {"unavailable": spot}
+        )
     if as_json:
         print_json(out)
         return
     if "instance_type" in out:
         s = out["instance_type"]
-        gpu = f", {s['gpu_count']:g} x {s['gpu_model']} ({s['gpu_memory_gib']:g} GiB)" if s["gpu_count"] else ""
+        gpu = (
+            f", {s['gpu_count']:g} x {s['gpu_model']} ({s['gpu_memory_gib']:g} GiB)" if s["gpu_count"] else ""
+        )
         console.print(
             f"[bold]{s['name']}[/]: {s['vcpu']} vCPU, {s['memory_gib']:g} GiB, {s['arch']}{gpu}  "
             f"[dim](specs: {s['source']})[/]"
@@ -119,7 +129,7 @@ def show(
 
 def _show_snapshot(catalog: Catalog, as_json: bool) -> None:
     snap = catalog.snapshot
-    files = {
+    files: dict[str, dict[str, Any]] = {
         name: {
             "rows": len(frame),
             "as_of": sorted({str(d) for d in frame["as_of"].dropna().unique()}) if "as_of" in frame else [],
@@ -154,8 +164,12 @@ def _show_snapshot(catalog: Catalog, as_json: bool) -> None:
 @app.command("compare")
 def compare(
     ctx: typer.Context,
-    instance_types: str = typer.Option(..., "--instance-types", help="Comma-separated, e.g. m5.xlarge,c6i.xlarge"),
-    regions: str = typer.Option("us-east-1,us-west-2,eu-west-1", "--regions", help="Comma-separated regions."),
+    instance_types: str = typer.Option(
+        ..., "--instance-types", help="Comma-separated, e.g. m5.xlarge,c6i.xlarge"
+    ),
+    regions: str = typer.Option(
+        "us-east-1,us-west-2,eu-west-1", "--regions", help="Comma-separated regions."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """On-demand, spot and SageMaker prices of several instance types across regions."""
@@ -169,7 +183,9 @@ def compare(
     table = Table(title="Hourly prices (USD)")
     for col in ("instance type", "vCPU", "GiB", "region", "on-demand", "spot", "spot saving", "interruptions",
                 "SageMaker", "cheapest"):  # fmt: skip
-        table.add_column(col, justify="left" if col in ("instance type", "region", "interruptions") else "right")
+        table.add_column(
+            col, justify="left" if col in ("instance type", "region", "interruptions") else "right"
+        )
     for r in rows:
         sm = r["sagemaker"]
         table.add_row(
@@ -195,7 +211,7 @@ def compare_rows(catalog: Catalog, types: list[str], regions: list[str]) -> list
     """One row per (type, region): on-demand, spot (+ savings and band), SageMaker, with sources."""
     rows: list[dict[str, Any]] = []
     for region in regions:
-        region_rows = []
+        region_rows: list[dict[str, Any]] = []
         for name in types:
             spec = catalog.instance(name)
             od = _try(catalog.on_demand, region, name)
@@ -213,7 +229,9 @@ def compare_rows(catalog: Catalog, types: list[str], regions: list[str]) -> list
                     "spot": spot.usd_per_hour if isinstance(spot, Price) else None,
                     "spot_savings_pct": spot.savings_pct_vs_on_demand if isinstance(spot, Price) else None,
                     "interruption_band": (
-                        spot.interruption_band.value if isinstance(spot, Price) and spot.interruption_band else None
+                        spot.interruption_band.value
+                        if isinstance(spot, Price) and spot.interruption_band
+                        else None
                     ),
                     "spot_source": f"{spot.source} {spot.as_of}" if isinstance(spot, Price) else spot,
                     "sagemaker": sm.usd_per_hour if isinstance(sm, Price) else None,
@@ -254,7 +272,7 @@ def cheapest(
         need, region or settings.default_region, option, replicas=replicas, limit=limit,
         include_burstable=include_burstable,
     )  # fmt: skip
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "instance_type": o.instance.name,
             "nodes": o.count_needed,
@@ -285,12 +303,16 @@ def refresh(
     ctx: typer.Context,
     region: list[str] = typer.Option(..., "--region", help="Region(s) to refresh; repeat the flag for more."),
     services: str = typer.Option(
-        "ec2,spot,sagemaker,fargate,elb", "--services", help="Comma-separated subset of ec2,spot,sagemaker,fargate,elb."
+        "ec2,spot,sagemaker,fargate,elb",
+        "--services",
+        help="Comma-separated subset of ec2,spot,sagemaker,fargate,elb.",
     ),
 ) -> None:
     """Fetch current prices through the AWS APIs and write them as a new snapshot (atomically)."""
     from advisor.pricing.refresh import refresh_snapshot
 
     settings: Settings = ctx.obj
-    path = refresh_snapshot(settings, regions=region, services=_split(services, "--services"), console=console)
+    path = refresh_snapshot(
+        settings, regions=region, services=_split(services, "--services"), console=console
+    )
     console.print(f"New price snapshot in force: {path}")

@@ -70,7 +70,20 @@ class Catalog:
 
     @cached_property
     def instance_type_names(self) -> list[str]:
-        return list(self._specs.index)
+        """Every type with specs or a price (a few old priced types have no spec row)."""
+        priced = set(self._on_demand.index.get_level_values("instance_type"))
+        return sorted(set(self._specs.index) | priced)
+
+    def check_instance_type(self, name: str) -> str:
+        """The EC2 name of ``name`` (``ml.`` prefix dropped) if any table knows it; else NotFoundError."""
+        ec2_name = name.removeprefix(SAGEMAKER_PREFIX)
+        if ec2_name not in self._known_types:
+            raise NotFoundError("instance type", name, known=self.instance_type_names)
+        return ec2_name
+
+    @cached_property
+    def _known_types(self) -> frozenset[str]:
+        return frozenset(self.instance_type_names)
 
     def check_region(self, region: str) -> str:
         if region not in self.regions:
@@ -80,9 +93,14 @@ class Catalog:
     # ----- specs -------------------------------------------------------------------------------------
     def instance(self, name: str) -> InstanceType:
         """Specs of an EC2 type; ``ml.`` SageMaker names resolve to their EC2 twin."""
-        ec2_name = name.removeprefix(SAGEMAKER_PREFIX)
+        ec2_name = self.check_instance_type(name)
         if ec2_name not in self._specs.index:
-            raise NotFoundError("instance type", name, known=self.instance_type_names)
+            raise NotFoundError(
+                "instance type specs",
+                name,
+                where="ec2_instances.csv",
+                fix="this type is priced but its specs are not in the snapshot; pick a current generation",
+            )
         row = self._specs.loc[ec2_name]
         return InstanceType(
             name=ec2_name,
@@ -102,7 +120,7 @@ class Catalog:
     # ----- EC2 ---------------------------------------------------------------------------------------
     def on_demand(self, region: str, instance_type: str) -> Price:
         """Linux on-demand $/h of an EC2 type in a region."""
-        self.instance(instance_type)
+        self.check_instance_type(instance_type)
         self.check_region(region)
         key = (region, instance_type)
         if key not in self._on_demand.index:
@@ -131,7 +149,7 @@ class Catalog:
         prices) are taken as given; a ``savings_only`` row is turned into a price with this snapshot's
         on-demand figure and flagged estimated.
         """
-        self.instance(instance_type)
+        self.check_instance_type(instance_type)
         self.check_region(region)
         key = (region, instance_type)
         if key not in self._spot.index:
@@ -188,7 +206,7 @@ class Catalog:
         """
         ec2_name = instance_type.removeprefix(SAGEMAKER_PREFIX)
         ml_name = SAGEMAKER_PREFIX + ec2_name
-        self.instance(ec2_name)
+        self.check_instance_type(ec2_name)
         self.check_region(region)
         key = (region, ml_name)
         if key in self._sagemaker.index:
@@ -305,7 +323,8 @@ class Catalog:
         if opt is PurchaseOption.SAGEMAKER:
             return self.sagemaker(region, shape)
         raise InputError(
-            f"{opt} prices a task size, not an instance type", fix="use Catalog.fargate_task(region, vcpu, gib)"
+            f"{opt} prices a task size, not an instance type",
+            fix="use Catalog.fargate_task(region, vcpu, gib)",
         )
 
     # ----- search ------------------------------------------------------------------------------------
@@ -382,7 +401,9 @@ class Catalog:
 
     def _types_in_region(self, region: str, like: str, n: int = 3) -> list[str]:
         family = like.split(".")[0]
-        names = [t for t in self._on_demand.xs(region, level="region").index if str(t).startswith(family + ".")]
+        names = [
+            t for t in self._on_demand.xs(region, level="region").index if str(t).startswith(family + ".")
+        ]
         return names[:n] or ["(none of that family)"]
 
 

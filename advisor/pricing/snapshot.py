@@ -65,7 +65,8 @@ class Snapshot:
     @property
     def newest_as_of(self) -> dt.date:
         dates = [pd.to_datetime(t["as_of"]).max() for t in self.tables.values() if "as_of" in t]
-        return max(d for d in dates if pd.notna(d)).date()
+        newest: dt.date = max(d for d in dates if pd.notna(d)).date()
+        return newest
 
     @property
     def oldest_price_as_of(self) -> dt.date:
@@ -75,7 +76,8 @@ class Snapshot:
             for name, t in self.tables.items()
             if "as_of" in t and name != "ec2_instances.csv"
         ]
-        return min(d for d in dates if pd.notna(d)).date()
+        oldest: dt.date = min(d for d in dates if pd.notna(d)).date()
+        return oldest
 
 
 def sha256_of(path: Path) -> str:

@@ -1,0 +1,9 @@
+"""``python -m advisor``: the same as the ``advisor`` console script."""
+
+from __future__ import annotations
+
+import sys
+
+from advisor.cli.app import main
+
+sys.exit(main())

@@ -1,0 +1,131 @@
+"""The price catalog over the bundled snapshot: specs, every purchase option, provenance, searches."""
+
+from __future__ import annotations
+
+import csv
+import statistics
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from advisor.domain import InterruptionBand, PurchaseOption, ReplicaResources
+from advisor.errors import InfeasibleError, NotFoundError
+from advisor.pricing.catalog import Catalog
+from advisor.pricing.fargate import VALID_FARGATE_MEMORY_GIB, smallest_fargate_size, validate_fargate_size
+from advisor.settings import BUNDLED_PRICING_DIR, Settings
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load(Settings())
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with (BUNDLED_PRICING_DIR / name).open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_m5_xlarge_specs_and_prices(catalog: Catalog) -> None:
+    spec = catalog.instance("m5.xlarge")
+    assert (spec.vcpu, spec.memory_gib, spec.gpu_count) == (4, 16.0, 0)
+    od = catalog.on_demand("us-east-1", "m5.xlarge")
+    assert od.usd_per_hour == pytest.approx(0.192)
+    assert od.source.startswith("karpenter-pricing") and str(od.as_of) == "2026-07-20"
+    spot = catalog.spot("us-east-1", "m5.xlarge")
+    assert spot.interruption_band is InterruptionBand.GT20
+    assert spot.usd_per_hour == pytest.approx(0.192 * (1 - spot.savings_pct_vs_on_demand / 100), rel=1e-3)
+
+
+def test_every_on_demand_row_is_served_with_its_source(catalog: Catalog) -> None:
+    rows = _rows("ec2_on_demand.csv")
+    for row in rows[:: max(1, len(rows) // 300)]:
+        price = catalog.on_demand(row["region"], row["instance_type"])
+        assert price.usd_per_hour == pytest.approx(float(row["usd_per_hour"]))
+        assert (price.source, str(price.as_of)) == (row["source"], row["as_of"])
+
+
+def test_sagemaker_listed_price_and_flagged_estimate(catalog: Catalog) -> None:
+    listed = catalog.sagemaker("us-east-1", "ml.g5.xlarge")
+    assert listed.usd_per_hour == pytest.approx(1.4084) and not listed.estimated
+    od = {(r["region"], r["instance_type"]): float(r["usd_per_hour"]) for r in _rows("ec2_on_demand.csv")}
+    ratios = [
+        float(r["usd_per_hour"]) / od[(r["region"], r["instance_type"][3:])]
+        for r in _rows("sagemaker.csv")
+        if (r["region"], r["instance_type"][3:]) in od
+    ]
+    estimate = catalog.sagemaker("eu-west-1", "c6i.xlarge")
+    assert estimate.estimated and estimate.shape == "ml.c6i.xlarge"
+    expected = od[("eu-west-1", "c6i.xlarge")] * statistics.median(ratios)
+    assert estimate.usd_per_hour == pytest.approx(expected, rel=1e-5)
+    assert "median" in estimate.note
+
+
+def test_fargate_one_vcpu_two_gb(catalog: Catalog) -> None:
+    price = catalog.fargate_task("us-east-1", 1, 2)
+    assert price.usd_per_hour == pytest.approx(0.04048 + 2 * 0.004445)
+    spot = catalog.fargate_task("us-east-1", 1, 2, PurchaseOption.FARGATE_SPOT)
+    assert spot.usd_per_hour < price.usd_per_hour and spot.source.startswith("fgcalc")
+    arm = catalog.fargate_task("us-east-1", 1, 2, platform="linux_arm")
+    assert arm.usd_per_hour == pytest.approx(0.03238 + 2 * 0.00356)
+
+
+def test_fargate_refuses_invalid_size_and_lists_valid_ones(catalog: Catalog) -> None:
+    with pytest.raises(InfeasibleError) as err:
+        catalog.fargate_task("us-east-1", 0.3, 1)
+    message = err.value.one_line()
+    assert "0.3 vCPU" in message and "0.25 vCPU: 0.5/1/2 GB" in message and "16 vCPU" in message
+    with pytest.raises(InfeasibleError):
+        validate_fargate_size(1, 9)
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(vcpu=st.floats(0.01, 16), memory=st.floats(0.01, 120))
+def test_smallest_fargate_size_covers_the_need(vcpu: float, memory: float) -> None:
+    size = smallest_fargate_size(vcpu, memory)
+    assert size.vcpu >= vcpu - 1e-9 and size.memory_gib >= memory - 1e-9
+    assert size.memory_gib in VALID_FARGATE_MEMORY_GIB[size.vcpu]
+
+
+def test_load_balancer_prices(catalog: Catalog) -> None:
+    alb = catalog.load_balancer("eu-west-1", "application")
+    assert (alb.usd_per_hour, alb.usd_per_capacity_unit_hour, alb.capacity_unit) == (0.0252, 0.008, "LCU")
+
+
+def test_unknown_names_suggest_the_closest(catalog: Catalog) -> None:
+    with pytest.raises(NotFoundError) as err:
+        catalog.instance("m5.xlrage")
+    assert "m5.xlarge" in err.value.suggestions
+    with pytest.raises(NotFoundError) as err:
+        catalog.check_region("us-east-9")
+    assert "us-east-1" in err.value.suggestions
+
+
+def test_cheapest_fits_the_need_and_is_sorted(catalog: Catalog) -> None:
+    need = ReplicaResources(vcpu=3, memory_gib=10)
+    offers = catalog.cheapest(need, "us-east-1", replicas=4, limit=8)
+    assert offers
+    totals = [o.count_needed * o.price.usd_per_hour for o in offers]
+    assert totals == sorted(totals)
+    for offer in offers:
+        assert need.fits_on(offer.instance) and not offer.instance.family.startswith("t")
+    # Brute force over the whole offer table agrees on the cheapest total.
+    frame = catalog.offers("us-east-1")
+    best = min(
+        row.usd_per_hour * -(-4 // min(row.vcpu // 3, int(row.memory_gib // 10)))
+        for row in frame.itertuples()
+        if row.vcpu >= 3 and row.memory_gib >= 10 and not str(row.family).startswith("t")
+    )
+    assert totals[0] == pytest.approx(best)
+
+
+def test_cheapest_gpu_need_only_returns_gpu_types(catalog: Catalog) -> None:
+    need = ReplicaResources(vcpu=4, memory_gib=16, gpu_count=1, gpu_memory_gib=20)
+    offers = catalog.cheapest(need, "us-east-1", PurchaseOption.SPOT)
+    assert offers and all(o.instance.gpu_count >= 1 and o.instance.gpu_memory_gib >= 20 for o in offers)
+    assert all(o.price.option is PurchaseOption.SPOT for o in offers)
+
+
+def test_nothing_fits_is_an_empty_answer(catalog: Catalog) -> None:
+    assert catalog.cheapest(ReplicaResources(vcpu=100000, memory_gib=1), "us-east-1") == []

@@ -1,0 +1,43 @@
+"""Settings from env and YAML, and the one-line shape of every AdvisorError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from advisor.errors import AdvisorError, ConfigError, NotFoundError, closest_names
+from advisor.settings import load_settings
+
+
+def test_env_prefix_and_yaml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "advisor.yaml"
+    config.write_text("default_region: eu-west-1\nprice_staleness_days: 30\n")
+    monkeypatch.setenv("ADVISOR_PRICE_STALENESS_DAYS", "45")
+    settings = load_settings(config)
+    assert settings.default_region == "eu-west-1"  # from the file
+    assert settings.price_staleness_days == 45  # the environment wins over the file
+    assert settings.db_path == settings.home / "advisor.db"
+
+
+def test_invalid_setting_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADVISOR_PRICE_STALENESS_DAYS", "soon")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "price_staleness_days" in err.value.one_line()
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "missing.yaml")
+
+
+def test_secrets_never_print(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADVISOR_SMTP_PASSWORD", "hunter2")
+    settings = load_settings()
+    assert "hunter2" not in repr(settings) and "hunter2" not in settings.model_dump_json()
+
+
+def test_one_line_errors() -> None:
+    err = AdvisorError("bad value\n  spread over lines", where="plan.yaml:3", fix="use a number")
+    assert err.one_line() == "plan.yaml:3: bad value spread over lines; use a number"
+    nf = NotFoundError("region", "us-esat-1", known=["us-east-1", "eu-west-1"])
+    assert nf.suggestions[0] == "us-east-1" and "did you mean us-east-1" in nf.one_line()
+    assert closest_names("zzzz", ["us-east-1"]) == []
