@@ -1,0 +1,179 @@
+"""The scenario file: the one input a user writes for ``advisor recommend``.
+
+A scenario names the region, the platforms and instance candidates the team will accept, the spot and
+load-balancer policy, and per model: its server, per-replica resources, SLO, traffic and what runs today.
+``load_scenario`` validates it with errors naming the field path and the line (see advisor.yamlio).
+``EXAMPLE_SCENARIO`` is what ``advisor init`` writes: every field, commented.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from advisor.domain import SLO, InterruptionBand, Platform, PurchaseOption, ReplicaResources
+from advisor.yamlio import load_yaml_model
+
+# Current-generation CPU families and the GPU/accelerator families inference teams use (the default set).
+DEFAULT_CPU_FAMILIES = ("c6i", "c7i", "c6g", "c7g", "m6i", "m7i", "m6g", "m7g", "r6i", "r7i", "c6a", "m6a")
+DEFAULT_GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "inf2")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Candidates(_Strict):
+    """Which instance types the optimiser may choose: whole families, exact types, or both."""
+
+    families: tuple[str, ...] = DEFAULT_CPU_FAMILIES + DEFAULT_GPU_FAMILIES
+    instance_types: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    max_size_vcpu: int = Field(default=64, ge=1, description="Leave out types bigger than this.")
+
+
+class SpotPolicy(_Strict):
+    allowed: bool = True
+    max_interruption_band: InterruptionBand = InterruptionBand.P10_15
+    min_on_demand_base: int = Field(default=1, ge=0, description="On-demand nodes kept under spot.")
+    min_instance_types_per_pool: int = Field(default=2, ge=1, description="Spot diversification.")
+
+
+class LoadBalancerPolicy(_Strict):
+    kind: Literal["application", "network"] = "application"
+    shared: bool = Field(default=True, description="One load balancer for all models (path/host routing).")
+    payload_kib: float = Field(
+        default=4.0, gt=0, description="Mean request+response size, for LCU estimates."
+    )
+
+
+class ServerSpec(_Strict):
+    """How to reach a model for benchmarking: a reference model, a command to start, or a running endpoint."""
+
+    reference: str | None = Field(default=None, description="A reference server shipped with advisor.")
+    command: str | None = Field(default=None, description="Command that starts the server on $PORT.")
+    health_path: str = "/health"
+    endpoint: str | None = Field(default=None, description="URL of an already-running server.")
+    payload: Path | None = Field(default=None, description="Request body file for command/endpoint servers.")
+    template: str = Field(
+        default="json", description="Payload template: json, kserve-v2, openai-embeddings, ..."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ServerSpec:
+        given = [x for x in (self.reference, self.command, self.endpoint) if x]
+        if len(given) != 1:
+            raise ValueError("give exactly one of reference, command or endpoint")
+        return self
+
+
+class TrafficSpec(_Strict):
+    profile: str = Field(description="A bundled profile name or a CSV/YAML file path.")
+    peak_rps: float | None = Field(default=None, gt=0, description="Rescale so the peak is this rate.")
+    monthly_requests: float | None = Field(
+        default=None, gt=0, description="Or rescale to this monthly volume."
+    )
+
+    @model_validator(mode="after")
+    def _one_scale(self) -> TrafficSpec:
+        if self.peak_rps is not None and self.monthly_requests is not None:
+            raise ValueError("give peak_rps or monthly_requests, not both")
+        return self
+
+
+class CurrentDeployment(_Strict):
+    """What runs today, to compute savings against."""
+
+    platform: Platform = Platform.EC2
+    instance_type: str | None = None
+    count: int = Field(default=1, ge=1)
+    purchase_option: PurchaseOption = PurchaseOption.ON_DEMAND
+    fargate_vcpu: float | None = None
+    fargate_memory_gib: float | None = None
+
+
+class ModelSpec(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    team: str = "default"
+    server: ServerSpec
+    resources: ReplicaResources
+    slo: SLO
+    traffic: TrafficSpec
+    current: CurrentDeployment | None = None
+    capacities_rps: dict[str, float] = Field(
+        default_factory=dict, description="Capacities given by hand, per shape (measured ones win)."
+    )
+
+
+class Scenario(_Strict):
+    name: str = "scenario"
+    region: str = "us-east-1"
+    platforms: tuple[Platform, ...] = (Platform.EC2, Platform.SAGEMAKER, Platform.FARGATE)
+    candidates: Candidates = Candidates()
+    spot: SpotPolicy = SpotPolicy()
+    load_balancer: LoadBalancerPolicy = LoadBalancerPolicy()
+    slo_budget_pct_minutes: float = Field(
+        default=0.1, ge=0, le=100, description="Share of minutes allowed over the SLO, in %."
+    )
+    min_replicas: int = Field(
+        default=2, ge=1, description="High-availability floor; 1 only if you accept it."
+    )
+    churn_threshold: float = Field(default=0.5, ge=0, description="Savings ÷ disruption needed to change.")
+    models: tuple[ModelSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Scenario:
+        names = [m.name for m in self.models]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"model names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Parse and validate a scenario file; errors are one line with the field path and line."""
+    return load_yaml_model(path, Scenario, what="scenario file")
+
+
+EXAMPLE_SCENARIO = """\
+# advisor scenario: what to serve, under which SLO, at what traffic, and what runs today.
+# `advisor recommend scenario.yaml` reads it. Every key below is optional unless marked REQUIRED.
+name: my-team-inference
+region: us-east-1                      # AWS region to price in
+platforms: [ec2, sagemaker, fargate]   # where replicas may run
+candidates:
+  families: [c6i, c7i, c7g, m6i, m7i, g5, g6]   # instance families the optimiser may pick
+  instance_types: []                   # or exact types, added to the families
+  exclude: []                          # types never to use
+  max_size_vcpu: 64
+spot:
+  allowed: true
+  max_interruption_band: "10-15%"      # <5%, 5-10%, 10-15%, 15-20%, >20% (AWS Spot Instance Advisor bands)
+  min_on_demand_base: 1                # on-demand nodes kept under the spot share
+  min_instance_types_per_pool: 2       # diversify spot pools over at least this many types
+load_balancer:
+  kind: application
+  shared: true                         # one ALB for all models
+  payload_kib: 4
+slo_budget_pct_minutes: 0.1            # at most 0.1% of minutes over the SLO
+min_replicas: 2                        # high-availability floor
+churn_threshold: 0.5                   # savings / disruption needed before recommending a change
+models:                                # REQUIRED: at least one
+  - name: fraud-scorer                 # REQUIRED
+    team: risk
+    server:
+      reference: tabular               # or command: "python -m my_server --port $PORT", or endpoint: URL
+    resources: {vcpu: 1, memory_gib: 2}             # REQUIRED: per-replica request
+    slo: {latency_p99_ms: 50, max_error_rate: 0.001}  # REQUIRED
+    traffic: {profile: business-diurnal, peak_rps: 400}  # REQUIRED: bundled name or file
+    current: {platform: ec2, instance_type: m5.2xlarge, count: 4, purchase_option: on_demand}
+  - name: search-embedder
+    team: search
+    server: {reference: embedding}
+    resources: {vcpu: 2, memory_gib: 4}
+    slo: {latency_p99_ms: 300}
+    traffic: {profile: flat, monthly_requests: 50000000}
+    current: {platform: sagemaker, instance_type: ml.c5.2xlarge, count: 3}
+"""
