@@ -106,6 +106,14 @@ MIGRATIONS: list[str] = [
         sent_at TEXT
     );
     """,
+    # 2: bench harness - point verdicts and windows, capacity lower-bound flag and error budget.
+    """
+    ALTER TABLE bench_points ADD COLUMN passed INTEGER;
+    ALTER TABLE bench_points ADD COLUMN stable INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE bench_points ADD COLUMN windows_json TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE capacities ADD COLUMN lower_bound INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE capacities ADD COLUMN max_error_rate REAL;
+    """,
 ]
 
 
