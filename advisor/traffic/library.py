@@ -1,0 +1,117 @@
+"""Finding profiles by file or by name: bundled ones (``load_profiles/``) and imported ones.
+
+``--profile REF`` resolves in this order: an existing file (``.yaml``/``.yml`` generator spec, or ``.csv``,
+read as a ``timestamp,rps|count`` profile when its header names a rate or count column and as a request log
+otherwise); then a name in ``$ADVISOR_HOME/profiles/`` (where ``advisor profile import`` writes); then a
+name in the bundled ``load_profiles/``. An unknown name is a NotFoundError listing the closest names.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from advisor.errors import InputError, NotFoundError
+from advisor.settings import Settings
+from advisor.traffic.csvfile import FillPolicy, is_profile_table, read_profile_csv
+from advisor.traffic.generators import generate_file, load_spec
+from advisor.traffic.profile import DEFAULT_STEP_S, TrafficProfile
+from advisor.traffic.requestlog import read_request_log
+
+PROFILE_SUFFIXES = (".yaml", ".yml", ".csv")
+
+
+class ProfileEntry(BaseModel):
+    """A profile available by name."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    path: str
+    kind: str  # "generator" | "csv"
+    origin: str  # "bundled" | "imported"
+    description: str = ""
+
+
+def imported_dir(settings: Settings) -> Path:
+    return settings.home / "profiles"
+
+
+def list_profiles(settings: Settings) -> list[ProfileEntry]:
+    """Every named profile: imported ones first (they shadow bundled ones of the same name)."""
+    seen: set[str] = set()
+    out: list[ProfileEntry] = []
+    for origin, folder in (("imported", imported_dir(settings)), ("bundled", settings.profiles_dir)):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.suffix not in PROFILE_SUFFIXES or path.stem in seen:
+                continue
+            seen.add(path.stem)
+            kind = "csv" if path.suffix == ".csv" else "generator"
+            description = ""
+            if kind == "generator":
+                try:
+                    description = load_spec(path).description
+                except Exception:  # a broken bundled spec is listed, and fails loudly when used
+                    description = "(invalid spec)"
+            out.append(
+                ProfileEntry(
+                    name=path.stem, path=str(path), kind=kind, origin=origin, description=description
+                )
+            )
+    return out
+
+
+def find_profile_path(ref: str, settings: Settings) -> Path:
+    """The file behind ``ref`` (a path, or a profile name); NotFoundError with suggestions otherwise."""
+    path = Path(ref)
+    if path.is_file():
+        return path
+    for folder in (imported_dir(settings), settings.profiles_dir):
+        for suffix in PROFILE_SUFFIXES:
+            candidate = folder / f"{ref}{suffix}"
+            if candidate.is_file():
+                return candidate
+    raise NotFoundError(
+        "traffic profile",
+        ref,
+        known=[e.name for e in list_profiles(settings)],
+        where="--profile",
+        fix=None if list_profiles(settings) else "pass a CSV or YAML file",
+    )
+
+
+def load_profile_file(
+    path: Path,
+    *,
+    fill: FillPolicy | str = FillPolicy.NONE,
+    timezone: str | None = None,
+    step_s: int | None = None,
+    name: str | None = None,
+) -> TrafficProfile:
+    """Load a generator spec, a profile CSV or a request log (told apart as the module docstring says)."""
+    if path.suffix in (".yaml", ".yml"):
+        profile = generate_file(path)
+        return profile.replace(name=name) if name else profile
+    if not path.is_file():
+        raise InputError("file not found", where=str(path), fix="pass an existing CSV or YAML file")
+    with path.open(encoding="utf-8", errors="replace", newline="") as fh:
+        header = next(csv.reader([fh.readline()]), [])
+    if is_profile_table(header):
+        return read_profile_csv(path, name=name, step_s=step_s, timezone=timezone, fill=fill)
+    return read_request_log(path, name=name, step_s=step_s or DEFAULT_STEP_S, timezone=timezone)
+
+
+def resolve_profile(
+    ref: str,
+    settings: Settings,
+    *,
+    fill: FillPolicy | str = FillPolicy.NONE,
+    timezone: str | None = None,
+    step_s: int | None = None,
+) -> TrafficProfile:
+    """``--profile NAME|FILE`` → a profile (see the module docstring for the lookup order)."""
+    return load_profile_file(find_profile_path(ref, settings), fill=fill, timezone=timezone, step_s=step_s)

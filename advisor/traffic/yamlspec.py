@@ -1,0 +1,106 @@
+"""YAML documents validated into pydantic models, with errors that name the file, line and field.
+
+Used for profile generator specs (``load_profiles/*.yaml``) and plan files (``advisor.cost.plan``). A YAML
+syntax error reports the line PyYAML stopped at; a validation error reports the line of the offending key
+(or of the mapping that lacks a required key) and the dotted field path, e.g.
+``plans/api.yaml:14: autoscaling.target_utilisation: Input should be less than or equal to 1``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from advisor.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml_model(path: Path, model: type[M], *, what: str, fix: str | None = None) -> M:
+    """Read ``path`` and validate it as ``model``; any problem is one ConfigError with ``path:line``."""
+    if not path.is_file():
+        raise ConfigError(f"{what} file not found", where=str(path), fix=fix or "pass an existing YAML file")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return parse_yaml_model(text, model, where=str(path), what=what, fix=fix)
+
+
+def parse_yaml_model(text: str, model: type[M], *, where: str, what: str, fix: str | None = None) -> M:
+    """Validate YAML ``text`` as ``model``; ``where`` (a file name) prefixes the line in errors."""
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        at = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"invalid YAML ({problem})", where=f"{where}{at}", fix="fix the YAML syntax"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"a {what} must be a YAML mapping (key: value lines)",
+            where=f"{where}:1",
+            fix=fix or "see examples/",
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        line, path = locate(root, tuple(err["loc"]))
+        msg = str(err["msg"])
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        field = ".".join(str(p) for p in path) or "(document)"
+        raise ConfigError(f"{field}: {msg}", where=f"{where}:{line}", fix=fix or _fix_for(err)) from None
+
+
+def locate(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int, list[Any]]:
+    """The 1-based line of the deepest YAML node on ``loc``, and the loc parts that exist in the document.
+
+    Parts that are not keys of the current mapping (pydantic's union tags such as ``diurnal`` or
+    ``function-after[...]``) are skipped; a missing key is kept in the path (it names what to add).
+    """
+    node = root
+    line = 1 if root is None else root.start_mark.line + 1
+    path: list[Any] = []
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            hit = next((kv for kv in node.value if str(kv[0].value) == str(part)), None)
+            if hit is None and _is_tag(part):
+                continue
+            path.append(part)
+            if hit is None:  # a missing key: the line of the mapping that should hold it
+                break
+            key, node = hit
+            line = (node if isinstance(node, yaml.ScalarNode) else key).start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+            path.append(part)
+        elif not _is_tag(part):
+            path.append(part)
+    return line, path
+
+
+def _is_tag(part: Any) -> bool:
+    text = str(part)
+    return "[" in text or text in _UNION_TAGS
+
+
+_UNION_TAGS: set[str] = set()
+
+
+def register_union_tags(*tags: str) -> None:
+    """Tell :func:`locate` which loc parts are discriminator tags (e.g. generator kinds), not YAML keys."""
+    _UNION_TAGS.update(tags)
+
+
+def _fix_for(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "remove it or check its spelling"
+    if err["type"] == "missing":
+        return "add it"
+    return "correct the value"
