@@ -139,7 +139,7 @@ def translate_aws_error(exc: Exception, operation: str, region: str) -> AdvisorE
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
-        message = " ".join(str(error.get("Message", "")).split())
+        message = _shorten(" ".join(str(error.get("Message", "")).split()))
         if code in _CREDENTIAL_CODES:
             return ConfigError(
                 f"AWS refused the call ({code}: {message or 'access denied'})",
@@ -161,7 +161,7 @@ def translate_aws_error(exc: Exception, operation: str, region: str) -> AdvisorE
         exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError
     ):
         return DataError(
-            f"cannot reach the AWS endpoint ({' '.join(str(exc).split())})",
+            f"cannot reach the AWS endpoint ({_shorten(' '.join(str(exc).split()))})",
             where=where,
             fix="check the network, proxy (HTTPS_PROXY) and ADVISOR_AWS_ENDPOINT_URL, then run again",
         )
@@ -172,6 +172,11 @@ def translate_aws_error(exc: Exception, operation: str, region: str) -> AdvisorE
             fix="check the AWS configuration (region, profile, endpoint) and run again",
         )
     return DataError(f"unexpected failure: {exc}", where=where, fix="run again; report it if it persists")
+
+
+def _shorten(text: str, limit: int = 160) -> str:
+    """AWS messages can be whole HTML error pages; keep the error line readable."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 AWS_ERRORS: tuple[type[Exception], ...] = (BotoCoreError, ClientError)

@@ -83,8 +83,11 @@ def refresh_snapshot(
     out = console or Console(stderr=True)
     fetched = fetch_all(clients or AwsClients(settings), service_list, region_list, moment, out)
     tables, notes = merge_fetched(snapshot.tables, fetched, moment.date())
-    origin = f"aws refresh of {','.join(service_list)} for {','.join(region_list)} (from {snapshot.origin})"
-    path = write_snapshot(settings, tables, origin=origin[:300])
+    origin = (
+        f"aws refresh of {','.join(service_list)} for {','.join(region_list)}; "
+        f"other rows as in {snapshot.path.name}"
+    )
+    path = write_snapshot(settings, tables, origin=origin)
     _print_notes(out, notes)
     return path
 
