@@ -1,0 +1,77 @@
+"""Plan costing: price a deployment plan over a traffic profile, with autoscaling, spot and SLO accounting.
+
+Pure (numpy, pandas, scipy, pydantic; no cloud SDK). Typical use::
+
+    from advisor.cost import load_plan, resolve_prices, simulate, simulate_many
+    plan = load_plan(Path("examples/plans/api-c6i-spot.yaml"))
+    result = simulate(plan, profile, resolve_prices(plan, catalog), seed=0)
+    result.usd_per_month, result.slo.p99_ms_estimate, result.efficiency, result.timeseries()
+
+Modules: ``plan`` (the Plan model), ``prices`` (catalog → PlanPrices), ``autoscaler`` (the replica model),
+``spot`` (interruptions), ``queueing`` (p99 and SLO share), ``loadbalancer`` (LCUs), ``replay`` (the
+vectorised engine), ``simulate`` (entry points, fluid bound), ``baselines``.
+"""
+
+from __future__ import annotations
+
+from advisor.cost.baselines import (
+    Baseline,
+    evaluate_baselines,
+    fargate_plan,
+    sagemaker_plan,
+    static_peak_plan,
+)
+from advisor.cost.plan import (
+    AutoscalingPolicy,
+    Capacity,
+    CapacityProvenance,
+    FargateShape,
+    LoadBalancerKind,
+    LoadBalancerSpec,
+    Plan,
+    PurchaseMix,
+    SpotPolicy,
+    load_plan,
+)
+from advisor.cost.prices import PlanPrices, SpotPool, resolve_prices
+from advisor.cost.queueing import (
+    QueueModel,
+    calibrate_service_time_ms,
+    erlang_c,
+    max_utilisation_for_slo,
+    p99_latency_ms,
+)
+from advisor.cost.result import CostBreakdown, CostResult, SLOReport
+from advisor.cost.simulate import fluid_lower_bound_usd, simulate, simulate_many
+
+__all__ = [
+    "AutoscalingPolicy",
+    "Baseline",
+    "Capacity",
+    "CapacityProvenance",
+    "CostBreakdown",
+    "CostResult",
+    "FargateShape",
+    "LoadBalancerKind",
+    "LoadBalancerSpec",
+    "Plan",
+    "PlanPrices",
+    "PurchaseMix",
+    "QueueModel",
+    "SLOReport",
+    "SpotPolicy",
+    "SpotPool",
+    "calibrate_service_time_ms",
+    "erlang_c",
+    "evaluate_baselines",
+    "fargate_plan",
+    "fluid_lower_bound_usd",
+    "load_plan",
+    "max_utilisation_for_slo",
+    "p99_latency_ms",
+    "resolve_prices",
+    "sagemaker_plan",
+    "simulate",
+    "simulate_many",
+    "static_peak_plan",
+]

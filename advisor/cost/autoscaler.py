@@ -1,0 +1,130 @@
+"""The autoscaler model of the replay, vectorised over time and over plans (no per-step Python loop).
+
+Per step t of the profile (demand d_t requests/s), for a plan with per-replica capacity c and target
+utilisation u:
+
+1. **Tolerance (dead band).** The demand the autoscaler sizes for, z_t, only moves when d_t leaves
+   [z(1 − tol), z(1 + tol)]: z_t = clamp(z_{t−1}, d_t/(1 + tol), d_t/(1 − tol)). This is the Kubernetes
+   HPA's rule — skip scaling while |metric/target − 1| ≤ tolerance, default 0.1 (kubernetes.io, "Horizontal
+   Pod Autoscaling", algorithm details; configurable per direction since v1.33, KEP-4951) — written on the
+   demand instead of on the current replica count, which makes it a play (backlash) operator: a
+   composition of clamps, computed once per profile with a parallel prefix scan. The difference to the
+   HPA: leaving the band, the HPA resizes to the current demand, the replay to the band's edge, so after
+   a rise it runs up to (1 + tol) × target — what the HPA itself does until the rise exceeds the band.
+2. **Recommendation.** r_t = ceil(z_t / (c·u)), clipped to [min_replicas, max_replicas] (the HPA's
+   desiredReplicas = ceil(current × metric/target) with metric = demand per replica).
+3. **Scale-down stabilisation.** p_t = max(r over the last W steps), W = ceil(window/step) + 1: a drop
+   takes effect one window after it starts (HPA ``scaleDown.stabilizationWindowSeconds``, default 300 s;
+   scale-up has none by default). p is what is *provisioned*, and billed: instances bill from launch.
+4. **Scale-up delay.** Replicas requested at t serve from t + D, D = ceil(delay/step), where delay =
+   autoscaler reaction (metrics scrape + sync, or CloudWatch alarm periods) + node boot + model load.
+   Replicas removed stop at once, and a pending replica is the first removed, so the serving count is
+   a_t = min(p over the last D + 1 steps) — the exact result of that FIFO-launch/LIFO-cancel rule.
+
+SageMaker and ECS/Fargate target tracking (Application Auto Scaling) map onto the same parameters: the
+scale-out alarm needs 3 one-minute datapoints over target, the scale-in alarm 15 datapoints below it
+(Application Auto Scaling User Guide, "Target tracking scaling policies"), and ``ScaleInCooldown`` /
+``ScaleOutCooldown`` default to 300 s for SageMaker variants and ECS services (API reference,
+TargetTrackingScalingPolicyConfiguration). So scale_up_delay ≈ 180 s + instance/task start, and
+scale_down_stabilisation ≈ 900 s; tolerance 0. ``advisor.cost.baselines`` builds such plans.
+
+The profile is treated as cyclic (a repeated day or week): the windows at its start look back into its
+end, so the replay describes steady operation, not a cold start.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from advisor.traffic.profile import TrafficProfile
+
+FloatArray = npt.NDArray[np.float64]
+F32Array = npt.NDArray[np.float32]
+# Replica counts are computed in float32 (exact for integers below 2**24); this slack absorbs float
+# rounding so that demand of exactly k × capacity × target asks for k replicas, not k + 1.
+_CEIL_SLACK = 4e-6
+
+
+def steps_for(seconds: float, step_s: int) -> int:
+    """Whole steps a delay of ``seconds`` spans (rounded up; 0 for 0)."""
+    return max(0, math.ceil(seconds / step_s - 1e-9))
+
+
+def deadband(demand: FloatArray, tolerance: float) -> FloatArray:
+    """The demand the autoscaler sizes for under a ``tolerance`` dead band (rule 1 of the module doc).
+
+    Cyclic: the state entering the first step is the state leaving the last. ``tolerance`` 0 returns the
+    demand itself.
+    """
+    if tolerance <= 0:
+        return demand
+    lo = demand / (1.0 + tolerance)
+    hi = demand / (1.0 - tolerance)
+    a, b = lo.copy(), hi.copy()
+    shift = 1
+    n = demand.size
+    while shift < n:  # Hillis–Steele scan of clamp compositions: log2(n) vectorised passes
+        prev_a, prev_b = a[:-shift], b[:-shift]
+        cur_a, cur_b = a[shift:], b[shift:]
+        new_a = np.minimum(np.maximum(prev_a, cur_a), cur_b)
+        new_b = np.minimum(np.maximum(prev_b, cur_a), cur_b)
+        a[shift:], b[shift:] = new_a, new_b
+        shift *= 2
+    entering = min(max(float(demand[0]), a[-1]), b[-1])  # state after one full cycle from d_0
+    out: FloatArray = np.minimum(np.maximum(entering, a), b)
+    return out
+
+
+def held_demand(profile: TrafficProfile, tolerance: float) -> FloatArray:
+    """:func:`deadband` of a profile, memoised on the (immutable) profile."""
+    return profile.memo(("deadband", round(tolerance, 9)), lambda: deadband(profile.rps, tolerance))  # type: ignore[no-any-return]
+
+
+def desired_replicas(held: F32Array, per_replica_rps: Any, min_replicas: Any, max_replicas: Any) -> F32Array:
+    """r = clip(ceil(held / per_replica_rps), min, max) for rows of plans (rule 2).
+
+    ``held`` is (plans, steps) or (steps,); the other arguments are per plan (column vectors) or scalars.
+    ``per_replica_rps`` is capacity × target utilisation.
+    """
+    scale = (1.0 - _CEIL_SLACK) / np.asarray(per_replica_rps, dtype=np.float32)
+    r = np.ceil(held * scale)
+    np.clip(r, np.asarray(min_replicas, dtype=np.float32), np.asarray(max_replicas, dtype=np.float32), out=r)
+    return r.astype(np.float32, copy=False)
+
+
+def trailing_max(x: F32Array, window: int) -> F32Array:
+    """Max over the last ``window`` steps (cyclic), along the last axis."""
+    return _trailing(x, window, np.maximum)
+
+
+def trailing_min(x: F32Array, window: int) -> F32Array:
+    """Min over the last ``window`` steps (cyclic), along the last axis."""
+    return _trailing(x, window, np.minimum)
+
+
+def _trailing(x: F32Array, window: int, op: Any) -> F32Array:
+    if window <= 1:
+        return x
+    n = x.shape[-1]
+    pad_idx = np.arange(n - (window - 1), n) % n
+    padded = np.concatenate([x[..., pad_idx], x], axis=-1)
+    span = 1
+    m = padded
+    while span * 2 <= window:  # m[i] = op(padded[i : i + span]) by doubling
+        m = op(m[..., :-span], m[..., span:])
+        span *= 2
+    out: F32Array = op(m[..., :n], m[..., window - span : window - span + n])
+    return out
+
+
+def replica_trajectory(
+    desired: F32Array, stabilisation_steps: int, delay_steps: int
+) -> tuple[F32Array, F32Array]:
+    """(provisioned, ready) replicas from recommendations (rules 3 and 4 of the module docstring)."""
+    provisioned = trailing_max(desired, stabilisation_steps + 1)
+    ready = trailing_min(provisioned, delay_steps + 1)
+    return provisioned, ready

@@ -1,0 +1,236 @@
+"""The deployment plan: what runs where, how it scales, how it is bought, and what one replica can serve.
+
+A :class:`Plan` is the unit the cost model prices and the optimiser searches over. Units are in field
+names; counts of ``*_replicas`` are model-server replicas, ``on_demand_base`` counts nodes (EC2
+instances, SageMaker instances or Fargate tasks). Plans are frozen pydantic models; ``Plan.model_copy
+(update=...)`` derives variants. Plan files are YAML (``examples/plans/``) loaded with :func:`load_plan`,
+whose errors name the file, line and field.
+
+Purchase mix. As in an EC2 Auto Scaling group's MixedInstancesPolicy (``OnDemandBaseCapacity`` and
+``OnDemandPercentageAboveBaseCapacity``) and Cortex's ``spot_config`` (``on_demand_base_capacity``,
+``on_demand_percentage_above_base_capacity``): the first ``on_demand_base`` nodes are on-demand; of the
+nodes above the base, ``spot_pct_above_base`` % are spot and the rest on-demand, with the on-demand share
+rounded up ("rounds to the next integer in favor of On-Demand", EC2 Auto Scaling User Guide, "Auto Scaling
+groups with multiple instance types and purchase options"). On Fargate the same split maps onto an ECS
+capacity-provider strategy (FARGATE base, FARGATE_SPOT weight). SageMaker real-time endpoints have no
+spot option.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from advisor.domain import SLO, InterruptionBand, Platform, ReplicaResources
+from advisor.traffic.yamlspec import load_yaml_model, register_union_tags
+
+register_union_tags("str", "FargateShape")  # union members pydantic names in error locations
+
+# EC2 User Guide, "Spot Instance interruption notices": a two-minute warning before EC2 reclaims a Spot
+# Instance; ECS delivers the same two-minute warning (SIGTERM) to Fargate Spot tasks.
+SPOT_NOTICE_S = 120.0
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CapacityProvenance(StrEnum):
+    MEASURED = "measured"
+    ESTIMATED = "estimated"
+    GIVEN = "given"
+
+
+class Capacity(_Model):
+    """What one replica serves: the highest arrival rate meeting the SLO, and how we know it."""
+
+    rps_per_replica: float = Field(gt=0, description="requests/s one replica serves within the SLO")
+    provenance: CapacityProvenance
+    source: str = Field(default="", description="bench run id, estimation method, or who gave it")
+    low_rps: float | None = Field(default=None, gt=0, description="lower end of the uncertainty band")
+    high_rps: float | None = Field(default=None, gt=0, description="upper end of the uncertainty band")
+    concurrency: int = Field(default=1, ge=1, le=1024, description="requests one replica serves at once")
+    service_time_ms: float | None = Field(
+        default=None,
+        gt=0,
+        description="mean service time per request; calibrated from capacity and SLO if None",
+    )
+    service_time_scv: float = Field(
+        default=0.0,
+        ge=0,
+        le=4,
+        description="squared coefficient of variation: 0 fixed (M/D/c), 1 exponential",
+    )
+
+
+class PurchaseMix(_Model):
+    """On-demand base nodes, then a spot share of the nodes above the base."""
+
+    on_demand_base: int = Field(default=0, ge=0, description="nodes always bought on-demand")
+    spot_pct_above_base: int = Field(default=0, ge=0, le=100, description="whole %, as in the ASG API")
+    spot_pools: list[str] = Field(
+        default_factory=list,
+        description="EC2 types the spot nodes spread over (each assumed to host replicas_per_node replicas "
+        "at the plan's capacity); empty = the plan's shape",
+    )
+
+    @property
+    def uses_spot(self) -> bool:
+        return self.spot_pct_above_base > 0
+
+
+class SpotPolicy(_Model):
+    """How interruptions play out: notice, replacement, and on-demand fallback."""
+
+    notice_s: float = Field(default=SPOT_NOTICE_S, ge=0)
+    replacement_delay_s: float | None = Field(
+        default=None, ge=0, description="notice to replacement serving; None = autoscaling.scale_up_delay_s"
+    )
+    on_demand_fallback: bool = Field(
+        default=True, description="replace an interrupted node on-demand (the spot pool is short right then)"
+    )
+    fallback_hold_s: float = Field(
+        default=3600.0, ge=0, description="how long a fallback node stays on-demand"
+    )
+    interruption_band: InterruptionBand | None = Field(
+        default=None, description="override the catalog's band (Fargate Spot publishes none)"
+    )
+
+
+class AutoscalingPolicy(_Model):
+    """Replica autoscaling; the model behind each field is in ``advisor.cost.autoscaler``."""
+
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int = Field(ge=1)
+    target_utilisation: float = Field(default=0.7, gt=0, le=1, description="demand ÷ (replicas × capacity)")
+    scale_up_delay_s: float = Field(
+        default=180.0, ge=0, le=86400, description="autoscaler reaction + node/replica start until serving"
+    )
+    scale_down_stabilisation_s: float = Field(default=300.0, ge=0, le=86400)
+    tolerance: float = Field(default=0.1, ge=0, lt=0.5, description="dead band around the target (HPA: 0.1)")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingPolicy:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) exceeds max_replicas ({self.max_replicas})")
+        return self
+
+    @classmethod
+    def static(cls, replicas: int) -> AutoscalingPolicy:
+        """A fixed replica count (no autoscaling)."""
+        return cls(min_replicas=replicas, max_replicas=replicas, tolerance=0.0, scale_up_delay_s=0.0)
+
+
+class LoadBalancerKind(StrEnum):
+    NONE = "none"
+    APPLICATION = "application"
+    NETWORK = "network"
+
+
+class LoadBalancerSpec(_Model):
+    """The load balancer in front of the replicas and the traffic facts its capacity units depend on."""
+
+    kind: LoadBalancerKind = LoadBalancerKind.APPLICATION
+    shared_by: int = Field(
+        default=1, ge=1, description="models sharing it; each pays 1/shared_by of its hours"
+    )
+    request_kib: float = Field(default=4.0, ge=0)
+    response_kib: float = Field(default=4.0, ge=0)
+    new_connections_per_request: float = Field(
+        default=0.1, ge=0, le=1, description="1 = no keep-alive; 0.1 = a connection carries 10 requests"
+    )
+    connection_duration_s: float = Field(
+        default=60.0, gt=0, description="how long a client connection stays open"
+    )
+    rules_evaluated_per_request: int = Field(
+        default=1, ge=0, description="listener rules an ALB request runs"
+    )
+
+
+class FargateShape(_Model):
+    """A Fargate task size (must be one AWS offers) and its platform."""
+
+    vcpu: float = Field(gt=0)
+    memory_gib: float = Field(gt=0)
+    os_arch: str = Field(default="linux_x86", description="linux_x86 | linux_arm | windows_x86")
+
+
+class Plan(_Model):
+    """One way to serve one model: platform, shape, capacity, purchase mix, autoscaling, load balancer."""
+
+    name: str = Field(min_length=1)
+    model: str = ""
+    platform: Platform
+    region: str = "us-east-1"
+    shape: str | FargateShape = Field(description="EC2/ml.* instance type, or a Fargate {vcpu, memory_gib}")
+    replicas_per_node: int = Field(default=1, ge=1, le=1024)
+    replica: ReplicaResources | None = Field(default=None, description="one replica's request (baselines)")
+    capacity: Capacity
+    slo: SLO
+    purchase: PurchaseMix = Field(default_factory=PurchaseMix)
+    spot: SpotPolicy = Field(default_factory=SpotPolicy)
+    autoscaling: AutoscalingPolicy
+    load_balancer: LoadBalancerSpec | None = Field(
+        default=None, description="None = the platform's usual one (ALB for ec2/fargate, none for sagemaker)"
+    )
+
+    @field_validator("shape", mode="before")
+    @classmethod
+    def _shape_form(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValueError("shape must name an instance type")
+            return value.strip()
+        if isinstance(value, FargateShape | dict):
+            return value  # validated as FargateShape by the union
+        raise ValueError("shape must be an instance type name or a mapping {vcpu, memory_gib}")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Plan:
+        if self.platform is Platform.FARGATE:
+            if not isinstance(self.shape, FargateShape):
+                raise ValueError("a fargate plan's shape is a task size: shape: {vcpu: 2, memory_gib: 4}")
+            if self.replicas_per_node != 1:
+                raise ValueError("a Fargate task runs one replica: replicas_per_node must be 1")
+        elif isinstance(self.shape, FargateShape):
+            raise ValueError(f"a {self.platform.value} plan's shape is an instance type name")
+        if self.platform is Platform.SAGEMAKER:
+            if self.purchase.uses_spot:
+                raise ValueError(
+                    "SageMaker real-time endpoints cannot use spot: set spot_pct_above_base to 0"
+                )
+            lb = self.load_balancer
+            if lb is not None and lb.kind is not LoadBalancerKind.NONE:
+                raise ValueError("SageMaker endpoints are reached without a load balancer: use kind: none")
+        if self.purchase.spot_pools and self.platform is not Platform.EC2:
+            raise ValueError("spot_pools only apply to ec2 plans")
+        return self
+
+    @property
+    def effective_load_balancer(self) -> LoadBalancerSpec:
+        if self.load_balancer is not None:
+            return self.load_balancer
+        if self.platform is Platform.SAGEMAKER:
+            return LoadBalancerSpec(kind=LoadBalancerKind.NONE)
+        return LoadBalancerSpec()
+
+    @property
+    def shape_label(self) -> str:
+        """``c6i.xlarge``, ``ml.g5.xlarge`` or ``fargate-2vcpu-4gb``."""
+        if isinstance(self.shape, FargateShape):
+            return f"fargate-{self.shape.vcpu:g}vcpu-{self.shape.memory_gib:g}gb"
+        if self.platform is Platform.SAGEMAKER and not self.shape.startswith("ml."):
+            return f"ml.{self.shape}"
+        return self.shape
+
+    @property
+    def capacity_rps_per_node(self) -> float:
+        return self.capacity.rps_per_replica * self.replicas_per_node
+
+
+def load_plan(path: Path) -> Plan:
+    """Read a plan YAML file; any problem is one ConfigError naming the file, line and field."""
+    return load_yaml_model(path, Plan, what="plan", fix="see examples/plans/ for complete plans")

@@ -1,0 +1,224 @@
+"""The queueing model behind the p99 estimate and the share of requests served over the SLO.
+
+Model: each replica is a queue with ``c`` servers (its concurrency: worker processes or batch slots), fed
+Poisson arrivals (the load balancer spreads requests independently over replicas — round robin or random,
+as kube-proxy and ALB's default do), with a service time of mean ``S``. Latency = S + waiting time W.
+
+Which model, and why: **M/D/c, approximated through Erlang C.** Inference on fixed-shape inputs has an
+almost constant service time (the same FLOPs per request), so deterministic service (M/D/c) is the right
+reference. M/D/c has no closed form that vectorises (Crommelin's formula needs a root search per load),
+while M/M/c (Erlang C) does: P(W > t) = C(c, a) · exp(−(cμ − λ)·t). We use the Allen–Cunneen/Kingman
+correction, which scales the waiting time by (c_a² + c_s²)/2 with c_a² = 1 for Poisson arrivals:
+
+    P(W > t) ≈ C(c, a) · exp(−2(cμ − λ)·t / (1 + c_s²))
+
+c_s² = 0 gives M/D/c (waits half those of M/M/c, the classic result for a single server and a good
+approximation for several: Tijms, *A First Course in Stochastic Models*, 2003, §5.1 and §9.5; Allen,
+*Probability, Statistics, and Queueing Theory*, 1990); c_s² = 1 gives exact Erlang C, for variable-length
+work such as LLM generation. The plan's ``capacity.service_time_scv`` chooses.
+
+Calibration: capacity is measured as the highest rate with p99 ≤ SLO. When the plan gives no service time,
+S is solved so that the model's p99 at exactly the capacity equals the SLO; the model then agrees with the
+measurement at the one point measured and interpolates elsewhere.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import brentq
+
+from advisor.errors import ConfigError
+
+FloatArray = npt.NDArray[np.float64]
+P99_TAIL = 0.01
+RHO_BINS = 2048  # resolution of the per-replica load grid used for tail tables
+
+
+def erlang_c(servers: int, offered_load: Any) -> FloatArray:
+    """Probability an arrival waits in M/M/c with ``servers`` and ``offered_load`` a = λ/μ (Erlangs).
+
+    Vectorised over ``offered_load``; 1.0 where a ≥ servers (unstable: everybody waits).
+    """
+    a = np.asarray(offered_load, dtype=np.float64)
+    b = np.ones_like(a)
+    for k in range(1, servers + 1):  # Erlang B recursion, numerically stable
+        b = a * b / (k + a * b)
+    rho = a / servers
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = b / (1.0 - rho + rho * b)
+    return np.where(rho >= 1.0, 1.0, np.clip(c, 0.0, 1.0))
+
+
+def wait_tail(
+    servers: int, service_time_ms: float, arrival_rps: Any, t_ms: Any, scv: float = 0.0
+) -> FloatArray:
+    """P(W > t): the probability a request waits over ``t_ms`` (module docstring); 1.0 if unstable."""
+    lam = np.asarray(arrival_rps, dtype=np.float64) / 1000.0  # per ms
+    mu = 1.0 / service_time_ms
+    a = lam / mu
+    c = erlang_c(servers, a)
+    decay = 2.0 * (servers * mu - lam) / (1.0 + scv)
+    with np.errstate(over="ignore", invalid="ignore"):
+        tail = c * np.exp(-decay * np.maximum(np.asarray(t_ms, dtype=np.float64), 0.0))
+    return np.where(a >= servers, 1.0, np.clip(tail, 0.0, 1.0))
+
+
+def latency_quantile_ms(
+    arrival_rps: float, servers: int, service_time_ms: float, scv: float = 0.0, q: float = 0.99
+) -> float:
+    """The ``q`` latency quantile (ms) of one replica at ``arrival_rps``; ``inf`` when it is overloaded."""
+    mu = 1.0 / service_time_ms
+    lam = arrival_rps / 1000.0
+    if lam >= servers * mu:
+        return math.inf
+    c = float(erlang_c(servers, lam / mu))
+    tail = 1.0 - q
+    if c <= tail:
+        return service_time_ms
+    decay = 2.0 * (servers * mu - lam) / (1.0 + scv)
+    return service_time_ms + math.log(c / tail) / decay
+
+
+def p99_latency_ms(arrival_rps: float, servers: int, service_time_ms: float, scv: float = 0.0) -> float:
+    """p99 latency (ms) of one replica with ``servers`` slots at ``arrival_rps``; ``inf`` if overloaded."""
+    return latency_quantile_ms(arrival_rps, servers, service_time_ms, scv, 0.99)
+
+
+def max_utilisation_for_slo(
+    service_time_ms: float, slo_p99_ms: float, servers: int = 1, scv: float = 0.0
+) -> float:
+    """The highest utilisation ρ = λ·S/c at which a replica's p99 stays within ``slo_p99_ms``.
+
+    Returns 0.0 when the SLO is infeasible (the service time alone reaches it). Multiply by c/S to get
+    the capacity in requests/ms; the optimiser uses it to pick target utilisations for unmeasured shapes.
+    """
+    if service_time_ms >= slo_p99_ms:
+        return 0.0
+    top = servers / service_time_ms * 1000.0  # rps at ρ = 1
+
+    def excess(rho: float) -> float:
+        return p99_latency_ms(rho * top, servers, service_time_ms, scv) - slo_p99_ms
+
+    hi = 1.0 - 1e-12
+    if excess(hi) <= 0:  # pragma: no cover - p99 diverges as ρ → 1
+        return hi
+    return float(brentq(excess, 0.0, hi, xtol=1e-10))
+
+
+def calibrate_service_time_ms(
+    capacity_rps: float, slo_p99_ms: float, servers: int, scv: float = 0.0
+) -> float:
+    """The service time S (ms) at which the model's p99 at ``capacity_rps`` equals ``slo_p99_ms``."""
+    s_max = min(slo_p99_ms, servers / capacity_rps * 1000.0)
+
+    def excess(s: float) -> float:
+        value = p99_latency_ms(capacity_rps, servers, s, scv)
+        return (value if math.isfinite(value) else 10 * slo_p99_ms) - slo_p99_ms
+
+    lo, hi = s_max * 1e-9, s_max * (1 - 1e-12)
+    if excess(hi) <= 0:  # pragma: no cover - defensive; excess(hi) > 0 by construction
+        return hi
+    return float(brentq(excess, lo, hi, xtol=s_max * 1e-12))
+
+
+@dataclass(frozen=True)
+class QueueModel:
+    """One plan's per-replica queue, with tables over per-replica load ρ for the vectorised replay.
+
+    ``rho`` = arrivals per replica ÷ (c/S). Bin ``b < RHO_BINS`` holds ρ in [b/B, (b+1)/B) and is evaluated
+    at its upper edge (conservative); bin ``RHO_BINS`` holds overload (ρ ≥ 1 or no replica at all).
+    """
+
+    servers: int
+    service_time_ms: float
+    scv: float
+    slo_p99_ms: float
+    calibrated: bool
+
+    @classmethod
+    def for_capacity(
+        cls, capacity_rps: float, servers: int, slo_p99_ms: float, service_time_ms: float | None, scv: float
+    ) -> QueueModel:
+        """The model of a replica with measured ``capacity_rps``; S calibrated when not given."""
+        if service_time_ms is None:
+            s = calibrate_service_time_ms(capacity_rps, slo_p99_ms, servers, scv)
+            return cls(servers, s, scv, slo_p99_ms, calibrated=True)
+        if capacity_rps * service_time_ms / 1000.0 >= servers:
+            raise ConfigError(
+                f"capacity {capacity_rps:g} rps needs over {servers} server(s) at {service_time_ms:g} ms",
+                where="capacity",
+                fix="raise capacity.concurrency, lower service_time_ms, or leave service_time_ms empty",
+            )
+        return cls(servers, service_time_ms, scv, slo_p99_ms, calibrated=False)
+
+    @property
+    def max_rps(self) -> float:
+        """Arrival rate (per replica) at which the queue becomes unstable."""
+        return self.servers / self.service_time_ms * 1000.0
+
+    def bin_edges(self) -> FloatArray:
+        """The load each bin is evaluated at: its upper edge, except the last (ρ → 1) at its midpoint."""
+        edges = (np.arange(RHO_BINS, dtype=np.float64) + 1.0) / RHO_BINS
+        edges[-1] = 1.0 - 0.5 / RHO_BINS
+        return edges
+
+    def tail_table(self, t_ms: float) -> FloatArray:
+        """P(latency > t_ms) per ρ bin (length RHO_BINS + 1, the last bin = overload = 1)."""
+        rho = self.bin_edges()
+        if t_ms < self.service_time_ms:
+            body = np.ones_like(rho)
+        else:
+            wait_ms = t_ms - self.service_time_ms
+            body = wait_tail(self.servers, self.service_time_ms, rho * self.max_rps, wait_ms, self.scv)
+        return np.append(body, 1.0)
+
+    def p99_table(self) -> FloatArray:
+        """p99 latency (ms) per ρ bin; ``inf`` in the overload bin."""
+        rho = self.bin_edges()
+        lam = rho * self.max_rps / 1000.0
+        mu = 1.0 / self.service_time_ms
+        c = erlang_c(self.servers, lam / mu)
+        decay = 2.0 * (self.servers * mu - lam) / (1.0 + self.scv)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            extra = np.where(c > P99_TAIL, np.log(np.maximum(c, 1e-300) / P99_TAIL) / decay, 0.0)
+        p99 = np.where(rho >= 1.0, np.inf, self.service_time_ms + extra)
+        return np.append(p99, np.inf)
+
+    def mixture_quantile_ms(self, requests_per_bin: FloatArray, tail: float = P99_TAIL) -> float | None:
+        """The latency exceeded by ``tail`` of all requests, given how many arrived in each ρ bin.
+
+        None when the overload bin alone holds at least ``tail`` of the requests (p99 unbounded).
+        """
+        total = float(requests_per_bin.sum())
+        if total <= 0:
+            return self.service_time_ms
+        if requests_per_bin[-1] >= tail * total:
+            return None
+        used = np.flatnonzero(requests_per_bin[:-1] > 0)
+        weights = requests_per_bin[used]
+        rho = self.bin_edges()[used]
+        lam = rho * self.max_rps / 1000.0
+        mu = 1.0 / self.service_time_ms
+        c = erlang_c(self.servers, lam / mu)
+        decay = 2.0 * (self.servers * mu - lam) / (1.0 + self.scv)
+        budget = tail * total - float(requests_per_bin[-1])
+
+        def over(x_ms: float) -> float:
+            t = max(x_ms - self.service_time_ms, 0.0)
+            return float((weights * c * np.exp(-decay * t)).sum()) - budget
+
+        if over(self.service_time_ms) <= 0:
+            return self.service_time_ms
+        hi = self.service_time_ms * 2
+        for _ in range(200):
+            if over(hi) <= 0:
+                break
+            hi *= 2
+        else:  # pragma: no cover - only for loads within one bin of saturation
+            return None
+        return float(brentq(over, self.service_time_ms, hi, xtol=1e-6 * self.service_time_ms))

@@ -1,0 +1,342 @@
+"""The vectorised replay engine: many plans × one profile as 2-D numpy arrays (plans × steps).
+
+Plans are grouped by what shapes their arrays the same way (dead-band tolerance, stabilisation and delay
+in steps), then processed in chunks of rows. Per chunk: desired → provisioned → ready replicas
+(``advisor.cost.autoscaler``), nodes and the on-demand/spot split, spot interruptions (``advisor.cost.spot``,
+the only per-plan work, and it touches only the few steps with events), served capacity, overload, and
+a histogram of requests by per-replica load that the queueing model (``advisor.cost.queueing``) turns into
+the share over the SLO and the p99. Nothing loops over steps in Python.
+
+Billing: nodes follow *provisioned* replicas (an instance bills from launch, booting included), serving
+follows *ready* replicas. Fargate bills per second with a one-minute minimum per task: at steps of 60 s
+or more every task runs at least a minute, so the minimum never binds; at shorter steps the shortfall of
+tasks that live under a minute is added (tasks are stopped newest first).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from advisor.cost import spot as spotmod
+from advisor.cost.autoscaler import desired_replicas, held_demand, replica_trajectory, steps_for
+from advisor.cost.loadbalancer import lcu_per_rps
+from advisor.cost.plan import Plan
+from advisor.cost.prices import PlanPrices
+from advisor.cost.queueing import RHO_BINS, QueueModel
+from advisor.domain import Platform
+from advisor.errors import ConfigError
+from advisor.pricing.fargate import FARGATE_MINIMUM_BILLED_SECONDS
+from advisor.traffic.profile import TrafficProfile
+
+FloatArray = npt.NDArray[np.float64]
+F32Array = npt.NDArray[np.float32]
+CHUNK_ELEMENTS = 1_000_000  # rows × steps per chunk: 4 MB float32 arrays stay cache-friendly
+_OVERLOAD_SLACK = 1e-5
+
+
+@dataclass(frozen=True)
+class PlanSetup:
+    """A plan's constants for the replay, validated against its prices."""
+
+    plan: Plan
+    prices: PlanPrices
+    queue: QueueModel
+    key: str
+    stabilisation_steps: int
+    delay_steps: int
+    notice_steps: int
+    replacement_steps: int
+    lcu_per_rps: float
+    lcu_dimension: str
+
+    @property
+    def capacity_rps(self) -> float:
+        return self.plan.capacity.rps_per_replica
+
+    @property
+    def group_key(self) -> tuple[float, int, int]:
+        return (self.plan.autoscaling.tolerance, self.stabilisation_steps, self.delay_steps)
+
+
+def prepare(plan: Plan, prices: PlanPrices, step_s: int) -> PlanSetup:
+    """Check a plan against its prices and derive its replay constants; ConfigError when they disagree."""
+    if prices.platform is not plan.platform:
+        raise ConfigError(
+            f"prices are for {prices.platform.value}, the plan is {plan.platform.value}", where=plan.name
+        )
+    if plan.purchase.uses_spot and not prices.spot_pools:
+        raise ConfigError(
+            "the plan buys spot but its prices carry no spot pool",
+            where=f"{plan.name}: purchase.spot_pct_above_base",
+            fix="resolve prices with advisor.cost.resolve_prices(plan, catalog)",
+        )
+    cap = plan.capacity
+    queue = QueueModel.for_capacity(
+        cap.rps_per_replica,
+        cap.concurrency,
+        plan.slo.latency_p99_ms,
+        cap.service_time_ms,
+        cap.service_time_scv,
+    )
+    policy = plan.autoscaling
+    replacement = plan.spot.replacement_delay_s
+    coefficient, dimension = lcu_per_rps(plan.effective_load_balancer)
+    return PlanSetup(
+        plan=plan,
+        prices=prices,
+        queue=queue,
+        key=plan.model_dump_json(),
+        stabilisation_steps=steps_for(policy.scale_down_stabilisation_s, step_s),
+        delay_steps=steps_for(policy.scale_up_delay_s, step_s),
+        notice_steps=steps_for(plan.spot.notice_s, step_s),
+        replacement_steps=steps_for(policy.scale_up_delay_s if replacement is None else replacement, step_s),
+        lcu_per_rps=coefficient,
+        lcu_dimension=dimension,
+    )
+
+
+@dataclass
+class Outcome:
+    """Raw sums of one plan over the horizon (``advisor.cost.simulate`` turns them into a CostResult)."""
+
+    replica_steps: float = 0.0
+    replicas_min: float = 0.0
+    replicas_max: float = 0.0
+    node_steps: float = 0.0
+    nodes_max: float = 0.0
+    on_demand_node_steps: float = 0.0
+    spot_node_steps: float = 0.0
+    fargate_minimum_extra_s: float = 0.0
+    served_rps_steps: float = 0.0
+    overloaded_steps: int = 0
+    interruptions: int = 0
+    lost_replica_steps: float = 0.0
+    notice_overlap_usd: float = 0.0
+    fallback_premium_usd: float = 0.0
+    requests_by_load_bin: FloatArray = field(default_factory=lambda: np.zeros(RHO_BINS + 1))
+    series: dict[str, npt.NDArray[np.generic]] | None = None
+
+
+def replay(
+    setups: Sequence[PlanSetup],
+    profile: TrafficProfile,
+    seed: int,
+    *,
+    keep_series: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Outcome]:
+    """Replay every plan over ``profile``; returns one Outcome per setup, in order."""
+    outcomes: list[Outcome | None] = [None] * len(setups)
+    groups: dict[tuple[float, int, int], list[int]] = defaultdict(list)
+    for i, s in enumerate(setups):
+        groups[s.group_key].append(i)
+    demand32 = profile.memo("rps_f32", lambda: profile.rps.astype(np.float32))
+    rows_per_chunk = max(1, CHUNK_ELEMENTS // profile.steps)
+    done = 0
+    for (tolerance, _, _), members in groups.items():
+        held32 = profile.memo(
+            ("held_f32", round(tolerance, 9)), lambda t=tolerance: held_demand(profile, t).astype(np.float32)
+        )
+        for lo in range(0, len(members), rows_per_chunk):
+            chunk = members[lo : lo + rows_per_chunk]
+            results = _replay_chunk([setups[i] for i in chunk], profile, demand32, held32, seed, keep_series)
+            for i, outcome in zip(chunk, results, strict=True):
+                outcomes[i] = outcome
+            done += len(chunk)
+            if progress is not None:
+                progress(done, len(setups))
+    return [o for o in outcomes if o is not None]
+
+
+def _col(values: Sequence[float]) -> F32Array:
+    """Per-plan values as a float32 column, to broadcast against (plans, steps) arrays."""
+    return np.asarray(values, dtype=np.float32)[:, None]
+
+
+def _replay_chunk(
+    group: list[PlanSetup],
+    profile: TrafficProfile,
+    demand32: F32Array,
+    held32: F32Array,
+    seed: int,
+    keep: bool,
+) -> list[Outcome]:
+    step_s, n = profile.step_s, profile.steps
+    first = group[0]
+    plans = [s.plan for s in group]
+    desired = desired_replicas(
+        held32[None, :],
+        _col([p.capacity.rps_per_replica * p.autoscaling.target_utilisation for p in plans]),
+        _col([p.autoscaling.min_replicas for p in plans]),
+        _col([p.autoscaling.max_replicas for p in plans]),
+    )
+    provisioned, ready = replica_trajectory(desired, first.stabilisation_steps, first.delay_steps)
+    rpn = [p.replicas_per_node for p in plans]
+    nodes = provisioned if all(r == 1 for r in rpn) else np.ceil(provisioned / _col(rpn))
+    outcomes = [Outcome() for _ in group]
+    spot_rows = [j for j, p in enumerate(plans) if p.purchase.uses_spot]
+    on_demand_nodes = nodes
+    if spot_rows:
+        on_demand_nodes = _on_demand_share(
+            nodes,
+            _col([p.purchase.on_demand_base for p in plans]),
+            _col([100 - p.purchase.spot_pct_above_base for p in plans]),
+        )
+    ready_is_own = ready is not provisioned and ready is not desired
+    lost_rows: dict[int, FloatArray] = {}
+    for j in spot_rows:
+        s = group[j]
+        spot_row = nodes[j] - on_demand_nodes[j]
+        events = spotmod.draw_interruptions(
+            spot_row, [p.monthly_interruption_rate for p in s.prices.spot_pools], step_s,
+            spotmod.plan_rng(seed, s.key),
+        )  # fmt: skip
+        o = outcomes[j]
+        o.interruptions = events.count
+        if events.count == 0:
+            continue
+        lost = spotmod.lost_replica_steps(
+            events, n, s.plan.replicas_per_node, s.notice_steps, s.replacement_steps
+        )
+        lost_rows[j] = lost
+        if not ready_is_own:  # never write through to provisioned/desired
+            ready, ready_is_own = ready.copy(), True
+        o.lost_replica_steps = float(np.minimum(lost, ready[j]).sum())
+        np.maximum(ready[j] - lost, 0.0, out=ready[j], casting="unsafe")
+        o.notice_overlap_usd, o.fallback_premium_usd = spotmod.overhead_usd(
+            events,
+            n_steps=n,
+            step_s=step_s,
+            notice_s=s.plan.spot.notice_s,
+            spot_usd_per_hour=[p.usd_per_node_hour for p in s.prices.spot_pools],
+            on_demand_usd_per_hour=s.prices.on_demand_usd_per_node_hour,
+            fallback=s.plan.spot.on_demand_fallback,
+            fallback_hold_s=s.plan.spot.fallback_hold_s,
+        )
+    # Per-replica load in units of a histogram bin: demand / (ready × max_rps / RHO_BINS). A step with no
+    # ready replica gives inf (demand > 0) or nan (no demand); fmin sends both to the overload bin, where
+    # a nan step weighs nothing.
+    per_bin = _col([s.queue.max_rps / RHO_BINS for s in group])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        load = demand32[None, :] / (ready * per_bin)
+    # Overloaded: demand above ready capacity, i.e. load above capacity in bin units.
+    threshold = _col([s.capacity_rps / (s.queue.max_rps / RHO_BINS) * (1 + _OVERLOAD_SLACK) for s in group])
+    with np.errstate(invalid="ignore"):
+        overloaded = load > threshold
+    np.fmin(load, np.float32(RHO_BINS), out=load)
+    bins = load.astype(np.intp)
+    demand64 = profile.rps
+    total_rps_steps = float(demand64.sum())
+    replica_sums = provisioned.sum(axis=1, dtype=np.float64)
+    node_sums = replica_sums if nodes is provisioned else nodes.sum(axis=1, dtype=np.float64)
+    on_demand_sums = node_sums if on_demand_nodes is nodes else on_demand_nodes.sum(axis=1, dtype=np.float64)
+    for j, o in enumerate(outcomes):
+        o.replica_steps = float(replica_sums[j])
+        o.replicas_min = float(provisioned[j].min())
+        o.replicas_max = float(provisioned[j].max())
+        o.node_steps = float(node_sums[j])
+        o.nodes_max = float(np.ceil(o.replicas_max / rpn[j]))  # nodes = ceil(replicas / rpn) is monotone
+        o.on_demand_node_steps = float(on_demand_sums[j])
+        o.spot_node_steps = o.node_steps - o.on_demand_node_steps
+        hot = np.flatnonzero(overloaded[j])
+        o.overloaded_steps = int(hot.size)
+        deficit = demand64[hot] - ready[j, hot] * group[j].capacity_rps
+        o.served_rps_steps = total_rps_steps - float(deficit.sum())
+        counts = np.bincount(bins[j], weights=demand64, minlength=RHO_BINS + 1)
+        o.requests_by_load_bin = np.asarray(counts, dtype=np.float64) * step_s
+        if plans[j].platform is Platform.FARGATE and step_s < FARGATE_MINIMUM_BILLED_SECONDS:
+            o.fargate_minimum_extra_s = fargate_minimum_extra_seconds(provisioned[j], step_s)
+        if keep:
+            o.series = {
+                "held_demand_rps": held32.astype(np.float64),
+                "desired_replicas": desired[j].copy(),
+                "provisioned_replicas": provisioned[j].copy(),
+                "ready_replicas": ready[j].copy(),
+                "lost_replicas": lost_rows.get(j, np.zeros(n)),
+                "nodes": np.asarray(nodes[j], dtype=np.float64),
+                "nodes_on_demand": np.asarray(on_demand_nodes[j], dtype=np.float64),
+                "nodes_spot": np.asarray(nodes[j] - on_demand_nodes[j], dtype=np.float64),
+                "overloaded": overloaded[j].copy(),
+                "load_bin": bins[j].copy(),
+            }
+    return outcomes
+
+
+def _on_demand_share(nodes: F32Array, base: F32Array, on_demand_pct: F32Array) -> F32Array:
+    """On-demand nodes per step: the base first, then ``on_demand_pct`` % of the nodes above it, rounded up.
+
+    Percentages are whole numbers (as in the ASG API), so a non-integer share is at least 0.01 above an
+    integer and the 0.005 slack only absorbs float rounding.
+    """
+    above = np.maximum(nodes - base, np.float32(0))
+    share = np.ceil(above * (on_demand_pct / np.float32(100)) - np.float32(0.005))
+    out: F32Array = np.minimum(nodes, base) + share
+    return out
+
+
+def fargate_minimum_extra_seconds(tasks: F32Array, step_s: int) -> float:
+    """Billed seconds added by the one-minute minimum for tasks living under a minute (steps < 60 s).
+
+    Tasks occupy levels 1..tasks[t]; a rise launches the new levels, a fall stops the top ones (newest
+    first). The tasks launched at t alive at least j steps number max(0, min(tasks[t..t+j-1]) - tasks[t-1]).
+    """
+    m = math.ceil(FARGATE_MINIMUM_BILLED_SECONDS / step_s)
+    p = tasks.astype(np.float64)
+    prev = np.roll(p, 1)
+    window_min = p.copy()
+    alive = [np.maximum(window_min - prev, 0.0)]  # alive[j-1]: launched at t, alive >= j steps
+    for j in range(1, m):
+        window_min = np.minimum(window_min, np.roll(p, -j))
+        alive.append(np.maximum(window_min - prev, 0.0))
+    extra = 0.0
+    for j in range(1, m):
+        lifetime_exactly_j = alive[j - 1] - alive[j]
+        extra += float(lifetime_exactly_j.sum()) * (FARGATE_MINIMUM_BILLED_SECONDS - j * step_s)
+    return extra
+
+
+def series_frame(setup: PlanSetup, profile: TrafficProfile, outcome: Outcome) -> pd.DataFrame:
+    """The per-step time series of one replayed plan (``outcome`` from ``replay(..., keep_series=True)``)."""
+    assert outcome.series is not None
+    s = outcome.series
+    plan, prices = setup.plan, setup.prices
+    cap = plan.capacity.rps_per_replica
+    p99 = setup.queue.p99_table()[s["load_bin"]]
+    over = setup.queue.tail_table(plan.slo.latency_p99_ms)[s["load_bin"]]
+    lb = plan.effective_load_balancer
+    usd_per_hour = (
+        np.asarray(s["nodes_on_demand"], dtype=np.float64) * prices.on_demand_usd_per_node_hour
+        + np.asarray(s["nodes_spot"], dtype=np.float64) * prices.spot_usd_per_node_hour
+        + prices.load_balancer_usd_per_hour / lb.shared_by
+        + profile.rps * setup.lcu_per_rps * prices.load_balancer_usd_per_lcu_hour
+    )
+    provisioned = np.asarray(s["provisioned_replicas"], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        utilisation = np.where(provisioned > 0, profile.rps / (provisioned * cap), np.nan)
+    return pd.DataFrame(
+        {
+            "demand_rps": profile.rps,
+            "held_demand_rps": s["held_demand_rps"],
+            "desired_replicas": s["desired_replicas"],
+            "provisioned_replicas": provisioned,
+            "ready_replicas": s["ready_replicas"],
+            "lost_replicas": s["lost_replicas"],
+            "nodes": s["nodes"],
+            "nodes_on_demand": s["nodes_on_demand"],
+            "nodes_spot": s["nodes_spot"],
+            "capacity_rps": np.asarray(s["ready_replicas"], dtype=np.float64) * cap,
+            "utilisation": utilisation,
+            "overloaded": s["overloaded"],
+            "p99_ms": p99,
+            "share_over_slo": over,
+            "usd_per_hour": usd_per_hour,
+        },
+        index=profile.index,
+    )

@@ -1,0 +1,116 @@
+"""What pricing a plan over a traffic profile returns: totals, breakdown, SLO figures, bound, time series.
+
+All money is USD. ``*_per_month`` figures are the horizon's figures × 730 / horizon hours (AWS's 730-hour
+month; the profile's own length is the horizon). The time series is computed lazily (``timeseries()``
+re-runs the replay of this one plan with the same seed), so batches of thousands of results stay small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from advisor.cost.plan import CapacityProvenance
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CostBreakdown(_Value):
+    """USD per month by component and by purchase option (both sum to the total)."""
+
+    by_component: dict[str, float] = Field(
+        description="compute_on_demand, compute_spot, spot_interruptions, load_balancer_hours, "
+        "load_balancer_capacity_units"
+    )
+    by_purchase_option: dict[str, float] = Field(
+        description="on_demand | sagemaker | fargate, spot | fargate_spot, load_balancer"
+    )
+
+
+class SLOReport(_Value):
+    """How the plan meets its latency SLO over the profile (queueing model in ``advisor.cost.queueing``)."""
+
+    slo_p99_ms: float
+    p99_ms_estimate: float | None = Field(
+        description="p99 over all requests; None = unbounded (overload ≥ 1%)"
+    )
+    meets_slo: bool = Field(description="p99 estimate within the SLO")
+    share_requests_over_slo: float = Field(ge=0, le=1)
+    overload_minutes: float = Field(description="minutes with demand above ready capacity, over the horizon")
+    overload_minutes_per_month: float
+    interruptions: int = Field(description="spot interruptions drawn over the horizon")
+    interruptions_per_month: float
+    lost_replica_hours: float = Field(
+        description="replica-hours out of service between reclaim and replacement"
+    )
+    queue_model: str
+    service_time_ms: float
+    service_time_calibrated: bool
+
+
+class CostResult(_Value):
+    """The price of one plan over one profile."""
+
+    plan: str
+    model: str
+    platform: str
+    region: str
+    shape: str
+    capacity_rps_per_replica: float
+    capacity_provenance: CapacityProvenance
+    seed: int
+    horizon_hours: float
+    month_hours: float = 730.0
+    requests_total: float
+    requests_per_month: float
+    usd_total: float = Field(description="over the horizon")
+    usd_per_month: float
+    usd_per_million_requests: float | None
+    breakdown: CostBreakdown
+    utilisation_mean: float = Field(description="served requests ÷ capacity of provisioned replicas")
+    replicas_mean: float
+    replicas_min: float
+    replicas_max: float
+    nodes_mean: float
+    nodes_max: float
+    slo: SLOReport
+    fluid_bound_usd_per_month: float = Field(
+        description="capacity following demand exactly, at the best $/capacity"
+    )
+    efficiency: float = Field(description="fluid bound ÷ plan cost (1 = no waste; > 1 = under-provisioned)")
+    load_balancer_unit_dimension: str = Field(description="the LCU dimension that bills, or none")
+    prices_estimated: bool
+    price_sources: tuple[str, ...]
+
+    _series: Callable[[], pd.DataFrame] | None = PrivateAttr(default=None)
+
+    def attach_series(self, compute: Callable[[], pd.DataFrame]) -> CostResult:
+        self._series = compute
+        return self
+
+    def timeseries(self) -> pd.DataFrame:
+        """Per-step demand, replicas, nodes, capacity, overload, p99 and $/h (computed on first use)."""
+        if self._series is None:
+            raise RuntimeError("this result carries no replay inputs; use advisor.cost.simulate")
+        return self._series()
+
+    def summary(self) -> dict[str, Any]:
+        """The headline figures as a flat dict (for tables)."""
+        return {
+            "plan": self.plan,
+            "platform": self.platform,
+            "shape": self.shape,
+            "usd_per_month": self.usd_per_month,
+            "usd_per_million_requests": self.usd_per_million_requests,
+            "utilisation": self.utilisation_mean,
+            "efficiency": self.efficiency,
+            "overload_min_per_month": self.slo.overload_minutes_per_month,
+            "share_over_slo": self.slo.share_requests_over_slo,
+            "p99_ms": self.slo.p99_ms_estimate,
+            "meets_slo": self.slo.meets_slo,
+        }

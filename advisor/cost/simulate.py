@@ -1,0 +1,178 @@
+"""The entry points: price one plan, or many, over a traffic profile.
+
+::
+
+    prices = resolve_prices(plan, catalog)            # once per plan (catalog lookups)
+    result = simulate(plan, profile, prices, seed=7)  # CostResult; result.timeseries() for the steps
+    results = simulate_many(plans, profile, [resolve_prices(p, catalog) for p in plans], seed=7)
+
+``simulate_many`` is what the optimiser calls: plans that share a dead band, stabilisation and delay are
+replayed together as 2-D arrays, and each plan's spot draws depend only on the seed and the plan itself,
+so a plan's result is the same alone or in any batch. Results are values: the time series is computed
+only when asked for.
+
+Fluid lower bound: the cost if serving capacity followed demand exactly, in fractional replicas, at the
+lowest $ per replica-hour among the purchase options the plan may use, plus the plan's load balancer
+(which does not depend on how replicas scale). ``efficiency`` = bound ÷ plan cost: at most 1 for a plan that
+provisions for all demand; above 1 only when the plan under-provisions (its overload figures say so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+
+from advisor.cost.plan import LoadBalancerKind, Plan
+from advisor.cost.prices import PlanPrices
+from advisor.cost.replay import Outcome, PlanSetup, prepare, replay, series_frame
+from advisor.cost.result import CostBreakdown, CostResult, SLOReport
+from advisor.domain import PurchaseOption
+from advisor.errors import InputError
+from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile
+
+
+def queue_model_name(scv: float) -> str:
+    kind = "M/D/c" if scv == 0 else ("M/M/c" if scv == 1 else "M/G/c")
+    return f"{kind} per replica via Erlang C with the Allen-Cunneen correction (service SCV {scv:g})"
+
+
+def fluid_lower_bound_usd(profile: TrafficProfile, capacity_rps: float, usd_per_replica_hour: float) -> float:
+    """Compute cost (USD over the profile) of exactly demand ÷ capacity replicas, fractional, at a price.
+
+    The optimiser can call it with the best $/replica-hour across all shapes for a global bound.
+    """
+    if capacity_rps <= 0:
+        raise InputError("capacity must be positive", where="capacity.rps_per_replica")
+    replica_hours = profile.total_requests / capacity_rps / 3600.0
+    return replica_hours * usd_per_replica_hour
+
+
+def simulate(plan: Plan, profile: TrafficProfile, prices: PlanPrices, *, seed: int = 0) -> CostResult:
+    """Price ``plan`` over ``profile`` (see ``simulate_many``)."""
+    return simulate_many([plan], profile, [prices], seed=seed)[0]
+
+
+def simulate_many(
+    plans: Sequence[Plan],
+    profile: TrafficProfile,
+    prices: Sequence[PlanPrices],
+    *,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[CostResult]:
+    """Price every plan over ``profile``; ``prices[i]`` belongs to ``plans[i]``.
+
+    Raises ConfigError when a plan and its prices disagree (platform, spot without pools) or a given
+    service time contradicts the capacity. A plan that cannot keep up (overload, SLO missed) is not an
+    error: its result says so.
+    """
+    if len(plans) != len(prices):
+        raise InputError(f"{len(plans)} plans but {len(prices)} price sets", where="simulate_many")
+    setups = [prepare(plan, price, profile.step_s) for plan, price in zip(plans, prices, strict=True)]
+    outcomes = replay(setups, profile, seed, progress=progress)
+    results = []
+    for setup, outcome in zip(setups, outcomes, strict=True):
+        result = _result(setup, profile, outcome, seed)
+        result.attach_series(_series_thunk(setup, profile, seed))
+        results.append(result)
+    return results
+
+
+def _series_thunk(setup: PlanSetup, profile: TrafficProfile, seed: int) -> Callable[[], pd.DataFrame]:
+    def compute() -> pd.DataFrame:
+        outcome = replay([setup], profile, seed, keep_series=True)[0]
+        return series_frame(setup, profile, outcome)
+
+    return compute
+
+
+def _result(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int) -> CostResult:
+    plan, prices, queue = setup.plan, setup.prices, setup.queue
+    step_h = profile.step_s / 3600.0
+    horizon_h = profile.duration_hours
+    per_month = HOURS_PER_MONTH / horizon_h
+    od_price = prices.on_demand_usd_per_node_hour
+    compute_od = o.on_demand_node_steps * step_h * od_price + o.fargate_minimum_extra_s / 3600.0 * od_price
+    compute_spot = o.spot_node_steps * step_h * prices.spot_usd_per_node_hour
+    interruptions = o.notice_overlap_usd + o.fallback_premium_usd
+    lb = plan.effective_load_balancer
+    requests = profile.total_requests
+    has_lb = lb.kind is not LoadBalancerKind.NONE
+    lb_hours = horizon_h * prices.load_balancer_usd_per_hour / lb.shared_by if has_lb else 0.0
+    lb_units = (
+        setup.lcu_per_rps * requests / 3600.0 * prices.load_balancer_usd_per_lcu_hour if has_lb else 0.0
+    )
+    total = compute_od + compute_spot + interruptions + lb_hours + lb_units
+    components = {
+        "compute_on_demand": compute_od,
+        "compute_spot": compute_spot,
+        "spot_interruptions": interruptions,
+        "load_balancer_hours": lb_hours,
+        "load_balancer_capacity_units": lb_units,
+    }
+    spot_option = (prices.spot_option or PurchaseOption.SPOT).value
+    replacement_on_demand = plan.spot.on_demand_fallback
+    by_option = {
+        prices.on_demand_option.value: compute_od + o.fallback_premium_usd
+        + (o.notice_overlap_usd if replacement_on_demand else 0.0),
+        spot_option: compute_spot + (0.0 if replacement_on_demand else o.notice_overlap_usd),
+        "load_balancer": lb_hours + lb_units,
+    }  # fmt: skip
+    cap = plan.capacity.rps_per_replica
+    bound_compute = fluid_lower_bound_usd(
+        profile, cap, prices.cheapest_usd_per_replica_hour(plan.replicas_per_node, plan.purchase.uses_spot)
+    )
+    bound = bound_compute + lb_hours + lb_units
+    hist = o.requests_by_load_bin
+    over_slo = float(hist @ queue.tail_table(plan.slo.latency_p99_ms))
+    p99 = queue.mixture_quantile_ms(hist)
+    slo = SLOReport(
+        slo_p99_ms=plan.slo.latency_p99_ms,
+        p99_ms_estimate=p99,
+        meets_slo=p99 is not None and p99 <= plan.slo.latency_p99_ms * (1 + 1e-9),
+        share_requests_over_slo=min(1.0, over_slo / requests) if requests > 0 else 0.0,
+        overload_minutes=o.overloaded_steps * profile.step_s / 60.0,
+        overload_minutes_per_month=o.overloaded_steps * profile.step_s / 60.0 * per_month,
+        interruptions=o.interruptions,
+        interruptions_per_month=o.interruptions * per_month,
+        lost_replica_hours=o.lost_replica_steps * step_h,
+        queue_model=queue_model_name(queue.scv),
+        service_time_ms=queue.service_time_ms,
+        service_time_calibrated=queue.calibrated,
+    )
+    steps = profile.steps
+    return CostResult(
+        plan=plan.name,
+        model=plan.model,
+        platform=plan.platform.value,
+        region=prices.region,
+        shape=prices.shape,
+        capacity_rps_per_replica=cap,
+        capacity_provenance=plan.capacity.provenance,
+        seed=seed,
+        horizon_hours=horizon_h,
+        requests_total=requests,
+        requests_per_month=requests * per_month,
+        usd_total=total,
+        usd_per_month=total * per_month,
+        usd_per_million_requests=total / requests * 1e6 if requests > 0 else None,
+        breakdown=CostBreakdown(
+            by_component={k: v * per_month for k, v in components.items()},
+            by_purchase_option={
+                k: v * per_month for k, v in by_option.items() if v > 0 or k == prices.on_demand_option.value
+            },
+        ),
+        utilisation_mean=o.served_rps_steps / (o.replica_steps * cap) if o.replica_steps > 0 else 0.0,
+        replicas_mean=o.replica_steps / steps,
+        replicas_min=o.replicas_min,
+        replicas_max=o.replicas_max,
+        nodes_mean=o.node_steps / steps,
+        nodes_max=o.nodes_max,
+        slo=slo,
+        fluid_bound_usd_per_month=bound * per_month,
+        efficiency=bound / total if total > 0 else 1.0,
+        load_balancer_unit_dimension=setup.lcu_dimension,
+        prices_estimated=prices.estimated,
+        price_sources=prices.sources,
+    )
