@@ -22,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from advisor.domain import SLO, InterruptionBand, Platform, ReplicaResources
 from advisor.traffic.yamlspec import load_yaml_model, register_union_tags
@@ -184,9 +184,18 @@ class Plan(_Model):
             if not value.strip():
                 raise ValueError("shape must name an instance type")
             return value.strip()
-        if isinstance(value, FargateShape | dict):
-            return value  # validated as FargateShape by the union
-        raise ValueError("shape must be an instance type name or a mapping {vcpu, memory_gib}")
+        if isinstance(value, FargateShape):
+            return value
+        if isinstance(value, dict):
+            try:
+                return FargateShape.model_validate(value)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                field = ".".join(str(p) for p in err["loc"])
+                raise ValueError(
+                    f"a Fargate task size needs vcpu and memory_gib ({field}: {err['msg']})"
+                ) from None
+        raise ValueError("shape must be an instance type name or a Fargate task size {vcpu, memory_gib}")
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:

@@ -100,14 +100,14 @@ def max_utilisation_for_slo(
     if service_time_ms >= slo_p99_ms:
         return 0.0
     top = servers / service_time_ms * 1000.0  # rps at ρ = 1
-
-    def excess(rho: float) -> float:
-        return p99_latency_ms(rho * top, servers, service_time_ms, scv) - slo_p99_ms
-
-    hi = 1.0 - 1e-12
-    if excess(hi) <= 0:  # pragma: no cover - p99 diverges as ρ → 1
-        return hi
-    return float(brentq(excess, 0.0, hi, xtol=1e-10))
+    lo, hi = 0.0, 1.0  # p99 is non-decreasing in ρ: bisect on "within the SLO" (it may equal S on a range)
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        if p99_latency_ms(mid * top, servers, service_time_ms, scv) <= slo_p99_ms:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def calibrate_service_time_ms(

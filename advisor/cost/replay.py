@@ -195,9 +195,11 @@ def _replay_chunk(
         s = group[j]
         spot_row = nodes[j] - on_demand_nodes[j]
         events = spotmod.draw_interruptions(
-            spot_row, [p.monthly_interruption_rate for p in s.prices.spot_pools], step_s,
+            spot_row,
+            [p.monthly_interruption_rate for p in s.prices.spot_pools],
+            step_s,
             spotmod.plan_rng(seed, s.key),
-        )  # fmt: skip
+        )
         o = outcomes[j]
         o.interruptions = events.count
         if events.count == 0:

@@ -114,11 +114,12 @@ def _result(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int) ->
     spot_option = (prices.spot_option or PurchaseOption.SPOT).value
     replacement_on_demand = plan.spot.on_demand_fallback
     by_option = {
-        prices.on_demand_option.value: compute_od + o.fallback_premium_usd
+        prices.on_demand_option.value: compute_od
+        + o.fallback_premium_usd
         + (o.notice_overlap_usd if replacement_on_demand else 0.0),
         spot_option: compute_spot + (0.0 if replacement_on_demand else o.notice_overlap_usd),
         "load_balancer": lb_hours + lb_units,
-    }  # fmt: skip
+    }
     cap = plan.capacity.rps_per_replica
     bound_compute = fluid_lower_bound_usd(
         profile, cap, prices.cheapest_usd_per_replica_hour(plan.replicas_per_node, plan.purchase.uses_spot)

@@ -161,9 +161,10 @@ def _fetch(
         ) from None
     except BotoCoreError as exc:
         raise ConfigError(
-            f"cannot reach CloudWatch: {exc}", where=source.label or source.metric_name,
+            f"cannot reach CloudWatch: {exc}",
+            where=source.label or source.metric_name,
             fix="check AWS credentials, region and network (or ADVISOR_AWS_ENDPOINT_URL)",
-        ) from None  # fmt: skip
+        ) from None
 
 
 def _check_retention(start_utc: pd.Timestamp, step_s: int) -> None:

@@ -288,9 +288,12 @@ def generate(spec: ProfileSpec) -> TrafficProfile:
         sigma = spec.noise_pct / 100
         rates *= np.exp(sigma * rng.standard_normal(n) - sigma**2 / 2)
     profile = TrafficProfile.from_array(
-        spec.name, np.clip(rates, 0, None), start=index[0], step_s=spec.step_s,
+        spec.name,
+        np.clip(rates, 0, None),
+        start=index[0],
+        step_s=spec.step_s,
         source=f"generated:{'+'.join(c.kind for c in spec.components)} seed={spec.seed}",
-    )  # fmt: skip
+    )
     if spec.scale is not None:
         if spec.scale.peak_rps is not None:
             profile = ops.rescale_to_peak(profile, spec.scale.peak_rps)

@@ -2,8 +2,9 @@
 
 ``--profile REF`` resolves in this order: an existing file (``.yaml``/``.yml`` generator spec, or ``.csv``,
 read as a ``timestamp,rps|count`` profile when its header names a rate or count column and as a request log
-otherwise); then a name in ``$ADVISOR_HOME/profiles/`` (where ``advisor profile import`` writes); then a
-name in the bundled ``load_profiles/``. An unknown name is a NotFoundError listing the closest names.
+otherwise — a log's header must name a timestamp column unless it has only one); then a name in
+``$ADVISOR_HOME/profiles/`` (where ``advisor profile import`` writes); then a name in the bundled
+``load_profiles/``. An unknown name is a NotFoundError listing the closest names.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from advisor.traffic.csvfile import FillPolicy, is_profile_table, read_profile_c
 from advisor.traffic.generators import generate_file, load_spec
 from advisor.traffic.profile import DEFAULT_STEP_S, TrafficProfile
 from advisor.traffic.requestlog import read_request_log
+from advisor.traffic.timestamps import TIMESTAMP_COLUMNS
 
 PROFILE_SUFFIXES = (".yaml", ".yml", ".csv")
 
@@ -102,6 +104,13 @@ def load_profile_file(
         header = next(csv.reader([fh.readline()]), [])
     if is_profile_table(header):
         return read_profile_csv(path, name=name, step_s=step_s, timezone=timezone, fill=fill)
+    named = {h.strip().lower() for h in header}
+    if len(header) > 1 and not named & set(TIMESTAMP_COLUMNS):
+        raise InputError(
+            f"header {','.join(header)!r} names no timestamp column and no rps/count column",
+            where=f"{path}:1",
+            fix="start a profile with 'timestamp,rps' or 'timestamp,count'; a request log needs 'timestamp'",
+        )
     return read_request_log(path, name=name, step_s=step_s or DEFAULT_STEP_S, timezone=timezone)
 
 

@@ -88,6 +88,16 @@ def parse_timestamps(
     if text.str.match(_EPOCH_RE).all():
         parsed = pd.to_datetime(text.astype(float), unit="s", utc=True)
         return pd.DatetimeIndex(parsed).as_unit("ns").tz_convert(tz)
+    cleaned = text.str.replace(r"\s?UTC$", "Z", regex=True)
+    readable = pd.to_datetime(cleaned, format="ISO8601", errors="coerce", utc=True)  # naive read as UTC here
+    bad = readable.isna().to_numpy()
+    if bad.any():
+        pos = int(np.argmax(bad))
+        raise InputError(
+            f"cannot read timestamp {text.iloc[pos]!r}",
+            where=f"{path}:{lines[pos]}",
+            fix="use ISO 8601 (2024-03-01T12:00:00Z) or Unix epoch seconds",
+        )
     aware = text.str.contains(_OFFSET_RE, regex=True).to_numpy()
     if aware.any() and not aware.all():
         first_kind = bool(aware[0])
@@ -98,19 +108,9 @@ def parse_timestamps(
             where=f"{path}:{lines[pos]}",
             fix="give every timestamp an offset (2024-03-01T12:00:00Z) or none (and pass --timezone)",
         )
-    cleaned = text.str.replace(r"\s?UTC$", "Z", regex=True)
-    parsed = pd.to_datetime(cleaned, format="ISO8601", errors="coerce", utc=bool(aware.all()))
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        pos = int(np.argmax(bad))
-        raise InputError(
-            f"cannot read timestamp {text.iloc[pos]!r}",
-            where=f"{path}:{lines[pos]}",
-            fix="use ISO 8601 (2024-03-01T12:00:00Z) or Unix epoch seconds",
-        )
-    index = pd.DatetimeIndex(parsed).as_unit("ns")
     if aware.all():
-        return index.tz_convert(tz)
+        return pd.DatetimeIndex(readable).as_unit("ns").tz_convert(tz)
+    index = pd.DatetimeIndex(pd.to_datetime(cleaned, format="ISO8601")).as_unit("ns")
     try:
         localized = index.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
     except Exception as exc:  # unknown time zone name

@@ -1,0 +1,288 @@
+"""``advisor profile``: list, show, import and generate traffic profiles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from advisor.cli.output import console, print_json
+from advisor.errors import InputError
+from advisor.settings import Settings
+from advisor.traffic import ops
+from advisor.traffic.csvfile import FillPolicy, write_profile_csv
+from advisor.traffic.generators import generate, load_spec
+from advisor.traffic.library import find_profile_path, imported_dir, list_profiles, load_profile_file
+from advisor.traffic.profile import TrafficProfile
+
+app = typer.Typer(help="Traffic profiles: requests/s over time (bundled, imported, generated).")
+
+FILL_HELP = "Gaps and missing values: none (error), zero, ffill or interpolate."
+
+
+def transform(
+    profile: TrafficProfile,
+    *,
+    peak_rps: float | None = None,
+    monthly_requests: float | None = None,
+    repeat_to: str | None = None,
+    step_s: int | None = None,
+) -> TrafficProfile:
+    """Apply the CLI's rescale / resample / repeat options, in that order."""
+    if peak_rps is not None and monthly_requests is not None:
+        raise InputError(
+            "give a peak rate or a monthly volume, not both", where="--peak-rps/--monthly-requests"
+        )
+    if step_s is not None:
+        profile = ops.resample(profile, step_s)
+    if peak_rps is not None:
+        profile = ops.rescale_to_peak(profile, peak_rps)
+    if monthly_requests is not None:
+        profile = ops.rescale_to_monthly_volume(profile, monthly_requests)
+    if repeat_to is not None:
+        if repeat_to not in ops.HORIZON_HOURS:
+            raise InputError(
+                f"unknown length {repeat_to!r}", where="--repeat-to", fix="use day, week, month or year"
+            )
+        profile = ops.repeat_to(profile, ops.HORIZON_HOURS[repeat_to])
+    return profile
+
+
+def hourly_shape(profile: TrafficProfile) -> dict[str, list[float]]:
+    """Mean rate by local hour of day, for weekdays and weekends."""
+    series = profile.series
+    local = series.index
+    out: dict[str, list[float]] = {}
+    for label, mask in (("weekday", local.dayofweek < 5), ("weekend", local.dayofweek >= 5)):
+        part = series[mask]
+        if part.empty:
+            continue
+        means = part.groupby(part.index.hour).mean()
+        out[label] = [float(means.get(h, math.nan)) for h in range(24)]
+    return out
+
+
+def _summary_table(profile: TrafficProfile) -> Table:
+    s = profile.summary()
+    table = Table(title=f"Traffic profile {s.name}", show_header=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("source", s.source),
+        ("time zone", s.timezone),
+        ("start → end", f"{s.start} → {s.end}"),
+        ("step / steps", f"{s.step_s} s / {s.steps:,}"),
+        ("duration", f"{s.duration_hours:,.1f} h"),
+        ("requests (total)", f"{s.total_requests:,.0f}"),
+        ("requests per 730 h month", f"{s.requests_per_month:,.0f}"),
+        ("mean / peak rps", f"{s.mean_rps:,.3f} / {s.peak_rps:,.3f}"),
+        ("p50 / p90 / p99 rps", f"{s.p50_rps:,.3f} / {s.p90_rps:,.3f} / {s.p99_rps:,.3f}"),
+        ("peak ÷ mean", "-" if s.peak_to_mean is None else f"{s.peak_to_mean:.2f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _spark(values: list[float]) -> str:
+    bars = "▁▂▃▄▅▆▇█"
+    finite = [v for v in values if not math.isnan(v)]
+    top = max(finite) if finite else 0.0
+    if top <= 0:
+        return bars[0] * len(values)
+    return "".join(" " if math.isnan(v) else bars[min(7, int(v / top * 7.999))] for v in values)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    ref: str | None = typer.Argument(
+        None, help="Profile name or file (.yaml spec, .csv profile or request log)."
+    ),
+    fill: FillPolicy = typer.Option(FillPolicy.NONE, "--fill", help=FILL_HELP),
+    timezone: str | None = typer.Option(None, "--timezone", help="Zone of naive timestamps (default UTC)."),
+    step_s: int | None = typer.Option(None, "--step", help="Resample to this step (seconds)."),
+    peak_rps: float | None = typer.Option(None, "--peak-rps", help="Rescale to this peak rate."),
+    monthly_requests: float | None = typer.Option(None, "--monthly-requests", help="Rescale to this volume."),
+    repeat_to: str | None = typer.Option(None, "--repeat-to", help="Repeat to a day, week, month or year."),
+    series: bool = typer.Option(False, "--series", help="With --json: include every step's rate."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Summary of one profile (rates, volume, percentiles, daily shape), or the list of named profiles."""
+    settings: Settings = ctx.obj
+    if ref is None:
+        entries = list_profiles(settings)
+        if as_json:
+            print_json({"profiles": [e.model_dump() for e in entries]})
+            return
+        table = Table(title="Traffic profiles (use a name or a file with --profile)")
+        for col in ("name", "kind", "origin", "description"):
+            table.add_column(col)
+        for e in entries:
+            table.add_row(e.name, e.kind, e.origin, e.description)
+        console.print(table)
+        return
+    path = find_profile_path(ref, settings)
+    profile = load_profile_file(path, fill=fill, timezone=timezone)
+    profile = transform(
+        profile, peak_rps=peak_rps, monthly_requests=monthly_requests, repeat_to=repeat_to, step_s=step_s
+    )
+    shape = hourly_shape(profile)
+    if as_json:
+        payload: dict[str, Any] = {"summary": profile.summary().model_dump(), "hourly_mean_rps": shape}
+        if series:
+            payload["series"] = {
+                "timestamps": [t.isoformat() for t in profile.index],
+                "rps": [float(v) for v in profile.rps],
+            }
+        print_json(payload)
+        return
+    console.print(_summary_table(profile))
+    for label, values in shape.items():
+        console.print(
+            f"{label:>8} by local hour 00-23: [cyan]{_spark(values)}[/]  (peak {np.nanmax(values):.3g} rps)"
+        )
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    source: Path | None = typer.Argument(None, help="A profile CSV (timestamp,rps|count) or a request log."),
+    name: str | None = typer.Option(None, "--name", help="Profile name (default: the file name)."),
+    output: Path | None = typer.Option(
+        None, "--output", help="Where to write (default $ADVISOR_HOME/profiles)."
+    ),
+    step_s: int | None = typer.Option(
+        None, "--step", help="Step in seconds (logs and CloudWatch: default 60)."
+    ),
+    timezone: str | None = typer.Option(
+        None, "--timezone", help="Zone of naive timestamps and of the profile."
+    ),
+    fill: FillPolicy = typer.Option(FillPolicy.NONE, "--fill", help=FILL_HELP),
+    sagemaker_endpoint: str | None = typer.Option(
+        None, "--sagemaker-endpoint", help="CloudWatch: endpoint name."
+    ),
+    variant: str = typer.Option("AllTraffic", "--variant", help="CloudWatch: SageMaker production variant."),
+    alb: str | None = typer.Option(None, "--alb", help="CloudWatch: ALB dimension, app/<name>/<id>."),
+    target_group: str | None = typer.Option(None, "--target-group", help="CloudWatch: ALB target group."),
+    start: dt.datetime | None = typer.Option(None, "--start", help="CloudWatch: start (UTC unless offset)."),
+    end: dt.datetime | None = typer.Option(None, "--end", help="CloudWatch: end (default now)."),
+    region: str | None = typer.Option(None, "--region", help="CloudWatch: AWS region (default: settings)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Import a CSV profile, a request log, or CloudWatch request counts into a named profile (CSV)."""
+    settings: Settings = ctx.obj
+    cloud = sagemaker_endpoint is not None or alb is not None
+    if cloud == (source is not None):
+        raise InputError(
+            "give either a file or a CloudWatch source",
+            where="SOURCE/--sagemaker-endpoint/--alb",
+            fix="e.g. `advisor profile import log.csv` or `--sagemaker-endpoint NAME --start 2024-05-01`",
+        )
+    if cloud:
+        profile = _from_cloudwatch(
+            settings,
+            sagemaker_endpoint,
+            variant,
+            alb,
+            target_group,
+            start,
+            end,
+            step_s,
+            region,
+            timezone,
+            name,
+        )
+    else:
+        assert source is not None
+        if source.suffix in (".yaml", ".yml"):
+            raise InputError(
+                "that is a generator spec", where=str(source), fix="use `advisor profile generate`"
+            )
+        profile = load_profile_file(source, fill=fill, timezone=timezone, step_s=step_s, name=name)
+    path = write_profile_csv(profile, output or imported_dir(settings) / f"{profile.name}.csv")
+    _report_written(profile, path, as_json)
+
+
+def _from_cloudwatch(
+    settings: Settings,
+    endpoint: str | None,
+    variant: str,
+    alb: str | None,
+    target_group: str | None,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    step_s: int | None,
+    region: str | None,
+    timezone: str | None,
+    name: str | None,
+) -> TrafficProfile:
+    from advisor.traffic.cloudwatch import MetricSource, import_cloudwatch
+
+    if endpoint is not None and alb is not None:
+        raise InputError("one CloudWatch source at a time", where="--sagemaker-endpoint/--alb")
+    if start is None:
+        raise InputError("a CloudWatch import needs a start", where="--start", fix="e.g. --start 2024-05-01")
+    source = (
+        MetricSource.sagemaker_endpoint(endpoint, variant)
+        if endpoint is not None
+        else MetricSource.application_load_balancer(alb or "", target_group)
+    )
+    return import_cloudwatch(
+        source,
+        start=start,
+        end=end or dt.datetime.now(dt.UTC),
+        step_s=step_s or 60,
+        region=region or settings.default_region,
+        endpoint_url=settings.aws_endpoint_url,
+        timezone=timezone or "UTC",
+        name=name,
+    )
+
+
+@app.command("generate")
+def generate_(
+    ctx: typer.Context,
+    spec: str = typer.Argument(..., help="A generator spec (.yaml) or the name of a bundled one."),
+    output: Path | None = typer.Option(
+        None, "--output", help="Where to write (default $ADVISOR_HOME/profiles)."
+    ),
+    name: str | None = typer.Option(None, "--name", help="Profile name (default: the spec's)."),
+    seed: int | None = typer.Option(None, "--seed", help="Override the spec's seed."),
+    step_s: int | None = typer.Option(None, "--step", help="Resample to this step (seconds)."),
+    peak_rps: float | None = typer.Option(None, "--peak-rps", help="Rescale to this peak rate."),
+    monthly_requests: float | None = typer.Option(None, "--monthly-requests", help="Rescale to this volume."),
+    repeat_to: str | None = typer.Option(None, "--repeat-to", help="Repeat to a day, week, month or year."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Generate a profile from a parametric spec and write it as a CSV profile."""
+    settings: Settings = ctx.obj
+    path = find_profile_path(spec, settings)
+    if path.suffix not in (".yaml", ".yml"):
+        raise InputError(
+            "not a generator spec", where=str(path), fix="pass a .yaml spec (see load_profiles/)"
+        )
+    parsed = load_spec(path)
+    if seed is not None or name is not None:
+        parsed = parsed.model_copy(
+            update={"seed": parsed.seed if seed is None else seed, "name": name or parsed.name}
+        )
+    profile = generate(parsed)
+    profile = transform(
+        profile, peak_rps=peak_rps, monthly_requests=monthly_requests, repeat_to=repeat_to, step_s=step_s
+    )
+    written = write_profile_csv(profile, output or imported_dir(settings) / f"{profile.name}.csv")
+    _report_written(profile, written, as_json)
+
+
+def _report_written(profile: TrafficProfile, path: Path, as_json: bool) -> None:
+    if as_json:
+        print_json({"written": str(path), "summary": profile.summary().model_dump()})
+        return
+    console.print(_summary_table(profile))
+    console.print(f"Written to [bold]{path}[/] (use it with --profile {profile.name} or --profile {path})")

@@ -1,0 +1,130 @@
+"""The issue's hand-checkable figures: each expected value is computed here from the catalog's prices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from advisor.cost import resolve_prices, simulate, simulate_many
+from advisor.domain import PurchaseOption
+from advisor.pricing.catalog import Catalog
+from advisor.settings import Settings
+from advisor.traffic.generators import ProfileSpec, generate
+from tests.traffic_cost_helpers import flat_profile, make_plan
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load(Settings())
+
+
+@pytest.mark.parametrize(("k", "hours"), [(1, 24), (3, 24), (7, 168)])
+def test_flat_profile_at_k_capacities_costs_k_instances_for_730_hours(
+    catalog: Catalog, k: int, hours: int
+) -> None:
+    plan = make_plan()  # 10 rps per replica, target utilisation 1, one replica per c6i.xlarge node
+    result = simulate(plan, flat_profile(10.0 * k, hours), resolve_prices(plan, catalog))
+    price = catalog.on_demand("us-east-1", "c6i.xlarge").usd_per_hour
+    assert result.usd_per_month == pytest.approx(k * 730 * price, rel=1e-12)
+    assert result.usd_total == pytest.approx(k * hours * price, rel=1e-12)
+    assert result.replicas_min == result.replicas_max == k
+    assert result.slo.overload_minutes == 0
+    assert result.utilisation_mean == pytest.approx(1.0)
+
+
+def test_flat_profile_packs_replicas_onto_nodes(catalog: Catalog) -> None:
+    plan = make_plan(shape="m5.2xlarge", replicas_per_node=3)
+    result = simulate(
+        plan, flat_profile(10.0 * 7, 24), resolve_prices(plan, catalog)
+    )  # 7 replicas -> 3 nodes
+    price = catalog.on_demand("us-east-1", "m5.2xlarge").usd_per_hour
+    assert result.nodes_max == 3
+    assert result.usd_per_month == pytest.approx(3 * 730 * price, rel=1e-12)
+
+
+def test_sagemaker_plan_costs_its_hourly_price_times_hours(catalog: Catalog) -> None:
+    plan = make_plan(
+        platform="sagemaker", shape="ml.g5.xlarge", autoscaling={"min_replicas": 2, "max_replicas": 2}
+    )
+    hours = 10
+    result = simulate(plan, flat_profile(5.0, hours), resolve_prices(plan, catalog))
+    hourly = catalog.sagemaker("us-east-1", "ml.g5.xlarge").usd_per_hour
+    assert result.usd_total == pytest.approx(2 * hourly * hours, rel=1e-12)
+    assert result.usd_per_month == pytest.approx(2 * hourly * 730, rel=1e-12)
+    assert result.breakdown.by_purchase_option == {"sagemaker": pytest.approx(2 * hourly * 730)}
+
+
+def test_fargate_task_of_2_vcpu_4_gb_for_30_days(catalog: Catalog) -> None:
+    plan = make_plan(
+        platform="fargate",
+        shape={"vcpu": 2, "memory_gib": 4},
+        autoscaling={"min_replicas": 1, "max_replicas": 1},
+    )
+    rate = catalog.fargate_rate("us-east-1", PurchaseOption.FARGATE)
+    result = simulate(plan, flat_profile(1.0, 30 * 24), resolve_prices(plan, catalog))
+    expected = (2 * rate.usd_per_vcpu_hour + 4 * rate.usd_per_gb_hour) * 720
+    assert result.usd_total == pytest.approx(expected, rel=1e-12)
+    assert result.horizon_hours == 720
+
+
+def test_fargate_one_minute_minimum_at_ten_second_steps(catalog: Catalog) -> None:
+    # One task always, plus three extra tasks for 20 s every hour: each extra task bills 60 s, not 20 s.
+    plan = make_plan(
+        platform="fargate",
+        shape={"vcpu": 1, "memory_gib": 2},
+        autoscaling={"min_replicas": 1, "max_replicas": 10},
+    )
+    rates = np.full(360, 10.0)  # one hour at 10 s steps; capacity 10 rps per task
+    rates[100:102] = 40.0
+    from advisor.traffic.profile import TrafficProfile
+
+    profile = TrafficProfile.from_array("blip", rates, step_s=10)
+    result = simulate(plan, profile, resolve_prices(plan, catalog))
+    task_hour = catalog.fargate_task("us-east-1", 1, 2).usd_per_hour
+    billed_task_seconds = 3600 + 3 * 60
+    assert result.usd_total == pytest.approx(task_hour * billed_task_seconds / 3600, rel=1e-12)
+
+
+def test_interruption_draws_with_a_fixed_seed_are_reproducible(catalog: Catalog) -> None:
+    plan = make_plan(
+        shape="g5.xlarge",  # a pool in the >20% band in us-east-1
+        purchase={"on_demand_base": 0, "spot_pct_above_base": 100},
+        autoscaling={"min_replicas": 20, "max_replicas": 20, "scale_up_delay_s": 600},
+    )
+    prices = resolve_prices(plan, catalog)
+    profile = flat_profile(100.0, 30 * 24)
+    first = simulate(plan, profile, prices, seed=42)
+    again = simulate(plan, profile, prices, seed=42)
+    other = simulate(plan, profile, prices, seed=43)
+    assert first.slo.interruptions > 0
+    assert first.model_dump() == again.model_dump()
+    assert first.timeseries()["lost_replicas"].tolist() == again.timeseries()["lost_replicas"].tolist()
+    assert other.timeseries()["lost_replicas"].tolist() != first.timeseries()["lost_replicas"].tolist()
+    # the same plan in a batch with others draws the same events
+    batch = simulate_many(
+        [make_plan(name="neighbour"), plan], profile, [resolve_prices(make_plan(), catalog), prices], seed=42
+    )
+    assert batch[1].model_dump() == first.model_dump()
+
+
+@pytest.mark.parametrize(("delay_s", "overload_minutes_per_edge"), [(0, 0), (60, 1), (240, 4), (150, 3)])
+def test_square_wave_overload_minutes_follow_the_scale_up_delay(
+    catalog: Catalog, delay_s: int, overload_minutes_per_edge: int
+) -> None:
+    # 1 day of a square wave: 20 rps, and 80 rps for 20 minutes of every hour -> 24 rising edges.
+    spec = ProfileSpec.model_validate(
+        {
+            "name": "square",
+            "days": 1,
+            "components": [
+                {"kind": "square", "low_rps": 20, "high_rps": 80, "period_minutes": 60, "high_minutes": 20}
+            ],
+        }
+    )
+    plan = make_plan(autoscaling={"scale_up_delay_s": delay_s, "scale_down_stabilisation_s": 300})
+    result = simulate(plan, generate(spec), resolve_prices(plan, catalog))
+    assert result.slo.overload_minutes == 24 * overload_minutes_per_edge
+    series = result.timeseries()
+    first_edge = series.iloc[:20]
+    assert first_edge["overloaded"].sum() == overload_minutes_per_edge
+    assert (first_edge["ready_replicas"].iloc[overload_minutes_per_edge:] == 8).all()

@@ -1,0 +1,266 @@
+"""The vectorised replay against step-by-step reference implementations, and its invariants."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from advisor.cost import resolve_prices, simulate, simulate_many
+from advisor.cost.autoscaler import deadband, replica_trajectory, trailing_max, trailing_min
+from advisor.cost.replay import _on_demand_share, fargate_minimum_extra_seconds
+from advisor.pricing.catalog import Catalog
+from advisor.settings import Settings
+from advisor.traffic.generators import ProfileSpec, generate
+from advisor.traffic.profile import TrafficProfile
+from tests.traffic_cost_helpers import make_plan
+
+rates = st.lists(st.floats(min_value=0, max_value=500, allow_nan=False), min_size=2, max_size=120)
+counts = st.lists(st.integers(min_value=0, max_value=12), min_size=2, max_size=80)
+
+
+def reference_deadband(d: list[float], tol: float) -> list[float]:
+    """The HPA-style dead band, one step at a time, cyclic (two passes)."""
+    z = d[0]
+    for _ in range(2):
+        out = []
+        for x in d:
+            z = min(max(z, x / (1 + tol)), x / (1 - tol))
+            out.append(z)
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(rates, st.sampled_from([0.05, 0.1, 0.3]))
+def test_deadband_scan_matches_the_step_by_step_rule(d: list[float], tol: float) -> None:
+    got = deadband(np.array(d), tol)
+    assert got.tolist() == pytest.approx(reference_deadband(d, tol), rel=1e-12, abs=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(counts, st.integers(min_value=1, max_value=9))
+def test_trailing_windows_match_brute_force(values: list[int], window: int) -> None:
+    x = np.array(values, dtype=np.float32)
+    n = len(values)
+    for fn, op in ((trailing_max, max), (trailing_min, min)):
+        expected = [op(values[(t - k) % n] for k in range(window)) for t in range(n)]
+        assert fn(x[None, :], window)[0].tolist() == expected
+
+
+def reference_ready(provisioned: list[int], delay: int) -> list[int]:
+    """Launch the missing (ready ``delay`` steps later); cancel pending newest first, then stop ready ones.
+
+    Runs two cycles from a fully ready start and returns the second (the cyclic steady state).
+    """
+    seq = provisioned * 2
+    ready = provisioned[-1]  # cyclic: the state entering the cycle is the one leaving it
+    pending: list[int] = []  # ready times, oldest first
+    out = []
+    for t, target in enumerate(seq):
+        ready += sum(1 for when in pending if when <= t)
+        pending = [when for when in pending if when > t]
+        total = ready + len(pending)
+        if target > total:
+            pending += [t + delay] * (target - total)
+            if delay == 0:
+                ready += len(pending)
+                pending = []
+        while target < ready + len(pending):
+            if pending:
+                pending.pop()
+            else:
+                ready -= 1
+        out.append(ready)
+    return out[len(provisioned) :]
+
+
+@settings(max_examples=80, deadline=None)
+@given(counts, st.integers(min_value=0, max_value=6))
+def test_ready_replicas_match_the_launch_and_cancel_simulation(values: list[int], delay: int) -> None:
+    desired = np.array(values, dtype=np.float32)[None, :]
+    provisioned, ready = replica_trajectory(desired, 0, delay)
+    assert provisioned[0].tolist() == values
+    if delay < len(values):
+        assert ready[0].tolist() == reference_ready(values, delay)
+
+
+def reference_fargate_extra(tasks: list[int], step_s: int) -> float:
+    """Per-task lifetimes on a stack of levels (newest stopped first); a task under 60 s bills 60 s."""
+    started: list[int] = []
+    extra = 0.0
+    for t, target in enumerate(tasks):
+        while len(started) > target:
+            lifetime = (t - started.pop()) * step_s
+            extra += max(0, 60 - lifetime)
+        while len(started) < target:
+            started.append(t if t > 0 else -(10**6))  # tasks running at the start are old
+    return extra
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(min_value=1, max_value=6), min_size=3, max_size=60), st.sampled_from([5, 10, 15, 30])
+)
+def test_fargate_minimum_billing_matches_task_lifetimes(middle: list[int], step_s: int) -> None:
+    tasks = [1, *middle, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]  # starts and ends at the floor
+    got = fargate_minimum_extra_seconds(np.array(tasks, dtype=np.float32), step_s)
+    assert got == pytest.approx(reference_fargate_extra(tasks, step_s))
+
+
+@pytest.mark.parametrize(
+    ("nodes", "base", "spot_pct", "on_demand"),
+    [
+        (10, 2, 70, 5),
+        (2, 2, 70, 2),
+        (1, 2, 70, 1),
+        (12, 0, 100, 0),
+        (12, 0, 0, 12),
+        (11, 1, 50, 6),
+        (3, 0, 67, 1),
+    ],
+)
+def test_on_demand_base_then_share_rounded_up_in_favour_of_on_demand(
+    nodes: int, base: int, spot_pct: int, on_demand: int
+) -> None:
+    got = _on_demand_share(
+        np.array([[nodes]], dtype=np.float32),
+        np.array([[base]], dtype=np.float32),
+        np.array([[100 - spot_pct]], dtype=np.float32),
+    )
+    assert got[0, 0] == on_demand
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load(Settings())
+
+
+@pytest.fixture(scope="module")
+def week() -> TrafficProfile:
+    spec = ProfileSpec.model_validate(
+        {
+            "name": "mix",
+            "days": 7,
+            "seed": 5,
+            "noise_pct": 5,
+            "components": [
+                {"kind": "diurnal", "trough_rps": 5, "peak_rps": 80, "weekend_factor": 0.5},
+                {"kind": "spikes", "spikes_per_day": 3, "spike_rps": 60, "duration_minutes": 15},
+            ],
+        }
+    )
+    return generate(spec)
+
+
+plan_params = st.fixed_dictionaries(
+    {
+        "target": st.sampled_from([0.4, 0.6, 0.8, 1.0]),
+        "delay": st.sampled_from([0, 60, 200, 600]),
+        "stab": st.sampled_from([0, 300, 900]),
+        "tol": st.sampled_from([0.0, 0.1]),
+        "rpn": st.sampled_from([1, 2, 4]),
+        "spot": st.sampled_from([0, 50, 100]),
+        "base": st.integers(min_value=0, max_value=3),
+        "min": st.integers(min_value=0, max_value=4),
+    }
+)
+
+
+def _plan_from(i: int, p: dict[str, float]) -> object:
+    return make_plan(
+        name=f"p{i}",
+        replicas_per_node=p["rpn"],
+        purchase={"on_demand_base": p["base"], "spot_pct_above_base": p["spot"]},
+        autoscaling={
+            "min_replicas": p["min"],
+            "max_replicas": 200,
+            "target_utilisation": p["target"],
+            "scale_up_delay_s": p["delay"],
+            "scale_down_stabilisation_s": p["stab"],
+            "tolerance": p["tol"],
+        },
+        load_balancer={"kind": "application"},
+    )
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(plan_params, min_size=1, max_size=6), st.integers(min_value=0, max_value=3))
+def test_batch_equals_one_by_one_and_cost_is_at_least_the_bound(
+    catalog: Catalog, week: TrafficProfile, params: list[dict[str, float]], seed: int
+) -> None:
+    plans = [_plan_from(i, p) for i, p in enumerate(params)]
+    prices = [resolve_prices(p, catalog) for p in plans]  # type: ignore[arg-type]
+    batch = simulate_many(plans, week, prices, seed=seed)  # type: ignore[arg-type]
+    for plan, price, result in zip(plans, prices, batch, strict=True):
+        alone = simulate(plan, week, price, seed=seed)  # type: ignore[arg-type]
+        assert alone.model_dump() == result.model_dump()
+        if result.slo.overload_minutes == 0:
+            assert result.usd_per_month >= result.fluid_bound_usd_per_month * (1 - 1e-9)
+            assert result.efficiency <= 1 + 1e-9
+        parts = result.breakdown
+        assert sum(parts.by_component.values()) == pytest.approx(result.usd_per_month)
+        assert sum(parts.by_purchase_option.values()) == pytest.approx(result.usd_per_month)
+
+
+def test_time_series_adds_up_to_the_totals(catalog: Catalog, week: TrafficProfile) -> None:
+    plan = make_plan(
+        replicas_per_node=2,
+        purchase={"on_demand_base": 1, "spot_pct_above_base": 60},
+        spot={"on_demand_fallback": False},
+        autoscaling={
+            "min_replicas": 1,
+            "max_replicas": 40,
+            "target_utilisation": 0.7,
+            "scale_up_delay_s": 180,
+            "scale_down_stabilisation_s": 300,
+            "tolerance": 0.1,
+        },
+        load_balancer={"kind": "application", "shared_by": 2},
+    )
+    result = simulate(plan, week, resolve_prices(plan, catalog), seed=1)
+    ts = result.timeseries()
+    assert len(ts) == week.steps
+    step_h = week.step_s / 3600
+    overhead = result.breakdown.by_component["spot_interruptions"] * result.horizon_hours / 730
+    assert (ts["usd_per_hour"].sum() * step_h + overhead) == pytest.approx(result.usd_total, rel=1e-9)
+    assert ts["overloaded"].sum() * week.step_s / 60 == result.slo.overload_minutes
+    assert ts["provisioned_replicas"].mean() == pytest.approx(result.replicas_mean)
+    assert (ts["ready_replicas"] <= ts["provisioned_replicas"]).all()
+    assert (ts["nodes"] == np.ceil(ts["provisioned_replicas"] / 2)).all()
+    assert (ts["nodes_on_demand"] + ts["nodes_spot"] == ts["nodes"]).all()
+    served = np.minimum(ts["demand_rps"], ts["capacity_rps"]).sum()
+    assert result.utilisation_mean == pytest.approx(
+        served / (ts["provisioned_replicas"].sum() * 10.0), rel=1e-6
+    )
+
+
+def test_more_headroom_costs_more_and_overloads_less(catalog: Catalog, week: TrafficProfile) -> None:
+    tight, loose = (
+        make_plan(name=n, autoscaling={"target_utilisation": u, "scale_up_delay_s": 300, "max_replicas": 100})
+        for n, u in (("tight", 0.95), ("loose", 0.5))
+    )
+    a, b = simulate_many(
+        [tight, loose], week, [resolve_prices(tight, catalog), resolve_prices(loose, catalog)]
+    )
+    assert a.usd_per_month < b.usd_per_month
+    assert a.slo.overload_minutes > b.slo.overload_minutes
+    assert a.slo.share_requests_over_slo > b.slo.share_requests_over_slo
+    assert b.slo.meets_slo and b.slo.p99_ms_estimate is not None
+    assert a.efficiency > b.efficiency
+
+
+def test_spot_interruptions_expected_count(catalog: Catalog) -> None:
+    """Over many seeds the mean count matches hazard × spot node-hours (band >20% -> 25% a month)."""
+    plan = make_plan(
+        shape="g5.xlarge",
+        purchase={"spot_pct_above_base": 100},
+        autoscaling={"min_replicas": 10, "max_replicas": 10},
+    )
+    profile = TrafficProfile.from_array("flat", np.full(730, 50.0), step_s=3600)  # one month
+    prices = resolve_prices(plan, catalog)
+    seen = [simulate(plan, profile, prices, seed=s).slo.interruptions for s in range(200)]
+    expected = -math.log(1 - 0.25) * 10  # 10 nodes for 730 h
+    assert np.mean(seen) == pytest.approx(expected, rel=0.1)
