@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from advisor.domain import SLO, InterruptionBand, Platform, PurchaseOption, ReplicaResources
 from advisor.yamlio import load_yaml_model
@@ -47,6 +47,17 @@ class LoadBalancerPolicy(_Strict):
     payload_kib: float = Field(
         default=4.0, gt=0, description="Mean request+response size, for LCU estimates."
     )
+
+
+class BenchPolicy(_Strict):
+    """How ``advisor recommend --bench`` measures models whose server advisor can start."""
+
+    shapes: tuple[str, ...] = Field(
+        default=("c7a.medium",),
+        min_length=1,
+        description="Instance types to emulate locally (each at most the size of this machine).",
+    )
+    quick: bool = Field(default=True, description="Short windows (about a minute per shape).")
 
 
 class ServerSpec(_Strict):
@@ -103,8 +114,23 @@ class ModelSpec(_Strict):
     traffic: TrafficSpec
     current: CurrentDeployment | None = None
     capacities_rps: dict[str, float] = Field(
-        default_factory=dict, description="Capacities given by hand, per shape (measured ones win)."
+        default_factory=dict,
+        description="Capacities given by hand: requests/s one replica serves within the SLO, per instance "
+        "type (ml.* names and 'fargate' too); measured ones win.",
     )
+    unloaded_p99_ms: float | None = Field(
+        default=None,
+        gt=0,
+        description="p99 latency of a lone request (the floor no SLO can go under), if known by hand.",
+    )
+
+    @field_validator("capacities_rps")
+    @classmethod
+    def _positive_capacities(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(k for k, v in value.items() if not v > 0)
+        if bad:
+            raise ValueError(f"capacities must be > 0 requests/s; not for {', '.join(bad)}")
+        return value
 
 
 class Scenario(_Strict):
@@ -121,6 +147,11 @@ class Scenario(_Strict):
         default=2, ge=1, description="High-availability floor; 1 only if you accept it."
     )
     churn_threshold: float = Field(default=0.5, ge=0, description="Savings ÷ disruption needed to change.")
+    capacity_estimates: Literal["conservative", "point", "off"] = Field(
+        default="conservative",
+        description="Unmeasured instance families: the low end of the estimate band, its middle, or unused.",
+    )
+    bench: BenchPolicy = BenchPolicy()
     models: tuple[ModelSpec, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -160,6 +191,10 @@ load_balancer:
 slo_budget_pct_minutes: 0.1            # at most 0.1% of minutes over the SLO
 min_replicas: 2                        # high-availability floor
 churn_threshold: 0.5                   # savings / disruption needed before recommending a change
+capacity_estimates: conservative       # unmeasured families: conservative (low end), point, or off
+bench:                                 # `advisor recommend --bench` measures reference/command servers on
+  shapes: [c7a.medium]                 #   these shapes (each at most the size of this machine)
+  quick: true
 models:                                # REQUIRED: at least one
   - name: fraud-scorer                 # REQUIRED
     team: risk
@@ -167,8 +202,10 @@ models:                                # REQUIRED: at least one
       reference: tabular               # or command: "python -m my_server --port $PORT", or endpoint: URL
     resources: {vcpu: 1, memory_gib: 2}             # REQUIRED: per-replica request
     slo: {latency_p99_ms: 50, max_error_rate: 0.001}  # REQUIRED
-    traffic: {profile: business-diurnal, peak_rps: 400}  # REQUIRED: bundled name or file
+    traffic: {profile: diurnal-business-api, peak_rps: 400}  # REQUIRED: bundled name or file
     current: {platform: ec2, instance_type: m5.2xlarge, count: 4, purchase_option: on_demand}
+    capacities_rps: {c7a.medium: 350}  # by hand, per replica within the SLO (measured ones win)
+    # unloaded_p99_ms: 5               # p99 of a lone request, if known: no SLO below it can be met
   - name: search-embedder
     team: search
     server: {reference: embedding}
@@ -176,4 +213,5 @@ models:                                # REQUIRED: at least one
     slo: {latency_p99_ms: 300}
     traffic: {profile: flat, monthly_requests: 50000000}
     current: {platform: sagemaker, instance_type: ml.c5.2xlarge, count: 3}
+    capacities_rps: {c7a.large: 40}
 """

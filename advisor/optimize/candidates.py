@@ -1,0 +1,344 @@
+"""Which (platform, shape) pairs a model may run on, what each costs per unit of capacity, and its spot pools.
+
+:class:`CandidateTypes` is built once per scenario: the candidate EC2 types of the region (the scenario's
+families and types, less exclusions, burstable ``t*`` and ``.metal`` types, and types over
+``max_size_vcpu``) with their on-demand, spot and SageMaker prices and spot interruption bands, as arrays.
+
+:func:`shape_candidates` then turns one model into :class:`ShapeCandidate` values: every type one replica fits
+on (arch, vCPU, memory, GPU count and memory; CPU replicas never go on GPU/accelerator types) *and* has a
+capacity for (:mod:`advisor.optimize.capacities`), with replicas per node and ``$ per (request/s)-hour`` =
+node $/h ÷ (replicas per node × capacity per replica). That ratio is the prefilter: only the best few per
+platform are replayed (:func:`prefilter`).
+
+Spot pools (EC2 only). For a shape S the pool types are the cheapest spot offers among types that host at
+least as many replicas as S at no less capacity per replica, with a published interruption band no worse
+than the scenario's maximum (an unknown band counts as the worst, as in ``advisor.cost.prices``). A shape
+gets spot only when at least ``min_instance_types_per_pool`` such types exist; it takes one more when
+available, because a larger number of pools shrinks the share a single reclaimed pool takes away.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from advisor.cost.plan import FargateShape
+from advisor.domain import InstanceType, InterruptionBand, Platform, PurchaseOption, ReplicaResources
+from advisor.errors import AdvisorError
+from advisor.optimize.capacities import CapacityEntry, ModelCapacities
+from advisor.optimize.scenario import Scenario
+from advisor.pricing.catalog import Catalog
+from advisor.pricing.fargate import smallest_fargate_size
+
+_WORST_BAND_RANK = InterruptionBand.GT20.rank
+PREFILTER_TARGET = 0.7  # a typical utilisation target, only to rank shapes before the replay
+SPOT_POOL_MAX_SIZE_RATIO = 2.0  # pool types at most twice the shape's vCPUs (the rest would sit idle)
+_FIT_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class ShapeCandidate:
+    """One way to host a model's replicas, priced per unit of capacity."""
+
+    platform: Platform
+    shape: str  # EC2 type, ml.* type, or a Fargate label
+    replicas_per_node: int
+    capacity: CapacityEntry
+    usd_per_node_hour: float
+    price_estimated: bool = False
+    instance: InstanceType | None = None
+    fargate: FargateShape | None = None
+    spot_pools: tuple[str, ...] = ()
+    spot_usd_per_node_hour: float | None = None
+    spot_note: str = ""
+
+    @property
+    def rps_per_node(self) -> float:
+        return self.replicas_per_node * self.capacity.rps_per_replica
+
+    @property
+    def usd_per_rps_hour(self) -> float:
+        """On-demand (or SageMaker/Fargate) $ per hour per request/s of capacity at the SLO."""
+        return self.usd_per_node_hour / self.rps_per_node
+
+    @property
+    def spot_usd_per_rps_hour(self) -> float | None:
+        if self.spot_usd_per_node_hour is None:
+            return None
+        return self.spot_usd_per_node_hour / self.rps_per_node
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.platform.value, self.shape)
+
+
+@dataclass(frozen=True)
+class CandidateTypes:
+    """The scenario's candidate EC2 types in its region, with prices and specs as aligned arrays."""
+
+    region: str
+    types: tuple[InstanceType, ...]
+    on_demand: np.ndarray  # $/h
+    spot: np.ndarray  # $/h, NaN without a spot offer
+    band_rank: np.ndarray  # 0 (<5%) .. 4 (>20%); unknown = 4
+    sagemaker: np.ndarray  # $/h of ml.<type>, NaN when SageMaker is not a platform
+    sagemaker_estimated: np.ndarray  # bool
+    resources: np.ndarray  # (T, 4): vcpu, memory GiB, GPUs, GPU/accelerator memory GiB
+    accelerated: np.ndarray  # bool
+    arch: np.ndarray  # str
+
+    @classmethod
+    def build(cls, scenario: Scenario, catalog: Catalog) -> CandidateTypes:
+        """Look up every candidate type once (NotFoundError for an unknown region)."""
+        region = catalog.check_region(scenario.region)
+        cand = scenario.candidates
+        offers = catalog.offers(region)
+        family = offers["family"].astype(str)
+        names = offers["instance_type"].astype(str)
+        wanted = family.isin(cand.families) | names.isin(cand.instance_types)
+        keep = wanted & ~names.isin(cand.exclude) & ~family.str.match(r"^t\d") & ~names.str.contains("metal")
+        keep &= (offers["vcpu"] <= cand.max_size_vcpu) | names.isin(cand.instance_types)
+        frame = offers[keep]
+        types = tuple(catalog.instance(str(n)) for n in frame["instance_type"])
+        spot = np.full(len(types), np.nan)
+        band = np.full(len(types), _WORST_BAND_RANK, dtype=np.int64)
+        sm = np.full(len(types), np.nan)
+        sm_est = np.zeros(len(types), dtype=bool)
+        for i, t in enumerate(types):
+            if scenario.spot.allowed and Platform.EC2 in scenario.platforms:
+                try:
+                    price = catalog.spot(region, t.name)
+                except AdvisorError:
+                    price = None
+                if price is not None:
+                    spot[i] = price.usd_per_hour
+                    if price.interruption_band is not None:
+                        band[i] = price.interruption_band.rank
+            if Platform.SAGEMAKER in scenario.platforms:
+                try:
+                    sm_price = catalog.sagemaker(region, t.name)
+                except AdvisorError:
+                    continue
+                sm[i] = sm_price.usd_per_hour
+                sm_est[i] = sm_price.estimated
+        res = np.array(
+            [
+                [t.vcpu, t.memory_gib, t.gpu_count, max(t.gpu_memory_gib, t.accelerator_memory_gib)]
+                for t in types
+            ],
+            dtype=float,
+        ).reshape(-1, 4)
+        return cls(
+            region=region,
+            types=types,
+            on_demand=frame["usd_per_hour"].to_numpy(dtype=float),
+            spot=spot,
+            band_rank=band,
+            sagemaker=sm,
+            sagemaker_estimated=sm_est,
+            resources=res,
+            accelerated=np.array([t.has_gpu or t.accelerator_count > 0 for t in types], dtype=bool),
+            arch=np.array([t.arch.value for t in types], dtype=object),
+        )
+
+    def replicas_per_node(self, need: ReplicaResources) -> np.ndarray:
+        """Replicas of ``need`` one node of each type holds (0 where none fits or the role is wrong)."""
+        req = np.array([need.vcpu, need.memory_gib, need.gpu_count, need.gpu_memory_gib], dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(req > 0, self.resources / np.where(req > 0, req, 1.0) + _FIT_EPS, np.inf)
+        per_node = np.floor(ratio.min(axis=1))
+        per_node[~np.isfinite(per_node)] = 0
+        ok = np.ones(len(self.types), dtype=bool)
+        needs_accel = need.gpu_count > 0 or need.gpu_memory_gib > 0
+        ok &= self.accelerated if needs_accel else ~self.accelerated
+        if need.arch is not None:
+            ok &= self.arch == need.arch.value
+        return np.where(ok, per_node, 0).astype(np.int64)
+
+
+def shape_candidates(
+    need: ReplicaResources,
+    caps: ModelCapacities,
+    types: CandidateTypes,
+    scenario: Scenario,
+    catalog: Catalog,
+) -> list[ShapeCandidate]:
+    """Every (platform, shape) with a fitting replica and a capacity, unsorted (see the module docstring)."""
+    rpn = types.replicas_per_node(need)
+    capacity, entries = caps.entries_for(types.types)
+    usable = (rpn >= 1) & np.isfinite(capacity) & (capacity > 0)
+    out: list[ShapeCandidate] = []
+    allowed_band = scenario.spot.max_interruption_band.rank
+    spot_ok = usable & np.isfinite(types.spot) & (types.band_rank <= allowed_band)
+    for i in np.flatnonzero(usable):
+        entry = entries[i]
+        assert entry is not None
+        itype = types.types[i]
+        if Platform.EC2 in scenario.platforms:
+            pools, pool_price, note = _spot_pools(int(i), rpn, capacity, spot_ok, types, scenario)
+            out.append(
+                ShapeCandidate(
+                    platform=Platform.EC2,
+                    shape=itype.name,
+                    replicas_per_node=int(rpn[i]),
+                    capacity=entry,
+                    usd_per_node_hour=float(types.on_demand[i]),
+                    instance=itype,
+                    spot_pools=pools,
+                    spot_usd_per_node_hour=pool_price,
+                    spot_note=note,
+                )
+            )
+        if Platform.SAGEMAKER in scenario.platforms and np.isfinite(types.sagemaker[i]):
+            out.append(
+                ShapeCandidate(
+                    platform=Platform.SAGEMAKER,
+                    shape=f"ml.{itype.name}",
+                    replicas_per_node=int(rpn[i]),
+                    capacity=entry,
+                    usd_per_node_hour=float(types.sagemaker[i]),
+                    price_estimated=bool(types.sagemaker_estimated[i]),
+                    instance=itype,
+                    spot_note="SageMaker real-time endpoints have no spot option",
+                )
+            )
+    fargate = _fargate_candidate(need, caps, scenario, catalog)
+    if fargate is not None:
+        out.append(fargate)
+    return out
+
+
+def prefilter(
+    candidates: list[ShapeCandidate],
+    demand_rps: np.ndarray,
+    per_platform: dict[Platform, int],
+    *,
+    min_replicas: int = 2,
+    target: float = PREFILTER_TARGET,
+) -> list[ShapeCandidate]:
+    """The best few candidates per platform by an estimated $/h over ``demand_rps``.
+
+    The estimate follows demand with whole nodes: ``max(min_replicas, ceil(d / (capacity × target)))``
+    replicas per step, packed ``replicas_per_node`` to a node, at the node's on-demand price — so a big node
+    that is cheap per unit of capacity but mostly idle at this traffic ranks where it belongs. For EC2 the
+    best few by the same estimate at spot prices are kept too. Pass a coarse demand (hourly maxima) for
+    speed; the replay decides among the survivors.
+    """
+    if not candidates:
+        return []
+    demand = np.asarray(demand_rps, dtype=np.float64)[None, :]
+    cap = np.array([c.capacity.rps_per_replica * target for c in candidates])[:, None]
+    rpn = np.array([c.replicas_per_node for c in candidates], dtype=np.float64)[:, None]
+    replicas = np.maximum(min_replicas, np.ceil(demand / cap - 1e-9))
+    mean_nodes = np.ceil(replicas / rpn - 1e-9).mean(axis=1)
+    od = mean_nodes * np.array([c.usd_per_node_hour for c in candidates])
+    spot = mean_nodes * np.array(
+        [np.inf if c.spot_usd_per_node_hour is None else c.spot_usd_per_node_hour for c in candidates]
+    )
+    keep: dict[tuple[str, str], ShapeCandidate] = {}
+    for platform, k in per_platform.items():
+        mine = [i for i, c in enumerate(candidates) if c.platform is platform]
+        for i in sorted(mine, key=lambda i: (od[i], candidates[i].shape))[:k]:
+            keep[candidates[i].key] = candidates[i]
+        spotty = [i for i in mine if np.isfinite(spot[i])]
+        for i in sorted(spotty, key=lambda i: (spot[i], candidates[i].shape))[: max(1, k // 2)]:
+            keep[candidates[i].key] = candidates[i]
+    return sorted(keep.values(), key=lambda c: (c.usd_per_rps_hour, c.key))
+
+
+def best_usd_per_rps_hour(candidates: list[ShapeCandidate]) -> float | None:
+    """The lowest $ per (request/s)-hour over every candidate and purchase option it may use."""
+    values = [c.usd_per_rps_hour for c in candidates]
+    values += [v for c in candidates if (v := c.spot_usd_per_rps_hour) is not None]
+    return min(values) if values else None
+
+
+# ----- helpers ---------------------------------------------------------------------------------------
+
+
+def _spot_pools(
+    i: int,
+    rpn: np.ndarray,
+    capacity: np.ndarray,
+    spot_ok: np.ndarray,
+    types: CandidateTypes,
+    scenario: Scenario,
+) -> tuple[tuple[str, ...], float | None, str]:
+    policy = scenario.spot
+    if not policy.allowed:
+        return (), None, "spot not allowed by the scenario"
+    eligible = spot_ok & (rpn >= rpn[i]) & (capacity >= capacity[i] * (1 - 1e-9))
+    eligible &= types.resources[:, 0] <= types.resources[i, 0] * SPOT_POOL_MAX_SIZE_RATIO
+    idx = np.flatnonzero(eligible)
+    need = policy.min_instance_types_per_pool
+    if idx.size < need:
+        return (
+            (),
+            None,
+            (
+                f"only {idx.size} spot type(s) with band <= {policy.max_interruption_band.value} host "
+                f"{rpn[i]} replica(s) at this capacity; the scenario asks for {need}"
+            ),
+        )
+    order = idx[np.lexsort((np.array([types.types[j].name for j in idx]), types.spot[idx]))]
+    chosen = order[: need + 1]
+    names = tuple(types.types[j].name for j in chosen)
+    return names, float(types.spot[chosen].mean()), ""
+
+
+def _fargate_candidate(
+    need: ReplicaResources, caps: ModelCapacities, scenario: Scenario, catalog: Catalog
+) -> ShapeCandidate | None:
+    if Platform.FARGATE not in scenario.platforms or need.gpu_count > 0 or need.gpu_memory_gib > 0:
+        return None
+    entry = caps.fargate_entry()
+    if entry is None:
+        return None
+    try:
+        size = smallest_fargate_size(need.vcpu, need.memory_gib)
+    except AdvisorError:
+        return None
+    os_arch = "linux_arm" if need.arch is not None and need.arch.value == "arm64" else "linux_x86"
+    shape = FargateShape(vcpu=size.vcpu, memory_gib=size.memory_gib, os_arch=os_arch)
+    try:
+        price = catalog.fargate_task(
+            scenario.region, size.vcpu, size.memory_gib, PurchaseOption.FARGATE, os_arch
+        )
+    except AdvisorError:
+        return None
+    spot_price: float | None = None
+    note = "Fargate Spot publishes no interruption band; assumed >20%, over the scenario's maximum"
+    if scenario.spot.allowed and scenario.spot.max_interruption_band.rank >= _WORST_BAND_RANK:
+        try:
+            spot_price = catalog.fargate_task(
+                scenario.region, size.vcpu, size.memory_gib, PurchaseOption.FARGATE_SPOT, os_arch
+            ).usd_per_hour
+            note = ""
+        except AdvisorError:
+            spot_price = None
+    label = f"fargate-{size.vcpu:g}vcpu-{size.memory_gib:g}gb"
+    return ShapeCandidate(
+        platform=Platform.FARGATE,
+        shape=label,
+        replicas_per_node=1,
+        capacity=_renamed(entry, label),
+        usd_per_node_hour=price.usd_per_hour,
+        fargate=shape,
+        spot_pools=(label,) if spot_price is not None else (),
+        spot_usd_per_node_hour=spot_price,
+        spot_note=note,
+    )
+
+
+def _renamed(entry: CapacityEntry, shape: str) -> CapacityEntry:
+    return CapacityEntry(
+        shape, entry.rps_per_replica, entry.provenance, entry.basis, entry.source, entry.run_ids,
+        entry.low_rps, entry.high_rps,
+    )  # fmt: skip
+
+
+def nodes_for(replicas: float, replicas_per_node: int) -> int:
+    """Whole nodes for ``replicas`` replicas at ``replicas_per_node`` each."""
+    return math.ceil(replicas / replicas_per_node - 1e-9)

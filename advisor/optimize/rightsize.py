@@ -1,0 +1,424 @@
+"""Per-model right-sizing: the cheapest autoscaling policy and purchase mix within the SLO, checked by replay.
+
+For one model (its capacities, its traffic profile) :func:`rightsize_model` searches, with
+:func:`advisor.cost.simulate_many` batches:
+
+1. **Candidates.** Every (platform, shape) with a fitting replica and a capacity, prefiltered by $ per unit of
+   capacity to the best few per platform (:mod:`advisor.optimize.candidates`).
+2. **Target utilisation.** Capacity is defined at the SLO (the queueing model calibrates to it), so a replica
+   may run at most at utilisation 1; the autoscaler's dead band lets load run up to (1 + tolerance) × target
+   before it reacts, so the highest useful target is 1 / (1 + tolerance), and never above 0.9 (the margin
+   of the capacity measurement, ``MAX_TARGET_UTILISATION``). Below it, the scale-up lag needs
+   headroom that depends on how fast the traffic climbs, which the replay measures: targets on a coarse grid
+   under that ceiling are replayed, the highest one that keeps the SLO budget wins, and the best shapes are
+   refined on a finer grid.
+3. **Bounds.** ``min`` = max(the high-availability floor, the replicas the trough needs); ``max`` = the
+   replicas the peak needs, times the traffic's climb over one scale-up delay (99th percentile), times the
+   dead band — so the max never binds on the recorded traffic, yet caps a runaway.
+4. **Spot** (EC2; Fargate Spot only if the scenario allows its assumed band). For the best shapes, spot shares
+   of 50 % and 100 % above an on-demand base sized so that, when the largest spot pool is reclaimed, the
+   nodes left still serve the demand at the SLO (:func:`on_demand_base_for_spot`), at the winning target and
+   one step below it.
+5. **Budget check.** A plan is within budget when its minutes with demand above ready capacity (the minutes
+   its p99 exceeds the SLO: capacity is the rate at which p99 = SLO) are at most ``slo_budget_pct_minutes`` %
+   of all minutes and its overall p99 meets the SLO. Spot plans are re-checked under two more seeds
+   (other interruption draws); the worst counts.
+
+What comes back on an infeasible model is a value: ``best`` None with the reason and the fix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from advisor.cost.baselines import (
+    FARGATE_TASK_START_S,
+    SAGEMAKER_INSTANCE_START_S,
+    TARGET_TRACKING_SCALE_IN_ALARM_S,
+    TARGET_TRACKING_SCALE_OUT_ALARM_S,
+)
+from advisor.cost.plan import AutoscalingPolicy, LoadBalancerKind, LoadBalancerSpec, Plan, PurchaseMix
+from advisor.cost.prices import PlanPrices, resolve_prices
+from advisor.cost.queueing import calibrate_service_time_ms
+from advisor.cost.result import CostResult
+from advisor.cost.simulate import simulate_many
+from advisor.domain import SLO, Platform
+from advisor.optimize.candidates import ShapeCandidate, nodes_for
+from advisor.pricing.catalog import Catalog
+from advisor.traffic.profile import TrafficProfile
+
+# EC2 (EKS/ECS on EC2): the Kubernetes HPA's defaults - tolerance 0.1, scale-down stabilisation 300 s
+# (kubernetes.io, "Horizontal Pod Autoscaling") - and the cost model's default 180 s from a scale-up decision
+# to a serving replica on a new node (an assumption: node boot + image pull + model load).
+EC2_SCALE_UP_DELAY_S = 180.0
+EC2_SCALE_DOWN_S = 300.0
+EC2_TOLERANCE = 0.1
+COARSE_STEPS = (1.0, 0.8, 0.6, 0.4, 0.25)  # target = ceiling x step
+FINE_STEPS = (0.9, 0.7, 0.5, 0.32)
+SPOT_SHARES_PCT = (50.0, 100.0)
+CONFIRM_SEEDS = 2  # extra interruption draws a spot plan must also pass
+LAG_QUANTILE = 99.0
+# Never plan a replica closer than 10 % to its measured capacity: the bench's capacity search resolves the
+# SLO boundary to 5-8 % (advisor.bench.search), so the last 10 % would be within measurement error.
+MAX_TARGET_UTILISATION = 0.9
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How hard to search; defaults keep one model within a few tens of milliseconds."""
+
+    slo_budget_pct_minutes: float = 0.1
+    min_replicas: int = 2
+    min_on_demand_base: int = 1
+    refine_top: int = 3
+    spot_top: int = 2
+    alternatives: int = 3
+    seed: int = 0
+
+
+@dataclass
+class Evaluated:
+    """A replayed plan and whether it keeps the SLO budget (worst over the seeds it was replayed with)."""
+
+    candidate: ShapeCandidate
+    plan: Plan
+    result: CostResult
+    minutes_over_slo_pct: float
+    within_budget: bool
+    seeds: tuple[int, ...]
+    target_step: int = 0
+
+    @property
+    def usd_per_month(self) -> float:
+        return self.result.usd_per_month
+
+
+@dataclass
+class RightsizeResult:
+    """The answer for one model: the best plan in budget and the next alternatives, or why there is none."""
+
+    model: str
+    best: Evaluated | None
+    alternatives: list[Evaluated] = field(default_factory=list)
+    plans_replayed: int = 0
+    reason: str | None = None
+    fix: str | None = None
+
+
+class PriceCache:
+    """``resolve_prices`` once per (platform, shape, spot pools, load balancer) across all models."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._cache: dict[tuple[object, ...], PlanPrices] = {}
+        self._service: dict[tuple[float, float], float] = {}
+
+    def prices(self, plan: Plan) -> PlanPrices:
+        pools = tuple(plan.purchase.spot_pools) if plan.purchase.uses_spot else None
+        lb = plan.effective_load_balancer.kind
+        key = (plan.platform, plan.shape_label, plan.region, pools, lb, plan.spot.interruption_band)
+        if key not in self._cache:
+            self._cache[key] = resolve_prices(plan, self.catalog)
+        return self._cache[key]
+
+    def service_time_ms(self, capacity_rps: float, slo_ms: float) -> float:
+        key = (capacity_rps, slo_ms)
+        if key not in self._service:
+            self._service[key] = calibrate_service_time_ms(capacity_rps, slo_ms, 1, 0.0)
+        return self._service[key]
+
+
+def minutes_over_slo_pct(result: CostResult) -> float:
+    """Share of the horizon's minutes with demand above ready capacity (p99 over the SLO), in %."""
+    minutes = result.horizon_hours * 60.0
+    return 100.0 * result.slo.overload_minutes / minutes if minutes > 0 else 0.0
+
+
+def rightsize_model(
+    model: str,
+    slo: SLO,
+    candidates: Sequence[ShapeCandidate],
+    profile: TrafficProfile,
+    prices: PriceCache,
+    *,
+    region: str,
+    load_balancer: LoadBalancerSpec,
+    options: SearchOptions = SearchOptions(),
+) -> RightsizeResult:
+    """Search policies and purchase mixes for ``model`` over ``candidates`` (module docstring, steps 2-5)."""
+    if not candidates:
+        return RightsizeResult(model, None, reason="no candidate shape has a capacity", fix="see capacities")
+    search = _Search(model, slo, profile, prices, region, load_balancer, options)
+    coarse = [(c, k) for c in candidates for k in range(len(COARSE_STEPS))]
+    stage1 = search.run([search.plan(c, COARSE_STEPS[k], on_demand=True) for c, k in coarse], coarse)
+    best_per_shape = _best_per_candidate(stage1)
+    ranked = sorted(best_per_shape.values(), key=lambda e: e.usd_per_month)
+    fine: list[tuple[ShapeCandidate, int]] = []
+    for ev in ranked[: options.refine_top]:
+        k = ev.target_step
+        above = [s for s in FINE_STEPS if COARSE_STEPS[k] < s < (COARSE_STEPS[k - 1] if k > 0 else 1.01)]
+        fine += [(ev.candidate, 100 + FINE_STEPS.index(s)) for s in above]
+    stage2 = search.run([search.plan(c, _step(k), on_demand=True) for c, k in fine], fine)
+    evaluated = stage1 + stage2
+    best_per_shape = _best_per_candidate(evaluated)
+    ranked = sorted(best_per_shape.values(), key=lambda e: e.usd_per_month)
+    spot_jobs: list[tuple[ShapeCandidate, int, float]] = []
+    for ev in [e for e in ranked if e.candidate.spot_pools][: options.spot_top]:
+        steps = sorted({s for s in (*COARSE_STEPS, *FINE_STEPS)}, reverse=True)
+        here = _step(ev.target_step)
+        lower = [s for s in steps if s < here][:1]
+        for s in (here, *lower):
+            for share in SPOT_SHARES_PCT:
+                spot_jobs.append((ev.candidate, _code(s), share))
+    spot_plans = [search.plan(c, _step(k), on_demand=False, spot_pct=share) for c, k, share in spot_jobs]
+    kept = [(p, (c, k)) for p, (c, k, _) in zip(spot_plans, spot_jobs, strict=True) if p is not None]
+    stage3 = search.run([p for p, _ in kept], [j for _, j in kept])
+    evaluated += stage3
+    return search.finish(evaluated)
+
+
+# ----- the search ------------------------------------------------------------------------------------
+
+
+class _Search:
+    def __init__(
+        self,
+        model: str,
+        slo: SLO,
+        profile: TrafficProfile,
+        prices: PriceCache,
+        region: str,
+        load_balancer: LoadBalancerSpec,
+        options: SearchOptions,
+    ) -> None:
+        self.model, self.slo, self.profile, self.prices = model, slo, profile, prices
+        self.region, self.lb, self.options = region, load_balancer, options
+        self.replayed = 0
+        self.demand = profile.rps
+        self.peak = float(profile.rps.max())
+        self.trough = float(profile.rps.min())
+        self._lag: dict[int, float] = {}
+
+    def lag_growth(self, delay_s: float) -> float:
+        """How much the traffic climbs within one scale-up delay (the 99th percentile of the ratio)."""
+        steps = max(1, math.ceil(delay_s / self.profile.step_s))
+        if steps not in self._lag:
+            d = self.demand
+            ahead = _rolling_max_ahead(d, steps)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(d > 0, ahead / np.maximum(d, 1e-12), 1.0)
+            self._lag[steps] = max(1.0, float(np.percentile(ratio, LAG_QUANTILE)))
+        return self._lag[steps]
+
+    def policy(self, cand: ShapeCandidate, step: float) -> AutoscalingPolicy:
+        if cand.platform is Platform.EC2:
+            delay, down, tol = EC2_SCALE_UP_DELAY_S, EC2_SCALE_DOWN_S, EC2_TOLERANCE
+        else:
+            start = (
+                SAGEMAKER_INSTANCE_START_S if cand.platform is Platform.SAGEMAKER else FARGATE_TASK_START_S
+            )
+            delay, down, tol = (
+                TARGET_TRACKING_SCALE_OUT_ALARM_S + start,
+                TARGET_TRACKING_SCALE_IN_ALARM_S,
+                0.0,
+            )
+        target = min(MAX_TARGET_UTILISATION, step / (1.0 + tol))
+        per_replica = cand.capacity.rps_per_replica * target
+        low = math.ceil(self.trough / per_replica - 1e-9)
+        high = math.ceil(self.peak * self.lag_growth(delay) * (1.0 + tol) / per_replica - 1e-9)
+        minimum = max(self.options.min_replicas, low)
+        return AutoscalingPolicy(
+            min_replicas=minimum,
+            max_replicas=max(minimum, high, 1),
+            target_utilisation=round(target, 6),
+            scale_up_delay_s=delay,
+            scale_down_stabilisation_s=down,
+            tolerance=tol,
+        )
+
+    def plan(
+        self, cand: ShapeCandidate, step: float, *, on_demand: bool, spot_pct: float = 0.0
+    ) -> Plan | None:
+        """The plan for a candidate at a target step; None when spot buys nothing (base covers it all)."""
+        policy = self.policy(cand, step)
+        purchase = PurchaseMix()
+        if not on_demand:
+            pools = len(cand.spot_pools)
+            base = on_demand_base_for_spot(
+                self.demand, cand.capacity.rps_per_replica, cand.replicas_per_node, policy,
+                spot_pct, pools, self.options.min_on_demand_base,
+            )  # fmt: skip
+            if base >= nodes_for(policy.max_replicas, cand.replicas_per_node):
+                return None
+            pool_names = list(cand.spot_pools) if cand.platform is Platform.EC2 else []
+            purchase = PurchaseMix(on_demand_base=base, spot_pct_above_base=spot_pct, spot_pools=pool_names)
+        capacity = cand.capacity.to_capacity()
+        # The search passes the calibrated service time (one root search per capacity, not per plan); the
+        # confirmation replays without it, so the reported queue is calibrated by the cost model itself.
+        service = self.prices.service_time_ms(capacity.rps_per_replica, self.slo.latency_p99_ms)
+        capacity = capacity.model_copy(update={"service_time_ms": service})
+        lb = (
+            self.lb
+            if cand.platform is not Platform.SAGEMAKER
+            else LoadBalancerSpec(kind=LoadBalancerKind.NONE)
+        )
+        mix = "on-demand" if on_demand else f"spot {spot_pct:g}% above {purchase.on_demand_base}"
+        return Plan(
+            name=f"{self.model}: {cand.platform.value} {cand.shape} @{policy.target_utilisation:.2f} {mix}",
+            model=self.model,
+            platform=cand.platform,
+            region=self.region,
+            shape=cand.fargate if cand.fargate is not None else cand.shape,
+            replicas_per_node=cand.replicas_per_node,
+            capacity=capacity,
+            slo=self.slo,
+            purchase=purchase,
+            autoscaling=policy,
+            load_balancer=lb,
+        )
+
+    def run(
+        self, plans: Sequence[Plan | None], jobs: Sequence[tuple[ShapeCandidate, int]]
+    ) -> list[Evaluated]:
+        ready = [(p, j) for p, j in zip(plans, jobs, strict=True) if p is not None]
+        if not ready:
+            return []
+        prices = [self.prices.prices(p) for p, _ in ready]
+        results = simulate_many([p for p, _ in ready], self.profile, prices, seed=self.options.seed)
+        self.replayed += len(ready)
+        out = []
+        for (plan, (cand, k)), result in zip(ready, results, strict=True):
+            over = minutes_over_slo_pct(result)
+            ok = over <= self.options.slo_budget_pct_minutes + 1e-12 and result.slo.meets_slo
+            out.append(Evaluated(cand, plan, result, over, ok, (self.options.seed,), k))
+        return out
+
+    def finish(self, evaluated: list[Evaluated]) -> RightsizeResult:
+        """Confirm the cheapest plans in budget with calibrated queues (and extra seeds for spot plans)."""
+        feasible = sorted((e for e in evaluated if e.within_budget), key=lambda e: e.usd_per_month)
+        chosen: list[Evaluated] = []
+        seen: set[tuple[str, str]] = set()
+        confirmed_best: Evaluated | None = None
+        for ev in feasible:
+            if confirmed_best is not None and ev.candidate.key in seen:
+                continue
+            final = self._confirm(ev)
+            if final is None:
+                continue
+            if confirmed_best is None:
+                confirmed_best = final
+                seen.add(ev.candidate.key)
+                continue
+            seen.add(ev.candidate.key)
+            chosen.append(final)
+            if len(chosen) >= self.options.alternatives:
+                break
+        if confirmed_best is None:
+            worst = min(evaluated, key=lambda e: e.minutes_over_slo_pct) if evaluated else None
+            detail = ""
+            if worst is not None:
+                over = worst.minutes_over_slo_pct
+                detail = f"; the closest, {worst.plan.name}, is over it {over:.3g}% of minutes"
+            budget = self.options.slo_budget_pct_minutes
+            return RightsizeResult(
+                self.model,
+                None,
+                plans_replayed=self.replayed,
+                reason=f"no plan keeps the minutes over the SLO within {budget:g}%{detail}",
+                fix="raise slo_budget_pct_minutes, relax the SLO, or measure faster shapes",
+            )
+        return RightsizeResult(self.model, confirmed_best, chosen, plans_replayed=self.replayed)
+
+    def _confirm(self, ev: Evaluated) -> Evaluated | None:
+        plan = ev.plan.model_copy(
+            update={"capacity": ev.plan.capacity.model_copy(update={"service_time_ms": None})}
+        )
+        seeds = [self.options.seed]
+        if plan.purchase.uses_spot:
+            seeds += [self.options.seed + 1 + i for i in range(CONFIRM_SEEDS)]
+        price = self.prices.prices(plan)
+        results = [simulate_many([plan], self.profile, [price], seed=s)[0] for s in seeds]
+        self.replayed += len(seeds)
+        overs = [minutes_over_slo_pct(r) for r in results]
+        ok = all(
+            o <= self.options.slo_budget_pct_minutes + 1e-12 and r.slo.meets_slo
+            for o, r in zip(overs, results, strict=True)
+        )
+        if not ok:
+            return None
+        return Evaluated(ev.candidate, plan, results[0], max(overs), True, tuple(seeds), ev.target_step)
+
+
+def on_demand_base_for_spot(
+    demand_rps: np.ndarray,
+    rps_per_replica: float,
+    replicas_per_node: int,
+    policy: AutoscalingPolicy,
+    spot_pct: float,
+    pools: int,
+    min_base: int,
+) -> int:
+    """The smallest on-demand base (nodes) that survives the loss of the largest spot pool at every step.
+
+    At each step the autoscaler runs ``N = ceil(replicas / replicas_per_node)`` nodes with
+    ``replicas = clip(ceil(demand / (capacity × target)), min, max)``; with base B, the on-demand nodes are
+    ``min(N, B) + ceil((N − B)⁺ × (100 − spot %) / 100)`` (rounded in favour of on-demand, as EC2 Auto Scaling
+    does) and the spot nodes, spread evenly over ``pools`` types, lose ``ceil(spot / pools)`` when one pool is
+    reclaimed. B is the least base (at least ``min_base``) for which the nodes left still hold
+    ``ceil(demand / capacity)`` replicas - the demand at the SLO - everywhere. Worked example: 10 nodes of one
+    replica, 2 pools, 100 % spot, demand needing 7: B = 0 leaves 10 − 5 = 5 < 7; B = 4 gives 6 spot nodes,
+    3 lost, 7 left: B = 4.
+    """
+    per_replica = rps_per_replica * policy.target_utilisation
+    replicas = np.clip(np.ceil(demand_rps / per_replica - 1e-9), policy.min_replicas, policy.max_replicas)
+    nodes = np.ceil(replicas / replicas_per_node - 1e-9)
+    needed = np.ceil(demand_rps / rps_per_replica - 1e-9)
+    # Only the worst need at each node count matters.
+    levels, where = np.unique(nodes, return_inverse=True)
+    need_arr = np.zeros(levels.size)
+    np.maximum.at(need_arr, where.reshape(-1), needed)
+    n_arr = levels.astype(np.float64)
+    top = int(n_arr.max()) if n_arr.size else 0
+    for base in range(min_base, top + 1):
+        above = np.maximum(n_arr - base, 0.0)
+        on_demand = np.minimum(n_arr, base) + np.ceil(np.round(above * (100.0 - spot_pct) / 100.0, 9))
+        spot = n_arr - on_demand
+        lost = np.ceil(spot / max(pools, 1))
+        if np.all((n_arr - lost) * replicas_per_node >= need_arr):
+            return base
+    return max(top, min_base)
+
+
+# ----- helpers ---------------------------------------------------------------------------------------
+
+
+def _step(code: int) -> float:
+    """Target steps are coded as an index into COARSE_STEPS, or 100 + an index into FINE_STEPS."""
+    return FINE_STEPS[code - 100] if code >= 100 else COARSE_STEPS[code]
+
+
+def _code(step: float) -> int:
+    return COARSE_STEPS.index(step) if step in COARSE_STEPS else 100 + FINE_STEPS.index(step)
+
+
+def _best_per_candidate(evaluated: list[Evaluated]) -> dict[tuple[str, str], Evaluated]:
+    best: dict[tuple[str, str], Evaluated] = {}
+    for ev in evaluated:
+        if not ev.within_budget:
+            continue
+        cur = best.get(ev.candidate.key)
+        if cur is None or ev.usd_per_month < cur.usd_per_month:
+            best[ev.candidate.key] = ev
+    return best
+
+
+def _rolling_max_ahead(d: np.ndarray, steps: int) -> np.ndarray:
+    """max(d[t+1 .. t+steps]) for every t (cyclic, like the replay)."""
+    out = np.roll(d, -1).copy()
+    for k in range(2, steps + 1):
+        np.maximum(out, np.roll(d, -k), out=out)
+    return out
