@@ -30,6 +30,11 @@ scale_down_stabilisation ≈ 900 s; tolerance 0. ``advisor.cost.baselines`` buil
 
 The profile is treated as cyclic (a repeated day or week): the windows at its start look back into its
 end, so the replay describes steady operation, not a cold start.
+
+Simplifications, each on the conservative side: every new replica waits the full scale-up delay, even one
+that fits on a node already running (so with replicas_per_node > 1 the delay is an upper bound); the
+autoscaler sees demand itself, not a lagging utilisation metric (put the metric lag in the delay); HPA
+scale-up rate limits (double or +4 pods per 15 s) are not modelled, as a 60 s step rarely meets them.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ measurement at the one point measured and interpolates elsewhere.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,17 @@ def wait_tail(
     return np.where(a >= servers, 1.0, np.clip(tail, 0.0, 1.0))
 
 
+def _erlang_c_scalar(servers: int, a: float) -> float:
+    """:func:`erlang_c` for one load, in plain floats (the calibration calls it thousands of times)."""
+    if a >= servers:
+        return 1.0
+    b = 1.0
+    for k in range(1, servers + 1):
+        b = a * b / (k + a * b)
+    rho = a / servers
+    return min(1.0, max(0.0, b / (1.0 - rho + rho * b)))
+
+
 def latency_quantile_ms(
     arrival_rps: float, servers: int, service_time_ms: float, scv: float = 0.0, q: float = 0.99
 ) -> float:
@@ -76,7 +88,7 @@ def latency_quantile_ms(
     lam = arrival_rps / 1000.0
     if lam >= servers * mu:
         return math.inf
-    c = float(erlang_c(servers, lam / mu))
+    c = _erlang_c_scalar(servers, lam / mu)
     tail = 1.0 - q
     if c <= tail:
         return service_time_ms
@@ -110,6 +122,7 @@ def max_utilisation_for_slo(
     return lo
 
 
+@functools.lru_cache(maxsize=4096)
 def calibrate_service_time_ms(
     capacity_rps: float, slo_p99_ms: float, servers: int, scv: float = 0.0
 ) -> float:
@@ -167,6 +180,7 @@ class QueueModel:
         edges[-1] = 1.0 - 0.5 / RHO_BINS
         return edges
 
+    @functools.cache  # noqa: B019 - models are frozen values and few per run, so the cache stays small
     def tail_table(self, t_ms: float) -> FloatArray:
         """P(latency > t_ms) per ρ bin (length RHO_BINS + 1, the last bin = overload = 1)."""
         rho = self.bin_edges()
@@ -175,7 +189,9 @@ class QueueModel:
         else:
             wait_ms = t_ms - self.service_time_ms
             body = wait_tail(self.servers, self.service_time_ms, rho * self.max_rps, wait_ms, self.scv)
-        return np.append(body, 1.0)
+        table = np.append(body, 1.0)
+        table.setflags(write=False)  # shared through the cache
+        return table
 
     def p99_table(self) -> FloatArray:
         """p99 latency (ms) per ρ bin; ``inf`` in the overload bin."""

@@ -305,7 +305,11 @@ def fargate_minimum_extra_seconds(tasks: F32Array, step_s: int) -> float:
 
 
 def series_frame(setup: PlanSetup, profile: TrafficProfile, outcome: Outcome) -> pd.DataFrame:
-    """The per-step time series of one replayed plan (``outcome`` from ``replay(..., keep_series=True)``)."""
+    """The per-step time series of one replayed plan (``outcome`` from ``replay(..., keep_series=True)``).
+
+    ``usd_per_hour`` is the running rate (nodes by purchase option, the load balancer's share and units);
+    spot-interruption overheads (notice overlap, fallback premium) are one-off amounts in the totals only.
+    """
     assert outcome.series is not None
     s = outcome.series
     plan, prices = setup.plan, setup.prices
