@@ -1,8 +1,9 @@
-"""Load YAML input files into pydantic models with errors that name the field path *and* the line.
+"""YAML documents validated into pydantic models, with errors that name the file, line and field.
 
-``load_yaml_model(path, Model)`` parses once with PyYAML's composer (which keeps each node's position), then
-validates; a validation error is mapped back from its field path (``models.1.slo.latency_p99_ms``) to the line
-of that key in the file, so the user reads ``scenario.yaml:14: models[1].slo.latency_p99_ms: ...``.
+Used for profile generator specs (``load_profiles/*.yaml``) and plan files (``advisor.cost.plan``). A YAML
+syntax error reports the line PyYAML stopped at; a validation error reports the line of the offending key
+(or of the mapping that lacks a required key) and the dotted field path, e.g.
+``plans/api.yaml:14: autoscaling.target_utilisation: Input should be less than or equal to 1``.
 """
 
 from __future__ import annotations
@@ -18,72 +19,88 @@ from advisor.errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 
 
-def load_yaml_model(path: Path, model: type[M], *, what: str = "file") -> M:
-    """Read ``path`` as YAML and validate it as ``model``; any problem is a one-line ConfigError."""
+def load_yaml_model(path: Path, model: type[M], *, what: str, fix: str | None = None) -> M:
+    """Read ``path`` and validate it as ``model``; any problem is one ConfigError with ``path:line``."""
+    if not path.is_file():
+        raise ConfigError(f"{what} file not found", where=str(path), fix=fix or "pass an existing YAML file")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return parse_yaml_model(text, model, where=str(path), what=what, fix=fix)
+
+
+def parse_yaml_model(text: str, model: type[M], *, where: str, what: str, fix: str | None = None) -> M:
+    """Validate YAML ``text`` as ``model``; ``where`` (a file name) prefixes the line in errors."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{what} not found", where=str(path), fix="check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {what}: {exc}", where=str(path)) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
+        root = yaml.compose(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         at = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"not valid YAML: {problem}", where=f"{path}{at}", fix="fix the syntax") from None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"invalid YAML ({problem})", where=f"{where}{at}", fix="fix the YAML syntax"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{what} must be a YAML mapping", where=str(path), fix="see `advisor init` for an example"
+            f"a {what} must be a YAML mapping (key: value lines)",
+            where=f"{where}:1",
+            fix=fix or "see examples/",
         )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        line_no = line_of(node, loc)
-        field = format_loc(loc)
-        where = f"{path}:{line_no}" if line_no else str(path)
-        value = (
-            f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict | list) else ""
-        )
-        raise ConfigError(
-            f"{field}: {err['msg']}{value}",
-            where=where,
-            fix=f"fix {field}"
-            + (f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""),
-        ) from None
+        line, path = locate(root, tuple(err["loc"]))
+        msg = str(err["msg"])
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        field = ".".join(str(p) for p in path) or "(document)"
+        raise ConfigError(f"{field}: {msg}", where=f"{where}:{line}", fix=fix or _fix_for(err)) from None
 
 
-def format_loc(loc: tuple[Any, ...]) -> str:
-    """``('models', 1, 'slo', 'p99')`` -> ``models[1].slo.p99``."""
-    out = ""
+def locate(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int, list[Any]]:
+    """The 1-based line of the deepest YAML node on ``loc``, and the loc parts that exist in the document.
+
+    Parts that are not keys of the current mapping (pydantic's union tags such as ``diurnal`` or
+    ``function-after[...]``) are skipped; a missing key is kept in the path (it names what to add).
+    """
+    node = root
+    line = 1 if root is None else root.start_mark.line + 1
+    path: list[Any] = []
     for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
+        if isinstance(node, yaml.MappingNode):
+            hit = next((kv for kv in node.value if str(kv[0].value) == str(part)), None)
+            if hit is None and _is_tag(part):
+                continue
+            path.append(part)
+            if hit is None:  # a missing key: the line of the mapping that should hold it
+                break
+            key, node = hit
+            line = (node if isinstance(node, yaml.ScalarNode) else key).start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+            path.append(part)
+        elif not _is_tag(part):
+            path.append(part)
+    return line, path
 
 
-def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the deepest node along ``loc`` that exists in the document."""
-    best = node.start_mark.line + 1 if node is not None else None
-    current = node
-    for part in loc:
-        nxt = None
-        if isinstance(current, yaml.MappingNode):
-            for key, value in current.value:
-                if key.value == str(part):
-                    best = key.start_mark.line + 1
-                    nxt = value
-                    break
-        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int) and part < len(current.value):
-            nxt = current.value[part]
-            best = nxt.start_mark.line + 1
-        if nxt is None:
-            break
-        current = nxt
-    return best
+def _is_tag(part: Any) -> bool:
+    text = str(part)
+    return "[" in text or text in _UNION_TAGS
+
+
+_UNION_TAGS: set[str] = set()
+
+
+def register_union_tags(*tags: str) -> None:
+    """Tell :func:`locate` which loc parts are discriminator tags (e.g. generator kinds), not YAML keys."""
+    _UNION_TAGS.update(tags)
+
+
+def _fix_for(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "remove it or check its spelling"
+    if err["type"] == "missing":
+        return "add it"
+    return "correct the value"
