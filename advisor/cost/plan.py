@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from advisor.domain import SLO, InterruptionBand, Platform, ReplicaResources
-from advisor.traffic.yamlspec import load_yaml_model, register_union_tags
+from advisor.yamlio import load_yaml_model, register_union_tags
 
 register_union_tags("str", "FargateShape")  # union members pydantic names in error locations
 

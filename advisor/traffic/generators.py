@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from advisor.traffic import ops
 from advisor.traffic.profile import DEFAULT_STEP_S, FloatArray, IntArray, TrafficProfile
-from advisor.traffic.yamlspec import load_yaml_model, register_union_tags
+from advisor.yamlio import load_yaml_model, register_union_tags
 
 
 class Weekday(IntEnum):
