@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from advisor.cli import cost, pricing, profile
+from advisor.cli import cost, pricing, profile, recommend
 from advisor.cli.output import err_console
 from advisor.errors import AdvisorError
 from advisor.settings import load_settings
@@ -27,6 +27,8 @@ app = typer.Typer(
 app.add_typer(pricing.app, name="pricing")
 app.add_typer(profile.app, name="profile")
 app.add_typer(cost.app, name="cost")
+app.command("recommend")(recommend.recommend)
+app.command("init")(recommend.init)
 
 
 @app.callback()

@@ -46,7 +46,7 @@ from advisor.cost.prices import PlanPrices, resolve_prices
 from advisor.cost.queueing import calibrate_service_time_ms
 from advisor.cost.result import CostResult
 from advisor.cost.simulate import simulate_many
-from advisor.domain import SLO, Platform
+from advisor.domain import SLO, Platform, ReplicaResources
 from advisor.optimize.candidates import ShapeCandidate, nodes_for
 from advisor.pricing.catalog import Catalog
 from advisor.traffic.profile import TrafficProfile
@@ -147,12 +147,13 @@ def rightsize_model(
     *,
     region: str,
     load_balancer: LoadBalancerSpec,
+    replica: ReplicaResources | None = None,
     options: SearchOptions = SearchOptions(),
 ) -> RightsizeResult:
     """Search policies and purchase mixes for ``model`` over ``candidates`` (module docstring, steps 2-5)."""
     if not candidates:
         return RightsizeResult(model, None, reason="no candidate shape has a capacity", fix="see capacities")
-    search = _Search(model, slo, profile, prices, region, load_balancer, options)
+    search = _Search(model, slo, profile, prices, region, load_balancer, options, replica)
     coarse = [(c, k) for c in candidates for k in range(len(COARSE_STEPS))]
     stage1 = search.run([search.plan(c, COARSE_STEPS[k], on_demand=True) for c, k in coarse], coarse)
     best_per_shape = _best_per_candidate(stage1)
@@ -194,8 +195,10 @@ class _Search:
         region: str,
         load_balancer: LoadBalancerSpec,
         options: SearchOptions,
+        replica: ReplicaResources | None = None,
     ) -> None:
         self.model, self.slo, self.profile, self.prices = model, slo, profile, prices
+        self.replica = replica
         self.region, self.lb, self.options = region, load_balancer, options
         self.replayed = 0
         self.demand = profile.rps
@@ -274,6 +277,7 @@ class _Search:
             region=self.region,
             shape=cand.fargate if cand.fargate is not None else cand.shape,
             replicas_per_node=cand.replicas_per_node,
+            replica=self.replica,
             capacity=capacity,
             slo=self.slo,
             purchase=purchase,

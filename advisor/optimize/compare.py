@@ -1,0 +1,285 @@
+"""What the recommendation is compared with: the current deployment, the usual baselines, and the churn guard.
+
+- **Current deployment** (the scenario's ``current``): a static plan of ``count`` instances (or tasks) of the
+  given type and purchase option, holding as many replicas as fit, replayed like any plan when a capacity is
+  known for its shape, else priced only (its SLO risk then unknown).
+- **Baselines** (:func:`advisor.cost.baselines.evaluate_baselines` on the recommended plan): static
+  on-demand sized for the peak, a SageMaker endpoint and ECS on Fargate with target tracking.
+- **Churn guard**: Karpenter's balanced consolidation (v1.14+, aws-samples karpenter-blueprints "Balanced
+  Consolidation") approves an action when ``savings_fraction / disruption_fraction >= threshold`` (0.5 there),
+  both fractions relative to the whole pool: here the saving over the fleet's current monthly cost, and the
+  replicas the change restarts over the fleet's current replicas. A change of platform or instance type
+  restarts every replica; adding spot on the same type replaces the spot share of them; autoscaling bounds
+  alone restart none. A current deployment that misses the SLO budget is always changed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from advisor.cost.baselines import evaluate_baselines
+from advisor.cost.plan import (
+    AutoscalingPolicy,
+    FargateShape,
+    LoadBalancerKind,
+    LoadBalancerSpec,
+    Plan,
+    PurchaseMix,
+)
+from advisor.cost.result import CostResult
+from advisor.cost.simulate import simulate_many
+from advisor.domain import InstanceType, Platform, PurchaseOption, ReplicaResources
+from advisor.errors import AdvisorError, ConfigError
+from advisor.optimize.capacities import CapacityEntry, ModelCapacities
+from advisor.optimize.recommendation import ChurnCheck, Comparison
+from advisor.optimize.rightsize import PriceCache, minutes_over_slo_pct
+from advisor.optimize.scenario import CurrentDeployment, ModelSpec
+from advisor.pricing.catalog import Catalog
+from advisor.pricing.fargate import validate_fargate_size
+from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile
+
+
+@dataclass(frozen=True)
+class CurrentCost:
+    """The current deployment priced: a comparison row, its replicas, and its plan if it was replayed."""
+
+    comparison: Comparison
+    replicas: int
+    platform: Platform
+    shape: str
+    spot: bool
+    plan: Plan | None = None
+    result: CostResult | None = None
+
+
+def replicas_per_node(itype: InstanceType, need: ReplicaResources) -> int:
+    """Replicas of ``need`` that fit one node of ``itype`` (0 when none fits)."""
+    if not need.fits_on(itype):
+        return 0
+    limits = [itype.vcpu / need.vcpu, itype.memory_gib / need.memory_gib]
+    if need.gpu_count > 0:
+        limits.append(itype.gpu_count / need.gpu_count)
+    if need.gpu_memory_gib > 0:
+        limits.append(max(itype.gpu_memory_gib, itype.accelerator_memory_gib) / need.gpu_memory_gib)
+    return math.floor(min(limits) + 1e-9)
+
+
+def price_current(
+    spec: ModelSpec,
+    caps: ModelCapacities,
+    profile: TrafficProfile,
+    catalog: Catalog,
+    prices: PriceCache,
+    *,
+    region: str,
+    load_balancer: LoadBalancerSpec,
+    budget_pct: float,
+    seed: int,
+    where: str,
+) -> CurrentCost | None:
+    """The current deployment's cost and SLO risk; None without one. ConfigError for an unknown type."""
+    cur = spec.current
+    if cur is None:
+        return None
+    shape, rpn, entry, fargate = _current_shape(cur, spec, caps, catalog, where)
+    replicas = cur.count * rpn
+    spot = cur.purchase_option is PurchaseOption.SPOT
+    label = shape if fargate is None else f"fargate-{fargate.vcpu:g}vcpu-{fargate.memory_gib:g}gb"
+    desc = f"{cur.count} x {label} ({cur.platform.value}, {cur.purchase_option.value}) as today"
+    if entry is None or replicas == 0:
+        usd = _price_only(cur, shape, fargate, catalog, region) * HOURS_PER_MONTH
+        why = "no replica fits it" if replicas == 0 else "no capacity known for it"
+        return CurrentCost(
+            Comparison(
+                name="current",
+                description=f"{desc}; priced only ({why})",
+                platform=cur.platform.value,
+                shape=label,
+                usd_per_month=usd,
+            ),
+            replicas,
+            cur.platform,
+            label,
+            spot,
+        )
+    lb = (
+        load_balancer
+        if cur.platform is not Platform.SAGEMAKER
+        else LoadBalancerSpec(kind=LoadBalancerKind.NONE)
+    )
+    plan = Plan(
+        name=f"{spec.name}: current",
+        model=spec.name,
+        platform=cur.platform,
+        region=region,
+        shape=fargate if fargate is not None else shape,
+        replicas_per_node=rpn,
+        replica=spec.resources,
+        capacity=entry.to_capacity(),
+        slo=spec.slo,
+        purchase=PurchaseMix(spot_pct_above_base=100.0, spot_pools=[shape]) if spot else PurchaseMix(),
+        autoscaling=AutoscalingPolicy.static(replicas),
+        load_balancer=lb,
+    )
+    try:
+        plan_prices = prices.prices(plan)
+    except AdvisorError as exc:
+        raise ConfigError(exc.what, where=f"{where}.current", fix=exc.fix) from None
+    result = simulate_many([plan], profile, [plan_prices], seed=seed)[0]
+    over = minutes_over_slo_pct(result)
+    return CurrentCost(
+        Comparison(
+            name="current",
+            description=desc,
+            platform=cur.platform.value,
+            shape=label,
+            usd_per_month=result.usd_per_month,
+            minutes_over_slo_pct=over,
+            meets_slo_budget=over <= budget_pct + 1e-12 and result.slo.meets_slo,
+        ),
+        replicas,
+        cur.platform,
+        label,
+        spot,
+        plan,
+        result,
+    )
+
+
+def baseline_comparisons(
+    plan: Plan,
+    profile: TrafficProfile,
+    catalog: Catalog,
+    *,
+    budget_pct: float,
+    seed: int,
+    recommended_usd: float,
+) -> list[Comparison]:
+    """Static on-demand for the peak, SageMaker and Fargate target tracking, with savings vs each."""
+    out = []
+    for b in evaluate_baselines(plan, profile, catalog, seed=seed):
+        if b.result is None:
+            out.append(Comparison(name=b.name, description=b.description, unavailable=b.unavailable))
+            continue
+        over = minutes_over_slo_pct(b.result)
+        out.append(
+            Comparison(
+                name=b.name,
+                description=b.description,
+                platform=b.result.platform,
+                shape=b.result.shape,
+                usd_per_month=b.result.usd_per_month,
+                minutes_over_slo_pct=over,
+                meets_slo_budget=over <= budget_pct + 1e-12 and b.result.slo.meets_slo,
+                savings_pct=savings_pct(b.result.usd_per_month, recommended_usd),
+            )
+        )
+    return out
+
+
+def savings_pct(reference_usd: float | None, recommended_usd: float) -> float | None:
+    """(reference − recommended) ÷ reference × 100; None without a positive reference."""
+    if reference_usd is None or reference_usd <= 0:
+        return None
+    return (reference_usd - recommended_usd) / reference_usd * 100.0
+
+
+def disrupted_replicas(current: CurrentCost, plan: Plan) -> int:
+    """Replicas the change from ``current`` to ``plan`` restarts (module docstring)."""
+    if current.platform is not plan.platform or current.shape != plan.shape_label:
+        return current.replicas
+    if plan.purchase.uses_spot and not current.spot:
+        return math.ceil(current.replicas * plan.purchase.spot_pct_above_base / 100.0)
+    if current.spot and not plan.purchase.uses_spot:
+        return current.replicas
+    return 0
+
+
+def churn_check(
+    current: CurrentCost,
+    recommended_usd: float,
+    plan: Plan,
+    *,
+    fleet_current_usd: float,
+    fleet_current_replicas: int,
+    threshold: float,
+) -> ChurnCheck:
+    """Whether the saving clears the threshold relative to the disruption (module docstring)."""
+    current_usd = current.comparison.usd_per_month or 0.0
+    saving = current_usd - recommended_usd
+    savings_fraction = saving / fleet_current_usd if fleet_current_usd > 0 else 0.0
+    moved = disrupted_replicas(current, plan)
+    disruption = moved / fleet_current_replicas if fleet_current_replicas > 0 else 0.0
+    score = savings_fraction / disruption if disruption > 0 else None
+    if current.comparison.meets_slo_budget is False:
+        passed, note = True, "the current deployment misses the SLO budget: change regardless of churn"
+    elif saving <= 0:
+        passed, note = False, "the current deployment is already at least as cheap"
+    elif score is None:
+        passed, note = True, "no replica restarts (autoscaling settings only)"
+    else:
+        passed = score >= threshold
+        verb = "clears" if passed else "does not clear"
+        note = f"savings/disruption {score:.2f} {verb} the threshold {threshold:g}"
+    return ChurnCheck(
+        savings_usd_per_month=saving,
+        savings_fraction=savings_fraction,
+        disrupted_replicas=moved,
+        disruption_fraction=disruption,
+        score=score,
+        threshold=threshold,
+        passed=passed,
+        note=note,
+    )
+
+
+# ----- helpers ---------------------------------------------------------------------------------------
+
+
+def _current_shape(
+    cur: CurrentDeployment, spec: ModelSpec, caps: ModelCapacities, catalog: Catalog, where: str
+) -> tuple[str, int, CapacityEntry | None, FargateShape | None]:
+    if cur.platform is Platform.FARGATE:
+        if cur.fargate_vcpu is None or cur.fargate_memory_gib is None:
+            raise ConfigError(
+                "a Fargate deployment needs its task size",
+                where=f"{where}.current",
+                fix="set fargate_vcpu and fargate_memory_gib",
+            )
+        try:
+            size = validate_fargate_size(cur.fargate_vcpu, cur.fargate_memory_gib)
+        except AdvisorError as exc:
+            raise ConfigError(exc.what, where=f"{where}.current.fargate_vcpu", fix=exc.fix) from None
+        fits = spec.resources.vcpu <= size.vcpu and spec.resources.memory_gib <= size.memory_gib
+        task = FargateShape(vcpu=size.vcpu, memory_gib=size.memory_gib)
+        return "fargate", 1 if fits else 0, caps.fargate_entry(), task
+    if not cur.instance_type:
+        raise ConfigError(
+            f"a current {cur.platform.value} deployment needs its instance type",
+            where=f"{where}.current.instance_type",
+            fix="name the instance type that runs today",
+        )
+    try:
+        itype = catalog.instance(cur.instance_type)
+    except AdvisorError as exc:
+        raise ConfigError(exc.what, where=f"{where}.current.instance_type", fix=exc.fix) from None
+    shape = f"ml.{itype.name}" if cur.platform is Platform.SAGEMAKER else itype.name
+    return shape, replicas_per_node(itype, spec.resources), caps.entry(itype), None
+
+
+def _price_only(
+    cur: CurrentDeployment, shape: str, fargate: FargateShape | None, catalog: Catalog, region: str
+) -> float:
+    """$/h of the current deployment from list prices alone."""
+    if fargate is not None:
+        option = (
+            PurchaseOption.FARGATE_SPOT
+            if cur.purchase_option is PurchaseOption.SPOT
+            else PurchaseOption.FARGATE
+        )
+        return cur.count * catalog.fargate_task(region, fargate.vcpu, fargate.memory_gib, option).usd_per_hour
+    if cur.platform is Platform.SAGEMAKER:
+        return cur.count * catalog.sagemaker(region, shape).usd_per_hour
+    option = PurchaseOption.SPOT if cur.purchase_option is PurchaseOption.SPOT else PurchaseOption.ON_DEMAND
+    return cur.count * catalog.price(region, shape, option).usd_per_hour

@@ -1,0 +1,158 @@
+"""A Recommendation as Markdown: what to run, what it costs, what it saves, the risk, and the evidence.
+
+Used by ``advisor recommend --markdown`` and by anything that mails or posts a recommendation (reports).
+Plain text in, plain text out: every figure comes from the document itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from advisor.optimize.recommendation import Action, Comparison, ModelRecommendation, Recommendation
+
+BASELINE_LABELS = {
+    "current": "today",
+    "static_peak": "static on-demand peak",
+    "sagemaker_target_tracking": "SageMaker",
+    "fargate_target_tracking": "Fargate",
+}
+
+
+def usd(value: float | None) -> str:
+    return "—" if value is None else f"${value:,.2f}"
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}%"
+
+
+def plan_cells(m: ModelRecommendation) -> list[str]:
+    """Platform, instance types, replicas, target, purchase mix and capacity of a model's plan."""
+    p = m.plan
+    if p is None:
+        return ["—"] * 6
+    mix = "on-demand"
+    if p.spot_pct_above_base > 0:
+        mix = f"{p.on_demand_base_nodes} on-demand + {p.spot_pct_above_base:g}% spot"
+    cap = f"{p.capacity.rps_per_replica:.3g} rps ({p.capacity.provenance.value})"
+    return [
+        p.platform.value,
+        ", ".join(p.instance_types),
+        f"{p.replicas_min}–{p.replicas_max} (×{p.replicas_per_node}/node)",
+        f"{p.target_utilisation:.2f}",
+        mix,
+        cap,
+    ]
+
+
+def comparison_for(m: ModelRecommendation, name: str) -> Comparison | None:
+    if name == "current":
+        return m.current
+    return next((b for b in m.baselines if b.name == name), None)
+
+
+def recommendation_markdown(rec: Recommendation) -> str:
+    """The whole recommendation as a Markdown document."""
+    out = [
+        f"# Recommendation for `{rec.scenario}` ({rec.region})",
+        "",
+        f"{rec.summary}.",
+        "",
+        f"Recommendation `{rec.id}`, {rec.created_at:%Y-%m-%d %H:%M} UTC; prices as of "
+        f"{rec.provenance.prices_as_of_oldest}–{rec.provenance.prices_as_of_newest}; SLO budget "
+        f"{rec.provenance.slo_budget_pct_minutes:g}% of minutes.",
+        "",
+        "## What to run",
+        "",
+    ]
+    rows = []
+    for m in rec.models:
+        cost = m.cost.usd_per_month if m.cost is not None else None
+        per_m = m.cost.usd_per_million_requests if m.cost is not None else None
+        risk = m.slo_risk
+        p99 = "—" if risk is None or risk.p99_ms_estimate is None else f"{risk.p99_ms_estimate:.3g} ms"
+        over = "—" if risk is None else f"{risk.minutes_over_slo_per_month:.3g}"
+        rows.append([m.model, m.action.value, *plan_cells(m), usd(cost), usd(per_m), p99, over])
+    out += _table(
+        ["model", "action", "platform", "instance types", "replicas", "target", "purchase",
+         "capacity/replica", "$/month", "$/1M req", "p99", "min over SLO/month"],
+        rows,
+    )  # fmt: skip
+    out += ["", "## Savings", ""]
+    names = ["current", "static_peak", "sagemaker_target_tracking", "fargate_target_tracking"]
+    rows = []
+    for m in rec.models:
+        cells = [m.model]
+        for name in names:
+            c = comparison_for(m, name)
+            cells.append(usd(c.usd_per_month) if c is not None and c.usd_per_month is not None else "—")
+        cells.append(usd(m.cost.usd_per_month) if m.cost is not None else "—")
+        cells.append(pct(m.savings_vs_current_pct))
+        rows.append(cells)
+    t = rec.totals
+    total_row = ["**total**", usd(t.current_usd_per_month)]
+    total_row += [usd(t.baselines_usd_per_month.get(n)) for n in names[1:]]
+    total_row += [usd(t.recommended_usd_per_month), pct(t.savings_vs_current_pct)]
+    rows.append(total_row)
+    out += _table(["model", *[BASELINE_LABELS[n] for n in names], "recommended", "saving vs today"], rows)
+    out += [""]
+    if t.efficiency is not None:
+        out.append(
+            f"Efficiency against the fluid lower bound ({usd(t.fluid_bound_usd_per_month)}/month): "
+            f"{t.efficiency:.0%}."
+        )
+    if rec.packing is not None:
+        out += ["", "## Node pools (EC2)", ""]
+        rows = [
+            [", ".join(g.models), g.strategy or "—", "yes" if g.adopted else "no",
+             f"{g.packed_usd_per_hour:.4f}", f"{g.lower_bound_usd_per_hour:.4f}", f"{g.gap:.1%}",
+             usd(g.savings_usd_per_month)]
+            for g in rec.packing.groups
+        ]  # fmt: skip
+        out += _table(
+            ["models", "strategy", "adopted", "packed $/h", "lower bound $/h", "gap", "saving/month"], rows
+        )
+    if rec.commitment is not None:
+        sp = rec.commitment
+        out += [
+            "",
+            "## Commitment (shown apart)",
+            "",
+            f"{sp.kind}: commit {usd(sp.usd_per_hour_commitment)}/hour for {sp.term_years:g} year(s) "
+            f"({sp.payment_option}); saves {usd(sp.savings_usd_per_month)}/month ({sp.savings_pct:.1f}%). "
+            f"Rates: {sp.rate_source}.",
+        ]
+    notes = _notes(rec.models)
+    if notes:
+        out += ["", "## Not changed", "", *notes]
+    if rec.warnings:
+        out += ["", "## Warnings", "", *[f"- {w}" for w in rec.warnings]]
+    runs = rec.provenance.bench_run_ids
+    counts = ", ".join(f"{v} {k}" for k, v in rec.provenance.capacities_by_provenance.items())
+    out += [
+        "",
+        "## Evidence",
+        "",
+        f"- capacities: {counts or '—'}",
+        f"- bench runs: {', '.join(runs) if runs else 'none'}",
+        f"- prices: {rec.provenance.price_snapshot}",
+        f"- replay seed {rec.provenance.seed}; advisor {rec.provenance.advisor_version}",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def _notes(models: Sequence[ModelRecommendation]) -> list[str]:
+    out = []
+    for m in models:
+        if m.action is Action.CANNOT_RECOMMEND:
+            out.append(f"- **{m.model}**: cannot recommend — {m.reason}. Fix: {m.fix}.")
+        elif m.action is Action.KEEP_CURRENT:
+            out.append(f"- **{m.model}**: keep the current deployment — {m.reason}.")
+    return out
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return [line(header), line(["---"] * len(header)), *[line(r) for r in rows]]

@@ -1,0 +1,218 @@
+"""Multi-model pooling: pack the EC2 models' replicas onto shared node pools when that is cheaper.
+
+The per-model right-sizing gives each EC2 model its own pool of one instance type. Sharing nodes between
+models removes the rounding waste of many small pools (three replicas of a model on an 8-replica node leave
+five slots idle). :func:`pool_models` asks the packer (:func:`advisor.optimize.packing.pack`: aggregated MILP
+with HiGHS, first-fit-decreasing realisation, certified LP bound, shared vs dedicated) how to place every
+model's **peak** replicas, and adopts shared pools where they beat the per-model plans at that peak by more
+than ``MIN_POOLING_GAIN``.
+
+Which models may share nodes. A replica's capacity depends on the instance family (measured here,
+estimated there), so a model may only go to types on which its capacity is at least the one its plan was
+sized with. Models are packed together when those type sets intersect; otherwise each family of the plans
+forms its own group. Types offered are the scenario's candidates (on-demand prices).
+
+The saving is an estimate: the relative saving at the peak, (per-model plans − packed) ÷ per-model plans,
+applied to the group's monthly compute cost (the pools scale with the same replica counts at other hours,
+where the rounding waste is relatively larger, so this tends to understate it). Pooling moves no replica
+that the per-model change does not already move (only models being changed or newly deployed are pooled),
+so it adds no disruption to the churn check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from advisor.domain import ReplicaResources
+from advisor.optimize.candidates import CandidateTypes
+from advisor.optimize.packing import pack
+from advisor.optimize.packing_types import (
+    ModelDemand,
+    NodeType,
+    PackingOptions,
+    PackingPlan,
+    PackingResult,
+    Taint,
+    Toleration,
+)
+from advisor.optimize.recommendation import PackingGroup, PackingSummary, Placement
+
+MIN_POOLING_GAIN = 0.02  # adopt shared pools only when they save more than 2 % at the peak
+MIN_GROUP_TIME_S = 0.3
+
+
+@dataclass(frozen=True)
+class PoolMember:
+    """One EC2 model to place: its peak replicas, its plan's cost, and the types it may run on."""
+
+    model: str
+    resources: ReplicaResources
+    peak_replicas: int
+    plan_shape: str
+    plan_family: str
+    plan_peak_usd_per_hour: float
+    compute_usd_per_month: float
+    allowed_types: frozenset[str]
+
+
+def pool_models(
+    members: Sequence[PoolMember],
+    types: CandidateTypes,
+    *,
+    time_budget_s: float = 3.0,
+    options: PackingOptions | None = None,
+) -> tuple[PackingSummary | None, dict[str, Placement]]:
+    """Pack the members; returns the summary (None without members) and each model's placement."""
+    if not members:
+        return None, {}
+    base = options or PackingOptions()
+    groups = _groups(members)
+    total = sum(len(g) for g in groups)
+    out_groups: list[PackingGroup] = []
+    placements: dict[str, Placement] = {}
+    for group in groups:
+        allowed = frozenset.intersection(*(m.allowed_types for m in group))
+        node_types = [
+            NodeType.from_instance(t, float(types.on_demand[i]))
+            for i, t in enumerate(types.types)
+            if t.name in allowed
+        ]
+        budget = max(MIN_GROUP_TIME_S, time_budget_s * len(group) / total)
+        opts = base.model_copy(update={"time_limit_s": budget, "lp_time_limit_s": budget})
+        demands = [ModelDemand(name=m.model, replicas=m.peak_replicas, resources=m.resources) for m in group]
+        result = pack(demands, node_types, opts)
+        packed_group, group_placements = _summarise(group, result, opts)
+        out_groups.append(packed_group)
+        placements.update(group_placements)
+    packed = sum(g.packed_usd_per_hour for g in out_groups)
+    bound = sum(g.lower_bound_usd_per_hour for g in out_groups)
+    summary = PackingSummary(
+        groups=out_groups,
+        savings_usd_per_month=sum(g.savings_usd_per_month for g in out_groups),
+        packed_usd_per_hour=packed,
+        lower_bound_usd_per_hour=bound,
+        ratio_to_lower_bound=packed / bound if bound > 0 else None,
+        note=(
+            "peak replicas packed with on-demand prices; the saving at the peak is applied to the pooled "
+            "models' monthly compute cost (an estimate)"
+        ),
+    )
+    return summary, placements
+
+
+def _groups(members: Sequence[PoolMember]) -> list[list[PoolMember]]:
+    """Models that may share nodes: by accelerator need, then by plan family when their type sets differ."""
+    by_kind: dict[bool, list[PoolMember]] = defaultdict(list)
+    for m in members:
+        by_kind[m.resources.gpu_count > 0 or m.resources.gpu_memory_gib > 0].append(m)
+    groups: list[list[PoolMember]] = []
+    for kind in sorted(by_kind):
+        kind_members = by_kind[kind]
+        if frozenset.intersection(*(m.allowed_types for m in kind_members)):
+            groups.append(kind_members)
+            continue
+        by_family: dict[str, list[PoolMember]] = defaultdict(list)
+        for m in kind_members:
+            by_family[m.plan_family].append(m)
+        for family in sorted(by_family):
+            fam = by_family[family]
+            if frozenset.intersection(*(m.allowed_types for m in fam)):
+                groups.append(fam)
+            else:  # pragma: no cover - a plan's own family is in its allowed set, so this needs odd inputs
+                groups.extend([m] for m in fam)
+    return groups
+
+
+def _summarise(
+    group: list[PoolMember], result: PackingResult, options: PackingOptions
+) -> tuple[PackingGroup, dict[str, Placement]]:
+    plans_peak = sum(m.plan_peak_usd_per_hour for m in group)
+    packed = result.usd_per_hour
+    adopted = (
+        len(group) > 1
+        and result.chosen == "shared"
+        and result.plan is not None
+        and packed < plans_peak * (1.0 - MIN_POOLING_GAIN)
+    )
+    saving = 0.0
+    if adopted and plans_peak > 0:
+        saving = (1.0 - packed / plans_peak) * sum(m.compute_usd_per_month for m in group)
+    notes = list(result.notes)
+    notes += [f"{inf.model}: {inf.reason}" for inf in result.infeasible]
+    if not adopted and len(group) > 1:
+        notes.append(
+            f"shared pools not adopted: packed {packed:.4f} $/h vs {plans_peak:.4f} $/h for the per-model "
+            f"plans at their peaks (needs a gain over {MIN_POOLING_GAIN:.0%})"
+        )
+    shown = result.plan
+    placements: dict[str, Placement] = {}
+    for m in group:
+        if adopted and shown is not None:
+            placements[m.model] = _placement_from(shown, m.model, shared=True)
+        else:
+            placements[m.model] = _dedicated_placement(m, options)
+    pg = PackingGroup(
+        models=[m.model for m in group],
+        instance_types_offered=len(frozenset.intersection(*(m.allowed_types for m in group))),
+        strategy=result.chosen,
+        adopted=adopted,
+        peak_usd_per_hour_per_model_plans=plans_peak,
+        packed_usd_per_hour=packed,
+        shared_usd_per_hour=result.shared_usd_per_hour,
+        dedicated_usd_per_hour=result.dedicated_usd_per_hour,
+        lp_bound_usd_per_hour=result.lp_bound_usd_per_hour,
+        lower_bound_usd_per_hour=result.lower_bound_usd_per_hour,
+        gap=result.gap,
+        solver_status=result.solver_status,
+        savings_usd_per_month=saving,
+        pools=list(shown.pools) if shown is not None else [],
+        notes=notes,
+    )
+    return pg, placements
+
+
+def _placement_from(plan: PackingPlan, model: str, *, shared: bool) -> Placement:
+    for p in plan.placements:
+        if p.model == model:
+            return Placement(
+                pool=", ".join(p.pools),
+                shared=shared,
+                node_selector=dict(p.node_selector),
+                tolerations=list(p.tolerations),
+                replicas_at_peak_by_instance_type=dict(p.replicas_by_instance_type),
+            )
+    raise KeyError(model)  # pragma: no cover - the packer places every placeable model
+
+
+def _dedicated_placement(m: PoolMember, options: PackingOptions) -> Placement:
+    """The per-model pool of the plan's own shape, labelled and tainted as the packer labels pools."""
+    lp = options.label_prefix
+    slug = _slug(m.model)
+    pool = f"{options.pool_prefix}-{slug}"
+    accel = m.resources.gpu_count > 0 or m.resources.gpu_memory_gib > 0
+    taints = [Taint(key=f"{lp}/inference", value="true"), Taint(key=f"{lp}/model", value=slug)]
+    if m.resources.gpu_count > 0:
+        taints.append(Taint(key="nvidia.com/gpu", value="true"))
+    elif accel:
+        taints.append(Taint(key="aws.amazon.com/neuron", value="true"))
+    selector = {f"{lp}/pool": pool}
+    if m.resources.arch is not None:
+        selector["kubernetes.io/arch"] = "amd64" if m.resources.arch.value == "x86_64" else "arm64"
+    return Placement(
+        pool=pool,
+        shared=False,
+        node_selector=selector,
+        tolerations=[Toleration(key=t.key, value=t.value, effect=t.effect) for t in taints],
+        replicas_at_peak_by_instance_type={m.plan_shape: m.peak_replicas},
+    )
+
+
+def _slug(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return (slug or "model")[:63].rstrip("-")
+
+
+__all__ = ["MIN_POOLING_GAIN", "PoolMember", "pool_models"]

@@ -1,0 +1,362 @@
+"""The Recommendation: a versioned document with what to run, what it costs, what it saves, and why.
+
+Everything ``advisor recommend`` decides is in :class:`Recommendation`, a frozen pydantic model. Its JSON
+schema is committed as ``recommendation.schema.json`` beside this module (a test keeps the file equal to
+the model; ``python -m advisor.optimize.recommendation`` rewrites it), so other tools can read stored
+recommendations without importing advisor. ``schema_version`` changes whenever a field changes meaning or
+goes away (adding an optional field does not).
+
+Per model: the action (``change``, ``new``, ``keep_current`` when the churn guard holds a change back, or
+``cannot_recommend`` with the reason and the fix), the plan (platform, instance types, node and replica
+counts, autoscaling bounds and target, on-demand base, spot share and pools, placement, and the full
+replayable cost-model plan), its projected cost with the breakdown, its SLO risk from the replay, its
+efficiency against the fluid lower bound, the baselines with savings, the next alternatives, and where each
+capacity came from. Fleet-wide: the packing of models onto shared pools (LP bound and gap), the Savings Plan
+commitment (shown apart), totals and provenance (price snapshot dates, bench run ids, measured vs
+estimated counts, seeds).
+
+Stored in the ``recommendations`` table (one transaction per recommendation) by :func:`save_recommendation`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from advisor.cost.plan import CapacityProvenance, Plan
+from advisor.domain import Platform
+from advisor.errors import NotFoundError
+from advisor.optimize.packing_types import Pool, Toleration
+from advisor.store import Store
+
+SCHEMA_VERSION: Literal["advisor.recommendation/1"] = "advisor.recommendation/1"
+SCHEMA_PATH = Path(__file__).with_name("recommendation.schema.json")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Action(StrEnum):
+    CHANGE = "change"
+    NEW = "new"
+    KEEP_CURRENT = "keep_current"
+    CANNOT_RECOMMEND = "cannot_recommend"
+
+
+class CapacityInfo(_Out):
+    """What one replica serves within the SLO on the plan's shape, and how advisor knows."""
+
+    rps_per_replica: float
+    provenance: CapacityProvenance
+    basis: str = Field(description="exact, same family, vCPU scaling, SLO conversion, or estimate (band)")
+    source: str
+    bench_run_ids: list[str] = Field(default_factory=list)
+    low_rps: float | None = None
+    high_rps: float | None = None
+
+
+class Placement(_Out):
+    """Where the replicas land in a cluster: the pool and what a pod spec needs to get there."""
+
+    pool: str
+    shared: bool
+    node_selector: dict[str, str]
+    tolerations: list[Toleration]
+    replicas_at_peak_by_instance_type: dict[str, int]
+
+
+class PlanSummary(_Out):
+    """The recommended way to run one model."""
+
+    platform: Platform
+    shape: str = Field(description="instance type (ml.* on SageMaker) or Fargate task size")
+    instance_types: list[str] = Field(description="the shape, then the other spot pool types")
+    replicas_per_node: int
+    replicas_min: int
+    replicas_max: int
+    replicas_mean: float
+    nodes_mean: float
+    nodes_max: float
+    target_utilisation: float
+    tolerance: float
+    scale_up_delay_s: float
+    scale_down_stabilisation_s: float
+    on_demand_base_nodes: int
+    spot_pct_above_base: float
+    spot_pools: list[str]
+    load_balancer: str
+    capacity: CapacityInfo
+    placement: Placement | None = None
+    plan: Plan = Field(description="the cost model's plan: replay it with advisor.cost.simulate")
+
+
+class CostSummary(_Out):
+    """Projected cost over a 730-hour month."""
+
+    usd_per_month: float
+    usd_per_million_requests: float | None
+    requests_per_month: float
+    by_component: dict[str, float]
+    by_purchase_option: dict[str, float]
+    prices_estimated: bool
+    price_sources: list[str]
+
+
+class SLORisk(_Out):
+    """How the plan holds the SLO in the replay (worst over the seeds it was replayed with)."""
+
+    slo_p99_ms: float
+    p99_ms_estimate: float | None
+    minutes_over_slo_per_month: float
+    minutes_over_slo_pct: float
+    budget_pct: float
+    within_budget: bool
+    share_requests_over_slo: float
+    interruptions_per_month: float
+    seeds: list[int]
+    queue_model: str
+
+
+class Efficiency(_Out):
+    fluid_bound_usd_per_month: float = Field(
+        description="capacity following demand exactly at the best $/capacity over every candidate"
+    )
+    efficiency: float = Field(description="fluid bound ÷ plan cost (1 = nothing left to save)")
+
+
+class Comparison(_Out):
+    """A baseline (or what runs today), priced by the same replay."""
+
+    name: str
+    description: str
+    platform: str | None = None
+    shape: str | None = None
+    usd_per_month: float | None = None
+    minutes_over_slo_pct: float | None = None
+    meets_slo_budget: bool | None = Field(default=None, description="None when priced without a capacity")
+    savings_pct: float | None = Field(default=None, description="(this − recommended) ÷ this × 100")
+    unavailable: str | None = None
+
+
+class ChurnCheck(_Out):
+    """Karpenter's balanced rule: savings fraction ÷ disruption fraction must reach the threshold."""
+
+    savings_usd_per_month: float
+    savings_fraction: float = Field(description="saving ÷ the fleet's current monthly cost")
+    disrupted_replicas: int
+    disruption_fraction: float = Field(description="replicas restarted ÷ the fleet's current replicas")
+    score: float | None = Field(description="savings fraction ÷ disruption fraction; None = no disruption")
+    threshold: float
+    passed: bool
+    note: str
+
+
+class Alternative(_Out):
+    """A runner-up plan on another (platform, shape)."""
+
+    platform: Platform
+    shape: str
+    instance_types: list[str]
+    replicas_min: int
+    replicas_max: int
+    target_utilisation: float
+    on_demand_base_nodes: int
+    spot_pct_above_base: float
+    usd_per_month: float
+    minutes_over_slo_pct: float
+    capacity_provenance: CapacityProvenance
+
+
+class ModelRecommendation(_Out):
+    model: str
+    team: str
+    action: Action
+    reason: str | None = Field(default=None, description="why: for cannot_recommend and keep_current")
+    fix: str | None = Field(default=None, description="what would make a recommendation possible")
+    plan: PlanSummary | None = None
+    cost: CostSummary | None = None
+    slo_risk: SLORisk | None = None
+    efficiency: Efficiency | None = None
+    current: Comparison | None = None
+    baselines: list[Comparison] = Field(default_factory=list)
+    savings_vs_current_pct: float | None = None
+    churn: ChurnCheck | None = None
+    pooling_savings_usd_per_month: float = Field(
+        default=0.0, description="this model's share of the shared-pool saving (not in cost)"
+    )
+    alternatives: list[Alternative] = Field(default_factory=list)
+    traffic_profile: str = ""
+    latency_floor_ms: float | None = None
+    plans_replayed: int = 0
+
+
+class PackingGroup(_Out):
+    """One packing problem: models that may share nodes (same capacity on every type offered to them)."""
+
+    models: list[str]
+    instance_types_offered: int
+    strategy: Literal["shared", "dedicated"] | None
+    adopted: bool = Field(description="shared pools replace the per-model pools in the totals")
+    peak_usd_per_hour_per_model_plans: float = Field(description="the per-model plans' nodes at their peaks")
+    packed_usd_per_hour: float
+    shared_usd_per_hour: float | None
+    dedicated_usd_per_hour: float | None
+    lp_bound_usd_per_hour: float
+    lower_bound_usd_per_hour: float
+    gap: float
+    solver_status: str
+    savings_usd_per_month: float
+    pools: list[Pool]
+    notes: list[str] = Field(default_factory=list)
+
+
+class PackingSummary(_Out):
+    """Multi-model bin-packing of the EC2 models' peak replicas (estimate applied to their monthly cost)."""
+
+    groups: list[PackingGroup]
+    savings_usd_per_month: float
+    packed_usd_per_hour: float
+    lower_bound_usd_per_hour: float
+    ratio_to_lower_bound: float | None
+    note: str
+
+
+class CommitmentSummary(_Out):
+    """A Savings Plan for the always-on base load, shown apart from the plan (not in its totals)."""
+
+    kind: str
+    usd_per_hour_commitment: float
+    term_years: float
+    payment_option: str
+    covered_usd_per_month: float
+    savings_usd_per_month: float
+    savings_pct: float
+    rate_source: str
+    note: str = ""
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Totals(_Out):
+    recommended_usd_per_month: float = Field(description="per-model costs (current where kept) − pooling")
+    current_usd_per_month: float | None = Field(description="models with a current deployment only")
+    recommended_for_current_models_usd_per_month: float | None
+    savings_vs_current_pct: float | None
+    pooling_savings_usd_per_month: float
+    baselines_usd_per_month: dict[str, float]
+    savings_vs_baselines_pct: dict[str, float]
+    fluid_bound_usd_per_month: float
+    efficiency: float | None
+    with_commitment_usd_per_month: float | None = None
+
+
+class Provenance(_Out):
+    advisor_version: str
+    price_snapshot: str
+    prices_as_of_oldest: dt.date
+    prices_as_of_newest: dt.date
+    prices_estimated: bool
+    bench_run_ids: list[str]
+    capacities_by_provenance: dict[str, int]
+    seed: int
+    slo_budget_pct_minutes: float
+    churn_threshold: float
+    capacity_estimates: str
+
+
+class Recommendation(_Out):
+    schema_version: Literal["advisor.recommendation/1"] = SCHEMA_VERSION
+    id: str
+    created_at: dt.datetime
+    scenario: str
+    scenario_file: str | None = None
+    region: str
+    status: Literal["ok", "partial", "cannot_recommend"]
+    summary: str
+    models: list[ModelRecommendation]
+    packing: PackingSummary | None = None
+    commitment: CommitmentSummary | None = None
+    totals: Totals
+    provenance: Provenance
+    warnings: list[str] = Field(default_factory=list)
+
+    def model(self, name: str) -> ModelRecommendation:
+        """The recommendation of one model; NotFoundError with close names otherwise."""
+        for m in self.models:
+            if m.model == name:
+                return m
+        raise NotFoundError("model", name, known=[m.model for m in self.models])
+
+
+def new_recommendation_id() -> str:
+    """Sortable and unique: ``rec-20250101T120000-1a2b3c``."""
+    return f"rec-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+# ----- schema ----------------------------------------------------------------------------------------
+
+
+def schema_text() -> str:
+    """The JSON schema of :class:`Recommendation`, as committed in ``recommendation.schema.json``."""
+    schema = Recommendation.model_json_schema()
+    schema["$id"] = SCHEMA_VERSION
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def write_schema(path: Path = SCHEMA_PATH) -> Path:
+    path.write_text(schema_text(), encoding="utf-8")
+    return path
+
+
+# ----- store -----------------------------------------------------------------------------------------
+
+
+def save_recommendation(store: Store, rec: Recommendation) -> None:
+    """Store ``rec`` in one transaction (its id is the key)."""
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO recommendations (id, created_at, scenario, schema_version, body_json)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (rec.id, rec.created_at.isoformat(), rec.scenario, rec.schema_version, rec.model_dump_json()),
+        )
+
+
+def load_recommendation(
+    store: Store, rec_id: str | None = None, *, scenario: str | None = None
+) -> Recommendation:
+    """A stored recommendation by id, or the latest (of ``scenario``); NotFoundError when there is none."""
+    newest = " ORDER BY created_at DESC, id DESC LIMIT 1"
+    if rec_id is not None:
+        rows = store.query("SELECT body_json FROM recommendations WHERE id = ?", (rec_id,))
+    elif scenario is not None:
+        rows = store.query("SELECT body_json FROM recommendations WHERE scenario = ?" + newest, (scenario,))
+    else:
+        rows = store.query("SELECT body_json FROM recommendations" + newest)
+    if not rows:
+        recent = store.query("SELECT id FROM recommendations ORDER BY created_at DESC LIMIT 50")
+        raise NotFoundError(
+            "recommendation",
+            rec_id or scenario or "(latest)",
+            known=[r["id"] for r in recent],
+            fix="run `advisor recommend SCENARIO.yaml` first",
+        )
+    return Recommendation.model_validate_json(rows[0]["body_json"])
+
+
+def list_recommendations(store: Store, limit: int = 50) -> list[dict[str, Any]]:
+    """Newest first: id, created_at, scenario, schema_version."""
+    return store.query(
+        "SELECT id, created_at, scenario, schema_version FROM recommendations"
+        " ORDER BY created_at DESC, id DESC LIMIT ?",
+        (limit,),
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover - maintenance entry point
+    print(write_schema())
