@@ -122,7 +122,11 @@ def bench_models(
             where="--bench",
             fix="pip install 'advisor[bench]' (make demo does)",
         ) from None
-    jobs = [(i, m, s) for i, m in enumerate(scenario.models) for s in scenario.bench.shapes if _benchable(m)]
+    jobs: list[tuple[str, ModelSpec, str]] = []
+    for i, m in enumerate(scenario.models):
+        if _benchable(m):
+            field = f"models[{i}].bench_shapes" if m.bench_shapes else "bench.shapes"
+            jobs += [(f"{field}[{k}]", m, s) for k, s in enumerate(m.bench_shapes or scenario.bench.shapes)]
     for m in scenario.models:
         if not _benchable(m):
             warn(f"{m.name}: an endpoint is measured with `advisor bench run --endpoint`; --bench skips it")
@@ -130,7 +134,7 @@ def bench_models(
     done = 0
     with _progress(quiet) as bar:
         task = bar.add_task("bench", total=len(jobs))
-        for i, model, shape in jobs:
+        for where, model, shape in jobs:
             label = f"bench {model.name} on {shape}"
             bar.update(task, description=label)
 
@@ -141,11 +145,7 @@ def bench_models(
                 _bench_one(settings, store, catalog, model, shape, config, on_event)
                 done += 1
             except InputError as exc:
-                raise ConfigError(
-                    exc.what,
-                    where=f"bench.shapes ({shape}) for models[{i}]",
-                    fix=exc.fix or "pick a smaller shape",
-                ) from None
+                raise ConfigError(exc.what, where=where, fix=exc.fix or "pick a smaller shape") from None
             except AdvisorError as exc:
                 warn(f"{model.name} on {shape}: bench failed ({exc.one_line()}); using other capacities")
             bar.advance(task)

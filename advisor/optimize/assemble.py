@@ -10,14 +10,18 @@ this module only adds them up and says where they came from.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from advisor.cost.plan import CapacityProvenance, LoadBalancerKind
+from advisor.cost.prices import resolve_prices
 from advisor.domain import Platform
+from advisor.errors import AdvisorError
 from advisor.optimize.candidates import CandidateTypes
+from advisor.optimize.commitments import hourly_spend, recommend_commitment
 from advisor.optimize.compare import baseline_comparisons, churn_check, savings_pct
 from advisor.optimize.pooling import PoolMember, pool_models
 from advisor.optimize.recommendation import (
@@ -26,7 +30,6 @@ from advisor.optimize.recommendation import (
     CapacityInfo,
     ChurnCheck,
     CommitmentSummary,
-    Comparison,
     CostSummary,
     Efficiency,
     ModelRecommendation,
@@ -85,7 +88,7 @@ def build(
         for w in works
     ]  # fmt: skip
     totals = _totals(models, packing)
-    commitment, commit_note = _commitment(models, scenario, catalog)
+    commitment, commit_note = _commitment(works, models, catalog)
     if commitment is not None:
         totals = totals.model_copy(
             update={
@@ -324,19 +327,19 @@ def _totals(models: list[ModelRecommendation], packing: PackingSummary | None) -
         else None
     )
     rec_cur = sum(effective_usd(m) or 0.0 for m in with_current) if with_current else None
+    # Baselines are alternatives to each plan: a fleet total only where every planned model has one.
+    planned = [m for m in models if m.cost is not None]
+    plan_usd = sum(
+        m.cost.usd_per_month - m.pooling_savings_usd_per_month for m in planned if m.cost is not None
+    )
     base_sum: dict[str, float] = {}
-    base_rec: dict[str, float] = {}
-    for m in models:
-        usd = effective_usd(m)
-        if usd is None or m.action is Action.CANNOT_RECOMMEND:
-            continue
-        for b in m.baselines:
-            if b.usd_per_month is not None:
-                base_sum[b.name] = base_sum.get(b.name, 0.0) + b.usd_per_month
-                base_rec[b.name] = base_rec.get(b.name, 0.0) + usd
+    for name in {b.name for m in planned for b in m.baselines}:
+        got = [comparison_usd(m, name) for m in planned]
+        if got and all(v is not None for v in got):
+            base_sum[name] = sum(v for v in got if v is not None)
     served = [m for m in models if m.efficiency is not None and m.cost is not None]
     bound = sum(m.efficiency.fluid_bound_usd_per_month for m in served if m.efficiency is not None)
-    cost = sum(effective_usd(m) or 0.0 for m in served)
+    cost = sum(m.cost.usd_per_month - m.pooling_savings_usd_per_month for m in served if m.cost is not None)
     return Totals(
         recommended_usd_per_month=rec,
         current_usd_per_month=cur,
@@ -344,25 +347,63 @@ def _totals(models: list[ModelRecommendation], packing: PackingSummary | None) -
         savings_vs_current_pct=savings_pct(cur, rec_cur) if rec_cur is not None else None,
         pooling_savings_usd_per_month=packing.savings_usd_per_month if packing is not None else 0.0,
         baselines_usd_per_month=base_sum,
-        savings_vs_baselines_pct={k: savings_pct(v, base_rec[k]) or 0.0 for k, v in base_sum.items()},
+        savings_vs_baselines_pct={k: savings_pct(v, plan_usd) or 0.0 for k, v in base_sum.items()},
         fluid_bound_usd_per_month=bound,
         efficiency=bound / cost if cost > 0 else None,
     )
 
 
+def comparison_usd(m: ModelRecommendation, name: str) -> float | None:
+    """$/month of one baseline of a model; None when it is unavailable."""
+    return next((b.usd_per_month for b in m.baselines if b.name == name), None)
+
+
 def _commitment(
-    models: list[ModelRecommendation], scenario: Scenario, catalog: Catalog
+    works: Sequence[ModelWork], models: list[ModelRecommendation], catalog: Catalog
 ) -> tuple[CommitmentSummary | None, str | None]:
-    """A Savings Plan from ``advisor.optimize.commitments`` when it offers ``recommend_commitment``."""
+    """A Compute Savings Plan for the always-on on-demand base of the EC2 and Fargate plans.
+
+    The on-demand part of each adopted plan's replayed spend ($/h per step: on-demand nodes × node price) is
+    rolled up to billing hours and summed over models (profiles aligned by position, i.e. read as the same
+    period), then :func:`advisor.optimize.commitments.recommend_commitment` sizes the commitment (``base``:
+    the lowest hourly spend, used in full every hour). SageMaker plans are left out: Compute Savings Plans
+    do not cover SageMaker (SageMaker Savings Plans do; no rates for them are on file).
+    """
+    adopted = {m.model for m in models if m.action in (Action.CHANGE, Action.NEW)}
+    series: list[np.ndarray] = []
+    for w in works:
+        best = w.rightsized.best if w.rightsized is not None else None
+        if best is None or w.spec.name not in adopted or best.plan.platform is Platform.SAGEMAKER:
+            continue
+        frame = best.result.timeseries()
+        node_usd = resolve_prices(best.plan, catalog).on_demand_usd_per_node_hour
+        spend = frame["nodes_on_demand"].to_numpy(dtype=float) * node_usd
+        series.append(hourly_spend(spend, float(w.profile.step_s if w.profile is not None else 3600)))
+    if not series:
+        return (
+            None,
+            "commitments: no EC2 or Fargate plan to commit for (SageMaker needs SageMaker Savings Plans)",
+        )
+    hours = min(s.size for s in series)
+    total = np.sum([s[:hours] for s in series], axis=0)
     try:
-        module = importlib.import_module("advisor.optimize.commitments")
-    except ImportError:
-        return None, "commitments: no Savings Plan module installed; none recommended"
-    fn = getattr(module, "recommend_commitment", None)
-    if fn is None:
-        return None, "commitments: advisor.optimize.commitments offers no recommend_commitment(); none shown"
-    result = fn(models, scenario, catalog)
-    return (result if isinstance(result, CommitmentSummary) else None), None
+        got = recommend_commitment(total, step_seconds=3600.0)
+    except AdvisorError as exc:
+        return None, f"commitments: {exc.one_line()}"
+    rate_note = " (estimated rate)" if got.discount_estimated else ""
+    summary = CommitmentSummary(
+        kind=f"{'Compute' if got.plan_type == 'compute' else 'EC2 Instance'} Savings Plan",
+        usd_per_hour_commitment=got.commitment_usd_per_hour,
+        term_years=got.term_years,
+        payment_option=got.payment_option,
+        covered_usd_per_month=got.covered_on_demand_usd_per_hour * HOURS_PER_MONTH,
+        savings_usd_per_month=got.saving_usd_per_month,
+        savings_pct=got.effective_discount_pct,
+        rate_source=f"{got.discount_source}, {got.discount_pct:g}% off{rate_note}",
+        note=got.reason,
+        detail=got.model_dump(mode="json"),
+    )
+    return summary, None
 
 
 def _warnings(models: list[ModelRecommendation], catalog: Catalog, commit_note: str | None) -> list[str]:
@@ -424,13 +465,3 @@ def _summary(models: list[ModelRecommendation], totals: Totals) -> str:
     if cannot:
         text += f"; {cannot} model(s) cannot be recommended"
     return text
-
-
-def comparison_names(models: list[ModelRecommendation]) -> list[str]:
-    """Baseline names in the order they appear."""
-    seen: list[str] = []
-    for m in models:
-        for b in [*([m.current] if m.current else []), *m.baselines]:
-            if isinstance(b, Comparison) and b.name not in seen:
-                seen.append(b.name)
-    return seen

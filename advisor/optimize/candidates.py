@@ -218,7 +218,7 @@ def prefilter(
     min_replicas: int = 2,
     target: float = PREFILTER_TARGET,
 ) -> list[ShapeCandidate]:
-    """The best few candidates per platform by an estimated $/h over ``demand_rps``.
+    """The best few candidates per platform by an estimated $/h over ``demand_rps``, cheapest first.
 
     The estimate follows demand with whole nodes: ``max(min_replicas, ceil(d / (capacity × target)))``
     replicas per step, packed ``replicas_per_node`` to a node, at the node's on-demand price — so a big node
@@ -237,15 +237,14 @@ def prefilter(
     spot = mean_nodes * np.array(
         [np.inf if c.spot_usd_per_node_hour is None else c.spot_usd_per_node_hour for c in candidates]
     )
-    keep: dict[tuple[str, str], ShapeCandidate] = {}
+    keep: set[int] = set()
     for platform, k in per_platform.items():
         mine = [i for i, c in enumerate(candidates) if c.platform is platform]
-        for i in sorted(mine, key=lambda i: (od[i], candidates[i].shape))[:k]:
-            keep[candidates[i].key] = candidates[i]
+        keep.update(sorted(mine, key=lambda i: (od[i], candidates[i].shape))[:k])
         spotty = [i for i in mine if np.isfinite(spot[i])]
-        for i in sorted(spotty, key=lambda i: (spot[i], candidates[i].shape))[: max(1, k // 2)]:
-            keep[candidates[i].key] = candidates[i]
-    return sorted(keep.values(), key=lambda c: (c.usd_per_rps_hour, c.key))
+        keep.update(sorted(spotty, key=lambda i: (spot[i], candidates[i].shape))[: max(1, k // 2)])
+    best = np.minimum(od, spot)
+    return [candidates[i] for i in sorted(keep, key=lambda i: (best[i], candidates[i].key))]
 
 
 def best_usd_per_rps_hour(candidates: list[ShapeCandidate]) -> float | None:

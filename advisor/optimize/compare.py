@@ -9,8 +9,10 @@
   Consolidation") approves an action when ``savings_fraction / disruption_fraction >= threshold`` (0.5 there),
   both fractions relative to the whole pool: here the saving over the fleet's current monthly cost, and the
   replicas the change restarts over the fleet's current replicas. A change of platform or instance type
-  restarts every replica; adding spot on the same type replaces the spot share of them; autoscaling bounds
-  alone restart none. A current deployment that misses the SLO budget is always changed.
+  restarts the replicas that carry the traffic - as many as the new plan runs at its peak, at most as many
+  as run today (removing surplus replicas is an ordinary scale-in, which disrupts no request); adding spot on
+  the same type replaces the spot share of them; autoscaling bounds alone restart none. A current deployment
+  that misses the SLO budget is always changed.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from advisor.cost.simulate import simulate_many
 from advisor.domain import InstanceType, Platform, PurchaseOption, ReplicaResources
 from advisor.errors import AdvisorError, ConfigError
 from advisor.optimize.capacities import CapacityEntry, ModelCapacities
+from advisor.optimize.churn import assess_change
 from advisor.optimize.recommendation import ChurnCheck, Comparison
 from advisor.optimize.rightsize import PriceCache, minutes_over_slo_pct
 from advisor.optimize.scenario import CurrentDeployment, ModelSpec
@@ -87,9 +90,18 @@ def price_current(
     spot = cur.purchase_option is PurchaseOption.SPOT
     label = shape if fargate is None else f"fargate-{fargate.vcpu:g}vcpu-{fargate.memory_gib:g}gb"
     desc = f"{cur.count} x {label} ({cur.platform.value}, {cur.purchase_option.value}) as today"
-    if entry is None or replicas == 0:
+    if replicas == 0:
+        need = spec.resources
+        field = "fargate_vcpu" if fargate is not None else "instance_type"
+        raise ConfigError(
+            f"one replica ({need.vcpu:g} vCPU, {need.memory_gib:g} GiB, {need.gpu_count:g} GPU, "
+            f"{need.gpu_memory_gib:g} GiB GPU memory) does not fit the current {label}",
+            where=f"{where}.current.{field}",
+            fix="name what runs today, or correct the model's resources",
+        )
+    if entry is None:
         usd = _price_only(cur, shape, fargate, catalog, region) * HOURS_PER_MONTH
-        why = "no replica fits it" if replicas == 0 else "no capacity known for it"
+        why = "no capacity known for it"
         return CurrentCost(
             Comparison(
                 name="current",
@@ -188,7 +200,7 @@ def savings_pct(reference_usd: float | None, recommended_usd: float) -> float | 
 def disrupted_replicas(current: CurrentCost, plan: Plan) -> int:
     """Replicas the change from ``current`` to ``plan`` restarts (module docstring)."""
     if current.platform is not plan.platform or current.shape != plan.shape_label:
-        return current.replicas
+        return min(current.replicas, plan.autoscaling.max_replicas)
     if plan.purchase.uses_spot and not current.spot:
         return math.ceil(current.replicas * plan.purchase.spot_pct_above_base / 100.0)
     if current.spot and not plan.purchase.uses_spot:
@@ -205,26 +217,28 @@ def churn_check(
     fleet_current_replicas: int,
     threshold: float,
 ) -> ChurnCheck:
-    """Whether the saving clears the threshold relative to the disruption (module docstring)."""
+    """Whether the saving clears the threshold relative to the disruption (module docstring).
+
+    The score is :func:`advisor.optimize.churn.assess_change` on the fleet: its current cost, that cost
+    less this model's saving, and this model's restarted replicas as a share of the fleet's.
+    """
     current_usd = current.comparison.usd_per_month or 0.0
     saving = current_usd - recommended_usd
-    savings_fraction = saving / fleet_current_usd if fleet_current_usd > 0 else 0.0
     moved = disrupted_replicas(current, plan)
-    disruption = moved / fleet_current_replicas if fleet_current_replicas > 0 else 0.0
-    score = savings_fraction / disruption if disruption > 0 else None
+    disruption = min(1.0, moved / fleet_current_replicas) if fleet_current_replicas > 0 else 0.0
+    fleet = max(fleet_current_usd, current_usd)
+    verdict = assess_change(fleet, max(fleet - saving, 0.0), disruption, threshold)
+    score = verdict.score if math.isfinite(verdict.score) else None
     if current.comparison.meets_slo_budget is False:
         passed, note = True, "the current deployment misses the SLO budget: change regardless of churn"
     elif saving <= 0:
         passed, note = False, "the current deployment is already at least as cheap"
-    elif score is None:
-        passed, note = True, "no replica restarts (autoscaling settings only)"
     else:
-        passed = score >= threshold
-        verb = "clears" if passed else "does not clear"
-        note = f"savings/disruption {score:.2f} {verb} the threshold {threshold:g}"
+        passed = verdict.worth
+        note = "no replica restarts (autoscaling settings only)" if score is None else verdict.reason
     return ChurnCheck(
         savings_usd_per_month=saving,
-        savings_fraction=savings_fraction,
+        savings_fraction=verdict.savings_fraction,
         disrupted_replicas=moved,
         disruption_fraction=disruption,
         score=score,

@@ -249,10 +249,14 @@ class Totals(_Out):
     recommended_for_current_models_usd_per_month: float | None
     savings_vs_current_pct: float | None
     pooling_savings_usd_per_month: float
-    baselines_usd_per_month: dict[str, float]
-    savings_vs_baselines_pct: dict[str, float]
-    fluid_bound_usd_per_month: float
-    efficiency: float | None
+    baselines_usd_per_month: dict[str, float] = Field(
+        description="per baseline, the sum over planned models; only baselines every planned model has"
+    )
+    savings_vs_baselines_pct: dict[str, float] = Field(description="the plans' total against each of them")
+    fluid_bound_usd_per_month: float = Field(
+        description="sum of the models' fluid bounds (models with a plan)"
+    )
+    efficiency: float | None = Field(description="that bound ÷ the recommended plans' cost")
     with_commitment_usd_per_month: float | None = None
 
 

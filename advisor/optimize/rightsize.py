@@ -12,7 +12,10 @@ For one model (its capacities, its traffic profile) :func:`rightsize_model` sear
    headroom that depends on how fast the traffic climbs, which the replay measures: targets on a coarse grid
    under that ceiling are replayed, the highest one that keeps the SLO budget wins, and the best shapes are
    refined on a finer grid.
-3. **Bounds.** ``min`` = max(the high-availability floor, the replicas the trough needs); ``max`` = the
+3. **Bounds.** ``min`` = max(the high-availability floor, the replicas the trough needs) - or, where traffic
+   jumps faster than replicas start (a nightly batch, a burst), the replicas an upper percentile of the
+   demand needs, so the jump lands on replicas already running (tried for shapes no target rescues, and for
+   the best shapes, where a raised floor can beat a low target); ``max`` = the
    replicas the peak needs, times the traffic's climb over one scale-up delay (99th percentile), times the
    dead band — so the max never binds on the recorded traffic, yet caps a runaway.
 4. **Spot** (EC2; Fargate Spot only if the scenario allows its assumed band). For the best shapes, spot shares
@@ -59,6 +62,8 @@ EC2_SCALE_DOWN_S = 300.0
 EC2_TOLERANCE = 0.1
 COARSE_STEPS = (1.0, 0.8, 0.6, 0.4, 0.25)  # target = ceiling x step
 FINE_STEPS = (0.9, 0.7, 0.5, 0.32)
+RESCUE_QUANTILES = (75.0, 90.0, 97.0, 100.0)  # minimum raised to these demand percentiles (stage 1b)
+RAISE_QUANTILES = (50.0, 90.0)  # ... and these, for the best shapes (stage 2)
 SPOT_SHARES_PCT = (50.0, 100.0)
 CONFIRM_SEEDS = 2  # extra interruption draws a spot plan must also pass
 LAG_QUANTILE = 99.0
@@ -90,7 +95,7 @@ class Evaluated:
     minutes_over_slo_pct: float
     within_budget: bool
     seeds: tuple[int, ...]
-    target_step: int = 0
+    job: Job
 
     @property
     def usd_per_month(self) -> float:
@@ -154,32 +159,49 @@ def rightsize_model(
     if not candidates:
         return RightsizeResult(model, None, reason="no candidate shape has a capacity", fix="see capacities")
     search = _Search(model, slo, profile, prices, region, load_balancer, options, replica)
-    coarse = [(c, k) for c in candidates for k in range(len(COARSE_STEPS))]
-    stage1 = search.run([search.plan(c, COARSE_STEPS[k], on_demand=True) for c, k in coarse], coarse)
-    best_per_shape = _best_per_candidate(stage1)
-    ranked = sorted(best_per_shape.values(), key=lambda e: e.usd_per_month)
-    fine: list[tuple[ShapeCandidate, int]] = []
-    for ev in ranked[: options.refine_top]:
-        k = ev.target_step
-        above = [s for s in FINE_STEPS if COARSE_STEPS[k] < s < (COARSE_STEPS[k - 1] if k > 0 else 1.01)]
-        fine += [(ev.candidate, 100 + FINE_STEPS.index(s)) for s in above]
-    stage2 = search.run([search.plan(c, _step(k), on_demand=True) for c, k in fine], fine)
-    evaluated = stage1 + stage2
-    best_per_shape = _best_per_candidate(evaluated)
-    ranked = sorted(best_per_shape.values(), key=lambda e: e.usd_per_month)
-    spot_jobs: list[tuple[ShapeCandidate, int, float]] = []
-    for ev in [e for e in ranked if e.candidate.spot_pools][: options.spot_top]:
-        steps = sorted({s for s in (*COARSE_STEPS, *FINE_STEPS)}, reverse=True)
-        here = _step(ev.target_step)
-        lower = [s for s in steps if s < here][:1]
-        for s in (here, *lower):
-            for share in SPOT_SHARES_PCT:
-                spot_jobs.append((ev.candidate, _code(s), share))
-    spot_plans = [search.plan(c, _step(k), on_demand=False, spot_pct=share) for c, k, share in spot_jobs]
-    kept = [(p, (c, k)) for p, (c, k, _) in zip(spot_plans, spot_jobs, strict=True) if p is not None]
-    stage3 = search.run([p for p, _ in kept], [j for _, j in kept])
-    evaluated += stage3
+    # Stage 1: every candidate on the coarse target grid, on-demand, minimum at the HA floor and the trough.
+    evaluated = search.run([Job(c, s) for c in candidates for s in COARSE_STEPS])
+    # Candidates that never kept the budget (a step in traffic faster than the scale-up delay): raise the
+    # minimum to the demand's upper quantiles, so the jump lands on replicas already running.
+    feasible_keys = {e.candidate.key for e in evaluated if e.within_budget}
+    stuck = [c for c in candidates if c.key not in feasible_keys]
+    evaluated += search.run(
+        [Job(c, s, q) for c in stuck for s in (COARSE_STEPS[0], COARSE_STEPS[2]) for q in RESCUE_QUANTILES]
+    )
+    # Stage 2: the best shapes on the finer grid above their winning target, and with a raised minimum at
+    # their winning target and one coarse step higher (often cheaper than a low target for spiky traffic).
+    jobs: list[Job] = []
+    for ev in _ranked(evaluated)[: options.refine_top]:
+        here = ev.job.step
+        higher = [s for s in COARSE_STEPS if s > here][-1:]
+        jobs += [
+            Job(ev.candidate, s, ev.job.min_quantile) for s in FINE_STEPS if here < s < (higher or [1.01])[0]
+        ]
+        jobs += [
+            Job(ev.candidate, s, q)
+            for s in (here, *higher)
+            for q in RAISE_QUANTILES
+            if q != ev.job.min_quantile
+        ]
+    evaluated += search.run(jobs)
+    # Stage 3: spot above an on-demand base for the best shapes that have spot pools.
+    jobs = []
+    for ev in [e for e in _ranked(evaluated) if e.candidate.spot_pools][: options.spot_top]:
+        lower = [s for s in sorted({*COARSE_STEPS, *FINE_STEPS}, reverse=True) if s < ev.job.step][:1]
+        for s in (ev.job.step, *lower):
+            jobs += [Job(ev.candidate, s, ev.job.min_quantile, share) for share in SPOT_SHARES_PCT]
+    evaluated += search.run(jobs)
     return search.finish(evaluated)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One plan to replay: a candidate, a target step, a minimum raised to a demand quantile, a spot share."""
+
+    candidate: ShapeCandidate
+    step: float
+    min_quantile: float | None = None
+    spot_pct: float = 0.0
 
 
 # ----- the search ------------------------------------------------------------------------------------
@@ -205,6 +227,7 @@ class _Search:
         self.peak = float(profile.rps.max())
         self.trough = float(profile.rps.min())
         self._lag: dict[int, float] = {}
+        self._quantile: dict[float, float] = {}
 
     def lag_growth(self, delay_s: float) -> float:
         """How much the traffic climbs within one scale-up delay (the 99th percentile of the ratio)."""
@@ -217,13 +240,19 @@ class _Search:
             self._lag[steps] = max(1.0, float(np.percentile(ratio, LAG_QUANTILE)))
         return self._lag[steps]
 
-    def policy(self, cand: ShapeCandidate, step: float) -> AutoscalingPolicy:
+    def quantile(self, q: float) -> float:
+        if q not in self._quantile:
+            self._quantile[q] = float(np.percentile(self.demand, q))
+        return self._quantile[q]
+
+    def policy(
+        self, cand: ShapeCandidate, step: float, min_quantile: float | None = None
+    ) -> AutoscalingPolicy:
         if cand.platform is Platform.EC2:
             delay, down, tol = EC2_SCALE_UP_DELAY_S, EC2_SCALE_DOWN_S, EC2_TOLERANCE
         else:
-            start = (
-                SAGEMAKER_INSTANCE_START_S if cand.platform is Platform.SAGEMAKER else FARGATE_TASK_START_S
-            )
+            sagemaker = cand.platform is Platform.SAGEMAKER
+            start = SAGEMAKER_INSTANCE_START_S if sagemaker else FARGATE_TASK_START_S
             delay, down, tol = (
                 TARGET_TRACKING_SCALE_OUT_ALARM_S + start,
                 TARGET_TRACKING_SCALE_IN_ALARM_S,
@@ -231,7 +260,8 @@ class _Search:
             )
         target = min(MAX_TARGET_UTILISATION, step / (1.0 + tol))
         per_replica = cand.capacity.rps_per_replica * target
-        low = math.ceil(self.trough / per_replica - 1e-9)
+        floor = self.trough if min_quantile is None else self.quantile(min_quantile)
+        low = math.ceil(floor / per_replica - 1e-9)
         high = math.ceil(self.peak * self.lag_growth(delay) * (1.0 + tol) / per_replica - 1e-9)
         minimum = max(self.options.min_replicas, low)
         return AutoscalingPolicy(
@@ -243,35 +273,38 @@ class _Search:
             tolerance=tol,
         )
 
-    def plan(
-        self, cand: ShapeCandidate, step: float, *, on_demand: bool, spot_pct: float = 0.0
-    ) -> Plan | None:
-        """The plan for a candidate at a target step; None when spot buys nothing (base covers it all)."""
-        policy = self.policy(cand, step)
+    def plan(self, job: Job) -> Plan | None:
+        """The plan of a job; None when spot buys nothing (the base covers every node)."""
+        cand = job.candidate
+        policy = self.policy(cand, job.step, job.min_quantile)
         purchase = PurchaseMix()
-        if not on_demand:
-            pools = len(cand.spot_pools)
+        if job.spot_pct > 0:
             base = on_demand_base_for_spot(
                 self.demand, cand.capacity.rps_per_replica, cand.replicas_per_node, policy,
-                spot_pct, pools, self.options.min_on_demand_base,
+                job.spot_pct, len(cand.spot_pools), self.options.min_on_demand_base,
             )  # fmt: skip
             if base >= nodes_for(policy.max_replicas, cand.replicas_per_node):
                 return None
             pool_names = list(cand.spot_pools) if cand.platform is Platform.EC2 else []
-            purchase = PurchaseMix(on_demand_base=base, spot_pct_above_base=spot_pct, spot_pools=pool_names)
+            purchase = PurchaseMix(
+                on_demand_base=base, spot_pct_above_base=job.spot_pct, spot_pools=pool_names
+            )
         capacity = cand.capacity.to_capacity()
         # The search passes the calibrated service time (one root search per capacity, not per plan); the
         # confirmation replays without it, so the reported queue is calibrated by the cost model itself.
         service = self.prices.service_time_ms(capacity.rps_per_replica, self.slo.latency_p99_ms)
         capacity = capacity.model_copy(update={"service_time_ms": service})
-        lb = (
-            self.lb
-            if cand.platform is not Platform.SAGEMAKER
-            else LoadBalancerSpec(kind=LoadBalancerKind.NONE)
+        lb = self.lb
+        if cand.platform is Platform.SAGEMAKER:
+            lb = LoadBalancerSpec(kind=LoadBalancerKind.NONE)
+        mix = (
+            "on-demand"
+            if job.spot_pct <= 0
+            else f"{purchase.on_demand_base} on-demand + {job.spot_pct:g}% spot"
         )
-        mix = "on-demand" if on_demand else f"spot {spot_pct:g}% above {purchase.on_demand_base}"
         return Plan(
-            name=f"{self.model}: {cand.platform.value} {cand.shape} @{policy.target_utilisation:.2f} {mix}",
+            name=f"{self.model}: {cand.platform.value} {cand.shape} @{policy.target_utilisation:.2f} "
+            f"min {policy.min_replicas} {mix}",
             model=self.model,
             platform=cand.platform,
             region=self.region,
@@ -285,20 +318,18 @@ class _Search:
             load_balancer=lb,
         )
 
-    def run(
-        self, plans: Sequence[Plan | None], jobs: Sequence[tuple[ShapeCandidate, int]]
-    ) -> list[Evaluated]:
-        ready = [(p, j) for p, j in zip(plans, jobs, strict=True) if p is not None]
+    def run(self, jobs: Sequence[Job]) -> list[Evaluated]:
+        ready = [(plan, job) for job in jobs if (plan := self.plan(job)) is not None]
         if not ready:
             return []
         prices = [self.prices.prices(p) for p, _ in ready]
         results = simulate_many([p for p, _ in ready], self.profile, prices, seed=self.options.seed)
         self.replayed += len(ready)
         out = []
-        for (plan, (cand, k)), result in zip(ready, results, strict=True):
+        for (plan, job), result in zip(ready, results, strict=True):
             over = minutes_over_slo_pct(result)
             ok = over <= self.options.slo_budget_pct_minutes + 1e-12 and result.slo.meets_slo
-            out.append(Evaluated(cand, plan, result, over, ok, (self.options.seed,), k))
+            out.append(Evaluated(job.candidate, plan, result, over, ok, (self.options.seed,), job))
         return out
 
     def finish(self, evaluated: list[Evaluated]) -> RightsizeResult:
@@ -354,7 +385,7 @@ class _Search:
         )
         if not ok:
             return None
-        return Evaluated(ev.candidate, plan, results[0], max(overs), True, tuple(seeds), ev.target_step)
+        return Evaluated(ev.candidate, plan, results[0], max(overs), True, tuple(seeds), ev.job)
 
 
 def on_demand_base_for_spot(
@@ -400,16 +431,8 @@ def on_demand_base_for_spot(
 # ----- helpers ---------------------------------------------------------------------------------------
 
 
-def _step(code: int) -> float:
-    """Target steps are coded as an index into COARSE_STEPS, or 100 + an index into FINE_STEPS."""
-    return FINE_STEPS[code - 100] if code >= 100 else COARSE_STEPS[code]
-
-
-def _code(step: float) -> int:
-    return COARSE_STEPS.index(step) if step in COARSE_STEPS else 100 + FINE_STEPS.index(step)
-
-
-def _best_per_candidate(evaluated: list[Evaluated]) -> dict[tuple[str, str], Evaluated]:
+def _ranked(evaluated: list[Evaluated]) -> list[Evaluated]:
+    """The cheapest plan in budget per candidate, cheapest first."""
     best: dict[tuple[str, str], Evaluated] = {}
     for ev in evaluated:
         if not ev.within_budget:
@@ -417,7 +440,7 @@ def _best_per_candidate(evaluated: list[Evaluated]) -> dict[tuple[str, str], Eva
         cur = best.get(ev.candidate.key)
         if cur is None or ev.usd_per_month < cur.usd_per_month:
             best[ev.candidate.key] = ev
-    return best
+    return sorted(best.values(), key=lambda e: (e.usd_per_month, e.candidate.key))
 
 
 def _rolling_max_ahead(d: np.ndarray, steps: int) -> np.ndarray:

@@ -123,6 +123,9 @@ class ModelSpec(_Strict):
         gt=0,
         description="p99 latency of a lone request (the floor no SLO can go under), if known by hand.",
     )
+    bench_shapes: tuple[str, ...] = Field(
+        default=(), description="Shapes `recommend --bench` measures this model on (default: bench.shapes)."
+    )
 
     @field_validator("capacities_rps")
     @classmethod
@@ -206,6 +209,7 @@ models:                                # REQUIRED: at least one
     current: {platform: ec2, instance_type: m5.2xlarge, count: 4, purchase_option: on_demand}
     capacities_rps: {c7a.medium: 350}  # by hand, per replica within the SLO (measured ones win)
     # unloaded_p99_ms: 5               # p99 of a lone request, if known: no SLO below it can be met
+    # bench_shapes: [c7a.medium]       # shapes --bench measures this model on (default: bench.shapes)
   - name: search-embedder
     team: search
     server: {reference: embedding}
