@@ -1,0 +1,56 @@
+"""The optimiser: multi-model bin-packing onto node pools, the churn guard, and Savings Plan commitments.
+
+Pure: numpy, pandas, scipy and pydantic only (plus advisor's domain types and errors). Entry points:
+
+- :func:`pack` places every model's replicas on the cheapest nodes found, with a certified lower bound;
+- :func:`worth_changing` / :func:`assess_change` decide whether a saving justifies its disruption;
+- :func:`recommend_commitment` sizes a Savings Plan for the always-on base load.
+"""
+
+from __future__ import annotations
+
+from advisor.optimize.churn import ChangeAssessment, assess_change, disruption_fraction, worth_changing
+from advisor.optimize.commitments import (
+    CommitmentRecommendation,
+    SavingsPlanRate,
+    load_savings_plan_rates,
+    recommend_commitment,
+    savings_plan_rate,
+)
+from advisor.optimize.packing import karpenter_like_ffd, pack
+from advisor.optimize.packing_problem import node_types_from_offers
+from advisor.optimize.packing_types import (
+    InfeasibleModel,
+    ModelDemand,
+    ModelPlacement,
+    NodeType,
+    PackingOptions,
+    PackingPlan,
+    PackingResult,
+    PlacedNode,
+    Pool,
+)
+
+__all__ = [
+    "ChangeAssessment",
+    "CommitmentRecommendation",
+    "InfeasibleModel",
+    "ModelDemand",
+    "ModelPlacement",
+    "NodeType",
+    "PackingOptions",
+    "PackingPlan",
+    "PackingResult",
+    "PlacedNode",
+    "Pool",
+    "SavingsPlanRate",
+    "assess_change",
+    "disruption_fraction",
+    "karpenter_like_ffd",
+    "load_savings_plan_rates",
+    "node_types_from_offers",
+    "pack",
+    "recommend_commitment",
+    "savings_plan_rate",
+    "worth_changing",
+]
