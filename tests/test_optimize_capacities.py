@@ -26,8 +26,8 @@ from tests.optimize_helpers import model, store_bench_run
 
 
 @pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return Catalog.load(Settings())
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    return Catalog.load(Settings(home=tmp_path_factory.mktemp("home")))
 
 
 def _spec(**over: object) -> ModelSpec:
@@ -119,8 +119,8 @@ def test_slo_conversion_goes_through_the_queueing_model() -> None:
 
 def test_unknown_given_type_names_the_field(catalog: Catalog) -> None:
     with pytest.raises(ConfigError) as err:
-        build_capacities(_spec(capacities_rps={"c6i.lrage": 10}), catalog, measurements=[], where="models[3]")
-    assert "models[3].capacities_rps.c6i.lrage" in err.value.one_line()
+        build_capacities(_spec(capacities_rps={"c6i.lrage": 10}), catalog, measurements=[], where="models.3")
+    assert "models.3.capacities_rps.c6i.lrage" in err.value.one_line()
     assert "c6i.large" in err.value.one_line()  # the closest name is suggested
 
 

@@ -28,8 +28,8 @@ from tests.optimize_helpers import model, scenario
 
 
 @pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return Catalog.load(Settings())
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    return Catalog.load(Settings(home=tmp_path_factory.mktemp("home")))
 
 
 def _policy(min_r: int = 1, max_r: int = 1000, target: float = 0.7) -> AutoscalingPolicy:

@@ -125,8 +125,8 @@ def bench_models(
     jobs: list[tuple[str, ModelSpec, str]] = []
     for i, m in enumerate(scenario.models):
         if _benchable(m):
-            field = f"models[{i}].bench_shapes" if m.bench_shapes else "bench.shapes"
-            jobs += [(f"{field}[{k}]", m, s) for k, s in enumerate(m.bench_shapes or scenario.bench.shapes)]
+            field = f"models.{i}.bench_shapes" if m.bench_shapes else "bench.shapes"
+            jobs += [(f"{field}.{k}", m, s) for k, s in enumerate(m.bench_shapes or scenario.bench.shapes)]
     for m in scenario.models:
         if not _benchable(m):
             warn(f"{m.name}: an endpoint is measured with `advisor bench run --endpoint`; --bench skips it")

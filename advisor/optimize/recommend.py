@@ -90,7 +90,7 @@ class ModelWork:
 
     @property
     def where(self) -> str:
-        return f"models[{self.index}]"
+        return f"models.{self.index}"
 
 
 def recommend(

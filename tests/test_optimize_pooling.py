@@ -1,0 +1,127 @@
+"""Shared pools through the packer, and the churn guard against what runs today."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor.cost.plan import AutoscalingPolicy, Capacity, CapacityProvenance, Plan
+from advisor.domain import SLO, Platform, ReplicaResources
+from advisor.optimize.candidates import CandidateTypes
+from advisor.optimize.compare import CurrentCost, churn_check, disrupted_replicas, replicas_per_node
+from advisor.optimize.pooling import MIN_POOLING_GAIN, PoolMember, pool_models
+from advisor.optimize.recommendation import ChurnCheck, Comparison
+from advisor.pricing.catalog import Catalog
+from advisor.settings import Settings
+from tests.optimize_helpers import model, scenario
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    return Catalog.load(Settings(home=tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture(scope="module")
+def c6i(catalog: Catalog) -> CandidateTypes:
+    return CandidateTypes.build(
+        scenario(model(), candidates={"families": ["c6i"], "max_size_vcpu": 16}), catalog
+    )
+
+
+def _member(
+    name: str, vcpu: float, mem: float, peak: int, shape: str, rpn: int, types: CandidateTypes
+) -> PoolMember:
+    price = float(types.on_demand[[t.name for t in types.types].index(shape)])
+    nodes = -(-peak // rpn)
+    return PoolMember(
+        model=name, resources=ReplicaResources(vcpu=vcpu, memory_gib=mem), peak_replicas=peak,
+        plan_shape=shape, plan_family="c6i", plan_peak_usd_per_hour=nodes * price,
+        compute_usd_per_month=nodes * price * 730, allowed_types=frozenset(t.name for t in types.types),
+    )  # fmt: skip
+
+
+def test_fragmented_pools_are_shared_and_labelled(c6i: CandidateTypes) -> None:
+    # A: 3 vCPU / 6 GiB replicas, one per c6i.xlarge (1 vCPU and 2 GiB idle on each of 5 nodes).
+    # B: 1 vCPU / 2 GiB replicas, two per c6i.large (3 nodes). Together B fills A's gaps exactly.
+    a = _member("a", 3, 6, 5, "c6i.xlarge", 1, c6i)
+    b = _member("b", 1, 2, 5, "c6i.large", 2, c6i)
+    summary, placements = pool_models([a, b], c6i, time_budget_s=2.0)
+    assert summary is not None and len(summary.groups) == 1
+    group = summary.groups[0]
+    plans_peak = a.plan_peak_usd_per_hour + b.plan_peak_usd_per_hour
+    assert group.adopted and group.strategy == "shared"
+    assert group.packed_usd_per_hour <= 5 * 0.17 + 1e-9 < plans_peak * (1 - MIN_POOLING_GAIN)
+    assert group.lower_bound_usd_per_hour <= group.packed_usd_per_hour + 1e-9
+    expected = (1 - group.packed_usd_per_hour / plans_peak) * (
+        a.compute_usd_per_month + b.compute_usd_per_month
+    )
+    assert group.savings_usd_per_month == pytest.approx(expected)
+    # Every replica placed, on nodes labelled and tainted for inference.
+    for name in ("a", "b"):
+        p = placements[name]
+        assert p.shared and sum(p.replicas_at_peak_by_instance_type.values()) == 5
+        assert any(k.endswith("/pool") or k.endswith("/workload") for k in p.node_selector)
+        assert any(t.key.endswith("/inference") for t in p.tolerations)
+    for pool in group.pools:
+        assert pool.node_labels and any(t.key.endswith("/inference") for t in pool.taints)
+
+
+def test_pools_that_do_not_pay_are_not_adopted(c6i: CandidateTypes) -> None:
+    # Replicas that fill their nodes exactly: nothing to gain by sharing.
+    a = _member("a", 2, 4, 4, "c6i.large", 1, c6i)
+    b = _member("b", 4, 8, 2, "c6i.xlarge", 1, c6i)
+    summary, placements = pool_models([a, b], c6i, time_budget_s=1.0)
+    assert summary is not None
+    assert not summary.groups[0].adopted and summary.savings_usd_per_month == 0.0
+    assert placements["a"].pool.endswith("-a") and not placements["a"].shared
+    assert placements["a"].replicas_at_peak_by_instance_type == {"c6i.large": 4}
+
+
+def _current(
+    platform: Platform, shape: str, replicas: int, usd: float, *, meets: bool | None = True
+) -> CurrentCost:
+    comparison = Comparison(name="current", description="today", usd_per_month=usd, meets_slo_budget=meets)
+    return CurrentCost(comparison, replicas, platform, shape, spot=False)
+
+
+def _plan(shape: str, max_replicas: int, spot_pct: float = 0.0) -> Plan:
+    return Plan.model_validate(
+        {
+            "name": "p", "platform": "ec2", "shape": shape, "slo": SLO(latency_p99_ms=50),
+            "capacity": Capacity(rps_per_replica=10, provenance=CapacityProvenance.GIVEN),
+            "autoscaling": AutoscalingPolicy(min_replicas=2, max_replicas=max_replicas),
+            "purchase": {"on_demand_base": 1, "spot_pct_above_base": spot_pct, "spot_pools": [shape]},
+        }
+    )  # fmt: skip
+
+
+def _churn(cur: CurrentCost, usd: float, plan: Plan) -> ChurnCheck:
+    """The check in a fleet of $10,000/month and 100 replicas, at Karpenter's threshold 0.5."""
+    return churn_check(cur, usd, plan, fleet_current_usd=10000, fleet_current_replicas=100, threshold=0.5)
+
+
+def test_churn_guard_follows_the_balanced_rule() -> None:
+    # Fleet: $10,000/month, 100 replicas. This model: 30 replicas on m5.xlarge for $3,000.
+    cur = _current(Platform.EC2, "m5.xlarge", 30, 3000.0)
+    # Move to c6i.large, peaking at 30 replicas, for $2,000: saves 10 % of the fleet, restarts 30 %: 0.33.
+    held = _churn(cur, 2000.0, _plan("c6i.large", 30))
+    assert not held.passed and held.score == pytest.approx(0.1 / 0.3)
+    # The same saving with a plan that peaks at 15 replicas restarts only 15 %: 0.67, worth it.
+    ok = _churn(cur, 2000.0, _plan("c6i.large", 15))
+    assert ok.passed and ok.disrupted_replicas == 15 and ok.score == pytest.approx(0.1 / 0.15)
+    # Same type, autoscaling only: nothing restarts; any saving passes.
+    same = _churn(cur, 2900.0, _plan("m5.xlarge", 30))
+    assert same.passed and same.score is None and same.disrupted_replicas == 0
+    # Nothing saved: keep what runs; missing the SLO today: change regardless.
+    assert not _churn(cur, 3100.0, _plan("c6i.large", 5)).passed
+    bad = _current(Platform.EC2, "m5.xlarge", 30, 3000.0, meets=False)
+    assert _churn(bad, 2990.0, _plan("c6i.large", 30)).passed
+
+
+def test_disruption_counts(catalog: Catalog) -> None:
+    cur = _current(Platform.EC2, "c6i.large", 20, 1.0)
+    assert disrupted_replicas(cur, _plan("c6i.large", 20, spot_pct=50)) == 10  # half goes to spot
+    assert disrupted_replicas(cur, _plan("c7i.large", 40)) == 20  # at most what runs today
+    assert replicas_per_node(catalog.instance("m5.2xlarge"), ReplicaResources(vcpu=1, memory_gib=2)) == 8
+    gpu = ReplicaResources(vcpu=4, memory_gib=14, gpu_count=1, gpu_memory_gib=20)
+    assert replicas_per_node(catalog.instance("m5.2xlarge"), gpu) == 0
+    assert replicas_per_node(catalog.instance("g5.12xlarge"), gpu) == 4

@@ -1,0 +1,82 @@
+"""The Recommendation document: committed JSON schema, validation of real output, store round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from advisor.errors import NotFoundError
+from advisor.optimize.markdown import recommendation_markdown
+from advisor.optimize.recommend import recommend
+from advisor.optimize.recommendation import (
+    SCHEMA_PATH,
+    Recommendation,
+    list_recommendations,
+    load_recommendation,
+    save_recommendation,
+    schema_text,
+)
+from advisor.pricing.catalog import Catalog
+from advisor.settings import Settings
+from advisor.store import Store
+from tests.optimize_helpers import model, scenario
+
+
+@pytest.fixture(scope="module")
+def rec(tmp_path_factory: pytest.TempPathFactory) -> Recommendation:
+    settings = Settings(home=tmp_path_factory.mktemp("home"))
+    sc = scenario(
+        model("cpu", current={"platform": "ec2", "instance_type": "m5.xlarge", "count": 3}),
+        model("tight", slo={"latency_p99_ms": 5}, unloaded_p99_ms=8),  # below its own floor: cannot recommend
+    )
+    return recommend(sc, Catalog.load(settings), settings)
+
+
+def test_the_committed_schema_matches_the_model() -> None:
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), (
+        "recommendation.schema.json is stale: run `python -m advisor.optimize.recommendation`"
+    )
+
+
+def test_real_output_validates_against_the_committed_schema(rec: Recommendation) -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    document = json.loads(rec.model_dump_json())
+    jsonschema.validate(document, schema)
+    assert document["schema_version"] == "advisor.recommendation/1"
+    broken = {**document, "status": "maybe"}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def test_the_document_carries_provenance_and_the_cannot_recommend_reason(rec: Recommendation) -> None:
+    assert rec.status == "partial"
+    cpu, tight = rec.model("cpu"), rec.model("tight")
+    assert cpu.plan is not None and cpu.cost is not None and cpu.slo_risk is not None
+    assert cpu.plan.capacity.provenance.value in ("given", "estimated")
+    assert {b.name for b in cpu.baselines} == {
+        "static_peak",
+        "sagemaker_target_tracking",
+        "fargate_target_tracking",
+    }
+    assert cpu.current is not None and cpu.savings_vs_current_pct is not None
+    assert cpu.efficiency is not None and 0 < cpu.efficiency.efficiency <= 1.0
+    assert tight.action.value == "cannot_recommend" and tight.plan is None
+    assert "below the fastest p99" in (tight.reason or "") and "8" in (tight.fix or "")
+    assert rec.provenance.prices_as_of_oldest <= rec.provenance.prices_as_of_newest
+    md = recommendation_markdown(rec)
+    assert "## What to run" in md and "cannot recommend" in md and "tight" in md
+
+
+def test_store_round_trip(tmp_path: Path, rec: Recommendation) -> None:
+    with Store(tmp_path / "a.db") as store:
+        save_recommendation(store, rec)
+        again = load_recommendation(store, rec.id)
+        latest = load_recommendation(store, scenario=rec.scenario)
+        rows = list_recommendations(store)
+        with pytest.raises(NotFoundError):
+            load_recommendation(store, "rec-nope")
+    assert again == rec and latest.id == rec.id
+    assert rows[0]["id"] == rec.id and rows[0]["schema_version"] == rec.schema_version
