@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from advisor.cli import cost, pricing, profile, recommend
+from advisor.cli import bench, cost, pricing, profile, recommend
 from advisor.cli.output import err_console
 from advisor.errors import AdvisorError
 from advisor.settings import load_settings
@@ -25,6 +25,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(pricing.app, name="pricing")
+app.add_typer(bench.app, name="bench")
 app.add_typer(profile.app, name="profile")
 app.add_typer(cost.app, name="cost")
 app.command("recommend")(recommend.recommend)

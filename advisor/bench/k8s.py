@@ -1,0 +1,215 @@
+"""Measuring on real instances at scale: one Kubernetes Job per (model, instance type); reading results back.
+
+``advisor bench plan --emit k8s DIR`` writes one Job manifest per pair. Each Job is pinned to its instance
+type with the well-known node label ``node.kubernetes.io/instance-type`` (and ``kubernetes.io/arch``), runs
+the harness with the model server inside the same pod (``advisor bench run --model M --shapes T
+--emulation none --json --quiet``: the node *is* the shape, nothing is emulated) and prints the
+:class:`BenchReport` JSON on stdout. ``kubectl logs job/NAME > NAME.json`` then
+``advisor bench import NAME.json`` stores it.
+
+Every manifest is validated against the Kubernetes JSON schemas (``kubernetes-validate``, strict mode) before
+it is written. Requests take 80% of the node's vCPU and 75% of its memory so the pod fits beside the kubelet
+and daemonsets on the node it is pinned to; there are no limits, so the harness may use the whole node.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from advisor.bench.models import BenchReport
+from advisor.domain import SLO, InstanceType
+from advisor.errors import InputError
+
+CPU_REQUEST_SHARE = 0.80
+MEMORY_REQUEST_SHARE = 0.75
+DEFAULT_K8S_VERSION = "1.30"
+ACTIVE_DEADLINE_S = 1800
+
+
+def job_name(model: str, instance_type: str) -> str:
+    """A DNS-1123 label: ``advisor-bench-embedding-c6i-large`` (at most 63 characters)."""
+    raw = f"advisor-bench-{model}-{instance_type}".lower()
+    name = re.sub(r"[^a-z0-9-]+", "-", raw).strip("-")
+    return name[:63].rstrip("-")
+
+
+def job_manifest(
+    model: str,
+    itype: InstanceType,
+    slo: SLO,
+    *,
+    image: str,
+    namespace: str = "default",
+    quick: bool = False,
+) -> dict[str, Any]:
+    """The Job for one (model, instance type); GPU types also request their GPUs (``nvidia.com/gpu``)."""
+    args = [
+        "--home",
+        "/tmp/advisor",
+        "bench",
+        "run",
+        "--model",
+        model,
+        "--shapes",
+        itype.name,
+        "--emulation",
+        "none",
+        "--slo-p99-ms",
+        f"{slo.latency_p99_ms:g}",
+        "--max-error-rate",
+        f"{slo.max_error_rate:g}",
+        "--json",
+        "--quiet",
+    ]
+    if quick:
+        args.append("--quick")
+    requests: dict[str, str] = {
+        "cpu": f"{max(int(itype.vcpu * 1000 * CPU_REQUEST_SHARE), 250)}m",
+        "memory": f"{max(int(itype.memory_gib * 1024 * MEMORY_REQUEST_SHARE), 256)}Mi",
+    }
+    resources: dict[str, Any] = {"requests": requests}
+    if itype.gpu_count >= 1:
+        resources["limits"] = {"nvidia.com/gpu": str(int(itype.gpu_count))}
+    labels = {
+        "app.kubernetes.io/name": "advisor-bench",
+        "app.kubernetes.io/component": "benchmark",
+        "advisor.io/model": re.sub(r"[^A-Za-z0-9_.-]", "-", model)[:63],
+        "advisor.io/instance-type": itype.name,
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": job_name(model, itype.name), "namespace": namespace, "labels": labels},
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": ACTIVE_DEADLINE_S,
+            "ttlSecondsAfterFinished": 86400,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "nodeSelector": {
+                        "node.kubernetes.io/instance-type": itype.name,
+                        "kubernetes.io/arch": "arm64" if itype.arch.value == "arm64" else "amd64",
+                    },
+                    "containers": [
+                        {
+                            "name": "bench",
+                            "image": image,
+                            "command": ["advisor"],
+                            "args": args,
+                            "env": [{"name": "HF_HUB_OFFLINE", "value": "1"}],
+                            "resources": resources,
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def validate_manifest(
+    manifest: dict[str, Any], *, where: str, k8s_version: str = DEFAULT_K8S_VERSION
+) -> None:
+    """InputError naming the field path when the manifest breaks the Kubernetes schema."""
+    import kubernetes_validate
+
+    try:
+        kubernetes_validate.validate(manifest, k8s_version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        path = ".".join(str(p) for p in exc.path) or "(document)"
+        raise InputError(
+            f"invalid Kubernetes manifest: {exc.message}",
+            where=f"{where}:{path}",
+            fix="report this as a bug in advisor's Job template",
+        ) from None
+    except (
+        kubernetes_validate.SchemaNotFoundError,
+        kubernetes_validate.utils.VersionNotSupportedError,
+    ) as exc:
+        raise InputError(
+            f"no Kubernetes schema for version {k8s_version}: {exc}",
+            where="--k8s-version",
+            fix=f"use a version up to {kubernetes_validate.latest_version()}",
+        ) from None
+
+
+def write_jobs(
+    directory: Path,
+    models: list[str],
+    itypes: list[InstanceType],
+    slo: SLO,
+    *,
+    image: str,
+    namespace: str = "default",
+    quick: bool = False,
+    k8s_version: str = DEFAULT_K8S_VERSION,
+) -> list[Path]:
+    """Validate and write one ``<job-name>.yaml`` per (model, type); returns the paths written."""
+    manifests = []
+    for model in models:
+        for itype in itypes:
+            manifest = job_manifest(model, itype, slo, image=image, namespace=namespace, quick=quick)
+            name = manifest["metadata"]["name"]
+            validate_manifest(manifest, where=f"{name}.yaml", k8s_version=k8s_version)
+            manifests.append((name, manifest))
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, manifest in manifests:
+        path = directory / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def read_report(path: Path) -> BenchReport:
+    """A BenchReport from a file of ``bench run --json`` output, also when pod logs wrap it in other lines."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"cannot read the results file: {exc}", where=str(path), fix="pass a readable file"
+        ) from None
+    document = _extract_json(text)
+    if document is None:
+        raise InputError(
+            "no JSON document found",
+            where=str(path),
+            fix="save the output of `advisor bench run ... --json` (e.g. `kubectl logs job/NAME`)",
+        )
+    from pydantic import ValidationError
+
+    try:
+        return BenchReport.model_validate(document)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(document)"
+        raise InputError(
+            f"not a bench report: {err['msg']}",
+            where=f"{path}:{field}",
+            fix="import the JSON printed by `advisor bench run --json`",
+        ) from None
+
+
+def _extract_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("{")]
+    ends = [i for i, line in enumerate(lines) if line.startswith("}")]
+    for s in starts:
+        for e in reversed(ends):
+            if e < s:
+                break
+            try:
+                return json.loads("\n".join(lines[s : e + 1]))
+            except json.JSONDecodeError:
+                continue
+    return None
