@@ -169,7 +169,9 @@ def _shared_layout(
         notes.append("the MILP found no solution in time; shared pools start from first-fit decreasing")
         layout = consolidate(problem, greedy_ffd_layout(problem))
     else:
-        base, leftover = realise(problem, sol.x, sol.y, time_budget_s=0.25)
+        # Only small types use the exact realisation MILPs; they get a third of what is left.
+        remaining = options.time_limit_s - (time.perf_counter() - start)
+        base, leftover = realise(problem, sol.x, sol.y, time_budget_s=max(0.2, remaining / 3))
         layout = consolidate(problem, repair(problem, base, leftover.sum(axis=0)))
         if layout.repaired:
             notes.append(

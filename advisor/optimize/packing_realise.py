@@ -6,9 +6,9 @@ allocatable resources, and every replica is placed.
 
 - :func:`realise` turns the MILP's (x_it, y_t) into nodes, type by type: first-fit decreasing into the
   y_t nodes (replicas sorted by their dominant share of the node); if FFD leaves replicas over, best-fit
-  and worst-fit (spreading, which also helps availability) are tried, then an exact per-type assignment
-  MILP for small cases. Whatever is still left goes to the residual room of existing nodes and finally
-  to new nodes of the cheapest fitting type (the repair; counted and reported).
+  and worst-fit (spreading, which also helps availability) are tried, then, on small instances, the
+  exact per-type MILPs of :mod:`advisor.optimize.packing_exact`. :func:`repair` puts what is still left
+  into the room of existing nodes, then on new nodes of the type cheapest per replica (counted, reported).
 - :func:`consolidate` re-types every node to the cheapest type its contents fit, then removes nodes whose
   replicas fit in the room left on others (Karpenter's consolidation, on a plan instead of a cluster).
 - :func:`dedicated_layout` is the optimal one-pool-per-model answer: for each model an exact dynamic
@@ -24,12 +24,11 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
 
+from advisor.optimize.packing_exact import EXACT_MAX_VARS, assignment_fill, pattern_fill
 from advisor.optimize.packing_problem import CAPACITY_EPS, NUM_RESOURCES, PackingProblem
 
-_EXACT_MAX_VARS = 400
+_EXACT_MAX_REPLICAS = 500  # total replicas up to which the exact realisation is tried
 
 
 @dataclass
@@ -78,12 +77,15 @@ def realise(
     column sums to :func:`repair`.
     """
     start = time.perf_counter()
+    # Exact realisation MILPs pay off on small instances (a few hundred replicas); on large fleets the
+    # mixes they fail on are unrealisable anyway and the pattern stage does better with the time.
+    exact = int(problem.counts.sum()) <= _EXACT_MAX_REPLICAS
     types: list[int] = []
     contents: list[np.ndarray] = []
     leftover = np.zeros((problem.n_types, problem.n_models), dtype=np.int64)
     for t in np.flatnonzero(y > 0):
         models = np.flatnonzero(x[:, t] > 0)
-        left = max(time_budget_s - (time.perf_counter() - start), 0.0)
+        left = max(time_budget_s - (time.perf_counter() - start), 0.0) if exact else 0.0
         bins, rest = _fill_type(problem, int(t), models, x[models, t], int(y[t]), left)
         for row in bins:
             if row.any():
@@ -120,8 +122,12 @@ def _fill_type(
         if not rest.any():
             return placed, rest
     assert best is not None
-    if len(models) * bins <= _EXACT_MAX_VARS and time_left > 0.02:
-        exact = _exact_fill(sizes, counts, cap, bins, time_left)
+    if time_left > 0.02 and int(counts.sum()) * bins <= EXACT_MAX_VARS * 4:
+        start = time.perf_counter()
+        exact = pattern_fill(sizes, counts, cap, bins, time_left)
+        left = time_left - (time.perf_counter() - start)
+        if exact is None and int(counts.sum()) * bins <= EXACT_MAX_VARS and left > 0.02:
+            exact = assignment_fill(sizes, counts, cap, bins, left)
         if exact is not None:
             return exact, np.zeros(len(models), dtype=np.int64)
     return best
@@ -151,50 +157,6 @@ def _heuristic_fill(
             placed[b, j] += 1
             rest[j] -= 1
     return placed, rest
-
-
-def _exact_fill(
-    sizes: np.ndarray, counts: np.ndarray, cap: np.ndarray, bins: int, time_left: float
-) -> np.ndarray | None:
-    """Exact assignment of replicas to ``bins`` identical nodes (small MILP), or None if none is found."""
-    m = len(counts)
-    n_var = m * bins  # z[b, j] at b * m + j
-    dims = [k for k in range(NUM_RESOURCES) if cap[k] > 0 or (sizes[:, k] > 0).any()]
-    rows = np.repeat(np.arange(bins * len(dims)), m)
-    cols = np.concatenate([np.arange(b * m, b * m + m) for b in range(bins) for _ in dims])
-    vals = np.concatenate([sizes[:, k] for _ in range(bins) for k in dims])
-    a_cap = sp.csr_matrix((vals, (rows, cols)), shape=(bins * len(dims), n_var))
-    ub_cap = np.tile(cap[dims], bins)
-    a_dem = sp.csr_matrix((np.ones(n_var), (np.tile(np.arange(m), bins), np.arange(n_var))), shape=(m, n_var))
-    # Symmetry: node b is at least as full (in vCPU) as node b + 1.
-    sym_rows = np.repeat(np.arange(max(bins - 1, 0)), 2 * m)
-    sym_cols = np.concatenate(
-        [np.arange(b * m, b * m + 2 * m) for b in range(bins - 1)] or [np.zeros(0, int)]
-    )
-    sym_vals = np.concatenate(
-        [np.concatenate([-sizes[:, 0], sizes[:, 0]]) for _ in range(bins - 1)] or [np.zeros(0)]
-    )
-    a_sym = sp.csr_matrix((sym_vals, (sym_rows, sym_cols)), shape=(max(bins - 1, 0), n_var))
-    constraints = [
-        LinearConstraint(a_cap, -np.inf, ub_cap * (1 + CAPACITY_EPS) + CAPACITY_EPS),
-        LinearConstraint(a_dem, counts.astype(float), counts.astype(float)),
-    ]
-    if bins > 1:
-        constraints.append(LinearConstraint(a_sym, -np.inf, 0.0))
-    res = milp(
-        np.zeros(n_var),
-        integrality=np.ones(n_var),
-        bounds=Bounds(0, np.tile(counts.astype(float), bins)),
-        constraints=constraints,
-        options={"time_limit": max(time_left, 0.05)},
-    )
-    if res.x is None or res.status not in (0, 1):
-        return None
-    z: np.ndarray = np.rint(res.x).astype(np.int64).reshape(bins, m)
-    used = z @ sizes
-    if (z.sum(axis=0) != counts).any() or np.any(used > cap * (1 + CAPACITY_EPS) + CAPACITY_EPS):
-        return None
-    return z
 
 
 def _drop_idle_gpu_nodes(problem: PackingProblem, layout: Layout, leftover: np.ndarray) -> Layout:
