@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS_DEMO := bench
+EXTRAS_DEMO := bench,nlp
 EXTRAS_TEST := dev,bench,nlp,dashboard,report
 
 .PHONY: demo test lint typecheck bench clean
@@ -19,9 +19,10 @@ $(VENV)/.stamp-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[$(EXTRAS_TEST)]'
 	touch $@
 
-## demo: install advisor and run the main job on the embedded default store.
+## demo: install advisor, measure the two reference models (a short real bench), then recommend the
+## bundled demo scenario and print what to run and what it saves (store: .advisor/advisor.db).
 demo: $(VENV)/.stamp-demo
-	$(BIN)/advisor pricing compare --instance-types m5.xlarge,c6i.xlarge,c7g.xlarge,g5.xlarge --regions us-east-1,us-west-2,eu-west-1
+	$(BIN)/advisor recommend examples/demo-scenario.yaml --bench
 
 ## test: install the dev extras and run lint, types and the whole test suite.
 test: $(VENV)/.stamp-test

@@ -96,7 +96,7 @@ def build(
                 - commitment.savings_usd_per_month
             }
         )
-    warnings = _warnings(models, catalog, commit_note)
+    warnings = _warnings(works, models, catalog, commit_note)
     served = [m for m in models if m.action is not Action.CANNOT_RECOMMEND]
     status = "ok" if len(served) == len(models) else ("partial" if served else "cannot_recommend")
     return Recommendation(
@@ -406,18 +406,30 @@ def _commitment(
     return summary, None
 
 
-def _warnings(models: list[ModelRecommendation], catalog: Catalog, commit_note: str | None) -> list[str]:
+def _warnings(
+    works: Sequence[ModelWork], models: list[ModelRecommendation], catalog: Catalog, commit_note: str | None
+) -> list[str]:
     out = []
     age = catalog.staleness_days()
     if age > 90:
         out.append(f"prices are {age} days old; `advisor pricing refresh` fetches current ones")
     estimated = [
-        m.model
+        f"{m.model} on {m.plan.shape}"
         for m in models
         if m.plan is not None and m.plan.capacity.provenance is CapacityProvenance.ESTIMATED
     ]
     if estimated:
-        out.append(f"capacity estimated, not measured, for {', '.join(estimated)}: measure with --bench")
+        out.append(
+            f"capacity estimated, not measured: {'; '.join(estimated)}. Measure those shapes (bench_shapes, "
+            "`advisor bench`), or set capacity_estimates: off to choose only among measured or given families"
+        )
+    for w in works:
+        for miss in w.caps.missed if w.caps is not None else []:
+            if w.caps is not None and w.caps.anchors:  # decisive misses are the model's reason instead
+                out.append(
+                    f"{w.spec.name}: bench run {miss.run_id} on {miss.shape} found no rate within the SLO "
+                    f"({miss.reason}); other capacities were used"
+                )
     if commit_note:
         out.append(commit_note)
     return out

@@ -20,6 +20,7 @@ available, because a larger number of pools shrinks the share a single reclaimed
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,14 +171,13 @@ def shape_candidates(
     capacity, entries = caps.entries_for(types.types)
     usable = (rpn >= 1) & np.isfinite(capacity) & (capacity > 0)
     out: list[ShapeCandidate] = []
-    allowed_band = scenario.spot.max_interruption_band.rank
-    spot_ok = usable & np.isfinite(types.spot) & (types.band_rank <= allowed_band)
+    pools_of = _spot_pools(usable, rpn, capacity, types, scenario)
     for i in np.flatnonzero(usable):
         entry = entries[i]
         assert entry is not None
         itype = types.types[i]
         if Platform.EC2 in scenario.platforms:
-            pools, pool_price, note = _spot_pools(int(i), rpn, capacity, spot_ok, types, scenario)
+            pools, pool_price, note = pools_of(int(i))
             out.append(
                 ShapeCandidate(
                     platform=Platform.EC2,
@@ -258,33 +258,45 @@ def best_usd_per_rps_hour(candidates: list[ShapeCandidate]) -> float | None:
 
 
 def _spot_pools(
-    i: int,
-    rpn: np.ndarray,
-    capacity: np.ndarray,
-    spot_ok: np.ndarray,
-    types: CandidateTypes,
-    scenario: Scenario,
-) -> tuple[tuple[str, ...], float | None, str]:
+    usable: np.ndarray, rpn: np.ndarray, capacity: np.ndarray, types: CandidateTypes, scenario: Scenario
+) -> Callable[[int], tuple[tuple[str, ...], float | None, str]]:
+    """For every usable type at once: its spot pool types (module docstring), their mean $/h, or why none.
+
+    Pools are eligible when they offer spot within the band, hold at least as many replicas at no less
+    capacity, and have at most ``SPOT_POOL_MAX_SIZE_RATIO`` times the vCPUs; the cheapest ``n + 1`` are taken
+    (``n`` = the scenario's minimum). Computed as one (types x types) mask, then read per type.
+    """
     policy = scenario.spot
-    if not policy.allowed:
-        return (), None, "spot not allowed by the scenario"
-    eligible = spot_ok & (rpn >= rpn[i]) & (capacity >= capacity[i] * (1 - 1e-9))
-    eligible &= types.resources[:, 0] <= types.resources[i, 0] * SPOT_POOL_MAX_SIZE_RATIO
-    idx = np.flatnonzero(eligible)
     need = policy.min_instance_types_per_pool
-    if idx.size < need:
-        return (
-            (),
-            None,
-            (
-                f"only {idx.size} spot type(s) with band <= {policy.max_interruption_band.value} host "
-                f"{rpn[i]} replica(s) at this capacity; the scenario asks for {need}"
-            ),
-        )
-    order = idx[np.lexsort((np.array([types.types[j].name for j in idx]), types.spot[idx]))]
-    chosen = order[: need + 1]
-    names = tuple(types.types[j].name for j in chosen)
-    return names, float(types.spot[chosen].mean()), ""
+    if not policy.allowed:
+        return lambda i: ((), None, "spot not allowed by the scenario")
+    spot_ok = usable & np.isfinite(types.spot) & (types.band_rank <= policy.max_interruption_band.rank)
+    names = np.array([t.name for t in types.types], dtype=object)
+    order = np.lexsort((names, np.where(np.isfinite(types.spot), types.spot, np.inf)))
+    vcpu = types.resources[:, 0]
+    cap = np.where(np.isfinite(capacity), capacity, -np.inf)
+    eligible = (
+        spot_ok[order][None, :]
+        & (rpn[order][None, :] >= rpn[:, None])
+        & (cap[order][None, :] >= cap[:, None] * (1 - 1e-9))
+        & (vcpu[order][None, :] <= vcpu[:, None] * SPOT_POOL_MAX_SIZE_RATIO)
+    )
+    counts = eligible.sum(axis=1)
+
+    def pools(i: int) -> tuple[tuple[str, ...], float | None, str]:
+        if counts[i] < need:
+            return (
+                (),
+                None,
+                (
+                    f"only {counts[i]} spot type(s) with band <= {policy.max_interruption_band.value} host "
+                    f"{rpn[i]} replica(s) at this capacity; the scenario asks for {need}"
+                ),
+            )
+        chosen = order[np.flatnonzero(eligible[i])[: need + 1]]
+        return tuple(str(n) for n in names[chosen]), float(types.spot[chosen].mean()), ""
+
+    return pools
 
 
 def _fargate_candidate(

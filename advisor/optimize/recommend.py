@@ -59,7 +59,7 @@ from advisor.traffic.library import resolve_profile
 from advisor.traffic.profile import TrafficProfile
 
 Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
-DEFAULT_PER_PLATFORM = {Platform.EC2: 3, Platform.SAGEMAKER: 2, Platform.FARGATE: 1}
+DEFAULT_PER_PLATFORM = {Platform.EC2: 3, Platform.SAGEMAKER: 1, Platform.FARGATE: 1}
 PREFILTER_STEP_S = 3600  # the prefilter ranks shapes on hourly maxima of the demand
 
 
@@ -115,13 +115,14 @@ def recommend(
         seed=options.seed,
     )
     works: list[ModelWork] = []
+    profiles: dict[str, TrafficProfile] = {}  # generated once per profile reference, rescaled per model
     total = len(scenario.models)
     for i, spec in enumerate(scenario.models):
         if progress is not None:
             progress(f"right-sizing {spec.name}", i, total)
         work = ModelWork(i, spec)
         works.append(work)
-        work.profile = load_model_profile(spec, settings, base_dir, work.where)
+        work.profile = load_model_profile(spec, settings, base_dir, work.where, profiles)
         work.caps = _capacities(work, catalog, store, scenario)
         work.current = _current(work, catalog, prices, scenario, lb, options.seed)
         if _cannot_serve(work):
@@ -155,16 +156,23 @@ def load_balancer_for(scenario: Scenario) -> LoadBalancerSpec:
 
 
 def load_model_profile(
-    spec: ModelSpec, settings: Settings, base_dir: Path | None, where: str
+    spec: ModelSpec,
+    settings: Settings,
+    base_dir: Path | None,
+    where: str,
+    cache: dict[str, TrafficProfile] | None = None,
 ) -> TrafficProfile:
     """The model's traffic: a file beside the scenario or a profile by name, rescaled as the scenario says."""
     ref = spec.traffic.profile
     candidate = base_dir / ref if base_dir is not None else None
+    key = str(candidate) if candidate is not None and candidate.is_file() else ref
     try:
-        if candidate is not None and candidate.is_file():
-            profile = resolve_profile(str(candidate), settings)
+        if cache is not None and key in cache:
+            profile = cache[key]
         else:
-            profile = resolve_profile(ref, settings)
+            profile = resolve_profile(key, settings)
+            if cache is not None:
+                cache[key] = profile
         if spec.traffic.peak_rps is not None:
             profile = ops.rescale_to_peak(profile, spec.traffic.peak_rps)
         elif spec.traffic.monthly_requests is not None:

@@ -3,31 +3,34 @@
 For one model (its capacities, its traffic profile) :func:`rightsize_model` searches, with
 :func:`advisor.cost.simulate_many` batches:
 
-1. **Candidates.** Every (platform, shape) with a fitting replica and a capacity, prefiltered by $ per unit of
-   capacity to the best few per platform (:mod:`advisor.optimize.candidates`).
+1. **Candidates.** Every (platform, shape) with a fitting replica and a capacity, prefiltered to the best few
+   per platform (:mod:`advisor.optimize.candidates`).
 2. **Target utilisation.** Capacity is defined at the SLO (the queueing model calibrates to it), so a replica
    may run at most at utilisation 1; the autoscaler's dead band lets load run up to (1 + tolerance) × target
    before it reacts, so the highest useful target is 1 / (1 + tolerance), and never above 0.9 (the margin
-   of the capacity measurement, ``MAX_TARGET_UTILISATION``). Below it, the scale-up lag needs
-   headroom that depends on how fast the traffic climbs, which the replay measures: targets on a coarse grid
-   under that ceiling are replayed, the highest one that keeps the SLO budget wins, and the best shapes are
-   refined on a finer grid.
+   of the capacity measurement, ``MAX_TARGET_UTILISATION``). Below that ceiling the scale-up lag needs
+   headroom that depends on how fast the traffic climbs, which the replay measures: per candidate, a
+   bisection over a grid of targets (``STEPS``) finds the highest one that keeps the SLO budget.
 3. **Bounds.** ``min`` = max(the high-availability floor, the replicas the trough needs) - or, where traffic
    jumps faster than replicas start (a nightly batch, a burst), the replicas an upper percentile of the
    demand needs, so the jump lands on replicas already running (tried for shapes no target rescues, and for
-   the best shapes, where a raised floor can beat a low target); ``max`` = the
-   replicas the peak needs, times the traffic's climb over one scale-up delay (99th percentile), times the
-   dead band — so the max never binds on the recorded traffic, yet caps a runaway.
-4. **Spot** (EC2; Fargate Spot only if the scenario allows its assumed band). For the best shapes, spot shares
-   of 50 % and 100 % above an on-demand base sized so that, when the largest spot pool is reclaimed, the
-   nodes left still serve the demand at the SLO (:func:`on_demand_base_for_spot`), at the winning target and
-   one step below it.
+   the best shapes, where a raised floor can beat a low target); ``max`` = the replicas the peak needs,
+   times the traffic's climb over one scale-up delay (99th percentile), times the dead band — so the max
+   never binds on the recorded traffic, yet caps a runaway.
+4. **Spot** (EC2; Fargate Spot only if the scenario allows its assumed band). For the best shapes, spot
+   shares of 50 % and 100 % above an on-demand base sized so that, when the largest spot pool is reclaimed,
+   the nodes left still serve the demand at the SLO (:func:`on_demand_base_for_spot`), at the winning target
+   and one step below it.
 5. **Budget check.** A plan is within budget when its minutes with demand above ready capacity (the minutes
    its p99 exceeds the SLO: capacity is the rate at which p99 = SLO) are at most ``slo_budget_pct_minutes`` %
-   of all minutes and its overall p99 meets the SLO. Spot plans are re-checked under two more seeds
-   (other interruption draws); the worst counts.
+   of all minutes and its overall p99 meets the SLO.
 
-What comes back on an infeasible model is a value: ``best`` None with the reason and the fix.
+Speed and certainty. Steps 2-4 replay a 5-minute envelope of the demand (each window's maximum: overload is
+never averaged away, costs are slightly overstated), which makes a plan several times cheaper to replay.
+The cheapest plans in budget are then **confirmed** on the profile's own step with the cost model's own
+queue calibration - spot plans under two more seeds (other interruption draws), the worst counting - and
+only confirmed plans are returned. What comes back on an infeasible model is a value: ``best`` None with the
+reason and the fix.
 """
 
 from __future__ import annotations
@@ -60,11 +63,14 @@ from advisor.traffic.profile import TrafficProfile
 EC2_SCALE_UP_DELAY_S = 180.0
 EC2_SCALE_DOWN_S = 300.0
 EC2_TOLERANCE = 0.1
-COARSE_STEPS = (1.0, 0.8, 0.6, 0.4, 0.25)  # target = ceiling x step
-FINE_STEPS = (0.9, 0.7, 0.5, 0.32)
+STEPS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.32, 0.25)  # target = ceiling x step, highest first
+RESCUE_STEPS = (1.0, 0.6)
 RESCUE_QUANTILES = (75.0, 90.0, 97.0, 100.0)  # minimum raised to these demand percentiles (stage 1b)
 RAISE_QUANTILES = (50.0, 90.0)  # ... and these, for the best shapes (stage 2)
 SPOT_SHARES_PCT = (50.0, 100.0)
+# The search replays a 5-minute envelope of the demand (the maximum of each 5 minutes, so overload is never
+# hidden by averaging); the chosen plans are confirmed on the profile's own step.
+SEARCH_STEP_S = 300
 CONFIRM_SEEDS = 2  # extra interruption draws a spot plan must also pass
 LAG_QUANTILE = 99.0
 # Never plan a replica closer than 10 % to its measured capacity: the bench's capacity search resolves the
@@ -79,7 +85,7 @@ class SearchOptions:
     slo_budget_pct_minutes: float = 0.1
     min_replicas: int = 2
     min_on_demand_base: int = 1
-    refine_top: int = 3
+    refine_top: int = 2
     spot_top: int = 2
     alternatives: int = 3
     seed: int = 0
@@ -159,27 +165,20 @@ def rightsize_model(
     if not candidates:
         return RightsizeResult(model, None, reason="no candidate shape has a capacity", fix="see capacities")
     search = _Search(model, slo, profile, prices, region, load_balancer, options, replica)
-    # Stage 1: every candidate on the coarse target grid, on-demand, minimum at the HA floor and the trough.
-    evaluated = search.run([Job(c, s) for c in candidates for s in COARSE_STEPS])
+    # Stage 1: per candidate, the highest target on the grid that keeps the budget (on-demand, minimum at the
+    # HA floor and the trough), by a bisection that replays every candidate's next probe in one batch.
+    evaluated, stuck = search.bisect(candidates)
     # Candidates that never kept the budget (a step in traffic faster than the scale-up delay): raise the
     # minimum to the demand's upper quantiles, so the jump lands on replicas already running.
-    feasible_keys = {e.candidate.key for e in evaluated if e.within_budget}
-    stuck = [c for c in candidates if c.key not in feasible_keys]
-    evaluated += search.run(
-        [Job(c, s, q) for c in stuck for s in (COARSE_STEPS[0], COARSE_STEPS[2]) for q in RESCUE_QUANTILES]
-    )
-    # Stage 2: the best shapes on the finer grid above their winning target, and with a raised minimum at
-    # their winning target and one coarse step higher (often cheaper than a low target for spiky traffic).
+    evaluated += search.run([Job(c, s, q) for c in stuck for s in RESCUE_STEPS for q in RESCUE_QUANTILES])
+    # Stage 2: the best shapes with a raised minimum at their winning target and one step higher (often
+    # cheaper than a low target for spiky traffic).
     jobs: list[Job] = []
     for ev in _ranked(evaluated)[: options.refine_top]:
-        here = ev.job.step
-        higher = [s for s in COARSE_STEPS if s > here][-1:]
-        jobs += [
-            Job(ev.candidate, s, ev.job.min_quantile) for s in FINE_STEPS if here < s < (higher or [1.01])[0]
-        ]
+        higher = [s for s in STEPS if s > ev.job.step][-1:]
         jobs += [
             Job(ev.candidate, s, q)
-            for s in (here, *higher)
+            for s in (ev.job.step, *higher)
             for q in RAISE_QUANTILES
             if q != ev.job.min_quantile
         ]
@@ -187,7 +186,7 @@ def rightsize_model(
     # Stage 3: spot above an on-demand base for the best shapes that have spot pools.
     jobs = []
     for ev in [e for e in _ranked(evaluated) if e.candidate.spot_pools][: options.spot_top]:
-        lower = [s for s in sorted({*COARSE_STEPS, *FINE_STEPS}, reverse=True) if s < ev.job.step][:1]
+        lower = [s for s in STEPS if s < ev.job.step][:1]
         for s in (ev.job.step, *lower):
             jobs += [Job(ev.candidate, s, ev.job.min_quantile, share) for share in SPOT_SHARES_PCT]
     evaluated += search.run(jobs)
@@ -220,6 +219,7 @@ class _Search:
         replica: ReplicaResources | None = None,
     ) -> None:
         self.model, self.slo, self.profile, self.prices = model, slo, profile, prices
+        self.search_profile = search_envelope(profile)
         self.replica = replica
         self.region, self.lb, self.options = region, load_balancer, options
         self.replayed = 0
@@ -318,12 +318,36 @@ class _Search:
             load_balancer=lb,
         )
 
+    def bisect(self, candidates: Sequence[ShapeCandidate]) -> tuple[list[Evaluated], list[ShapeCandidate]]:
+        """Per candidate, the first step of ``STEPS`` within budget (feasibility grows as the target falls).
+
+        Returns every plan replayed and the candidates with no step within budget. ``len(STEPS)`` levels
+        take ceil(log2(levels + 1)) batches.
+        """
+        lo = {c.key: 0 for c in candidates}
+        hi = {c.key: len(STEPS) for c in candidates}
+        evaluated: list[Evaluated] = []
+        active = list(candidates)
+        while active:
+            jobs = [Job(c, STEPS[(lo[c.key] + hi[c.key]) // 2]) for c in active]
+            got = self.run(jobs)
+            evaluated += got
+            verdict = {(e.candidate.key, e.job.step): e.within_budget for e in got}
+            for c, job in zip(active, jobs, strict=True):
+                mid = STEPS.index(job.step)
+                if verdict.get((c.key, job.step), False):
+                    hi[c.key] = mid
+                else:
+                    lo[c.key] = mid + 1
+            active = [c for c in active if lo[c.key] < hi[c.key]]
+        return evaluated, [c for c in candidates if hi[c.key] == len(STEPS)]
+
     def run(self, jobs: Sequence[Job]) -> list[Evaluated]:
         ready = [(plan, job) for job in jobs if (plan := self.plan(job)) is not None]
         if not ready:
             return []
         prices = [self.prices.prices(p) for p, _ in ready]
-        results = simulate_many([p for p, _ in ready], self.profile, prices, seed=self.options.seed)
+        results = simulate_many([p for p, _ in ready], self.search_profile, prices, seed=self.options.seed)
         self.replayed += len(ready)
         out = []
         for (plan, job), result in zip(ready, results, strict=True):
@@ -429,6 +453,27 @@ def on_demand_base_for_spot(
 
 
 # ----- helpers ---------------------------------------------------------------------------------------
+
+
+def search_envelope(profile: TrafficProfile, step_s: int = SEARCH_STEP_S) -> TrafficProfile:
+    """The profile at ``step_s`` holding the maximum rate of each window (itself if already that coarse).
+
+    Replaying the envelope can only overstate overload and cost, never hide them, so a plan within budget
+    on it is very likely within budget on the profile; the confirmation replays the profile itself.
+    """
+    if profile.step_s >= step_s or step_s % profile.step_s:
+        return profile
+    k = step_s // profile.step_s
+    whole = profile.steps // k
+    if whole < 2:
+        return profile
+
+    def build() -> TrafficProfile:
+        rates = profile.rps[: whole * k].reshape(whole, k).max(axis=1)
+        return profile.replace(rps=rates, step_s=step_s, name=f"{profile.name} (5-min envelope)")
+
+    out: TrafficProfile = profile.memo(("search_envelope", step_s), build)
+    return out
 
 
 def _ranked(evaluated: list[Evaluated]) -> list[Evaluated]:
