@@ -177,7 +177,7 @@ def part2(args: argparse.Namespace, settings: Settings, catalog: Catalog) -> Non
     total_vs_today = t.savings_vs_current_pct if t.savings_vs_current_pct is not None else float("nan")
     print(
         f"total recommended {t.recommended_usd_per_month:.2f} $/month; cost / fluid bound {over_bound:.2f}; "
-        f"saving vs static on-demand peak {total_vs_static:.1f}% (static {static_total or float('nan'):.2f}); "
+        f"saving vs static on-demand peak {total_vs_static:.1f}% (static {static_total or 0:.2f}); "
         f"vs today {total_vs_today:.1f}%"
     )
 
