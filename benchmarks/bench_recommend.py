@@ -120,6 +120,8 @@ def part1(args: argparse.Namespace, settings: Settings, catalog: Catalog) -> Non
     _pack_all(rec, sc, catalog, names)
     if rec.totals.efficiency is not None:
         print(f"fleet cost / fluid lower bound:   {1 / rec.totals.efficiency:.2f}")
+    if rec.totals.floor_efficiency is not None:
+        print(f"fleet cost / bound with HA floor: {1 / rec.totals.floor_efficiency:.2f}")
 
 
 def _pack_all(rec: Recommendation, sc: Scenario, catalog: Catalog, names: list[str]) -> None:
@@ -156,27 +158,32 @@ def part2(args: argparse.Namespace, settings: Settings, catalog: Catalog) -> Non
             store.close()
     source = "stored bench results" if args.home else "capacities as given in the file"
     print(f"\n== demo scenario ({source}) ==")
-    head = f"{'model':<18}{'platform/shape':<26}{'$/month':>10}{'cost/bound':>12}"
+    head = f"{'model':<18}{'platform/shape':<26}{'$/month':>10}{'cost/bound':>12}{'cost/floor bd':>14}"
     print(f"{head}{'vs static peak':>16}{'vs today':>10}")
     for m in rec.models:
         if m.plan is None or m.cost is None:
             print(f"{m.model:<18}cannot recommend: {m.reason}")
             continue
         static = next((b for b in m.baselines if b.name == "static_peak"), None)
-        ratio = 1 / m.efficiency.efficiency if m.efficiency and m.efficiency.efficiency > 0 else float("nan")
+        eff = m.efficiency
+        ratio = 1 / eff.efficiency if eff and eff.efficiency > 0 else float("nan")
+        floor = 1 / eff.floor_efficiency if eff and eff.floor_efficiency else float("nan")
         vs_static = f"{static.savings_pct:.1f}%" if static and static.savings_pct is not None else "—"
         today = f"{m.savings_vs_current_pct:.1f}%" if m.savings_vs_current_pct is not None else "—"
         shape = f"{m.plan.platform.value} {m.plan.shape}"
         print(
-            f"{m.model:<18}{shape:<26}{m.cost.usd_per_month:>10.2f}{ratio:>12.2f}{vs_static:>16}{today:>10}"
+            f"{m.model:<18}{shape:<26}{m.cost.usd_per_month:>10.2f}{ratio:>12.2f}{floor:>14.2f}"
+            f"{vs_static:>16}{today:>10}"
         )
     t = rec.totals
     static_total = t.baselines_usd_per_month.get("static_peak")
     over_bound = 1 / t.efficiency if t.efficiency else float("nan")
+    over_floor = 1 / t.floor_efficiency if t.floor_efficiency else float("nan")
     total_vs_static = t.savings_vs_baselines_pct.get("static_peak", float("nan"))
     total_vs_today = t.savings_vs_current_pct if t.savings_vs_current_pct is not None else float("nan")
     print(
-        f"total recommended {t.recommended_usd_per_month:.2f} $/month; cost / fluid bound {over_bound:.2f}; "
+        f"total recommended {t.recommended_usd_per_month:.2f} $/month; cost / fluid bound {over_bound:.2f} "
+        f"(/ bound with HA floor {over_floor:.2f}); "
         f"saving vs static on-demand peak {total_vs_static:.1f}% (static {static_total or 0:.2f}); "
         f"vs today {total_vs_today:.1f}%"
     )

@@ -38,7 +38,13 @@ def render(rec: Recommendation, console: Console, *, stored: bool) -> None:
         console.print(
             f"efficiency: {t.efficiency:.0%} against the fluid lower bound of "
             f"{usd(t.fluid_bound_usd_per_month)}/month (capacity following demand exactly at the best price "
-            "per unit of capacity)",
+            "per unit of capacity)"
+            + (
+                f"; {t.floor_efficiency:.0%} against the bound that keeps the HA floor "
+                f"({usd(t.floor_bound_usd_per_month)}/month)"
+                if t.floor_efficiency is not None
+                else ""
+            ),
             highlight=False,
         )
     if rec.commitment is not None:

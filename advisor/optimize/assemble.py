@@ -207,11 +207,7 @@ def _model_rec(
         plan=_plan_summary(best, placement),
         cost=_cost(best),
         slo_risk=_risk(best, scenario.slo_budget_pct_minutes),
-        efficiency=Efficiency(
-            fluid_bound_usd_per_month=bound, efficiency=bound / rec_usd if rec_usd > 0 else 1.0
-        )
-        if bound is not None
-        else None,
+        efficiency=_efficiency(bound, w.floor_bound_usd_per_month, rec_usd),
         current=current,
         baselines=baselines,
         savings_vs_current_pct=current.savings_pct if current is not None else None,
@@ -219,6 +215,17 @@ def _model_rec(
         pooling_savings_usd_per_month=pooling_share,
         alternatives=[_alternative(e) for e in w.rightsized.alternatives],
         **common,
+    )
+
+
+def _efficiency(bound: float | None, floor: float | None, usd: float) -> Efficiency | None:
+    if bound is None:
+        return None
+    return Efficiency(
+        fluid_bound_usd_per_month=bound,
+        efficiency=bound / usd if usd > 0 else 1.0,
+        floor_bound_usd_per_month=floor,
+        floor_efficiency=None if floor is None else (floor / usd if usd > 0 else 1.0),
     )
 
 
@@ -340,6 +347,9 @@ def _totals(models: list[ModelRecommendation], packing: PackingSummary | None) -
     served = [m for m in models if m.efficiency is not None and m.cost is not None]
     bound = sum(m.efficiency.fluid_bound_usd_per_month for m in served if m.efficiency is not None)
     cost = sum(m.cost.usd_per_month - m.pooling_savings_usd_per_month for m in served if m.cost is not None)
+    floors = [m.efficiency.floor_bound_usd_per_month for m in served if m.efficiency is not None]
+    all_floors = bool(floors) and all(f is not None for f in floors)
+    floor = sum(f for f in floors if f is not None)
     return Totals(
         recommended_usd_per_month=rec,
         current_usd_per_month=cur,
@@ -350,6 +360,8 @@ def _totals(models: list[ModelRecommendation], packing: PackingSummary | None) -
         savings_vs_baselines_pct={k: savings_pct(v, plan_usd) or 0.0 for k, v in base_sum.items()},
         fluid_bound_usd_per_month=bound,
         efficiency=bound / cost if cost > 0 else None,
+        floor_bound_usd_per_month=floor if all_floors else None,
+        floor_efficiency=floor / cost if all_floors and cost > 0 else None,
     )
 
 

@@ -99,7 +99,13 @@ def recommendation_markdown(rec: Recommendation) -> str:
     if t.efficiency is not None:
         out.append(
             f"Efficiency against the fluid lower bound ({usd(t.fluid_bound_usd_per_month)}/month): "
-            f"{t.efficiency:.0%}."
+            f"{t.efficiency:.0%}"
+            + (
+                f"; against the bound that keeps the HA floor ({usd(t.floor_bound_usd_per_month)}/month): "
+                f"{t.floor_efficiency:.0%}."
+                if t.floor_efficiency is not None
+                else "."
+            )
         )
     if rec.packing is not None:
         out += ["", "## Node pools (EC2)", ""]

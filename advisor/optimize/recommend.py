@@ -56,7 +56,7 @@ from advisor.settings import Settings
 from advisor.store import Store
 from advisor.traffic import ops
 from advisor.traffic.library import resolve_profile
-from advisor.traffic.profile import TrafficProfile
+from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile
 
 Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 DEFAULT_PER_PLATFORM = {Platform.EC2: 3, Platform.SAGEMAKER: 1, Platform.FARGATE: 1}
@@ -85,6 +85,7 @@ class ModelWork:
     rightsized: RightsizeResult | None = None
     current: CurrentCost | None = None
     fluid_bound_usd_per_month: float | None = None
+    floor_bound_usd_per_month: float | None = None
     reason: str | None = None
     fix: str | None = None
 
@@ -301,6 +302,35 @@ def _rightsize(
             by = work.rightsized.best.result.breakdown.by_component
             lb_floor = by.get("load_balancer_hours", 0.0) + by.get("load_balancer_capacity_units", 0.0)
         work.fluid_bound_usd_per_month = compute + lb_floor
+        work.floor_bound_usd_per_month = floor_bound_usd_per_month(cands, work.profile, scenario.min_replicas)
+        if work.floor_bound_usd_per_month is not None:
+            work.floor_bound_usd_per_month += lb_floor
+
+
+def floor_bound_usd_per_month(
+    candidates: list[ShapeCandidate], profile: TrafficProfile, min_replicas: int
+) -> float | None:
+    """A lower bound that also keeps the high-availability floor: $/month, compute only.
+
+    Any plan runs one shape (spot pools at no lower capacity) with at least ``min_replicas`` replicas, so
+    in every hour it pays at least min over shapes of max(demand / capacity, min_replicas) replicas at that
+    shape's cheapest $ per replica-hour (on-demand or the mean spot price). Hourly mean demand is used: the
+    replicas needed are convex in demand, so the bound stays a bound (Jensen). None without candidates.
+    """
+    if not candidates:
+        return None
+    k = max(1, PREFILTER_STEP_S // profile.step_s)
+    whole = (profile.steps // k) * k
+    hourly = profile.rps[:whole].reshape(-1, k).mean(axis=1) if whole else profile.rps
+    cap = np.array([c.capacity.rps_per_replica for c in candidates])[:, None]
+    per_replica = np.array(
+        [
+            min(c.usd_per_node_hour, c.spot_usd_per_node_hour or np.inf) / c.replicas_per_node
+            for c in candidates
+        ]
+    )[:, None]
+    cost = np.maximum(hourly[None, :] / cap, float(min_replicas)) * per_replica
+    return float(cost.min(axis=0).mean()) * HOURS_PER_MONTH
 
 
 def _hourly_maxima(profile: TrafficProfile) -> np.ndarray:

@@ -129,6 +129,12 @@ class Efficiency(_Out):
         description="capacity following demand exactly at the best $/capacity over every candidate"
     )
     efficiency: float = Field(description="fluid bound ÷ plan cost (1 = nothing left to save)")
+    floor_bound_usd_per_month: float | None = Field(
+        default=None, description="the same bound keeping at least min_replicas replicas at all times"
+    )
+    floor_efficiency: float | None = Field(
+        default=None, description="floor bound ÷ plan cost: the part of the gap not owed to the HA floor"
+    )
 
 
 class Comparison(_Out):
@@ -257,6 +263,12 @@ class Totals(_Out):
         description="sum of the models' fluid bounds (models with a plan)"
     )
     efficiency: float | None = Field(description="that bound ÷ the recommended plans' cost")
+    floor_bound_usd_per_month: float | None = Field(
+        default=None, description="sum of the models' floor bounds"
+    )
+    floor_efficiency: float | None = Field(
+        default=None, description="that bound ÷ the recommended plans' cost"
+    )
     with_commitment_usd_per_month: float | None = None
 
 

@@ -25,7 +25,7 @@ For one model (its capacities, its traffic profile) :func:`rightsize_model` sear
    its p99 exceeds the SLO: capacity is the rate at which p99 = SLO) are at most ``slo_budget_pct_minutes`` %
    of all minutes and its overall p99 meets the SLO.
 
-Speed and certainty. Steps 2-4 replay a 5-minute envelope of the demand (each window's maximum: overload is
+Speed and certainty. Steps 2-4 replay a 3-minute envelope of the demand (each window's maximum: overload is
 never averaged away, costs are slightly overstated), which makes a plan several times cheaper to replay.
 The cheapest plans in budget are then **confirmed** on the profile's own step with the cost model's own
 queue calibration - spot plans under two more seeds (other interruption draws), the worst counting - and
@@ -68,9 +68,9 @@ RESCUE_STEPS = (1.0, 0.6)
 RESCUE_QUANTILES = (75.0, 90.0, 97.0, 100.0)  # minimum raised to these demand percentiles (stage 1b)
 RAISE_QUANTILES = (50.0, 90.0)  # ... and these, for the best shapes (stage 2)
 SPOT_SHARES_PCT = (50.0, 100.0)
-# The search replays a 5-minute envelope of the demand (the maximum of each 5 minutes, so overload is never
+# The search replays a 3-minute envelope of the demand (the maximum of each 3 minutes, so overload is never
 # hidden by averaging); the chosen plans are confirmed on the profile's own step.
-SEARCH_STEP_S = 300
+SEARCH_STEP_S = 180
 CONFIRM_SEEDS = 2  # extra interruption draws a spot plan must also pass
 LAG_QUANTILE = 99.0
 # Never plan a replica closer than 10 % to its measured capacity: the bench's capacity search resolves the
@@ -470,7 +470,7 @@ def search_envelope(profile: TrafficProfile, step_s: int = SEARCH_STEP_S) -> Tra
 
     def build() -> TrafficProfile:
         rates = profile.rps[: whole * k].reshape(whole, k).max(axis=1)
-        return profile.replace(rps=rates, step_s=step_s, name=f"{profile.name} (5-min envelope)")
+        return profile.replace(rps=rates, step_s=step_s, name=f"{profile.name} ({step_s} s envelope)")
 
     out: TrafficProfile = profile.memo(("search_envelope", step_s), build)
     return out
