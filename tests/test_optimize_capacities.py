@@ -130,3 +130,20 @@ def test_fargate_capacity_given_or_estimated(catalog: Catalog) -> None:
     assert entry is not None and entry.rps_per_replica == 42 and entry.provenance is CapacityProvenance.GIVEN
     estimated = build_capacities(_spec(), catalog, measurements=[]).fargate_entry()
     assert estimated is not None and estimated.provenance is CapacityProvenance.ESTIMATED
+
+
+def test_a_run_at_the_scenario_slo_beats_a_converted_one(tmp_path: Path, catalog: Catalog) -> None:
+    spec = _spec(slo={"latency_p99_ms": 100}, capacities_rps={})
+    with Store(tmp_path / "a.db") as store:
+        for run_id, slo, cap in (("at50", 50, 200.0), ("at100", 100, 260.0)):
+            store_bench_run(store, run_id=run_id, label="m", shape="c7a.medium", slo_p99_ms=slo,
+                            capacity_rps=cap, point_p99s_ms=[20.0])  # fmt: skip
+        ms = stored_measurements(store, model_labels(spec))
+    entry = build_capacities(spec, catalog, measurements=ms).entry(catalog.instance("c7a.medium"))
+    assert entry is not None and entry.run_ids == ("at100",) and entry.rps_per_replica == 260.0
+    assert entry.provenance is CapacityProvenance.MEASURED
+    # Only the other SLO on file: converted through the queue model, and flagged.
+    only50 = [m for m in ms if m.run_id == "at50"]
+    converted = build_capacities(spec, catalog, measurements=only50).entry(catalog.instance("c7a.medium"))
+    assert converted is not None and converted.provenance is CapacityProvenance.ESTIMATED
+    assert converted.rps_per_replica > 200.0 and "SLO conversion" in converted.basis

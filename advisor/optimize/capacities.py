@@ -273,13 +273,18 @@ def build_capacities(
     anchors: list[Anchor] = []
     missed: list[Measurement] = []
     measured_shapes: set[str] = set()
-    for m in measurements:
+    at_slo = [m for m in measurements if math.isclose(m.slo_p99_ms, slo, rel_tol=1e-6)]
+    # A run at the scenario's SLO beats a conversion from another SLO on the same shape, and a run at this
+    # SLO that found no passing rate rules the shape out whatever other SLOs found.
+    missed_shapes = {m.shape for m in at_slo if m.capacity_rps <= 0}
+    ordered = at_slo + [m for m in measurements if m not in at_slo and m.shape not in missed_shapes]
+    for m in ordered:
         try:
             itype = catalog.instance(m.shape)
         except AdvisorError:  # a shape that is not an instance type (the host itself)
             continue
         if m.capacity_rps <= 0:
-            if math.isclose(m.slo_p99_ms, slo, rel_tol=1e-6):
+            if m.shape in missed_shapes:
                 missed.append(m)
             continue
         anchor = _measured_anchor(m, itype, model)
