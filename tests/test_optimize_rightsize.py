@@ -18,9 +18,9 @@ from advisor.optimize.rightsize import (
     PriceCache,
     SearchOptions,
     minutes_over_slo_pct,
-    on_demand_base_for_spot,
     rightsize_model,
 )
+from advisor.optimize.sizing import on_demand_base_for_spot
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings
 from advisor.traffic import TrafficProfile

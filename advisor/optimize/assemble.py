@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from advisor.cost.plan import CapacityProvenance, LoadBalancerKind
-from advisor.cost.prices import resolve_prices
 from advisor.domain import Platform
 from advisor.errors import AdvisorError
 from advisor.optimize.candidates import CandidateTypes
@@ -42,7 +41,7 @@ from advisor.optimize.recommendation import (
     Totals,
     new_recommendation_id,
 )
-from advisor.optimize.rightsize import Evaluated
+from advisor.optimize.rightsize import Evaluated, PriceCache
 from advisor.optimize.scenario import Scenario
 from advisor.pricing.catalog import Catalog
 from advisor.traffic.profile import HOURS_PER_MONTH
@@ -59,6 +58,7 @@ def build(
     *,
     types: CandidateTypes,
     catalog: Catalog,
+    prices: PriceCache,
     scenario_file: Path | None,
     seed: int,
     packing_time_s: float,
@@ -84,11 +84,11 @@ def build(
     packing, placements, pooling_share = _pool(works, actions, types, packing_time_s)
     models = [
         _model_rec(w, actions[w.spec.name], placements.get(w.spec.name), pooling_share.get(w.spec.name, 0.0),
-                   catalog, scenario, seed)
+                   catalog, prices, scenario, seed)
         for w in works
     ]  # fmt: skip
     totals = _totals(models, packing)
-    commitment, commit_note = _commitment(works, models, catalog)
+    commitment, commit_note = _commitment(works, models, prices)
     if commitment is not None:
         totals = totals.model_copy(
             update={
@@ -169,6 +169,7 @@ def _model_rec(
     placement: Placement | None,
     pooling_share: float,
     catalog: Catalog,
+    prices: PriceCache,
     scenario: Scenario,
     seed: int,
 ) -> ModelRecommendation:
@@ -193,6 +194,7 @@ def _model_rec(
         best.plan,
         w.profile,
         catalog,
+        prices,
         budget_pct=scenario.slo_budget_pct_minutes,
         seed=seed,
         recommended_usd=rec_usd,
@@ -371,7 +373,7 @@ def comparison_usd(m: ModelRecommendation, name: str) -> float | None:
 
 
 def _commitment(
-    works: Sequence[ModelWork], models: list[ModelRecommendation], catalog: Catalog
+    works: Sequence[ModelWork], models: list[ModelRecommendation], prices: PriceCache
 ) -> tuple[CommitmentSummary | None, str | None]:
     """A Compute Savings Plan for the always-on on-demand base of the EC2 and Fargate plans.
 
@@ -388,7 +390,7 @@ def _commitment(
         if best is None or w.spec.name not in adopted or best.plan.platform is Platform.SAGEMAKER:
             continue
         frame = best.result.timeseries()
-        node_usd = resolve_prices(best.plan, catalog).on_demand_usd_per_node_hour
+        node_usd = prices.prices(best.plan).on_demand_usd_per_node_hour
         spend = frame["nodes_on_demand"].to_numpy(dtype=float) * node_usd
         series.append(hourly_spend(spend, float(w.profile.step_s if w.profile is not None else 3600)))
     if not series:

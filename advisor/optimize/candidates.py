@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from advisor.optimize.scenario import Scenario
 from advisor.pricing.catalog import Catalog
 from advisor.pricing.fargate import smallest_fargate_size
 
+SpotPools = tuple[tuple[str, ...], str]  # (pool types, why none)
 _WORST_BAND_RANK = InterruptionBand.GT20.rank
 PREFILTER_TARGET = 0.7  # a typical utilisation target, only to rank shapes before the replay
 SPOT_POOL_MAX_SIZE_RATIO = 2.0  # pool types at most twice the shape's vCPUs (the rest would sit idle)
@@ -51,9 +53,18 @@ class ShapeCandidate:
     price_estimated: bool = False
     instance: InstanceType | None = None
     fargate: FargateShape | None = None
-    spot_pools: tuple[str, ...] = ()
     spot_usd_per_node_hour: float | None = None
-    spot_note: str = ""
+    # Pool names and the reason for none, looked up on first use (most candidates never need them).
+    spot_lookup: Callable[[], SpotPools] = field(default=lambda: ((), ""), repr=False, compare=False)
+
+    @cached_property
+    def spot_pools(self) -> tuple[str, ...]:
+        """The spot pool types (empty: no spot for this shape; ``spot_note`` says why)."""
+        return self.spot_lookup()[0]
+
+    @cached_property
+    def spot_note(self) -> str:
+        return self.spot_lookup()[1]
 
     @property
     def rps_per_node(self) -> float:
@@ -89,6 +100,20 @@ class CandidateTypes:
     resources: np.ndarray  # (T, 4): vcpu, memory GiB, GPUs, GPU/accelerator memory GiB
     accelerated: np.ndarray  # bool
     arch: np.ndarray  # str
+    _fargate: dict[tuple[float, float, str, str], float | None] = field(default_factory=dict, compare=False)
+
+    def fargate_usd_per_hour(
+        self, catalog: Catalog, vcpu: float, memory_gib: float, option: PurchaseOption, os_arch: str
+    ) -> float | None:
+        """$/h of one Fargate task of a valid size (None when not offered), looked up once per size."""
+        key = (vcpu, memory_gib, option.value, os_arch)
+        if key not in self._fargate:
+            try:
+                price = catalog.fargate_task(self.region, vcpu, memory_gib, option, os_arch).usd_per_hour
+            except AdvisorError:
+                price = None
+            self._fargate[key] = price
+        return self._fargate[key]
 
     @classmethod
     def build(cls, scenario: Scenario, catalog: Catalog) -> CandidateTypes:
@@ -171,13 +196,13 @@ def shape_candidates(
     capacity, entries = caps.entries_for(types.types)
     usable = (rpn >= 1) & np.isfinite(capacity) & (capacity > 0)
     out: list[ShapeCandidate] = []
-    pools_of = _spot_pools(usable, rpn, capacity, types, scenario)
+    pool_price, pools_of = _spot_pools(usable, rpn, capacity, types, scenario)
     for i in np.flatnonzero(usable):
         entry = entries[i]
         assert entry is not None
         itype = types.types[i]
         if Platform.EC2 in scenario.platforms:
-            pools, pool_price, note = pools_of(int(i))
+            price = pool_price[i]
             out.append(
                 ShapeCandidate(
                     platform=Platform.EC2,
@@ -186,9 +211,8 @@ def shape_candidates(
                     capacity=entry,
                     usd_per_node_hour=float(types.on_demand[i]),
                     instance=itype,
-                    spot_pools=pools,
-                    spot_usd_per_node_hour=pool_price,
-                    spot_note=note,
+                    spot_usd_per_node_hour=float(price) if np.isfinite(price) else None,
+                    spot_lookup=partial(pools_of, int(i)),
                 )
             )
         if Platform.SAGEMAKER in scenario.platforms and np.isfinite(types.sagemaker[i]):
@@ -201,10 +225,10 @@ def shape_candidates(
                     usd_per_node_hour=float(types.sagemaker[i]),
                     price_estimated=bool(types.sagemaker_estimated[i]),
                     instance=itype,
-                    spot_note="SageMaker real-time endpoints have no spot option",
+                    spot_lookup=_no_sagemaker_spot,
                 )
             )
-    fargate = _fargate_candidate(need, caps, scenario, catalog)
+    fargate = _fargate_candidate(need, caps, scenario, catalog, types)
     if fargate is not None:
         out.append(fargate)
     return out
@@ -259,17 +283,18 @@ def best_usd_per_rps_hour(candidates: list[ShapeCandidate]) -> float | None:
 
 def _spot_pools(
     usable: np.ndarray, rpn: np.ndarray, capacity: np.ndarray, types: CandidateTypes, scenario: Scenario
-) -> Callable[[int], tuple[tuple[str, ...], float | None, str]]:
-    """For every usable type at once: its spot pool types (module docstring), their mean $/h, or why none.
+) -> tuple[np.ndarray, Callable[[int], SpotPools]]:
+    """For every type at once: the mean $/h of its spot pools (NaN: none), and a look-up of their names.
 
     Pools are eligible when they offer spot within the band, hold at least as many replicas at no less
     capacity, and have at most ``SPOT_POOL_MAX_SIZE_RATIO`` times the vCPUs; the cheapest ``n + 1`` are taken
-    (``n`` = the scenario's minimum). Computed as one (types x types) mask, then read per type.
+    (``n`` = the scenario's minimum). Computed as one (types x types) mask ordered by spot price.
     """
     policy = scenario.spot
     need = policy.min_instance_types_per_pool
+    none = np.full(len(types.types), np.nan)
     if not policy.allowed:
-        return lambda i: ((), None, "spot not allowed by the scenario")
+        return none, lambda i: ((), "spot not allowed by the scenario")
     spot_ok = usable & np.isfinite(types.spot) & (types.band_rank <= policy.max_interruption_band.rank)
     names = np.array([t.name for t in types.types], dtype=object)
     order = np.lexsort((names, np.where(np.isfinite(types.spot), types.spot, np.inf)))
@@ -282,25 +307,25 @@ def _spot_pools(
         & (vcpu[order][None, :] <= vcpu[:, None] * SPOT_POOL_MAX_SIZE_RATIO)
     )
     counts = eligible.sum(axis=1)
+    chosen = eligible & (np.cumsum(eligible, axis=1) <= need + 1)
+    prices = np.where(chosen, np.where(np.isfinite(types.spot), types.spot, 0.0)[order][None, :], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = prices.sum(axis=1) / chosen.sum(axis=1)
+    mean = np.where(counts >= need, mean, np.nan)
 
-    def pools(i: int) -> tuple[tuple[str, ...], float | None, str]:
+    def pools(i: int) -> SpotPools:
         if counts[i] < need:
-            return (
-                (),
-                None,
-                (
-                    f"only {counts[i]} spot type(s) with band <= {policy.max_interruption_band.value} host "
-                    f"{rpn[i]} replica(s) at this capacity; the scenario asks for {need}"
-                ),
+            return (), (
+                f"only {counts[i]} spot type(s) with band <= {policy.max_interruption_band.value} host "
+                f"{rpn[i]} replica(s) at this capacity; the scenario asks for {need}"
             )
-        chosen = order[np.flatnonzero(eligible[i])[: need + 1]]
-        return tuple(str(n) for n in names[chosen]), float(types.spot[chosen].mean()), ""
+        return tuple(str(n) for n in names[order[chosen[i]]]), ""
 
-    return pools
+    return mean, pools
 
 
 def _fargate_candidate(
-    need: ReplicaResources, caps: ModelCapacities, scenario: Scenario, catalog: Catalog
+    need: ReplicaResources, caps: ModelCapacities, scenario: Scenario, catalog: Catalog, types: CandidateTypes
 ) -> ShapeCandidate | None:
     if Platform.FARGATE not in scenario.platforms or need.gpu_count > 0 or need.gpu_memory_gib > 0:
         return None
@@ -313,34 +338,35 @@ def _fargate_candidate(
         return None
     os_arch = "linux_arm" if need.arch is not None and need.arch.value == "arm64" else "linux_x86"
     shape = FargateShape(vcpu=size.vcpu, memory_gib=size.memory_gib, os_arch=os_arch)
-    try:
-        price = catalog.fargate_task(
-            scenario.region, size.vcpu, size.memory_gib, PurchaseOption.FARGATE, os_arch
-        )
-    except AdvisorError:
+    price = types.fargate_usd_per_hour(catalog, size.vcpu, size.memory_gib, PurchaseOption.FARGATE, os_arch)
+    if price is None:
         return None
     spot_price: float | None = None
     note = "Fargate Spot publishes no interruption band; assumed >20%, over the scenario's maximum"
     if scenario.spot.allowed and scenario.spot.max_interruption_band.rank >= _WORST_BAND_RANK:
-        try:
-            spot_price = catalog.fargate_task(
-                scenario.region, size.vcpu, size.memory_gib, PurchaseOption.FARGATE_SPOT, os_arch
-            ).usd_per_hour
-            note = ""
-        except AdvisorError:
-            spot_price = None
+        spot_price = types.fargate_usd_per_hour(
+            catalog, size.vcpu, size.memory_gib, PurchaseOption.FARGATE_SPOT, os_arch
+        )
+        note = "" if spot_price is not None else "no Fargate Spot price in this region"
     label = f"fargate-{size.vcpu:g}vcpu-{size.memory_gib:g}gb"
     return ShapeCandidate(
         platform=Platform.FARGATE,
         shape=label,
         replicas_per_node=1,
         capacity=_renamed(entry, label),
-        usd_per_node_hour=price.usd_per_hour,
+        usd_per_node_hour=price,
         fargate=shape,
-        spot_pools=(label,) if spot_price is not None else (),
         spot_usd_per_node_hour=spot_price,
-        spot_note=note,
+        spot_lookup=partial(_fixed_pools, (label,) if spot_price is not None else (), note),
     )
+
+
+def _fixed_pools(pools: tuple[str, ...], note: str) -> SpotPools:
+    return pools, note
+
+
+def _no_sagemaker_spot() -> SpotPools:
+    return (), "SageMaker real-time endpoints have no spot option"
 
 
 def _renamed(entry: CapacityEntry, shape: str) -> CapacityEntry:

@@ -3,7 +3,7 @@
 - **Current deployment** (the scenario's ``current``): a static plan of ``count`` instances (or tasks) of the
   given type and purchase option, holding as many replicas as fit, replayed like any plan when a capacity is
   known for its shape, else priced only (its SLO risk then unknown).
-- **Baselines** (:func:`advisor.cost.baselines.evaluate_baselines` on the recommended plan): static
+- **Baselines** (the plan builders of :mod:`advisor.cost.baselines`, applied to the recommended plan): static
   on-demand sized for the peak, a SageMaker endpoint and ECS on Fargate with target tracking.
 - **Churn guard**: Karpenter's balanced consolidation (v1.14+, aws-samples karpenter-blueprints "Balanced
   Consolidation") approves an action when ``savings_fraction / disruption_fraction >= threshold`` (0.5 there),
@@ -18,9 +18,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from advisor.cost.baselines import evaluate_baselines
+from advisor.cost.baselines import BASELINES, fargate_plan, sagemaker_plan, static_peak_plan
 from advisor.cost.plan import (
     AutoscalingPolicy,
     FargateShape,
@@ -163,28 +164,52 @@ def baseline_comparisons(
     plan: Plan,
     profile: TrafficProfile,
     catalog: Catalog,
+    prices: PriceCache,
     *,
     budget_pct: float,
     seed: int,
     recommended_usd: float,
 ) -> list[Comparison]:
-    """Static on-demand for the peak, SageMaker and Fargate target tracking, with savings vs each."""
+    """Static on-demand for the peak, SageMaker and Fargate target tracking, with savings vs each.
+
+    Built with :mod:`advisor.cost.baselines`' plan builders (what ``evaluate_baselines`` does), priced
+    through ``prices`` so that catalog look-ups are shared across models, and replayed in one batch.
+    """
+    builders: list[tuple[str, Callable[[], Plan]]] = [
+        ("static_peak", lambda: static_peak_plan(plan, profile)),
+        ("sagemaker_target_tracking", lambda: sagemaker_plan(plan, catalog)),
+        ("fargate_target_tracking", lambda: fargate_plan(plan, catalog)),
+    ]
+    built: list[tuple[str, Plan | str]] = []
+    for name, build in builders:
+        try:
+            candidate = build()
+            prices.prices(candidate)
+            built.append((name, candidate))
+        except AdvisorError as exc:
+            built.append((name, exc.one_line()))
+    ready = [(name, p) for name, p in built if isinstance(p, Plan)]
+    results = simulate_many(
+        [p for _, p in ready], profile, [prices.prices(p) for _, p in ready], seed=seed
+    ) if ready else []  # fmt: skip
+    priced = {name: r for (name, _), r in zip(ready, results, strict=True)}
     out = []
-    for b in evaluate_baselines(plan, profile, catalog, seed=seed):
-        if b.result is None:
-            out.append(Comparison(name=b.name, description=b.description, unavailable=b.unavailable))
+    for name, item in built:
+        if isinstance(item, str):
+            out.append(Comparison(name=name, description=BASELINES[name], unavailable=item))
             continue
-        over = minutes_over_slo_pct(b.result)
+        r = priced[name]
+        over = minutes_over_slo_pct(r)
         out.append(
             Comparison(
-                name=b.name,
-                description=b.description,
-                platform=b.result.platform,
-                shape=b.result.shape,
-                usd_per_month=b.result.usd_per_month,
+                name=name,
+                description=BASELINES[name],
+                platform=r.platform,
+                shape=r.shape,
+                usd_per_month=r.usd_per_month,
                 minutes_over_slo_pct=over,
-                meets_slo_budget=over <= budget_pct + 1e-12 and b.result.slo.meets_slo,
-                savings_pct=savings_pct(b.result.usd_per_month, recommended_usd),
+                meets_slo_budget=over <= budget_pct + 1e-12 and r.slo.meets_slo,
+                savings_pct=savings_pct(r.usd_per_month, recommended_usd),
             )
         )
     return out

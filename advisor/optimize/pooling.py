@@ -41,7 +41,7 @@ from advisor.optimize.packing_types import (
 from advisor.optimize.recommendation import PackingGroup, PackingSummary, Placement
 
 MIN_POOLING_GAIN = 0.02  # adopt shared pools only when they save more than 2 % at the peak
-MIN_GROUP_TIME_S = 0.3
+MIN_GROUP_TIME_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def pool_models(
     members: Sequence[PoolMember],
     types: CandidateTypes,
     *,
-    time_budget_s: float = 3.0,
+    time_budget_s: float = 2.0,
     options: PackingOptions | None = None,
 ) -> tuple[PackingSummary | None, dict[str, Placement]]:
     """Pack the members; returns the summary (None without members) and each model's placement."""

@@ -69,7 +69,7 @@ class RecommendOptions:
 
     seed: int = 0
     shapes_per_platform: dict[Platform, int] = field(default_factory=lambda: dict(DEFAULT_PER_PLATFORM))
-    packing_time_s: float = 3.0
+    packing_time_s: float = 2.0
 
 
 @dataclass
@@ -136,6 +136,7 @@ def recommend(
         works,
         types=types,
         catalog=catalog,
+        prices=prices,
         scenario_file=scenario_file,
         seed=options.seed,
         packing_time_s=options.packing_time_s,

@@ -47,13 +47,21 @@ from advisor.cost.baselines import (
     TARGET_TRACKING_SCALE_IN_ALARM_S,
     TARGET_TRACKING_SCALE_OUT_ALARM_S,
 )
-from advisor.cost.plan import AutoscalingPolicy, LoadBalancerKind, LoadBalancerSpec, Plan, PurchaseMix
+from advisor.cost.plan import (
+    AutoscalingPolicy,
+    Capacity,
+    LoadBalancerKind,
+    LoadBalancerSpec,
+    Plan,
+    PurchaseMix,
+)
 from advisor.cost.prices import PlanPrices, resolve_prices
 from advisor.cost.queueing import calibrate_service_time_ms
 from advisor.cost.result import CostResult
 from advisor.cost.simulate import simulate_many
 from advisor.domain import SLO, Platform, ReplicaResources
 from advisor.optimize.candidates import ShapeCandidate, nodes_for
+from advisor.optimize.sizing import on_demand_base_for_spot, rolling_max_ahead, search_envelope
 from advisor.pricing.catalog import Catalog
 from advisor.traffic.profile import TrafficProfile
 
@@ -63,19 +71,19 @@ from advisor.traffic.profile import TrafficProfile
 EC2_SCALE_UP_DELAY_S = 180.0
 EC2_SCALE_DOWN_S = 300.0
 EC2_TOLERANCE = 0.1
-STEPS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.32, 0.25)  # target = ceiling x step, highest first
+STEPS = (1.0, 0.85, 0.7, 0.55, 0.42, 0.32, 0.25)  # target = ceiling x step, highest first
 RESCUE_STEPS = (1.0, 0.6)
 RESCUE_QUANTILES = (75.0, 90.0, 97.0, 100.0)  # minimum raised to these demand percentiles (stage 1b)
 RAISE_QUANTILES = (50.0, 90.0)  # ... and these, for the best shapes (stage 2)
-SPOT_SHARES_PCT = (50.0, 100.0)
-# The search replays a 3-minute envelope of the demand (the maximum of each 3 minutes, so overload is never
-# hidden by averaging); the chosen plans are confirmed on the profile's own step.
-SEARCH_STEP_S = 180
+SPIKY_BELOW_STEP = 0.7  # stage 2 runs when a best shape needed a target this low (headroom for climbs)
+SPOT_SHARES_PCT = (50, 100)  # whole %, as the ASG API takes it
 CONFIRM_SEEDS = 2  # extra interruption draws a spot plan must also pass
 LAG_QUANTILE = 99.0
 # Never plan a replica closer than 10 % to its measured capacity: the bench's capacity search resolves the
 # SLO boundary to 5-8 % (advisor.bench.search), so the last 10 % would be within measurement error.
 MAX_TARGET_UTILISATION = 0.9
+_ON_DEMAND = PurchaseMix()
+_NO_LOAD_BALANCER = LoadBalancerSpec(kind=LoadBalancerKind.NONE)
 
 
 @dataclass(frozen=True)
@@ -172,9 +180,12 @@ def rightsize_model(
     # minimum to the demand's upper quantiles, so the jump lands on replicas already running.
     evaluated += search.run([Job(c, s, q) for c in stuck for s in RESCUE_STEPS for q in RESCUE_QUANTILES])
     # Stage 2: the best shapes with a raised minimum at their winning target and one step higher (often
-    # cheaper than a low target for spiky traffic).
+    # cheaper than a low target for spiky traffic; smooth traffic keeps high targets and skips this).
     jobs: list[Job] = []
-    for ev in _ranked(evaluated)[: options.refine_top]:
+    spiky = bool(stuck) or any(
+        e.job.step < SPIKY_BELOW_STEP for e in _ranked(evaluated)[: options.refine_top]
+    )
+    for ev in _ranked(evaluated)[: options.refine_top] if spiky else []:
         higher = [s for s in STEPS if s > ev.job.step][-1:]
         jobs += [
             Job(ev.candidate, s, q)
@@ -186,9 +197,10 @@ def rightsize_model(
     # Stage 3: spot above an on-demand base for the best shapes that have spot pools.
     jobs = []
     for ev in [e for e in _ranked(evaluated) if e.candidate.spot_pools][: options.spot_top]:
+        # Interruptions take capacity away: every share at the winning target, all spot one step lower.
         lower = [s for s in STEPS if s < ev.job.step][:1]
-        for s in (ev.job.step, *lower):
-            jobs += [Job(ev.candidate, s, ev.job.min_quantile, share) for share in SPOT_SHARES_PCT]
+        jobs += [Job(ev.candidate, ev.job.step, ev.job.min_quantile, share) for share in SPOT_SHARES_PCT]
+        jobs += [Job(ev.candidate, s, ev.job.min_quantile, SPOT_SHARES_PCT[-1]) for s in lower]
     evaluated += search.run(jobs)
     return search.finish(evaluated)
 
@@ -200,7 +212,7 @@ class Job:
     candidate: ShapeCandidate
     step: float
     min_quantile: float | None = None
-    spot_pct: float = 0.0
+    spot_pct: int = 0
 
 
 # ----- the search ------------------------------------------------------------------------------------
@@ -228,13 +240,14 @@ class _Search:
         self.trough = float(profile.rps.min())
         self._lag: dict[int, float] = {}
         self._quantile: dict[float, float] = {}
+        self._capacity: dict[tuple[str, str], Capacity] = {}
 
     def lag_growth(self, delay_s: float) -> float:
         """How much the traffic climbs within one scale-up delay (the 99th percentile of the ratio)."""
         steps = max(1, math.ceil(delay_s / self.profile.step_s))
         if steps not in self._lag:
             d = self.demand
-            ahead = _rolling_max_ahead(d, steps)
+            ahead = rolling_max_ahead(d, steps)
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.where(d > 0, ahead / np.maximum(d, 1e-12), 1.0)
             self._lag[steps] = max(1.0, float(np.percentile(ratio, LAG_QUANTILE)))
@@ -264,7 +277,7 @@ class _Search:
         low = math.ceil(floor / per_replica - 1e-9)
         high = math.ceil(self.peak * self.lag_growth(delay) * (1.0 + tol) / per_replica - 1e-9)
         minimum = max(self.options.min_replicas, low)
-        return AutoscalingPolicy(
+        return AutoscalingPolicy.model_construct(
             min_replicas=minimum,
             max_replicas=max(minimum, high, 1),
             target_utilisation=round(target, 6),
@@ -273,36 +286,44 @@ class _Search:
             tolerance=tol,
         )
 
+    def capacity(self, cand: ShapeCandidate) -> Capacity:
+        """The candidate's capacity with the calibrated service time (one root search per capacity).
+
+        The search passes it to skip a calibration per plan; the confirmation replays without it, so the
+        reported queue is calibrated by the cost model itself.
+        """
+        if cand.key not in self._capacity:
+            capacity = cand.capacity.to_capacity()
+            service = self.prices.service_time_ms(capacity.rps_per_replica, self.slo.latency_p99_ms)
+            self._capacity[cand.key] = capacity.model_copy(update={"service_time_ms": service})
+        return self._capacity[cand.key]
+
     def plan(self, job: Job) -> Plan | None:
         """The plan of a job; None when spot buys nothing (the base covers every node)."""
         cand = job.candidate
         policy = self.policy(cand, job.step, job.min_quantile)
-        purchase = PurchaseMix()
+        purchase = _ON_DEMAND
         if job.spot_pct > 0:
             base = on_demand_base_for_spot(
-                self.demand, cand.capacity.rps_per_replica, cand.replicas_per_node, policy,
+                self.search_profile.rps, cand.capacity.rps_per_replica, cand.replicas_per_node, policy,
                 job.spot_pct, len(cand.spot_pools), self.options.min_on_demand_base,
             )  # fmt: skip
             if base >= nodes_for(policy.max_replicas, cand.replicas_per_node):
                 return None
             pool_names = list(cand.spot_pools) if cand.platform is Platform.EC2 else []
-            purchase = PurchaseMix(
+            purchase = PurchaseMix.model_construct(
                 on_demand_base=base, spot_pct_above_base=job.spot_pct, spot_pools=pool_names
             )
-        capacity = cand.capacity.to_capacity()
-        # The search passes the calibrated service time (one root search per capacity, not per plan); the
-        # confirmation replays without it, so the reported queue is calibrated by the cost model itself.
-        service = self.prices.service_time_ms(capacity.rps_per_replica, self.slo.latency_p99_ms)
-        capacity = capacity.model_copy(update={"service_time_ms": service})
-        lb = self.lb
-        if cand.platform is Platform.SAGEMAKER:
-            lb = LoadBalancerSpec(kind=LoadBalancerKind.NONE)
+        capacity = self.capacity(cand)
+        lb = self.lb if cand.platform is not Platform.SAGEMAKER else _NO_LOAD_BALANCER
         mix = (
             "on-demand"
             if job.spot_pct <= 0
             else f"{purchase.on_demand_base} on-demand + {job.spot_pct:g}% spot"
         )
-        return Plan(
+        # Search plans skip pydantic validation (their parts are built here, from validated values); the
+        # confirmed ones are validated in full before they leave this module.
+        return Plan.model_construct(
             name=f"{self.model}: {cand.platform.value} {cand.shape} @{policy.target_utilisation:.2f} "
             f"min {policy.min_replicas} {mix}",
             model=self.model,
@@ -365,7 +386,7 @@ class _Search:
         for ev in feasible:
             if confirmed_best is not None and ev.candidate.key in seen:
                 continue
-            final = self._confirm(ev)
+            final = self._confirm(ev, all_seeds=confirmed_best is None)
             if final is None:
                 continue
             if confirmed_best is None:
@@ -392,12 +413,17 @@ class _Search:
             )
         return RightsizeResult(self.model, confirmed_best, chosen, plans_replayed=self.replayed)
 
-    def _confirm(self, ev: Evaluated) -> Evaluated | None:
-        plan = ev.plan.model_copy(
-            update={"capacity": ev.plan.capacity.model_copy(update={"service_time_ms": None})}
-        )
+    def _confirm(self, ev: Evaluated, *, all_seeds: bool) -> Evaluated | None:
+        """Replay on the profile's own step (validated plan, cost-model calibration); None if over budget.
+
+        The recommended plan, if it buys spot, is replayed under ``CONFIRM_SEEDS`` more interruption draws
+        (``all_seeds``); alternatives under the main seed only.
+        """
+        data = ev.plan.model_dump()
+        data["capacity"]["service_time_ms"] = None
+        plan = Plan.model_validate(data)
         seeds = [self.options.seed]
-        if plan.purchase.uses_spot:
+        if plan.purchase.uses_spot and all_seeds:
             seeds += [self.options.seed + 1 + i for i in range(CONFIRM_SEEDS)]
         price = self.prices.prices(plan)
         results = [simulate_many([plan], self.profile, [price], seed=s)[0] for s in seeds]
@@ -412,70 +438,6 @@ class _Search:
         return Evaluated(ev.candidate, plan, results[0], max(overs), True, tuple(seeds), ev.job)
 
 
-def on_demand_base_for_spot(
-    demand_rps: np.ndarray,
-    rps_per_replica: float,
-    replicas_per_node: int,
-    policy: AutoscalingPolicy,
-    spot_pct: float,
-    pools: int,
-    min_base: int,
-) -> int:
-    """The smallest on-demand base (nodes) that survives the loss of the largest spot pool at every step.
-
-    At each step the autoscaler runs ``N = ceil(replicas / replicas_per_node)`` nodes with
-    ``replicas = clip(ceil(demand / (capacity × target)), min, max)``; with base B, the on-demand nodes are
-    ``min(N, B) + ceil((N − B)⁺ × (100 − spot %) / 100)`` (rounded in favour of on-demand, as EC2 Auto Scaling
-    does) and the spot nodes, spread evenly over ``pools`` types, lose ``ceil(spot / pools)`` when one pool is
-    reclaimed. B is the least base (at least ``min_base``) for which the nodes left still hold
-    ``ceil(demand / capacity)`` replicas - the demand at the SLO - everywhere. Worked example: 10 nodes of one
-    replica, 2 pools, 100 % spot, demand needing 7: B = 0 leaves 10 − 5 = 5 < 7; B = 4 gives 6 spot nodes,
-    3 lost, 7 left: B = 4.
-    """
-    per_replica = rps_per_replica * policy.target_utilisation
-    replicas = np.clip(np.ceil(demand_rps / per_replica - 1e-9), policy.min_replicas, policy.max_replicas)
-    nodes = np.ceil(replicas / replicas_per_node - 1e-9)
-    needed = np.ceil(demand_rps / rps_per_replica - 1e-9)
-    # Only the worst need at each node count matters.
-    levels, where = np.unique(nodes, return_inverse=True)
-    need_arr = np.zeros(levels.size)
-    np.maximum.at(need_arr, where.reshape(-1), needed)
-    n_arr = levels.astype(np.float64)
-    top = int(n_arr.max()) if n_arr.size else 0
-    for base in range(min_base, top + 1):
-        above = np.maximum(n_arr - base, 0.0)
-        on_demand = np.minimum(n_arr, base) + np.ceil(np.round(above * (100.0 - spot_pct) / 100.0, 9))
-        spot = n_arr - on_demand
-        lost = np.ceil(spot / max(pools, 1))
-        if np.all((n_arr - lost) * replicas_per_node >= need_arr):
-            return base
-    return max(top, min_base)
-
-
-# ----- helpers ---------------------------------------------------------------------------------------
-
-
-def search_envelope(profile: TrafficProfile, step_s: int = SEARCH_STEP_S) -> TrafficProfile:
-    """The profile at ``step_s`` holding the maximum rate of each window (itself if already that coarse).
-
-    Replaying the envelope can only overstate overload and cost, never hide them, so a plan within budget
-    on it is very likely within budget on the profile; the confirmation replays the profile itself.
-    """
-    if profile.step_s >= step_s or step_s % profile.step_s:
-        return profile
-    k = step_s // profile.step_s
-    whole = profile.steps // k
-    if whole < 2:
-        return profile
-
-    def build() -> TrafficProfile:
-        rates = profile.rps[: whole * k].reshape(whole, k).max(axis=1)
-        return profile.replace(rps=rates, step_s=step_s, name=f"{profile.name} ({step_s} s envelope)")
-
-    out: TrafficProfile = profile.memo(("search_envelope", step_s), build)
-    return out
-
-
 def _ranked(evaluated: list[Evaluated]) -> list[Evaluated]:
     """The cheapest plan in budget per candidate, cheapest first."""
     best: dict[tuple[str, str], Evaluated] = {}
@@ -486,11 +448,3 @@ def _ranked(evaluated: list[Evaluated]) -> list[Evaluated]:
         if cur is None or ev.usd_per_month < cur.usd_per_month:
             best[ev.candidate.key] = ev
     return sorted(best.values(), key=lambda e: (e.usd_per_month, e.candidate.key))
-
-
-def _rolling_max_ahead(d: np.ndarray, steps: int) -> np.ndarray:
-    """max(d[t+1 .. t+steps]) for every t (cyclic, like the replay)."""
-    out = np.roll(d, -1).copy()
-    for k in range(2, steps + 1):
-        np.maximum(out, np.roll(d, -k), out=out)
-    return out
