@@ -63,6 +63,7 @@ def build(
     seed: int,
     packing_time_s: float,
     version: str,
+    stale_after_days: int = 90,
     created_at: dt.datetime,
 ) -> Recommendation:
     """The Recommendation for ``works`` (one per scenario model, in order)."""
@@ -96,7 +97,7 @@ def build(
                 - commitment.savings_usd_per_month
             }
         )
-    warnings = _warnings(works, models, catalog, commit_note)
+    warnings = _warnings(works, models, catalog, commit_note, stale_after_days)
     served = [m for m in models if m.action is not Action.CANNOT_RECOMMEND]
     status = "ok" if len(served) == len(models) else ("partial" if served else "cannot_recommend")
     return Recommendation(
@@ -421,11 +422,15 @@ def _commitment(
 
 
 def _warnings(
-    works: Sequence[ModelWork], models: list[ModelRecommendation], catalog: Catalog, commit_note: str | None
+    works: Sequence[ModelWork],
+    models: list[ModelRecommendation],
+    catalog: Catalog,
+    commit_note: str | None,
+    stale_after_days: int,
 ) -> list[str]:
     out = []
     age = catalog.staleness_days()
-    if age > 90:
+    if age > stale_after_days:
         out.append(f"prices are {age} days old; `advisor pricing refresh` fetches current ones")
     estimated = [
         f"{m.model} on {m.plan.shape}"

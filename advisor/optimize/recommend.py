@@ -141,6 +141,7 @@ def recommend(
         seed=options.seed,
         packing_time_s=options.packing_time_s,
         version=__version__,
+        stale_after_days=settings.price_staleness_days,
         created_at=dt.datetime.now(dt.UTC),
     )
 
