@@ -1,8 +1,8 @@
 """YAML documents validated into pydantic models, with errors that name the file, line and field.
 
-Used for profile generator specs (``load_profiles/*.yaml``) and plan files (``advisor.cost.plan``). A YAML
-syntax error reports the line PyYAML stopped at; a validation error reports the line of the offending key
-(or of the mapping that lacks a required key) and the dotted field path, e.g.
+Shared by every YAML input: profile generator specs (``load_profiles/*.yaml``), plan files and scenarios.
+A YAML syntax error reports the line PyYAML stopped at; a validation error reports the line of the
+offending key (or of the mapping that lacks a required key) and the dotted field path, e.g.
 ``plans/api.yaml:14: autoscaling.target_utilisation: Input should be less than or equal to 1``.
 """
 
