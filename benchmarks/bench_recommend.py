@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from advisor.cli.recommend import bench_family_speed
 from advisor.domain import Arch
 from advisor.optimize.packing import karpenter_like_ffd, pack
 from advisor.optimize.packing_problem import node_types_from_offers
 from advisor.optimize.packing_types import ModelDemand, PackingOptions
-from advisor.optimize.recommend import recommend
+from advisor.optimize.recommend import RecommendOptions, recommend
 from advisor.optimize.recommendation import Action, Recommendation
 from advisor.optimize.scenario import Scenario, load_scenario
 from advisor.pricing.catalog import Catalog
@@ -38,6 +39,7 @@ from advisor.store import Store
 REPO = Path(__file__).resolve().parent.parent
 PROFILES = ("flat", "diurnal-business-api", "weekday-business-hours", "nightly-batch", "bursty-spikes")
 TYPE_SAMPLE_SEED = 7
+OPTIONS = RecommendOptions(family_speed=bench_family_speed())  # as `advisor recommend` runs it
 
 
 def candidate_type_names(catalog: Catalog, n_types: int) -> list[str]:
@@ -101,7 +103,7 @@ def part1(args: argparse.Namespace, settings: Settings, catalog: Catalog) -> Non
     names = candidate_type_names(catalog, args.types)
     sc = fleet_scenario(catalog, args.models, names, args.seed)
     start, cpu_start = time.perf_counter(), time.process_time()
-    rec = recommend(sc, catalog, settings)
+    rec = recommend(sc, catalog, settings, options=OPTIONS)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     served = [m for m in rec.models if m.plan is not None]
     replayed = sum(m.plans_replayed for m in rec.models)
@@ -152,7 +154,7 @@ def part2(args: argparse.Namespace, settings: Settings, catalog: Catalog) -> Non
     sc = load_scenario(path)
     store = Store(settings.db_path) if args.home else None
     try:
-        rec = recommend(sc, catalog, settings, store=store, scenario_file=path)
+        rec = recommend(sc, catalog, settings, store=store, scenario_file=path, options=OPTIONS)
     finally:
         if store is not None:
             store.close()

@@ -9,6 +9,7 @@ import pytest
 
 from advisor.cost.plan import CapacityProvenance
 from advisor.cost.queueing import p99_latency_ms
+from advisor.domain import InstanceType
 from advisor.errors import ConfigError
 from advisor.optimize.capacities import (
     SAME_ARCH_BAND,
@@ -147,3 +148,31 @@ def test_a_run_at_the_scenario_slo_beats_a_converted_one(tmp_path: Path, catalog
     converted = build_capacities(spec, catalog, measurements=only50).entry(catalog.instance("c7a.medium"))
     assert converted is not None and converted.provenance is CapacityProvenance.ESTIMATED
     assert converted.rps_per_replica > 200.0 and "SLO conversion" in converted.basis
+
+
+def test_estimates_follow_the_family_speed_table_when_given(catalog: Catalog) -> None:
+    def speed(itype: InstanceType) -> tuple[float, float, str]:  # the interface of the bench's look-up
+        return {"c6i": (1.0, 0.05, "reference"), "c7i": (1.2, 0.10, "newer")}.get(
+            itype.family, (1.0, 0.4, "?")
+        )
+
+    caps = build_capacities(_spec(), catalog, measurements=[], policy="point", speed=speed)
+    c7i = caps.entry(catalog.instance("c7i.large"))
+    assert c7i is not None and c7i.rps_per_replica == pytest.approx(120.0)  # 100 given on c6i x 1.2 / 1.0
+    assert c7i.low_rps == pytest.approx(120 * 0.9 / 1.05) and c7i.high_rps == pytest.approx(120 * 1.1 / 0.95)
+    conservative = build_capacities(_spec(), catalog, measurements=[], speed=speed)
+    assert conservative.entry(catalog.instance("c7i.large")).rps_per_replica == pytest.approx(
+        120 * 0.9 / 1.05
+    )  # type: ignore[union-attr]
+
+
+def test_the_bench_speed_table_plugs_in() -> None:
+    estimate = pytest.importorskip("advisor.bench.estimate", reason="the bench extra is not installed")
+    from advisor.cli.recommend import bench_family_speed
+
+    lookup = bench_family_speed()
+    assert lookup is not None
+    settings_catalog = Catalog.load(Settings())
+    c7g = settings_catalog.instance("c7g.large")
+    factor, band, basis = lookup(c7g)
+    assert (factor, band) == (estimate.family_speed(c7g).factor, estimate.family_speed(c7g).band) and basis

@@ -21,7 +21,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from advisor.cli.output import console, err_console, print_json, warn
 from advisor.cli.recommend_view import render
+from advisor.domain import InstanceType
 from advisor.errors import AdvisorError, ConfigError, InputError
+from advisor.optimize.capacities import SpeedLookup
 from advisor.optimize.markdown import recommendation_markdown
 from advisor.optimize.recommend import RecommendOptions
 from advisor.optimize.recommend import recommend as run_recommend
@@ -68,7 +70,7 @@ def recommend(
                 settings,
                 store=store,
                 scenario_file=scenario_path,
-                options=RecommendOptions(seed=seed),
+                options=RecommendOptions(seed=seed, family_speed=bench_family_speed()),
                 progress=step,
             )
             bar.update(task, completed=len(scenario.models) + 1)
@@ -150,6 +152,20 @@ def bench_models(
                 warn(f"{model.name} on {shape}: bench failed ({exc.one_line()}); using other capacities")
             bar.advance(task)
     return done
+
+
+def bench_family_speed() -> SpeedLookup | None:
+    """The bench's per-vCPU processor speed table for capacity estimates, if the bench extra is installed."""
+    try:
+        from advisor.bench.estimate import family_speed
+    except ImportError:
+        return None
+
+    def lookup(itype: InstanceType) -> tuple[float, float, str]:
+        speed = family_speed(itype)
+        return speed.factor, speed.band, speed.basis
+
+    return lookup
 
 
 def _benchable(model: ModelSpec) -> bool:

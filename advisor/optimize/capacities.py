@@ -16,10 +16,13 @@ anchor estimated. From the anchors, the capacity on an instance type is
 
 - the anchor on that very type, else an anchor of the same family (same CPU or GPU generation; the replica
   requests the same resources on every size), with the anchor's provenance;
-- else, for CPU replicas, an estimate from the best anchor with an uncertainty band: ×0.75-1.25 within the
-  same architecture, ×0.6-1.2 across x86/arm64. These bands are advisor's assumptions (no published
-  figure covers every model), so ``capacity_estimates: conservative`` (the default) uses the low end, and
-  ``off`` uses none; GPU replicas get no cross-family estimate (GPU generations differ too much);
+- else, for CPU replicas, an estimate from the best anchor with an uncertainty band. With a family speed
+  look-up (``advisor.bench.estimate.family_speed``, which the CLI passes in when the bench extra is
+  installed) the anchor is scaled by the two processors' relative speed per vCPU and the band combines
+  theirs; without one, ×0.75-1.25 within the same architecture and ×0.6-1.2 across x86/arm64. Both are
+  assumptions (no published figure covers every model), so ``capacity_estimates: conservative`` (the
+  default) uses the low end, and ``off`` uses none; GPU replicas get no cross-family estimate (GPU
+  generations differ too much);
 - on Fargate, a ``fargate`` anchor, else an estimate as above (Fargate does not let you choose the CPU).
 
 The **latency floor** is the lowest p99 any valid bench point of the model reached (or the scenario's
@@ -32,7 +35,7 @@ Pure: reads the store with plain SQL (no bench import), so it works whether or n
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -47,6 +50,10 @@ from advisor.pricing.catalog import Catalog
 from advisor.store import Store
 
 EstimatePolicy = Literal["conservative", "point", "off"]
+# (relative processor speed per vCPU, uncertainty band as a fraction, basis): how two families compare.
+# ``advisor.bench.estimate.family_speed`` provides one (its table of assumptions, with sources); the CLI
+# passes it in when the bench extra is installed. Without one, the flat bands below apply.
+SpeedLookup = Callable[[InstanceType], tuple[float, float, str]]
 FARGATE = "fargate"
 # Assumed uncertainty of a cross-family estimate (advisor's assumption; see the module docstring).
 SAME_ARCH_BAND = (0.75, 1.25)
@@ -85,6 +92,7 @@ class Anchor:
     basis: str
     source: str
     run_ids: tuple[str, ...] = ()
+    instance: InstanceType | None = None
 
     @property
     def rank(self) -> int:
@@ -125,6 +133,7 @@ class ModelCapacities:
     latency_floor_ms: float | None = None
     latency_floor_source: str = ""
     missed: list[Measurement] = field(default_factory=list)
+    speed: SpeedLookup | None = None
 
     @property
     def run_ids(self) -> tuple[str, ...]:
@@ -143,7 +152,7 @@ class ModelCapacities:
         if self.policy == "off" or itype.has_gpu or itype.accelerator_count:
             return None
         cpu = [a for a in self.anchors if a.gpu_model is None and a.shape != FARGATE]
-        return self._estimate(itype.name, itype.arch.value, cpu)
+        return self._estimate(itype.name, itype.arch.value, cpu, itype)
 
     def fargate_entry(self) -> CapacityEntry | None:
         """The capacity of one replica in a Fargate task (x86 Linux)."""
@@ -156,23 +165,34 @@ class ModelCapacities:
         cpu = [a for a in self.anchors if a.gpu_model is None]
         return self._estimate(FARGATE, "x86_64", cpu)
 
-    def _estimate(self, shape: str, arch: str, anchors: list[Anchor]) -> CapacityEntry | None:
+    def _estimate(
+        self, shape: str, arch: str, anchors: list[Anchor], target: InstanceType | None = None
+    ) -> CapacityEntry | None:
         if not anchors:
             return None
         best = min(anchors, key=lambda a: (a.rank, a.arch != arch, -a.rps_per_replica, a.shape))
-        low_f, high_f = SAME_ARCH_BAND if best.arch in (None, arch) else CROSS_ARCH_BAND
-        kind = "same arch" if best.arch in (None, arch) else "cross arch"
         point = best.rps_per_replica
-        used = point * low_f if self.policy == "conservative" else point
+        if self.speed is not None and target is not None and best.instance is not None:
+            # Per-vCPU processor speed of the two families (the bench's table, with its bands and basis).
+            f_a, band_a, _ = self.speed(best.instance)
+            f_t, band_t, basis_t = self.speed(target)
+            point = point * f_t / f_a
+            low, high = point * (1 - band_t) / (1 + band_a), point * (1 + band_t) / max(1 - band_a, 0.05)
+            kind = f"family speed {f_t:g}/{f_a:g} per vCPU: {basis_t}"
+        else:
+            low_f, high_f = SAME_ARCH_BAND if best.arch in (None, arch) else CROSS_ARCH_BAND
+            low, high = point * low_f, point * high_f
+            kind = "same arch" if best.arch in (None, arch) else "cross arch"
+        used = low if self.policy == "conservative" else point
         return CapacityEntry(
             shape,
             used,
             CapacityProvenance.ESTIMATED,
-            f"estimate ({kind}, {self.policy}) from {best.shape}",
+            f"estimate ({kind}; {self.policy}) from {best.shape}",
             f"{best.provenance.value} {best.rps_per_replica:.4g} rps on {best.shape}: {best.source}",
             best.run_ids,
-            low_rps=point * low_f,
-            high_rps=point * high_f,
+            low_rps=low,
+            high_rps=high,
         )
 
     def entries_for(self, types: Sequence[InstanceType]) -> tuple[np.ndarray, list[CapacityEntry | None]]:
@@ -263,6 +283,7 @@ def build_capacities(
     latency_floor: tuple[float, str] | None = None,
     policy: EstimatePolicy = "conservative",
     where: str = "models",
+    speed: SpeedLookup | None = None,
 ) -> ModelCapacities:
     """The anchors of ``model`` from stored measurements and its ``capacities_rps``.
 
@@ -307,6 +328,7 @@ def build_capacities(
         latency_floor_ms=floor_ms,
         latency_floor_source=floor_src,
         missed=missed,
+        speed=speed,
     )
 
 
@@ -352,6 +374,7 @@ def _measured_anchor(m: Measurement, itype: InstanceType, model: ModelSpec) -> A
         basis=basis,
         source="; ".join(notes),
         run_ids=(m.run_id,),
+        instance=itype,
     )
 
 
@@ -373,6 +396,7 @@ def _given_anchor(key: str, rps: float, catalog: Catalog, where: str) -> Anchor:
         provenance=CapacityProvenance.GIVEN,
         basis="given",
         source=source,
+        instance=itype,
     )
 
 

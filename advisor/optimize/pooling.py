@@ -9,8 +9,9 @@ than ``MIN_POOLING_GAIN``.
 
 Which models may share nodes. A replica's capacity depends on the instance family (measured here,
 estimated there), so a model may only go to types on which its capacity is at least the one its plan was
-sized with. Models are packed together when those type sets intersect; otherwise each family of the plans
-forms its own group. Types offered are the scenario's candidates (on-demand prices).
+sized with. Models are packed together when the types they may all use include each one's planned type;
+otherwise each family of the plans forms its own group. Types offered are the scenario's candidates
+(on-demand prices).
 
 The saving is an estimate: the relative saving at the peak, (per-model plans − packed) ÷ per-model plans,
 applied to the group's monthly compute cost (the pools scale with the same replica counts at other hours,
@@ -104,14 +105,20 @@ def pool_models(
 
 
 def _groups(members: Sequence[PoolMember]) -> list[list[PoolMember]]:
-    """Models that may share nodes: by accelerator need, then by plan family when their type sets differ."""
+    """Models that may share nodes: by accelerator need, then by plan family when their type sets differ.
+
+    All CPU (or all accelerator) models form one group when the types every one of them may use still
+    include each one's own planned type; otherwise no model would be forced off the type its plan chose,
+    so the models are grouped by the family of their plans.
+    """
     by_kind: dict[bool, list[PoolMember]] = defaultdict(list)
     for m in members:
         by_kind[m.resources.gpu_count > 0 or m.resources.gpu_memory_gib > 0].append(m)
     groups: list[list[PoolMember]] = []
     for kind in sorted(by_kind):
         kind_members = by_kind[kind]
-        if frozenset.intersection(*(m.allowed_types for m in kind_members)):
+        common = frozenset.intersection(*(m.allowed_types for m in kind_members))
+        if all(m.plan_shape in common for m in kind_members):
             groups.append(kind_members)
             continue
         by_family: dict[str, list[PoolMember]] = defaultdict(list)

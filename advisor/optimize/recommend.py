@@ -42,6 +42,7 @@ from advisor.optimize.candidates import (
 )
 from advisor.optimize.capacities import (
     ModelCapacities,
+    SpeedLookup,
     build_capacities,
     measured_latency_floor,
     model_labels,
@@ -70,6 +71,8 @@ class RecommendOptions:
     seed: int = 0
     shapes_per_platform: dict[Platform, int] = field(default_factory=lambda: dict(DEFAULT_PER_PLATFORM))
     packing_time_s: float = 2.0
+    # Per-vCPU speed of processor families for capacity estimates (the CLI passes the bench's table).
+    family_speed: SpeedLookup | None = None
 
 
 @dataclass
@@ -124,7 +127,7 @@ def recommend(
         work = ModelWork(i, spec)
         works.append(work)
         work.profile = load_model_profile(spec, settings, base_dir, work.where, profiles)
-        work.caps = _capacities(work, catalog, store, scenario)
+        work.caps = _capacities(work, catalog, store, scenario, options.family_speed)
         work.current = _current(work, catalog, prices, scenario, lb, options.seed)
         if _cannot_serve(work):
             continue
@@ -197,7 +200,7 @@ def load_model_profile(
 
 
 def _capacities(
-    work: ModelWork, catalog: Catalog, store: Store | None, scenario: Scenario
+    work: ModelWork, catalog: Catalog, store: Store | None, scenario: Scenario, speed: SpeedLookup | None
 ) -> ModelCapacities:
     labels = model_labels(work.spec)
     measurements = stored_measurements(store, labels) if store is not None else []
@@ -209,6 +212,7 @@ def _capacities(
         latency_floor=floor,
         policy=scenario.capacity_estimates,
         where=work.where,
+        speed=speed,
     )
 
 
