@@ -260,7 +260,11 @@ def churn_check(
         passed, note = False, "the current deployment is already at least as cheap"
     else:
         passed = verdict.worth
-        note = "no replica restarts (autoscaling settings only)" if score is None else verdict.reason
+        note = (
+            "no replica restarts (autoscaling settings only)"
+            if score is None
+            else f"{verdict.reason} (shares of the whole fleet, as Karpenter scores a node pool)"
+        )
     return ChurnCheck(
         savings_usd_per_month=saving,
         savings_fraction=verdict.savings_fraction,
