@@ -72,6 +72,10 @@ def test_bad_input_is_one_line(args: list[str], needles: list[str]) -> None:
     assert_one_line_error(run_cli(*args), *needles)
 
 
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def _copy_bundled(tmp_path: Path) -> Path:
     target = tmp_path / "pricing_copy"
     shutil.copytree(BUNDLED_PRICING_DIR, target)
@@ -93,12 +97,12 @@ def _copy_bundled(tmp_path: Path) -> Path:
 def test_corrupt_snapshot_is_one_line_and_untouched(tmp_path: Path, damage, needle: str) -> None:  # type: ignore[no-untyped-def]
     snapshot = _copy_bundled(tmp_path)
     damage(snapshot)
-    before = {p.name: p.read_bytes() for p in snapshot.iterdir()}
+    before = _contents(snapshot)
     result = run_cli(
         "pricing", "show", "--instance-type", "m5.xlarge", env={"ADVISOR_BUNDLED_PRICING_DIR": str(snapshot)}
     )
     assert_one_line_error(result, needle)
-    assert {p.name: p.read_bytes() for p in snapshot.iterdir()} == before
+    assert _contents(snapshot) == before
 
 
 def test_checksum_catches_a_silently_edited_price(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ Pure: numpy, pandas, scipy and pydantic only (plus advisor's domain types and er
 
 - :func:`pack` places every model's replicas on the cheapest nodes found, with a certified lower bound;
 - :func:`worth_changing` / :func:`assess_change` decide whether a saving justifies its disruption;
-- :func:`recommend_commitment` sizes a Savings Plan for the always-on base load.
+- :func:`recommend_commitment` sizes a Savings Plan for the always-on base load;
+- :func:`recommend` runs the whole optimiser on a :class:`Scenario` (see :func:`load_scenario`) and returns
+  a versioned :class:`Recommendation`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from advisor.optimize.packing_types import (
     PlacedNode,
     Pool,
 )
+from advisor.optimize.recommend import RecommendOptions, recommend
+from advisor.optimize.recommendation import Recommendation
+from advisor.optimize.scenario import Scenario, load_scenario
 
 __all__ = [
     "ChangeAssessment",
@@ -43,13 +48,18 @@ __all__ = [
     "PackingResult",
     "PlacedNode",
     "Pool",
+    "RecommendOptions",
+    "Recommendation",
     "SavingsPlanRate",
+    "Scenario",
     "assess_change",
     "disruption_fraction",
     "karpenter_like_ffd",
     "load_savings_plan_rates",
+    "load_scenario",
     "node_types_from_offers",
     "pack",
+    "recommend",
     "recommend_commitment",
     "savings_plan_rate",
     "worth_changing",
