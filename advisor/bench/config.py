@@ -54,6 +54,23 @@ class BenchConfig(BaseModel):
         }
         return cls.model_validate({**base, **overrides})
 
+    def tuned(
+        self,
+        *,
+        warmup_s: float | None = None,
+        window_s: float | None = None,
+        max_points: int | None = None,
+        resolution: float | None = None,
+    ) -> BenchConfig:
+        """A copy with the given knobs changed (None keeps the current value)."""
+        top: dict[str, object] = {
+            k: v for k, v in (("warmup_s", warmup_s), ("window_s", window_s)) if v is not None
+        }
+        search = {k: v for k, v in (("max_points", max_points), ("resolution", resolution)) if v is not None}
+        if search:
+            top["search"] = self.search.model_copy(update=search)
+        return self.model_copy(update=top) if top else self
+
     def window_for(self, rate_rps: float) -> float:
         """Window length at ``rate_rps``: at least ``min_window_requests`` arrivals (a p99 needs ~100+
         samples to be more than the maximum), within ``[window_s, max_window_s]``."""

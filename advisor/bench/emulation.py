@@ -7,8 +7,12 @@ A shape is an instance type from the catalog (``c6i.large`` = 2 vCPU, 4 GiB). On
 * **Memory and CPU time**, by the best method the machine allows, recorded with the run:
   ``cgroup_v2`` — a child cgroup with ``cpu.max`` = vcpu × period and ``memory.max`` = the shape's memory,
   used when this process's cgroup v2 group delegates the ``cpu`` and ``memory`` controllers and is writable;
-  otherwise ``affinity_rlimit`` — affinity plus ``RLIMIT_AS`` (per process) at the shape's memory, and the
-  harness watches the server's total RSS and stops it as the OOM killer would.
+  otherwise ``affinity_rlimit`` — affinity, the harness watching the server's total resident memory (RSS
+  of its process tree) and stopping it above the shape's memory as the OOM killer would, and ``RLIMIT_AS``
+  per process at :data:`RLIMIT_AS_FACTOR` × the shape's memory as a backstop against runaway allocation.
+  The rlimit cannot be the shape's memory itself: it caps *virtual* memory, which runtimes reserve far
+  beyond what they touch (the MiniLM server maps 1.5 GiB for 0.55 GiB resident, and every thread stack
+  reserves 8 MiB), so a 2 GiB cap kills a server that fits a 2 GiB instance with room to spare.
   ``none`` is for real instances (a Kubernetes Job on the very instance type): nothing is confined.
 * **Threads**: ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` … set to the vCPU count, and
   ``ADVISOR_SHAPE_VCPU`` for servers that size themselves (the reference servers do).
@@ -34,6 +38,7 @@ from advisor.errors import InputError, MeasurementError
 
 EmulationMethod = Literal["cgroup_v2", "affinity_rlimit", "none"]
 CGROUP_PERIOD_US = 100_000
+RLIMIT_AS_FACTOR = 4
 GIB = 1024**3
 THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -128,7 +133,7 @@ def plan_emulation(
         group = cgroup_v2_group(cgroup_root)
         chosen = "cgroup_v2" if group is not None else "affinity_rlimit"
         if group is None:
-            note = "cgroup v2 cpu/memory controllers not delegated here; RLIMIT_AS per process + RSS watchdog"
+            note = "cgroup v2 cpu/memory controllers not delegated here: RSS watchdog + RLIMIT_AS backstop"
     else:
         chosen = method
     return EmulationInfo(
@@ -200,11 +205,20 @@ class Confinement:
                     fix="use the affinity_rlimit method",
                 )
             self.group = parent / f"advisor-bench-{run_id}"
-            self.group.mkdir(exist_ok=True)
             quota = round(info.vcpu * CGROUP_PERIOD_US)
-            (self.group / "cpu.max").write_text(f"{quota} {CGROUP_PERIOD_US}\n", encoding="utf-8")
-            if info.memory_gib is not None:
-                (self.group / "memory.max").write_text(f"{int(info.memory_gib * GIB)}\n", encoding="utf-8")
+            try:
+                self.group.mkdir(exist_ok=True)
+                (self.group / "cpu.max").write_text(f"{quota} {CGROUP_PERIOD_US}\n", encoding="utf-8")
+                if info.memory_gib is not None:
+                    (self.group / "memory.max").write_text(
+                        f"{int(info.memory_gib * GIB)}\n", encoding="utf-8"
+                    )
+            except OSError as exc:
+                raise MeasurementError(
+                    f"cannot set up the cgroup: {exc.strerror}",
+                    where=str(self.group),
+                    fix="use --emulation affinity_rlimit",
+                ) from None
 
     def env(self) -> dict[str, str]:
         return dict(self.info.thread_env)
@@ -214,7 +228,9 @@ class Confinement:
         if self.info.method == "none":
             return None
         cpus = set(self.info.cpus)
-        mem_bytes = int(self.info.memory_gib * GIB) if self.info.memory_gib is not None else None
+        mem_bytes = (
+            int(self.info.memory_gib * GIB * RLIMIT_AS_FACTOR) if self.info.memory_gib is not None else None
+        )
         procs = str(self.group / "cgroup.procs") if self.group is not None else None
         use_rlimit = self.info.method == "affinity_rlimit"
 
@@ -229,7 +245,7 @@ class Confinement:
         return _apply
 
     def memory_limit_mib(self) -> float | None:
-        """The total RSS the harness enforces itself (the RLIMIT_AS method only caps each process)."""
+        """The total RSS (MiB) the harness enforces itself under ``affinity_rlimit``; None otherwise."""
         if self.info.method != "affinity_rlimit" or self.info.memory_gib is None:
             return None
         return self.info.memory_gib * 1024.0

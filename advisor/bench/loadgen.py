@@ -77,6 +77,7 @@ class LoadGenerator:
         self._lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._tmp = tempfile.TemporaryDirectory(prefix="advisor-gen-")
         self._log: IO[str] | None = None
+        self._busy = False
 
     # ----- lifecycle ---------------------------------------------------------------------------------
     def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
@@ -127,8 +128,9 @@ class LoadGenerator:
         self.processes = int(message.get("processes", 1))
 
     def close(self) -> None:
+        """Ask the generator to quit (kill it when a point was cut short, e.g. by Ctrl-C) and clean up."""
         proc = self._proc
-        if proc is not None and proc.poll() is None:
+        if proc is not None and proc.poll() is None and not self._busy:
             try:
                 assert proc.stdin is not None
                 proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
@@ -173,9 +175,11 @@ class LoadGenerator:
         proc = self._proc
         if proc is None or proc.stdin is None:
             raise MeasurementError("the load generator is not running", where="load generator")
+        self._busy = True
         proc.stdin.write(json.dumps({"op": "point", "spec": spec.model_dump(mode="json")}) + "\n")
         proc.stdin.flush()
         message = self._next(spec.span_s + spec.drain_s + RESULT_GRACE_S, abort, poll_s)
+        self._busy = False
         if message.get("op") != "point":
             raise MeasurementError(
                 f"unexpected answer from the load generator: {message}", where="load generator"

@@ -110,7 +110,10 @@ def make_user_class(host: str, pool_size: int, request_timeout_s: float) -> type
             "connection_timeout": request_timeout_s,
             # Shared pool: connections stay warm and their number follows the requests in flight, not the
             # number of users (a user that only ever sent one request would otherwise hold a connection).
-            "client_pool": HTTPClientPool(concurrency=pool_size),
+            # The pool builds its own clients, so the timeouts must be given to it (the user's are ignored).
+            "client_pool": HTTPClientPool(
+                concurrency=pool_size, network_timeout=request_timeout_s, connection_timeout=request_timeout_s
+            ),
             "__module__": __name__,
         },
     )

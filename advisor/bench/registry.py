@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.errors import InputError, NotFoundError
+from advisor.errors import InputError, NotFoundError, closest_names
 
 
 def _tabular_body() -> Any:
@@ -61,7 +61,9 @@ def check_options(model: ReferenceModel, options: dict[str, str]) -> dict[str, s
                 key,
                 known=model.options,
                 where="--model-option",
-                fix=f"{model.name} takes: {', '.join(model.options) or 'no options'}",
+                fix=_hint(
+                    key, model.options, f"({model.name} takes {', '.join(model.options) or 'no options'})"
+                ),
             )
         try:
             float(value)
@@ -104,6 +106,14 @@ REFERENCE_MODELS: dict[str, ReferenceModel] = {
 }
 
 
+def _hint(name: str, known: Iterable[str], tail: str) -> str:
+    """``did you mean X? (one of A, B, C ...)`` so a typo gets both the guess and the full list."""
+    names = list(known)
+    close = closest_names(name, names)
+    guess = f"did you mean {', '.join(close)}? " if close else ""
+    return f"{guess}use one of {', '.join(names)} {tail}".strip()
+
+
 def get_model(name: str) -> ReferenceModel:
     if name not in REFERENCE_MODELS:
         raise NotFoundError(
@@ -111,7 +121,7 @@ def get_model(name: str) -> ReferenceModel:
             name,
             known=REFERENCE_MODELS,
             where="--model",
-            fix=f"use one of {', '.join(REFERENCE_MODELS)}, or --server-cmd for your own server",
+            fix=_hint(name, REFERENCE_MODELS, "or --server-cmd for your own server"),
         )
     return REFERENCE_MODELS[name]
 

@@ -22,7 +22,7 @@ from advisor.bench.models import (
     RunStatus,
     WindowStats,
 )
-from advisor.errors import NotFoundError
+from advisor.errors import NotFoundError, closest_names
 from advisor.store import Store, to_json
 
 
@@ -229,12 +229,14 @@ def load_result(store: Store, run_id: str) -> CapacityResult:
     runs = store.query("SELECT * FROM bench_runs WHERE id = ?", (run_id,))
     if not runs:
         known = [r["id"] for r in store.query("SELECT id FROM bench_runs ORDER BY started_at DESC LIMIT 200")]
+        close = closest_names(run_id, known)
         raise NotFoundError(
             "bench run",
             run_id,
-            known=known,
             where="--run",
-            fix="see `advisor bench show` for the stored runs",
+            fix=f"did you mean {', '.join(close)}?"
+            if close
+            else "see `advisor bench show` for the stored runs",
         )
     run = runs[0]
     caps = store.query("SELECT * FROM capacities WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,))

@@ -196,12 +196,16 @@ def measure(
         results.add_point(store, run_id, point)
         emit(BenchEvent("probe", shape, point.note, point))
         if pooled.requests == 0 or pooled.error_rate > 0.5:
-            first = next(iter(m.errors), "no answer")
+            # Early stop: a server that cannot answer even a closed loop will not meet an SLO at any rate.
+            first = next(iter(m.errors), None)
+            if pooled.requests == 0:
+                what = f"no request was answered during the {config.probe_s:g} s closed-loop probe"
+            else:
+                what = f"the server failed {pooled.error_rate:.0%} of requests under the closed-loop probe"
             return finish(
                 RunStatus.COMPLETED,
                 capacity_rps=0.0,
-                reason=f"the server failed {pooled.error_rate:.0%} of requests under the closed-loop "
-                f"probe ({first}); no rate can meet the SLO",
+                reason=f"{what}{f' ({first})' if first else ''}; no rate can meet the SLO",
             )
         search_cfg = config.search.model_copy(update={"start_rps": max(plateau / 2, config.search.min_rps)})
         search = CapacitySearch(slo, search_cfg, ceiling_rps=plateau if plateau > 0 else None)

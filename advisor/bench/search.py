@@ -15,8 +15,8 @@ allowed rate):
    ``r`` voids any pass above ``r`` (latency is taken to be monotone in load; noise resolves conservatively).
 3. **Stability**: a point counts when its last two windows agree within ``stability_tolerance`` on achieved
    throughput (plus Poisson counting noise) and on p99 (or, far from the SLO, are on the same side of it by
-   that margin). Otherwise the same rate is measured again, up to ``max_retries`` times. A stable point is
-   judged on all its windows pooled; one still unstable after the retries on its worst window
+   that margin). Otherwise the same rate is measured again, up to ``max_retries`` times. A stable attempt is
+   judged on its windows pooled; a point still unstable after the retries on the worst window of all attempts
    (conservative: a queue still building near saturation is never claimed as a pass). A point whose every
    window misses the SLO is a clear failure and is not measured again.
 4. **Invalid points** (generator saturated) are never a failure of the server: rates at or above the
@@ -214,7 +214,8 @@ class CapacitySearch:
                 stable=False,
                 reason=f"windows disagree; measuring again ({self._retries}/{self.config.max_retries})",
             )
-        pooled = merge_windows(self._pending_windows)
+        # A stable attempt is the measurement that counts: its own windows, pooled.
+        pooled = merge_windows(windows)
         p99 = pooled.percentile_ms(0.99)
         if not stable:
             # Still unsteady after the retries: judge on the worst window, so a point that cannot show a
@@ -234,7 +235,8 @@ class CapacitySearch:
             verdict, reason = Verdict.PASS, f"p99 {p99:.0f} ms <= SLO {self.slo.latency_p99_ms:g} ms"
         if not stable:
             reason += f" (unstable after {self._retries} retries; judged on the worst window)"
-        judged = self._judge(rate_rps, self._pending_windows, verdict, stable=stable, reason=reason)
+        judged = self._judge(rate_rps, windows if stable else self._pending_windows, verdict, stable=stable,
+                             reason=reason)  # fmt: skip
         self._clear_retry()
         self.history.append(judged)
         return judged

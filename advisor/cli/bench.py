@@ -22,7 +22,7 @@ from advisor.bench.payloads import TEMPLATES, build_request
 from advisor.bench.registry import REFERENCE_MODELS, get_model, parse_options
 from advisor.bench.runner import BenchConfig, free_port, resolve_shape, run_command, run_endpoint
 from advisor.cli import bench_view as view
-from advisor.cli.output import console, print_json
+from advisor.cli.output import console, err_console, print_json
 from advisor.domain import SLO, PurchaseOption
 from advisor.errors import InputError
 from advisor.pricing.catalog import Catalog
@@ -87,6 +87,12 @@ def run(
     quick: bool = typer.Option(
         False, "--quick", help="Shorter windows, coarser answer (about half the time)."
     ),
+    warmup_s: float | None = typer.Option(None, "--warmup-s", min=0, help="Warm-up per point (s)."),
+    window_s: float | None = typer.Option(None, "--window-s", min=0.1, help="Shortest measured window (s)."),
+    max_points: int | None = typer.Option(None, "--max-points", min=1, help="Open-loop point budget."),
+    resolution: float | None = typer.Option(
+        None, "--resolution", min=0.01, max=0.5, help="Stop when the SLO bracket is this narrow (0.05 = 5%)."
+    ),
     workers: int = typer.Option(0, "--workers", min=0, help="Local Locust worker processes."),
     remote_workers: int = typer.Option(
         0, "--remote-workers", min=0, help="Wait for workers from other machines."
@@ -138,79 +144,88 @@ def run(
         probe_users=probe_users,
         request_timeout_s=request_timeout,
     )
+    config = config.tuned(warmup_s=warmup_s, window_s=window_s, max_points=max_points, resolution=resolution)
     headers = _headers(header)
     label = model or "custom"
     target = endpoint or server_cmd or label
     catalog = Catalog.load(settings)
     shape_list = _split(shapes, "--shapes")
-    with Store(settings.db_path) as store, view.Progress(quiet or not sys.stderr.isatty()) as progress:
-        if endpoint is not None:
-            request = build_request(
-                endpoint,
-                template=template,
-                body_path=payload,
-                model_name=model_name,
-                content_type=content_type,
-                headers=headers,
-            )
-            out = [
-                run_endpoint(
-                    store,
-                    request,
-                    slo,
-                    label=label,
-                    shape=shape_list[0],
-                    config=config,
-                    on_event=progress.handle,
-                )
-            ]
-        else:
-            for shape in shape_list:  # refuse impossible shapes before starting anything
-                vcpu, memory = resolve_shape(catalog, shape, emulation)
-                plan_emulation(shape, vcpu, memory, method="none" if shape == HOST_SHAPE else emulation)  # type: ignore[arg-type]
-            ref = get_model(label) if server_cmd is None else None
-            options = parse_options(model_option)
-            if ref is not None and options:
-                label = f"{ref.name}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]"
-            out = []
-            for shape in shape_list:
-                port = free_port()
-                if server_cmd is not None:
-                    command = [part.replace("{port}", str(port)) for part in shlex.split(server_cmd)]
-                    path, env, ready = request_path, {}, ready_timeout or 120.0
-                    body = None
-                else:
-                    assert ref is not None
-                    command = ref.command(port, options)
-                    path, env, ready = ref.path, ref.env, ready_timeout or ref.ready_timeout_s
-                    body = None if payload is not None else ref.body()
+    try:
+        with Store(settings.db_path) as store, view.Progress(quiet or not sys.stderr.isatty()) as progress:
+            if endpoint is not None:
                 request = build_request(
-                    f"http://127.0.0.1:{port}{path}",
+                    endpoint,
                     template=template,
                     body_path=payload,
-                    body=body,
                     model_name=model_name,
                     content_type=content_type,
                     headers=headers,
                 )
-                out.append(
-                    run_command(
-                        settings,
+                out = [
+                    run_endpoint(
                         store,
+                        request,
+                        slo,
                         label=label,
-                        command=command,
-                        port=port,
-                        request=request,
-                        shape=shape,
-                        slo=slo,
+                        shape=shape_list[0],
                         config=config,
-                        health_path=health_path,
-                        env=env,
-                        ready_timeout_s=ready,
-                        catalog=catalog,
                         on_event=progress.handle,
                     )
-                )
+                ]
+            else:
+                for shape in shape_list:  # refuse impossible shapes before starting anything
+                    vcpu, memory = resolve_shape(catalog, shape, emulation)
+                    plan_emulation(shape, vcpu, memory, method="none" if shape == HOST_SHAPE else emulation)  # type: ignore[arg-type]
+                ref = get_model(label) if server_cmd is None else None
+                options = parse_options(model_option)
+                if ref is not None and options:
+                    label = f"{ref.name}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]"
+                out = []
+                for shape in shape_list:
+                    port = free_port()
+                    if server_cmd is not None:
+                        command = [part.replace("{port}", str(port)) for part in shlex.split(server_cmd)]
+                        path, env, ready = request_path, {}, ready_timeout or 120.0
+                        body = None
+                    else:
+                        assert ref is not None
+                        command = ref.command(port, options)
+                        path, env, ready = ref.path, ref.env, ready_timeout or ref.ready_timeout_s
+                        body = None if payload is not None else ref.body()
+                    request = build_request(
+                        f"http://127.0.0.1:{port}{path}",
+                        template=template,
+                        body_path=payload,
+                        body=body,
+                        model_name=model_name,
+                        content_type=content_type,
+                        headers=headers,
+                    )
+                    out.append(
+                        run_command(
+                            settings,
+                            store,
+                            label=label,
+                            command=command,
+                            port=port,
+                            request=request,
+                            shape=shape,
+                            slo=slo,
+                            config=config,
+                            health_path=health_path,
+                            env=env,
+                            ready_timeout_s=ready,
+                            catalog=catalog,
+                            on_event=progress.handle,
+                        )
+                    )
+    except KeyboardInterrupt:
+        # typer turns Ctrl-C into a silent exit 130; say what happened to the measurements
+        err_console.print(
+            "interrupted; every point measured so far is stored (`advisor bench show`)", markup=False
+        )
+        raise typer.Exit(130) from None
+
     report = BenchReport(
         model=out[0].model if out else label,
         target=target,

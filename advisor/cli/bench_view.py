@@ -215,7 +215,10 @@ def print_estimates(
     out = Table(title=f"Capacity per instance type, {region} {option.value} (cheapest per req/s first)")
     for col in ("instance type", "capacity req/s", "band", "kind", "USD/h", "USD per req/s-h", "basis"):
         out.add_column(col)
-    shown = [r for r in rows if r[1].capacity_rps is not None][:limit]
+    estimable = [r for r in rows if r[1].capacity_rps is not None]
+    shown = [
+        r for r in estimable if not r[1].estimated or r in estimable[:limit]
+    ]  # measured rows always show
     for per_rps, est, usd in shown:
         kind = "measured" if not est.estimated else f"[yellow]estimated[/] ({est.method})"
         band = "-" if est.low_rps is None else f"{est.low_rps:.3g}-{est.high_rps:.3g}"

@@ -4,6 +4,11 @@ Sizing: the harness exports the shape's vCPU count as ``ADVISOR_SHAPE_VCPU`` (an
 A reference server runs one uvicorn worker process per vCPU with one compute thread each, which is how
 small CPU models are usually served for throughput (no GIL contention, no thread oversubscription).
 
+Latency: uvicorn's multi-worker mode hands the listening socket to its workers in a way that loses
+``TCP_NODELAY`` on accepted connections (asyncio only sets it when ``sock.proto`` is TCP), so every
+keep-alive response paid Nagle's algorithm against the client's delayed ACK: +40 ms. The servers use
+:class:`NoDelayH11Protocol`, which sets it on every connection.
+
 Readiness: with several worker processes, ``/health`` must not answer 200 until *every* worker has loaded
 its model, or the first points would measure a half-started server. Each worker drops a marker file in
 ``ADVISOR_READY_DIR`` when its model is warm; ``/health`` counts them.
@@ -12,15 +17,30 @@ its model, or the first points would measure a half-started server. Each worker 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import os
+import socket
 import tempfile
 from pathlib import Path
 
 from fastapi import FastAPI, Response
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 VCPU_ENV = "ADVISOR_SHAPE_VCPU"
 WORKERS_ENV = "ADVISOR_SERVER_WORKERS"
 READY_DIR_ENV = "ADVISOR_READY_DIR"
+
+
+class NoDelayH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with TCP_NODELAY forced on each connection (see the module docstring)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
 
 
 def shape_vcpu() -> int:
@@ -71,6 +91,7 @@ def serve(factory: str, host: str, port: int, workers: int | None) -> None:
     os.environ.setdefault(READY_DIR_ENV, tempfile.mkdtemp(prefix="advisor-ready-"))
     uvicorn.run(
         factory,
+        http=NoDelayH11Protocol,
         factory=True,
         host=host,
         port=port,
