@@ -5,7 +5,15 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from advisor.optimize.markdown import BASELINE_LABELS, comparison_for, pct, plan_cells, usd
+from advisor.optimize.markdown import (
+    BASELINE_LABELS,
+    action_label,
+    comparison_for,
+    outcome_cells,
+    pct,
+    plan_cells,
+    usd,
+)
 from advisor.optimize.recommendation import Action, Recommendation
 
 _ACTION_STYLE = {
@@ -82,7 +90,7 @@ def _plans(rec: Recommendation) -> Table:
         over = "—" if risk is None else f"{risk.minutes_over_slo_per_month:.3g}"
         table.add_row(
             m.model,
-            f"[{_ACTION_STYLE[m.action]}]{m.action.value}[/]",
+            f"[{_ACTION_STYLE[m.action]}]{action_label(m)}[/]",
             *plan_cells(m),
             usd(m.cost.usd_per_month if m.cost else None),
             usd(m.cost.usd_per_million_requests if m.cost else None),
@@ -104,9 +112,7 @@ def _savings(rec: Recommendation) -> Table:
         for name in _COMPARED:
             c = comparison_for(m, name)
             cells.append(usd(c.usd_per_month) if c is not None and c.usd_per_month is not None else "—")
-        table.add_row(
-            m.model, *cells, usd(m.cost.usd_per_month if m.cost else None), pct(m.savings_vs_current_pct)
-        )
+        table.add_row(m.model, *cells, *outcome_cells(m))
     t = rec.totals
     table.add_section()
     table.add_row(

@@ -45,6 +45,23 @@ def plan_cells(m: ModelRecommendation) -> list[str]:
     ]
 
 
+def outcome_cells(m: ModelRecommendation) -> list[str]:
+    """The model's cost after this recommendation and its saving vs today, as the totals count them.
+
+    A change held back by the churn guard keeps today's deployment, so its cost is today's and it saves
+    nothing; the plan shown beside it is the change that was considered.
+    """
+    if m.action is Action.KEEP_CURRENT and m.current is not None and m.current.usd_per_month is not None:
+        return [usd(m.current.usd_per_month), pct(0.0)]
+    return [usd(m.cost.usd_per_month if m.cost is not None else None), pct(m.savings_vs_current_pct)]
+
+
+def action_label(m: ModelRecommendation) -> str:
+    if m.action is Action.KEEP_CURRENT:
+        return "keep_current (plan considered, held back)"
+    return m.action.value
+
+
 def comparison_for(m: ModelRecommendation, name: str) -> Comparison | None:
     if name == "current":
         return m.current
@@ -72,7 +89,7 @@ def recommendation_markdown(rec: Recommendation) -> str:
         risk = m.slo_risk
         p99 = "—" if risk is None or risk.p99_ms_estimate is None else f"{risk.p99_ms_estimate:.3g} ms"
         over = "—" if risk is None else f"{risk.minutes_over_slo_per_month:.3g}"
-        rows.append([m.model, m.action.value, *plan_cells(m), usd(cost), usd(per_m), p99, over])
+        rows.append([m.model, action_label(m), *plan_cells(m), usd(cost), usd(per_m), p99, over])
     out += _table(
         ["model", "action", "platform", "instance types", "replicas", "target", "purchase",
          "capacity/replica", "$/month", "$/1M req", "p99", "min over SLO/month"],
@@ -86,8 +103,7 @@ def recommendation_markdown(rec: Recommendation) -> str:
         for name in names:
             c = comparison_for(m, name)
             cells.append(usd(c.usd_per_month) if c is not None and c.usd_per_month is not None else "—")
-        cells.append(usd(m.cost.usd_per_month) if m.cost is not None else "—")
-        cells.append(pct(m.savings_vs_current_pct))
+        cells += outcome_cells(m)
         rows.append(cells)
     t = rec.totals
     total_row = ["**total**", usd(t.current_usd_per_month)]
