@@ -62,6 +62,12 @@ def main() -> None:
                     f"{ratio:>6}  ({r.status.value}; search {r.wall_s:.1f} s)",
                     flush=True,
                 )
+                trace = ", ".join(
+                    f"{p.target_rps:.0f}{'+' if p.passed else ('-' if p.passed is False else '?')}"
+                    for p in r.points
+                    if p.target_rps
+                )
+                print(f"{'':<24} points (req/s, + pass, - fail, ? retry): {trace}", flush=True)
 
 
 if __name__ == "__main__":

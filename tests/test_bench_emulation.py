@@ -50,6 +50,10 @@ def test_the_server_gets_the_last_cpus_and_the_generator_the_rest(tmp_path: Path
     assert two.cpus == [0, 1] and two.shares_cpus_with_generator
     host = plan_emulation("host", 2, None, method="none", cpus=[0, 1])
     assert host.method == "none" and host.memory_gib is None
+    real = plan_emulation(
+        "c6i.large", 2, 4, method="none", cpus=[0, 1], host_memory_gib=3.7
+    )  # a real c6i.large
+    assert real.method == "none" and real.cpus == [0, 1]
 
 
 def test_cgroup_v2_is_used_when_cpu_and_memory_are_delegated(tmp_path: Path) -> None:

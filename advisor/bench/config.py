@@ -23,7 +23,7 @@ class BenchConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     warmup_s: float = Field(default=2.0, ge=0, description="discarded at the start of each point")
-    window_s: float = Field(default=4.0, gt=0, description="shortest window")
+    window_s: float = Field(default=3.5, gt=0, description="shortest window")
     min_window_requests: int = Field(
         default=200, ge=1, description="windows stretch to hold this many arrivals"
     )
@@ -40,7 +40,7 @@ class BenchConfig(BaseModel):
     emulation: Literal["auto", "cgroup_v2", "affinity_rlimit", "none"] = "auto"
     generator_cpu_limit_pct: float = GENERATOR_CPU_LIMIT_PCT
     seed: int = 1
-    search: SearchConfig = SearchConfig(resolution=0.05, max_retries=2, max_points=14)
+    search: SearchConfig = SearchConfig(resolution=0.05, max_retries=1, max_points=12)
 
     @classmethod
     def quick(cls, **overrides: object) -> BenchConfig:

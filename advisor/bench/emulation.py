@@ -94,6 +94,9 @@ def plan_emulation(
 ) -> EmulationInfo:
     """Decide how ``shape`` is emulated here; InputError when it is larger than this host.
 
+    With ``method="none"`` (measuring on a real instance of the type) only the CPU count is checked: the
+    memory a machine reports is always a little below its instance type's nominal figure.
+
     ``vcpu`` is rounded up to whole CPUs for affinity (a 0.5-vCPU shape gets one CPU and, under cgroup v2,
     a 50% ``cpu.max``).
     """
@@ -107,13 +110,9 @@ def plan_emulation(
             fix=f"pick shapes of at most {len(available)} vCPU here, or measure {shape} on a real instance "
             "(`advisor bench plan --emit k8s DIR`)",
         )
-    if memory_gib is not None and memory_gib > host_mem:
-        raise InputError(
-            f"shape {shape} needs {memory_gib:g} GiB but this host has {host_mem:.1f} GiB",
-            where="--shapes",
-            fix="pick a smaller shape or measure it on a real instance (`advisor bench plan --emit k8s DIR`)",
-        )
     if method == "none":
+        # A real instance of the type (a Kubernetes Job pinned to it): the host *is* the shape. Its usable
+        # memory is always a little below the nominal figure, so memory is not checked.
         return EmulationInfo(
             shape=shape,
             vcpu=vcpu,
@@ -124,6 +123,12 @@ def plan_emulation(
             shares_cpus_with_generator=True,
             thread_env=thread_env(vcpu),
             note="not confined: the host is the shape",
+        )
+    if memory_gib is not None and memory_gib > host_mem:
+        raise InputError(
+            f"shape {shape} needs {memory_gib:g} GiB but this host has {host_mem:.1f} GiB",
+            where="--shapes",
+            fix="pick a smaller shape or measure it on a real instance (`advisor bench plan --emit k8s DIR`)",
         )
     server_cpus = available[-whole:]
     rest = [c for c in available if c not in server_cpus]

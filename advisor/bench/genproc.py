@@ -37,7 +37,8 @@ from advisor.bench.models import PointMeasurement, PointSpec, RequestSpec
 MARKER = "@@advisor "
 POINT_MSG = "advisor_point"
 DONE_MSG = "advisor_point_done"
-WORKER_WAIT_S = 60.0
+WORKER_WAIT_S = 60.0  # for local workers; remote ones (started by hand elsewhere) get REMOTE_WORKER_WAIT_S
+REMOTE_WORKER_WAIT_S = 300.0
 SPAWN_RATE = 10_000.0
 
 
@@ -180,7 +181,7 @@ def run_main(args: argparse.Namespace) -> int:
                 str(args.request_timeout),
             ]
             children.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
-        deadline = time.monotonic() + WORKER_WAIT_S
+        deadline = time.monotonic() + (REMOTE_WORKER_WAIT_S if args.remote_workers else WORKER_WAIT_S)
         while len(runner.clients.ready) < expected:
             if time.monotonic() > deadline:
                 emit(

@@ -80,8 +80,13 @@ class LoadGenerator:
         self._busy = False
 
     # ----- lifecycle ---------------------------------------------------------------------------------
-    def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
-        """Start the process and wait until its users are spawned; MeasurementError when it cannot start."""
+    def start(self, timeout_s: float | None = None) -> None:
+        """Start the process and wait until its users are spawned; MeasurementError when it cannot start.
+
+        The default wait is 90 s, plus 5 minutes when remote workers have to be started by hand elsewhere.
+        """
+        if timeout_s is None:
+            timeout_s = START_TIMEOUT_S + (300.0 if self.remote_workers else 0.0)
         request_file = Path(self._tmp.name) / "request.json"
         request_file.write_text(self.request.model_dump_json(), encoding="utf-8")
         cmd = [

@@ -7,9 +7,11 @@ Algorithm (MLPerf Server-style capacity: the highest Poisson rate whose p99 <= S
 allowed rate):
 
 1. **Sweep**: start at ``start_rps`` (the harness uses half the closed-loop plateau) and double while points
-   pass, up to the plateau (``ceiling_rps``) and beyond it only in steps of ``4 x resolution``; if the
-   first point fails, halve until one passes or the rate drops below ``min_rps`` (then the capacity is 0
-   with the reason).
+   pass; if the first point fails, halve until one passes or the rate drops below ``min_rps`` (then the
+   capacity is 0 with the reason). With a closed-loop plateau (``ceiling_rps``), open-loop arrivals at it
+   cannot be sustained, so it is taken as the failing end of the bracket without measuring it; it is
+   measured only when the bracket closes against it, and if it passes the search goes on above it in steps
+   of ``4 x resolution`` (the probe did not quite saturate the server).
 2. **Bisect** between the highest passing rate ``lo`` and the lowest failing rate ``hi`` until
    ``(hi - lo) / lo <= resolution``; the answer is ``lo``. History is re-read on every step: a failure at
    ``r`` voids any pass above ``r`` (latency is taken to be monotone in load; noise resolves conservatively).
@@ -153,24 +155,31 @@ class CapacitySearch:
             self._done_reason = "point budget exhausted"
             return None
         lo, hi, wall = self._lo(), self._hi(), self._invalid_wall()
-        upper = min(r for r in (hi.rate_rps if hi else None, wall) if r is not None) if (hi or wall) else None
+        measured = [r for r in (hi.rate_rps if hi else None, wall) if r is not None]
+        upper = min(measured) if measured else None
         if lo is None:
-            if upper is None:
+            if not self.history:
                 return self.config.start_rps
+            assert upper is not None  # something was measured and nothing passed: a failure or a wall
             nxt = upper / 2
             if nxt < self.config.min_rps:
                 self._done_reason = "below min_rps"
                 return None
             return nxt
+        ceiling = self._assumed_ceiling(lo)
+        if ceiling is not None and (upper is None or ceiling < upper):
+            # Open-loop arrivals at the closed-loop plateau are not sustainable, so the plateau is taken as a
+            # failure without spending a point on it, and only measured once the bracket closes against it.
+            if (ceiling - lo.rate_rps) / lo.rate_rps <= self.config.resolution:
+                return ceiling
+            return (lo.rate_rps + ceiling) / 2
         if upper is None:
             nxt = lo.rate_rps * 2
-            if self.ceiling_rps is not None:
-                # The closed-loop plateau bounds what the server can sustain: sweep up to it, and past it only
-                # in small steps (in case the probe did not quite saturate the server).
-                if lo.rate_rps < self.ceiling_rps * (1 - self.config.resolution):
-                    nxt = min(nxt, self.ceiling_rps)
-                else:
-                    nxt = lo.rate_rps * (1 + 4 * self.config.resolution)
+            if self.ceiling_rps is not None and lo.rate_rps >= self.ceiling_rps * (
+                1 - self.config.resolution
+            ):
+                # passed at the plateau: the probe did not quite saturate the server; go on in small steps
+                nxt = lo.rate_rps * (1 + 4 * self.config.resolution)
             if lo.rate_rps >= self.config.max_rps:
                 self._done_reason = "max_rps reached"
                 return None
@@ -179,6 +188,15 @@ class CapacitySearch:
             self._done_reason = "converged"
             return None
         return (lo.rate_rps + upper) / 2
+
+    def _assumed_ceiling(self, lo: Judged) -> float | None:
+        """The plateau as an assumed failure, until a point at or above it has been measured."""
+        if self.ceiling_rps is None or lo.rate_rps >= self.ceiling_rps:
+            return None
+        tried = any(
+            j.rate_rps >= self.ceiling_rps and j.verdict in (Verdict.PASS, Verdict.FAIL) for j in self.history
+        )
+        return None if tried else self.ceiling_rps
 
     def record(
         self, rate_rps: float, windows: list[WindowStats], *, valid: bool = True, note: str = ""
@@ -235,8 +253,9 @@ class CapacitySearch:
             verdict, reason = Verdict.PASS, f"p99 {p99:.0f} ms <= SLO {self.slo.latency_p99_ms:g} ms"
         if not stable:
             reason += f" (unstable after {self._retries} retries; judged on the worst window)"
-        judged = self._judge(rate_rps, windows if stable else self._pending_windows, verdict, stable=stable,
-                             reason=reason)  # fmt: skip
+        judged = self._judge(
+            rate_rps, windows if stable else self._pending_windows, verdict, stable=stable, reason=reason
+        )
         self._clear_retry()
         self.history.append(judged)
         return judged
