@@ -6,12 +6,14 @@ so the numbers hold on a busy shared machine.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +28,7 @@ from advisor.bench.search import SearchConfig
 from advisor.domain import SLO
 from advisor.settings import Settings
 from advisor.store import Store
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -209,3 +212,35 @@ def test_importing_the_harness_never_imports_locust() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ}
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_cli_measures_a_running_endpoint_with_locust_workers(
+    synthetic_server: StartServer, tmp_path: Path
+) -> None:
+    base = synthetic_server(slots="32", service_ms="20")
+    body = tmp_path / "body.json"
+    body.write_text('{"x": 1}')
+    out = run_cli(
+        "bench",
+        "run",
+        "--endpoint",
+        base + "/predict",
+        "--payload",
+        str(body),
+        "--model",
+        "svc",
+        "--slo-p99-ms",
+        "300",
+        "--quick",
+        "--max-points",
+        "2",
+        "--workers",
+        "2",
+        "--master-port",
+        str(free_port()),
+        "--json",
+    )
+    assert out.code == 0, out.stderr[-2000:]
+    (result,) = json.loads(out.stdout)["results"]
+    assert result["shape"] == "unknown" and result["model"] == "svc" and result["emulation"] is None
+    assert result["capacity_rps"] > 0 and len(result["points"]) == 3  # the probe and two open-loop points

@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Locust warns when its process passes this CPU share; a point measured above it is not the server's limit.
+# Locust warns when its process passes this CPU share (locust.runners.CPU_WARNING_THRESHOLD = 90); a point
+# measured above it is not the server's limit.
 GENERATOR_CPU_LIMIT_PCT = 90.0
 
 

@@ -80,7 +80,9 @@ def run(
     ),
     header: list[str] = typer.Option([], "--header", help="Extra request header NAME:VALUE."),
     shapes: str = typer.Option(
-        HOST_SHAPE, "--shapes", help="Instance types to emulate (comma-separated), or host."
+        HOST_SHAPE,
+        "--shapes",
+        help="Instance types to emulate (comma-separated), or host; a label with --endpoint.",
     ),
     slo_p99_ms: float = typer.Option(..., "--slo-p99-ms", help="p99 latency bound (ms)."),
     max_error_rate: float = typer.Option(0.001, "--max-error-rate", help="Allowed error share (0-1)."),
@@ -161,13 +163,15 @@ def run(
                     content_type=content_type,
                     headers=headers,
                 )
+                # the machine behind an endpoint is not ours to know: --shapes only labels it (checked)
+                where_it_runs = "unknown" if shapes == HOST_SHAPE else catalog.instance(shape_list[0]).name
                 out = [
                     run_endpoint(
                         store,
                         request,
                         slo,
                         label=label,
-                        shape=shape_list[0],
+                        shape=where_it_runs,
                         config=config,
                         on_event=progress.handle,
                     )
