@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from advisor.bench import results
@@ -60,7 +61,17 @@ def test_reference_model_on_two_shapes(model: str, slo_ms: int) -> None:
     assert stored == {r["shape"]: r["capacity_rps"] for r in report["results"]}
 
 
-def test_ctrl_c_keeps_what_was_measured() -> None:
+def _synthetic_servers() -> set[int]:
+    return {
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if "advisor.bench.servers.synthetic" in " ".join(p.info["cmdline"] or [])
+    }
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_kill_keeps_what_was_measured_and_stops_the_server(sig: signal.Signals) -> None:
+    before = _synthetic_servers()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -89,10 +100,11 @@ def test_ctrl_c_keeps_what_was_measured() -> None:
             if rows[0]["n"] >= 1:
                 break
             time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "Traceback" not in err
     assert "every point measured so far is stored" in err
     with Store(Settings().db_path) as store:
         (run,) = results.list_runs(store)
         assert run["status"] == "interrupted" and run["points"] >= 1
+    assert _synthetic_servers() <= before  # the server it started is gone

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -152,6 +153,9 @@ def run(
     target = endpoint or server_cmd or label
     catalog = Catalog.load(settings)
     shape_list = _split(shapes, "--shapes")
+    # SIGTERM (kill, a deleted Kubernetes pod) ends the run like Ctrl-C: servers and generators are stopped
+    # and the run is stored as interrupted, instead of orphaning the processes it started.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with Store(settings.db_path) as store, view.Progress(quiet or not sys.stderr.isatty()) as progress:
             if endpoint is not None:
