@@ -175,10 +175,8 @@ BASELINES = {
 }
 
 
-def evaluate_baselines(
-    plan: Plan, profile: TrafficProfile, catalog: Catalog, *, seed: int = 0
-) -> list[Baseline]:
-    """Build and price the three baselines for ``plan`` over ``profile``; unavailable ones carry a reason."""
+def build_baselines(plan: Plan, profile: TrafficProfile, catalog: Catalog) -> list[tuple[str, Plan | str]]:
+    """The three baseline plans for ``plan``, by name; one that cannot be built is its one-line reason."""
     builders: list[tuple[str, Callable[[], Plan]]] = [
         ("static_peak", lambda: static_peak_plan(plan, profile)),
         ("sagemaker_target_tracking", lambda: sagemaker_plan(plan, catalog)),
@@ -190,6 +188,14 @@ def evaluate_baselines(
             built.append((name, build()))
         except AdvisorError as exc:
             built.append((name, exc.one_line()))
+    return built
+
+
+def evaluate_baselines(
+    plan: Plan, profile: TrafficProfile, catalog: Catalog, *, seed: int = 0
+) -> list[Baseline]:
+    """Build and price the three baselines for ``plan`` over ``profile``; unavailable ones carry a reason."""
+    built = build_baselines(plan, profile, catalog)
     priced: dict[str, CostResult | str] = {}
     ready: list[tuple[str, Plan]] = []
     prices = []

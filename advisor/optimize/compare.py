@@ -18,10 +18,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from advisor.cost.baselines import BASELINES, fargate_plan, sagemaker_plan, static_peak_plan
+from advisor.cost.baselines import BASELINES, build_baselines
 from advisor.cost.plan import (
     AutoscalingPolicy,
     FargateShape,
@@ -175,16 +174,11 @@ def baseline_comparisons(
     Built with :mod:`advisor.cost.baselines`' plan builders (what ``evaluate_baselines`` does), priced
     through ``prices`` so that catalog look-ups are shared across models, and replayed in one batch.
     """
-    builders: list[tuple[str, Callable[[], Plan]]] = [
-        ("static_peak", lambda: static_peak_plan(plan, profile)),
-        ("sagemaker_target_tracking", lambda: sagemaker_plan(plan, catalog)),
-        ("fargate_target_tracking", lambda: fargate_plan(plan, catalog)),
-    ]
     built: list[tuple[str, Plan | str]] = []
-    for name, build in builders:
+    for name, candidate in build_baselines(plan, profile, catalog):
         try:
-            candidate = build()
-            prices.prices(candidate)
+            if isinstance(candidate, Plan):
+                prices.prices(candidate)
             built.append((name, candidate))
         except AdvisorError as exc:
             built.append((name, exc.one_line()))
