@@ -13,7 +13,9 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class _Value(BaseModel):
+class FrozenModel(BaseModel):
+    """Base of advisor's value types: immutable, and unknown fields are an error (typos never pass)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -58,7 +60,7 @@ class InterruptionBand(StrEnum):
         return (0.025, 0.075, 0.125, 0.175, 0.25)[self.rank]
 
 
-class InstanceType(_Value):
+class InstanceType(FrozenModel):
     """Specs of one EC2 instance type (SageMaker ``ml.*`` types share the spec of their EC2 twin)."""
 
     name: str
@@ -79,7 +81,7 @@ class InstanceType(_Value):
         return self.gpu_count > 0
 
 
-class Price(_Value):
+class Price(FrozenModel):
     """One price figure with its provenance. ``shape`` is an instance type or a Fargate size label."""
 
     region: str
@@ -94,14 +96,14 @@ class Price(_Value):
     interruption_band: InterruptionBand | None = None
 
 
-class SLO(_Value):
+class SLO(FrozenModel):
     """A latency objective: p99 under ``latency_p99_ms`` with at most ``max_error_rate`` errors."""
 
     latency_p99_ms: float = Field(gt=0)
     max_error_rate: float = Field(default=0.001, ge=0, le=1)
 
 
-class ReplicaResources(_Value):
+class ReplicaResources(FrozenModel):
     """What one replica (model-server container) requests from its node."""
 
     vcpu: float = Field(gt=0)
@@ -121,7 +123,7 @@ class ReplicaResources(_Value):
         return self.gpu_memory_gib <= max(itype.gpu_memory_gib, itype.accelerator_memory_gib)
 
 
-class FargateSize(_Value):
+class FargateSize(FrozenModel):
     """A Fargate task size: a valid (vCPU, memory GiB) combination."""
 
     vcpu: float = Field(gt=0)
@@ -132,7 +134,7 @@ class FargateSize(_Value):
         return f"fargate-{self.vcpu:g}vcpu-{self.memory_gib:g}gb"
 
 
-class LoadBalancerPrice(_Value):
+class LoadBalancerPrice(FrozenModel):
     region: str
     kind: str = Field(description="application | network | gateway | classic")
     usd_per_hour: float = Field(ge=0)
@@ -143,7 +145,7 @@ class LoadBalancerPrice(_Value):
     source: str
 
 
-class FargateRate(_Value):
+class FargateRate(FrozenModel):
     """Fargate per-vCPU-hour and per-GB-hour rates for one region, platform and capacity provider."""
 
     region: str

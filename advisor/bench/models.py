@@ -12,13 +12,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from advisor.domain import FrozenModel as _Value
+
 # Locust warns when its process passes this CPU share (locust.runners.CPU_WARNING_THRESHOLD = 90); a point
 # measured above it is not the server's limit.
 GENERATOR_CPU_LIMIT_PCT = 90.0
-
-
-class _Value(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class LoadMode(StrEnum):

@@ -22,9 +22,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from advisor.domain import SLO, InterruptionBand, Platform, ReplicaResources
+from advisor.domain import FrozenModel as _Model
 from advisor.yamlio import load_yaml_model, register_union_tags
 
 register_union_tags("str", "FargateShape")  # union members pydantic names in error locations
@@ -32,10 +33,6 @@ register_union_tags("str", "FargateShape")  # union members pydantic names in er
 # EC2 User Guide, "Spot Instance interruption notices": a two-minute warning before EC2 reclaims a Spot
 # Instance; ECS delivers the same two-minute warning (SIGTERM) to Fargate Spot tasks.
 SPOT_NOTICE_S = 120.0
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class CapacityProvenance(StrEnum):

@@ -8,9 +8,10 @@ by hand. Every figure keeps its source; derived ones are flagged ``estimated``.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from advisor.cost.plan import FargateShape, LoadBalancerKind, Plan
+from advisor.domain import FrozenModel as _Value
 from advisor.domain import InterruptionBand, Platform, PurchaseOption
 from advisor.errors import ConfigError
 from advisor.pricing.catalog import Catalog
@@ -18,10 +19,6 @@ from advisor.pricing.catalog import Catalog
 # AWS publishes no interruption frequency for Fargate Spot; absent a plan override we assume the most
 # interrupted Spot Instance Advisor band, so Fargate Spot is never flattered.
 FARGATE_SPOT_ASSUMED_BAND = InterruptionBand.GT20
-
-
-class _Value(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class SpotPool(_Value):

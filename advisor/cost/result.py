@@ -11,13 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from advisor.cost.plan import CapacityProvenance
-
-
-class _Value(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from advisor.domain import FrozenModel as _Value
 
 
 class CostBreakdown(_Value):

@@ -32,8 +32,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from advisor.domain import FrozenModel as _Value
 from advisor.errors import DataError, InputError, NotFoundError
 
 SAVINGS_PLANS_CSV = Path(__file__).resolve().parents[2] / "pricing_data" / "commitments" / "savings_plans.csv"
@@ -44,10 +45,6 @@ HOURS_PER_YEAR = 8760  # 365 x 24: the hours a 1-year term bills
 PlanType = Literal["compute", "ec2_instance"]
 PaymentOption = Literal["no_upfront", "partial_upfront", "all_upfront"]
 _REQUIRED = ("plan_type", "term_years", "payment_option", "scope", "discount_pct", "estimated", "source")
-
-
-class _Value(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class SavingsPlanRate(_Value):

@@ -15,15 +15,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from advisor.domain import Arch, InstanceType, ReplicaResources
+from advisor.domain import FrozenModel as _Value
 
 RESOURCE_NAMES: tuple[str, ...] = ("vcpu", "memory_gib", "gpu_count", "gpu_memory_gib")
-
-
-class _Value(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class ModelDemand(_Value):

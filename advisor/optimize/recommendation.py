@@ -27,9 +27,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from advisor.cost.plan import CapacityProvenance, Plan
+from advisor.domain import FrozenModel as _Out
 from advisor.domain import Platform
 from advisor.errors import NotFoundError
 from advisor.optimize.packing_types import Pool, Toleration
@@ -37,10 +38,6 @@ from advisor.store import Store
 
 SCHEMA_VERSION: Literal["advisor.recommendation/1"] = "advisor.recommendation/1"
 SCHEMA_PATH = Path(__file__).with_name("recommendation.schema.json")
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Action(StrEnum):

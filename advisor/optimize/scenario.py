@@ -11,18 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from advisor.domain import SLO, InterruptionBand, Platform, PurchaseOption, ReplicaResources
+from advisor.domain import FrozenModel as _Strict
 from advisor.yamlio import load_yaml_model
 
 # Current-generation CPU families and the GPU/accelerator families inference teams use (the default set).
 DEFAULT_CPU_FAMILIES = ("c6i", "c7i", "c6g", "c7g", "m6i", "m7i", "m6g", "m7g", "r6i", "r7i", "c6a", "m6a")
 DEFAULT_GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "inf2")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Candidates(_Strict):
