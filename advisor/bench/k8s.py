@@ -15,7 +15,6 @@ and daemonsets on the node it is pinned to; there are no limits, so the harness 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import yaml
 from advisor.bench.models import BenchReport
 from advisor.domain import SLO, InstanceType
 from advisor.errors import InputError
+from advisor.naming import dns_label, kubernetes_arch, label_value
 
 CPU_REQUEST_SHARE = 0.80
 MEMORY_REQUEST_SHARE = 0.75
@@ -33,9 +33,7 @@ ACTIVE_DEADLINE_S = 1800
 
 def job_name(model: str, instance_type: str) -> str:
     """A DNS-1123 label: ``advisor-bench-embedding-c6i-large`` (at most 63 characters)."""
-    raw = f"advisor-bench-{model}-{instance_type}".lower()
-    name = re.sub(r"[^a-z0-9-]+", "-", raw).strip("-")
-    return name[:63].rstrip("-")
+    return dns_label("advisor-bench", model, instance_type)
 
 
 def job_manifest(
@@ -78,7 +76,7 @@ def job_manifest(
     labels = {
         "app.kubernetes.io/name": "advisor-bench",
         "app.kubernetes.io/component": "benchmark",
-        "advisor.io/model": re.sub(r"[^A-Za-z0-9_.-]", "-", model)[:63],
+        "advisor.io/model": label_value(model),
         "advisor.io/instance-type": itype.name,
     }
     return {
@@ -95,7 +93,7 @@ def job_manifest(
                     "restartPolicy": "Never",
                     "nodeSelector": {
                         "node.kubernetes.io/instance-type": itype.name,
-                        "kubernetes.io/arch": "arm64" if itype.arch.value == "arm64" else "amd64",
+                        "kubernetes.io/arch": kubernetes_arch(itype.arch),
                     },
                     "containers": [
                         {

@@ -19,9 +19,7 @@ from advisor.optimize.commitments import (
     recommend_commitment,
     savings_plan_rate,
 )
-from advisor.optimize.packing import karpenter_like_ffd, pack
-from advisor.optimize.packing_problem import node_types_from_offers
-from advisor.optimize.packing_types import (
+from advisor.optimize.packing import (
     InfeasibleModel,
     ModelDemand,
     ModelPlacement,
@@ -31,6 +29,9 @@ from advisor.optimize.packing_types import (
     PackingResult,
     PlacedNode,
     Pool,
+    karpenter_like_ffd,
+    node_types_from_offers,
+    pack,
 )
 from advisor.optimize.recommend import RecommendOptions, recommend
 from advisor.optimize.recommendation import Recommendation

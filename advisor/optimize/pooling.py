@@ -22,22 +22,26 @@ so it adds no disruption to the churn check.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from advisor.domain import ReplicaResources
 from advisor.optimize.candidates import CandidateTypes
-from advisor.optimize.packing import pack
-from advisor.optimize.packing_types import (
+from advisor.optimize.packing import (
     ModelDemand,
     NodeType,
     PackingOptions,
     PackingPlan,
     PackingResult,
-    Taint,
-    Toleration,
+    pack,
+)
+from advisor.optimize.packing.labels import (
+    accelerator_kind,
+    node_selector,
+    pool_name,
+    pool_taints,
+    tolerations,
 )
 from advisor.optimize.recommendation import PackingGroup, PackingSummary, Placement
 
@@ -196,30 +200,15 @@ def _placement_from(plan: PackingPlan, model: str, *, shared: bool) -> Placement
 
 def _dedicated_placement(m: PoolMember, options: PackingOptions) -> Placement:
     """The per-model pool of the plan's own shape, labelled and tainted as the packer labels pools."""
-    lp = options.label_prefix
-    slug = _slug(m.model)
-    pool = f"{options.pool_prefix}-{slug}"
-    accel = m.resources.gpu_count > 0 or m.resources.gpu_memory_gib > 0
-    taints = [Taint(key=f"{lp}/inference", value="true"), Taint(key=f"{lp}/model", value=slug)]
-    if m.resources.gpu_count > 0:
-        taints.append(Taint(key="nvidia.com/gpu", value="true"))
-    elif accel:
-        taints.append(Taint(key="aws.amazon.com/neuron", value="true"))
-    selector = {f"{lp}/pool": pool}
-    if m.resources.arch is not None:
-        selector["kubernetes.io/arch"] = "amd64" if m.resources.arch.value == "x86_64" else "arm64"
+    kind = accelerator_kind(m.resources)
+    pool = pool_name(options, kind, m.model)
     return Placement(
         pool=pool,
         shared=False,
-        node_selector=selector,
-        tolerations=[Toleration(key=t.key, value=t.value, effect=t.effect) for t in taints],
+        node_selector=node_selector(options, [pool], m.resources.arch),
+        tolerations=tolerations(pool_taints(options, kind, m.model)),
         replicas_at_peak_by_instance_type={m.plan_shape: m.peak_replicas},
     )
-
-
-def _slug(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return (slug or "model")[:63].rstrip("-")
 
 
 __all__ = ["MIN_POOLING_GAIN", "PoolMember", "pool_models"]

@@ -33,7 +33,7 @@ from advisor.cost.plan import CapacityProvenance, Plan
 from advisor.domain import FrozenModel as _Out
 from advisor.domain import Platform
 from advisor.errors import NotFoundError
-from advisor.optimize.packing_types import Pool, Toleration
+from advisor.optimize.packing.types import Pool, Toleration
 from advisor.store import Store
 
 SCHEMA_VERSION: Literal["advisor.recommendation/1"] = "advisor.recommendation/1"

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from advisor.optimize.packing_problem import NUM_RESOURCES, PackingProblem
+from advisor.optimize.packing.problem import NUM_RESOURCES, PackingProblem
 
 DFF_ORDERS: tuple[int, ...] = (1, 2)
 _RC_TOL = 1e-9

@@ -22,8 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from advisor.optimize.packing_problem import CAPACITY_EPS, PackingProblem
-from advisor.optimize.packing_realise import Layout
+from advisor.optimize.packing.problem import CAPACITY_EPS, PackingProblem
+from advisor.optimize.packing.realise import Layout
 
 _TOP_ITEMS = 60  # items (by value density) a greedy pricing pass considers per type
 _BLENDS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # vCPU weight in the vCPU/memory blends of pricing densities

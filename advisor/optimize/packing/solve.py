@@ -3,11 +3,11 @@
 :func:`pack` is the entry point. It
 
 1. drops (model, type) pairs where one replica cannot fit and reports models that fit nowhere
-   (:mod:`advisor.optimize.packing_problem`);
+   (:mod:`advisor.optimize.packing.problem`);
 2. bounds the cost from below with the column-generated LP of the aggregated model, then solves the
-   aggregated MILP with HiGHS under a time limit and a relative gap (:mod:`advisor.optimize.packing_milp`);
+   aggregated MILP with HiGHS under a time limit and a relative gap (:mod:`advisor.optimize.packing.milp`);
 3. realises the MILP's node counts as concrete nodes by first-fit decreasing, repairs with extra
-   cheapest-fitting nodes if needed, and consolidates (:mod:`advisor.optimize.packing_realise`);
+   cheapest-fitting nodes if needed, and consolidates (:mod:`advisor.optimize.packing.realise`);
 4. prices one dedicated pool per model (exact) and keeps the cheaper of the two plans;
 5. names the pools and gives their nodes labels and taints (inference kept apart from other workloads;
    GPU pools also carry the ``nvidia.com/gpu`` taint), and each model the node selector and tolerations
@@ -19,14 +19,21 @@ it is honest even when the MILP hit its time limit or the realisation needed ext
 
 from __future__ import annotations
 
-import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
 
-from advisor.optimize.packing_milp import (
+from advisor.optimize.packing.labels import (
+    AcceleratorKind,
+    node_selector,
+    pool_labels,
+    pool_name,
+    pool_taints,
+    tolerations,
+)
+from advisor.optimize.packing.milp import (
     MilpSolution,
     RowLayout,
     build_rows,
@@ -34,9 +41,9 @@ from advisor.optimize.packing_milp import (
     select_milp_columns,
     solve_milp,
 )
-from advisor.optimize.packing_patterns import improve_with_patterns
-from advisor.optimize.packing_problem import PackingProblem, build_problem
-from advisor.optimize.packing_realise import (
+from advisor.optimize.packing.patterns import improve_with_patterns
+from advisor.optimize.packing.problem import PackingProblem, build_problem
+from advisor.optimize.packing.realise import (
     Layout,
     check_layout,
     consolidate,
@@ -45,7 +52,7 @@ from advisor.optimize.packing_realise import (
     realise,
     repair,
 )
-from advisor.optimize.packing_types import (
+from advisor.optimize.packing.types import (
     ModelDemand,
     ModelPlacement,
     NodeType,
@@ -56,7 +63,6 @@ from advisor.optimize.packing_types import (
     Pool,
     Resources,
     Taint,
-    Toleration,
 )
 
 _DEFAULT_OPTIONS = PackingOptions()
@@ -69,7 +75,7 @@ def pack(
 
     ``demands``: replicas to place per model (count + per-replica resources incl. arch). ``node_types``:
     candidate instance types with allocatable resources and $/h (see
-    :func:`advisor.optimize.packing_problem.node_types_from_offers`). Returns a :class:`PackingResult`:
+    :func:`advisor.optimize.packing.problem.node_types_from_offers`). Returns a :class:`PackingResult`:
     status ``ok``; ``partial`` when some models fit no candidate type (listed in ``infeasible`` with the
     reason; the others are packed); ``infeasible`` when none fits; ``empty`` when there is nothing to place.
     Costs are $/h. Raises only :class:`advisor.errors.InputError` for duplicate model or type names.
@@ -159,7 +165,7 @@ def _shared_layout(
 
     The aggregated MILP cannot see two-resource conflicts between replicas (two that each fill 56 % of a
     node's memory never share it), so its mix is not always realisable and the repair adds nodes. The
-    pattern stage (:mod:`advisor.optimize.packing_patterns`), seeded with these nodes and the dedicated
+    pattern stage (:mod:`advisor.optimize.packing.patterns`), seeded with these nodes and the dedicated
     pools, recombines whole-node patterns; the cheaper layout wins. Returns the MILP solution (its
     objective and bound are the ones reported) and the layout.
     """
@@ -210,47 +216,22 @@ def karpenter_like_ffd(
 # ----- pools, labels, taints -------------------------------------------------------------------------
 
 
-def _slug(name: str) -> str:
-    """A Kubernetes label value: lowercase alphanumerics and '-', at most 63 characters."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return (slug or "model")[:63].rstrip("-")
-
-
-def _accel_kind(problem: PackingProblem, t: int) -> str:
+def _accel_kind(problem: PackingProblem, t: int) -> AcceleratorKind:
     if not problem.accel_type[t]:
         return "cpu"
     return "gpu" if problem.capacity[t, 2] > 0 else "accel"
 
 
-def _pool_meta(
-    name: str, kind: str, model: str | None, options: PackingOptions
-) -> tuple[dict[str, str], list[Taint]]:
-    lp = options.label_prefix
-    labels = {f"{lp}/pool": name, f"{lp}/workload": "inference", f"{lp}/accelerator": kind}
-    taints = [Taint(key=f"{lp}/inference", value="true")]
-    if model is not None:
-        labels[f"{lp}/model"] = _slug(model)
-        taints.append(Taint(key=f"{lp}/model", value=_slug(model)))
-    if kind == "gpu":
-        taints.append(Taint(key="nvidia.com/gpu", value="true"))
-    elif kind == "accel":
-        taints.append(Taint(key="aws.amazon.com/neuron", value="true"))
-    return labels, taints
-
-
 def _plan(problem: PackingProblem, layout: Layout, strategy: str, options: PackingOptions) -> PackingPlan:
     used = layout.used(problem)
     pool_of_node: list[str] = []
-    pool_info: dict[str, tuple[str, str | None]] = {}
+    pool_info: dict[str, tuple[AcceleratorKind, str | None]] = {}
     for n, t in enumerate(layout.types):
         kind = _accel_kind(problem, int(t))
-        if strategy == "dedicated":
-            model = problem.models[int(np.flatnonzero(layout.contents[n])[0])]
-            name = f"{options.pool_prefix}-{_slug(model)}"
-            pool_info[name] = (kind, model)
-        else:
-            name = f"{options.pool_prefix}-shared-{kind}"
-            pool_info[name] = (kind, None)
+        first = int(np.flatnonzero(layout.contents[n])[0])
+        model = problem.models[first] if strategy == "dedicated" else None
+        name = pool_name(options, kind, model)
+        pool_info[name] = (kind, model)
         pool_of_node.append(name)
 
     nodes: list[PlacedNode] = []
@@ -281,7 +262,7 @@ def _plan(problem: PackingProblem, layout: Layout, strategy: str, options: Packi
     taints_of: dict[str, list[Taint]] = {}
     for name in sorted(pool_info):
         kind, pool_model = pool_info[name]
-        labels, taints = _pool_meta(name, kind, pool_model, options)
+        taints = pool_taints(options, kind, pool_model)
         taints_of[name] = taints
         members = [nd for nd in nodes if nd.pool == name]
         counts: dict[str, int] = defaultdict(int)
@@ -295,38 +276,26 @@ def _plan(problem: PackingProblem, layout: Layout, strategy: str, options: Packi
                 models=sorted({m for nd in members for m in nd.replicas}),
                 node_counts=dict(sorted(counts.items())),
                 usd_per_hour=float(sum(nd.usd_per_hour for nd in members)),
-                node_labels=labels,
+                node_labels=pool_labels(options, name, kind, pool_model),
                 taints=taints,
             )
         )
 
     placements: list[ModelPlacement] = []
-    lp = options.label_prefix
     for i, model in enumerate(problem.models):
         hosts = np.flatnonzero(layout.contents[:, i])
         model_pools = sorted({pool_of_node[n] for n in hosts})
         by_type: dict[str, int] = defaultdict(int)
         for host in hosts:
             by_type[problem.types[layout.types[host]]] += int(layout.contents[host, i])
-        selector = (
-            {f"{lp}/pool": model_pools[0]} if len(model_pools) == 1 else {f"{lp}/workload": "inference"}
-        )
-        if problem.arch[i] is not None:
-            selector["kubernetes.io/arch"] = "amd64" if problem.arch[i] == "x86_64" else "arm64"
-        tolerations: dict[tuple[str, str], Toleration] = {}
-        for pool in model_pools:
-            for taint in taints_of[pool]:
-                tolerations[(taint.key, taint.value)] = Toleration(
-                    key=taint.key, value=taint.value, effect=taint.effect
-                )
         placements.append(
             ModelPlacement(
                 model=model,
                 replicas=int(problem.counts[i]),
                 pools=model_pools,
                 replicas_by_instance_type=dict(sorted(by_type.items())),
-                node_selector=selector,
-                tolerations=[tolerations[k] for k in sorted(tolerations)],
+                node_selector=node_selector(options, model_pools, problem.arch[i]),
+                tolerations=tolerations([t for pool in model_pools for t in taints_of[pool]]),
             )
         )
     return PackingPlan(

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from advisor.optimize.packing_problem import CAPACITY_EPS, NUM_RESOURCES
+from advisor.optimize.packing.problem import CAPACITY_EPS, NUM_RESOURCES
 
 EXACT_MAX_VARS = 600  # replicas x nodes of one type, for the assignment MILP
 MAX_PATTERNS = 2000  # maximal node patterns enumerated for the pattern MILP

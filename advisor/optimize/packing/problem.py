@@ -25,7 +25,7 @@ import pandas as pd
 
 from advisor.domain import Arch
 from advisor.errors import InputError
-from advisor.optimize.packing_types import InfeasibleModel, ModelDemand, NodeType, PackingOptions
+from advisor.optimize.packing.types import InfeasibleModel, ModelDemand, NodeType, PackingOptions
 
 # Relative slack on capacity comparisons, so 3 x (1/3 of a node) fits a node despite float rounding.
 CAPACITY_EPS = 1e-9

@@ -7,7 +7,7 @@ allocatable resources, and every replica is placed.
 - :func:`realise` turns the MILP's (x_it, y_t) into nodes, type by type: first-fit decreasing into the
   y_t nodes (replicas sorted by their dominant share of the node); if FFD leaves replicas over, best-fit
   and worst-fit (spreading, which also helps availability) are tried, then, on small instances, the
-  exact per-type MILPs of :mod:`advisor.optimize.packing_exact`. :func:`repair` puts what is still left
+  exact per-type MILPs of :mod:`advisor.optimize.packing.exact`. :func:`repair` puts what is still left
   into the room of existing nodes, then on new nodes of the type cheapest per replica (counted, reported).
 - :func:`consolidate` re-types every node to the cheapest type its contents fit, then removes nodes whose
   replicas fit in the room left on others (Karpenter's consolidation, on a plan instead of a cluster).
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from advisor.optimize.packing_exact import EXACT_MAX_VARS, assignment_fill, pattern_fill
-from advisor.optimize.packing_problem import CAPACITY_EPS, NUM_RESOURCES, PackingProblem
+from advisor.optimize.packing.exact import EXACT_MAX_VARS, assignment_fill, pattern_fill
+from advisor.optimize.packing.problem import CAPACITY_EPS, NUM_RESOURCES, PackingProblem
 
 _EXACT_MAX_REPLICAS = 500  # total replicas up to which the exact realisation is tried
 
