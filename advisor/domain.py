@@ -124,10 +124,11 @@ class ReplicaResources(FrozenModel):
 
 
 class FargateSize(FrozenModel):
-    """A Fargate task size: a valid (vCPU, memory GiB) combination."""
+    """A Fargate task size (a (vCPU, memory GiB) pair AWS offers) and its operating system/architecture."""
 
     vcpu: float = Field(gt=0)
     memory_gib: float = Field(gt=0)
+    os_arch: str = Field(default="linux_x86", description="linux_x86 | linux_arm | windows_x86")
 
     @property
     def label(self) -> str:

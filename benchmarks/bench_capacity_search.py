@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from advisor.bench.config import BenchConfig
-from advisor.bench.mdk import mdk_capacity_rps
+from advisor.bench.exact_queue import mdk_capacity_rps
 from advisor.bench.runner import run_capacity
 from advisor.domain import SLO
 from advisor.settings import Settings

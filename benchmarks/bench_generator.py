@@ -19,7 +19,7 @@ import time
 import urllib.request
 
 from advisor.bench.loadgen import LoadGenerator
-from advisor.bench.models import GENERATOR_CPU_LIMIT_PCT, LoadMode, PointSpec, merge_windows
+from advisor.bench.measurements import GENERATOR_CPU_LIMIT_PCT, LoadMode, PointSpec, merge_windows
 from advisor.bench.payloads import build_request
 from advisor.bench.runner import free_port
 

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from advisor.domain import Arch, ReplicaResources
-from advisor.optimize.packing.solve import karpenter_like_ffd, pack
 from advisor.optimize.packing.problem import node_types_from_offers
+from advisor.optimize.packing.solve import karpenter_like_ffd, pack
 from advisor.optimize.packing.types import ModelDemand, NodeType, PackingOptions
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings

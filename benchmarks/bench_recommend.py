@@ -26,8 +26,8 @@ import numpy as np
 
 from advisor.cli.recommend import bench_family_speed
 from advisor.domain import Arch
-from advisor.optimize.packing.solve import karpenter_like_ffd, pack
 from advisor.optimize.packing.problem import node_types_from_offers
+from advisor.optimize.packing.solve import karpenter_like_ffd, pack
 from advisor.optimize.packing.types import ModelDemand, PackingOptions
 from advisor.optimize.recommend import RecommendOptions, recommend
 from advisor.optimize.recommendation import Action, Recommendation

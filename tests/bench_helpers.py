@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from advisor.bench.models import WindowStats
+from advisor.bench.measurements import WindowStats
 from advisor.bench.search import CapacitySearch, SearchConfig
 from advisor.domain import SLO
 

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from advisor.bench import results
-from advisor.bench.models import CapacityResult, LoadMode, PointResult, RunStatus
+from advisor.bench.measurements import CapacityResult, LoadMode, PointResult, RunStatus
 from advisor.optimize.scenario import Scenario
 from advisor.store import Store
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from advisor.bench.arrivals import LATE_NAME, ClosedLoopSchedule, OpenLoopSchedule
-from advisor.bench.mdk import mdk_capacity_rps, mdk_p99_ms, mdk_response_times_s
+from advisor.bench.exact_queue import mdk_capacity_rps, mdk_p99_ms, mdk_response_times_s
 
 
 def _drain(schedule: OpenLoopSchedule) -> list[float]:

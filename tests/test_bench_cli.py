@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from advisor.bench import results
-from advisor.bench.models import BenchReport, CapacityResult, LoadMode, PointResult, RunStatus
+from advisor.bench.measurements import BenchReport, CapacityResult, LoadMode, PointResult, RunStatus
 from advisor.settings import Settings
 from advisor.store import Store
 from tests.helpers import assert_one_line_error, run_cli

@@ -19,9 +19,9 @@ import pytest
 
 from advisor.bench import results
 from advisor.bench.config import BenchConfig
+from advisor.bench.exact_queue import mdk_capacity_rps
 from advisor.bench.loadgen import LoadGenerator
-from advisor.bench.mdk import mdk_capacity_rps
-from advisor.bench.models import LoadMode, PointSpec, RunStatus, merge_windows
+from advisor.bench.measurements import LoadMode, PointSpec, RunStatus, merge_windows
 from advisor.bench.payloads import build_request
 from advisor.bench.runner import free_port, run_capacity, run_endpoint
 from advisor.bench.search import SearchConfig

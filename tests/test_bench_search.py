@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advisor.bench.mdk import mdk_capacity_rps
-from advisor.bench.models import WindowStats, merge_windows, percentile_ms
+from advisor.bench.exact_queue import mdk_capacity_rps
+from advisor.bench.measurements import WindowStats, merge_windows, percentile_ms
 from advisor.bench.search import CapacitySearch, SearchConfig, Verdict, windows_agree
 from advisor.domain import SLO
 from tests.bench_helpers import mdk_windows, run_curve, window

@@ -17,7 +17,14 @@ from advisor.bench.estimate import (
     suggest_measurements,
 )
 from advisor.bench.k8s import job_manifest, job_name, read_report, validate_manifest, write_jobs
-from advisor.bench.models import BenchReport, CapacityResult, LoadMode, PointResult, RunStatus, WindowStats
+from advisor.bench.measurements import (
+    BenchReport,
+    CapacityResult,
+    LoadMode,
+    PointResult,
+    RunStatus,
+    WindowStats,
+)
 from advisor.domain import SLO
 from advisor.errors import InputError, NotFoundError
 from advisor.pricing.catalog import Catalog

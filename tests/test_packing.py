@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from advisor.domain import Arch, ReplicaResources
 from advisor.errors import InputError
-from advisor.optimize.packing.solve import karpenter_like_ffd, pack
 from advisor.optimize.packing.milp import build_rows, lp_bound
 from advisor.optimize.packing.problem import build_problem, node_types_from_offers
+from advisor.optimize.packing.solve import karpenter_like_ffd, pack
 from advisor.optimize.packing.types import (
     ModelDemand,
     NodeType,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from advisor.bench.config import BenchConfig, BenchEvent
 from advisor.bench.estimate import CapacityEstimate, GpuWorkload, capacity_table, suggest_measurements
-from advisor.bench.models import BenchReport, CapacityResult, PointResult, RunStatus
+from advisor.bench.measurements import BenchReport, CapacityResult, PointResult, RunStatus
 from advisor.bench.registry import REFERENCE_MODELS
 from advisor.bench.runner import run_capacity, run_command, run_endpoint
 from advisor.bench.search import CapacitySearch, SearchConfig

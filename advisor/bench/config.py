@@ -10,17 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from advisor.bench.models import GENERATOR_CPU_LIMIT_PCT, PointResult
+from advisor.bench.measurements import GENERATOR_CPU_LIMIT_PCT, PointResult
 from advisor.bench.search import SearchConfig
-from advisor.domain import SLO
+from advisor.domain import SLO, FrozenModel
 
 
-class BenchConfig(BaseModel):
+class BenchConfig(FrozenModel):
     """Knobs of one measurement. :meth:`quick` trades precision for time (tests, the optimiser)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     warmup_s: float = Field(default=2.0, ge=0, description="discarded at the start of each point")
     window_s: float = Field(default=3.5, gt=0, description="shortest window")

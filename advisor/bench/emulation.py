@@ -33,7 +33,7 @@ from typing import Literal
 
 import psutil
 
-from advisor.bench.models import EmulationInfo, HostInfo
+from advisor.bench.measurements import EmulationInfo, HostInfo
 from advisor.errors import InputError, MeasurementError
 
 EmulationMethod = Literal["cgroup_v2", "affinity_rlimit", "none"]

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from advisor.bench.models import BenchReport
+from advisor.bench.measurements import BenchReport
 from advisor.domain import SLO, InstanceType
 from advisor.errors import InputError
 from advisor.naming import dns_label, kubernetes_arch, label_value

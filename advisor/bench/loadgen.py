@@ -1,8 +1,8 @@
 """Orchestrator side of load generation: starts the Locust generator process and asks it for points.
 
-The generator (:mod:`advisor.bench.genproc`) runs Locust as a library in its own process, because importing
-Locust monkey-patches the importing process with gevent; keeping it out of the orchestrator means the CLI,
-the test runner and the optimiser can call the harness safely. This module never imports Locust.
+The generator (:mod:`advisor.bench.generator_process`) runs Locust as a library in its own process, because
+importing Locust monkey-patches the importing process with gevent; keeping it out of the orchestrator means
+the CLI, the test runner and the optimiser can call the harness safely. This module never imports Locust.
 
 While a point runs, :meth:`LoadGenerator.measure` polls an ``abort`` callback (the harness checks that the
 server is still alive and within its memory); when it returns a reason, the generator's process group is
@@ -26,10 +26,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from advisor.bench.models import PointMeasurement, PointSpec, RequestSpec
+from advisor.bench.measurements import PointMeasurement, PointSpec, RequestSpec
 from advisor.errors import MeasurementError
 
-MARKER = "@@advisor "  # the prefix of protocol lines on the generator's stdout (see genproc.MARKER)
+MARKER = "@@advisor "  # the prefix of protocol lines on the generator's stdout (see generator_process.MARKER)
 START_TIMEOUT_S = 90.0
 RESULT_GRACE_S = 30.0
 
@@ -92,7 +92,7 @@ class LoadGenerator:
         cmd = [
             sys.executable,
             "-m",
-            "advisor.bench.genproc",
+            "advisor.bench.generator_process",
             "--request",
             str(request_file),
             "--pool",

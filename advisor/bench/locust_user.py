@@ -1,6 +1,6 @@
 """Locust side of the load generator: the open/closed-loop user and the per-process point driver.
 
-Imported only inside generator processes (``python -m advisor.bench.genproc``): importing Locust
+Imported only inside generator processes (``python -m advisor.bench.generator_process``): importing Locust
 monkey-patches the whole process with gevent, which must never happen to the orchestrator, the test runner
 or the dashboard. Everything here runs on gevent.
 
@@ -28,7 +28,7 @@ from locust.env import Environment
 from locust.stats import RequestStats
 
 from advisor.bench.arrivals import LATE_NAME, WARMUP_NAME, Arrival, ClosedLoopSchedule, OpenLoopSchedule
-from advisor.bench.models import LoadMode, PointSpec, RequestSpec, WindowStats
+from advisor.bench.measurements import LoadMode, PointSpec, RequestSpec, WindowStats
 
 Schedule = OpenLoopSchedule | ClosedLoopSchedule
 

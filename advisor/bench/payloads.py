@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from advisor.bench.models import RequestSpec
+from advisor.bench.measurements import RequestSpec
 from advisor.errors import InputError, NotFoundError, closest_names
 
 DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog near the bank of the river."

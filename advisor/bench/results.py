@@ -3,7 +3,7 @@
 Every write is its own transaction (:meth:`Store.transaction`): a run row when the run starts, one point row
 per measured point, the capacity and the final status at the end. Ctrl-C or a crash therefore keeps every
 point measured so far, and the run stays ``running``/``interrupted``/``failed`` with its reason.
-Reading goes back to the pydantic models of :mod:`advisor.bench.models`.
+Reading goes back to the pydantic models of :mod:`advisor.bench.measurements`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import secrets
 from typing import Any
 
-from advisor.bench.models import (
+from advisor.bench.measurements import (
     CapacityResult,
     EmulationInfo,
     HostInfo,

@@ -21,7 +21,7 @@ from advisor.bench import results
 from advisor.bench.config import BenchConfig, BenchEvent, EventSink
 from advisor.bench.emulation import HOST_SHAPE, Confinement, host_cpus, host_info, plan_emulation
 from advisor.bench.loadgen import LoadGenerator, PointAborted
-from advisor.bench.models import (
+from advisor.bench.measurements import (
     CapacityResult,
     EmulationInfo,
     LoadMode,

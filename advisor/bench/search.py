@@ -32,15 +32,13 @@ import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from advisor.bench.models import WindowStats, merge_windows
-from advisor.domain import SLO
+from advisor.bench.measurements import WindowStats, merge_windows
+from advisor.domain import SLO, FrozenModel
 
 
-class SearchConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class SearchConfig(FrozenModel):
     start_rps: float = Field(default=1.0, gt=0)
     min_rps: float = Field(default=0.25, gt=0, description="below this the SLO counts as unmeetable")
     max_rps: float = Field(default=1e6, gt=0)

@@ -18,7 +18,7 @@ from advisor.bench import results
 from advisor.bench.emulation import HOST_SHAPE, plan_emulation
 from advisor.bench.estimate import GpuWorkload, capacity_table, suggest_measurements
 from advisor.bench.k8s import DEFAULT_K8S_VERSION, read_report, write_jobs
-from advisor.bench.models import BenchReport, RunStatus
+from advisor.bench.measurements import BenchReport, RunStatus
 from advisor.bench.payloads import TEMPLATES, build_request
 from advisor.bench.registry import REFERENCE_MODELS, get_model, parse_options
 from advisor.bench.runner import BenchConfig, free_port, resolve_shape, run_command, run_endpoint
@@ -461,7 +461,7 @@ def worker(
     args = [
         sys.executable,
         "-m",
-        "advisor.bench.genproc",
+        "advisor.bench.generator_process",
         "worker",
         "--master-host",
         host,

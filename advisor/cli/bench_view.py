@@ -12,7 +12,7 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from advisor.bench.estimate import CapacityEstimate, Suggestion
-from advisor.bench.models import BenchReport, CapacityResult, PointResult
+from advisor.bench.measurements import BenchReport, CapacityResult, PointResult
 from advisor.bench.runner import BenchEvent
 from advisor.cli.output import console, err_console
 from advisor.domain import PurchaseOption

@@ -25,12 +25,11 @@ from advisor.cost.plan import (
     AutoscalingPolicy,
     Capacity,
     CapacityProvenance,
-    FargateShape,
     LoadBalancerKind,
     LoadBalancerSpec,
     Plan,
     PurchaseMix,
-    SpotPolicy,
+    SpotBehaviour,
     load_plan,
 )
 from advisor.cost.prices import PlanPrices, SpotPool, resolve_prices
@@ -43,6 +42,7 @@ from advisor.cost.queueing import (
 )
 from advisor.cost.result import CostBreakdown, CostResult, SLOReport
 from advisor.cost.simulate import fluid_lower_bound_usd, simulate, simulate_many
+from advisor.domain import FargateSize
 
 __all__ = [
     "AutoscalingPolicy",
@@ -51,7 +51,7 @@ __all__ = [
     "CapacityProvenance",
     "CostBreakdown",
     "CostResult",
-    "FargateShape",
+    "FargateSize",
     "LoadBalancerKind",
     "LoadBalancerSpec",
     "Plan",
@@ -59,7 +59,7 @@ __all__ = [
     "PurchaseMix",
     "QueueModel",
     "SLOReport",
-    "SpotPolicy",
+    "SpotBehaviour",
     "SpotPool",
     "calibrate_service_time_ms",
     "erlang_c",

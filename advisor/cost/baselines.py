@@ -25,7 +25,6 @@ from advisor.cost.plan import (
     AutoscalingPolicy,
     Capacity,
     CapacityProvenance,
-    FargateShape,
     LoadBalancerKind,
     LoadBalancerSpec,
     Plan,
@@ -34,7 +33,7 @@ from advisor.cost.plan import (
 from advisor.cost.prices import resolve_prices
 from advisor.cost.result import CostResult
 from advisor.cost.simulate import simulate_many
-from advisor.domain import Platform, ReplicaResources
+from advisor.domain import FargateSize, Platform, ReplicaResources
 from advisor.errors import AdvisorError
 from advisor.pricing.catalog import Catalog
 from advisor.pricing.fargate import smallest_fargate_size
@@ -77,7 +76,7 @@ def replica_need(plan: Plan, catalog: Catalog) -> ReplicaResources:
     """One replica's resources: given in the plan, else the node's share (or the Fargate task size)."""
     if plan.replica is not None:
         return plan.replica
-    if isinstance(plan.shape, FargateShape):
+    if isinstance(plan.shape, FargateSize):
         return ReplicaResources(vcpu=plan.shape.vcpu, memory_gib=plan.shape.memory_gib)
     spec = catalog.instance(plan.shape)
     n = plan.replicas_per_node
@@ -91,7 +90,7 @@ def replica_need(plan: Plan, catalog: Catalog) -> ReplicaResources:
 
 def sagemaker_plan(plan: Plan, catalog: Catalog) -> Plan:
     """The plan as a SageMaker endpoint with target tracking (same instance type when it has one)."""
-    if isinstance(plan.shape, FargateShape):
+    if isinstance(plan.shape, FargateSize):
         offers = catalog.cheapest(replica_need(plan, catalog), plan.region)
         if not offers:
             raise AdvisorError("no instance type fits one replica", where=plan.name)
@@ -112,8 +111,7 @@ def fargate_plan(plan: Plan, catalog: Catalog) -> Plan:
     need = replica_need(plan, catalog)
     if need.gpu_count > 0 or need.gpu_memory_gib > 0:
         raise AdvisorError("Fargate offers no GPUs", where=plan.name)
-    size = smallest_fargate_size(need.vcpu, need.memory_gib)
-    shape = FargateShape(vcpu=size.vcpu, memory_gib=size.memory_gib)
+    shape = smallest_fargate_size(need.vcpu, need.memory_gib)
     same = plan.platform is Platform.FARGATE
     provenance = plan.capacity.provenance if same else CapacityProvenance.ESTIMATED
     lb = (
@@ -129,7 +127,7 @@ def fargate_plan(plan: Plan, catalog: Catalog) -> Plan:
 def _tracking(
     plan: Plan,
     platform: Platform,
-    shape: str | FargateShape,
+    shape: str | FargateSize,
     rpn: int,
     provenance: CapacityProvenance,
     start_s: float,

@@ -24,11 +24,11 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from advisor.domain import SLO, InterruptionBand, Platform, ReplicaResources
+from advisor.domain import SLO, FargateSize, InterruptionBand, Platform, ReplicaResources
 from advisor.domain import FrozenModel as _Model
 from advisor.yamlio import load_yaml_model, register_union_tags
 
-register_union_tags("str", "FargateShape")  # union members pydantic names in error locations
+register_union_tags("str", "FargateSize")  # union members pydantic names in error locations
 
 # EC2 User Guide, "Spot Instance interruption notices": a two-minute warning before EC2 reclaims a Spot
 # Instance; ECS delivers the same two-minute warning (SIGTERM) to Fargate Spot tasks.
@@ -79,7 +79,7 @@ class PurchaseMix(_Model):
         return self.spot_pct_above_base > 0
 
 
-class SpotPolicy(_Model):
+class SpotBehaviour(_Model):
     """How interruptions play out: notice, replacement, and on-demand fallback."""
 
     notice_s: float = Field(default=SPOT_NOTICE_S, ge=0)
@@ -147,14 +147,6 @@ class LoadBalancerSpec(_Model):
     )
 
 
-class FargateShape(_Model):
-    """A Fargate task size (must be one AWS offers) and its platform."""
-
-    vcpu: float = Field(gt=0)
-    memory_gib: float = Field(gt=0)
-    os_arch: str = Field(default="linux_x86", description="linux_x86 | linux_arm | windows_x86")
-
-
 class Plan(_Model):
     """One way to serve one model: platform, shape, capacity, purchase mix, autoscaling, load balancer."""
 
@@ -162,13 +154,13 @@ class Plan(_Model):
     model: str = ""
     platform: Platform
     region: str = "us-east-1"
-    shape: str | FargateShape = Field(description="EC2/ml.* instance type, or a Fargate {vcpu, memory_gib}")
+    shape: str | FargateSize = Field(description="EC2/ml.* instance type, or a Fargate {vcpu, memory_gib}")
     replicas_per_node: int = Field(default=1, ge=1, le=1024)
     replica: ReplicaResources | None = Field(default=None, description="one replica's request (baselines)")
     capacity: Capacity
     slo: SLO
     purchase: PurchaseMix = Field(default_factory=PurchaseMix)
-    spot: SpotPolicy = Field(default_factory=SpotPolicy)
+    spot: SpotBehaviour = Field(default_factory=SpotBehaviour)
     autoscaling: AutoscalingPolicy
     load_balancer: LoadBalancerSpec | None = Field(
         default=None, description="None = the platform's usual one (ALB for ec2/fargate, none for sagemaker)"
@@ -181,11 +173,11 @@ class Plan(_Model):
             if not value.strip():
                 raise ValueError("shape must name an instance type")
             return value.strip()
-        if isinstance(value, FargateShape):
+        if isinstance(value, FargateSize):
             return value
         if isinstance(value, dict):
             try:
-                return FargateShape.model_validate(value)
+                return FargateSize.model_validate(value)
             except ValidationError as exc:
                 err = exc.errors()[0]
                 field = ".".join(str(p) for p in err["loc"])
@@ -197,11 +189,11 @@ class Plan(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> Plan:
         if self.platform is Platform.FARGATE:
-            if not isinstance(self.shape, FargateShape):
+            if not isinstance(self.shape, FargateSize):
                 raise ValueError("a fargate plan's shape is a task size: shape: {vcpu: 2, memory_gib: 4}")
             if self.replicas_per_node != 1:
                 raise ValueError("a Fargate task runs one replica: replicas_per_node must be 1")
-        elif isinstance(self.shape, FargateShape):
+        elif isinstance(self.shape, FargateSize):
             raise ValueError(f"a {self.platform.value} plan's shape is an instance type name")
         if self.platform is Platform.SAGEMAKER:
             if self.purchase.uses_spot:
@@ -226,8 +218,8 @@ class Plan(_Model):
     @property
     def shape_label(self) -> str:
         """``c6i.xlarge``, ``ml.g5.xlarge`` or ``fargate-2vcpu-4gb``."""
-        if isinstance(self.shape, FargateShape):
-            return f"fargate-{self.shape.vcpu:g}vcpu-{self.shape.memory_gib:g}gb"
+        if isinstance(self.shape, FargateSize):
+            return self.shape.label
         if self.platform is Platform.SAGEMAKER and not self.shape.startswith("ml."):
             return f"ml.{self.shape}"
         return self.shape

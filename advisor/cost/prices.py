@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from advisor.cost.plan import FargateShape, LoadBalancerKind, Plan
+from advisor.cost.plan import LoadBalancerKind, Plan
+from advisor.domain import FargateSize, InterruptionBand, Platform, PurchaseOption
 from advisor.domain import FrozenModel as _Value
-from advisor.domain import InterruptionBand, Platform, PurchaseOption
 from advisor.errors import ConfigError
 from advisor.pricing.catalog import Catalog
 
@@ -76,7 +76,7 @@ def resolve_prices(plan: Plan, catalog: Catalog) -> PlanPrices:
     fields: dict[str, object] = {}
     pools: list[SpotPool] = []
     if plan.platform is Platform.FARGATE:
-        assert isinstance(plan.shape, FargateShape)
+        assert isinstance(plan.shape, FargateSize)
         size = plan.shape
         od = catalog.fargate_task(region, size.vcpu, size.memory_gib, PurchaseOption.FARGATE, size.os_arch)
         rate = catalog.fargate_rate(region, PurchaseOption.FARGATE, size.os_arch)

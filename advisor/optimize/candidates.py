@@ -26,8 +26,14 @@ from functools import cached_property, partial
 
 import numpy as np
 
-from advisor.cost.plan import FargateShape
-from advisor.domain import InstanceType, InterruptionBand, Platform, PurchaseOption, ReplicaResources
+from advisor.domain import (
+    FargateSize,
+    InstanceType,
+    InterruptionBand,
+    Platform,
+    PurchaseOption,
+    ReplicaResources,
+)
 from advisor.errors import AdvisorError
 from advisor.optimize.capacities import CapacityEntry, ModelCapacities
 from advisor.optimize.scenario import Scenario
@@ -52,7 +58,7 @@ class ShapeCandidate:
     usd_per_node_hour: float
     price_estimated: bool = False
     instance: InstanceType | None = None
-    fargate: FargateShape | None = None
+    fargate: FargateSize | None = None
     spot_usd_per_node_hour: float | None = None
     # Pool names and the reason for none, looked up on first use (most candidates never need them).
     spot_lookup: Callable[[], SpotPools] = field(default=lambda: ((), ""), repr=False, compare=False)
@@ -337,7 +343,7 @@ def _fargate_candidate(
     except AdvisorError:
         return None
     os_arch = "linux_arm" if need.arch is not None and need.arch.value == "arm64" else "linux_x86"
-    shape = FargateShape(vcpu=size.vcpu, memory_gib=size.memory_gib, os_arch=os_arch)
+    shape = size.model_copy(update={"os_arch": os_arch})
     price = types.fargate_usd_per_hour(catalog, size.vcpu, size.memory_gib, PurchaseOption.FARGATE, os_arch)
     if price is None:
         return None
@@ -348,7 +354,7 @@ def _fargate_candidate(
             catalog, size.vcpu, size.memory_gib, PurchaseOption.FARGATE_SPOT, os_arch
         )
         note = "" if spot_price is not None else "no Fargate Spot price in this region"
-    label = f"fargate-{size.vcpu:g}vcpu-{size.memory_gib:g}gb"
+    label = shape.label
     return ShapeCandidate(
         platform=Platform.FARGATE,
         shape=label,

@@ -25,17 +25,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from advisor.domain import FrozenModel
 from advisor.errors import InputError
 
 KARPENTER_BALANCED_THRESHOLD = 0.5  # 1/k with k = 2, Karpenter's Balanced default (core v1.14)
 
 
-class ChangeAssessment(BaseModel):
+class ChangeAssessment(FrozenModel):
     """Why a change is, or is not, worth making."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     savings_usd_per_month: float
     savings_fraction: float = Field(

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from advisor.cost.baselines import BASELINES, build_baselines
 from advisor.cost.plan import (
     AutoscalingPolicy,
-    FargateShape,
     LoadBalancerKind,
     LoadBalancerSpec,
     Plan,
@@ -31,7 +30,7 @@ from advisor.cost.plan import (
 )
 from advisor.cost.result import CostResult
 from advisor.cost.simulate import simulate_many
-from advisor.domain import InstanceType, Platform, PurchaseOption, ReplicaResources
+from advisor.domain import FargateSize, InstanceType, Platform, PurchaseOption, ReplicaResources
 from advisor.errors import AdvisorError, ConfigError
 from advisor.optimize.capacities import CapacityEntry, ModelCapacities
 from advisor.optimize.churn import assess_change
@@ -88,7 +87,7 @@ def price_current(
     shape, rpn, entry, fargate = _current_shape(cur, spec, caps, catalog, where)
     replicas = cur.count * rpn
     spot = cur.purchase_option is PurchaseOption.SPOT
-    label = shape if fargate is None else f"fargate-{fargate.vcpu:g}vcpu-{fargate.memory_gib:g}gb"
+    label = shape if fargate is None else fargate.label
     desc = f"{cur.count} x {label} ({cur.platform.value}, {cur.purchase_option.value}) as today"
     if replicas == 0:
         need = spec.resources
@@ -276,7 +275,7 @@ def churn_check(
 
 def _current_shape(
     cur: CurrentDeployment, spec: ModelSpec, caps: ModelCapacities, catalog: Catalog, where: str
-) -> tuple[str, int, CapacityEntry | None, FargateShape | None]:
+) -> tuple[str, int, CapacityEntry | None, FargateSize | None]:
     if cur.platform is Platform.FARGATE:
         if cur.fargate_vcpu is None or cur.fargate_memory_gib is None:
             raise ConfigError(
@@ -289,8 +288,7 @@ def _current_shape(
         except AdvisorError as exc:
             raise ConfigError(exc.what, where=f"{where}.current.fargate_vcpu", fix=exc.fix) from None
         fits = spec.resources.vcpu <= size.vcpu and spec.resources.memory_gib <= size.memory_gib
-        task = FargateShape(vcpu=size.vcpu, memory_gib=size.memory_gib)
-        return "fargate", 1 if fits else 0, caps.fargate_entry(), task
+        return "fargate", 1 if fits else 0, caps.fargate_entry(), size
     if not cur.instance_type:
         raise ConfigError(
             f"a current {cur.platform.value} deployment needs its instance type",
@@ -306,7 +304,7 @@ def _current_shape(
 
 
 def _price_only(
-    cur: CurrentDeployment, shape: str, fargate: FargateShape | None, catalog: Catalog, region: str
+    cur: CurrentDeployment, shape: str, fargate: FargateSize | None, catalog: Catalog, region: str
 ) -> float:
     """$/h of the current deployment from list prices alone."""
     if fargate is not None:

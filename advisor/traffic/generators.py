@@ -32,8 +32,9 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from advisor.domain import FrozenModel
 from advisor.traffic import ops
 from advisor.traffic.profile import DEFAULT_STEP_S, FloatArray, IntArray, TrafficProfile
 from advisor.yamlio import load_yaml_model, register_union_tags
@@ -53,9 +54,7 @@ WEEKDAYS = [Weekday.mon, Weekday.tue, Weekday.wed, Weekday.thu, Weekday.fri]
 ALL_DAYS = list(Weekday)
 
 
-class _Component(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class _Component(FrozenModel):
     @field_validator("days", mode="before", check_fields=False)
     @classmethod
     def _day_names(cls, value: Any) -> Any:
@@ -148,10 +147,8 @@ Component = Annotated[
 ]
 
 
-class ScaleSpec(BaseModel):
+class ScaleSpec(FrozenModel):
     """Rescale the generated profile: to a peak rate or to a monthly (730 h) volume, not both."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     peak_rps: float | None = Field(default=None, gt=0)
     requests_per_month: float | None = Field(default=None, gt=0)
@@ -163,10 +160,8 @@ class ScaleSpec(BaseModel):
         return self
 
 
-class ProfileSpec(BaseModel):
+class ProfileSpec(FrozenModel):
     """A parametric profile: what ``load_profiles/*.yaml`` and ``advisor profile generate`` read."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
     description: str = ""

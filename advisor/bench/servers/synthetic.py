@@ -2,7 +2,8 @@
 
 Requests wait FIFO for one of ``k`` slots (an ``asyncio.Semaphore``, fair since Python 3.11) and then sleep
 ``s`` seconds. Sleeping uses no CPU, so the server behaves the same on a busy shared machine, and under
-Poisson load it is exactly an M/D/k queue whose SLO-bounded capacity :mod:`advisor.bench.mdk` computes.
+Poisson load it is exactly an M/D/k queue whose SLO-bounded capacity :mod:`advisor.bench.exact_queue`
+computes.
 
 Fault injection for tests: ``--error-every N`` answers every N-th request with 503; ``--die-after-s T``
 kills the process with SIGKILL T seconds after start-up (a server crashing mid-run).

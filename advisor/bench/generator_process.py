@@ -1,7 +1,7 @@
 """The load-generator process: Locust as a library, driven over stdin/stdout by :mod:`advisor.bench.loadgen`.
 
-Run as ``python -m advisor.bench.genproc`` (never imported by the orchestrator: Locust monkey-patches
-with gevent on import). Roles:
+Run as ``python -m advisor.bench.generator_process`` (never imported by the orchestrator: Locust
+monkey-patches with gevent on import). Roles:
 
 * **local** (default): one process, a Locust ``LocalRunner``, all users here.
 * **master** (``--workers N`` and/or ``--remote-workers M``): a Locust ``MasterRunner`` that starts ``N``
@@ -32,7 +32,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from advisor.bench.locust_user import CURRENT, PointDriver, collect_windows, make_user_class
-from advisor.bench.models import PointMeasurement, PointSpec, RequestSpec
+from advisor.bench.measurements import PointMeasurement, PointSpec, RequestSpec
 
 MARKER = "@@advisor "
 POINT_MSG = "advisor_point"
@@ -169,7 +169,7 @@ def run_main(args: argparse.Namespace) -> int:
             cmd = [
                 sys.executable,
                 "-m",
-                "advisor.bench.genproc",
+                "advisor.bench.generator_process",
                 "worker",
                 "--master-host",
                 "127.0.0.1",
@@ -238,7 +238,7 @@ def worker_main(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m advisor.bench.genproc")
+    parser = argparse.ArgumentParser(prog="python -m advisor.bench.generator_process")
     parser.add_argument("role", nargs="?", default="run", choices=["run", "worker"])
     parser.add_argument("--request", help="RequestSpec JSON file (run role)")
     parser.add_argument("--pool", type=int, default=256, help="users (= max requests in flight)")
