@@ -1,13 +1,29 @@
 """advisor: a cost-analysis and right-sizing advisor for ML inference serving.
 
-The library is the product; the ``advisor`` CLI, the dashboard and the reports are thin layers over it.
-Pipeline: bench (measure capacity) -> pricing + traffic -> cost (replay a plan) -> optimize (recommend).
+The library is the product; the ``advisor`` CLI and the notebook are thin layers over it. Pipeline: bench
+(measure capacity) -> capacity (estimate the rest) -> pricing + traffic -> cost (replay a plan) -> optimize
+(recommend) -> render. The questions every surface asks have one function each::
+
+    import advisor
+    rec = advisor.recommend("examples/demo-scenario.yaml")      # scenario + stored bench results + prices
+    print(advisor.render(rec, "markdown"))
+    advisor.save(rec)                                           # into the store under ADVISOR_HOME
+
+The heavier names (everything beyond the domain types, errors and settings) load on first use, so that
+``import advisor`` stays cheap for the processes that only need a piece (model servers, the generator).
+Each package (``advisor.capacity``, ``advisor.cost``, ``advisor.optimize``, ``advisor.traffic``,
+``advisor.pricing``, ``advisor.render``, ``advisor.bench``) lists its public names in ``__all__``.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from advisor.domain import (
     SLO,
+    Arch,
+    FargateSize,
     InstanceType,
     InterruptionBand,
     Platform,
@@ -15,20 +31,84 @@ from advisor.domain import (
     PurchaseOption,
     ReplicaResources,
 )
-from advisor.errors import AdvisorError
-from advisor.settings import Settings
+from advisor.errors import AdvisorError, ConfigError, DataError, InputError, NotFoundError
+from advisor.settings import Settings, load_settings
+from advisor.version import __version__
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from advisor.api import (
+        evidence_for,
+        model_capacities,
+        model_profile,
+        recommend,
+        save,
+        stored_recommendation,
+        stored_recommendations,
+    )
+    from advisor.optimize import Recommendation, RecommendOptions, Scenario, load_scenario
+    from advisor.pricing import Catalog
+    from advisor.render import render
+    from advisor.store import Store
+
+_LAZY = {
+    "evidence_for": "advisor.api",
+    "model_capacities": "advisor.api",
+    "model_profile": "advisor.api",
+    "recommend": "advisor.api",
+    "save": "advisor.api",
+    "stored_recommendation": "advisor.api",
+    "stored_recommendations": "advisor.api",
+    "RecommendOptions": "advisor.optimize",
+    "Recommendation": "advisor.optimize",
+    "Scenario": "advisor.optimize",
+    "load_scenario": "advisor.optimize",
+    "Catalog": "advisor.pricing",
+    "render": "advisor.render",
+    "Store": "advisor.store",
+}
 
 __all__ = [
     "SLO",
     "AdvisorError",
+    "Arch",
+    "Catalog",
+    "ConfigError",
+    "DataError",
+    "FargateSize",
+    "InputError",
     "InstanceType",
     "InterruptionBand",
+    "NotFoundError",
     "Platform",
     "Price",
     "PurchaseOption",
+    "RecommendOptions",
+    "Recommendation",
     "ReplicaResources",
+    "Scenario",
     "Settings",
+    "Store",
     "__version__",
+    "evidence_for",
+    "load_scenario",
+    "load_settings",
+    "model_capacities",
+    "model_profile",
+    "recommend",
+    "render",
+    "save",
+    "stored_recommendation",
+    "stored_recommendations",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'advisor' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -157,3 +157,12 @@ class FargateRate(FrozenModel):
     windows_license_usd_per_vcpu_hour: float = 0.0
     as_of: dt.date
     source: str
+
+
+# How advisor reaches a model server it starts (``bench run --server-cmd``, a scenario's ``server.command``):
+# the command must listen on the port advisor puts in place of PORT_PLACEHOLDER (also in the PORT variable),
+# and is loaded on DEFAULT_REQUEST_PATH (the reference models' route) unless told otherwise.
+PORT_PLACEHOLDER = "{port}"
+DEFAULT_REQUEST_PATH = "/predict"
+DEFAULT_HEALTH_PATH = "/health"
+DEFAULT_READY_TIMEOUT_S = 120.0

@@ -82,6 +82,17 @@ class ApplyError(AdvisorError):
     """A change to a deployed system that failed or was refused."""
 
 
+def at_field(exc: AdvisorError, field: str, *, fix: str | None = None) -> ConfigError:
+    """``exc`` located at a configuration field, keeping the inner location (``file:line``, a nested field).
+
+    A flag name as the inner location (``--region``) is dropped: inside a file, no flag was given.
+    Example: a bad row in a scenario's profile reads ``models.2.traffic.profile: load.csv:14: ...``.
+    """
+    inner = exc.where
+    where = field if not inner or inner.startswith("--") or inner == field else f"{field}: {inner}"
+    return ConfigError(exc.what, where=where, fix=fix or exc.fix)
+
+
 def closest_names(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
     """The known names most similar to ``name`` (case-insensitive), best first."""
     pool = {k.lower(): k for k in known}

@@ -16,11 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from advisor.bench.config import BenchConfig
-from advisor.bench.exact_queue import mdk_capacity_rps
-from advisor.bench.runner import run_capacity
-from advisor.domain import SLO
-from advisor.settings import Settings
+from advisor import SLO, Settings
+from advisor.bench import BenchConfig, mdk_capacity_rps, run_capacity
 
 SLOTS, SERVICE_MS, SLO_MS = 16, 50, 100.0
 

@@ -18,10 +18,15 @@ import sys
 import time
 import urllib.request
 
-from advisor.bench.loadgen import LoadGenerator
-from advisor.bench.measurements import GENERATOR_CPU_LIMIT_PCT, LoadMode, PointSpec, merge_windows
-from advisor.bench.payloads import build_request
-from advisor.bench.runner import free_port
+from advisor.bench import (
+    GENERATOR_CPU_LIMIT_PCT,
+    LoadGenerator,
+    LoadMode,
+    PointSpec,
+    build_request,
+    free_port,
+    merge_windows,
+)
 
 RESPONDER = r"""
 import asyncio, sys

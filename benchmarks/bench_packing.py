@@ -21,12 +21,15 @@ import time
 import numpy as np
 import pandas as pd
 
-from advisor.domain import Arch, ReplicaResources
-from advisor.optimize.packing.problem import node_types_from_offers
-from advisor.optimize.packing.solve import karpenter_like_ffd, pack
-from advisor.optimize.packing.types import ModelDemand, NodeType, PackingOptions
-from advisor.pricing.catalog import Catalog
-from advisor.settings import Settings
+from advisor import Arch, Catalog, ReplicaResources, Settings
+from advisor.optimize.packing import (
+    ModelDemand,
+    NodeType,
+    PackingOptions,
+    karpenter_like_ffd,
+    node_types_from_offers,
+    pack,
+)
 
 TYPE_SAMPLE_SEED = 7
 

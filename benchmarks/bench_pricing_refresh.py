@@ -24,10 +24,8 @@ from typing import Any
 
 from rich.console import Console
 
-from advisor.pricing.aws import AwsClients
-from advisor.pricing.refresh import refresh_snapshot
-from advisor.pricing.snapshot import load_snapshot
-from advisor.settings import BUNDLED_PRICING_DIR, Settings
+from advisor import Settings
+from advisor.pricing import AwsClients, load_snapshot, refresh_snapshot
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.pricing_api_stubs import documents, ec2_filters, queue_products, stubbed_pricing
@@ -49,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--regions", type=int, default=33, help="how many of the snapshot's regions")
     args = parser.parse_args()
-    on_demand = load_snapshot(BUNDLED_PRICING_DIR).table("ec2_on_demand.csv")
+    on_demand = load_snapshot(Settings().bundled_pricing_dir).table("ec2_on_demand.csv")
     regions = sorted(on_demand["region"].unique())[: args.regions]
     template = next(
         d

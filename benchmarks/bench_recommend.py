@@ -24,22 +24,20 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.cli.recommend import bench_family_speed
-from advisor.domain import Arch
-from advisor.optimize.packing.problem import node_types_from_offers
-from advisor.optimize.packing.solve import karpenter_like_ffd, pack
-from advisor.optimize.packing.types import ModelDemand, PackingOptions
-from advisor.optimize.recommend import RecommendOptions, recommend
-from advisor.optimize.recommendation import Action, Recommendation
-from advisor.optimize.scenario import Scenario, load_scenario
-from advisor.pricing.catalog import Catalog
-from advisor.settings import Settings
-from advisor.store import Store
+import advisor
+from advisor import Arch, Catalog, Recommendation, Scenario, Settings
+from advisor.optimize import Action
+from advisor.optimize.packing import (
+    ModelDemand,
+    PackingOptions,
+    karpenter_like_ffd,
+    node_types_from_offers,
+    pack,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 PROFILES = ("flat", "diurnal-business-api", "weekday-business-hours", "nightly-batch", "bursty-spikes")
 TYPE_SAMPLE_SEED = 7
-OPTIONS = RecommendOptions(family_speed=bench_family_speed())  # as `advisor recommend` runs it
 
 
 def candidate_type_names(catalog: Catalog, n_types: int) -> list[str]:
@@ -103,7 +101,7 @@ def part1(args: argparse.Namespace, settings: Settings, catalog: Catalog) -> Non
     names = candidate_type_names(catalog, args.types)
     sc = fleet_scenario(catalog, args.models, names, args.seed)
     start, cpu_start = time.perf_counter(), time.process_time()
-    rec = recommend(sc, catalog, settings, options=OPTIONS)
+    rec = advisor.recommend(sc, settings=settings, catalog=catalog)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     served = [m for m in rec.models if m.plan is not None]
     replayed = sum(m.plans_replayed for m in rec.models)
@@ -151,13 +149,7 @@ def _pack_all(rec: Recommendation, sc: Scenario, catalog: Catalog, names: list[s
 
 def part2(args: argparse.Namespace, settings: Settings, catalog: Catalog) -> None:
     path = REPO / "examples" / "demo-scenario.yaml"
-    sc = load_scenario(path)
-    store = Store(settings.db_path) if args.home else None
-    try:
-        rec = recommend(sc, catalog, settings, store=store, scenario_file=path, options=OPTIONS)
-    finally:
-        if store is not None:
-            store.close()
+    rec = advisor.recommend(path, settings=settings, catalog=catalog)  # as `advisor recommend` runs it
     source = "stored bench results" if args.home else "capacities as given in the file"
     print(f"\n== demo scenario ({source}) ==")
     head = f"{'model':<18}{'platform/shape':<26}{'$/month':>10}{'cost/bound':>12}{'cost/floor bd':>14}"

@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from advisor import Catalog, Settings
 from advisor.cost import Plan, resolve_prices, simulate_many
-from advisor.pricing.catalog import Catalog
-from advisor.settings import Settings
 from advisor.traffic import ops, resolve_profile
 
 

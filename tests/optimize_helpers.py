@@ -9,7 +9,9 @@ import yaml
 
 from advisor.bench import results
 from advisor.bench.measurements import CapacityResult, LoadMode, PointResult, RunStatus
-from advisor.optimize.scenario import Scenario
+from advisor.capacity import ModelCapacities, build_capacities, read_evidence
+from advisor.optimize.scenario import ModelSpec, Scenario
+from advisor.pricing.catalog import Catalog
 from advisor.store import Store
 
 
@@ -25,6 +27,18 @@ def model(name: str = "m", **over: Any) -> dict[str, Any]:
     }
     base.update(over)
     return base
+
+
+def caps_for(spec: ModelSpec, catalog: Catalog, store: Store | None = None, **kw: Any) -> ModelCapacities:
+    """The capacities ``recommend`` builds for ``spec`` (from ``store``'s bench results when given)."""
+    measurements, floor = [], None
+    if store is not None:
+        measurements, floor = read_evidence(store, spec.bench_labels).for_labels(spec.bench_labels)
+    return build_capacities(
+        spec.name, catalog, slo_p99_ms=spec.slo.latency_p99_ms, measurements=measurements,
+        given=spec.capacities_rps, replica_vcpu=spec.resources.vcpu, latency_floor=floor,
+        unloaded_p99_ms=spec.unloaded_p99_ms, **kw,
+    )  # fmt: skip
 
 
 def scenario_dict(*models: dict[str, Any], **over: Any) -> dict[str, Any]:
@@ -57,6 +71,7 @@ def store_bench_run(
     capacity_rps: float,
     point_p99s_ms: list[float],
     reason: str = "",
+    rss_mib: float | None = None,
 ) -> None:
     """A completed bench run with open-loop points (p99 as given) and its capacity, as the harness does."""
     results.start_run(
@@ -67,7 +82,7 @@ def store_bench_run(
         point = PointResult(
             seq=seq, mode=LoadMode.OPEN, target_rps=10.0 * (seq + 1), achieved_rps=10.0 * (seq + 1),
             requests=1000, errors=0, error_rate=0.0, p99_ms=p99, duration_s=4.0, valid=True,
-            passed=p99 <= slo_p99_ms,
+            passed=p99 <= slo_p99_ms, server_rss_mib=rss_mib,
         )  # fmt: skip
         results.add_point(store, run_id, point)
     result = CapacityResult(

@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from advisor.bench import results
+from advisor.capacity import read_evidence
 from advisor.settings import REPO_ROOT, Settings
 from advisor.store import Store
 from tests.helpers import run_cli
@@ -57,7 +58,7 @@ def test_reference_model_on_two_shapes(model: str, slo_ms: int) -> None:
         assert kinds[0] == "closed" and "open" in kinds
         assert all(p["server_rss_mib"] and p["server_rss_mib"] > 20 for p in r["points"])
     with Store(Settings().db_path) as store:
-        stored = {row["shape"]: row["capacity_rps"] for row in results.measured_capacities(store, model)}
+        stored = {m.shape: m.capacity_rps for m in read_evidence(store, [model]).measurements}
     assert stored == {r["shape"]: r["capacity_rps"] for r in report["results"]}
 
 

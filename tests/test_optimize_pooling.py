@@ -7,7 +7,8 @@ import pytest
 from advisor.cost.plan import AutoscalingPolicy, Capacity, CapacityProvenance, Plan
 from advisor.domain import SLO, Platform, ReplicaResources
 from advisor.optimize.candidates import CandidateTypes
-from advisor.optimize.compare import CurrentCost, churn_check, disrupted_replicas, replicas_per_node
+from advisor.optimize.compare import CurrentCost, replicas_per_node
+from advisor.optimize.fleet import churn_check, disrupted_replicas
 from advisor.optimize.pooling import MIN_POOLING_GAIN, PoolMember, pool_models
 from advisor.optimize.recommendation import ChurnCheck, Comparison
 from advisor.pricing.catalog import Catalog

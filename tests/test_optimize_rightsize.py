@@ -12,7 +12,6 @@ from advisor.cost.prices import resolve_prices
 from advisor.cost.simulate import simulate
 from advisor.domain import InterruptionBand, Platform
 from advisor.optimize.candidates import CandidateTypes, prefilter, shape_candidates
-from advisor.optimize.capacities import build_capacities
 from advisor.optimize.rightsize import (
     MAX_TARGET_UTILISATION,
     PriceCache,
@@ -24,7 +23,7 @@ from advisor.optimize.sizing import on_demand_base_for_spot
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings
 from advisor.traffic import TrafficProfile
-from tests.optimize_helpers import model, scenario
+from tests.optimize_helpers import caps_for, model, scenario
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +76,7 @@ def test_spot_pools_respect_the_band_and_the_diversity_minimum(catalog: Catalog)
     spec = scenario(model(), spot={"max_interruption_band": "<5%", "min_instance_types_per_pool": 2})
     types = CandidateTypes.build(spec, catalog)
     m = spec.models[0]
-    caps = build_capacities(m, catalog, measurements=[])
+    caps = caps_for(m, catalog)
     cands = [
         c for c in shape_candidates(m.resources, caps, types, spec, catalog) if c.platform is Platform.EC2
     ]
@@ -98,7 +97,7 @@ def test_replicas_never_land_on_types_they_do_not_fit(catalog: Catalog) -> None:
     spec = scenario(model(resources={"vcpu": 3, "memory_gib": 20}))
     types = CandidateTypes.build(spec, catalog)
     m = spec.models[0]
-    cands = shape_candidates(m.resources, build_capacities(m, catalog, measurements=[]), types, spec, catalog)
+    cands = shape_candidates(m.resources, caps_for(m, catalog), types, spec, catalog)
     for c in cands:
         if c.instance is not None:
             assert (
@@ -114,7 +113,7 @@ def test_prefilter_prefers_a_small_node_at_low_traffic(catalog: Catalog) -> None
     )
     types = CandidateTypes.build(spec, catalog)
     m = spec.models[0]
-    cands = shape_candidates(m.resources, build_capacities(m, catalog, measurements=[]), types, spec, catalog)
+    cands = shape_candidates(m.resources, caps_for(m, catalog), types, spec, catalog)
     # Every c6i size has the same $ per unit of capacity; at 50 rps the big ones are mostly idle.
     shortlist = prefilter(cands, np.full(24, 50.0), {Platform.EC2: 2}, min_replicas=2)
     assert shortlist[0].shape == "c6i.large"
@@ -126,7 +125,7 @@ def _rightsize(spec_model: dict[str, object], profile: TrafficProfile, catalog: 
     spec = scenario(spec_model, **scen)
     m = spec.models[0]
     types = CandidateTypes.build(spec, catalog)
-    caps = build_capacities(m, catalog, measurements=[])
+    caps = caps_for(m, catalog)
     cands = shape_candidates(m.resources, caps, types, spec, catalog)
     short = prefilter(cands, profile.rps, {Platform.EC2: 3, Platform.SAGEMAKER: 2, Platform.FARGATE: 1})
     return rightsize_model(

@@ -9,17 +9,11 @@ import jsonschema
 import pytest
 
 from advisor.errors import NotFoundError
-from advisor.optimize.markdown import recommendation_markdown
 from advisor.optimize.recommend import recommend
-from advisor.optimize.recommendation import (
-    SCHEMA_PATH,
-    Recommendation,
-    list_recommendations,
-    load_recommendation,
-    save_recommendation,
-    schema_text,
-)
+from advisor.optimize.recommendation import SCHEMA_PATH, Recommendation, schema_text
 from advisor.pricing.catalog import Catalog
+from advisor.records import list_recommendations, load_recommendation, save_recommendation
+from advisor.render.markdown import recommendation_markdown
 from advisor.settings import Settings
 from advisor.store import Store
 from tests.optimize_helpers import model, scenario

@@ -7,7 +7,8 @@ import pytest
 
 from advisor.cost.prices import resolve_prices
 from advisor.cost.simulate import simulate
-from advisor.optimize.recommend import load_model_profile, recommend
+from advisor.optimize.per_model import load_model_profile
+from advisor.optimize.recommend import recommend
 from advisor.optimize.recommendation import Action, Recommendation
 from advisor.optimize.rightsize import minutes_over_slo_pct
 from advisor.optimize.scenario import Scenario

@@ -16,6 +16,8 @@ from advisor.bench.measurements import GENERATOR_CPU_LIMIT_PCT, PointResult
 from advisor.bench.search import SearchConfig
 from advisor.domain import SLO, FrozenModel
 
+Emulation = Literal["auto", "cgroup_v2", "affinity_rlimit", "none"]
+
 
 class BenchConfig(FrozenModel):
     """Knobs of one measurement. :meth:`quick` trades precision for time (tests, the optimiser)."""
@@ -28,14 +30,16 @@ class BenchConfig(FrozenModel):
     max_window_s: float = Field(default=10.0, gt=0, description="...but never beyond this")
     windows: int = Field(default=2, ge=2, description="consecutive windows that must agree")
     probe_s: float = Field(default=3.0, gt=0, description="closed-loop probe length (after 1 s warm-up)")
-    probe_users: int = Field(default=32, ge=1)
+    probe_users: int = Field(default=32, ge=1, description="users of the closed-loop probe")
     pool_users: int = Field(default=256, ge=1, description="max requests in flight from the generator")
-    request_timeout_s: float = Field(default=10.0, gt=0)
+    request_timeout_s: float = Field(default=10.0, gt=0, description="seconds before a request is an error")
     workers: int = Field(default=0, ge=0, description="local Locust worker processes (0: one process)")
-    remote_workers: int = Field(default=0, ge=0)
-    master_bind: str = "127.0.0.1"
-    master_port: int = 5557
-    emulation: Literal["auto", "cgroup_v2", "affinity_rlimit", "none"] = "auto"
+    remote_workers: int = Field(default=0, ge=0, description="wait for this many workers from other machines")
+    master_bind: str = Field(default="127.0.0.1", description="master address (0.0.0.0 for remote workers)")
+    master_port: int = Field(default=5557, ge=1, le=65535, description="master port for Locust workers")
+    emulation: Emulation = Field(
+        default="auto", description="how a shape is emulated: auto, cgroup_v2, affinity_rlimit or none"
+    )
     generator_cpu_limit_pct: float = GENERATOR_CPU_LIMIT_PCT
     seed: int = 1
     search: SearchConfig = SearchConfig(resolution=0.05, max_retries=1, max_points=12)

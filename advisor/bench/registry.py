@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from advisor.domain import DEFAULT_HEALTH_PATH, DEFAULT_READY_TIMEOUT_S, DEFAULT_REQUEST_PATH
 from advisor.errors import InputError, NotFoundError, closest_names
 
 
@@ -35,14 +36,17 @@ class ReferenceModel:
     description: str
     module: str
     body: Callable[[], Any]
-    path: str = "/predict"
-    health_path: str = "/health"
+    path: str = DEFAULT_REQUEST_PATH
+    health_path: str = DEFAULT_HEALTH_PATH
     options: dict[str, str] = field(default_factory=dict)
-    ready_timeout_s: float = 120.0
+    ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S
     env: dict[str, str] = field(default_factory=dict)
 
-    def command(self, port: int, options: dict[str, str] | None = None) -> list[str]:
-        """``python -m MODULE --port P --OPTION VALUE ...`` with options checked against the known ones."""
+    def command(self, port: int | str, options: dict[str, str] | None = None) -> list[str]:
+        """``python -m MODULE --port P --OPTION VALUE ...`` with options checked against the known ones.
+
+        ``port`` may be :data:`advisor.domain.PORT_PLACEHOLDER`, filled in when the server starts.
+        """
         merged = {**self.options, **check_options(self, options or {})}
         cmd = [sys.executable, "-m", self.module, "--port", str(port)]
         for key, value in merged.items():

@@ -264,22 +264,3 @@ def load_result(store: Store, run_id: str) -> CapacityResult:
         log_tail=run["log_tail"],
         wall_s=config.get("wall_s"),
     )
-
-
-def measured_capacities(store: Store, model: str) -> list[dict[str, Any]]:
-    """The latest measured (or imported) capacity per (shape, SLO) of a model, from completed runs."""
-    return store.query(
-        "SELECT c.* FROM capacities c JOIN bench_runs r ON r.id = c.run_id"
-        " WHERE c.model = ? AND c.estimated = 0 AND r.status = 'completed'"
-        " AND c.id = (SELECT MAX(c2.id) FROM capacities c2 JOIN bench_runs r2 ON r2.id = c2.run_id"
-        "             WHERE c2.model = c.model AND c2.shape = c.shape AND c2.slo_p99_ms = c.slo_p99_ms"
-        "             AND c2.estimated = 0 AND r2.status = 'completed')"
-        " ORDER BY c.shape",
-        (model,),
-    )
-
-
-def peak_rss_mib(store: Store, run_id: str) -> float | None:
-    rows = store.query("SELECT MAX(server_rss_mib) AS rss FROM bench_points WHERE run_id = ?", (run_id,))
-    value = rows[0]["rss"] if rows else None
-    return float(value) if value is not None else None

@@ -1,13 +1,14 @@
 """``advisor bench``: measure capacity under a latency SLO, show/export results, estimate, plan Jobs, import.
 
-A thin layer over :mod:`advisor.bench`; tables and progress live in :mod:`advisor.cli.bench_view`.
+A thin layer over :mod:`advisor.bench` and :mod:`advisor.capacity`: options come from the models that own
+them (:class:`~advisor.bench.config.BenchConfig`), targets are built by :mod:`advisor.bench.targets` exactly
+as ``recommend --bench`` builds them, and tables and progress live in :mod:`advisor.cli.bench_view`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import sys
 from pathlib import Path
@@ -15,16 +16,32 @@ from pathlib import Path
 import typer
 
 from advisor.bench import results
+from advisor.bench.config import BenchConfig
 from advisor.bench.emulation import HOST_SHAPE, plan_emulation
-from advisor.bench.estimate import GpuWorkload, capacity_table, suggest_measurements
 from advisor.bench.k8s import DEFAULT_K8S_VERSION, read_report, write_jobs
-from advisor.bench.measurements import BenchReport, RunStatus
+from advisor.bench.measurements import BenchReport, CapacityResult, RunStatus
 from advisor.bench.payloads import TEMPLATES, build_request
 from advisor.bench.registry import REFERENCE_MODELS, get_model, parse_options
-from advisor.bench.runner import BenchConfig, free_port, resolve_shape, run_command, run_endpoint
+from advisor.bench.runner import resolve_shape, run_endpoint, run_target
+from advisor.bench.targets import Payload, ServerTarget, command_target, reference_target
+from advisor.capacity import (
+    GpuWorkload,
+    capacity_table,
+    default_candidates,
+    read_evidence,
+    suggest_measurements,
+)
 from advisor.cli import bench_view as view
+from advisor.cli.options import field_option, parse_headers, split_list
 from advisor.cli.output import console, err_console, print_json
-from advisor.domain import SLO, PurchaseOption
+from advisor.domain import (
+    DEFAULT_HEALTH_PATH,
+    DEFAULT_READY_TIMEOUT_S,
+    DEFAULT_REQUEST_PATH,
+    PORT_PLACEHOLDER,
+    SLO,
+    PurchaseOption,
+)
 from advisor.errors import InputError
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings
@@ -33,25 +50,7 @@ from advisor.store import Store
 app = typer.Typer(
     help="Measure model capacity under a p99 SLO with Locust, on emulated or real instance shapes."
 )
-
-
-def _split(value: str, flag: str) -> list[str]:
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    if not items:
-        raise InputError("empty list", where=flag, fix=f"pass a comma-separated list to {flag}")
-    return items
-
-
-def _headers(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition(":")
-        if not sep or not key.strip():
-            raise InputError(
-                f"not NAME:VALUE: {pair!r}", where="--header", fix="write e.g. Authorization:Bearer x"
-            )
-        out[key.strip()] = value.strip()
-    return out
+EMULATIONS = ("auto", "cgroup_v2", "affinity_rlimit", "none")
 
 
 @app.command("run")
@@ -64,10 +63,14 @@ def run(
     ),
     model_option: list[str] = typer.Option([], "--model-option", help="KEY=VALUE for a reference model."),
     server_cmd: str | None = typer.Option(
-        None, "--server-cmd", help="Start this server; {port} is replaced."
+        None, "--server-cmd", help=f"Start this server; {PORT_PLACEHOLDER} is replaced by its port."
     ),
-    request_path: str = typer.Option("/predict", "--request-path", help="Route loaded with --server-cmd."),
-    health_path: str = typer.Option("/health", "--health-path", help="Health route of --server-cmd."),
+    request_path: str | None = typer.Option(
+        None, "--request-path", help=f"Route to load (default {DEFAULT_REQUEST_PATH}, or the template's)."
+    ),
+    health_path: str = typer.Option(
+        DEFAULT_HEALTH_PATH, "--health-path", help="Health route of --server-cmd."
+    ),
     endpoint: str | None = typer.Option(None, "--endpoint", help="URL of a server that is already running."),
     payload: Path | None = typer.Option(
         None, "--payload", help="Body file (JSON, or any text with --template raw)."
@@ -96,20 +99,14 @@ def run(
     resolution: float | None = typer.Option(
         None, "--resolution", min=0.01, max=0.5, help="Stop when the SLO bracket is this narrow (0.05 = 5%)."
     ),
-    workers: int = typer.Option(0, "--workers", min=0, help="Local Locust worker processes."),
-    remote_workers: int = typer.Option(
-        0, "--remote-workers", min=0, help="Wait for workers from other machines."
-    ),
-    master_bind: str = typer.Option(
-        "127.0.0.1", "--master-bind", help="Master address (0.0.0.0 for remote)."
-    ),
-    master_port: int = typer.Option(5557, "--master-port"),
-    emulation: str = typer.Option("auto", "--emulation", help="auto | cgroup_v2 | affinity_rlimit | none."),
-    users: int = typer.Option(256, "--users", min=1, help="Max requests in flight from the generator."),
-    probe_users: int = typer.Option(32, "--probe-users", min=1, help="Users of the closed-loop probe."),
-    request_timeout: float = typer.Option(
-        10.0, "--request-timeout", help="Seconds before a request is an error."
-    ),
+    workers: int = field_option(BenchConfig, "workers", "--workers", min=0),
+    remote_workers: int = field_option(BenchConfig, "remote_workers", "--remote-workers", min=0),
+    master_bind: str = field_option(BenchConfig, "master_bind", "--master-bind"),
+    master_port: int = field_option(BenchConfig, "master_port", "--master-port"),
+    emulation: str = field_option(BenchConfig, "emulation", "--emulation"),
+    users: int = field_option(BenchConfig, "pool_users", "--users", min=1),
+    probe_users: int = field_option(BenchConfig, "probe_users", "--probe-users", min=1),
+    request_timeout: float = field_option(BenchConfig, "request_timeout_s", "--request-timeout"),
     ready_timeout: float | None = typer.Option(
         None, "--ready-timeout", help="Seconds to wait for the server."
     ),
@@ -120,13 +117,11 @@ def run(
 ) -> None:
     """Find the capacity (req/s under the p99 SLO) of a model on each shape; points are stored as measured."""
     settings: Settings = ctx.obj
-    if emulation not in ("auto", "cgroup_v2", "affinity_rlimit", "none"):
+    if emulation not in EMULATIONS:
         raise InputError(
-            f"unknown emulation {emulation!r}",
-            where="--emulation",
-            fix="use auto, cgroup_v2, affinity_rlimit or none",
+            f"unknown emulation {emulation!r}", where="--emulation", fix=f"use {', '.join(EMULATIONS)}"
         )
-    if sum(x is not None for x in (server_cmd, endpoint)) > 1:
+    if server_cmd is not None and endpoint is not None:
         raise InputError(
             "--server-cmd and --endpoint exclude each other",
             where="--server-cmd/--endpoint",
@@ -138,35 +133,31 @@ def run(
         )
     slo = _slo(slo_p99_ms, max_error_rate)
     config = (BenchConfig.quick if quick else BenchConfig)(
-        workers=workers,
-        remote_workers=remote_workers,
-        master_bind=master_bind,
-        master_port=master_port,
-        emulation=emulation,
-        pool_users=users,
-        probe_users=probe_users,
-        request_timeout_s=request_timeout,
-    )
-    config = config.tuned(warmup_s=warmup_s, window_s=window_s, max_points=max_points, resolution=resolution)
-    headers = _headers(header)
-    label = model or "custom"
-    target = endpoint or server_cmd or label
+        workers=workers, remote_workers=remote_workers, master_bind=master_bind, master_port=master_port,
+        emulation=emulation, pool_users=users, probe_users=probe_users, request_timeout_s=request_timeout,
+    ).tuned(warmup_s=warmup_s, window_s=window_s, max_points=max_points, resolution=resolution)  # fmt: skip
+    body = Payload(template, payload, None, model_name, content_type, parse_headers(header))
     catalog = Catalog.load(settings)
-    shape_list = _split(shapes, "--shapes")
+    shape_list = split_list(shapes, "--shapes")
+    target = None
+    if endpoint is None:
+        target = _server_target(
+            model, model_option, server_cmd, request_path, health_path, ready_timeout, body
+        )
+        for shape in shape_list:  # refuse impossible shapes before starting anything
+            vcpu, memory = resolve_shape(catalog, shape, emulation)
+            plan_emulation(shape, vcpu, memory, method="none" if shape == HOST_SHAPE else emulation)  # type: ignore[arg-type]
     # SIGTERM (kill, a deleted Kubernetes pod) ends the run like Ctrl-C: servers and generators are stopped
     # and the run is stored as interrupted, instead of orphaning the processes it started.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with Store(settings.db_path) as store, view.Progress(quiet or not sys.stderr.isatty()) as progress:
-            if endpoint is not None:
+            if target is None:
+                assert endpoint is not None
                 request = build_request(
-                    endpoint,
-                    template=template,
-                    body_path=payload,
-                    model_name=model_name,
-                    content_type=content_type,
-                    headers=headers,
-                )
+                    endpoint, template=template, body_path=payload, model_name=model_name,
+                    content_type=content_type, headers=dict(body.headers),
+                )  # fmt: skip
                 # the machine behind an endpoint is not ours to know: --shapes only labels it (checked)
                 where_it_runs = "unknown" if shapes == HOST_SHAPE else catalog.instance(shape_list[0]).name
                 out = [
@@ -174,66 +165,62 @@ def run(
                         store,
                         request,
                         slo,
-                        label=label,
+                        label=model or "custom",
                         shape=where_it_runs,
                         config=config,
                         on_event=progress.handle,
                     )
                 ]
             else:
-                for shape in shape_list:  # refuse impossible shapes before starting anything
-                    vcpu, memory = resolve_shape(catalog, shape, emulation)
-                    plan_emulation(shape, vcpu, memory, method="none" if shape == HOST_SHAPE else emulation)  # type: ignore[arg-type]
-                ref = get_model(label) if server_cmd is None else None
-                options = parse_options(model_option)
-                if ref is not None and options:
-                    label = f"{ref.name}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]"
-                out = []
-                for shape in shape_list:
-                    port = free_port()
-                    if server_cmd is not None:
-                        command = [part.replace("{port}", str(port)) for part in shlex.split(server_cmd)]
-                        path, env, ready = request_path, {}, ready_timeout or 120.0
-                        body = None
-                    else:
-                        assert ref is not None
-                        command = ref.command(port, options)
-                        path, env, ready = ref.path, ref.env, ready_timeout or ref.ready_timeout_s
-                        body = None if payload is not None else ref.body()
-                    request = build_request(
-                        f"http://127.0.0.1:{port}{path}",
-                        template=template,
-                        body_path=payload,
-                        body=body,
-                        model_name=model_name,
-                        content_type=content_type,
-                        headers=headers,
+                out = [
+                    run_target(
+                        settings,
+                        store,
+                        target,
+                        shape,
+                        slo,
+                        config=config,
+                        catalog=catalog,
+                        on_event=progress.handle,
                     )
-                    out.append(
-                        run_command(
-                            settings,
-                            store,
-                            label=label,
-                            command=command,
-                            port=port,
-                            request=request,
-                            shape=shape,
-                            slo=slo,
-                            config=config,
-                            health_path=health_path,
-                            env=env,
-                            ready_timeout_s=ready,
-                            catalog=catalog,
-                            on_event=progress.handle,
-                        )
-                    )
+                    for shape in shape_list
+                ]
     except KeyboardInterrupt:
         # typer turns Ctrl-C into a silent exit 130; say what happened to the measurements
         err_console.print(
             "interrupted; every point measured so far is stored (`advisor bench show`)", markup=False
         )
         raise typer.Exit(130) from None
+    label = target.label if target is not None else model or "custom"
+    _report(out, label, endpoint or server_cmd or label, slo, as_json)
 
+
+def _server_target(
+    model: str | None,
+    model_option: list[str],
+    server_cmd: str | None,
+    request_path: str | None,
+    health_path: str,
+    ready_timeout: float | None,
+    body: Payload,
+) -> ServerTarget:
+    """The server ``bench run`` starts: ``--server-cmd``, else the reference model ``--model``."""
+    if server_cmd is not None:
+        return command_target(
+            model or "custom", server_cmd, body, request_path=request_path, health_path=health_path,
+            ready_timeout_s=ready_timeout or DEFAULT_READY_TIMEOUT_S,
+        )  # fmt: skip
+    assert model is not None
+    return reference_target(
+        model,
+        body,
+        options=parse_options(model_option),
+        request_path=request_path,
+        ready_timeout_s=ready_timeout,
+    ).check()
+
+
+def _report(out: list[CapacityResult], label: str, target: str, slo: SLO, as_json: bool) -> None:
     report = BenchReport(
         model=out[0].model if out else label,
         target=target,
@@ -341,12 +328,13 @@ def suggest(
     if flops_per_request is not None and bytes_per_request is not None:
         workload = GpuWorkload(flops_per_request=flops_per_request, bytes_per_request=bytes_per_request)
     types = (
-        _split(instance_types, "--instance-types")
+        split_list(instance_types, "--instance-types")
         if instance_types
-        else view.default_candidates(catalog, region, workload is not None)
+        else default_candidates(catalog, region, workload is not None)
     )
     with Store(settings.db_path) as store:
-        table = capacity_table(store, catalog, model, types, slo, workload=workload)
+        evidence = read_evidence(store, [model])
+    table = capacity_table(evidence, catalog, model, types, slo, workload=workload)
     if not any(not e.estimated for e in table) and not any(e.capacity_rps for e in table):
         raise InputError(
             f"no capacity of {model!r} measured under a {slo_p99_ms:g} ms SLO",
@@ -389,8 +377,8 @@ def plan(
         raise InputError(f"unknown target {emit!r}", where="--emit", fix="use --emit k8s")
     settings: Settings = ctx.obj
     catalog = Catalog.load(settings)
-    model_list = [get_model(m).name for m in _split(models, "--models")]
-    itypes = [catalog.instance(t) for t in _split(instance_types, "--instance-types")]
+    model_list = [get_model(m).name for m in split_list(models, "--models")]
+    itypes = [catalog.instance(t) for t in split_list(instance_types, "--instance-types")]
     paths = write_jobs(
         directory,
         model_list,

@@ -11,9 +11,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from advisor.bench.estimate import CapacityEstimate, Suggestion
+from advisor.bench.config import BenchEvent
 from advisor.bench.measurements import BenchReport, CapacityResult, PointResult
-from advisor.bench.runner import BenchEvent
+from advisor.capacity import CapacityEstimate, Suggestion, rank_by_cost
 from advisor.cli.output import console, err_console
 from advisor.domain import PurchaseOption
 from advisor.pricing.catalog import Catalog
@@ -184,17 +184,6 @@ def print_runs(rows: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
-def default_candidates(catalog: Catalog, region: str, with_gpus: bool) -> list[str]:
-    """Current-generation c/m/r types up to 16 vCPU priced in the region (and GPU types when asked)."""
-    frame = catalog.offers(region)
-    family = frame["family"].astype(str)
-    cpu = (
-        family.str.match(r"^[cmr][6-8][agi]?$") & (frame["vcpu"] <= 16) & (frame["gpu_count"].fillna(0) == 0)
-    )
-    pick = cpu | ((frame["gpu_count"].fillna(0) > 0) & (frame["vcpu"] <= 32)) if with_gpus else cpu
-    return [str(n) for n in frame[pick]["instance_type"]]
-
-
 def print_estimates(
     table: list[CapacityEstimate],
     picks: list[Suggestion],
@@ -203,15 +192,12 @@ def print_estimates(
     option: PurchaseOption,
     limit: int = 25,
 ) -> None:
-    rows = []
-    for est in table:
-        try:
-            usd = catalog.price(region, est.instance_type, option).usd_per_hour
-        except Exception:
-            usd = None
-        per_rps = usd / est.capacity_rps if usd is not None and est.capacity_rps else None
-        rows.append((per_rps if per_rps is not None else float("inf"), est, usd))
-    rows.sort(key=lambda r: (r[0], r[1].instance_type))
+    inf = float("inf")
+    ranked = rank_by_cost(table, catalog, region, option)
+    rows = [
+        (inf if r.usd_per_rps_hour is None else r.usd_per_rps_hour, r.estimate, r.usd_per_hour)
+        for r in ranked
+    ]
     out = Table(title=f"Capacity per instance type, {region} {option.value} (cheapest per req/s first)")
     for col in ("instance type", "capacity req/s", "band", "kind", "USD/h", "USD per req/s-h", "basis"):
         out.add_column(col)

@@ -6,14 +6,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from advisor.cli.output import console, err_console, print_json, warn
-from advisor.cli.profile import FILL_HELP, transform
+from advisor.cli.profile import FILL_HELP
 from advisor.cost.baselines import Baseline, evaluate_baselines
 from advisor.cost.plan import Plan, load_plan
 from advisor.cost.prices import resolve_prices
@@ -22,6 +20,7 @@ from advisor.cost.simulate import simulate_many
 from advisor.errors import InputError
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings
+from advisor.traffic import ops
 from advisor.traffic.csvfile import FillPolicy
 from advisor.traffic.library import resolve_profile
 from advisor.traffic.profile import TrafficProfile
@@ -58,7 +57,7 @@ def simulate_cmd(
     settings: Settings = ctx.obj
     plans = [load_plan(p) for p in plan_files]
     profile = resolve_profile(profile_ref, settings, fill=fill)
-    profile = transform(profile, peak_rps=peak_rps, monthly_requests=monthly_requests, repeat_to=repeat_to)
+    profile = ops.transform(profile, peak_rps=peak_rps, monthly_requests=monthly_requests, repeat=repeat_to)
     if series_step_s is not None and (series_step_s < profile.step_s or series_step_s % profile.step_s):
         raise InputError(
             f"--series-step must be a whole multiple of the profile's {profile.step_s} s step",
@@ -112,24 +111,6 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def series_payload(frame: pd.DataFrame, step_s: int, every_s: int | None) -> dict[str, Any]:
-    """Columns of the time series; aggregated to ``every_s`` (means; p99 as the max; overload as a share)."""
-    if every_s is not None and every_s != step_s:
-        rule = f"{every_s}s"
-        agg: dict[str, str] = {c: "mean" for c in frame.columns}
-        agg["p99_ms"] = "max"
-        frame = frame.astype({"overloaded": float}).resample(rule, origin="start").agg(agg)
-        step_s = every_s
-    columns: dict[str, Any] = {"timestamp": [t.isoformat() for t in frame.index]}
-    for name in frame.columns:
-        values = frame[name].to_numpy()
-        if values.dtype == bool:
-            columns[name] = [bool(v) for v in values]
-        else:
-            columns[name] = [None if not np.isfinite(v) else round(float(v), 6) for v in values.astype(float)]
-    return {"step_s": step_s, "columns": columns}
-
-
 def _payload(
     profile: TrafficProfile,
     results: list[CostResult],
@@ -141,7 +122,7 @@ def _payload(
     for result in results:
         item: dict[str, Any] = result.model_dump(mode="json")
         if series:
-            item["timeseries"] = series_payload(result.timeseries(), profile.step_s, every_s)
+            item["timeseries"] = result.series_payload(every_s)
         item["baselines"] = [
             {
                 "name": b.name,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
-from pydantic import BaseModel
 from rich.console import Console
+
+from advisor.optimize.recommendation import Recommendation
+from advisor.render import RenderOptions, render, to_json
 
 # Piped output (CI logs, `make demo | tee`) would otherwise wrap tables at 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 160
@@ -15,17 +16,15 @@ console = Console(width=_WIDTH)
 err_console = Console(stderr=True, width=_WIDTH)
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    return str(value)
-
-
 def print_json(payload: Any) -> None:
     """Machine-readable output on stdout: plain JSON, no colour, stable key order."""
-    if isinstance(payload, BaseModel):
-        payload = payload.model_dump(mode="json")
-    print(json.dumps(payload, indent=2, sort_keys=True, default=_default))
+    sys.stdout.write(to_json(payload))
+
+
+def print_rendered(rec: Recommendation, fmt: str) -> None:
+    """A recommendation on stdout in ``fmt``: tables fitted to the terminal (coloured on a terminal only)."""
+    options = RenderOptions(width=console.width, color=console.is_terminal)
+    sys.stdout.write(render(rec, fmt, options))
 
 
 def warn(message: str) -> None:

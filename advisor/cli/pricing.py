@@ -7,10 +7,12 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from advisor.cli.options import split_list
 from advisor.cli.output import console, print_json, warn
 from advisor.domain import Price, PurchaseOption, ReplicaResources
-from advisor.errors import AdvisorError, InputError
+from advisor.errors import InputError
 from advisor.pricing.catalog import Catalog
+from advisor.pricing.compare import compare_rows, try_price
 from advisor.settings import Settings
 
 app = typer.Typer(help="Instance specs and prices (EC2, spot, SageMaker, Fargate, load balancers).")
@@ -28,23 +30,8 @@ def _catalog(ctx: typer.Context) -> Catalog:
     return catalog
 
 
-def _split(value: str, flag: str) -> list[str]:
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    if not items:
-        raise InputError("empty list", where=flag, fix=f"pass a comma-separated list to {flag}")
-    return items
-
-
 def _price_dict(price: Price) -> dict[str, Any]:
     return price.model_dump(mode="json", exclude_none=True)
-
-
-def _try(fn: Any, *args: Any) -> Price | str:
-    try:
-        result: Price = fn(*args)
-        return result
-    except AdvisorError as exc:
-        return exc.what
 
 
 @app.command("show")
@@ -74,7 +61,7 @@ def show(
         out["instance_type"] = spec.model_dump(mode="json")
         out["prices"] = {"on_demand": _price_dict(on_demand)}
         for option, fn in (("spot", catalog.spot), ("sagemaker", catalog.sagemaker)):
-            got = _try(fn, region, spec.name)
+            got = try_price(fn, region, spec.name)
             out["prices"][option] = _price_dict(got) if isinstance(got, Price) else {"unavailable": got}
     if fargate_vcpu is not None or fargate_memory_gib is not None:
         if fargate_vcpu is None or fargate_memory_gib is None:
@@ -82,7 +69,7 @@ def show(
                 "a Fargate size needs both", where="--fargate-vcpu/--fargate-memory-gib", fix="pass both"
             )
         fargate = {"fargate": catalog.fargate_task(region, fargate_vcpu, fargate_memory_gib)}
-        spot = _try(
+        spot = try_price(
             catalog.fargate_task, region, fargate_vcpu, fargate_memory_gib, PurchaseOption.FARGATE_SPOT
         )
         out["fargate"] = {k: _price_dict(v) for k, v in fargate.items()}
@@ -174,8 +161,8 @@ def compare(
 ) -> None:
     """On-demand, spot and SageMaker prices of several instance types across regions."""
     catalog = _catalog(ctx)
-    types = [catalog.instance(t).name for t in _split(instance_types, "--instance-types")]
-    region_list = [catalog.check_region(r) for r in _split(regions, "--regions")]
+    types = [catalog.instance(t).name for t in split_list(instance_types, "--instance-types")]
+    region_list = [catalog.check_region(r) for r in split_list(regions, "--regions")]
     rows = compare_rows(catalog, types, region_list)
     if as_json:
         print_json({"rows": rows})
@@ -205,45 +192,6 @@ def compare(
         "[dim]* estimated: EC2 price x the median SageMaker/EC2 ratio. Sources and dates: "
         "`advisor pricing show --instance-type T --region R`.[/]"
     )
-
-
-def compare_rows(catalog: Catalog, types: list[str], regions: list[str]) -> list[dict[str, Any]]:
-    """One row per (type, region): on-demand, spot (+ savings and band), SageMaker, with sources."""
-    rows: list[dict[str, Any]] = []
-    for region in regions:
-        region_rows: list[dict[str, Any]] = []
-        for name in types:
-            spec = catalog.instance(name)
-            od = _try(catalog.on_demand, region, name)
-            spot = _try(catalog.spot, region, name)
-            sm = _try(catalog.sagemaker, region, name)
-            region_rows.append(
-                {
-                    "instance_type": name,
-                    "vcpu": spec.vcpu,
-                    "memory_gib": spec.memory_gib,
-                    "gpu_count": spec.gpu_count,
-                    "region": region,
-                    "on_demand": od.usd_per_hour if isinstance(od, Price) else None,
-                    "on_demand_source": f"{od.source} {od.as_of}" if isinstance(od, Price) else od,
-                    "spot": spot.usd_per_hour if isinstance(spot, Price) else None,
-                    "spot_savings_pct": spot.savings_pct_vs_on_demand if isinstance(spot, Price) else None,
-                    "interruption_band": (
-                        spot.interruption_band.value
-                        if isinstance(spot, Price) and spot.interruption_band
-                        else None
-                    ),
-                    "spot_source": f"{spot.source} {spot.as_of}" if isinstance(spot, Price) else spot,
-                    "sagemaker": sm.usd_per_hour if isinstance(sm, Price) else None,
-                    "sagemaker_estimated": sm.estimated if isinstance(sm, Price) else False,
-                    "sagemaker_source": f"{sm.source} {sm.as_of}" if isinstance(sm, Price) else sm,
-                }
-            )
-        priced = [r["on_demand"] for r in region_rows if r["on_demand"] is not None]
-        for r in region_rows:
-            r["cheapest_in_region"] = bool(priced) and r["on_demand"] == min(priced)
-        rows.extend(region_rows)
-    return rows
 
 
 def _fmt(value: float | None) -> str:
@@ -313,6 +261,6 @@ def refresh(
 
     settings: Settings = ctx.obj
     path = refresh_snapshot(
-        settings, regions=region, services=_split(services, "--services"), console=console
+        settings, regions=region, services=split_list(services, "--services"), console=console
     )
     console.print(f"New price snapshot in force: {path}")

@@ -25,48 +25,6 @@ app = typer.Typer(help="Traffic profiles: requests/s over time (bundled, importe
 FILL_HELP = "Gaps and missing values: none (error), zero, ffill or interpolate."
 
 
-def transform(
-    profile: TrafficProfile,
-    *,
-    peak_rps: float | None = None,
-    monthly_requests: float | None = None,
-    repeat_to: str | None = None,
-    step_s: int | None = None,
-) -> TrafficProfile:
-    """Apply the CLI's rescale / resample / repeat options, in that order."""
-    if peak_rps is not None and monthly_requests is not None:
-        raise InputError(
-            "give a peak rate or a monthly volume, not both", where="--peak-rps/--monthly-requests"
-        )
-    if step_s is not None:
-        profile = ops.resample(profile, step_s)
-    if peak_rps is not None:
-        profile = ops.rescale_to_peak(profile, peak_rps)
-    if monthly_requests is not None:
-        profile = ops.rescale_to_monthly_volume(profile, monthly_requests)
-    if repeat_to is not None:
-        if repeat_to not in ops.HORIZON_HOURS:
-            raise InputError(
-                f"unknown length {repeat_to!r}", where="--repeat-to", fix="use day, week, month or year"
-            )
-        profile = ops.repeat_to(profile, ops.HORIZON_HOURS[repeat_to])
-    return profile
-
-
-def hourly_shape(profile: TrafficProfile) -> dict[str, list[float]]:
-    """Mean rate by local hour of day, for weekdays and weekends."""
-    series = profile.series
-    local = series.index
-    out: dict[str, list[float]] = {}
-    for label, mask in (("weekday", local.dayofweek < 5), ("weekend", local.dayofweek >= 5)):
-        part = series[mask]
-        if part.empty:
-            continue
-        means = part.groupby(part.index.hour).mean()
-        out[label] = [float(means.get(h, math.nan)) for h in range(24)]
-    return out
-
-
 def _summary_table(profile: TrafficProfile) -> Table:
     s = profile.summary()
     table = Table(title=f"Traffic profile {s.name}", show_header=False)
@@ -129,10 +87,10 @@ def show(
         return
     path = find_profile_path(ref, settings)
     profile = load_profile_file(path, fill=fill, timezone=timezone)
-    profile = transform(
-        profile, peak_rps=peak_rps, monthly_requests=monthly_requests, repeat_to=repeat_to, step_s=step_s
+    profile = ops.transform(
+        profile, peak_rps=peak_rps, monthly_requests=monthly_requests, repeat=repeat_to, step_s=step_s
     )
-    shape = hourly_shape(profile)
+    shape = ops.hourly_shape(profile)
     if as_json:
         payload: dict[str, Any] = {"summary": profile.summary().model_dump(), "hourly_mean_rps": shape}
         if series:
@@ -273,8 +231,8 @@ def generate_(
             update={"seed": parsed.seed if seed is None else seed, "name": name or parsed.name}
         )
     profile = generate(parsed)
-    profile = transform(
-        profile, peak_rps=peak_rps, monthly_requests=monthly_requests, repeat_to=repeat_to, step_s=step_s
+    profile = ops.transform(
+        profile, peak_rps=peak_rps, monthly_requests=monthly_requests, repeat=repeat_to, step_s=step_s
     )
     written = write_profile_csv(profile, output or imported_dir(settings) / f"{profile.name}.csv")
     _report_written(profile, written, as_json)

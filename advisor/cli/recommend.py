@@ -1,40 +1,34 @@
 """``advisor recommend SCENARIO.yaml`` and ``advisor init``: the headline commands.
 
 ``recommend`` loads and validates the scenario (a malformed one is one line naming the field path and line,
-exit 2), optionally measures the models advisor can start (``--bench``: reference servers and server
-commands, on the scenario's ``bench.shapes``), runs the optimiser over the stored measurements, stores the
-recommendation, and prints it as rich tables (default), JSON (``--json``) or Markdown (``--markdown``). A
-scenario nobody can serve under its SLO is a result, not an error: the command prints why and exits 0.
-
-``init`` writes the commented example scenario; it never overwrites a file unless ``--force`` is given.
+exit 2), optionally measures the models advisor can start first (``--bench``, :mod:`advisor.bench.scenario`),
+runs :func:`advisor.api.recommend`, stores the document and prints it in the chosen format
+(:mod:`advisor.render`). A scenario nobody can serve under its SLO is a result, not an error: the command
+prints why and exits 0. ``init`` writes the commented example scenario; it never overwrites a file unless
+``--force`` is given.
 """
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from advisor.cli.output import console, err_console, print_json, warn
-from advisor.cli.recommend_view import render
-from advisor.domain import InstanceType
+from advisor import api
+from advisor.cli.output import console, err_console, print_rendered, warn
 from advisor.errors import AdvisorError, ConfigError, InputError
-from advisor.optimize.capacities import SpeedLookup
-from advisor.optimize.markdown import recommendation_markdown
 from advisor.optimize.recommend import RecommendOptions
-from advisor.optimize.recommend import recommend as run_recommend
-from advisor.optimize.recommendation import save_recommendation
-from advisor.optimize.scenario import EXAMPLE_SCENARIO, ModelSpec, Scenario, load_scenario
+from advisor.optimize.scenario import EXAMPLE_SCENARIO, Scenario, load_scenario
 from advisor.pricing.catalog import Catalog
+from advisor.render import RENDERERS
 from advisor.settings import Settings
 from advisor.store import Store
 
 if TYPE_CHECKING:  # the bench extra is optional: imported only when --bench runs
-    from advisor.bench.runner import BenchConfig, BenchEvent
+    from advisor.bench.config import BenchEvent
+    from advisor.bench.scenario import BenchJob
 
 
 def recommend(
@@ -42,46 +36,45 @@ def recommend(
     scenario_path: Path = typer.Argument(
         ..., metavar="SCENARIO.yaml", help="The scenario (see `advisor init`)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the recommendation as JSON."),
-    markdown: bool = typer.Option(False, "--markdown", help="Print the recommendation as Markdown."),
+    fmt: str = typer.Option("table", "--format", help=f"Output format: {', '.join(RENDERERS)}."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+    markdown: bool = typer.Option(False, "--markdown", help="Same as --format markdown."),
     bench: bool = typer.Option(False, "--bench", help="Measure the models advisor can start first."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the spot interruption draws in the replay."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the spot interruption draws in the replay."),
     store_it: bool = typer.Option(True, "--store/--no-store", help="Store the recommendation (default)."),
 ) -> None:
     """Recommend the cheapest way to serve every model of a scenario within its SLO."""
     if as_json and markdown:
         raise InputError("--json and --markdown exclude each other", where="--markdown", fix="pick one")
+    fmt = "json" if as_json else "markdown" if markdown else fmt
+    if fmt not in RENDERERS:
+        raise InputError(
+            f"unknown format {fmt!r}", where="--format", fix=f"use one of {', '.join(RENDERERS)}"
+        )
     settings: Settings = ctx.obj
     scenario = load_scenario(scenario_path)
     catalog = Catalog.load(settings)
-    quiet = as_json or markdown
-    with Store(settings.db_path) as store:
-        if bench:
-            bench_models(settings, store, catalog, scenario, quiet=quiet)
-        with _progress(quiet) as bar:
-            task = bar.add_task("recommending", total=len(scenario.models) + 1)
+    quiet = fmt != "table"
+    if bench:
+        bench_models(settings, catalog, scenario, scenario_path, quiet=quiet)
+    with _progress(quiet) as bar:
+        task = bar.add_task("recommending", total=len(scenario.models) + 1)
 
-            def step(what: str, done: int, total: int) -> None:
-                bar.update(task, description=what, completed=done, total=total + 1)
+        def step(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total + 1)
 
-            rec = run_recommend(
-                scenario,
-                catalog,
-                settings,
-                store=store,
-                scenario_file=scenario_path,
-                options=RecommendOptions(seed=seed, family_speed=bench_family_speed()),
-                progress=step,
-            )
-            bar.update(task, completed=len(scenario.models) + 1)
-        if store_it:
-            save_recommendation(store, rec)
-    if as_json:
-        print_json(rec)
-    elif markdown:
-        print(recommendation_markdown(rec), end="")
-    else:
-        render(rec, console, stored=store_it)
+        rec = api.recommend(
+            scenario_path,
+            settings=settings,
+            catalog=catalog,
+            options=RecommendOptions(seed=seed),
+            progress=step,
+        )
+    if store_it:
+        api.save(rec, settings)
+    print_rendered(rec, fmt)
+    if store_it and fmt == "table":
+        console.print(f"stored as {rec.id} ({settings.db_path.name})", style="dim", highlight=False)
 
 
 def init(
@@ -105,101 +98,40 @@ def init(
     console.print(f"wrote {path}; edit it, then run: advisor recommend {path}", highlight=False)
 
 
-# ----- --bench -----------------------------------------------------------------------------------------
-
-
 def bench_models(
-    settings: Settings, store: Store, catalog: Catalog, scenario: Scenario, *, quiet: bool
+    settings: Settings, catalog: Catalog, scenario: Scenario, scenario_file: Path, *, quiet: bool
 ) -> int:
-    """Measure every model with a reference server or a server command on each bench shape; returns runs made.
-
-    Runs are stored by the harness as they go. A model whose server fails is reported and skipped (its
-    other capacities still count); a shape this machine cannot emulate is a scenario error.
-    """
+    """Measure every model advisor can start on its shapes (:mod:`advisor.bench.scenario`); runs made."""
     try:
-        from advisor.bench.runner import BenchConfig
+        from advisor.bench.scenario import bench_scenario, plan_scenario_bench
     except ImportError:
         raise ConfigError(
             "--bench needs the bench extra",
             where="--bench",
             fix="pip install 'advisor[bench]' (make demo does)",
         ) from None
-    jobs: list[tuple[str, ModelSpec, str]] = []
-    for i, m in enumerate(scenario.models):
-        if _benchable(m):
-            field = f"models.{i}.bench_shapes" if m.bench_shapes else "bench.shapes"
-            jobs += [(f"{field}.{k}", m, s) for k, s in enumerate(m.bench_shapes or scenario.bench.shapes)]
-    for m in scenario.models:
-        if not _benchable(m):
-            warn(f"{m.name}: an endpoint is measured with `advisor bench run --endpoint`; --bench skips it")
-    config = BenchConfig.quick() if scenario.bench.quick else BenchConfig()
-    done = 0
-    with _progress(quiet) as bar:
-        task = bar.add_task("bench", total=len(jobs))
-        for where, model, shape in jobs:
-            label = f"bench {model.name} on {shape}"
-            bar.update(task, description=label)
+    plan = plan_scenario_bench(scenario, scenario_file, catalog)
+    for name in plan.skipped:
+        warn(f"{name}: an endpoint is measured with `advisor bench run --endpoint`; --bench skips it")
+    with Store(settings.db_path) as store, _progress(quiet) as bar:
+        task = bar.add_task("bench", total=len(plan.jobs))
+        label = {"text": "bench"}
 
-            def on_event(event: BenchEvent, label: str = label) -> None:
-                bar.update(task, description=f"{label}: {event.message[:60]}")
+        def on_job(job: BenchJob, n: int) -> None:
+            label["text"] = f"bench {job.model} on {job.shape}"
+            bar.update(task, description=label["text"], completed=n)
 
-            try:
-                _bench_one(settings, store, catalog, model, shape, config, on_event)
-                done += 1
-            except InputError as exc:
-                raise ConfigError(exc.what, where=where, fix=exc.fix or "pick a smaller shape") from None
-            except AdvisorError as exc:
-                warn(f"{model.name} on {shape}: bench failed ({exc.one_line()}); using other capacities")
-            bar.advance(task)
-    return done
+        def on_event(event: BenchEvent) -> None:
+            bar.update(task, description=f"{label['text']}: {event.message[:60]}")
 
+        def on_failure(job: BenchJob, exc: AdvisorError) -> None:
+            warn(f"{job.model} on {job.shape}: bench failed ({exc.one_line()}); using other capacities")
 
-def bench_family_speed() -> SpeedLookup | None:
-    """The bench's per-vCPU processor speed table for capacity estimates, if the bench extra is installed."""
-    try:
-        from advisor.bench.estimate import family_speed
-    except ImportError:
-        return None
-
-    def lookup(itype: InstanceType) -> tuple[float, float, str]:
-        speed = family_speed(itype)
-        return speed.factor, speed.band, speed.basis
-
-    return lookup
-
-
-def _benchable(model: ModelSpec) -> bool:
-    return model.server.reference is not None or model.server.command is not None
-
-
-def _bench_one(
-    settings: Settings,
-    store: Store,
-    catalog: Catalog,
-    model: ModelSpec,
-    shape: str,
-    config: BenchConfig,
-    sink: Callable[[BenchEvent], None],
-) -> None:
-    from advisor.bench.payloads import build_request
-    from advisor.bench.runner import free_port, run_capacity, run_command
-
-    if model.server.reference is not None:
-        run_capacity(
-            settings, model.server.reference, shape, model.slo, config=config, store=store, catalog=catalog,
-            on_event=sink,
-        )  # fmt: skip
-        return
-    assert model.server.command is not None
-    port = free_port()
-    command = shlex.split(model.server.command.replace("$PORT", str(port)))
-    request = build_request(
-        f"http://127.0.0.1:{port}", template=model.server.template, body_path=model.server.payload
-    )
-    run_command(
-        settings, store, label=model.name, command=command, port=port, request=request, shape=shape,
-        slo=model.slo, config=config, health_path=model.server.health_path, catalog=catalog, on_event=sink,
-    )  # fmt: skip
+        done = bench_scenario(
+            settings, store, catalog, plan, on_job=on_job, on_event=on_event, on_failure=on_failure
+        )
+        bar.update(task, completed=len(plan.jobs))
+    return len(done)
 
 
 def _progress(quiet: bool) -> Progress:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import Field, PrivateAttr
 
@@ -62,6 +63,7 @@ class CostResult(_Value):
     capacity_provenance: CapacityProvenance
     seed: int
     horizon_hours: float
+    step_s: int = Field(default=60, ge=1, description="the profile's step, seconds")
     month_hours: float = 730.0
     requests_total: float
     requests_per_month: float
@@ -89,6 +91,35 @@ class CostResult(_Value):
     def attach_series(self, compute: Callable[[], pd.DataFrame]) -> CostResult:
         self._series = compute
         return self
+
+    @property
+    def minutes_over_slo_pct(self) -> float:
+        """Share of the horizon's minutes with demand above ready capacity (p99 over the SLO), in %."""
+        minutes = self.horizon_hours * 60.0
+        return 100.0 * self.slo.overload_minutes / minutes if minutes > 0 else 0.0
+
+    def series_payload(self, every_s: int | None = None) -> dict[str, Any]:
+        """The time series as JSON-ready columns, aggregated to ``every_s`` seconds when given.
+
+        Aggregation takes means, except ``p99_ms`` (the maximum) and ``overloaded`` (the share of steps).
+        NaN and infinities become None. ``every_s`` must be a whole multiple of the profile's step.
+        """
+        frame, step_s = self.timeseries(), self.step_s
+        if every_s is not None and every_s != step_s:
+            agg: dict[str, str] = {c: "mean" for c in frame.columns}
+            agg["p99_ms"] = "max"
+            frame = frame.astype({"overloaded": float}).resample(f"{every_s}s", origin="start").agg(agg)
+            step_s = every_s
+        columns: dict[str, Any] = {"timestamp": [t.isoformat() for t in frame.index]}
+        for name in frame.columns:
+            values = frame[name].to_numpy()
+            if values.dtype == bool:
+                columns[name] = [bool(v) for v in values]
+            else:
+                columns[name] = [
+                    None if not np.isfinite(v) else round(float(v), 6) for v in values.astype(float)
+                ]
+        return {"step_s": step_s, "columns": columns}
 
     def timeseries(self) -> pd.DataFrame:
         """Per-step demand, replicas, nodes, capacity, overload, p99 and $/h (computed on first use)."""

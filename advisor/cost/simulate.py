@@ -153,6 +153,7 @@ def _result(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int) ->
         capacity_provenance=plan.capacity.provenance,
         seed=seed,
         horizon_hours=horizon_h,
+        step_s=profile.step_s,
         requests_total=requests,
         requests_per_month=requests * per_month,
         usd_total=total,

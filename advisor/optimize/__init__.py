@@ -1,12 +1,15 @@
-"""The optimiser: multi-model bin-packing onto node pools, the churn guard, and Savings Plan commitments.
+"""The optimiser: the cheapest way to serve each model within its SLO, and the fleet around it.
 
-Pure: numpy, pandas, scipy and pydantic only (plus advisor's domain types and errors). Entry points:
+Pure: numpy, pandas, scipy and pydantic only (plus advisor's capacity, cost and domain packages). Entry
+points:
 
-- :func:`pack` places every model's replicas on the cheapest nodes found, with a certified lower bound;
+- :func:`recommend` runs the whole optimiser on a :class:`Scenario` (see :func:`load_scenario`) with bench
+  evidence and prices, and returns a versioned :class:`Recommendation` (``advisor.recommend`` wires it to
+  the store and the price catalog);
+- :func:`pack` (``advisor.optimize.packing``) places every model's replicas on the cheapest nodes found,
+  with a certified lower bound;
 - :func:`worth_changing` / :func:`assess_change` decide whether a saving justifies its disruption;
-- :func:`recommend_commitment` sizes a Savings Plan for the always-on base load;
-- :func:`recommend` runs the whole optimiser on a :class:`Scenario` (see :func:`load_scenario`) and returns
-  a versioned :class:`Recommendation`.
+- :func:`recommend_commitment` sizes a Savings Plan for the always-on base load.
 """
 
 from __future__ import annotations
@@ -34,25 +37,41 @@ from advisor.optimize.packing import (
     pack,
 )
 from advisor.optimize.recommend import RecommendOptions, recommend
-from advisor.optimize.recommendation import Recommendation
-from advisor.optimize.scenario import Scenario, load_scenario
+from advisor.optimize.recommendation import (
+    SCHEMA_PATH,
+    Action,
+    Comparison,
+    ModelRecommendation,
+    PlanSummary,
+    Recommendation,
+    Totals,
+)
+from advisor.optimize.scenario import EXAMPLE_SCENARIO, ModelSpec, Scenario, load_scenario
 
 __all__ = [
+    "EXAMPLE_SCENARIO",
+    "SCHEMA_PATH",
+    "Action",
     "ChangeAssessment",
     "CommitmentRecommendation",
+    "Comparison",
     "InfeasibleModel",
     "ModelDemand",
     "ModelPlacement",
+    "ModelRecommendation",
+    "ModelSpec",
     "NodeType",
     "PackingOptions",
     "PackingPlan",
     "PackingResult",
     "PlacedNode",
+    "PlanSummary",
     "Pool",
     "RecommendOptions",
     "Recommendation",
     "SavingsPlanRate",
     "Scenario",
+    "Totals",
     "assess_change",
     "disruption_fraction",
     "karpenter_like_ffd",

@@ -6,7 +6,7 @@ families and types, less exclusions, burstable ``t*`` and ``.metal`` types, and 
 
 :func:`shape_candidates` then turns one model into :class:`ShapeCandidate` values: every type one replica fits
 on (arch, vCPU, memory, GPU count and memory; CPU replicas never go on GPU/accelerator types) *and* has a
-capacity for (:mod:`advisor.optimize.capacities`), with replicas per node and ``$ per (request/s)-hour`` =
+capacity for (:mod:`advisor.capacity`), with replicas per node and ``$ per (request/s)-hour`` =
 node $/h ÷ (replicas per node × capacity per replica). That ratio is the prefilter: only the best few per
 platform are replayed (:func:`prefilter`).
 
@@ -26,6 +26,7 @@ from functools import cached_property, partial
 
 import numpy as np
 
+from advisor.capacity import CapacityEntry, ModelCapacities
 from advisor.domain import (
     FargateSize,
     InstanceType,
@@ -35,7 +36,6 @@ from advisor.domain import (
     ReplicaResources,
 )
 from advisor.errors import AdvisorError
-from advisor.optimize.capacities import CapacityEntry, ModelCapacities
 from advisor.optimize.scenario import Scenario
 from advisor.pricing.catalog import Catalog
 from advisor.pricing.fargate import smallest_fargate_size
@@ -359,7 +359,7 @@ def _fargate_candidate(
         platform=Platform.FARGATE,
         shape=label,
         replicas_per_node=1,
-        capacity=_renamed(entry, label),
+        capacity=entry.renamed(label),
         usd_per_node_hour=price,
         fargate=shape,
         spot_usd_per_node_hour=spot_price,
@@ -373,13 +373,6 @@ def _fixed_pools(pools: tuple[str, ...], note: str) -> SpotPools:
 
 def _no_sagemaker_spot() -> SpotPools:
     return (), "SageMaker real-time endpoints have no spot option"
-
-
-def _renamed(entry: CapacityEntry, shape: str) -> CapacityEntry:
-    return CapacityEntry(
-        shape, entry.rps_per_replica, entry.provenance, entry.basis, entry.source, entry.run_ids,
-        entry.low_rps, entry.high_rps,
-    )  # fmt: skip
 
 
 def nodes_for(replicas: float, replicas_per_node: int) -> int:

@@ -1,18 +1,10 @@
-"""What the recommendation is compared with: the current deployment, the usual baselines, and the churn guard.
+"""What the recommendation is compared with: the current deployment and the usual baselines.
 
 - **Current deployment** (the scenario's ``current``): a static plan of ``count`` instances (or tasks) of the
   given type and purchase option, holding as many replicas as fit, replayed like any plan when a capacity is
   known for its shape, else priced only (its SLO risk then unknown).
 - **Baselines** (the plan builders of :mod:`advisor.cost.baselines`, applied to the recommended plan): static
   on-demand sized for the peak, a SageMaker endpoint and ECS on Fargate with target tracking.
-- **Churn guard**: Karpenter's balanced consolidation (v1.14+, aws-samples karpenter-blueprints "Balanced
-  Consolidation") approves an action when ``savings_fraction / disruption_fraction >= threshold`` (0.5 there),
-  both fractions relative to the whole pool: here the saving over the fleet's current monthly cost, and the
-  replicas the change restarts over the fleet's current replicas. A change of platform or instance type
-  restarts the replicas that carry the traffic - as many as the new plan runs at its peak, at most as many
-  as run today (removing surplus replicas is an ordinary scale-in, which disrupts no request); adding spot on
-  the same type replaces the spot share of them; autoscaling bounds alone restart none. A current deployment
-  that misses the SLO budget is always changed.
 """
 
 from __future__ import annotations
@@ -20,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from advisor.capacity import CapacityEntry, ModelCapacities
 from advisor.cost.baselines import BASELINES, build_baselines
 from advisor.cost.plan import (
     AutoscalingPolicy,
@@ -31,10 +24,8 @@ from advisor.cost.plan import (
 from advisor.cost.result import CostResult
 from advisor.cost.simulate import simulate_many
 from advisor.domain import FargateSize, InstanceType, Platform, PurchaseOption, ReplicaResources
-from advisor.errors import AdvisorError, ConfigError
-from advisor.optimize.capacities import CapacityEntry, ModelCapacities
-from advisor.optimize.churn import assess_change
-from advisor.optimize.recommendation import ChurnCheck, Comparison
+from advisor.errors import AdvisorError, ConfigError, at_field
+from advisor.optimize.recommendation import Comparison
 from advisor.optimize.rightsize import PriceCache, minutes_over_slo_pct
 from advisor.optimize.scenario import CurrentDeployment, ModelSpec
 from advisor.pricing.catalog import Catalog
@@ -136,7 +127,7 @@ def price_current(
     try:
         plan_prices = prices.prices(plan)
     except AdvisorError as exc:
-        raise ConfigError(exc.what, where=f"{where}.current", fix=exc.fix) from None
+        raise at_field(exc, f"{where}.current") from None
     result = simulate_many([plan], profile, [plan_prices], seed=seed)[0]
     over = minutes_over_slo_pct(result)
     return CurrentCost(
@@ -215,61 +206,6 @@ def savings_pct(reference_usd: float | None, recommended_usd: float) -> float | 
     return (reference_usd - recommended_usd) / reference_usd * 100.0
 
 
-def disrupted_replicas(current: CurrentCost, plan: Plan) -> int:
-    """Replicas the change from ``current`` to ``plan`` restarts (module docstring)."""
-    if current.platform is not plan.platform or current.shape != plan.shape_label:
-        return min(current.replicas, plan.autoscaling.max_replicas)
-    if plan.purchase.uses_spot and not current.spot:
-        return math.ceil(current.replicas * plan.purchase.spot_pct_above_base / 100.0)
-    if current.spot and not plan.purchase.uses_spot:
-        return current.replicas
-    return 0
-
-
-def churn_check(
-    current: CurrentCost,
-    recommended_usd: float,
-    plan: Plan,
-    *,
-    fleet_current_usd: float,
-    fleet_current_replicas: int,
-    threshold: float,
-) -> ChurnCheck:
-    """Whether the saving clears the threshold relative to the disruption (module docstring).
-
-    The score is :func:`advisor.optimize.churn.assess_change` on the fleet: its current cost, that cost
-    less this model's saving, and this model's restarted replicas as a share of the fleet's.
-    """
-    current_usd = current.comparison.usd_per_month or 0.0
-    saving = current_usd - recommended_usd
-    moved = disrupted_replicas(current, plan)
-    disruption = min(1.0, moved / fleet_current_replicas) if fleet_current_replicas > 0 else 0.0
-    fleet = max(fleet_current_usd, current_usd)
-    verdict = assess_change(fleet, max(fleet - saving, 0.0), disruption, threshold)
-    score = verdict.score if math.isfinite(verdict.score) else None
-    if current.comparison.meets_slo_budget is False:
-        passed, note = True, "the current deployment misses the SLO budget: change regardless of churn"
-    elif saving <= 0:
-        passed, note = False, "the current deployment is already at least as cheap"
-    else:
-        passed = verdict.worth
-        note = (
-            "no replica restarts (autoscaling settings only)"
-            if score is None
-            else f"{verdict.reason} (shares of the whole fleet, as Karpenter scores a node pool)"
-        )
-    return ChurnCheck(
-        savings_usd_per_month=saving,
-        savings_fraction=verdict.savings_fraction,
-        disrupted_replicas=moved,
-        disruption_fraction=disruption,
-        score=score,
-        threshold=threshold,
-        passed=passed,
-        note=note,
-    )
-
-
 # ----- helpers ---------------------------------------------------------------------------------------
 
 
@@ -286,7 +222,7 @@ def _current_shape(
         try:
             size = validate_fargate_size(cur.fargate_vcpu, cur.fargate_memory_gib)
         except AdvisorError as exc:
-            raise ConfigError(exc.what, where=f"{where}.current.fargate_vcpu", fix=exc.fix) from None
+            raise at_field(exc, f"{where}.current.fargate_vcpu") from None
         fits = spec.resources.vcpu <= size.vcpu and spec.resources.memory_gib <= size.memory_gib
         return "fargate", 1 if fits else 0, caps.fargate_entry(), size
     if not cur.instance_type:
@@ -298,7 +234,7 @@ def _current_shape(
     try:
         itype = catalog.instance(cur.instance_type)
     except AdvisorError as exc:
-        raise ConfigError(exc.what, where=f"{where}.current.instance_type", fix=exc.fix) from None
+        raise at_field(exc, f"{where}.current.instance_type") from None
     shape = f"ml.{itype.name}" if cur.platform is Platform.SAGEMAKER else itype.name
     return shape, replicas_per_node(itype, spec.resources), caps.entry(itype), None
 

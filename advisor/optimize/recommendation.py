@@ -15,7 +15,7 @@ capacity came from. Fleet-wide: the packing of models onto shared pools (LP boun
 commitment (shown apart), totals and provenance (price snapshot dates, bench run ids, measured vs
 estimated counts, seeds).
 
-Stored in the ``recommendations`` table (one transaction per recommendation) by :func:`save_recommendation`.
+Stored in the ``recommendations`` table by :func:`advisor.records.save_recommendation`.
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ from advisor.cost.plan import CapacityProvenance, Plan
 from advisor.domain import FrozenModel as _Out
 from advisor.domain import Platform
 from advisor.errors import NotFoundError
-from advisor.optimize.packing.types import Pool, Toleration
-from advisor.store import Store
+from advisor.optimize.packing import Pool, Toleration
 
 SCHEMA_VERSION: Literal["advisor.recommendation/1"] = "advisor.recommendation/1"
 SCHEMA_PATH = Path(__file__).with_name("recommendation.schema.json")
@@ -307,9 +306,9 @@ class Recommendation(_Out):
         raise NotFoundError("model", name, known=[m.model for m in self.models])
 
 
-def new_recommendation_id() -> str:
-    """Sortable and unique: ``rec-20250101T120000-1a2b3c``."""
-    return f"rec-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+def new_recommendation_id(created_at: dt.datetime) -> str:
+    """Sortable and unique: ``rec-20250101T120000-1a2b3c`` (the creation time, then a random suffix)."""
+    return f"rec-{created_at:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
 
 
 # ----- schema ----------------------------------------------------------------------------------------
@@ -325,50 +324,6 @@ def schema_text() -> str:
 def write_schema(path: Path = SCHEMA_PATH) -> Path:
     path.write_text(schema_text(), encoding="utf-8")
     return path
-
-
-# ----- store -----------------------------------------------------------------------------------------
-
-
-def save_recommendation(store: Store, rec: Recommendation) -> None:
-    """Store ``rec`` in one transaction (its id is the key)."""
-    with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO recommendations (id, created_at, scenario, schema_version, body_json)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (rec.id, rec.created_at.isoformat(), rec.scenario, rec.schema_version, rec.model_dump_json()),
-        )
-
-
-def load_recommendation(
-    store: Store, rec_id: str | None = None, *, scenario: str | None = None
-) -> Recommendation:
-    """A stored recommendation by id, or the latest (of ``scenario``); NotFoundError when there is none."""
-    newest = " ORDER BY created_at DESC, id DESC LIMIT 1"
-    if rec_id is not None:
-        rows = store.query("SELECT body_json FROM recommendations WHERE id = ?", (rec_id,))
-    elif scenario is not None:
-        rows = store.query("SELECT body_json FROM recommendations WHERE scenario = ?" + newest, (scenario,))
-    else:
-        rows = store.query("SELECT body_json FROM recommendations" + newest)
-    if not rows:
-        recent = store.query("SELECT id FROM recommendations ORDER BY created_at DESC LIMIT 50")
-        raise NotFoundError(
-            "recommendation",
-            rec_id or scenario or "(latest)",
-            known=[r["id"] for r in recent],
-            fix="run `advisor recommend SCENARIO.yaml` first",
-        )
-    return Recommendation.model_validate_json(rows[0]["body_json"])
-
-
-def list_recommendations(store: Store, limit: int = 50) -> list[dict[str, Any]]:
-    """Newest first: id, created_at, scenario, schema_version."""
-    return store.query(
-        "SELECT id, created_at, scenario, schema_version FROM recommendations"
-        " ORDER BY created_at DESC, id DESC LIMIT ?",
-        (limit,),
-    )
 
 
 if __name__ == "__main__":  # pragma: no cover - maintenance entry point

@@ -153,8 +153,7 @@ class PriceCache:
 
 def minutes_over_slo_pct(result: CostResult) -> float:
     """Share of the horizon's minutes with demand above ready capacity (p99 over the SLO), in %."""
-    minutes = result.horizon_hours * 60.0
-    return 100.0 * result.slo.overload_minutes / minutes if minutes > 0 else 0.0
+    return result.minutes_over_slo_pct
 
 
 def rightsize_model(

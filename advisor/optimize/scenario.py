@@ -13,7 +13,17 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from advisor.domain import SLO, InterruptionBand, Platform, PurchaseOption, ReplicaResources
+from advisor.domain import (
+    DEFAULT_HEALTH_PATH,
+    DEFAULT_READY_TIMEOUT_S,
+    DEFAULT_REQUEST_PATH,
+    PORT_PLACEHOLDER,
+    SLO,
+    InterruptionBand,
+    Platform,
+    PurchaseOption,
+    ReplicaResources,
+)
 from advisor.domain import FrozenModel as _Strict
 from advisor.yamlio import load_yaml_model
 
@@ -61,19 +71,35 @@ class ServerSpec(_Strict):
     """How to reach a model for benchmarking: a reference model, a command to start, or a running endpoint."""
 
     reference: str | None = Field(default=None, description="A reference server shipped with advisor.")
-    command: str | None = Field(default=None, description="Command that starts the server on $PORT.")
-    health_path: str = "/health"
+    command: str | None = Field(
+        default=None,
+        description=f"Command that starts the server on the port advisor puts in {PORT_PLACEHOLDER}.",
+    )
+    request_path: str | None = Field(
+        default=None,
+        description=f"Route to load (default {DEFAULT_REQUEST_PATH} with the json template, else its route).",
+    )
+    health_path: str = DEFAULT_HEALTH_PATH
+    ready_timeout_s: float = Field(default=DEFAULT_READY_TIMEOUT_S, gt=0, le=3600)
     endpoint: str | None = Field(default=None, description="URL of an already-running server.")
-    payload: Path | None = Field(default=None, description="Request body file for command/endpoint servers.")
+    payload: Path | None = Field(
+        default=None, description="Request body file for command/endpoint servers (relative to the scenario)."
+    )
     template: str = Field(
         default="json", description="Payload template: json, kserve-v2, openai-embeddings, ..."
     )
+    model_name: str | None = Field(default=None, description="Model name for kserve-v2/openai templates.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ServerSpec:
         given = [x for x in (self.reference, self.command, self.endpoint) if x]
         if len(given) != 1:
             raise ValueError("give exactly one of reference, command or endpoint")
+        if self.command is not None and PORT_PLACEHOLDER not in self.command:
+            raise ValueError(
+                f"the command must contain {PORT_PLACEHOLDER}, where advisor puts the port to listen on "
+                f"(e.g. 'uvicorn app:api --port {PORT_PLACEHOLDER}')"
+            )
         return self
 
 
@@ -123,6 +149,12 @@ class ModelSpec(_Strict):
     bench_shapes: tuple[str, ...] = Field(
         default=(), description="Shapes `recommend --bench` measures this model on (default: bench.shapes)."
     )
+
+    @property
+    def bench_labels(self) -> tuple[str, ...]:
+        """Names this model's bench runs may be stored under: its own, then its reference server's."""
+        ref = self.server.reference
+        return (self.name,) if ref is None or ref == self.name else (self.name, ref)
 
     @field_validator("capacities_rps")
     @classmethod
@@ -199,7 +231,7 @@ models:                                # REQUIRED: at least one
   - name: fraud-scorer                 # REQUIRED
     team: risk
     server:
-      reference: tabular               # or command: "python -m my_server --port $PORT", or endpoint: URL
+      reference: tabular               # or command: "python -m my_server --port {port}", or endpoint: URL
     resources: {vcpu: 1, memory_gib: 2}             # REQUIRED: per-replica request
     slo: {latency_p99_ms: 50, max_error_rate: 0.001}  # REQUIRED
     traffic: {profile: diurnal-business-api, peak_rps: 400}  # REQUIRED: bundled name or file

@@ -104,6 +104,37 @@ def repeat_to(profile: TrafficProfile, hours: float | Horizon) -> TrafficProfile
     return profile.replace(rps=rates, source=f"{profile.source}; repeated to {target_h:g} h")
 
 
+def transform(
+    profile: TrafficProfile,
+    *,
+    peak_rps: float | None = None,
+    monthly_requests: float | None = None,
+    repeat: str | None = None,
+    step_s: int | None = None,
+    where: str = "--peak-rps/--monthly-requests",
+) -> TrafficProfile:
+    """Resample, rescale (to a peak rate or a monthly volume, not both) and repeat, in that order.
+
+    What ``--step``, ``--peak-rps``, ``--monthly-requests`` and ``--repeat-to`` mean on every command, and
+    what a scenario's ``traffic:`` block does to its profile. ``where`` names the options in errors.
+    """
+    if peak_rps is not None and monthly_requests is not None:
+        raise InputError("give a peak rate or a monthly volume, not both", where=where)
+    if step_s is not None:
+        profile = resample(profile, step_s)
+    if peak_rps is not None:
+        profile = rescale_to_peak(profile, peak_rps)
+    if monthly_requests is not None:
+        profile = rescale_to_monthly_volume(profile, monthly_requests)
+    if repeat is not None:
+        if repeat not in HORIZON_HOURS:
+            raise InputError(
+                f"unknown length {repeat!r}", where="--repeat-to", fix="use day, week, month or year"
+            )
+        profile = repeat_to(profile, HORIZON_HOURS[repeat])
+    return profile
+
+
 def window(profile: TrafficProfile, start: str | pd.Timestamp, end: str | pd.Timestamp) -> TrafficProfile:
     """The steps whose start lies in ``[start, end)``; naive bounds are read in the profile's time zone."""
     lo, hi = (_in_tz(t, profile) for t in (start, end))
@@ -118,6 +149,20 @@ def window(profile: TrafficProfile, start: str | pd.Timestamp, end: str | pd.Tim
 def percentiles(profile: TrafficProfile, qs: tuple[float, ...] = (50, 90, 95, 99, 99.9)) -> dict[str, float]:
     """Rate percentiles over time, keyed ``p50``, ``p99.9``..."""
     return {f"p{q:g}": profile.percentile(q) for q in qs}
+
+
+def hourly_shape(profile: TrafficProfile) -> dict[str, list[float]]:
+    """Mean rate by local hour of day, for weekdays and weekends."""
+    series = profile.series
+    local = series.index
+    out: dict[str, list[float]] = {}
+    for label, mask in (("weekday", local.dayofweek < 5), ("weekend", local.dayofweek >= 5)):
+        part = series[mask]
+        if part.empty:
+            continue
+        means = part.groupby(part.index.hour).mean()
+        out[label] = [float(means.get(h, math.nan)) for h in range(24)]
+    return out
 
 
 def _in_tz(value: str | pd.Timestamp, profile: TrafficProfile) -> pd.Timestamp:

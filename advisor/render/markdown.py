@@ -1,6 +1,6 @@
 """A Recommendation as Markdown: what to run, what it costs, what it saves, the risk, and the evidence.
 
-Used by ``advisor recommend --markdown`` and by anything that mails or posts a recommendation (reports).
+Used by ``advisor recommend --format markdown`` and by anything that posts a recommendation.
 Plain text in, plain text out: every figure comes from the document itself.
 """
 

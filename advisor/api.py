@@ -1,0 +1,139 @@
+"""The library's front door: one function per question the surfaces (CLI, notebook, dashboard) ask.
+
+Each wires the pure stages to the outside world the same way for every caller: settings (from the
+environment unless given), the price catalog in force, and the bench results in the store under
+``ADVISOR_HOME``. ``advisor recommend SCENARIO`` is :func:`recommend` followed by :func:`save`; a
+notebook gets the very same figures from ``advisor.recommend("scenario.yaml")``.
+
+Reading never creates anything: without a store there is simply no bench evidence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from advisor.capacity import BenchEvidence, ModelCapacities, build_capacities, read_evidence
+from advisor.errors import NotFoundError
+from advisor.optimize.per_model import load_model_profile
+from advisor.optimize.recommend import Progress, RecommendOptions, utc_now
+from advisor.optimize.recommend import recommend as _recommend
+from advisor.optimize.recommendation import Recommendation, new_recommendation_id
+from advisor.optimize.scenario import ModelSpec, Scenario, load_scenario
+from advisor.pricing.catalog import Catalog
+from advisor.records import list_recommendations, load_recommendation, save_recommendation
+from advisor.settings import Settings, load_settings
+from advisor.store import Store
+from advisor.traffic.profile import TrafficProfile
+
+
+def evidence_for(scenario: Scenario, settings: Settings) -> BenchEvidence:
+    """The stored bench results of every model of ``scenario`` (none when the store does not exist yet)."""
+    if not settings.db_path.is_file():
+        return BenchEvidence()
+    labels = [label for m in scenario.models for label in m.bench_labels]
+    with Store(settings.db_path) as store:
+        return read_evidence(store, labels)
+
+
+def recommend(
+    scenario: Scenario | Path | str,
+    *,
+    settings: Settings | None = None,
+    catalog: Catalog | None = None,
+    evidence: BenchEvidence | None = None,
+    options: RecommendOptions = RecommendOptions(),
+    progress: Progress | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+    new_id: Callable[[dt.datetime], str] = new_recommendation_id,
+) -> Recommendation:
+    """The recommendation for a scenario (a file path or a loaded :class:`Scenario`); nothing is stored.
+
+    A path anchors the scenario's relative paths (traffic files); ``evidence`` defaults to the store's bench
+    results for the scenario's models. Raises ConfigError for bad scenario content; a model that cannot be
+    served is a value in the document (``action: cannot_recommend``) with the reason and the fix.
+    """
+    settings = settings or load_settings()
+    scenario, scenario_file = _scenario(scenario)
+    return _recommend(
+        scenario,
+        catalog or Catalog.load(settings),
+        settings,
+        evidence=evidence if evidence is not None else evidence_for(scenario, settings),
+        scenario_file=scenario_file,
+        options=options,
+        progress=progress,
+        clock=clock,
+        new_id=new_id,
+    )
+
+
+def model_profile(
+    scenario: Scenario | Path | str, model: str, *, settings: Settings | None = None
+) -> TrafficProfile:
+    """The traffic profile ``recommend`` uses for one model: resolved and rescaled as the scenario says."""
+    settings = settings or load_settings()
+    scenario, scenario_file = _scenario(scenario)
+    index, spec = _model(scenario, model)
+    base = scenario_file.parent if scenario_file is not None else None
+    return load_model_profile(spec, settings, base, f"models.{index}")
+
+
+def model_capacities(
+    scenario: Scenario | Path | str,
+    model: str,
+    *,
+    settings: Settings | None = None,
+    catalog: Catalog | None = None,
+    evidence: BenchEvidence | None = None,
+) -> ModelCapacities:
+    """The capacities ``recommend`` derives for one model: ``.entry(itype)`` per instance type."""
+    settings = settings or load_settings()
+    scenario, _ = _scenario(scenario)
+    index, spec = _model(scenario, model)
+    measurements, floor = (evidence or evidence_for(scenario, settings)).for_labels(spec.bench_labels)
+    return build_capacities(
+        spec.name, catalog or Catalog.load(settings), slo_p99_ms=spec.slo.latency_p99_ms,
+        measurements=measurements, given=spec.capacities_rps, replica_vcpu=spec.resources.vcpu,
+        latency_floor=floor, unloaded_p99_ms=spec.unloaded_p99_ms, policy=scenario.capacity_estimates,
+        where=f"models.{index}",
+    )  # fmt: skip
+
+
+def save(rec: Recommendation, settings: Settings | None = None) -> None:
+    """Store a recommendation in the store under ``ADVISOR_HOME`` (one transaction)."""
+    settings = settings or load_settings()
+    with Store(settings.db_path) as store:
+        save_recommendation(store, rec)
+
+
+def stored_recommendation(
+    rec_id: str | None = None, *, scenario: str | None = None, settings: Settings | None = None
+) -> Recommendation:
+    """A stored recommendation by id, or the latest (of ``scenario``); NotFoundError when there is none."""
+    settings = settings or load_settings()
+    with Store(settings.db_path) as store:
+        return load_recommendation(store, rec_id, scenario=scenario)
+
+
+def stored_recommendations(limit: int = 50, *, settings: Settings | None = None) -> list[dict[str, object]]:
+    """Newest first: id, created_at, scenario, schema_version (empty without a store)."""
+    settings = settings or load_settings()
+    if not settings.db_path.is_file():
+        return []
+    with Store(settings.db_path) as store:
+        return list_recommendations(store, limit)
+
+
+def _scenario(scenario: Scenario | Path | str) -> tuple[Scenario, Path | None]:
+    if isinstance(scenario, Scenario):
+        return scenario, None
+    return load_scenario(Path(scenario)), Path(scenario)
+
+
+def _model(scenario: Scenario, name: str) -> tuple[int, ModelSpec]:
+    for i, spec in enumerate(scenario.models):
+        if spec.name == name:
+            return i, spec
+    raise NotFoundError("model", name, known=[m.name for m in scenario.models], where="models")

@@ -1,0 +1,124 @@
+"""``advisor recommend --bench``: measure every model of a scenario that advisor can start, on its shapes.
+
+Models with a reference server or a server command become :class:`~advisor.bench.targets.ServerTarget`
+values built exactly as ``bench run`` builds them (one port placeholder, one default route); their payload
+paths are relative to the scenario file, and an error names the scenario field it comes from
+(``models.2.server.payload: body.json:3:7: ...``). Every shape is checked against this machine before any
+server starts. Models behind an endpoint are skipped (``bench run --endpoint`` measures them). A model whose
+server fails is reported through ``on_failure`` and skipped; its other capacities still count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from advisor.bench.config import BenchConfig, EventSink
+from advisor.bench.emulation import HOST_SHAPE, plan_emulation
+from advisor.bench.measurements import CapacityResult
+from advisor.bench.runner import resolve_shape, run_target
+from advisor.bench.targets import Payload, ServerTarget, command_target, reference_target, resolve
+from advisor.domain import SLO
+from advisor.errors import AdvisorError, InputError, at_field
+from advisor.optimize.scenario import ModelSpec, Scenario
+from advisor.pricing.catalog import Catalog
+from advisor.settings import Settings
+from advisor.store import Store
+
+
+@dataclass(frozen=True)
+class BenchJob:
+    """One (model, shape) to measure; ``where`` is the scenario field that named the shape."""
+
+    model: str
+    shape: str
+    where: str
+    target: ServerTarget
+    slo: SLO
+
+
+@dataclass(frozen=True)
+class ScenarioBench:
+    jobs: tuple[BenchJob, ...]
+    skipped: tuple[str, ...]  # models behind an endpoint
+    config: BenchConfig
+
+
+def plan_scenario_bench(scenario: Scenario, scenario_file: Path | None, catalog: Catalog) -> ScenarioBench:
+    """The jobs of a scenario, each target and shape checked (ConfigError at the offending field)."""
+    base = scenario_file.parent if scenario_file is not None else None
+    config = BenchConfig.quick() if scenario.bench.quick else BenchConfig()
+    jobs: list[BenchJob] = []
+    skipped: list[str] = []
+    for i, spec in enumerate(scenario.models):
+        target = model_target(spec, f"models.{i}", base)
+        if target is None:
+            skipped.append(spec.name)
+            continue
+        field = f"models.{i}.bench_shapes" if spec.bench_shapes else "bench.shapes"
+        for k, shape in enumerate(spec.bench_shapes or scenario.bench.shapes):
+            where = f"{field}.{k}"
+            try:
+                vcpu, memory = resolve_shape(catalog, shape, config.emulation)
+                method = "none" if shape == HOST_SHAPE else config.emulation
+                plan_emulation(shape, vcpu, memory, method=method)
+            except AdvisorError as exc:
+                raise at_field(exc, where, fix=exc.fix or "pick a smaller shape") from None
+            jobs.append(BenchJob(spec.name, shape, where, target, spec.slo))
+    return ScenarioBench(tuple(jobs), tuple(skipped), config)
+
+
+def model_target(spec: ModelSpec, where: str, base_dir: Path | None) -> ServerTarget | None:
+    """The bench target of one scenario model (None for an endpoint), its payload checked."""
+    server = spec.server
+    payload = Payload(server.template, resolve(base_dir, server.payload), model_name=server.model_name)
+    try:
+        if server.reference is not None:
+            target = reference_target(
+                server.reference, payload if server.payload is not None else None,
+                request_path=server.request_path, where=f"{where}.server.reference",
+            )  # fmt: skip
+        elif server.command is not None:
+            target = command_target(
+                spec.name, server.command, payload, request_path=server.request_path,
+                health_path=server.health_path, ready_timeout_s=server.ready_timeout_s,
+                where=f"{where}.server.command",
+            )  # fmt: skip
+        else:
+            return None
+    except AdvisorError as exc:
+        field = "reference" if server.reference is not None else "command"
+        raise at_field(exc, f"{where}.server.{field}") from None
+    return target.check(payload_where=f"{where}.server.payload")
+
+
+def bench_scenario(
+    settings: Settings,
+    store: Store,
+    catalog: Catalog,
+    plan: ScenarioBench,
+    *,
+    on_job: Callable[[BenchJob, int], None] | None = None,
+    on_event: EventSink | None = None,
+    on_failure: Callable[[BenchJob, AdvisorError], None] | None = None,
+) -> list[CapacityResult]:
+    """Run every job of ``plan`` in order; results are stored by the harness as they are measured."""
+    out: list[CapacityResult] = []
+    for n, job in enumerate(plan.jobs):
+        if on_job is not None:
+            on_job(job, n)
+        try:
+            result = run_target(
+                settings, store, job.target, job.shape, job.slo, config=plan.config, catalog=catalog,
+                on_event=on_event,
+            )  # fmt: skip
+        except InputError as exc:
+            raise at_field(exc, job.where) from None
+        except AdvisorError as exc:
+            if on_failure is None:
+                raise
+            on_failure(job, exc)
+            continue
+        out.append(result)
+    return out
