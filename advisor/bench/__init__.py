@@ -33,7 +33,7 @@ from advisor.bench.measurements import (
 )
 from advisor.bench.payloads import build_request
 from advisor.bench.registry import REFERENCE_MODELS
-from advisor.bench.results import import_result, list_runs, load_result
+from advisor.bench.results import import_result, list_runs, load_result, points_csv
 from advisor.bench.runner import free_port, run_capacity, run_command, run_endpoint, run_target
 from advisor.bench.scenario import BenchJob, ScenarioBench, bench_scenario, plan_scenario_bench
 from advisor.bench.search import CapacitySearch, SearchConfig
@@ -68,6 +68,7 @@ __all__ = [
     "mdk_capacity_rps",
     "merge_windows",
     "plan_scenario_bench",
+    "points_csv",
     "reference_target",
     "run_capacity",
     "run_command",

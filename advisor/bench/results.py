@@ -8,7 +8,9 @@ Reading goes back to the pydantic models of :mod:`advisor.bench.measurements`.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import secrets
 from typing import Any
@@ -264,3 +266,54 @@ def load_result(store: Store, run_id: str) -> CapacityResult:
         log_tail=run["log_tail"],
         wall_s=config.get("wall_s"),
     )
+
+
+def points_csv(loaded: list[CapacityResult]) -> str:
+    """One CSV row per point, with its run's model, shape, status, SLO and capacity (``bench export``)."""
+    buf = io.StringIO()
+    cols = [
+        "run_id",
+        "model",
+        "shape",
+        "status",
+        "slo_p99_ms",
+        "capacity_rps",
+        "seq",
+        "mode",
+        "target_rps",
+        "users",
+        "achieved_rps",
+        "requests",
+        "errors",
+        "error_rate",
+        "p50_ms",
+        "p90_ms",
+        "p95_ms",
+        "p99_ms",
+        "max_ms",
+        "server_cpu_pct",
+        "server_rss_mib",
+        "generator_cpu_pct",
+        "duration_s",
+        "valid",
+        "passed",
+        "stable",
+        "note",
+    ]
+    writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+    writer.writeheader()
+    for r in loaded:
+        for p in r.points:
+            row = p.model_dump(mode="json", exclude={"windows"})
+            writer.writerow(
+                {
+                    "run_id": r.run_id,
+                    "model": r.model,
+                    "shape": r.shape,
+                    "status": r.status.value,
+                    "slo_p99_ms": r.slo_p99_ms,
+                    "capacity_rps": r.capacity_rps,
+                    **row,
+                }
+            )
+    return buf.getvalue()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from types import TracebackType
 from typing import Any
 
@@ -229,54 +227,3 @@ def print_estimates(
     console.print("[bold]Worth measuring next[/] (their uncertainty could change the cheapest choice):")
     for s in picks:
         console.print(f"  {s.instance_type}: {s.reason}", highlight=False)
-
-
-def points_csv(loaded: list[CapacityResult]) -> str:
-    """One CSV row per point, with its run's model, shape, status, SLO and capacity."""
-    buf = io.StringIO()
-    cols = [
-        "run_id",
-        "model",
-        "shape",
-        "status",
-        "slo_p99_ms",
-        "capacity_rps",
-        "seq",
-        "mode",
-        "target_rps",
-        "users",
-        "achieved_rps",
-        "requests",
-        "errors",
-        "error_rate",
-        "p50_ms",
-        "p90_ms",
-        "p95_ms",
-        "p99_ms",
-        "max_ms",
-        "server_cpu_pct",
-        "server_rss_mib",
-        "generator_cpu_pct",
-        "duration_s",
-        "valid",
-        "passed",
-        "stable",
-        "note",
-    ]
-    writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
-    writer.writeheader()
-    for r in loaded:
-        for p in r.points:
-            row = p.model_dump(mode="json", exclude={"windows"})
-            writer.writerow(
-                {
-                    "run_id": r.run_id,
-                    "model": r.model,
-                    "shape": r.shape,
-                    "status": r.status.value,
-                    "slo_p99_ms": r.slo_p99_ms,
-                    "capacity_rps": r.capacity_rps,
-                    **row,
-                }
-            )
-    return buf.getvalue()

@@ -189,39 +189,11 @@ def _replay_chunk(
             _col([p.purchase.on_demand_base for p in plans]),
             _col([100 - p.purchase.spot_pct_above_base for p in plans]),
         )
+    # ready may be the very array of provisioned/desired: spot losses are written to a copy
     ready_is_own = ready is not provisioned and ready is not desired
-    lost_rows: dict[int, FloatArray] = {}
-    for j in spot_rows:
-        s = group[j]
-        spot_row = nodes[j] - on_demand_nodes[j]
-        events = spotmod.draw_interruptions(
-            spot_row,
-            [p.monthly_interruption_rate for p in s.prices.spot_pools],
-            step_s,
-            spotmod.plan_rng(seed, s.key),
-        )
-        o = outcomes[j]
-        o.interruptions = events.count
-        if events.count == 0:
-            continue
-        lost = spotmod.lost_replica_steps(
-            events, n, s.plan.replicas_per_node, s.notice_steps, s.replacement_steps
-        )
-        lost_rows[j] = lost
-        if not ready_is_own:  # never write through to provisioned/desired
-            ready, ready_is_own = ready.copy(), True
-        o.lost_replica_steps = float(np.minimum(lost, ready[j]).sum())
-        np.maximum(ready[j] - lost, 0.0, out=ready[j], casting="unsafe")
-        o.notice_overlap_usd, o.fallback_premium_usd = spotmod.overhead_usd(
-            events,
-            n_steps=n,
-            step_s=step_s,
-            notice_s=s.plan.spot.notice_s,
-            spot_usd_per_hour=[p.usd_per_node_hour for p in s.prices.spot_pools],
-            on_demand_usd_per_hour=s.prices.on_demand_usd_per_node_hour,
-            fallback=s.plan.spot.on_demand_fallback,
-            fallback_hold_s=s.plan.spot.fallback_hold_s,
-        )
+    ready, lost_rows = _spot_losses(
+        group, spot_rows, nodes, on_demand_nodes, ready, ready_is_own, outcomes, seed, step_s
+    )
     # Per-replica load in units of a histogram bin: demand / (ready × max_rps / RHO_BINS). A step with no
     # ready replica gives inf (demand > 0) or nan (no demand); fmin sends both to the overload bin, where
     # a nan step weighs nothing.
@@ -269,6 +241,58 @@ def _replay_chunk(
                 "load_bin": bins[j].copy(),
             }
     return outcomes
+
+
+def _spot_losses(
+    group: list[PlanSetup],
+    spot_rows: list[int],
+    nodes: F32Array,
+    on_demand_nodes: F32Array,
+    ready: F32Array,
+    ready_is_own: bool,
+    outcomes: list[Outcome],
+    seed: int,
+    step_s: int,
+) -> tuple[F32Array, dict[int, FloatArray]]:
+    """Draw each spot plan's interruptions, take the lost replicas off ``ready``, fill in their costs.
+
+    Returns ``ready`` (a copy when anything was lost and ``ready_is_own`` is False) and the lost replicas per
+    step of each plan that lost any.
+    """
+    n = ready.shape[1]
+    lost_rows: dict[int, FloatArray] = {}
+    for j in spot_rows:
+        s = group[j]
+        spot_row = nodes[j] - on_demand_nodes[j]
+        events = spotmod.draw_interruptions(
+            spot_row,
+            [p.monthly_interruption_rate for p in s.prices.spot_pools],
+            step_s,
+            spotmod.plan_rng(seed, s.key),
+        )
+        o = outcomes[j]
+        o.interruptions = events.count
+        if events.count == 0:
+            continue
+        lost = spotmod.lost_replica_steps(
+            events, n, s.plan.replicas_per_node, s.notice_steps, s.replacement_steps
+        )
+        lost_rows[j] = lost
+        if not ready_is_own:  # never write through to provisioned/desired
+            ready, ready_is_own = ready.copy(), True
+        o.lost_replica_steps = float(np.minimum(lost, ready[j]).sum())
+        np.maximum(ready[j] - lost, 0.0, out=ready[j], casting="unsafe")
+        o.notice_overlap_usd, o.fallback_premium_usd = spotmod.overhead_usd(
+            events,
+            n_steps=n,
+            step_s=step_s,
+            notice_s=s.plan.spot.notice_s,
+            spot_usd_per_hour=[p.usd_per_node_hour for p in s.prices.spot_pools],
+            on_demand_usd_per_hour=s.prices.on_demand_usd_per_node_hour,
+            fallback=s.plan.spot.on_demand_fallback,
+            fallback_hold_s=s.plan.spot.fallback_hold_s,
+        )
+    return ready, lost_rows
 
 
 def _on_demand_share(nodes: F32Array, base: F32Array, on_demand_pct: F32Array) -> F32Array:

@@ -1,0 +1,227 @@
+"""``advisor bench show|export|suggest|plan|import``: what is stored, what to measure next, Jobs, imports.
+
+Registered on the ``advisor bench`` app by :mod:`advisor.cli.bench`; tables: :mod:`advisor.cli.bench_view`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from advisor.bench import results
+from advisor.bench.k8s import DEFAULT_K8S_VERSION, read_report, write_jobs
+from advisor.bench.registry import get_model
+from advisor.capacity import (
+    GpuWorkload,
+    capacity_table,
+    default_candidates,
+    read_evidence,
+    suggest_measurements,
+)
+from advisor.cli import bench_view as view
+from advisor.cli.options import split_list
+from advisor.cli.output import console, print_json
+from advisor.domain import SLO, PurchaseOption
+from advisor.errors import InputError
+from advisor.pricing.catalog import Catalog
+from advisor.settings import Settings
+from advisor.store import Store
+
+
+def slo_from(p99_ms: float, max_error_rate: float) -> SLO:
+    """The SLO of ``--slo-p99-ms`` and ``--max-error-rate``, checked."""
+    if not p99_ms > 0:
+        raise InputError(f"the SLO must be positive, not {p99_ms:g} ms", where="--slo-p99-ms", fix="e.g. 200")
+    if not 0 <= max_error_rate <= 1:
+        raise InputError(
+            f"{max_error_rate:g} is not a share", where="--max-error-rate", fix="use 0..1, e.g. 0.001"
+        )
+    return SLO(latency_p99_ms=p99_ms, max_error_rate=max_error_rate)
+
+
+def show(
+    ctx: typer.Context,
+    run_id: str | None = typer.Option(None, "--run", help="One run with its points (default: list runs)."),
+    model: str | None = typer.Option(None, "--model", help="Only runs of this model."),
+    limit: int = typer.Option(30, "--limit", min=1),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Stored runs (newest first), or one run's points and capacity."""
+    settings: Settings = ctx.obj
+    with Store(settings.db_path) as store:
+        if run_id is None:
+            rows = results.list_runs(store, model=model, limit=limit)
+            print_json({"runs": rows}) if as_json else view.print_runs(rows)
+            return
+        result = results.load_result(store, run_id)
+    print_json(result) if as_json else view.print_result(result)
+
+
+def export(
+    ctx: typer.Context,
+    fmt: str = typer.Option("csv", "--format", help="csv (one row per point) or json (runs with points)."),
+    run_ids: list[str] = typer.Option(
+        [], "--run", help="Runs to export (default: all, or those of --model)."
+    ),
+    model: str | None = typer.Option(None, "--model"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="File to write (default: stdout)."),
+) -> None:
+    """Export runs and points for sharing."""
+    if fmt not in ("csv", "json"):
+        raise InputError(f"unknown format {fmt!r}", where="--format", fix="use csv or json")
+    settings: Settings = ctx.obj
+    with Store(settings.db_path) as store:
+        ids = run_ids or [r["id"] for r in results.list_runs(store, model=model, limit=1_000_000)]
+        loaded = [results.load_result(store, i) for i in ids]
+    text = (
+        results.points_csv(loaded)
+        if fmt == "csv"
+        else json.dumps([r.model_dump(mode="json") for r in loaded], indent=2)
+    )
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {len(loaded)} runs to {output}")
+
+
+def suggest(
+    ctx: typer.Context,
+    model: str = typer.Option(..., "--model", help="Model label as stored by `bench run`."),
+    slo_p99_ms: float = typer.Option(..., "--slo-p99-ms"),
+    instance_types: str | None = typer.Option(
+        None, "--instance-types", help="Candidates (default: common families)."
+    ),
+    region: str | None = typer.Option(None, "--region"),
+    option: PurchaseOption = typer.Option(PurchaseOption.ON_DEMAND, "--option", help="on_demand or spot."),
+    flops_per_request: float | None = typer.Option(
+        None, "--flops-per-request", help="For GPU roofline estimates."
+    ),
+    bytes_per_request: float | None = typer.Option(
+        None, "--bytes-per-request", help="For GPU roofline estimates."
+    ),
+    limit: int = typer.Option(5, "--limit", min=1),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Capacity per instance type (measured, else estimated with a band) and what to measure next."""
+    settings: Settings = ctx.obj
+    catalog = Catalog.load(settings)
+    region = catalog.check_region(region or settings.default_region)
+    slo = slo_from(slo_p99_ms, 0.001)
+    workload = None
+    if (flops_per_request is None) != (bytes_per_request is None):
+        raise InputError(
+            "a roofline estimate needs both",
+            where="--flops-per-request/--bytes-per-request",
+            fix="pass both, or neither",
+        )
+    if flops_per_request is not None and bytes_per_request is not None:
+        workload = GpuWorkload(flops_per_request=flops_per_request, bytes_per_request=bytes_per_request)
+    types = (
+        split_list(instance_types, "--instance-types")
+        if instance_types
+        else default_candidates(catalog, region, workload is not None)
+    )
+    with Store(settings.db_path) as store:
+        evidence = read_evidence(store, [model])
+    table = capacity_table(evidence, catalog, model, types, slo, workload=workload)
+    if not any(not e.estimated for e in table) and not any(e.capacity_rps for e in table):
+        raise InputError(
+            f"no capacity of {model!r} measured under a {slo_p99_ms:g} ms SLO",
+            where="--model",
+            fix=f"run `advisor bench run --model {model} --slo-p99-ms {slo_p99_ms:g}` first",
+        )
+    picks = suggest_measurements(table, catalog, region, option, limit=limit)
+    if as_json:
+        print_json(
+            {
+                "model": model,
+                "region": region,
+                "option": option.value,
+                "capacities": table,
+                "suggestions": picks,
+            }
+        )
+        return
+    view.print_estimates(table, picks, catalog, region, option)
+
+
+def plan(
+    ctx: typer.Context,
+    emit: str = typer.Option(..., "--emit", help="Target format: k8s."),
+    directory: Path = typer.Argument(..., help="Folder to write the manifests into."),
+    models: str = typer.Option(..., "--models", help="Reference models, comma-separated."),
+    instance_types: str = typer.Option(..., "--instance-types", help="Comma-separated instance types."),
+    slo_p99_ms: float = typer.Option(..., "--slo-p99-ms"),
+    max_error_rate: float = typer.Option(0.001, "--max-error-rate"),
+    image: str = typer.Option(..., "--image", help="Container image with advisor installed."),
+    namespace: str = typer.Option("default", "--namespace"),
+    quick: bool = typer.Option(False, "--quick"),
+    k8s_version: str = typer.Option(
+        DEFAULT_K8S_VERSION, "--k8s-version", help="Schema version to validate against."
+    ),
+) -> None:
+    """Write one validated Kubernetes Job per (model, instance type) to measure on real instances."""
+    if emit != "k8s":
+        raise InputError(f"unknown target {emit!r}", where="--emit", fix="use --emit k8s")
+    settings: Settings = ctx.obj
+    catalog = Catalog.load(settings)
+    model_list = [get_model(m).name for m in split_list(models, "--models")]
+    itypes = [catalog.instance(t) for t in split_list(instance_types, "--instance-types")]
+    paths = write_jobs(
+        directory,
+        model_list,
+        itypes,
+        slo_from(slo_p99_ms, max_error_rate),
+        image=image,
+        namespace=namespace,
+        quick=quick,
+        k8s_version=k8s_version,
+    )
+    console.print(
+        f"wrote {len(paths)} Job manifests to {directory} (validated against Kubernetes {k8s_version})"
+    )
+    console.print(
+        "run:  kubectl apply -f DIR;  then for each job:  kubectl logs job/NAME > NAME.json && "
+        "advisor bench import NAME.json",
+        markup=False,
+        highlight=False,
+    )
+
+
+def import_(
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(..., help="Files holding `bench run --json` output."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Store results measured elsewhere (Kubernetes Jobs); the same run is never imported twice."""
+    settings: Settings = ctx.obj
+    reports = [(f, read_report(f)) for f in files]  # validate every file before storing any
+    summary = []
+    with Store(settings.db_path) as store:
+        for path, report in reports:
+            for result in report.results:
+                added = results.import_result(
+                    store, result, target=f"imported from {path.name}: {report.target}"
+                )
+                summary.append(
+                    {
+                        "file": str(path),
+                        "run_id": result.run_id,
+                        "model": result.model,
+                        "shape": result.shape,
+                        "capacity_rps": result.capacity_rps,
+                        "imported": added,
+                    }
+                )
+    if as_json:
+        print_json({"imported": summary})
+        return
+    for row in summary:
+        state = "imported" if row["imported"] else "already stored"
+        console.print(
+            f"{row['run_id']}: {row['model']} on {row['shape']}: {row['capacity_rps']:.3g} req/s ({state})"
+        )
