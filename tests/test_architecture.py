@@ -1,44 +1,255 @@
-"""Dependencies point one way: cost/ and optimize/ stay pure (no cloud SDKs, load generators or UIs)."""
+"""The seams hold: dependencies point one way, no import cycle, small modules and functions, public API only.
+
+- ``capacity/``, ``cost/`` and ``optimize/`` are pure: no cloud SDK, load generator, UI or web library, and
+  nothing from the CLI, the harness, the store or the surfaces (imports anywhere in the file count,
+  including those inside functions and under ``TYPE_CHECKING``);
+- advisor's modules import each other without a cycle;
+- no module has more than 450 lines and no function more than 100;
+- the notebook, the benchmarks and the dashboard import only ``advisor`` and its packages, and from them
+  only names in their ``__all__`` (never ``advisor.cli``, nor a module like ``advisor.optimize.candidates``).
+"""
 
 from __future__ import annotations
 
 import ast
+import importlib
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "advisor"
-FORBIDDEN_IN_PURE = {
-    "boto3",
-    "botocore",
-    "locust",
-    "streamlit",
-    "kubernetes",
-    "fastapi",
-    "uvicorn",
-    "requests",
-}
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "advisor"
+PURE = ("capacity", "cost", "optimize")
+THIRD_PARTY_EDGES = {
+    "boto3", "botocore", "locust", "gevent", "streamlit", "plotly", "kubernetes", "kubernetes_validate",
+    "fastapi", "uvicorn", "requests", "httpx", "psutil", "sklearn", "torch", "moto", "jinja2", "croniter",
+    "css_inline", "aiosmtpd", "rich", "typer",
+}  # fmt: skip
+ADVISOR_EDGES = (
+    "advisor.cli",
+    "advisor.bench",
+    "advisor.store",
+    "advisor.records",
+    "advisor.api",
+    "advisor.render",
+)
+MAX_MODULE_LINES = 450
+MAX_FUNCTION_LINES = 100
 
 
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _imports(tree: ast.AST) -> Iterator[tuple[str, list[str]]]:
+    """(module, names) for every absolute import in ``tree``; ``import x.y`` gives ("x.y", [])."""
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            for alias in node.names:
+                yield alias.name, []
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names
+            yield node.module, [a.name for a in node.names]
+
+
+def _targets(module: str, names: list[str], known: set[str]) -> set[str]:
+    """The advisor modules an import loads by name: ``from a.b import c`` is a.b.c when that is a module."""
+    subs = {f"{module}.{n}" for n in names if f"{module}.{n}" in known}
+    return subs if subs and len(subs) == len(names) else subs | ({module} if module in known else set())
+
+
+# ----- purity -------------------------------------------------------------------------------------------
+
+
+def _impure(path: Path) -> list[str]:
+    bad = []
+    for module, names in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+        if module.split(".")[0] in THIRD_PARTY_EDGES:
+            bad.append(module)
+        full = [f"{module}.{n}" for n in names] if module == "advisor" else [module]
+        bad += [m for m in full if any(m == e or m.startswith(e + ".") for e in ADVISOR_EDGES)]
+    return sorted(set(bad))
 
 
 def test_pure_packages_import_nothing_from_the_edges() -> None:
-    offenders = {}
-    for pure in ("cost", "optimize"):
-        for path in (PACKAGE / pure).rglob("*.py"):
-            bad = _imports(path) & FORBIDDEN_IN_PURE
-            if bad:
-                offenders[str(path.relative_to(PACKAGE))] = sorted(bad)
+    offenders = {
+        str(path.relative_to(PACKAGE)): bad
+        for pure in PURE
+        for path in (PACKAGE / pure).rglob("*.py")
+        if (bad := _impure(path))
+    }
     assert offenders == {}
 
 
-def test_the_check_itself_can_fail(tmp_path: Path) -> None:
+def test_the_purity_check_can_fail(tmp_path: Path) -> None:
     sample = tmp_path / "x.py"
-    sample.write_text("import boto3\nfrom locust.env import Environment\n")
-    assert _imports(sample) & FORBIDDEN_IN_PURE == {"boto3", "locust"}
+    sample.write_text(
+        "import boto3\nfrom advisor import store\n\ndef f():\n    from advisor.cli.output import console\n"
+        "    from advisor.bench.runner import run_target\n"
+    )
+    assert _impure(sample) == ["advisor.bench.runner", "advisor.cli.output", "advisor.store", "boto3"]
+
+
+# ----- cycles -------------------------------------------------------------------------------------------
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    known = set(modules)
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        edges: set[str] = set()
+        for module, names in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+            edges |= _targets(module, names, known)
+        graph[name] = edges - {name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in graph:
+                    continue
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    top = stack.pop()
+                    on_stack.discard(top)
+                    component.append(top)
+                    if top == node:
+                        break
+                if len(component) > 1:
+                    out.append(sorted(component))
+    return out
+
+
+def test_no_import_cycle_in_advisor() -> None:
+    assert _cycles(_graph()) == []
+
+
+def test_the_cycle_check_can_fail() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert _cycles(graph) == [["a", "b", "c"]]
+    known = {"advisor.optimize", "advisor.optimize.packing", "advisor.domain"}
+    assert _targets("advisor.optimize", ["packing"], known) == {"advisor.optimize.packing"}
+    assert _targets("advisor.domain", ["SLO"], known) == {"advisor.domain"}
+
+
+# ----- sizes --------------------------------------------------------------------------------------------
+
+
+def _oversized(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    out = []
+    if len(text.splitlines()) > MAX_MODULE_LINES:
+        out.append(f"{len(text.splitlines())} lines")
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > MAX_FUNCTION_LINES:
+                out.append(f"{node.name}: {length} lines")
+    return out
+
+
+def test_no_module_or_function_is_too_long() -> None:
+    offenders = {str(p.relative_to(PACKAGE)): bad for p in PACKAGE.rglob("*.py") if (bad := _oversized(p))}
+    assert offenders == {}
+
+
+def test_the_size_check_can_fail(tmp_path: Path) -> None:
+    long = tmp_path / "long.py"
+    long.write_text("def f():\n" + "    x = 1\n" * 120 + "\n" * 400)
+    assert _oversized(long) == [f"{len(long.read_text().splitlines())} lines", "f: 121 lines"]
+
+
+# ----- the public API -----------------------------------------------------------------------------------
+
+
+def _public_packages() -> set[str]:
+    return {
+        _module_name(p.parent / "__init__.py")
+        for p in PACKAGE.rglob("__init__.py")
+        if not _module_name(p).startswith(("advisor.cli", "advisor.bench.servers"))
+    }
+
+
+def _source_files() -> Iterator[tuple[str, str]]:
+    """(where, code) of every benchmark, dashboard page and notebook code cell."""
+    for folder in ("benchmarks", "dashboards"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            yield str(path.relative_to(REPO)), path.read_text(encoding="utf-8")
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for i, cell in enumerate(cells):
+            if cell["cell_type"] == "code":
+                yield f"{path.relative_to(REPO)} cell {i}", "".join(cell["source"])
+
+
+def _private_uses(code: str, public: set[str]) -> list[str]:
+    bad = []
+    for module, names in _imports(ast.parse(code)):
+        if module.split(".")[0] != "advisor":
+            continue
+        if module not in public:
+            bad.append(module)
+            continue
+        exported = set(getattr(importlib.import_module(module), "__all__", ()))
+        bad += [f"{module}.{n}" for n in names if n not in exported]
+    return bad
+
+
+def test_notebook_benchmarks_and_dashboard_use_only_the_public_api() -> None:
+    public = _public_packages()
+    offenders = {where: bad for where, code in _source_files() if (bad := _private_uses(code, public))}
+    assert offenders == {}
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("from advisor.cli.recommend import recommend", ["advisor.cli.recommend"]),
+        ("from advisor.optimize.candidates import prefilter", ["advisor.optimize.candidates"]),
+        ("from advisor.optimize import prefilter", ["advisor.optimize.prefilter"]),
+        ("import advisor.store", ["advisor.store"]),
+        ("from advisor import recommend, Settings\nimport advisor.cost", []),
+    ],
+)
+def test_the_public_api_check_can_fail(code: str, expected: list[str]) -> None:
+    assert _private_uses(code, _public_packages()) == expected
