@@ -6,7 +6,7 @@ The library is the product; the ``advisor`` CLI and the notebook are thin layers
 
     import advisor
     rec = advisor.recommend("examples/demo-scenario.yaml")      # scenario + stored bench results + prices
-    print(advisor.render(rec, "markdown"))
+    print(render(rec, "markdown"))          # from advisor.render import render
     advisor.save(rec)                                           # into the store under ADVISOR_HOME
 
 The heavier names (everything beyond the domain types, errors and settings) load on first use, so that
@@ -17,8 +17,7 @@ Each package (``advisor.capacity``, ``advisor.cost``, ``advisor.optimize``, ``ad
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from advisor.domain import (
     SLO,
@@ -32,6 +31,7 @@ from advisor.domain import (
     ReplicaResources,
 )
 from advisor.errors import AdvisorError, ConfigError, DataError, InputError, NotFoundError
+from advisor.lazy import lazy_names
 from advisor.settings import Settings, load_settings
 from advisor.version import __version__
 
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     )
     from advisor.optimize import Recommendation, RecommendOptions, Scenario, load_scenario
     from advisor.pricing import Catalog
-    from advisor.render import render
     from advisor.store import Store
 
 _LAZY = {
@@ -63,7 +62,6 @@ _LAZY = {
     "Scenario": "advisor.optimize",
     "load_scenario": "advisor.optimize",
     "Catalog": "advisor.pricing",
-    "render": "advisor.render",
     "Store": "advisor.store",
 }
 
@@ -95,20 +93,10 @@ __all__ = [
     "model_capacities",
     "model_profile",
     "recommend",
-    "render",
     "save",
     "stored_recommendation",
     "stored_recommendations",
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'advisor' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals(), __all__)

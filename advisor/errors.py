@@ -93,6 +93,14 @@ def at_field(exc: AdvisorError, field: str, *, fix: str | None = None) -> Config
     return ConfigError(exc.what, where=where, fix=fix or exc.fix)
 
 
+def choices_hint(name: str, known: Iterable[str], tail: str = "") -> str:
+    """``did you mean X? use one of A, B, C`` so a typo gets both the guess and the full list."""
+    names = list(known)
+    close = closest_names(name, names)
+    guess = f"did you mean {', '.join(close)}? " if close else ""
+    return f"{guess}use one of {', '.join(names)} {tail}".strip()
+
+
 def closest_names(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
     """The known names most similar to ``name`` (case-insensitive), best first."""
     pool = {k.lower(): k for k in known}

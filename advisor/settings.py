@@ -21,9 +21,10 @@ from pydantic_settings import (
 
 from advisor.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_PRICING_DIR = REPO_ROOT / "pricing_data"
-BUNDLED_PROFILES_DIR = REPO_ROOT / "load_profiles"
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Shipped inside the package (and the wheel), so an installed advisor finds them as a checkout does.
+BUNDLED_PRICING_DIR = PACKAGE_DIR / "pricing_data"
+BUNDLED_PROFILES_DIR = PACKAGE_DIR / "load_profiles"
 
 
 class Settings(BaseSettings):

@@ -19,9 +19,9 @@ import pytest
 
 from advisor.bench import results
 from advisor.capacity import read_evidence
-from advisor.settings import REPO_ROOT, Settings
+from advisor.settings import Settings
 from advisor.store import Store
-from tests.helpers import run_cli
+from tests.helpers import REPO_ROOT, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,40 @@ def test_bench_then_recommend_uses_the_measured_capacity(tmp_path: Path) -> None
     else:  # another family: an estimate from the measurement, flagged and traced to the run
         assert synth.plan.capacity.provenance is CapacityProvenance.ESTIMATED
         assert runs[0][0] in synth.plan.capacity.bench_run_ids
+
+
+@pytest.mark.slow
+def test_bench_measures_a_server_command_as_bench_run_does(tmp_path: Path) -> None:
+    # A server started by command, with {port}, loaded on the default route with a body file given relative
+    # to the scenario (which lives elsewhere than the working directory): a wrong route would answer 404 and a
+    # wrong body path would be an error before any load.
+    (tmp_path / "payload.json").write_text(json.dumps({"features": [0.1, 0.2]}))
+    command = f"{sys.executable} -m advisor.bench.servers.synthetic --port {{port}} --slots 4 --service-ms 20"
+    data = scenario_dict(
+        model(
+            "own-server",
+            server={"command": command, "payload": "payload.json"},
+            slo={"latency_p99_ms": 200},
+            traffic={"profile": "flat", "peak_rps": 100},
+            capacities_rps={},
+        ),
+        candidates={"families": ["c7a"], "max_size_vcpu": 4},
+        bench={"shapes": ["c7a.medium"], "quick": True},
+    )
+    path = write_scenario(tmp_path / "s.yaml", data)
+    home = tmp_path / "home"
+    result = run_cli(
+        "recommend", str(path), "--bench", "--json", env={"ADVISOR_HOME": str(home)}, timeout=300
+    )
+    assert result.code == 0, result.stderr[-2000:]
+    with sqlite3.connect(home / "advisor.db") as conn:
+        run_id, target, status = conn.execute("SELECT id, target, status FROM bench_runs").fetchone()
+        probe_errors, passed = conn.execute(
+            "SELECT SUM(errors * (seq = 0)), SUM(passed = 1) FROM bench_points WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        cap = conn.execute("SELECT capacity_rps FROM capacities WHERE run_id = ?", (run_id,)).fetchone()[0]
+    assert status == "completed" and probe_errors == 0 and passed >= 1  # the route and the body were right
+    assert "{port}" not in target and "--port" in target  # the placeholder was filled in
+    assert 50 < cap <= 200  # 4 slots x 20 ms: an M/D/4 queue serving under 200 req/s
+    rec = Recommendation.model_validate(json.loads(result.stdout))
+    assert rec.model("own-server").plan is not None and rec.provenance.bench_run_ids == [run_id]

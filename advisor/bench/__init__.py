@@ -17,27 +17,71 @@ Capacity estimates for unmeasured shapes are :mod:`advisor.capacity`'s (``bench 
 
 from __future__ import annotations
 
-from advisor.bench.config import BenchConfig, BenchEvent
-from advisor.bench.exact_queue import mdk_capacity_rps
-from advisor.bench.loadgen import LoadGenerator
-from advisor.bench.measurements import (
-    GENERATOR_CPU_LIMIT_PCT,
-    BenchReport,
-    CapacityResult,
-    LoadMode,
-    PointResult,
-    PointSpec,
-    RunStatus,
-    WindowStats,
-    merge_windows,
-)
-from advisor.bench.payloads import build_request
-from advisor.bench.registry import REFERENCE_MODELS
-from advisor.bench.results import import_result, list_runs, load_result, points_csv
-from advisor.bench.runner import free_port, run_capacity, run_command, run_endpoint, run_target
-from advisor.bench.scenario import BenchJob, ScenarioBench, bench_scenario, plan_scenario_bench
-from advisor.bench.search import CapacitySearch, SearchConfig
-from advisor.bench.targets import Payload, ServerTarget, command_target, reference_target
+from typing import TYPE_CHECKING
+
+from advisor.lazy import lazy_names
+
+if TYPE_CHECKING:
+    from advisor.bench.config import BenchConfig, BenchEvent
+    from advisor.bench.exact_queue import mdk_capacity_rps
+    from advisor.bench.loadgen import LoadGenerator
+    from advisor.bench.measurements import (
+        GENERATOR_CPU_LIMIT_PCT,
+        BenchReport,
+        CapacityResult,
+        LoadMode,
+        PointResult,
+        PointSpec,
+        RunStatus,
+        WindowStats,
+        merge_windows,
+    )
+    from advisor.bench.payloads import build_request
+    from advisor.bench.registry import REFERENCE_MODELS
+    from advisor.bench.results import import_result, list_runs, load_result, points_csv
+    from advisor.bench.runner import free_port, run_capacity, run_command, run_endpoint, run_target
+    from advisor.bench.scenario import BenchJob, ScenarioBench, bench_scenario, plan_scenario_bench
+    from advisor.bench.search import CapacitySearch, SearchConfig
+    from advisor.bench.targets import Payload, ServerTarget, command_target, reference_target
+
+# Names load on first use: the harness needs the bench extra (psutil; Locust in its own process), while the
+# stored results (advisor.bench.results, .measurements) and the targets read without it.
+_LAZY = {
+    "BenchConfig": "advisor.bench.config",
+    "BenchEvent": "advisor.bench.config",
+    "BenchJob": "advisor.bench.scenario",
+    "BenchReport": "advisor.bench.measurements",
+    "CapacityResult": "advisor.bench.measurements",
+    "CapacitySearch": "advisor.bench.search",
+    "GENERATOR_CPU_LIMIT_PCT": "advisor.bench.measurements",
+    "LoadGenerator": "advisor.bench.loadgen",
+    "LoadMode": "advisor.bench.measurements",
+    "Payload": "advisor.bench.targets",
+    "PointResult": "advisor.bench.measurements",
+    "PointSpec": "advisor.bench.measurements",
+    "REFERENCE_MODELS": "advisor.bench.registry",
+    "RunStatus": "advisor.bench.measurements",
+    "ScenarioBench": "advisor.bench.scenario",
+    "SearchConfig": "advisor.bench.search",
+    "ServerTarget": "advisor.bench.targets",
+    "WindowStats": "advisor.bench.measurements",
+    "bench_scenario": "advisor.bench.scenario",
+    "build_request": "advisor.bench.payloads",
+    "command_target": "advisor.bench.targets",
+    "free_port": "advisor.bench.runner",
+    "import_result": "advisor.bench.results",
+    "list_runs": "advisor.bench.results",
+    "load_result": "advisor.bench.results",
+    "mdk_capacity_rps": "advisor.bench.exact_queue",
+    "merge_windows": "advisor.bench.measurements",
+    "plan_scenario_bench": "advisor.bench.scenario",
+    "points_csv": "advisor.bench.results",
+    "reference_target": "advisor.bench.targets",
+    "run_capacity": "advisor.bench.runner",
+    "run_command": "advisor.bench.runner",
+    "run_endpoint": "advisor.bench.runner",
+    "run_target": "advisor.bench.runner",
+}
 
 __all__ = [
     "GENERATOR_CPU_LIMIT_PCT",
@@ -75,3 +119,6 @@ __all__ = [
     "run_endpoint",
     "run_target",
 ]
+
+
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals(), __all__)

@@ -48,7 +48,6 @@ THREAD_VARS = (
     "VECLIB_MAXIMUM_THREADS",
     "TORCH_NUM_THREADS",
 )
-HOST_SHAPE = "host"
 
 
 def host_info() -> HostInfo:

@@ -17,6 +17,7 @@ from advisor.domain import FrozenModel as _Value
 # Locust warns when its process passes this CPU share (locust.runners.CPU_WARNING_THRESHOLD = 90); a point
 # measured above it is not the server's limit.
 GENERATOR_CPU_LIMIT_PCT = 90.0
+HOST_SHAPE = "host"  # the whole machine, unconfined (a shape name for ``--shapes``)
 
 
 class LoadMode(StrEnum):

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from advisor.bench.measurements import RequestSpec
-from advisor.errors import InputError, NotFoundError, closest_names
+from advisor.errors import InputError, NotFoundError, choices_hint
 
 DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog near the bank of the river."
 KSERVE_DATATYPES = frozenset(
@@ -191,8 +191,7 @@ def get_template(name: str) -> PayloadTemplate:
             name,
             known=TEMPLATES,
             where="--template",
-            fix=(f"did you mean {', '.join(close)}? " if (close := closest_names(name, TEMPLATES)) else "")
-            + f"use one of {', '.join(TEMPLATES)}",
+            fix=choices_hint(name, TEMPLATES),
         )
     return TEMPLATES[name]
 

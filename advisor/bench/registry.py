@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from advisor.domain import DEFAULT_HEALTH_PATH, DEFAULT_READY_TIMEOUT_S, DEFAULT_REQUEST_PATH
-from advisor.errors import InputError, NotFoundError, closest_names
+from advisor.errors import InputError, NotFoundError, choices_hint
 
 
 def _tabular_body() -> Any:
@@ -65,7 +65,7 @@ def check_options(model: ReferenceModel, options: dict[str, str]) -> dict[str, s
                 key,
                 known=model.options,
                 where="--model-option",
-                fix=_hint(
+                fix=choices_hint(
                     key, model.options, f"({model.name} takes {', '.join(model.options) or 'no options'})"
                 ),
             )
@@ -110,14 +110,6 @@ REFERENCE_MODELS: dict[str, ReferenceModel] = {
 }
 
 
-def _hint(name: str, known: Iterable[str], tail: str) -> str:
-    """``did you mean X? (one of A, B, C ...)`` so a typo gets both the guess and the full list."""
-    names = list(known)
-    close = closest_names(name, names)
-    guess = f"did you mean {', '.join(close)}? " if close else ""
-    return f"{guess}use one of {', '.join(names)} {tail}".strip()
-
-
 def get_model(name: str) -> ReferenceModel:
     if name not in REFERENCE_MODELS:
         raise NotFoundError(
@@ -125,7 +117,7 @@ def get_model(name: str) -> ReferenceModel:
             name,
             known=REFERENCE_MODELS,
             where="--model",
-            fix=_hint(name, REFERENCE_MODELS, "or --server-cmd for your own server"),
+            fix=choices_hint(name, REFERENCE_MODELS, "or --server-cmd for your own server"),
         )
     return REFERENCE_MODELS[name]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from advisor.bench import results
 from advisor.bench.config import BenchConfig, BenchEvent, EventSink
-from advisor.bench.emulation import HOST_SHAPE, Confinement, host_cpus, plan_emulation
+from advisor.bench.emulation import Confinement, host_cpus, plan_emulation
 from advisor.bench.measure import measure
-from advisor.bench.measurements import CapacityResult, EmulationInfo, RequestSpec
+from advisor.bench.measurements import HOST_SHAPE, CapacityResult, EmulationInfo, RequestSpec
 from advisor.bench.server import ManagedServer
 from advisor.bench.targets import ServerTarget, reference_target
 from advisor.domain import SLO
@@ -29,6 +29,7 @@ __all__ = [
     "BenchConfig",
     "BenchEvent",
     "EventSink",
+    "check_shapes",
     "free_port",
     "resolve_shape",
     "run_capacity",
@@ -130,6 +131,13 @@ def run_command(
         run_id=run_id,
         on_event=on_event,
     )
+
+
+def check_shapes(catalog: Catalog, shapes: list[str], emulation: str) -> None:
+    """Refuse, before anything starts, a shape that is unknown or cannot be emulated on this machine."""
+    for shape in shapes:
+        vcpu, memory = resolve_shape(catalog, shape, emulation)
+        plan_emulation(shape, vcpu, memory, method="none" if shape == HOST_SHAPE else emulation)  # type: ignore[arg-type]
 
 
 def run_target(

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from advisor.bench.config import BenchConfig, EventSink
-from advisor.bench.emulation import HOST_SHAPE, plan_emulation
 from advisor.bench.measurements import CapacityResult
-from advisor.bench.runner import resolve_shape, run_target
+from advisor.bench.runner import check_shapes, run_target
 from advisor.bench.targets import Payload, ServerTarget, command_target, reference_target, resolve
 from advisor.domain import SLO
 from advisor.errors import AdvisorError, InputError, at_field
@@ -60,9 +59,7 @@ def plan_scenario_bench(scenario: Scenario, scenario_file: Path | None, catalog:
         for k, shape in enumerate(spec.bench_shapes or scenario.bench.shapes):
             where = f"{field}.{k}"
             try:
-                vcpu, memory = resolve_shape(catalog, shape, config.emulation)
-                method = "none" if shape == HOST_SHAPE else config.emulation
-                plan_emulation(shape, vcpu, memory, method=method)
+                check_shapes(catalog, [shape], config.emulation)
             except AdvisorError as exc:
                 raise at_field(exc, where, fix=exc.fix or "pick a smaller shape") from None
             jobs.append(BenchJob(spec.name, shape, where, target, spec.slo))

@@ -7,6 +7,7 @@ as ``recommend --bench`` builds them, and tables and progress live in :mod:`advi
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import sys
@@ -17,11 +18,9 @@ from pathlib import Path
 import typer
 
 from advisor.bench.config import BenchConfig, EventSink
-from advisor.bench.emulation import HOST_SHAPE, plan_emulation
-from advisor.bench.measurements import BenchReport, CapacityResult, RunStatus
+from advisor.bench.measurements import HOST_SHAPE, BenchReport, CapacityResult, RunStatus
 from advisor.bench.payloads import TEMPLATES, build_request
 from advisor.bench.registry import REFERENCE_MODELS, parse_options
-from advisor.bench.runner import resolve_shape, run_endpoint, run_target
 from advisor.bench.targets import Payload, ServerTarget, command_target, reference_target
 from advisor.cli import bench_results
 from advisor.cli import bench_view as view
@@ -34,7 +33,7 @@ from advisor.domain import (
     PORT_PLACEHOLDER,
     SLO,
 )
-from advisor.errors import InputError
+from advisor.errors import ConfigError, InputError
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings
 from advisor.store import Store
@@ -123,9 +122,10 @@ def run(
         target = _server_target(
             model, model_option, server_cmd, request_path, health_path, ready_timeout, body
         )
-        for shape in shape_list:  # refuse impossible shapes before starting anything
-            vcpu, memory = resolve_shape(catalog, shape, emulation)
-            plan_emulation(shape, vcpu, memory, method="none" if shape == HOST_SHAPE else emulation)  # type: ignore[arg-type]
+        _require_harness("bench run")
+        from advisor.bench.runner import check_shapes, run_target
+
+        check_shapes(catalog, shape_list, emulation)  # refuse impossible shapes before anything starts
         run_one = partial(run_target, settings, target=target, config=config, catalog=catalog)
     else:
         # the machine behind an endpoint is not ours to know: --shapes only labels it (checked)
@@ -135,6 +135,18 @@ def run(
     out = _measure_each(settings, shape_list, slo, run_one, quiet)
     label = target.label if target is not None else model or "custom"
     _report(out, label, endpoint or server_cmd or label, slo, as_json)
+
+
+def _require_harness(command: str) -> None:
+    """One line, not a traceback, when the measuring side of advisor.bench lacks the bench extra."""
+    try:
+        import advisor.bench.runner  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"`advisor {command}` needs the bench extra ({exc.name} is missing)",
+            where=command,
+            fix="pip install 'advisor[bench]'",
+        ) from None
 
 
 def _check_run_args(emulation: str, server_cmd: str | None, endpoint: str | None, model: str | None) -> None:
@@ -180,6 +192,9 @@ def _run_endpoint(
         endpoint, template=body.template, body_path=body.body_path, model_name=body.model_name,
         content_type=body.content_type, headers=dict(body.headers),
     )  # fmt: skip
+    _require_harness("bench run --endpoint")
+    from advisor.bench.runner import run_endpoint
+
     return run_endpoint(store, request, slo, label=label, shape=shape, config=config, on_event=on_event)
 
 
@@ -227,8 +242,8 @@ def _report(out: list[CapacityResult], label: str, target: str, slo: SLO, as_jso
 @app.command("worker")
 def worker(
     master: str = typer.Option(..., "--master", help="HOST:PORT of the `bench run` master."),
-    users: int = typer.Option(256, "--users", min=1, help="Connection pool size of this worker."),
-    request_timeout: float = typer.Option(10.0, "--request-timeout"),
+    users: int = field_option(BenchConfig, "pool_users", "--users", min=1),
+    request_timeout: float = field_option(BenchConfig, "request_timeout_s", "--request-timeout"),
 ) -> None:
     """Run a Locust load-generation worker for a `bench run --remote-workers N` on another machine."""
     host, sep, port = master.rpartition(":")
@@ -248,6 +263,12 @@ def worker(
         "--request-timeout",
         str(request_timeout),
     ]
+    if importlib.util.find_spec("locust") is None:
+        raise ConfigError(
+            "`advisor bench worker` needs the bench extra (locust is missing)",
+            where="bench worker",
+            fix="pip install 'advisor[bench]'",
+        )
     os.execv(sys.executable, args)  # a fresh process: Locust patches it with gevent on import
 
 

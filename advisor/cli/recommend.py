@@ -22,7 +22,7 @@ from advisor.errors import AdvisorError, ConfigError, InputError
 from advisor.optimize.recommend import RecommendOptions
 from advisor.optimize.scenario import EXAMPLE_SCENARIO, Scenario, load_scenario
 from advisor.pricing.catalog import Catalog
-from advisor.render import RENDERERS
+from advisor.render import RENDERERS, check_format
 from advisor.settings import Settings
 from advisor.store import Store
 
@@ -47,10 +47,7 @@ def recommend(
     if as_json and markdown:
         raise InputError("--json and --markdown exclude each other", where="--markdown", fix="pick one")
     fmt = "json" if as_json else "markdown" if markdown else fmt
-    if fmt not in RENDERERS:
-        raise InputError(
-            f"unknown format {fmt!r}", where="--format", fix=f"use one of {', '.join(RENDERERS)}"
-        )
+    check_format(fmt)
     settings: Settings = ctx.obj
     scenario = load_scenario(scenario_path)
     catalog = Catalog.load(settings)

@@ -36,8 +36,9 @@ from pydantic import Field
 
 from advisor.domain import FrozenModel as _Value
 from advisor.errors import DataError, InputError, NotFoundError
+from advisor.settings import BUNDLED_PRICING_DIR
 
-SAVINGS_PLANS_CSV = Path(__file__).resolve().parents[2] / "pricing_data" / "commitments" / "savings_plans.csv"
+SAVINGS_PLANS_CSV = BUNDLED_PRICING_DIR / "commitments" / "savings_plans.csv"
 SECONDS_PER_HOUR = 3600
 HOURS_PER_MONTH = 730  # the AWS Pricing Calculator's month ("x 730 hours in a month")
 HOURS_PER_YEAR = 8760  # 365 x 24: the hours a 1-year term bills
@@ -94,7 +95,7 @@ def load_savings_plan_rates(path: Path = SAVINGS_PLANS_CSV) -> list[SavingsPlanR
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(
             f"Savings Plans rates cannot be read ({exc.__class__.__name__})", where=str(path),
-            fix="restore pricing_data/commitments/savings_plans.csv from the repository",
+            fix="reinstall advisor (the file ships in advisor/pricing_data/commitments/)",
         ) from None  # fmt: skip
     missing = [c for c in _REQUIRED if c not in frame.columns]
     if missing:

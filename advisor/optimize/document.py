@@ -75,7 +75,9 @@ def build_document(
         commitment=fleet.commitment,
         totals=totals,
         provenance=_provenance(outcomes, models, catalog, scenario, seed, version),
-        warnings=_warnings(outcomes, models, catalog, fleet.commitment_note, stale_after_days),
+        warnings=_warnings(
+            outcomes, models, catalog, fleet.commitment_note, stale_after_days, created_at.date()
+        ),
     )
 
 
@@ -222,9 +224,10 @@ def _warnings(
     catalog: Catalog,
     commit_note: str | None,
     stale_after_days: int,
+    today: dt.date,
 ) -> list[str]:
     out = []
-    age = catalog.staleness_days()
+    age = catalog.staleness_days(today)
     if age > stale_after_days:
         out.append(f"prices are {age} days old; `advisor pricing refresh` fetches current ones")
     estimated = [
@@ -267,7 +270,7 @@ def _provenance(
     snap = catalog.snapshot
     return Provenance(
         advisor_version=version,
-        price_snapshot=f"{snap.origin} ({snap.path})",
+        price_snapshot=f"{snap.origin} ({snap.path.name}, created {snap.created_at:%Y-%m-%d %H:%M} UTC)",
         prices_as_of_oldest=snap.oldest_price_as_of,
         prices_as_of_newest=snap.newest_as_of,
         prices_estimated=any(m.cost.prices_estimated for m in models if m.cost is not None),

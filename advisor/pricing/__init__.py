@@ -8,9 +8,9 @@ that importing this package never imports an AWS SDK.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from advisor.lazy import lazy_names
 from advisor.pricing.catalog import Catalog, ShapeOffer
 from advisor.pricing.compare import compare_rows, try_price
 from advisor.pricing.fargate import describe_valid_sizes, smallest_fargate_size, validate_fargate_size
@@ -38,7 +38,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'advisor.pricing' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals(), __all__)

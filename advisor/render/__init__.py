@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from advisor.errors import NotFoundError
+from advisor.errors import NotFoundError, choices_hint
 from advisor.optimize.recommendation import Recommendation
 from advisor.render.markdown import recommendation_markdown
 from advisor.render.table import WIDE_COLUMNS, recommendation_table
@@ -64,12 +64,27 @@ register(Renderer("markdown", "a Markdown document", lambda r, _o: recommendatio
 register(Renderer("table", "tables for a terminal", lambda r, o: recommendation_table(r, o.width, o.color)))
 
 
+def check_format(fmt: str) -> str:
+    """``fmt`` if it is a registered format; NotFoundError with the closest names otherwise."""
+    if fmt not in RENDERERS:
+        raise NotFoundError(
+            "output format", fmt, known=RENDERERS, where="--format", fix=choices_hint(fmt, RENDERERS)
+        )
+    return fmt
+
+
 def render(rec: Recommendation, fmt: str, options: RenderOptions = RenderOptions()) -> str:
     """``rec`` in format ``fmt``; NotFoundError (with the known formats) for an unknown one."""
-    if fmt not in RENDERERS:
-        raise NotFoundError("output format", fmt, known=RENDERERS, where="--format",
-                            fix=f"use one of {', '.join(RENDERERS)}")  # fmt: skip
-    return RENDERERS[fmt].render(rec, options)
+    return RENDERERS[check_format(fmt)].render(rec, options)
 
 
-__all__ = ["RENDERERS", "WIDE_COLUMNS", "RenderOptions", "Renderer", "register", "render", "to_json"]
+__all__ = [
+    "RENDERERS",
+    "WIDE_COLUMNS",
+    "RenderOptions",
+    "Renderer",
+    "check_format",
+    "register",
+    "render",
+    "to_json",
+]

@@ -1,0 +1,103 @@
+"""Golden files: the demo scenario's recommendation, as JSON and Markdown, with a fixed id and clock.
+
+Any change in a figure, a label or the document's shape shows in review as a diff of
+``tests/golden/demo-recommendation.{json,md}``. When the change is intended, rewrite them with
+``ADVISOR_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py`` and commit the diff.
+Numbers are compared to 1e-9 relative (the same code on another CPU may round the last bits differently);
+everything else exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import advisor
+from advisor import Recommendation, Settings
+from advisor.render import render
+
+REPO = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+FIXED_CLOCK = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+UPDATE = os.environ.get("ADVISOR_UPDATE_GOLDEN") == "1"
+
+
+def demo_recommendation(home: Path) -> Recommendation:
+    """The demo scenario (capacities as given in the file: no bench results in ``home``)."""
+    return advisor.recommend(
+        Path("examples/demo-scenario.yaml"),
+        settings=Settings(home=home),
+        clock=lambda: FIXED_CLOCK,
+        new_id=lambda _t: "rec-golden",
+    )
+
+
+@pytest.fixture(scope="module")
+def rec(tmp_path_factory: pytest.TempPathFactory) -> Recommendation:
+    cwd = Path.cwd()
+    os.chdir(REPO)  # the document records the scenario path as given
+    try:
+        return demo_recommendation(tmp_path_factory.mktemp("home"))
+    finally:
+        os.chdir(cwd)
+
+
+def _differences(got: Any, want: Any, path: str = "$") -> list[str]:
+    if isinstance(want, dict) and isinstance(got, dict):
+        out = [f"{path}.{k}: missing" for k in want if k not in got]
+        out += [f"{path}.{k}: unexpected" for k in got if k not in want]
+        for k in want.keys() & got.keys():
+            out += _differences(got[k], want[k], f"{path}.{k}")
+        return out
+    if isinstance(want, list) and isinstance(got, list):
+        if len(want) != len(got):
+            return [f"{path}: {len(got)} items, golden has {len(want)}"]
+        return [
+            d
+            for i, (g, w) in enumerate(zip(got, want, strict=True))
+            for d in _differences(g, w, f"{path}[{i}]")
+        ]
+    if isinstance(want, float | int) and isinstance(got, float | int) and not isinstance(want, bool):
+        return [] if math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9) else [f"{path}: {got!r} != {want!r}"]
+    return [] if got == want else [f"{path}: {got!r} != {want!r}"]
+
+
+def _check(name: str, text: str, compare: Any) -> None:
+    path = GOLDEN / name
+    if UPDATE or not path.exists():
+        path.write_text(text, encoding="utf-8")
+        if not UPDATE:
+            pytest.fail(f"{path} did not exist; it was written: review and commit it")
+    diffs = compare(text, path.read_text(encoding="utf-8"))
+    assert not diffs, f"{name} differs from the golden file (first 20 of {len(diffs)}):\n" + "\n".join(
+        diffs[:20]
+    )
+
+
+def test_the_demo_recommendation_matches_its_golden_json(rec: Recommendation) -> None:
+    _check(
+        "demo-recommendation.json",
+        render(rec, "json"),
+        lambda got, want: _differences(json.loads(got), json.loads(want)),
+    )
+
+
+def test_the_demo_recommendation_matches_its_golden_markdown(rec: Recommendation) -> None:
+    def lines(got: str, want: str) -> list[str]:
+        g, w = got.splitlines(), want.splitlines()
+        out = [f"line {i + 1}: {a!r} != {b!r}" for i, (a, b) in enumerate(zip(g, w, strict=False)) if a != b]
+        return out + ([f"{len(g)} lines, golden has {len(w)}"] if len(g) != len(w) else [])
+
+    _check("demo-recommendation.md", render(rec, "markdown"), lines)
+
+
+def test_the_comparison_can_fail() -> None:
+    assert _differences({"a": 1.0, "b": [1, "x"]}, {"a": 1.0 + 1e-12, "b": [1, "x"]}) == []
+    got = _differences({"a": 1.1, "b": [1]}, {"a": 1.0, "b": [1, 2], "c": None})
+    assert sorted(got) == ["$.a: 1.1 != 1.0", "$.b: 1 items, golden has 2", "$.c: missing"]
