@@ -27,7 +27,7 @@ def rec(tmp_path_factory: pytest.TempPathFactory) -> Recommendation:
     return base.model_copy(update={"models": models})
 
 
-@pytest.mark.parametrize("width", [80, 100, 120, WIDE_COLUMNS - 1, WIDE_COLUMNS, 200])
+@pytest.mark.parametrize("width", [80, 100, 120, 160, WIDE_COLUMNS - 1, WIDE_COLUMNS, 240])
 def test_tables_keep_every_model_name_whole_at_any_width(rec: Recommendation, width: int) -> None:
     text = render(rec, "table", RenderOptions(width=width))
     lines = text.splitlines()

@@ -23,7 +23,7 @@ from advisor.render.markdown import (
     usd,
 )
 
-WIDE_COLUMNS = 160
+WIDE_COLUMNS = 200
 _ACTION_STYLE = {
     Action.CHANGE: "green",
     Action.NEW: "green",
