@@ -33,7 +33,7 @@ def evidence_for(scenario: Scenario, settings: Settings) -> BenchEvidence:
     if not settings.db_path.is_file():
         return BenchEvidence()
     labels = [label for m in scenario.models for label in m.bench_labels]
-    with Store(settings.db_path) as store:
+    with Store.for_reading(settings.db_path) as store:
         return read_evidence(store, labels)
 
 
@@ -113,7 +113,7 @@ def stored_recommendation(
 ) -> Recommendation:
     """A stored recommendation by id, or the latest (of ``scenario``); NotFoundError when there is none."""
     settings = settings or load_settings()
-    with Store(settings.db_path) as store:
+    with Store.for_reading(settings.db_path) as store:
         return load_recommendation(store, rec_id, scenario=scenario)
 
 
@@ -122,7 +122,7 @@ def stored_recommendations(limit: int = 50, *, settings: Settings | None = None)
     settings = settings or load_settings()
     if not settings.db_path.is_file():
         return []
-    with Store(settings.db_path) as store:
+    with Store.for_reading(settings.db_path) as store:
         return list_recommendations(store, limit)
 
 

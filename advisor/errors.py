@@ -9,6 +9,8 @@ meets the SLO) are values with a reason, not errors.
 from __future__ import annotations
 
 import difflib
+import errno
+import os
 from collections.abc import Iterable
 
 USER_ERROR_EXIT_CODE = 2
@@ -70,6 +72,13 @@ class DataError(AdvisorError):
     """A stored file (price snapshot, database) that is corrupt or unreadable."""
 
 
+class StorageError(AdvisorError):
+    """The machine refused a read or write: disk full, read-only file system, no permission, a file in the
+    way of a folder. Nothing the user typed is wrong, so the exit status is 1, not 2."""
+
+    exit_code = 1
+
+
 class MeasurementError(AdvisorError):
     """A benchmark that could not be run (server never ready, payload malformed)."""
 
@@ -80,6 +89,62 @@ class InfeasibleError(AdvisorError):
 
 class ApplyError(AdvisorError):
     """A change to a deployed system that failed or was refused."""
+
+
+_ERRNO_TEXT = {
+    errno.ENOSPC: ("the disk is full", "free some space, or point ADVISOR_HOME at a disk with room"),
+    errno.EDQUOT: ("the disk quota is exhausted", "free some space, or point ADVISOR_HOME elsewhere"),
+    errno.EROFS: ("the file system is read-only", "point ADVISOR_HOME at a writable folder"),
+    errno.EACCES: ("permission denied", "fix the permissions, or point ADVISOR_HOME at a folder of yours"),
+    errno.EPERM: (
+        "operation not permitted",
+        "fix the permissions, or point ADVISOR_HOME at a folder you own",
+    ),
+    errno.ENOTDIR: ("a file is in the way of a folder", "move the file, or point ADVISOR_HOME elsewhere"),
+    errno.EEXIST: ("a file is in the way of a folder", "move the file, or point ADVISOR_HOME elsewhere"),
+    errno.EISDIR: ("is a folder, not a file", "name a file"),
+    errno.ENAMETOOLONG: ("the path is too long", "use a shorter path"),
+    errno.ENOENT: ("the folder does not exist", "create it first, or name an existing one"),
+}
+_SQLITE_TEXT = (
+    ("disk is full", errno.ENOSPC),
+    ("readonly database", errno.EROFS),
+    ("read-only", errno.EROFS),
+    ("unable to open database file", errno.EACCES),
+    ("disk i/o error", errno.EIO),
+)
+
+
+def storage_error(exc: BaseException, path: object, doing: str) -> StorageError:
+    """One clear line for a failed read or write of ``path`` (``doing``: "writing the store", ...).
+
+    Handles OSError (by errno) and sqlite3's OperationalError (by message); anything else keeps its text.
+    """
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code is None:
+        text = str(exc).lower()
+        code = next((c for needle, c in _SQLITE_TEXT if needle in text), None)
+    what, fix = _ERRNO_TEXT.get(code or -1, (str(exc) or type(exc).__name__, "check the path and the disk"))
+    if code == errno.EIO:
+        what, fix = "an input/output error", "check the disk"
+        if _free_bytes(path) < LOW_DISK_BYTES:  # SQLite reports a full disk under a WAL as an I/O error
+            what, fix = _ERRNO_TEXT[errno.ENOSPC]
+    return StorageError(f"{doing} failed: {what}", where=str(path), fix=fix)
+
+
+LOW_DISK_BYTES = 256 * 1024
+
+
+def _free_bytes(path: object) -> int:
+    """Bytes free on the file system holding ``path`` (its nearest existing folder); large when unknown."""
+    here = os.path.abspath(str(path))
+    while here and not os.path.isdir(here):
+        here = os.path.dirname(here)
+    try:
+        stat = os.statvfs(here or "/")
+    except OSError:
+        return 1 << 62
+    return stat.f_bavail * stat.f_frsize
 
 
 def at_field(exc: AdvisorError, field: str, *, fix: str | None = None) -> ConfigError:

@@ -32,6 +32,7 @@ class RunStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    ABANDONED = "abandoned"  # its process died without saying (kill -9, a lost machine)
 
 
 class RequestSpec(_Value):

@@ -51,7 +51,7 @@ def show(
 ) -> None:
     """Stored runs (newest first), or one run's points and capacity."""
     settings: Settings = ctx.obj
-    with Store(settings.db_path) as store:
+    with Store.for_reading(settings.db_path) as store:
         if run_id is None:
             rows = results.list_runs(store, model=model, limit=limit)
             print_json({"runs": rows}) if as_json else view.print_runs(rows)
@@ -73,7 +73,7 @@ def export(
     if fmt not in ("csv", "json"):
         raise InputError(f"unknown format {fmt!r}", where="--format", fix="use csv or json")
     settings: Settings = ctx.obj
-    with Store(settings.db_path) as store:
+    with Store.for_reading(settings.db_path) as store:
         ids = run_ids or [r["id"] for r in results.list_runs(store, model=model, limit=1_000_000)]
         loaded = [results.load_result(store, i) for i in ids]
     text = (
@@ -125,7 +125,7 @@ def suggest(
         if instance_types
         else default_candidates(catalog, region, workload is not None)
     )
-    with Store(settings.db_path) as store:
+    with Store.for_reading(settings.db_path) as store:
         evidence = read_evidence(store, [model])
     table = capacity_table(evidence, catalog, model, types, slo, workload=workload)
     if not any(not e.estimated for e in table) and not any(e.capacity_rps for e in table):

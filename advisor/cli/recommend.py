@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from advisor import api
 from advisor.cli.output import console, err_console, print_rendered, warn
-from advisor.errors import AdvisorError, ConfigError, InputError
+from advisor.errors import AdvisorError, ConfigError, InputError, StorageError
 from advisor.optimize.recommend import RecommendOptions
 from advisor.optimize.scenario import EXAMPLE_SCENARIO, Scenario, load_scenario
 from advisor.pricing.catalog import Catalog
@@ -67,8 +67,14 @@ def recommend(
             options=RecommendOptions(seed=seed),
             progress=step,
         )
-    if store_it:
-        api.save(rec, settings)
+    try:
+        if store_it:
+            api.save(rec, settings)
+    except StorageError as exc:  # never lose what was just computed: print it, then say it is not stored
+        print_rendered(rec, fmt)
+        raise StorageError(
+            f"{exc.what}; the recommendation is printed above but not stored", where=exc.where, fix=exc.fix
+        ) from None
     print_rendered(rec, fmt)
     if store_it and fmt == "table":
         console.print(f"stored as {rec.id} ({settings.db_path.name})", style="dim", highlight=False)
