@@ -9,8 +9,8 @@ The library is the product; the ``advisor`` CLI and the notebook are thin layers
     print(render(rec, "markdown"))          # from advisor.render import render
     advisor.save(rec)                                           # into the store under ADVISOR_HOME
 
-The heavier names (everything beyond the domain types, errors and settings) load on first use, so that
-``import advisor`` stays cheap for the processes that only need a piece (model servers, the generator).
+Every name loads on first use, so that ``import advisor`` costs nothing for the processes that only need a
+piece (model servers, the load generator, the console script before its signal handlers are in place).
 Each package (``advisor.capacity``, ``advisor.cost``, ``advisor.optimize``, ``advisor.traffic``,
 ``advisor.pricing``, ``advisor.render``, ``advisor.bench``) lists its public names in ``__all__``.
 """
@@ -19,20 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from advisor.domain import (
-    SLO,
-    Arch,
-    FargateSize,
-    InstanceType,
-    InterruptionBand,
-    Platform,
-    Price,
-    PurchaseOption,
-    ReplicaResources,
-)
-from advisor.errors import AdvisorError, ConfigError, DataError, InputError, NotFoundError
 from advisor.lazy import lazy_names
-from advisor.settings import Settings, load_settings
 from advisor.version import __version__
 
 if TYPE_CHECKING:
@@ -45,11 +32,46 @@ if TYPE_CHECKING:
         stored_recommendation,
         stored_recommendations,
     )
+    from advisor.domain import (
+        SLO,
+        Arch,
+        FargateSize,
+        InstanceType,
+        InterruptionBand,
+        Platform,
+        Price,
+        PurchaseOption,
+        ReplicaResources,
+    )
+    from advisor.errors import AdvisorError, ConfigError, DataError, InputError, NotFoundError
     from advisor.optimize import Recommendation, RecommendOptions, Scenario, load_scenario
     from advisor.pricing import Catalog
+    from advisor.settings import Settings, load_settings
     from advisor.store import Store
 
+_DOMAIN = ("SLO", "Arch", "FargateSize", "InstanceType", "InterruptionBand", "Platform", "Price",
+           "PurchaseOption", "ReplicaResources")  # fmt: skip
+_ERRORS = ("AdvisorError", "ConfigError", "DataError", "InputError", "NotFoundError")
 _LAZY = {
+    **dict.fromkeys(
+        (
+            "SLO",
+            "Arch",
+            "FargateSize",
+            "InstanceType",
+            "InterruptionBand",
+            "Platform",
+            "Price",
+            "PurchaseOption",
+            "ReplicaResources",
+        ),
+        "advisor.domain",
+    ),
+    **dict.fromkeys(
+        ("AdvisorError", "ConfigError", "DataError", "InputError", "NotFoundError"), "advisor.errors"
+    ),
+    "Settings": "advisor.settings",
+    "load_settings": "advisor.settings",
     "evidence_for": "advisor.api",
     "model_capacities": "advisor.api",
     "model_profile": "advisor.api",

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from advisor.cli.app import main
+from advisor.cli.entry import main
 
 sys.exit(main())

@@ -21,7 +21,7 @@ from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 from rich.console import Console
 
-from advisor.cli.app import main
+from advisor.cli import main
 from advisor.domain import PurchaseOption
 from advisor.errors import ConfigError, DataError, NotFoundError
 from advisor.pricing.aws import AwsClients

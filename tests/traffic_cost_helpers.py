@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from advisor.cli.app import main
+from advisor.cli import main
 from advisor.cost.plan import Plan
 from advisor.traffic.profile import TrafficProfile
 

@@ -1,21 +1,33 @@
 """Root of the ``advisor`` CLI: global options, sub-command registration and error mapping.
 
-Each stage registers its commands from its own module (``cli/pricing.py``, ``cli/bench.py``...). Every
-:class:`AdvisorError` becomes one line on stderr and exit status 2; an interrupt exits 130 after whatever was
-measured has been stored (stores commit as they go).
+Each stage registers its commands from its own module (``cli/pricing.py``, ``cli/bench.py``...).
+:func:`run` maps every way a command ends to one line and an exit status (see its docstring); the console
+script is :func:`advisor.cli.entry.main`.
 """
 
 from __future__ import annotations
 
-import sys
+import os
+import sqlite3
 from pathlib import Path
 
+import click
 import typer
+import typer.exceptions
 
+from advisor import signals
 from advisor.cli import bench, cost, pricing, profile, recommend
 from advisor.cli.output import err_console
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, storage_error
 from advisor.settings import load_settings
+
+# Typer >= 0.20 carries its own copy of click; older ones raise click's exceptions. Both are caught.
+EXIT_EXCEPTIONS: tuple[type[Exception], ...] = (typer.Exit, click.exceptions.Exit)
+ABORT_EXCEPTIONS: tuple[type[Exception], ...] = (typer.Abort, click.exceptions.Abort)
+CLICK_EXCEPTIONS: tuple[type[Exception], ...] = (
+    getattr(typer.exceptions, "TyperException", click.ClickException),
+    click.ClickException,
+)
 
 app = typer.Typer(
     name="advisor",
@@ -48,24 +60,60 @@ def _root(
     ctx.obj = load_settings(config, **overrides)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit status.
+def run(argv: list[str] | None = None) -> int:
+    """Run one command; every way it can end is an exit status and at most one line on stderr.
 
-    Click handles its own usage errors (exit 2 with the usage line); every AdvisorError raised by a command
-    is printed here as one line.
+    Usage mistakes (unknown option, missing argument) and every AdvisorError are ``error: ...`` and exit 2
+    (1 for StorageError: the machine refused); Ctrl-C and SIGTERM are one line and 130/143; a storage failure
+    that escapes a command is mapped like a StorageError; anything else is a bug in advisor, reported as one
+    line with exit 70 (``ADVISOR_DEBUG=1`` shows the traceback).
     """
     try:
-        app(args=argv, prog_name="advisor")
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        result = app(args=argv, prog_name="advisor", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except EXIT_EXCEPTIONS as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # Typer turns Ctrl-C into Exit(130) by itself
+            return _interrupted(exc.__cause__)
+        return int(getattr(exc, "exit_code", 0))
+    except ABORT_EXCEPTIONS as exc:  # click turns KeyboardInterrupt into Abort
+        cause = exc.__cause__ if isinstance(exc.__cause__, KeyboardInterrupt) else KeyboardInterrupt()
+        return _interrupted(cause)
+    except CLICK_EXCEPTIONS as exc:  # usage mistakes: unknown option, missing argument, bad value
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            print(ctx.get_help())
+            return 0
+        command = ctx.command_path if ctx is not None else "advisor"
+        message = str(getattr(exc, "format_message", exc.__str__)()).rstrip(".")
+        return _error(f"{command}: {message}; see `{command} --help`", getattr(exc, "exit_code", 2) or 2)
     except AdvisorError as exc:
-        err_console.print(f"error: {exc.one_line()}", markup=False, highlight=False, soft_wrap=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        err_console.print("interrupted; everything measured so far is stored", markup=False)
-        return 130
-    return 0
+        return _error(exc.one_line(), exc.exit_code)
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
+    except (OSError, sqlite3.Error) as exc:
+        failure = storage_error(exc, getattr(exc, "filename", None) or "advisor", "a read or write")
+        return _error(failure.one_line(), failure.exit_code)
+    except Exception as exc:
+        if os.environ.get("ADVISOR_DEBUG") == "1":
+            raise
+        text = " ".join(str(exc).split())[:300]
+        return _error(
+            f"internal error: {type(exc).__name__}: {text}; this is a bug in advisor, please report it "
+            "(ADVISOR_DEBUG=1 shows the traceback)",
+            INTERNAL_ERROR_EXIT_CODE,
+        )
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+INTERNAL_ERROR_EXIT_CODE = 70  # EX_SOFTWARE (sysexits.h)
+
+
+def _error(line: str, code: int) -> int:
+    err_console.print(f"error: {' '.join(line.split())}", markup=False, highlight=False, soft_wrap=True)
+    return code
+
+
+def _interrupted(exc: BaseException) -> int:
+    if not signals.reported:
+        err_console.print(signals.interrupted_line(exc), markup=False, highlight=False, soft_wrap=True)
+        signals.reported.append(True)
+    return signals.exit_status(exc)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import signal
 import sys
 from collections.abc import Callable
 from functools import partial
@@ -25,7 +24,7 @@ from advisor.bench.targets import Payload, ServerTarget, command_target, referen
 from advisor.cli import bench_results
 from advisor.cli import bench_view as view
 from advisor.cli.options import field_option, parse_headers, split_list
-from advisor.cli.output import console, err_console, print_json
+from advisor.cli.output import console, print_json
 from advisor.domain import (
     DEFAULT_HEALTH_PATH,
     DEFAULT_READY_TIMEOUT_S,
@@ -169,19 +168,9 @@ def _check_run_args(emulation: str, server_cmd: str | None, endpoint: str | None
 def _measure_each(
     settings: Settings, shapes: list[str], slo: SLO, run_one: Callable[..., CapacityResult], quiet: bool
 ) -> list[CapacityResult]:
-    """``run_one`` per shape, with the progress display; Ctrl-C and SIGTERM end it as one line, exit 130."""
-    # SIGTERM (kill, a deleted Kubernetes pod) ends the run like Ctrl-C: servers and generators are stopped
-    # and the run is stored as interrupted, instead of orphaning the processes it started.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        with Store(settings.db_path) as store, view.Progress(quiet or not sys.stderr.isatty()) as progress:
-            return [run_one(store=store, shape=shape, slo=slo, on_event=progress.handle) for shape in shapes]
-    except KeyboardInterrupt:
-        # typer turns Ctrl-C into a silent exit 130; say what happened to the measurements
-        err_console.print(
-            "interrupted; every point measured so far is stored (`advisor bench show`)", markup=False
-        )
-        raise typer.Exit(130) from None
+    """``run_one`` per shape, with the progress display (an interrupt ends it as any command: one line)."""
+    with Store(settings.db_path) as store, view.Progress(quiet or not sys.stderr.isatty()) as progress:
+        return [run_one(store=store, shape=shape, slo=slo, on_event=progress.handle) for shape in shapes]
 
 
 def _run_endpoint(

@@ -1,0 +1,93 @@
+"""Ctrl-C and SIGTERM: one line, exit 130/143, at any moment (start-up included), and nothing left running.
+
+``recommend --bench`` is the hard case: it starts a model server (in its own session) and a Locust generator.
+SIGTERM must stop both, mark the run interrupted, and leave no process of its tree alive.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.helpers import REPO_ROOT
+from tests.optimize_helpers import model, scenario_dict, write_scenario
+
+
+def _start(*args: str, home: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "advisor", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, "ADVISOR_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _one_interrupt_line(stderr: str) -> None:
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("interrupted ("), stderr
+
+
+@pytest.mark.parametrize("delay_s", [0.05, 0.15, 0.3, 0.6, 1.0, 1.6])
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupt_at_any_moment_of_start_up_is_one_line(
+    tmp_path: Path, delay_s: float, sig: signal.Signals, status: int
+) -> None:
+    proc = _start("recommend", "examples/demo-scenario.yaml", "--no-store", home=tmp_path)
+    time.sleep(delay_s)
+    proc.send_signal(sig)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == status, (proc.returncode, err)
+    _one_interrupt_line(err)
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+@pytest.mark.slow
+def test_sigterm_to_recommend_bench_stops_the_server_and_the_generator(tmp_path: Path) -> None:
+    data = scenario_dict(
+        model("synth", server={"reference": "synthetic"}, slo={"latency_p99_ms": 400}, capacities_rps={}),
+        candidates={"families": ["c7a"], "max_size_vcpu": 4},
+        bench={"shapes": ["c7a.medium"], "quick": False},
+    )
+    path = write_scenario(tmp_path / "s.yaml", data)
+    home = tmp_path / "home"
+    proc = _start("recommend", str(path), "--bench", home=home)
+    seen: dict[int, psutil.Process] = {}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until points are being measured, keeping every descendant
+        seen.update({p.pid: p for p in _tree(proc.pid)})
+        db = home / "advisor.db"
+        if db.is_file():
+            with sqlite3.connect(db) as conn:
+                if conn.execute("SELECT COUNT(*) FROM bench_points").fetchone()[0] >= 2:
+                    break
+        time.sleep(0.2)
+    seen.update({p.pid: p for p in _tree(proc.pid)})
+    servers = [p for p in seen.values() if "advisor.bench.servers.synthetic" in " ".join(p.cmdline())]
+    generators = [p for p in seen.values() if "generator_process" in " ".join(p.cmdline())]
+    assert servers and generators, [p.cmdline() for p in seen.values()]
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    _one_interrupt_line(err)
+    time.sleep(0.5)
+    alive = [p for p in seen.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], [p.cmdline() for p in alive]
+    with sqlite3.connect(home / "advisor.db") as conn:
+        assert conn.execute("SELECT status FROM bench_runs").fetchall() == [("interrupted",)]
