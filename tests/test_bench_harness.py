@@ -145,8 +145,9 @@ def test_timeouts_count_as_errors(settings: Settings, synthetic_server: StartSer
             label="slow",
             config=cfg,
         )
-    assert result.status is RunStatus.COMPLETED and result.capacity_rps == 0.0
-    assert "100%" in result.reason and result.points[0].errors > 0
+    # Nothing is ever answered in time: not a capacity of 0 but a target that does not answer (a failure).
+    assert result.status is RunStatus.FAILED and result.capacity_rps == 0.0
+    assert "answered none" in result.reason and result.points[0].errors > 0
 
 
 def test_open_loop_counts_latency_from_the_intended_send_time(synthetic_server: StartServer) -> None:

@@ -3,8 +3,13 @@
 Sequence: start the server (confined to the shape) and wait for its health URL, start the Locust generator
 process, run a short **closed-loop probe** (the throughput plateau, which sets where the open-loop search
 starts), then let the pure :class:`CapacitySearch` drive **open-loop** points until it converges. Every
-point is stored as soon as it is measured; the run ends ``completed``, ``failed`` (server died: its last
-log lines are kept) or ``interrupted`` (Ctrl-C, SIGTERM), and the server and generator are always stopped.
+point is stored as soon as it is measured; the run ends ``completed``, ``failed`` or ``interrupted``
+(Ctrl-C, SIGTERM), and the server and generator are always stopped.
+
+A run fails, keeping every point measured, when the target dies (the server's process exits: its last log
+lines are kept), or when it stops answering: a probe with no successful answer, or
+``SILENT_POINTS_DEAD`` points in a row without one (a dead endpoint, a hung server, reset connections).
+Such a run never reports a capacity.
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ from advisor.bench.server import ManagedServer
 from advisor.domain import SLO
 from advisor.errors import MeasurementError
 from advisor.store import Store
+
+# A live server under any load answers some requests (slowly, maybe); this many points in a row with no
+# successful answer at all mean the target died, hangs or resets connections.
+SILENT_POINTS_DEAD = 2
 
 
 def measure(
@@ -120,7 +129,7 @@ class _Run:
         """The server (when advisor runs it), then the generator, off the server's CPUs where it can be."""
         config, emulation, server = self.config, self.emulation, self.server
         if server is not None:
-            server.start()
+            server.start(on_spawn=lambda pid: results.set_server_pid(self.store, self.run_id, pid))
         pin = emulation.generator_cpus if emulation and not emulation.shares_cpus_with_generator else None
         self.generator = LoadGenerator(
             request, pool_users=config.pool_users, request_timeout_s=config.request_timeout_s,
@@ -178,14 +187,16 @@ class _Run:
         point = _point(0, spec, m, cpu, rss, config, passed=None, note=note)
         self.keep(point)
         self.emit(BenchEvent("probe", self.shape, point.note, point))
-        if pooled.requests and pooled.error_rate <= 0.5:
-            return None
-        # Early stop: a server that cannot answer even a closed loop will not meet an SLO at any rate.
         first = next(iter(m.errors), None)
-        if pooled.requests == 0:
-            what = f"no request was answered during the {config.probe_s:g} s closed-loop probe"
-        else:
-            what = f"the server failed {pooled.error_rate:.0%} of requests under the closed-loop probe"
+        if pooled.successes == 0:  # dead, hung or resetting: not a measurement of its capacity
+            raise PointAborted(
+                f"the target answered none of the {pooled.requests} requests of the closed-loop probe"
+                f"{f' ({first})' if first else ''}"
+            )
+        if pooled.error_rate <= 0.5:
+            return None
+        # Early stop: a server that fails most requests even under a closed loop meets no SLO at any rate.
+        what = f"the server failed {pooled.error_rate:.0%} of requests under the closed-loop probe"
         return self.finish(
             RunStatus.COMPLETED,
             capacity_rps=0.0,
@@ -197,7 +208,7 @@ class _Run:
         config, plateau = self.config, self.plateau or 0.0
         search_cfg = config.search.model_copy(update={"start_rps": max(plateau / 2, config.search.min_rps)})
         search = CapacitySearch(self.slo, search_cfg, ceiling_rps=plateau if plateau > 0 else None)
-        seq = 1
+        seq, silent = 1, 0
         while (rate := search.next_rate()) is not None:
             spec = PointSpec(
                 id=seq, mode=LoadMode.OPEN, rate_rps=rate, warmup_s=config.warmup_s,
@@ -205,6 +216,7 @@ class _Run:
                 drain_s=config.drain_s(self.slo), seed=config.seed * 10_007 + seq,
             )  # fmt: skip
             m, cpu, rss = self.run_point(spec)
+            silent = silent + 1 if merge_windows(m.windows).successes == 0 else 0
             valid = m.generator_cpu_pct <= config.generator_cpu_limit_pct
             saturated = (
                 ""
@@ -222,6 +234,11 @@ class _Run:
             self.keep(point)
             message = f"{rate:.3g} req/s: {judged.verdict.value}, {judged.reason}"
             self.emit(BenchEvent("point", self.shape, message, point))
+            if silent >= SILENT_POINTS_DEAD:
+                first = next(iter(m.errors), "no error reported")
+                raise PointAborted(
+                    f"the target stopped answering: no answer in the last {silent} points ({first})"
+                )
             seq += 1
         outcome = search.outcome()
         result = self.finish(

@@ -10,9 +10,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from advisor.domain import FrozenModel as _Value
+from advisor.redact import redact_text
 
 # Locust warns when its process passes this CPU share (locust.runners.CPU_WARNING_THRESHOLD = 90); a point
 # measured above it is not the server's limit.
@@ -148,10 +149,10 @@ class PointResult(_Value):
     mode: LoadMode
     target_rps: float | None = None
     users: int | None = None
-    achieved_rps: float
-    requests: int
-    errors: int
-    error_rate: float
+    achieved_rps: float = Field(ge=0, allow_inf_nan=False)
+    requests: int = Field(ge=0)
+    errors: int = Field(ge=0)
+    error_rate: float = Field(ge=0, le=1)
     p50_ms: float | None = None
     p90_ms: float | None = None
     p95_ms: float | None = None
@@ -166,6 +167,8 @@ class PointResult(_Value):
     stable: bool = True
     note: str = ""
     windows: list[WindowStats] = Field(default_factory=list)
+
+    _redact_note = field_validator("note")(redact_text)
 
 
 class HostInfo(_Value):
@@ -199,14 +202,16 @@ class CapacityResult(_Value):
     that failed (server died) keeps the points measured before the failure and says so in ``error``.
     """
 
-    run_id: str
-    model: str
-    shape: str
+    run_id: str = Field(min_length=1, max_length=200)
+    model: str = Field(min_length=1, max_length=200)
+    shape: str = Field(min_length=1, max_length=200)
     status: RunStatus
-    slo_p99_ms: float
-    max_error_rate: float
-    capacity_rps: float
-    p99_ms_at_capacity: float | None = None
+    slo_p99_ms: float = Field(gt=0, allow_inf_nan=False)
+    max_error_rate: float = Field(ge=0, le=1)
+    capacity_rps: float = Field(
+        ge=0, allow_inf_nan=False, description="requests/s; 0 when no rate met the SLO"
+    )
+    p99_ms_at_capacity: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     estimated: bool = False
     lower_bound: bool = Field(default=False, description="true when the generator, not the server, capped it")
     reason: str = ""
@@ -218,6 +223,11 @@ class CapacityResult(_Value):
     log_tail: str | None = None
     wall_s: float | None = None
 
+    @field_validator("reason", "error", "log_tail")
+    @classmethod
+    def _redacted(cls, value: str | None) -> str | None:
+        return None if value is None else redact_text(value)
+
 
 class BenchReport(BaseModel):
     """The ``--json`` output of ``advisor bench run``; ``advisor bench import`` reads the same document."""
@@ -227,6 +237,8 @@ class BenchReport(BaseModel):
     schema_version: Literal["advisor.bench/1"] = "advisor.bench/1"
     model: str
     target: str
-    slo_p99_ms: float
-    max_error_rate: float
+    slo_p99_ms: float = Field(gt=0, allow_inf_nan=False)
+    max_error_rate: float = Field(ge=0, le=1)
     results: list[CapacityResult]
+
+    _redact_target = field_validator("target")(redact_text)

@@ -16,16 +16,18 @@ A malformed template raises :class:`InputError` naming the file, line:column or 
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from advisor.bench.measurements import RequestSpec
 from advisor.errors import InputError, NotFoundError, choices_hint
+from advisor.redact import redact_url
 
 DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog near the bank of the river."
 KSERVE_DATATYPES = frozenset(
@@ -228,12 +230,19 @@ def build_request(
 ) -> RequestSpec:
     """The request for every arrival; raises InputError before any load when anything is malformed.
 
-    The URL's own path wins; a bare ``http://host:port`` gets the template's default path.
+    The URL's own path wins; a bare ``http://host:port`` gets the template's default path. Credentials in
+    the URL (``http://user:pw@host``) become an HTTP Basic ``Authorization`` header, so the base URL that is
+    stored and shown carries no secret.
     """
     parts = urlsplit(endpoint)
+    auth: dict[str, str] = {}
+    if parts.username is not None or "@" in parts.netloc:
+        token = base64.b64encode(f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode())
+        auth = {"Authorization": f"Basic {token.decode()}"}
+        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InputError(
-            f"not an http(s) URL: {endpoint!r}",
+            f"not an http(s) URL: {redact_url(endpoint)!r}",
             where="--endpoint",
             fix="give e.g. http://127.0.0.1:8080/predict",
         )
@@ -255,7 +264,7 @@ def build_request(
         return RequestSpec(
             base_url=f"{parts.scheme}://{parts.netloc}",
             path=_path(parts, tpl, model_name),
-            headers={"Content-Type": content_type, **(headers or {})},
+            headers={"Content-Type": content_type, **auth, **(headers or {})},
             body=text,
             template="raw",
         )
@@ -270,7 +279,7 @@ def build_request(
         base_url=f"{parts.scheme}://{parts.netloc}",
         method="POST",
         path=_path(parts, tpl, model_name),
-        headers={**JSON_HEADERS, **(headers or {})},
+        headers={**JSON_HEADERS, **auth, **(headers or {})},
         body=json.dumps(checked),
         template=tpl.name,
     )

@@ -12,7 +12,11 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import secrets
+import socket
+import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from advisor.bench.measurements import (
@@ -25,6 +29,7 @@ from advisor.bench.measurements import (
     WindowStats,
 )
 from advisor.errors import NotFoundError, closest_names
+from advisor.redact import redact_text
 from advisor.store import Store, to_json
 
 
@@ -50,64 +55,90 @@ def start_run(
     host: HostInfo | None,
     emulation: EmulationInfo | None,
     started_at: str | None = None,
+    owned: bool = True,
 ) -> None:
+    """A new run, ``running``, owned by this process (``owned``; False for results imported from elsewhere),
+    so that a later start can tell a run whose process died (:func:`reap_abandoned`)."""
     host_json = {
         "host": host.model_dump(mode="json") if host else None,
         "emulation": emulation.model_dump(mode="json") if emulation else None,
     }
     with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO bench_runs (id, model, shape, target, mode, slo_p99_ms, max_error_rate, status,"
-            " started_at,"
-            " host_json, config_json) VALUES (?, ?, ?, ?, 'open', ?, ?, 'running', ?, ?, ?)",
-            (
-                run_id,
-                model,
-                shape,
-                target,
-                slo_p99_ms,
-                max_error_rate,
-                started_at or _now(),
-                to_json(host_json),
-                to_json(config),
-            ),
-        )
+        _insert_run(conn, run_id, model, shape, target, slo_p99_ms, max_error_rate, started_at, host_json,
+                    config, owned)  # fmt: skip
+
+
+def _insert_run(
+    conn: sqlite3.Connection,
+    run_id: str,
+    model: str,
+    shape: str,
+    target: str,
+    slo_p99_ms: float,
+    max_error_rate: float,
+    started_at: str | None,
+    host_json: dict[str, Any],
+    config: dict[str, Any],
+    owned: bool,
+) -> None:
+    conn.execute(
+        "INSERT INTO bench_runs (id, model, shape, target, mode, slo_p99_ms, max_error_rate, status,"
+        " started_at, host_json, config_json, owner_pid, owner_host)"
+        " VALUES (?, ?, ?, ?, 'open', ?, ?, 'running', ?, ?, ?, ?, ?)",
+        (
+            run_id,
+            model,
+            shape,
+            redact_text(target),
+            slo_p99_ms,
+            max_error_rate,
+            started_at or _now(),
+            to_json(host_json),
+            to_json(config),
+            os.getpid() if owned else None,
+            socket.gethostname() if owned else None,
+        ),
+    )
 
 
 def add_point(store: Store, run_id: str, point: PointResult, measured_at: str | None = None) -> None:
     with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO bench_points (run_id, seq, mode, target_rps, users, achieved_rps, requests, errors,"
-            " error_rate, p50_ms, p90_ms, p95_ms, p99_ms, max_ms, server_cpu_pct, server_rss_mib,"
-            " generator_cpu_pct, duration_s, valid, note, measured_at, passed, stable, windows_json)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run_id,
-                point.seq,
-                point.mode.value,
-                point.target_rps,
-                point.users,
-                point.achieved_rps,
-                point.requests,
-                point.errors,
-                point.error_rate,
-                point.p50_ms,
-                point.p90_ms,
-                point.p95_ms,
-                point.p99_ms,
-                point.max_ms,
-                point.server_cpu_pct,
-                point.server_rss_mib,
-                point.generator_cpu_pct,
-                point.duration_s,
-                int(point.valid),
-                point.note,
-                measured_at or _now(),
-                None if point.passed is None else int(point.passed),
-                int(point.stable),
-                json.dumps([w.model_dump(mode="json") for w in point.windows]),
-            ),
-        )
+        _insert_point(conn, run_id, point, measured_at)
+
+
+def _insert_point(conn: sqlite3.Connection, run_id: str, point: PointResult, measured_at: str | None) -> None:
+    conn.execute(
+        "INSERT INTO bench_points (run_id, seq, mode, target_rps, users, achieved_rps, requests, errors,"
+        " error_rate, p50_ms, p90_ms, p95_ms, p99_ms, max_ms, server_cpu_pct, server_rss_mib,"
+        " generator_cpu_pct, duration_s, valid, note, measured_at, passed, stable, windows_json)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            run_id,
+            point.seq,
+            point.mode.value,
+            point.target_rps,
+            point.users,
+            point.achieved_rps,
+            point.requests,
+            point.errors,
+            point.error_rate,
+            point.p50_ms,
+            point.p90_ms,
+            point.p95_ms,
+            point.p99_ms,
+            point.max_ms,
+            point.server_cpu_pct,
+            point.server_rss_mib,
+            point.generator_cpu_pct,
+            point.duration_s,
+            int(point.valid),
+            point.note,
+            measured_at or _now(),
+            None if point.passed is None else int(point.passed),
+            int(point.stable),
+            json.dumps([w.model_dump(mode="json") for w in point.windows]),
+        ),
+    )
 
 
 def finish_run(
@@ -120,60 +151,121 @@ def finish_run(
     extra_config: dict[str, Any] | None = None,
 ) -> None:
     with store.transaction() as conn:
-        conn.execute(
-            "UPDATE bench_runs SET status = ?, finished_at = ?, error = ?, log_tail = ? WHERE id = ?",
-            (status.value, _now(), error, log_tail, run_id),
-        )
-        if extra_config:
-            row = conn.execute("SELECT config_json FROM bench_runs WHERE id = ?", (run_id,)).fetchone()
-            merged = {**json.loads(row[0] or "{}"), **extra_config}
-            conn.execute("UPDATE bench_runs SET config_json = ? WHERE id = ?", (to_json(merged), run_id))
+        _finish(conn, run_id, status, error, log_tail, extra_config)
+
+
+def _finish(
+    conn: sqlite3.Connection,
+    run_id: str,
+    status: RunStatus,
+    error: str | None,
+    log_tail: str | None,
+    extra_config: dict[str, Any] | None,
+) -> None:
+    conn.execute(
+        "UPDATE bench_runs SET status = ?, finished_at = ?, error = ?, log_tail = ? WHERE id = ?",
+        (
+            status.value,
+            _now(),
+            None if error is None else redact_text(error),
+            None if log_tail is None else redact_text(log_tail),
+            run_id,
+        ),
+    )
+    if extra_config:
+        row = conn.execute("SELECT config_json FROM bench_runs WHERE id = ?", (run_id,)).fetchone()
+        merged = {**json.loads(row[0] or "{}"), **extra_config}
+        conn.execute("UPDATE bench_runs SET config_json = ? WHERE id = ?", (to_json(merged), run_id))
+
+
+def set_server_pid(store: Store, run_id: str, pid: int) -> None:
+    """Record the model server's pid (its process group) so that a dead owner's server can be stopped."""
+    with store.transaction() as conn:
+        conn.execute("UPDATE bench_runs SET server_pid = ? WHERE id = ?", (pid, run_id))
+
+
+def reap_abandoned(store: Store, stop_server: Callable[[int, str], object] | None = None) -> list[str]:
+    """Mark ``abandoned`` the runs still ``running`` whose owner process on this machine is gone.
+
+    A ``kill -9``, an out-of-memory kill or a full disk can end a run's process before it records how the
+    run ended. ``stop_server(pid, started_at)`` is called for each such run's server, to stop it if it is
+    still there. Returns the run ids marked.
+    """
+    host = socket.gethostname()
+    rows = store.query(
+        "SELECT id, owner_pid, server_pid, started_at FROM bench_runs"
+        " WHERE status = 'running' AND owner_host = ? AND owner_pid IS NOT NULL",
+        (host,),
+    )
+    gone = [r for r in rows if not _alive(int(r["owner_pid"]))]
+    for r in gone:
+        if r["server_pid"] is not None and stop_server is not None:
+            stop_server(int(r["server_pid"]), str(r["started_at"]))
+        with store.transaction() as conn:
+            conn.execute(
+                "UPDATE bench_runs SET status = 'abandoned', finished_at = ?, error = ? WHERE id = ?",
+                (_now(), f"its process (pid {r['owner_pid']}) ended without finishing the run", r["id"]),
+            )
+    return [str(r["id"]) for r in gone]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def add_capacity(store: Store, result: CapacityResult, *, method: str = "measured") -> None:
     with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO capacities (run_id, model, shape, capacity_rps, p99_ms_at_capacity, slo_p99_ms,"
-            " estimated,"
-            " low_rps, high_rps, reason, method, created_at, lower_bound, max_error_rate)"
-            " VALUES (?, ?, ?, ?, ?, ?, 0, NULL, NULL, ?, ?, ?, ?, ?)",
-            (
-                result.run_id,
-                result.model,
-                result.shape,
-                result.capacity_rps,
-                result.p99_ms_at_capacity,
-                result.slo_p99_ms,
-                result.reason,
-                method,
-                _now(),
-                int(result.lower_bound),
-                result.max_error_rate,
-            ),
-        )
+        _insert_capacity(conn, result, method)
+
+
+def _insert_capacity(conn: sqlite3.Connection, result: CapacityResult, method: str) -> None:
+    conn.execute(
+        "INSERT INTO capacities (run_id, model, shape, capacity_rps, p99_ms_at_capacity, slo_p99_ms,"
+        " estimated,"
+        " low_rps, high_rps, reason, method, created_at, lower_bound, max_error_rate)"
+        " VALUES (?, ?, ?, ?, ?, ?, 0, NULL, NULL, ?, ?, ?, ?, ?)",
+        (
+            result.run_id,
+            result.model,
+            result.shape,
+            result.capacity_rps,
+            result.p99_ms_at_capacity,
+            result.slo_p99_ms,
+            result.reason,
+            method,
+            _now(),
+            int(result.lower_bound),
+            result.max_error_rate,
+        ),
+    )
 
 
 def import_result(store: Store, result: CapacityResult, *, target: str) -> bool:
-    """Store a complete result from elsewhere (a Kubernetes Job); False when that run is already stored."""
-    if store.query("SELECT 1 FROM bench_runs WHERE id = ?", (result.run_id,)):
-        return False
-    start_run(
-        store,
-        run_id=result.run_id,
-        model=result.model,
-        shape=result.shape,
-        target=target,
-        slo_p99_ms=result.slo_p99_ms,
-        max_error_rate=result.max_error_rate,
-        config={"imported": True, "plateau_rps": result.plateau_rps, "wall_s": result.wall_s},
-        host=result.host,
-        emulation=result.emulation,
-    )
-    for point in result.points:
-        add_point(store, result.run_id, point)
-    if result.status is RunStatus.COMPLETED:
-        add_capacity(store, result, method="imported")
-    finish_run(store, result.run_id, result.status, error=result.error, log_tail=result.log_tail)
+    """Store a complete result from elsewhere (a Kubernetes Job) in one transaction: all of it or nothing.
+
+    False when that run is already stored.
+    """
+    with store.transaction() as conn:
+        if conn.execute("SELECT 1 FROM bench_runs WHERE id = ?", (result.run_id,)).fetchone():
+            return False
+        host_json = {
+            "host": result.host.model_dump(mode="json") if result.host else None,
+            "emulation": result.emulation.model_dump(mode="json") if result.emulation else None,
+        }
+        config = {"imported": True, "plateau_rps": result.plateau_rps, "wall_s": result.wall_s}
+        _insert_run(conn, result.run_id, result.model, result.shape, target, result.slo_p99_ms,
+                    result.max_error_rate, None, host_json, config, False)  # fmt: skip
+        for point in result.points:
+            _insert_point(conn, result.run_id, point, None)
+        if result.status is RunStatus.COMPLETED:
+            _insert_capacity(conn, result, "imported")
+        _finish(conn, result.run_id, result.status, result.error, result.log_tail, None)
     return True
 
 

@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from advisor.bench import results
 from advisor.bench.config import BenchConfig, BenchEvent, EventSink
 from advisor.bench.emulation import Confinement, host_cpus, plan_emulation
 from advisor.bench.measure import measure
 from advisor.bench.measurements import HOST_SHAPE, CapacityResult, EmulationInfo, RequestSpec
-from advisor.bench.server import ManagedServer
+from advisor.bench.server import ManagedServer, stop_orphan
 from advisor.bench.targets import ServerTarget, reference_target
 from advisor.domain import SLO
-from advisor.errors import InputError
+from advisor.errors import InputError, MeasurementError
 from advisor.pricing.catalog import Catalog
+from advisor.redact import redact_url
 from advisor.settings import Settings
 from advisor.store import Store
+
+CONNECT_TIMEOUT_S = 5.0
 
 __all__ = [
     "BenchConfig",
@@ -107,6 +111,7 @@ def run_command(
     vcpu, memory = resolve_shape(catalog, shape, config.emulation)
     method = "none" if shape == HOST_SHAPE else config.emulation
     emulation = plan_emulation(shape, vcpu, memory, method=method)
+    reap_abandoned(store)
     run_id = results.new_run_id()
     server = _server_for(
         settings,
@@ -138,6 +143,27 @@ def check_shapes(catalog: Catalog, shapes: list[str], emulation: str) -> None:
     for shape in shapes:
         vcpu, memory = resolve_shape(catalog, shape, emulation)
         plan_emulation(shape, vcpu, memory, method="none" if shape == HOST_SHAPE else emulation)  # type: ignore[arg-type]
+
+
+def reap_abandoned(store: Store) -> list[str]:
+    """Mark the runs a dead process left ``running`` abandoned and stop their servers (before a new run)."""
+    return results.reap_abandoned(store, stop_orphan)
+
+
+def check_reachable(request: RequestSpec, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """MeasurementError when nothing accepts a TCP connection at the request's host and port."""
+    parts = urlsplit(request.base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise MeasurementError(
+            f"nothing answers at {redact_url(request.base_url)} ({why})",
+            where="--endpoint",
+            fix="start the server first, or check the host and port",
+        ) from None
 
 
 def run_target(
@@ -198,8 +224,13 @@ def run_endpoint(
     config: BenchConfig | None = None,
     on_event: EventSink | None = None,
 ) -> CapacityResult:
-    """Measure a server that is already running (nothing is started or confined)."""
+    """Measure a server that is already running (nothing is started or confined).
+
+    MeasurementError, before anything is stored, when nothing accepts connections at its address.
+    """
     cfg = config or BenchConfig()
+    check_reachable(request)
+    reap_abandoned(store)
     return measure(
         store,
         model=label,

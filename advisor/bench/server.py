@@ -10,12 +10,14 @@ exited or outgrown the shape's memory, and :meth:`sample` gives its CPU % and RS
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -53,8 +55,12 @@ class ManagedServer:
         self._peak_rss_mib = 0.0
 
     # ----- lifecycle ---------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Start and wait until healthy; MeasurementError (with the log's last lines) when it is not."""
+    def start(self, on_spawn: Callable[[int], None] | None = None) -> None:
+        """Start and wait until healthy; MeasurementError (with the log's last lines) when it is not.
+
+        ``on_spawn(pid)`` is called as soon as the process exists (before the wait), so its pid can be
+        recorded: a later start stops it if this process dies without doing so.
+        """
         env = {**os.environ, **(self.confinement.env() if self.confinement else {}), **self.extra_env}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
@@ -74,6 +80,8 @@ class ManagedServer:
                     where=" ".join(self.command)[:200],
                     fix="check the server command",
                 ) from None
+        if on_spawn is not None:
+            on_spawn(self._proc.pid)
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -209,3 +217,25 @@ def _healthy(url: str) -> bool:
             return 200 <= int(resp.status) < 300
     except (urllib.error.URLError, OSError, ValueError):
         return False
+
+
+def stop_orphan(pid: int, started_at: str) -> bool:
+    """Stop the process group of a server a dead run left behind; True when one was stopped.
+
+    Only a process that started when that run did (within a minute) is touched, so a pid the system has
+    since given to another program is left alone.
+    """
+    try:
+        proc = psutil.Process(pid)
+        born = proc.create_time()
+    except psutil.Error:
+        return False
+    try:
+        started = dt.datetime.fromisoformat(started_at).timestamp()
+    except ValueError:
+        return False
+    if not started - 5 <= born <= started + 600:
+        return False
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
+    return True
