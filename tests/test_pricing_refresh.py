@@ -23,7 +23,7 @@ from rich.console import Console
 
 from advisor.cli import main
 from advisor.domain import PurchaseOption
-from advisor.errors import ConfigError, DataError, NotFoundError
+from advisor.errors import ConfigError, DataError, NotFoundError, StorageError
 from advisor.pricing.aws import AwsClients
 from advisor.pricing.catalog import Catalog
 from advisor.pricing.refresh import check_regions, check_services, refresh_snapshot
@@ -294,8 +294,9 @@ def test_a_failure_while_writing_leaves_the_snapshot_in_force(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("advisor.pricing.snapshot.write_manifest", disk_full)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(StorageError, match="the disk is full") as err:
         _first_refresh(settings)
+    assert err.value.exit_code == 1 and str(settings.snapshots_dir) in err.value.one_line()
     assert _tree(settings.snapshots_dir) == before
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from advisor.errors import DataError
+from advisor.errors import DataError, storage_error
+from advisor.paths import ensure_dir
 from advisor.settings import Settings
 
 MANIFEST = "manifest.json"
@@ -171,22 +172,25 @@ def write_snapshot(settings: Settings, tables: dict[str, pd.DataFrame], origin: 
     """Write ``tables`` as a new snapshot under ADVISOR_HOME and make it current, atomically.
 
     The snapshot folder is built under a temporary name and renamed into place; only then is CURRENT
-    replaced (os.replace, atomic on POSIX). Any failure before that leaves the previous snapshot in force.
+    replaced (os.replace, atomic on POSIX). Any failure before that leaves the previous snapshot in force; a
+    machine that refuses the write (full disk, read-only) is a StorageError naming the folder.
     """
-    root = settings.snapshots_dir
-    root.mkdir(parents=True, exist_ok=True)
+    root = ensure_dir(settings.snapshots_dir, "the price snapshots folder")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
     try:
-        for name, frame in tables.items():
-            frame.to_csv(staging / name, index=False)
-        write_manifest(staging, origin)
-        final = root / f"snapshot-{stamp}"
-        staging.rename(final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _atomic_write(root / CURRENT_POINTER, final.name + "\n")
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+        try:
+            for name, frame in tables.items():
+                frame.to_csv(staging / name, index=False)
+            write_manifest(staging, origin)
+            final = root / f"snapshot-{stamp}"
+            staging.rename(final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _atomic_write(root / CURRENT_POINTER, final.name + "\n")
+    except OSError as exc:
+        raise storage_error(exc, root, "writing the price snapshot") from None
     return final
 
 
