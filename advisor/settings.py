@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
@@ -20,6 +21,7 @@ from pydantic_settings import (
 )
 
 from advisor.errors import ConfigError
+from advisor.paths import read_text
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Shipped inside the package (and the wheel), so an installed advisor finds them as a checkout does.
@@ -71,16 +73,34 @@ class Settings(BaseSettings):
         return self.home / "pricing"
 
 
+def _check_settings_file(path: Path) -> None:
+    """ConfigError (file:line) unless ``path`` is a readable YAML mapping (an empty file is one)."""
+    if not path.is_file():
+        raise ConfigError("settings file not found", where=str(path), fix="pass an existing YAML file")
+    text = read_text(path, "settings file")
+    try:
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(
+            "the settings file is not valid YAML", where=where, fix="fix the YAML syntax"
+        ) from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(
+            "the settings file must be a YAML mapping (key: value lines)",
+            where=f"{path}:1",
+            fix="e.g. home: .advisor",
+        )
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build settings from the environment and an optional YAML file; bad values raise ConfigError."""
     if config_file is None and os.environ.get("ADVISOR_CONFIG"):
         config_file = Path(os.environ["ADVISOR_CONFIG"])
     cls: type[Settings] = Settings
     if config_file is not None:
-        if not config_file.is_file():
-            raise ConfigError(
-                "settings file not found", where=str(config_file), fix="pass an existing YAML file"
-            )
+        _check_settings_file(config_file)
         cls = type(
             "FileSettings", (Settings,), {"model_config": {**Settings.model_config, "yaml_file": config_file}}
         )

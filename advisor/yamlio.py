@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from advisor.errors import ConfigError
+from advisor.paths import read_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,8 +23,9 @@ M = TypeVar("M", bound=BaseModel)
 def load_yaml_model(path: Path, model: type[M], *, what: str, fix: str | None = None) -> M:
     """Read ``path`` and validate it as ``model``; any problem is one ConfigError with ``path:line``."""
     if not path.is_file():
-        raise ConfigError(f"{what} file not found", where=str(path), fix=fix or "pass an existing YAML file")
-    text = path.read_text(encoding="utf-8", errors="replace")
+        hint = "give a file, not a folder" if path.is_dir() else "pass an existing YAML file"
+        raise ConfigError(f"{what} file not found", where=str(path), fix=fix or hint)
+    text = read_text(path, what)
     return parse_yaml_model(text, model, where=str(path), what=what, fix=fix)
 
 
@@ -32,6 +34,12 @@ def parse_yaml_model(text: str, model: type[M], *, where: str, what: str, fix: s
     try:
         data = yaml.safe_load(text)
         root = yaml.compose(text)
+    except RecursionError:
+        raise ConfigError(
+            "the YAML is nested too deeply to read", where=where, fix="flatten the document"
+        ) from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise ConfigError(f"invalid YAML value ({exc})", where=where, fix="correct the value") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         at = f":{mark.line + 1}" if mark is not None else ""
@@ -47,6 +55,8 @@ def parse_yaml_model(text: str, model: type[M], *, where: str, what: str, fix: s
         )
     try:
         return model.model_validate(data)
+    except RecursionError:
+        raise ConfigError("the document is nested too deeply", where=where, fix="flatten it") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         line, path = locate(root, tuple(err["loc"]))
@@ -55,6 +65,21 @@ def parse_yaml_model(text: str, model: type[M], *, where: str, what: str, fix: s
             msg = "unknown field"
         field = ".".join(str(p) for p in path) or "(document)"
         raise ConfigError(f"{field}: {msg}", where=f"{where}:{line}", fix=fix or _fix_for(err)) from None
+
+
+def field_error(source: Path | None, loc: tuple[Any, ...], what: str, fix: str | None = None) -> ConfigError:
+    """A ConfigError about the field at ``loc`` of the YAML file ``source``, located as validation errors are
+    (``s.yaml:12: candidates.families.1: unknown instance family 'c99x'``); just the field path without a
+    file."""
+    field = ".".join(str(p) for p in loc)
+    if source is None or not source.is_file():
+        return ConfigError(f"{field}: {what}", where=None, fix=fix)
+    try:
+        root = yaml.compose(source.read_text(encoding="utf-8", errors="replace"))
+    except (yaml.YAMLError, RecursionError):
+        root = None
+    line, _ = locate(root, loc)
+    return ConfigError(f"{field}: {what}", where=f"{source}:{line}", fix=fix)
 
 
 def locate(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int, list[Any]]:

@@ -85,8 +85,11 @@ def test_bad_urls_templates_and_files_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError) as err:
         build_request("http://h:1", template="kserve", body={})
     assert "kserve-v2" in err.value.one_line()  # the closest name is suggested
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="does not exist"):
         load_json_body(tmp_path / "missing.json")
+    (tmp_path / "deep.json").write_text("[" * 200_000)
+    with pytest.raises(InputError, match="nested too deeply"):
+        load_json_body(tmp_path / "deep.json")
     with pytest.raises(InputError, match="needs a body"):
         build_request("http://h:1/p", template="json")
     assert set(TEMPLATES) == {"json", "kserve-v2", "openai-embeddings", "openai-chat", "raw"}

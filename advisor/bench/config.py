@@ -14,12 +14,12 @@ from pydantic import Field
 
 from advisor.bench.measurements import GENERATOR_CPU_LIMIT_PCT, PointResult
 from advisor.bench.search import SearchConfig
-from advisor.domain import SLO, FrozenModel
+from advisor.domain import SLO, InputModel
 
 Emulation = Literal["auto", "cgroup_v2", "affinity_rlimit", "none"]
 
 
-class BenchConfig(FrozenModel):
+class BenchConfig(InputModel):
     """Knobs of one measurement. :meth:`quick` trades precision for time (tests, the optimiser)."""
 
     warmup_s: float = Field(default=2.0, ge=0, description="discarded at the start of each point")
@@ -32,7 +32,9 @@ class BenchConfig(FrozenModel):
     probe_s: float = Field(default=3.0, gt=0, description="closed-loop probe length (after 1 s warm-up)")
     probe_users: int = Field(default=32, ge=1, description="users of the closed-loop probe")
     pool_users: int = Field(default=256, ge=1, description="max requests in flight from the generator")
-    request_timeout_s: float = Field(default=10.0, gt=0, description="seconds before a request is an error")
+    request_timeout_s: float = Field(
+        default=10.0, gt=0, le=3600, description="seconds before a request is an error"
+    )
     workers: int = Field(default=0, ge=0, description="local Locust worker processes (0: one process)")
     remote_workers: int = Field(default=0, ge=0, description="wait for this many workers from other machines")
     master_bind: str = Field(default="127.0.0.1", description="master address (0.0.0.0 for remote workers)")

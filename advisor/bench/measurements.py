@@ -12,13 +12,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from advisor.domain import HOST_SHAPE as HOST_SHAPE
 from advisor.domain import FrozenModel as _Value
 from advisor.redact import redact_text
 
 # Locust warns when its process passes this CPU share (locust.runners.CPU_WARNING_THRESHOLD = 90); a point
 # measured above it is not the server's limit.
 GENERATOR_CPU_LIMIT_PCT = 90.0
-HOST_SHAPE = "host"  # the whole machine, unconfined (a shape name for ``--shapes``)
 
 
 class LoadMode(StrEnum):

@@ -23,10 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from advisor.bench.measurements import RequestSpec
 from advisor.errors import InputError, NotFoundError, choices_hint
+from advisor.paths import parse_json, read_text
 from advisor.redact import redact_url
 
 DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog near the bank of the river."
@@ -200,22 +201,34 @@ def get_template(name: str) -> PayloadTemplate:
 
 def load_json_body(path: Path) -> Any:
     """Parse a JSON body file; InputError with file:line:column on a syntax error."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    if not path.is_file():
         raise InputError(
-            f"cannot read the payload file: {exc.strerror}",
-            where=str(path),
-            fix="pass an existing, readable file",
-        ) from None
+            "the payload file does not exist", where=str(path), fix="pass an existing, readable file"
+        )
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return parse_json(read_text(path, "payload file"), str(path), "payload")
+    except InputError as exc:
         raise InputError(
-            f"malformed JSON: {exc.msg}",
-            where=f"{path}:{exc.lineno}:{exc.colno}",
-            fix="fix the JSON (or use --template raw to send the file as is)",
+            exc.what, where=exc.where, fix="fix the JSON (or use --template raw to send it as is)"
         ) from None
+
+
+def split_endpoint(endpoint: str) -> tuple[SplitResult, dict[str, str]]:
+    """The URL without credentials, and the Basic ``Authorization`` header they become (if any); InputError
+    for anything but an http(s) URL with a host."""
+    parts = urlsplit(endpoint)
+    auth: dict[str, str] = {}
+    if parts.username is not None or "@" in parts.netloc:
+        token = base64.b64encode(f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode())
+        auth = {"Authorization": f"Basic {token.decode()}"}
+        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InputError(
+            f"not an http(s) URL: {redact_url(endpoint)!r}",
+            where="--endpoint",
+            fix="give e.g. http://127.0.0.1:8080/predict",
+        )
+    return parts, auth
 
 
 def build_request(
@@ -234,18 +247,7 @@ def build_request(
     the URL (``http://user:pw@host``) become an HTTP Basic ``Authorization`` header, so the base URL that is
     stored and shown carries no secret.
     """
-    parts = urlsplit(endpoint)
-    auth: dict[str, str] = {}
-    if parts.username is not None or "@" in parts.netloc:
-        token = base64.b64encode(f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode())
-        auth = {"Authorization": f"Basic {token.decode()}"}
-        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InputError(
-            f"not an http(s) URL: {redact_url(endpoint)!r}",
-            where="--endpoint",
-            fix="give e.g. http://127.0.0.1:8080/predict",
-        )
+    parts, auth = split_endpoint(endpoint)
     tpl = get_template(template)
     where = str(body_path) if body_path is not None else f"--template {template}"
     if tpl.name == "raw":
@@ -253,14 +255,7 @@ def build_request(
             raise InputError(
                 "the raw template needs a body file", where="--payload", fix="pass --payload FILE"
             )
-        try:
-            text = body_path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(
-                f"cannot read the payload file as text: {exc}",
-                where=str(body_path),
-                fix="pass a readable UTF-8 text file",
-            ) from None
+        text = read_text(body_path, "payload file")
         return RequestSpec(
             base_url=f"{parts.scheme}://{parts.netloc}",
             path=_path(parts, tpl, model_name),

@@ -23,7 +23,7 @@ from advisor.bench.registry import REFERENCE_MODELS, parse_options
 from advisor.bench.targets import Payload, ServerTarget, command_target, reference_target
 from advisor.cli import bench_results
 from advisor.cli import bench_view as view
-from advisor.cli.options import field_option, parse_headers, split_list
+from advisor.cli.options import field_option, from_flags, parse_headers, positive, split_list
 from advisor.cli.output import console, print_json
 from advisor.domain import (
     DEFAULT_HEALTH_PATH,
@@ -41,6 +41,11 @@ app = typer.Typer(
     help="Measure model capacity under a p99 SLO with Locust, on emulated or real instance shapes."
 )
 EMULATIONS = ("auto", "cgroup_v2", "affinity_rlimit", "none")
+CONFIG_FLAGS = {
+    "workers": "--workers", "remote_workers": "--remote-workers", "master_bind": "--master-bind",
+    "master_port": "--master-port", "emulation": "--emulation", "pool_users": "--users",
+    "probe_users": "--probe-users", "request_timeout_s": "--request-timeout",
+}  # fmt: skip
 
 
 @app.command("run")
@@ -109,10 +114,12 @@ def run(
     settings: Settings = ctx.obj
     _check_run_args(emulation, server_cmd, endpoint, model)
     slo = bench_results.slo_from(slo_p99_ms, max_error_rate)
-    config = (BenchConfig.quick if quick else BenchConfig)(
-        workers=workers, remote_workers=remote_workers, master_bind=master_bind, master_port=master_port,
-        emulation=emulation, pool_users=users, probe_users=probe_users, request_timeout_s=request_timeout,
+    config = from_flags(
+        BenchConfig, CONFIG_FLAGS, BenchConfig.quick if quick else BenchConfig, workers=workers,
+        remote_workers=remote_workers, master_bind=master_bind, master_port=master_port, emulation=emulation,
+        pool_users=users, probe_users=probe_users, request_timeout_s=request_timeout,
     ).tuned(warmup_s=warmup_s, window_s=window_s, max_points=max_points, resolution=resolution)  # fmt: skip
+    positive(ready_timeout, "--ready-timeout", maximum=3600)
     body = Payload(template, payload, None, model_name, content_type, parse_headers(header))
     catalog = Catalog.load(settings)
     shape_list = split_list(shapes, "--shapes")

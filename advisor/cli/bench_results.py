@@ -6,6 +6,7 @@ Registered on the ``advisor bench`` app by :mod:`advisor.cli.bench`; tables: :mo
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from advisor.capacity import (
     suggest_measurements,
 )
 from advisor.cli import bench_view as view
-from advisor.cli.options import split_list
+from advisor.cli.options import from_flags, split_list
 from advisor.cli.output import console, print_json
 from advisor.domain import SLO, PurchaseOption
 from advisor.errors import InputError
@@ -33,8 +34,10 @@ from advisor.store import Store
 
 def slo_from(p99_ms: float, max_error_rate: float) -> SLO:
     """The SLO of ``--slo-p99-ms`` and ``--max-error-rate``, checked."""
-    if not p99_ms > 0:
-        raise InputError(f"the SLO must be positive, not {p99_ms:g} ms", where="--slo-p99-ms", fix="e.g. 200")
+    if not (math.isfinite(p99_ms) and 0 < p99_ms <= 3_600_000):
+        raise InputError(
+            f"the SLO must be a positive number of ms, not {p99_ms:g}", where="--slo-p99-ms", fix="e.g. 200"
+        )
     if not 0 <= max_error_rate <= 1:
         raise InputError(
             f"{max_error_rate:g} is not a share", where="--max-error-rate", fix="use 0..1, e.g. 0.001"
@@ -119,7 +122,10 @@ def suggest(
             fix="pass both, or neither",
         )
     if flops_per_request is not None and bytes_per_request is not None:
-        workload = GpuWorkload(flops_per_request=flops_per_request, bytes_per_request=bytes_per_request)
+        flags = {"flops_per_request": "--flops-per-request", "bytes_per_request": "--bytes-per-request"}
+        workload = from_flags(
+            GpuWorkload, flags, flops_per_request=flops_per_request, bytes_per_request=bytes_per_request
+        )
     types = (
         split_list(instance_types, "--instance-types")
         if instance_types
@@ -182,7 +188,8 @@ def plan(
         k8s_version=k8s_version,
     )
     console.print(
-        f"wrote {len(paths)} Job manifests to {directory} (validated against Kubernetes {k8s_version})"
+        f"wrote {len(paths)} Job manifest{'s' if len(paths) != 1 else ''} to {directory}"
+        f" (validated against Kubernetes {k8s_version})"
     )
     console.print(
         "run:  kubectl apply -f DIR;  then for each job:  kubectl logs job/NAME > NAME.json && "

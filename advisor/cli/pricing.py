@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from advisor.cli.options import split_list
+from advisor.cli.options import from_flags, split_list
 from advisor.cli.output import console, print_json, warn
 from advisor.domain import Price, PurchaseOption, ReplicaResources
 from advisor.errors import InputError
@@ -215,7 +215,24 @@ def cheapest(
     """The cheapest instance types that host N replicas of a given resource need."""
     catalog = _catalog(ctx)
     settings: Settings = ctx.obj
-    need = ReplicaResources(vcpu=vcpu, memory_gib=memory_gib, gpu_count=gpus, gpu_memory_gib=gpu_memory_gib)
+    if option not in (PurchaseOption.ON_DEMAND, PurchaseOption.SPOT):
+        raise InputError(
+            f"{option.value} is not an EC2 purchase option", where="--option", fix="use on_demand or spot"
+        )
+    flags = {
+        "vcpu": "--vcpu",
+        "memory_gib": "--memory-gib",
+        "gpu_count": "--gpus",
+        "gpu_memory_gib": "--gpu-memory-gib",
+    }
+    need = from_flags(
+        ReplicaResources,
+        flags,
+        vcpu=vcpu,
+        memory_gib=memory_gib,
+        gpu_count=gpus,
+        gpu_memory_gib=gpu_memory_gib,
+    )
     offers = catalog.cheapest(
         need, region or settings.default_region, option, replicas=replicas, limit=limit,
         include_burstable=include_burstable,

@@ -51,6 +51,7 @@ def recommend(
     settings: Settings = ctx.obj
     scenario = load_scenario(scenario_path)
     catalog = Catalog.load(settings)
+    api.check_scenario(scenario, scenario_path, catalog)
     quiet = fmt != "table"
     if bench:
         bench_models(settings, catalog, scenario, scenario_path, quiet=quiet)

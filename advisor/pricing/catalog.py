@@ -74,6 +74,11 @@ class Catalog:
         priced = set(self._on_demand.index.get_level_values("instance_type"))
         return sorted(set(self._specs.index) | priced)
 
+    @cached_property
+    def family_names(self) -> list[str]:
+        """Every instance family of the snapshot (``c6i``, ``g5``...), sorted."""
+        return sorted({str(f) for f in self._specs["family"].dropna()})
+
     def check_instance_type(self, name: str) -> str:
         """The EC2 name of ``name`` (``ml.`` prefix dropped) if any table knows it; else NotFoundError."""
         ec2_name = name.removeprefix(SAGEMAKER_PREFIX)
