@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from advisor.errors import InputError
-from advisor.traffic.profile import FloatArray, IntArray, TrafficProfile
+from advisor.paths import ensure_dir, write_text
+from advisor.traffic.profile import FloatArray, IntArray, TrafficProfile, check_steps
 from advisor.traffic.timestamps import TIMESTAMP_COLUMNS, find_column, parse_timestamps, read_table
 
 RATE_COLUMNS = ("rps", "requests_per_second", "rate")
@@ -85,7 +86,7 @@ def read_profile_csv(
             fix="put rows on a regular grid, or pass --step",
         )
     slots = (offsets // step_ns).astype(np.int64)
-    n = int(slots[-1]) + 1
+    n = check_steps(int(slots[-1]) + 1, str(path))
     grid = np.full(n, np.nan)
     grid[slots] = values
     if n > len(slots) and policy is FillPolicy.NONE:
@@ -109,13 +110,13 @@ def read_profile_csv(
 
 
 def write_profile_csv(profile: TrafficProfile, path: Path) -> Path:
-    """Write ``timestamp,rps`` with ISO 8601 timestamps carrying their UTC offset; returns the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``timestamp,rps`` (ISO 8601 timestamps with their UTC offset) atomically; returns the path.
+
+    The folder is created when missing; StorageError (one line) when the path is a folder or the machine
+    refuses the write."""
+    ensure_dir(path.parent, "the profiles folder")
     frame = pd.DataFrame({"timestamp": profile.index.strftime("%Y-%m-%dT%H:%M:%S%z"), "rps": profile.rps})
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    frame.to_csv(tmp, index=False, float_format="%.6g")
-    tmp.replace(path)
-    return path
+    return write_text(path, frame.to_csv(index=False, float_format="%.6g"), "the profile")
 
 
 def _parse_values(raw: pd.Series, lines: IntArray, path: Path, *, allow_missing: bool) -> FloatArray:

@@ -34,10 +34,14 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
-from advisor.domain import FrozenModel
+from advisor.domain import InputModel
 from advisor.traffic import ops
-from advisor.traffic.profile import DEFAULT_STEP_S, FloatArray, IntArray, TrafficProfile
+from advisor.traffic.profile import DEFAULT_STEP_S, MAX_STEPS, FloatArray, IntArray, TrafficProfile
 from advisor.yamlio import load_yaml_model, register_union_tags
+
+# Timestamps advisor handles (pandas' nanosecond range ends in 2262); far beyond any traffic on record.
+EARLIEST_START = dt.date(1970, 1, 1)
+LATEST_START = dt.date(2200, 1, 1)
 
 
 class Weekday(IntEnum):
@@ -54,7 +58,7 @@ WEEKDAYS = [Weekday.mon, Weekday.tue, Weekday.wed, Weekday.thu, Weekday.fri]
 ALL_DAYS = list(Weekday)
 
 
-class _Component(FrozenModel):
+class _Component(InputModel):
     @field_validator("days", mode="before", check_fields=False)
     @classmethod
     def _day_names(cls, value: Any) -> Any:
@@ -147,7 +151,7 @@ Component = Annotated[
 ]
 
 
-class ScaleSpec(FrozenModel):
+class ScaleSpec(InputModel):
     """Rescale the generated profile: to a peak rate or to a monthly (730 h) volume, not both."""
 
     peak_rps: float | None = Field(default=None, gt=0)
@@ -160,7 +164,7 @@ class ScaleSpec(FrozenModel):
         return self
 
 
-class ProfileSpec(FrozenModel):
+class ProfileSpec(InputModel):
     """A parametric profile: what ``load_profiles/*.yaml`` and ``advisor profile generate`` read."""
 
     name: str = Field(min_length=1)
@@ -171,13 +175,30 @@ class ProfileSpec(FrozenModel):
     )
     days: float = Field(default=7.0, gt=0, le=3660)
     step_s: int = Field(default=DEFAULT_STEP_S, ge=1, le=86400)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**63)
     noise_pct: float = Field(
         default=0.0, ge=0, lt=100, description="lognormal noise per step, mean-preserving"
     )
     components: list[Component] = Field(min_length=1)
     scale: ScaleSpec | None = None
     repeat_to: Literal["day", "week", "month", "year"] | None = None
+
+    @field_validator("start")
+    @classmethod
+    def _plausible_start(cls, value: dt.date | dt.datetime) -> dt.date | dt.datetime:
+        if not EARLIEST_START <= (value.date() if isinstance(value, dt.datetime) else value) <= LATEST_START:
+            raise ValueError(f"start must lie between {EARLIEST_START} and {LATEST_START}")
+        return value
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ProfileSpec:
+        steps = self.days * 86400 / self.step_s
+        if steps > MAX_STEPS:
+            raise ValueError(
+                f"{self.days:g} days at {self.step_s} s steps are {steps:,.0f} steps, more than the "
+                f"{MAX_STEPS:,} advisor replays; use a coarser step_s or fewer days"
+            )
+        return self
 
     @field_validator("timezone")
     @classmethod

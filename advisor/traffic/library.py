@@ -10,11 +10,13 @@ otherwise — a log's header must name a timestamp column unless it has only one
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
 from advisor.errors import InputError, NotFoundError
+from advisor.paths import read_text
 from advisor.settings import Settings
 from advisor.traffic.csvfile import FillPolicy, is_profile_table, read_profile_csv
 from advisor.traffic.generators import generate_file, load_spec
@@ -35,6 +37,19 @@ class ProfileEntry(BaseModel):
     kind: str  # "generator" | "csv"
     origin: str  # "bundled" | "imported"
     description: str = ""
+
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def check_profile_name(name: str | None, where: str = "--name") -> str | None:
+    """``name`` when it can name a profile file in a folder (no path, no ``..``); InputError otherwise."""
+    if name is not None and (not _NAME_RE.match(name) or ".." in name):
+        raise InputError(
+            f"{name!r} cannot name a profile", where=where,
+            fix="use letters, digits, '-', '_' and '.', starting with a letter or digit (no folders)",
+        )  # fmt: skip
+    return name
 
 
 def imported_dir(settings: Settings) -> Path:
@@ -100,8 +115,8 @@ def load_profile_file(
         return profile.replace(name=name) if name else profile
     if not path.is_file():
         raise InputError("file not found", where=str(path), fix="pass an existing CSV or YAML file")
-    with path.open(encoding="utf-8", errors="replace", newline="") as fh:
-        header = next(csv.reader([fh.readline()]), [])
+    first = read_text(path, "profile file").split("\n", 1)[0]
+    header = next(csv.reader([first]), [])
     if is_profile_table(header):
         return read_profile_csv(path, name=name, step_s=step_s, timezone=timezone, fill=fill)
     named = {h.strip().lower() for h in header}

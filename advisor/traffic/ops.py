@@ -12,8 +12,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from advisor.domain import MAX_RPS
 from advisor.errors import InputError
-from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile
+from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile, check_steps
 
 HOURS_PER_YEAR = 8760.0
 Horizon = Literal["day", "week", "month", "year"]
@@ -77,6 +78,7 @@ def resample(profile: TrafficProfile, step_s: int) -> TrafficProfile:
             )
         rates = profile.rps[: whole * k].reshape(whole, k).mean(axis=1)
     elif profile.step_s % step_s == 0:
+        check_steps(profile.steps * (profile.step_s // step_s), "--step")
         rates = np.repeat(profile.rps, profile.step_s // step_s)
     else:
         raise InputError(
@@ -96,7 +98,7 @@ def repeat_to(profile: TrafficProfile, hours: float | Horizon) -> TrafficProfile
     target_h = HORIZON_HOURS[hours] if isinstance(hours, str) else float(hours)
     if target_h <= 0:
         raise InputError(f"length must be positive, got {target_h} h", where="--repeat-to")
-    steps = round(target_h * 3600 / profile.step_s)
+    steps = check_steps(round(target_h * 3600 / profile.step_s), "--repeat-to")
     if steps < 1:
         raise InputError(f"{target_h} h is shorter than one {profile.step_s} s step", where="--repeat-to")
     reps = -(-steps // profile.steps)
@@ -120,6 +122,15 @@ def transform(
     """
     if peak_rps is not None and monthly_requests is not None:
         raise InputError("give a peak rate or a monthly volume, not both", where=where)
+    for value, flag, top in (
+        (peak_rps, "--peak-rps", MAX_RPS),
+        (monthly_requests, "--monthly-requests", None),
+    ):
+        if value is not None and not (math.isfinite(value) and value > 0 and (top is None or value <= top)):
+            bound = f" and at most {top:g}" if top is not None else ""
+            raise InputError(
+                f"{value!r} is not a positive finite number{bound}", where=flag, fix=f"correct {flag}"
+            )
     if step_s is not None:
         profile = resample(profile, step_s)
     if peak_rps is not None:

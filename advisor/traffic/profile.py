@@ -56,6 +56,20 @@ class ProfileSummary(BaseModel):
     peak_to_mean: float | None
 
 
+MAX_STEPS = 6_000_000  # a year at 6 s steps, ten years at 1 minute: every replay of it fits in memory
+
+
+def check_steps(steps: float, where: str) -> int:
+    """``steps`` as an int, or InputError when a profile would have more than :data:`MAX_STEPS`."""
+    if steps > MAX_STEPS:
+        raise InputError(
+            f"the profile would have {steps:,.0f} steps, more than the {MAX_STEPS:,} advisor replays",
+            where=where,
+            fix="use a coarser step (e.g. 60 s) or a shorter span",
+        )
+    return int(steps)
+
+
 @dataclass(frozen=True, eq=False)
 class TrafficProfile:
     """Requests/s at a fixed step. Build with :meth:`from_array` or :meth:`from_series`."""
@@ -73,6 +87,7 @@ class TrafficProfile:
             raise InputError(
                 f"step must be a whole number of seconds >= 1, got {self.step_s}", where=self.name
             )
+        check_steps(self.rps.size, self.name)
         if self.rps.ndim != 1 or self.rps.size == 0:
             raise InputError("a profile needs at least one step of rates", where=self.name)
         if not np.all(np.isfinite(self.rps)):

@@ -9,13 +9,16 @@ a daylight-saving change) are fine: they are converted to absolute instants.
 
 from __future__ import annotations
 
+import io
 import re
+import zoneinfo
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from advisor.errors import InputError
+from advisor.paths import read_text
 from advisor.traffic.profile import IntArray
 
 _OFFSET_RE = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?|\s?UTC)$"
@@ -30,8 +33,11 @@ def read_table(path: Path) -> tuple[pd.DataFrame, IntArray]:
     """
     if not path.is_file():
         raise InputError("file not found", where=str(path), fix="pass an existing CSV file")
+    text = read_text(path, "CSV file")
     try:
-        frame = pd.read_csv(path, dtype=str, skip_blank_lines=False, keep_default_na=False, na_values=[])
+        frame = pd.read_csv(
+            io.StringIO(text), dtype=str, skip_blank_lines=False, keep_default_na=False, na_values=[]
+        )
     except pd.errors.EmptyDataError:
         raise InputError(
             "the file is empty", where=f"{path}:1", fix="add a header row and data rows"
@@ -66,6 +72,20 @@ def find_column(frame: pd.DataFrame, candidates: tuple[str, ...]) -> str | None:
     return None
 
 
+EPOCH_RANGE_S = (0.0, 7_258_118_400.0)  # 1970-01-01 .. 2200-01-01
+
+
+def check_timezone(name: str, where: str = "--timezone") -> str:
+    """``name`` when it is an IANA time zone; InputError naming ``where`` otherwise."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise InputError(
+            f"unknown time zone {name!r}", where=where, fix="use an IANA name such as UTC or Europe/Paris"
+        ) from None
+    return name
+
+
 def parse_timestamps(
     raw: pd.Series,
     lines: IntArray,
@@ -79,22 +99,31 @@ def parse_timestamps(
     Raises InputError naming ``path:line`` for an empty or unparseable value, a file mixing naive and
     offset-aware timestamps, or a naive local time that does not exist or is ambiguous (DST changes).
     """
-    tz = timezone or "UTC"
+    tz = check_timezone(timezone or "UTC")
     text = raw.fillna("").astype(str).str.strip()
     empty = (text == "").to_numpy()
     if empty.any():
         pos = int(np.argmax(empty))
         raise InputError("missing timestamp", where=f"{path}:{lines[pos]}", fix="give every row a timestamp")
     if text.str.match(_EPOCH_RE).all():
-        parsed = pd.to_datetime(text.astype(float), unit="s", utc=True)
+        seconds = text.astype(float).to_numpy()
+        out = (seconds < EPOCH_RANGE_S[0]) | (seconds > EPOCH_RANGE_S[1])
+        if out.any():
+            pos = int(np.argmax(out))
+            raise InputError(
+                f"epoch {text.iloc[pos]} s is outside 1970-2200", where=f"{path}:{lines[pos]}",
+                fix="write Unix epoch seconds (e.g. 1709294400) or ISO 8601",
+            )  # fmt: skip
+        parsed = pd.to_datetime(seconds, unit="s", utc=True)
         return pd.DatetimeIndex(parsed).as_unit("ns").tz_convert(tz)
     cleaned = text.str.replace(r"\s?UTC$", "Z", regex=True)
     readable = pd.to_datetime(cleaned, format="ISO8601", errors="coerce", utc=True)  # naive read as UTC here
-    bad = readable.isna().to_numpy()
+    years = pd.DatetimeIndex(readable).year
+    bad = readable.isna().to_numpy() | np.asarray((years < 1970) | (years >= 2200), dtype=bool)
     if bad.any():
         pos = int(np.argmax(bad))
         raise InputError(
-            f"cannot read timestamp {text.iloc[pos]!r}",
+            f"cannot read timestamp {text.iloc[pos]!r} (a date from 1970 to 2199)",
             where=f"{path}:{lines[pos]}",
             fix="use ISO 8601 (2024-03-01T12:00:00Z) or Unix epoch seconds",
         )
