@@ -21,6 +21,7 @@ from advisor.optimize.recommend import Progress, RecommendOptions, utc_now
 from advisor.optimize.recommend import recommend as _recommend
 from advisor.optimize.recommendation import Recommendation, new_recommendation_id
 from advisor.optimize.scenario import ModelSpec, Scenario, load_scenario
+from advisor.optimize.scenario_checks import check_names
 from advisor.pricing.catalog import Catalog
 from advisor.records import list_recommendations, load_recommendation, save_recommendation
 from advisor.settings import Settings, load_settings
@@ -35,6 +36,17 @@ def evidence_for(scenario: Scenario, settings: Settings) -> BenchEvidence:
     labels = [label for m in scenario.models for label in m.bench_labels]
     with Store.for_reading(settings.db_path) as store:
         return read_evidence(store, labels)
+
+
+def check_scenario(scenario: Scenario, source: Path | None, catalog: Catalog) -> None:
+    """ConfigError (file:line, field) for a name in ``scenario`` that does not exist (region, families,
+    instance types, bench shapes, reference servers) or a server that ``--bench`` could not use."""
+    from advisor.bench.registry import REFERENCE_MODELS  # plain tables and checks: no bench extra needed
+    from advisor.bench.targets import check_model_server
+
+    check_names(
+        scenario, catalog, source, reference_models=REFERENCE_MODELS.keys(), check_server=check_model_server
+    )
 
 
 def recommend(
@@ -56,9 +68,11 @@ def recommend(
     """
     settings = settings or load_settings()
     scenario, scenario_file = _scenario(scenario)
+    catalog = catalog or Catalog.load(settings)
+    check_scenario(scenario, scenario_file, catalog)
     return _recommend(
         scenario,
-        catalog or Catalog.load(settings),
+        catalog,
         settings,
         evidence=evidence if evidence is not None else evidence_for(scenario, settings),
         scenario_file=scenario_file,

@@ -19,6 +19,22 @@ class FrozenModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class InputModel(FrozenModel):
+    """Base of what a user writes (scenarios, plans, profile specs, resource needs): no NaN or infinity.
+
+    YAML reads ``.inf`` and ``.nan`` as floats and a CLI flag parses ``nan``; none is a capacity, a rate or
+    a size, so each is refused at the field that holds it, before any arithmetic divides by it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+# Bounds on what a user writes (rates, replica counts) that keep every plan computable in seconds and are far
+# beyond any one model's deployment; a value above them is a typo (a unit slip, digits too many).
+MAX_RPS = 1e8
+MAX_REPLICAS = 100_000
+
+
 class Arch(StrEnum):
     X86_64 = "x86_64"
     ARM64 = "arm64"
@@ -96,14 +112,14 @@ class Price(FrozenModel):
     interruption_band: InterruptionBand | None = None
 
 
-class SLO(FrozenModel):
+class SLO(InputModel):
     """A latency objective: p99 under ``latency_p99_ms`` with at most ``max_error_rate`` errors."""
 
-    latency_p99_ms: float = Field(gt=0)
+    latency_p99_ms: float = Field(gt=0, le=3_600_000)
     max_error_rate: float = Field(default=0.001, ge=0, le=1)
 
 
-class ReplicaResources(FrozenModel):
+class ReplicaResources(InputModel):
     """What one replica (model-server container) requests from its node."""
 
     vcpu: float = Field(gt=0)
@@ -123,7 +139,7 @@ class ReplicaResources(FrozenModel):
         return self.gpu_memory_gib <= max(itype.gpu_memory_gib, itype.accelerator_memory_gib)
 
 
-class FargateSize(FrozenModel):
+class FargateSize(InputModel):
     """A Fargate task size (a (vCPU, memory GiB) pair AWS offers) and its operating system/architecture."""
 
     vcpu: float = Field(gt=0)
@@ -163,6 +179,7 @@ class FargateRate(FrozenModel):
 # the command must listen on the port advisor puts in place of PORT_PLACEHOLDER (also in the PORT variable),
 # and is loaded on DEFAULT_REQUEST_PATH (the reference models' route) unless told otherwise.
 PORT_PLACEHOLDER = "{port}"
+HOST_SHAPE = "host"  # a bench shape: the whole machine, unconfined
 DEFAULT_REQUEST_PATH = "/predict"
 DEFAULT_HEALTH_PATH = "/health"
 DEFAULT_READY_TIMEOUT_S = 120.0

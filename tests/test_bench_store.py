@@ -163,12 +163,13 @@ def test_an_invalid_manifest_is_reported_with_its_field_path(catalog: Catalog) -
     with pytest.raises(InputError) as err:
         validate_manifest(manifest, where="job.yaml")
     assert err.value.where == "job.yaml:spec.template.spec.containers.0"
-    with pytest.raises(InputError, match="no Kubernetes schema"):
-        validate_manifest(
-            job_manifest("tabular", catalog.instance("c6i.large"), SLO100, image="i"),
-            where="j",
-            k8s_version="9.99",
-        )
+    good = job_manifest("tabular", catalog.instance("c6i.large"), SLO100, image="i")
+    for version in ("9.99", "0.1", "1.9", "latest", "1.30.0.1"):  # kubernetes-validate: IndexError on 0.1
+        with pytest.raises(InputError, match="no Kubernetes schema") as bad:
+            validate_manifest(good, where="j", k8s_version=version)
+        assert bad.value.where == "--k8s-version" and "1.30" in bad.value.one_line()
+    for version in ("1.30", "v1.29.3", "1.25"):
+        validate_manifest(good, where="j", k8s_version=version)
 
 
 def test_reports_are_read_from_pod_logs(tmp_path: Path) -> None:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.bench.scenario import model_target
-from advisor.bench.targets import Payload, command_target, reference_target, resolve
+from advisor.bench.targets import Payload, command_target, model_target, reference_target, resolve
 from advisor.cli.bench import _server_target
 from advisor.domain import DEFAULT_REQUEST_PATH
 from advisor.errors import AdvisorError, InputError
@@ -74,3 +73,22 @@ def test_an_old_style_port_variable_is_refused_at_its_line(tmp_path: Path) -> No
     data = scenario_dict(model("a", server={"command": "python -m srv --port $PORT"}))
     path = write_scenario(tmp_path / "s.yaml", data)
     assert_one_line_error(run_cli("recommend", str(path), "--bench"), "models.0.server", "{port}", f"{path}:")
+
+
+@pytest.mark.parametrize(
+    ("server", "field", "needle"),
+    [
+        ({"command": "python -m srv --port {port}", "payload": "missing.json"}, "payload", "does not exist"),
+        ({"command": "python -m srv 'unbalanced {port}"}, "command", "balance the quotes"),
+        ({"endpoint": "ftp://x/p"}, "endpoint", "not an http(s) URL"),
+        ({"endpoint": "http://x:1/p", "payload": "missing.json"}, "payload", "does not exist"),
+        ({"reference": "tabular", "template": "soap"}, "template", "unknown payload template"),
+    ],
+)
+def test_a_server_bench_could_not_use_is_refused_when_the_scenario_loads(
+    tmp_path: Path, server: dict[str, str], field: str, needle: str
+) -> None:
+    """Without --bench as well: a scenario is checked whole, not twenty minutes into a bench."""
+    path = write_scenario(tmp_path / "s.yaml", scenario_dict(model("a", server=server)))
+    line = next(i for i, row in enumerate(path.read_text().splitlines(), 1) if f"{field}:" in row)
+    assert_one_line_error(run_cli("recommend", str(path)), f"{path}:{line}: models.0.server.{field}", needle)

@@ -102,6 +102,27 @@ def test_bad_plan_file_and_unknown_profile(tmp_path: Path, capsys: pytest.Captur
     assert "plan file not found" in nofile.one_error_line()
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "field", "needle"),
+    [
+        ("shape: c6i.xlarge", "shape: c6i.xlrage", "shape", "did you mean c6i.xlarge"),
+        ("region: us-east-1", "region: us-east-9", "region", "unknown region 'us-east-9'"),
+        ("m6i.xlarge]", "zz.top]", "purchase.spot_pools.2", "unknown instance type 'zz.top'"),
+        ("max_replicas: 40", "max_replicas: 4000000", "autoscaling.max_replicas", "100,000"),
+    ],
+)
+def test_a_plan_name_without_a_price_is_reported_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, field: str, needle: str
+) -> None:
+    text = (PLANS / "api-c6i-spot.yaml").read_text()
+    assert old in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(old, new))
+    line = next(i for i, row in enumerate(bad.read_text().splitlines(), 1) if new in row)
+    error = invoke(capsys, "cost", "simulate", str(bad), "--profile", "flat").one_error_line()
+    assert f"{bad}:{line}: {field}: " in error and needle in error, error
+
+
 def test_errors_reach_the_terminal_as_one_line_in_a_real_process(tmp_path: Path) -> None:
     bad = tmp_path / "neg.csv"
     bad.write_text("timestamp,rps\n2024-01-01T00:00:00Z,3\n2024-01-01T00:01:00Z,-1\n")

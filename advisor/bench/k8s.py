@@ -15,6 +15,7 @@ and daemonsets on the node it is pinned to; there are no limits, so the harness 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from advisor.bench.measurements import BenchReport
 from advisor.domain import SLO, InstanceType
 from advisor.errors import InputError
 from advisor.naming import dns_label, kubernetes_arch, label_value
+from advisor.paths import ensure_dir, read_text, write_text
 
 CPU_REQUEST_SHARE = 0.80
 MEMORY_REQUEST_SHARE = 0.75
@@ -111,12 +113,37 @@ def job_manifest(
     }
 
 
+def check_k8s_version(version: str) -> str:
+    """``version`` (``1.30``, ``v1.30.2``) when a schema exists for it; InputError at --k8s-version otherwise.
+
+    Checked here, with numbers compared as numbers, because kubernetes-validate compares ``major.minor`` as
+    strings (``"1.9" > "1.37"``) and fails with an IndexError on a version older than its first schema.
+    """
+    from kubernetes_validate.utils import all_versions
+
+    def number(v: str) -> tuple[int, int]:
+        major, minor = v.split(".")[:2]
+        return int(major), int(minor)
+
+    known = sorted({number(v) for v in all_versions()})
+    first, last = (f"{v[0]}.{v[1]}" for v in (known[0], known[-1]))
+    match = re.fullmatch(r"v?(\d{1,3})\.(\d{1,3})(?:\.\d{1,4})?", version)
+    if match is None or not known[0] <= (int(match[1]), int(match[2])) <= known[-1]:
+        raise InputError(
+            f"no Kubernetes schema for version {version!r}",
+            where="--k8s-version",
+            fix=f"give a version from {first} to {last}, e.g. {DEFAULT_K8S_VERSION}",
+        )
+    return version
+
+
 def validate_manifest(
     manifest: dict[str, Any], *, where: str, k8s_version: str = DEFAULT_K8S_VERSION
 ) -> None:
     """InputError naming the field path when the manifest breaks the Kubernetes schema."""
     import kubernetes_validate
 
+    check_k8s_version(k8s_version)
     try:
         kubernetes_validate.validate(manifest, k8s_version, strict=True)
     except kubernetes_validate.ValidationError as exc:
@@ -156,24 +183,24 @@ def write_jobs(
             name = manifest["metadata"]["name"]
             validate_manifest(manifest, where=f"{name}.yaml", k8s_version=k8s_version)
             manifests.append((name, manifest))
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, manifest in manifests:
-        path = directory / f"{name}.yaml"
-        path.write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
-        paths.append(path)
-    return paths
+    ensure_dir(directory, "the manifests folder")
+    return [
+        write_text(directory / f"{name}.yaml", yaml.safe_dump(manifest, sort_keys=False), "the manifest")
+        for name, manifest in manifests
+    ]
 
 
 def read_report(path: Path) -> BenchReport:
     """A BenchReport from a file of ``bench run --json`` output, also when pod logs wrap it in other lines."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    if not path.is_file():
         raise InputError(
-            f"cannot read the results file: {exc}", where=str(path), fix="pass a readable file"
-        ) from None
-    document = _extract_json(text)
+            "the results file does not exist", where=str(path), fix="pass a `bench run --json` file"
+        )
+    text = read_text(path, "results file")
+    try:
+        document = _extract_json(text)
+    except RecursionError:
+        raise InputError("the results file is nested too deeply to read", where=str(path)) from None
     if document is None:
         raise InputError(
             "no JSON document found",

@@ -17,10 +17,10 @@ from pathlib import Path
 from advisor.bench.config import BenchConfig, EventSink
 from advisor.bench.measurements import CapacityResult
 from advisor.bench.runner import check_shapes, run_target
-from advisor.bench.targets import Payload, ServerTarget, command_target, reference_target, resolve
+from advisor.bench.targets import ServerTarget, model_target
 from advisor.domain import SLO
 from advisor.errors import AdvisorError, InputError, at_field
-from advisor.optimize.scenario import ModelSpec, Scenario
+from advisor.optimize.scenario import Scenario
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings
 from advisor.store import Store
@@ -64,30 +64,6 @@ def plan_scenario_bench(scenario: Scenario, scenario_file: Path | None, catalog:
                 raise at_field(exc, where, fix=exc.fix or "pick a smaller shape") from None
             jobs.append(BenchJob(spec.name, shape, where, target, spec.slo))
     return ScenarioBench(tuple(jobs), tuple(skipped), config)
-
-
-def model_target(spec: ModelSpec, where: str, base_dir: Path | None) -> ServerTarget | None:
-    """The bench target of one scenario model (None for an endpoint), its payload checked."""
-    server = spec.server
-    payload = Payload(server.template, resolve(base_dir, server.payload), model_name=server.model_name)
-    try:
-        if server.reference is not None:
-            target = reference_target(
-                server.reference, payload if server.payload is not None else None,
-                request_path=server.request_path, where=f"{where}.server.reference",
-            )  # fmt: skip
-        elif server.command is not None:
-            target = command_target(
-                spec.name, server.command, payload, request_path=server.request_path,
-                health_path=server.health_path, ready_timeout_s=server.ready_timeout_s,
-                where=f"{where}.server.command",
-            )  # fmt: skip
-        else:
-            return None
-    except AdvisorError as exc:
-        field = "reference" if server.reference is not None else "command"
-        raise at_field(exc, f"{where}.server.{field}") from None
-    return target.check(payload_where=f"{where}.server.payload")
 
 
 def bench_scenario(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.bench.measurements import RequestSpec
-from advisor.bench.payloads import build_request
+from advisor.bench.payloads import build_request, get_template, split_endpoint
 from advisor.bench.registry import get_model
 from advisor.domain import (
     DEFAULT_HEALTH_PATH,
@@ -26,6 +26,7 @@ from advisor.domain import (
     PORT_PLACEHOLDER,
 )
 from advisor.errors import AdvisorError, InputError, at_field
+from advisor.optimize.scenario import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -133,3 +134,61 @@ def resolve(base_dir: Path | None, path: Path | None) -> Path | None:
     if path is None or base_dir is None or path.is_absolute():
         return path
     return base_dir / path
+
+
+def model_target(spec: ModelSpec, where: str, base_dir: Path | None) -> ServerTarget | None:
+    """The bench target of one scenario model, checked as ``bench run`` would check it before anything
+    starts: the template, the reference or the command, the payload, an endpoint's URL. None for an endpoint
+    (advisor does not start it). Errors are located at the field (``models.2.server.payload: body.json:3``).
+    """
+    server = spec.server
+    part = "template"
+    try:
+        get_template(server.template)
+        payload = Payload(server.template, resolve(base_dir, server.payload), model_name=server.model_name)
+        if server.endpoint is not None:
+            part = "endpoint"
+            split_endpoint(server.endpoint)
+            if payload.body_path is not None:  # measured by `bench run --endpoint --payload`
+                part = "payload"
+                build_request(
+                    server.endpoint, template=server.template, body_path=payload.body_path,
+                    model_name=server.model_name,
+                )  # fmt: skip
+            return None
+        if server.reference is not None:
+            part = "reference"
+            target = reference_target(
+                server.reference, payload if server.payload is not None else None,
+                request_path=server.request_path, where=f"{where}.server.reference",
+            )  # fmt: skip
+        else:
+            part = "command"
+            target = command_target(
+                spec.name, server.command or "", payload, request_path=server.request_path,
+                health_path=server.health_path, ready_timeout_s=server.ready_timeout_s,
+                where=f"{where}.server.command",
+            )  # fmt: skip
+        part = "payload"
+        target.request(1)
+    except AdvisorError as exc:
+        raise at_field(exc, f"{where}.server.{part}") from None
+    return target
+
+
+def check_model_server(spec: ModelSpec, where: str, base_dir: Path | None) -> None:
+    """:func:`model_target`'s checks without building anything the bench extra is needed for: a reference
+    server's own example body comes from its server module, so for a reference without a payload only the
+    name and the template are checked (``recommend`` without ``--bench`` runs without the extra)."""
+    server = spec.server
+    if server.reference is None or server.payload is not None:
+        model_target(spec, where, base_dir)
+        return
+    for part, check in (
+        ("template", lambda: get_template(server.template)),
+        ("reference", lambda: get_model(server.reference or "")),
+    ):
+        try:
+            check()
+        except AdvisorError as exc:
+            raise at_field(exc, f"{where}.server.{part}") from None

@@ -37,12 +37,13 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from advisor.capacity.anchors import FARGATE, Anchor
 from advisor.capacity.evidence import Measurement
 from advisor.capacity.speed import FARGATE_BAND, UNKNOWN_FAMILY_BAND, ProcessorSpeed, family_speed, gpu_specs
 from advisor.cost.plan import Capacity, CapacityProvenance
-from advisor.domain import FrozenModel, InstanceType
+from advisor.domain import InputModel, InstanceType
 
 EstimatePolicy = Literal["conservative", "point", "off"]
 EXPONENT_CLAMP = (0.3, 1.2)
@@ -50,11 +51,11 @@ GPU_EFFICIENCY = (0.1, 0.5)
 _BURSTABLE = re.compile(r"^t\d")
 
 
-class GpuWorkload(FrozenModel):
+class GpuWorkload(InputModel):
     """What one request costs a GPU, for the roofline estimate."""
 
-    flops_per_request: float
-    bytes_per_request: float
+    flops_per_request: float = Field(gt=0, description="floating-point operations one request takes")
+    bytes_per_request: float = Field(gt=0, description="bytes one request moves from GPU memory")
 
 
 @dataclass(frozen=True)

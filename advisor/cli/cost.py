@@ -14,6 +14,7 @@ from advisor.cli.output import console, err_console, print_json, warn
 from advisor.cli.profile import FILL_HELP
 from advisor.cost.baselines import Baseline, evaluate_baselines
 from advisor.cost.plan import Plan, load_plan
+from advisor.cost.plan_checks import check_plan
 from advisor.cost.prices import resolve_prices
 from advisor.cost.result import CostResult
 from advisor.cost.simulate import simulate_many
@@ -37,7 +38,7 @@ def simulate_cmd(
     profile_ref: str = typer.Option(
         ..., "--profile", help="Profile name (see `advisor profile show`) or file."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the spot-interruption draws."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the spot-interruption draws."),
     peak_rps: float | None = typer.Option(None, "--peak-rps", help="Rescale the profile to this peak rate."),
     monthly_requests: float | None = typer.Option(None, "--monthly-requests", help="Rescale to this volume."),
     repeat_to: str | None = typer.Option(None, "--repeat-to", help="Repeat the profile to a month or year."),
@@ -47,7 +48,7 @@ def simulate_cmd(
     ),
     series: bool = typer.Option(True, "--series/--no-series", help="With --json: include the time series."),
     series_step_s: int | None = typer.Option(
-        None, "--series-step", help="Aggregate the JSON series to this step."
+        None, "--series-step", min=1, help="Aggregate the JSON series to this step."
     ),
     as_json: bool = typer.Option(
         False, "--json", help="Totals, breakdown, SLO figures and time series as JSON."
@@ -64,6 +65,8 @@ def simulate_cmd(
             where="--series-step",
         )
     catalog = Catalog.load(settings)
+    for path, plan in zip(plan_files, plans, strict=True):
+        check_plan(plan, catalog, path)
     prices = [resolve_prices(plan, catalog) for plan in plans]
     results = _run(plans, profile, prices, seed)
     extra = (

@@ -24,9 +24,9 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from advisor.domain import SLO, FargateSize, InterruptionBand, Platform, ReplicaResources
-from advisor.domain import FrozenModel as _Model
-from advisor.yamlio import load_yaml_model, register_union_tags
+from advisor.domain import MAX_REPLICAS, SLO, FargateSize, InterruptionBand, Platform, ReplicaResources
+from advisor.domain import InputModel as _Model
+from advisor.yamlio import field_error, load_yaml_model, register_union_tags
 
 register_union_tags("str", "FargateSize")  # union members pydantic names in error locations
 
@@ -230,5 +230,15 @@ class Plan(_Model):
 
 
 def load_plan(path: Path) -> Plan:
-    """Read a plan YAML file; any problem is one ConfigError naming the file, line and field."""
-    return load_yaml_model(path, Plan, what="plan", fix="see examples/plans/ for complete plans")
+    """Read a plan YAML file; any problem is one ConfigError naming the file, line and field.
+
+    A written plan is also held to :data:`advisor.domain.MAX_REPLICAS` (a replica count above it is a typo);
+    plans the optimiser builds are not, as a search may try wide bounds before it discards them.
+    """
+    plan = load_yaml_model(path, Plan, what="plan", fix="see examples/plans/ for complete plans")
+    for key in ("min_replicas", "max_replicas"):
+        if getattr(plan.autoscaling, key) > MAX_REPLICAS:
+            raise field_error(
+                path, ("autoscaling", key), f"more than {MAX_REPLICAS:,} replicas", fix="check the number"
+            )
+    return plan

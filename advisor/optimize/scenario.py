@@ -17,6 +17,8 @@ from advisor.domain import (
     DEFAULT_HEALTH_PATH,
     DEFAULT_READY_TIMEOUT_S,
     DEFAULT_REQUEST_PATH,
+    MAX_REPLICAS,
+    MAX_RPS,
     PORT_PLACEHOLDER,
     SLO,
     InterruptionBand,
@@ -24,27 +26,35 @@ from advisor.domain import (
     PurchaseOption,
     ReplicaResources,
 )
-from advisor.domain import FrozenModel as _Strict
+from advisor.domain import InputModel as _Strict
 from advisor.yamlio import load_yaml_model
 
 # Current-generation CPU families and the GPU/accelerator families inference teams use (the default set).
 DEFAULT_CPU_FAMILIES = ("c6i", "c7i", "c6g", "c7g", "m6i", "m7i", "m6g", "m7g", "r6i", "r7i", "c6a", "m6a")
 DEFAULT_GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "inf2")
+# The largest EC2 types in the bundled specs (advisor/pricing_data/ec2_instances.csv): u7i-12tb.224xlarge and
+# the u7in-*.224xlarge have 896 vCPUs, u7in-32tb.224xlarge 32 TiB of memory.
+MAX_VCPU = 896
+MAX_MEMORY_GIB = 32_768
 
 
 class Candidates(_Strict):
     """Which instance types the optimiser may choose: whole families, exact types, or both."""
 
-    families: tuple[str, ...] = DEFAULT_CPU_FAMILIES + DEFAULT_GPU_FAMILIES
     instance_types: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    max_size_vcpu: int = Field(default=64, ge=1, description="Leave out types bigger than this.")
+    families: tuple[str, ...] = Field(
+        default=DEFAULT_CPU_FAMILIES + DEFAULT_GPU_FAMILIES, min_length=1, description="Instance families."
+    )
+    max_size_vcpu: int = Field(default=64, ge=1, le=MAX_VCPU, description="Leave out types bigger than this.")
 
 
 class SpotPolicy(_Strict):
     allowed: bool = True
     max_interruption_band: InterruptionBand = InterruptionBand.P10_15
-    min_on_demand_base: int = Field(default=1, ge=0, description="On-demand nodes kept under spot.")
+    min_on_demand_base: int = Field(
+        default=1, ge=0, le=MAX_REPLICAS, description="On-demand nodes kept under spot."
+    )
     min_instance_types_per_pool: int = Field(default=2, ge=1, description="Spot diversification.")
 
 
@@ -52,7 +62,7 @@ class LoadBalancerPolicy(_Strict):
     kind: Literal["application", "network"] = "application"
     shared: bool = Field(default=True, description="One load balancer for all models (path/host routing).")
     payload_kib: float = Field(
-        default=4.0, gt=0, description="Mean request+response size, for LCU estimates."
+        default=4.0, gt=0, le=1024 * 1024, description="Mean request+response size, for LCU estimates."
     )
 
 
@@ -104,10 +114,12 @@ class ServerSpec(_Strict):
 
 
 class TrafficSpec(_Strict):
-    profile: str = Field(description="A bundled profile name or a CSV/YAML file path.")
-    peak_rps: float | None = Field(default=None, gt=0, description="Rescale so the peak is this rate.")
+    profile: str = Field(min_length=1, description="A bundled profile name or a CSV/YAML file path.")
+    peak_rps: float | None = Field(
+        default=None, gt=0, le=MAX_RPS, description="Rescale so the peak is this rate."
+    )
     monthly_requests: float | None = Field(
-        default=None, gt=0, description="Or rescale to this monthly volume."
+        default=None, gt=0, le=MAX_RPS * 3600 * 730, description="Or rescale to this monthly volume."
     )
 
     @model_validator(mode="after")
@@ -122,15 +134,15 @@ class CurrentDeployment(_Strict):
 
     platform: Platform = Platform.EC2
     instance_type: str | None = None
-    count: int = Field(default=1, ge=1)
+    count: int = Field(default=1, ge=1, le=MAX_REPLICAS)
     purchase_option: PurchaseOption = PurchaseOption.ON_DEMAND
     fargate_vcpu: float | None = None
     fargate_memory_gib: float | None = None
 
 
 class ModelSpec(_Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    team: str = "default"
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    team: str = Field(default="default", min_length=1, max_length=63)
     server: ServerSpec
     resources: ReplicaResources
     slo: SLO
@@ -144,6 +156,7 @@ class ModelSpec(_Strict):
     unloaded_p99_ms: float | None = Field(
         default=None,
         gt=0,
+        le=3_600_000,
         description="p99 latency of a lone request (the floor no SLO can go under), if known by hand.",
     )
     bench_shapes: tuple[str, ...] = Field(
@@ -156,12 +169,27 @@ class ModelSpec(_Strict):
         ref = self.server.reference
         return (self.name,) if ref is None or ref == self.name else (self.name, ref)
 
+    @field_validator("resources")
+    @classmethod
+    def _one_replica_fits_one_instance(cls, value: ReplicaResources) -> ReplicaResources:
+        if value.vcpu > MAX_VCPU:
+            raise ValueError(
+                f"{value.vcpu:g} vCPUs for one replica is more than the largest instance type has"
+                f" ({MAX_VCPU}); vcpu is in whole vCPUs (0.5 = Kubernetes' 500m)"
+            )
+        if value.memory_gib > MAX_MEMORY_GIB:
+            raise ValueError(
+                f"{value.memory_gib:g} GiB for one replica is more than the largest instance type has"
+                f" ({MAX_MEMORY_GIB}); memory_gib is in GiB (0.5 = Kubernetes' 512Mi)"
+            )
+        return value
+
     @field_validator("capacities_rps")
     @classmethod
     def _positive_capacities(cls, value: dict[str, float]) -> dict[str, float]:
-        bad = sorted(k for k, v in value.items() if not v > 0)
+        bad = sorted(k for k, v in value.items() if not 0 < v <= MAX_RPS)
         if bad:
-            raise ValueError(f"capacities must be > 0 requests/s; not for {', '.join(bad)}")
+            raise ValueError(f"capacities must be finite and > 0 requests/s; not for {', '.join(bad)}")
         return value
 
 
@@ -176,7 +204,7 @@ class Scenario(_Strict):
         default=0.1, ge=0, le=100, description="Share of minutes allowed over the SLO, in %."
     )
     min_replicas: int = Field(
-        default=2, ge=1, description="High-availability floor; 1 only if you accept it."
+        default=2, ge=1, le=MAX_REPLICAS, description="High-availability floor; 1 only if you accept it."
     )
     churn_threshold: float = Field(default=0.5, ge=0, description="Savings ÷ disruption needed to change.")
     capacity_estimates: Literal["conservative", "point", "off"] = Field(
