@@ -17,7 +17,13 @@ from advisor.settings import Settings
 from advisor.traffic import ops
 from advisor.traffic.csvfile import FillPolicy, write_profile_csv
 from advisor.traffic.generators import generate, load_spec
-from advisor.traffic.library import find_profile_path, imported_dir, list_profiles, load_profile_file
+from advisor.traffic.library import (
+    check_profile_name,
+    find_profile_path,
+    imported_dir,
+    list_profiles,
+    load_profile_file,
+)
 from advisor.traffic.profile import TrafficProfile
 
 app = typer.Typer(help="Traffic profiles: requests/s over time (bundled, imported, generated).")
@@ -64,7 +70,7 @@ def show(
     ),
     fill: FillPolicy = typer.Option(FillPolicy.NONE, "--fill", help=FILL_HELP),
     timezone: str | None = typer.Option(None, "--timezone", help="Zone of naive timestamps (default UTC)."),
-    step_s: int | None = typer.Option(None, "--step", help="Resample to this step (seconds)."),
+    step_s: int | None = typer.Option(None, "--step", min=1, help="Resample to this step (seconds)."),
     peak_rps: float | None = typer.Option(None, "--peak-rps", help="Rescale to this peak rate."),
     monthly_requests: float | None = typer.Option(None, "--monthly-requests", help="Rescale to this volume."),
     repeat_to: str | None = typer.Option(None, "--repeat-to", help="Repeat to a day, week, month or year."),
@@ -116,7 +122,7 @@ def import_(
         None, "--output", help="Where to write (default $ADVISOR_HOME/profiles)."
     ),
     step_s: int | None = typer.Option(
-        None, "--step", help="Step in seconds (logs and CloudWatch: default 60)."
+        None, "--step", min=1, help="Step in seconds (logs and CloudWatch: default 60)."
     ),
     timezone: str | None = typer.Option(
         None, "--timezone", help="Zone of naive timestamps and of the profile."
@@ -135,6 +141,7 @@ def import_(
 ) -> None:
     """Import a CSV profile, a request log, or CloudWatch request counts into a named profile (CSV)."""
     settings: Settings = ctx.obj
+    check_profile_name(name)
     cloud = sagemaker_endpoint is not None or alb is not None
     if cloud == (source is not None):
         raise InputError(
@@ -211,8 +218,8 @@ def generate_(
         None, "--output", help="Where to write (default $ADVISOR_HOME/profiles)."
     ),
     name: str | None = typer.Option(None, "--name", help="Profile name (default: the spec's)."),
-    seed: int | None = typer.Option(None, "--seed", help="Override the spec's seed."),
-    step_s: int | None = typer.Option(None, "--step", help="Resample to this step (seconds)."),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Override the spec's seed."),
+    step_s: int | None = typer.Option(None, "--step", min=1, help="Resample to this step (seconds)."),
     peak_rps: float | None = typer.Option(None, "--peak-rps", help="Rescale to this peak rate."),
     monthly_requests: float | None = typer.Option(None, "--monthly-requests", help="Rescale to this volume."),
     repeat_to: str | None = typer.Option(None, "--repeat-to", help="Repeat to a day, week, month or year."),
@@ -220,6 +227,7 @@ def generate_(
 ) -> None:
     """Generate a profile from a parametric spec and write it as a CSV profile."""
     settings: Settings = ctx.obj
+    check_profile_name(name)
     path = find_profile_path(spec, settings)
     if path.suffix not in (".yaml", ".yml"):
         raise InputError(
