@@ -186,16 +186,9 @@ class Store:
         except AdvisorError:
             self._close_quietly()
             raise
-        except sqlite3.OperationalError as exc:
-            self._close_quietly()
-            raise storage_error(exc, path, "opening the store") from None
         except sqlite3.DatabaseError as exc:
             self._close_quietly()
-            raise DataError(
-                f"cannot open the store: {exc}",
-                where=str(path),
-                fix="move the file aside (it is kept as is) or point ADVISOR_HOME elsewhere",
-            ) from None
+            raise self._failure(exc, "opening the store") from None
 
     @classmethod
     def for_reading(cls, path: Path) -> Store:
@@ -272,23 +265,37 @@ class Store:
         """
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise storage_error(exc, self.path, "writing the store") from None
+        except sqlite3.DatabaseError as exc:
+            raise self._failure(exc, "writing the store") from None
         try:
             yield self.conn
             self.conn.execute("COMMIT")
         except BaseException as exc:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError):
-                raise storage_error(exc, self.path, "writing the store") from None
+            if isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError:
+                raise self._failure(exc, "writing the store") from None
             raise
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         try:
             return [dict(row) for row in self.conn.execute(sql, params).fetchall()]
-        except sqlite3.OperationalError as exc:
-            raise storage_error(exc, self.path, "reading the store") from None
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError:
+                raise self._failure(exc, "reading the store") from None
+            raise
+
+    def _failure(self, exc: sqlite3.DatabaseError, doing: str) -> AdvisorError:
+        """StorageError when the machine refuses; DataError when the file itself is damaged (SQLite's plain
+        DatabaseError: "database disk image is malformed", "file is not a database")."""
+        if isinstance(exc, sqlite3.OperationalError):
+            return storage_error(exc, self.path, doing)
+        if "not a database" in str(exc):
+            what, fix = "is not a SQLite database", "move it aside or point ADVISOR_HOME elsewhere"
+        else:
+            what = f"is damaged ({exc})"
+            fix = f"restore a backup, or recover what is readable with `sqlite3 {self.path.name} .recover`"
+        return DataError(f"the store {what}", where=str(self.path), fix=f"{fix}; the file is left as it is")
 
     def close(self) -> None:
         self.conn.close()

@@ -161,6 +161,26 @@ def test_a_run_at_the_scenario_slo_beats_a_converted_one(tmp_path: Path, catalog
     assert conv.rps_per_replica > 200.0 and "SLO conversion" in conv.basis
 
 
+def test_stored_figures_that_are_not_numbers_are_not_evidence(tmp_path: Path) -> None:
+    """Stores written before imports were checked may hold infinite or negative capacities and p99s (NaN is
+    NULL to SQLite, which the schema refuses)."""
+    with Store(tmp_path / "old.db") as store:
+        for run_id, shape in (
+            ("neg", "c7a.medium"),
+            ("inf", "c7a.large"),
+            ("ok", "c6i.large"),
+        ):
+            store_bench_run(store, run_id=run_id, label="m", shape=shape, slo_p99_ms=100, capacity_rps=50.0,
+                            point_p99s_ms=[20.0])  # fmt: skip
+        with store.transaction() as conn:
+            for run_id, value in (("neg", -5.0), ("inf", float("inf"))):
+                conn.execute("UPDATE capacities SET capacity_rps = ? WHERE run_id = ?", (value, run_id))
+            conn.execute("UPDATE bench_points SET p99_ms = ? WHERE run_id = 'inf'", (-1.0,))
+        evidence = read_evidence(store, ["m"])
+    assert [m.run_id for m in evidence.measurements] == ["ok"]
+    assert evidence.floors["m"].p99_ms == 20.0
+
+
 # ----- one server per instance (bench suggest) ------------------------------------------------------------
 
 

@@ -66,6 +66,6 @@ def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
 def test_a_file_that_is_not_a_database_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "advisor.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(DataError, match="cannot open the store"):
+    with pytest.raises(DataError, match="not a SQLite database"):
         Store(path)
     assert path.read_bytes() == b"this is not sqlite" * 100

@@ -12,6 +12,7 @@ A model's runs may be stored under several labels (its scenario name, then its r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -91,6 +92,8 @@ def read_evidence(rows: RowSource, labels: Iterable[str]) -> BenchEvidence:
     marks = ",".join("?" for _ in wanted)
     latest: dict[tuple[str, str, float], Measurement] = {}
     for r in rows.query(_CAPACITIES_SQL.format(marks=marks), wanted):
+        if not (_usable(r["capacity_rps"], 0.0) and _usable(r["slo_p99_ms"])):
+            continue  # written before imports were checked (NaN, inf, negative): not evidence
         m = Measurement(
             run_id=str(r["run_id"]),
             label=str(r["model"]),
@@ -105,8 +108,15 @@ def read_evidence(rows: RowSource, labels: Iterable[str]) -> BenchEvidence:
         latest[(m.label, m.shape, m.slo_p99_ms)] = m  # rows come oldest first: the last one wins
     floors: dict[str, LatencyFloor] = {}
     for r in rows.query(_FLOORS_SQL.format(marks=marks), wanted):
+        if not _usable(r["p99_ms"], 0.0):
+            continue
         floors.setdefault(str(r["model"]), LatencyFloor(float(r["p99_ms"]), str(r["id"]), str(r["shape"])))
     return BenchEvidence(tuple(latest.values()), floors)
+
+
+def _usable(value: object, low: float = math.ulp(0.0)) -> bool:
+    """A stored figure that is a finite number of at least ``low``."""
+    return isinstance(value, int | float) and math.isfinite(value) and value >= low
 
 
 def _opt(value: object) -> float | None:
