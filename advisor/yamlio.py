@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from advisor.errors import ConfigError
+from advisor.errors import ConfigError, InputError
 from advisor.paths import read_text
 
 M = TypeVar("M", bound=BaseModel)
@@ -75,8 +75,8 @@ def field_error(source: Path | None, loc: tuple[Any, ...], what: str, fix: str |
     if source is None or not source.is_file():
         return ConfigError(f"{field}: {what}", where=None, fix=fix)
     try:
-        root = yaml.compose(source.read_text(encoding="utf-8", errors="replace"))
-    except (yaml.YAMLError, RecursionError):
+        root = yaml.compose(read_text(source, "file"))
+    except (InputError, yaml.YAMLError, RecursionError, ValueError):
         root = None
     line, _ = locate(root, loc)
     return ConfigError(f"{field}: {what}", where=f"{source}:{line}", fix=fix)
