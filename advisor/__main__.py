@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
+from advisor.cli.entry import console
 
-from advisor.cli.entry import main
-
-sys.exit(main())
+console()

@@ -2,7 +2,7 @@
 
 Each stage registers its commands from its own module (``cli/pricing.py``, ``cli/bench.py``...).
 :func:`run` maps every way a command ends to one line and an exit status (see its docstring); the console
-script is :func:`advisor.cli.entry.main`.
+script is :func:`advisor.cli.entry.console`.
 """
 
 from __future__ import annotations
