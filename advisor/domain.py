@@ -162,6 +162,18 @@ class LoadBalancerPrice(FrozenModel):
     source: str
 
 
+class DataProcessingPrice(FrozenModel):
+    """$ per GB of data a SageMaker real-time endpoint receives (in) and returns (out)."""
+
+    region: str
+    usd_per_gb_in: float = Field(ge=0)
+    usd_per_gb_out: float = Field(ge=0)
+    as_of: dt.date
+    source: str
+    estimated: bool = False
+    note: str = ""
+
+
 class FargateRate(FrozenModel):
     """Fargate per-vCPU-hour and per-GB-hour rates for one region, platform and capacity provider."""
 

@@ -46,20 +46,78 @@ def test_every_on_demand_row_is_served_with_its_source(catalog: Catalog) -> None
         assert (price.source, str(price.as_of)) == (row["source"], row["as_of"])
 
 
-def test_sagemaker_listed_price_and_flagged_estimate(catalog: Catalog) -> None:
+def _premiums() -> dict[bool, list[float]]:
+    """SageMaker ÷ EC2 price of every type priced in both, split into CPU (False) and accelerated (True)."""
+    od = {(r["region"], r["instance_type"]): float(r["usd_per_hour"]) for r in _rows("ec2_on_demand.csv")}
+    specs = {r["instance_type"]: r for r in _rows("ec2_instances.csv")}
+    out: dict[bool, list[float]] = {False: [], True: []}
+    for r in _rows("sagemaker.csv"):
+        key = (r["region"], r["instance_type"][3:])
+        if key in od and key[1] in specs:
+            spec = specs[key[1]]
+            accelerated = float(spec["gpu_count"] or 0) > 0 or float(spec["accelerator_count"] or 0) > 0
+            out[accelerated].append(float(r["usd_per_hour"]) / od[key])
+    return out
+
+
+def test_sagemaker_listed_price_and_flagged_estimates_with_cpu_and_gpu_premiums(catalog: Catalog) -> None:
     listed = catalog.sagemaker("us-east-1", "ml.g5.xlarge")
     assert listed.usd_per_hour == pytest.approx(1.4084) and not listed.estimated
     od = {(r["region"], r["instance_type"]): float(r["usd_per_hour"]) for r in _rows("ec2_on_demand.csv")}
-    ratios = [
-        float(r["usd_per_hour"]) / od[(r["region"], r["instance_type"][3:])]
-        for r in _rows("sagemaker.csv")
-        if (r["region"], r["instance_type"][3:]) in od
-    ]
-    estimate = catalog.sagemaker("eu-west-1", "c6i.xlarge")
-    assert estimate.estimated and estimate.shape == "ml.c6i.xlarge"
-    expected = od[("eu-west-1", "c6i.xlarge")] * statistics.median(ratios)
-    assert estimate.usd_per_hour == pytest.approx(expected, rel=1e-5)
-    assert "median" in estimate.note
+    premiums = _premiums()
+    assert premiums[False] and premiums[True]
+    cpu = catalog.sagemaker("eu-west-1", "c6i.xlarge")
+    assert cpu.estimated and cpu.shape == "ml.c6i.xlarge"
+    assert cpu.usd_per_hour == pytest.approx(
+        od[("eu-west-1", "c6i.xlarge")] * statistics.median(premiums[False])
+    )
+    gpu = catalog.sagemaker("us-east-1", "ml.g6.xlarge")  # a valid endpoint type the table does not price
+    assert gpu.estimated
+    assert gpu.usd_per_hour == pytest.approx(
+        od[("us-east-1", "g6.xlarge")] * statistics.median(premiums[True])
+    )
+    assert f"{statistics.median(premiums[True]):.3f}" in gpu.note and "GPU/accelerator" in gpu.note
+    assert f"over the {len(premiums[False])} CPU types" in cpu.note
+    assert "fmbench" in cpu.source
+
+
+def test_only_sagemaker_endpoint_types_have_a_sagemaker_price(catalog: Catalog) -> None:
+    import botocore.session
+
+    enum = (
+        botocore.session.get_session()
+        .get_service_model("sagemaker")
+        .shape_for("ProductionVariantInstanceType")
+        .enum
+    )
+    assert "ml.c7a.medium" not in enum and "ml.c7i.large" in enum
+    with pytest.raises(NotFoundError) as err:
+        catalog.sagemaker("us-east-1", "ml.c7a.medium")
+    assert "SageMaker endpoint instance type 'ml.c7a.medium'" in err.value.one_line()
+    assert catalog.sagemaker("us-east-1", "c7i.large").shape == "ml.c7i.large"
+
+
+def test_derived_spot_prices_are_flagged_estimated(catalog: Catalog) -> None:
+    rows = _rows("ec2_spot.csv")
+    priced = {(r["region"], r["instance_type"]) for r in _rows("ec2_on_demand.csv")}
+    by_basis: dict[str, dict[str, str]] = {}
+    for r in rows:
+        if (r["region"], r["instance_type"]) in priced:
+            by_basis.setdefault(r["basis"], r)
+    assert set(by_basis) == {"estimate", "observed"}  # savings_only rows have no on-demand price to use
+    assert sum(r["basis"] == "estimate" for r in rows) == 13_911  # pricing_data/SOURCES.md
+    for basis, row in by_basis.items():
+        price = catalog.spot(row["region"], row["instance_type"])
+        assert price.estimated is (basis != "observed"), basis
+
+
+def test_sagemaker_data_processing_has_its_source_and_a_flagged_fallback(catalog: Catalog) -> None:
+    east = catalog.sagemaker_data_processing("us-east-1")
+    west = catalog.sagemaker_data_processing("eu-west-1")
+    assert (east.usd_per_gb_in, east.usd_per_gb_out) == (0.016, 0.016) and east.source.startswith("infracost")
+    assert not west.estimated and west.source.startswith("sagemaker-ssh-helper")
+    other = catalog.sagemaker_data_processing("ap-south-1")
+    assert other.estimated and "us-east-1 rate" in other.note
 
 
 def test_fargate_one_vcpu_two_gb(catalog: Catalog) -> None:

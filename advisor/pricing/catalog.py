@@ -10,7 +10,6 @@ date; figures advisor derived itself (a SageMaker price for a type AWS's table l
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -29,11 +28,14 @@ from advisor.domain import (
 )
 from advisor.errors import InputError, NotFoundError
 from advisor.pricing.fargate import validate_fargate_size
-from advisor.pricing.snapshot import Snapshot, current_snapshot_dir, load_snapshot
+from advisor.pricing.sagemaker_prices import SAGEMAKER_PREFIX, SageMakerPrices
+from advisor.pricing.snapshot import (
+    Snapshot,
+    current_snapshot_dir,
+    load_snapshot,
+)
+from advisor.pricing.values import date_of, num, opt_num, text_or_none
 from advisor.settings import Settings
-
-SAGEMAKER_PREFIX = "ml."
-DERIVED_SOURCE = "advisor-derived"
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,8 @@ class ShapeOffer:
     count_needed: int = 1
 
 
-class Catalog:
-    """Read-only queries over one price snapshot."""
+class Catalog(SageMakerPrices):
+    """Read-only queries over one price snapshot (SageMaker's in :class:`SageMakerPrices`)."""
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
@@ -112,12 +114,12 @@ class Catalog:
             family=str(row["family"]),
             vcpu=int(row["vcpu"]),
             memory_gib=float(row["memory_gib"]),
-            gpu_count=_num(row["gpu_count"]),
-            gpu_model=_str(row["gpu_model"]),
-            gpu_memory_gib=_num(row["gpu_memory_gib"]),
-            accelerator_name=_str(row["accelerator_name"]),
-            accelerator_count=int(_num(row["accelerator_count"])),
-            accelerator_memory_gib=_num(row["accelerator_memory_gib"]),
+            gpu_count=num(row["gpu_count"]),
+            gpu_model=text_or_none(row["gpu_model"]),
+            gpu_memory_gib=num(row["gpu_memory_gib"]),
+            accelerator_name=text_or_none(row["accelerator_name"]),
+            accelerator_count=int(num(row["accelerator_count"])),
+            accelerator_memory_gib=num(row["accelerator_memory_gib"]),
             arch=Arch(str(row["arch"])),
             source=str(row["source"]),
         )
@@ -142,9 +144,9 @@ class Catalog:
             shape=instance_type,
             option=PurchaseOption.ON_DEMAND,
             usd_per_hour=float(row["usd_per_hour"]),
-            as_of=_date(row["as_of"]),
+            as_of=date_of(row["as_of"]),
             source=str(row["source"]),
-            note=_str(row["note"]) or "",
+            note=text_or_none(row["note"]) or "",
         )
 
     def spot(self, region: str, instance_type: str) -> Price:
@@ -165,10 +167,19 @@ class Catalog:
                 fix=f"no spot offer for {instance_type} in {region} in this snapshot",
             )
         row = self._spot.loc[key]
-        savings = _opt_num(row["savings_pct_vs_on_demand"])
-        usd = _opt_num(row["usd_per_hour"])
+        savings = opt_num(row["savings_pct_vs_on_demand"])
+        usd = opt_num(row["usd_per_hour"])
         estimated = False
         note = f"basis={row['basis']}"
+        if row["basis"] == "estimate":
+            # Most rows: the snapshot's compiler derived them as on-demand x (1 - Spot Instance Advisor
+            # savings %); no spot price was observed (pricing_data/SOURCES.md, "ec2_spot.csv").
+            estimated = True
+            note = (
+                f"on-demand x (1 - {savings:g}% Spot Instance Advisor savings): derived, not observed"
+                if savings is not None
+                else "derived from on-demand, not an observed price"
+            )
         if usd is None:
             if savings is None:
                 raise NotFoundError("spot price", f"{region}/{instance_type}", where="ec2_spot.csv")
@@ -177,65 +188,18 @@ class Catalog:
             note = "on-demand price x (1 - Spot Advisor savings %), derived by advisor"
         elif row["basis"] == "observed":
             note = f"observed mean of per-AZ prices (min {row['spot_min_usd']}, max {row['spot_max_usd']})"
-        band = _str(row["interruption_frequency"])
+        band = text_or_none(row["interruption_frequency"])
         return Price(
             region=region,
             shape=instance_type,
             option=PurchaseOption.SPOT,
             usd_per_hour=float(usd),
-            as_of=_date(row["as_of"]),
+            as_of=date_of(row["as_of"]),
             source=str(row["source"]),
             estimated=estimated,
             note=note,
             savings_pct_vs_on_demand=savings,
             interruption_band=InterruptionBand(band) if band else None,
-        )
-
-    # ----- SageMaker ---------------------------------------------------------------------------------
-    @cached_property
-    def sagemaker_ratio(self) -> tuple[float, int]:
-        """Median SageMaker hosting ÷ EC2 on-demand price over types priced in both, and how many."""
-        ratios = []
-        for (region, ml_type), row in self._sagemaker.iterrows():
-            key = (region, str(ml_type).removeprefix(SAGEMAKER_PREFIX))
-            if key in self._on_demand.index:
-                ratios.append(float(row["usd_per_hour"]) / float(self._on_demand.loc[key]["usd_per_hour"]))
-        if not ratios:
-            return 1.0, 0
-        return float(np.median(ratios)), len(ratios)
-
-    def sagemaker(self, region: str, instance_type: str) -> Price:
-        """SageMaker real-time hosting $/h for ``ml.<type>`` (or ``<type>``).
-
-        Missing from the table: EC2 on-demand × the median SageMaker/EC2 ratio, flagged estimated.
-        """
-        ec2_name = instance_type.removeprefix(SAGEMAKER_PREFIX)
-        ml_name = SAGEMAKER_PREFIX + ec2_name
-        self.check_instance_type(ec2_name)
-        self.check_region(region)
-        key = (region, ml_name)
-        if key in self._sagemaker.index:
-            row = self._sagemaker.loc[key]
-            return Price(
-                region=region,
-                shape=ml_name,
-                option=PurchaseOption.SAGEMAKER,
-                usd_per_hour=float(row["usd_per_hour"]),
-                as_of=_date(row["as_of"]),
-                source=str(row["source"]),
-                note=_str(row["note"]) or "",
-            )
-        ec2 = self.on_demand(region, ec2_name)
-        ratio, n = self.sagemaker_ratio
-        return Price(
-            region=region,
-            shape=ml_name,
-            option=PurchaseOption.SAGEMAKER,
-            usd_per_hour=round(ec2.usd_per_hour * ratio, 6),
-            as_of=ec2.as_of,
-            source=f"{DERIVED_SOURCE} ({ec2.source})",
-            estimated=True,
-            note=f"EC2 on-demand x {ratio:.3f}, the median SageMaker/EC2 ratio over {n} types priced in both",
         )
 
     # ----- Fargate -----------------------------------------------------------------------------------
@@ -268,8 +232,8 @@ class Catalog:
             platform=platform,
             usd_per_vcpu_hour=float(row["usd_per_vcpu_hour"]),
             usd_per_gb_hour=float(row["usd_per_gb_hour"]),
-            windows_license_usd_per_vcpu_hour=_num(row["windows_os_license_usd_per_vcpu_hour"]),
-            as_of=_date(row["as_of"]),
+            windows_license_usd_per_vcpu_hour=num(row["windows_os_license_usd_per_vcpu_hour"]),
+            as_of=date_of(row["as_of"]),
             source=str(row["source"]),
         )
 
@@ -310,10 +274,10 @@ class Catalog:
             region=region,
             kind=kind,
             usd_per_hour=float(row["usd_per_hour"]),
-            usd_per_capacity_unit_hour=_opt_num(row["usd_per_capacity_unit_hour"]),
-            capacity_unit=_str(row["capacity_unit"]),
-            usd_per_gb_processed=_opt_num(row["usd_per_gb_processed"]),
-            as_of=_date(row["as_of"]),
+            usd_per_capacity_unit_hour=opt_num(row["usd_per_capacity_unit_hour"]),
+            capacity_unit=text_or_none(row["capacity_unit"]),
+            usd_per_gb_processed=opt_num(row["usd_per_gb_processed"]),
+            as_of=date_of(row["as_of"]),
             source=str(row["source"]),
         )
 
@@ -358,6 +322,7 @@ class Catalog:
         replicas: int = 1,
         limit: int = 5,
         include_burstable: bool = False,
+        only: frozenset[str] | None = None,
     ) -> list[ShapeOffer]:
         """The cheapest ways to host ``replicas`` replicas of ``need``, one instance type per answer.
 
@@ -367,6 +332,8 @@ class Catalog:
         sustained load an inference server sees, so their measured capacity would not hold.
         """
         frame = self.offers(region, option)
+        if only is not None:
+            frame = frame[frame["instance_type"].isin(only)]
         fits = pd.Series(True, index=frame.index)
         if not include_burstable:
             fits &= ~frame["family"].astype(str).str.match(r"^t\d")
@@ -410,29 +377,3 @@ class Catalog:
             t for t in self._on_demand.xs(region, level="region").index if str(t).startswith(family + ".")
         ]
         return names[:n] or ["(none of that family)"]
-
-
-def _num(value: object) -> float:
-    v = _opt_num(value)
-    return 0.0 if v is None else v
-
-
-def _opt_num(value: object) -> float | None:
-    if value is None:
-        return None
-    try:
-        f = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) else f
-
-
-def _str(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _date(value: object) -> dt.date:
-    return dt.date.fromisoformat(str(value)[:10])

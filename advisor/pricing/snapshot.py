@@ -22,7 +22,7 @@ import pandas as pd
 
 from advisor.errors import DataError, storage_error
 from advisor.paths import ensure_dir
-from advisor.settings import Settings
+from advisor.settings import BUNDLED_PRICING_DIR, Settings
 
 MANIFEST = "manifest.json"
 CURRENT_POINTER = "CURRENT"
@@ -48,7 +48,16 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "usd_per_gb_processed", "as_of", "source", "note",
     ),
 }  # fmt: skip
-OPTIONAL_FILES = ("ec2_spot_family_summary.csv",)
+SAGEMAKER_DATA_FILE = "sagemaker_data_processing.csv"
+# Files a snapshot may lack (snapshots written before they existed), with the columns they need if present.
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "ec2_spot_family_summary.csv": (),
+    SAGEMAKER_DATA_FILE: ("region", "direction", "usd_per_gb", "as_of", "source", "note"),
+}
+OPTIONAL_FILES = tuple(OPTIONAL_COLUMNS)
+# Not judged for staleness: specs, and the SageMaker data-processing rate (one rate, unchanged since its
+# 2023 bill; its date is shown with every figure built on it).
+_NOT_FOR_STALENESS = ("ec2_instances.csv", SAGEMAKER_DATA_FILE)
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ class Snapshot:
         dates = [
             pd.to_datetime(t["as_of"]).min()
             for name, t in self.tables.items()
-            if "as_of" in t and name != "ec2_instances.csv"
+            if "as_of" in t and name not in _NOT_FOR_STALENESS
         ]
         oldest: dt.date = min(d for d in dates if pd.notna(d)).date()
         return oldest
@@ -98,6 +107,11 @@ def current_snapshot_dir(settings: Settings) -> Path:
             )
         return target
     return settings.bundled_pricing_dir
+
+
+def bundled_snapshot_dir() -> Path:
+    """The snapshot shipped with advisor (``pricing_data/``)."""
+    return BUNDLED_PRICING_DIR
 
 
 def load_snapshot(path: Path) -> Snapshot:
@@ -137,7 +151,7 @@ def load_snapshot(path: Path) -> Snapshot:
                 where=str(file),
                 fix="restore it from the repository or run `advisor pricing refresh`",
             )
-        tables[name] = _parse_csv(file, data, REQUIRED_COLUMNS.get(name, ()))
+        tables[name] = _parse_csv(file, data, REQUIRED_COLUMNS.get(name, OPTIONAL_COLUMNS.get(name, ())))
     return Snapshot(path=path, created_at=created_at, origin=origin, tables=tables)
 
 
