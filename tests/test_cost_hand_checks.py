@@ -49,9 +49,17 @@ def test_sagemaker_plan_costs_its_hourly_price_times_hours(catalog: Catalog) -> 
     hours = 10
     result = simulate(plan, flat_profile(5.0, hours), resolve_prices(plan, catalog))
     hourly = catalog.sagemaker("us-east-1", "ml.g5.xlarge").usd_per_hour
-    assert result.usd_total == pytest.approx(2 * hourly * hours, rel=1e-12)
-    assert result.usd_per_month == pytest.approx(2 * hourly * 730, rel=1e-12)
-    assert result.breakdown.by_purchase_option == {"sagemaker": pytest.approx(2 * hourly * 730)}
+    # Data processed in and out: 4 KiB each way per request (the plan's defaults) at $0.016/GB (decimal).
+    per_gb = catalog.sagemaker_data_processing("us-east-1")
+    assert (per_gb.usd_per_gb_in, per_gb.usd_per_gb_out) == (0.016, 0.016)
+    data_per_hour = 5.0 * 3600 * (4 * 1024 + 4 * 1024) / 1e9 * 0.016
+    assert result.usd_total == pytest.approx(2 * hourly * hours + data_per_hour * hours, rel=1e-12)
+    assert result.usd_per_month == pytest.approx((2 * hourly + data_per_hour) * 730, rel=1e-12)
+    assert result.breakdown.by_purchase_option == {
+        "sagemaker": pytest.approx(2 * hourly * 730),
+        "data_processing": pytest.approx(data_per_hour * 730),
+    }
+    assert result.breakdown.by_component["data_processing"] == pytest.approx(data_per_hour * 730)
 
 
 def test_fargate_task_of_2_vcpu_4_gb_for_30_days(catalog: Catalog) -> None:

@@ -35,6 +35,7 @@ from advisor.cost.result import CostResult
 from advisor.cost.simulate import simulate_many
 from advisor.domain import FargateSize, Platform, ReplicaResources
 from advisor.errors import AdvisorError
+from advisor.platforms.sagemaker import endpoint_instance_types, is_endpoint_type
 from advisor.pricing.catalog import Catalog
 from advisor.pricing.fargate import smallest_fargate_size
 from advisor.traffic.profile import TrafficProfile
@@ -89,11 +90,17 @@ def replica_need(plan: Plan, catalog: Catalog) -> ReplicaResources:
 
 
 def sagemaker_plan(plan: Plan, catalog: Catalog) -> Plan:
-    """The plan as a SageMaker endpoint with target tracking (same instance type when it has one)."""
-    if isinstance(plan.shape, FargateSize):
-        offers = catalog.cheapest(replica_need(plan, catalog), plan.region)
+    """The plan as a SageMaker endpoint with target tracking.
+
+    On the same instance type when SageMaker endpoints offer it (``ml.<type>``); else on the cheapest
+    endpoint type one replica fits, per replica, with the capacity assumed equal (estimated).
+    """
+    if isinstance(plan.shape, FargateSize) or not is_endpoint_type(plan.shape):
+        need = replica_need(plan, catalog)
+        endpoint_types = frozenset(t.removeprefix("ml.") for t in endpoint_instance_types())
+        offers = catalog.cheapest(need, plan.region, replicas=1, limit=1, only=endpoint_types)
         if not offers:
-            raise AdvisorError("no instance type fits one replica", where=plan.name)
+            raise AdvisorError("no SageMaker endpoint instance type fits one replica", where=plan.name)
         shape, rpn, provenance = offers[0].instance.name, 1, CapacityProvenance.ESTIMATED
     else:
         shape, rpn, provenance = (
@@ -162,7 +169,7 @@ def _tracking(
         ),
         load_balancer=lb
         if platform is not Platform.SAGEMAKER
-        else LoadBalancerSpec(kind=LoadBalancerKind.NONE),
+        else plan.effective_load_balancer.without_balancer(),
     )
 
 

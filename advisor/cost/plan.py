@@ -128,7 +128,10 @@ class LoadBalancerKind(StrEnum):
 
 
 class LoadBalancerSpec(_Model):
-    """The load balancer in front of the replicas and the traffic facts its capacity units depend on."""
+    """The load balancer in front of the replicas and the traffic facts its capacity units depend on.
+
+    The payload sizes also price a SageMaker endpoint's data processing (kind ``none``: no balancer).
+    """
 
     kind: LoadBalancerKind = LoadBalancerKind.APPLICATION
     shared_by: int = Field(
@@ -145,6 +148,10 @@ class LoadBalancerSpec(_Model):
     rules_evaluated_per_request: int = Field(
         default=1, ge=0, description="listener rules an ALB request runs"
     )
+
+    def without_balancer(self) -> LoadBalancerSpec:
+        """The same traffic facts (payload sizes) with no load balancer: a SageMaker endpoint's."""
+        return self.model_copy(update={"kind": LoadBalancerKind.NONE, "shared_by": 1})
 
 
 class Plan(_Model):

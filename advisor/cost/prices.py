@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from advisor.cost.plan import LoadBalancerKind, Plan
+from advisor.cost.loadbalancer import BYTES_PER_GB
+from advisor.cost.plan import LoadBalancerKind, LoadBalancerSpec, Plan
 from advisor.domain import FargateSize, InterruptionBand, Platform, PurchaseOption
 from advisor.domain import FrozenModel as _Value
 from advisor.errors import ConfigError
@@ -45,6 +46,8 @@ class PlanPrices(_Value):
     load_balancer_kind: LoadBalancerKind = LoadBalancerKind.NONE
     load_balancer_usd_per_hour: float = Field(default=0.0, ge=0)
     load_balancer_usd_per_lcu_hour: float = Field(default=0.0, ge=0)
+    data_usd_per_gb_in: float = Field(default=0.0, ge=0, description="SageMaker data processed in, $/GB")
+    data_usd_per_gb_out: float = Field(default=0.0, ge=0, description="SageMaker data processed out, $/GB")
     fargate_usd_per_vcpu_hour: float | None = None
     fargate_usd_per_gb_hour: float | None = None
     sources: tuple[str, ...] = ()
@@ -56,6 +59,14 @@ class PlanPrices(_Value):
         if not self.spot_pools:
             return self.on_demand_usd_per_node_hour
         return sum(p.usd_per_node_hour for p in self.spot_pools) / len(self.spot_pools)
+
+    def data_usd_per_request(self, lb: LoadBalancerSpec) -> float:
+        """A SageMaker endpoint's data-processing charge per request: request and response bytes × $/GB
+        (decimal GB, as AWS bills data; the payload sizes are the plan's ``load_balancer`` facts)."""
+        kib = 1024.0 / BYTES_PER_GB
+        return (
+            lb.request_kib * kib * self.data_usd_per_gb_in + lb.response_kib * kib * self.data_usd_per_gb_out
+        )
 
     def cheapest_usd_per_replica_hour(self, replicas_per_node: int, uses_spot: bool) -> float:
         """The lowest $ per replica-hour among the purchase options the plan may use (fluid bound)."""
@@ -102,6 +113,13 @@ def resolve_prices(plan: Plan, catalog: Catalog) -> PlanPrices:
     elif plan.platform is Platform.SAGEMAKER:
         od = catalog.sagemaker(region, plan.shape_label)
         spot_option = None
+        data = catalog.sagemaker_data_processing(region)
+        fields.update(data_usd_per_gb_in=data.usd_per_gb_in, data_usd_per_gb_out=data.usd_per_gb_out)
+        sources.append(
+            f"sagemaker data processing: {data.usd_per_gb_in:g} $/GB in, {data.usd_per_gb_out:g} $/GB out, "
+            f"{data.source} {data.as_of}" + (" (estimated)" if data.estimated else "")
+        )
+        estimated |= data.estimated
     else:
         od = catalog.on_demand(region, plan.shape_label)
         spot_option = PurchaseOption.SPOT
@@ -116,11 +134,16 @@ def resolve_prices(plan: Plan, catalog: Catalog) -> PlanPrices:
                         usd_per_node_hour=price.usd_per_hour,
                         interruption_band=pool_band,
                         monthly_interruption_rate=pool_band.monthly_rate_midpoint,
-                        source=f"{price.source} {price.as_of}",
+                        source=f"{price.source} {price.as_of}"
+                        + (" (estimated: " + price.note + ")" if price.estimated else ""),
                         estimated=price.estimated or known is None,
                     )
                 )
-    sources.append(f"{od.option.value} {od.shape}: {od.source} {od.as_of}")
+    sources.insert(
+        0,
+        f"{od.option.value} {od.shape}: {od.source} {od.as_of}"
+        + (f" ({od.note})" if od.estimated and od.note else ""),
+    )
     estimated |= od.estimated
     for p in pools:
         sources.append(f"spot {p.shape}: {p.source} (interruptions {p.interruption_band.value}/month)")

@@ -346,6 +346,7 @@ def series_frame(setup: PlanSetup, profile: TrafficProfile, outcome: Outcome) ->
         + np.asarray(s["nodes_spot"], dtype=np.float64) * prices.spot_usd_per_node_hour
         + prices.load_balancer_usd_per_hour / lb.shared_by
         + profile.rps * setup.lcu_per_rps * prices.load_balancer_usd_per_lcu_hour
+        + profile.rps * 3600.0 * prices.data_usd_per_request(lb)
     )
     provisioned = np.asarray(s["provisioned_replicas"], dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -103,7 +103,8 @@ def _result(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int) ->
     lb_units = (
         setup.lcu_per_rps * requests / 3600.0 * prices.load_balancer_usd_per_lcu_hour if has_lb else 0.0
     )
-    total = compute_od + compute_spot + interruptions + lb_hours + lb_units
+    data = requests * prices.data_usd_per_request(lb)
+    total = compute_od + compute_spot + interruptions + lb_hours + lb_units + data
     components = {
         "compute_on_demand": compute_od,
         "compute_spot": compute_spot,
@@ -111,6 +112,8 @@ def _result(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int) ->
         "load_balancer_hours": lb_hours,
         "load_balancer_capacity_units": lb_units,
     }
+    if prices.data_usd_per_gb_in > 0 or prices.data_usd_per_gb_out > 0:
+        components["data_processing"] = data
     spot_option = (prices.spot_option or PurchaseOption.SPOT).value
     replacement_on_demand = plan.spot.on_demand_fallback
     by_option = {
@@ -120,11 +123,13 @@ def _result(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int) ->
         spot_option: compute_spot + (0.0 if replacement_on_demand else o.notice_overlap_usd),
         "load_balancer": lb_hours + lb_units,
     }
+    if "data_processing" in components:
+        by_option["data_processing"] = data
     cap = plan.capacity.rps_per_replica
     bound_compute = fluid_lower_bound_usd(
         profile, cap, prices.cheapest_usd_per_replica_hour(plan.replicas_per_node, plan.purchase.uses_spot)
     )
-    bound = bound_compute + lb_hours + lb_units
+    bound = bound_compute + lb_hours + lb_units + data
     hist = o.requests_by_load_bin
     over_slo = float(hist @ queue.tail_table(plan.slo.latency_p99_ms))
     p99 = queue.mixture_quantile_ms(hist)
