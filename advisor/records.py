@@ -10,6 +10,7 @@ from typing import Any
 
 from advisor.errors import NotFoundError
 from advisor.optimize.recommendation import Recommendation
+from advisor.optimize.upgrade import load_document
 from advisor.store import Store
 
 
@@ -42,7 +43,7 @@ def load_recommendation(
             known=[r["id"] for r in recent],
             fix="run `advisor recommend SCENARIO.yaml` first",
         )
-    return Recommendation.model_validate_json(rows[0]["body_json"])
+    return load_document(rows[0]["body_json"])
 
 
 def list_recommendations(store: Store, limit: int = 50) -> list[dict[str, Any]]:

@@ -152,6 +152,11 @@ def test_k8s_jobs_are_pinned_and_valid(tmp_path: Path, catalog: Catalog) -> None
     }
     args = spec["containers"][0]["args"]
     assert args[args.index("--emulation") + 1] == "none" and "--json" in args and "--quiet" in args
+    # The pod must fit what an EKS c7g.large leaves (2 vCPU - 70m kubelet - 150m daemonsets; 4 GiB - 255 MiB -
+    # 11 MiB x 29 pods - 100 MiB eviction): requesting the whole node would leave it Pending.
+    requests = spec["containers"][0]["resources"]["requests"]
+    assert int(requests["cpu"].removesuffix("m")) <= 2000 - 70 - 150
+    assert int(requests["memory"].removesuffix("Mi")) <= 4096 - 255 - 11 * 29 - 100
     gpu = yaml.safe_load((tmp_path / "advisor-bench-embedding-g5-xlarge.yaml").read_text())
     assert gpu["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] == {"nvidia.com/gpu": "1"}
     assert job_name("x" * 80, "c6i.large").__len__() <= 63

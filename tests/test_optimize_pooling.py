@@ -11,6 +11,7 @@ from advisor.optimize.compare import CurrentCost, replicas_per_node
 from advisor.optimize.fleet import churn_check, disrupted_replicas
 from advisor.optimize.pooling import MIN_POOLING_GAIN, PoolMember, pool_models
 from advisor.optimize.recommendation import ChurnCheck, Comparison
+from advisor.platforms.targets import Orchestrator
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings
 from tests.optimize_helpers import model, scenario
@@ -34,17 +35,20 @@ def _member(
     price = float(types.on_demand[[t.name for t in types.types].index(shape)])
     nodes = -(-peak // rpn)
     return PoolMember(
-        model=name, resources=ReplicaResources(vcpu=vcpu, memory_gib=mem), peak_replicas=peak,
+        model=name, resources=ReplicaResources(vcpu=vcpu, memory_gib=mem), orchestrator=Orchestrator.EKS,
+        peak_replicas=peak,
         plan_shape=shape, plan_family="c6i", plan_peak_usd_per_hour=nodes * price,
         compute_usd_per_month=nodes * price * 730, allowed_types=frozenset(t.name for t in types.types),
     )  # fmt: skip
 
 
 def test_fragmented_pools_are_shared_and_labelled(c6i: CandidateTypes) -> None:
-    # A: 3 vCPU / 6 GiB replicas, one per c6i.xlarge (1 vCPU and 2 GiB idle on each of 5 nodes).
-    # B: 1 vCPU / 2 GiB replicas, two per c6i.large (3 nodes). Together B fills A's gaps exactly.
+    # On EKS a c6i.xlarge leaves 3.77 vCPU / 7.03 GiB allocatable, a c6i.large 1.78 vCPU / 3.34 GiB
+    # (kubelet reserve, eviction threshold, aws-node and kube-proxy; advisor.platforms.nodes).
+    # A: 3 vCPU / 6 GiB replicas, one per c6i.xlarge (0.77 vCPU and 1.03 GiB idle on each of 5 nodes).
+    # B: 0.7 vCPU / 1 GiB replicas, two per c6i.large (3 nodes). Together B fills A's gaps.
     a = _member("a", 3, 6, 5, "c6i.xlarge", 1, c6i)
-    b = _member("b", 1, 2, 5, "c6i.large", 2, c6i)
+    b = _member("b", 0.7, 1, 5, "c6i.large", 2, c6i)
     summary, placements = pool_models([a, b], c6i, time_budget_s=2.0)
     assert summary is not None and len(summary.groups) == 1
     group = summary.groups[0]
@@ -67,13 +71,13 @@ def test_fragmented_pools_are_shared_and_labelled(c6i: CandidateTypes) -> None:
 
 
 def test_pools_that_do_not_pay_are_not_adopted(c6i: CandidateTypes) -> None:
-    # Replicas that fill their nodes exactly: nothing to gain by sharing.
-    a = _member("a", 2, 4, 4, "c6i.large", 1, c6i)
-    b = _member("b", 4, 8, 2, "c6i.xlarge", 1, c6i)
+    # Replicas that fill their nodes' allocatable resources: nothing to gain by sharing.
+    a = _member("a", 1.7, 3.3, 4, "c6i.large", 1, c6i)
+    b = _member("b", 3.7, 7, 2, "c6i.xlarge", 1, c6i)
     summary, placements = pool_models([a, b], c6i, time_budget_s=1.0)
     assert summary is not None
     assert not summary.groups[0].adopted and summary.savings_usd_per_month == 0.0
-    assert placements["a"].pool.endswith("-a") and not placements["a"].shared
+    assert placements["a"].pools == ["inference-a"] and not placements["a"].shared
     assert placements["a"].replicas_at_peak_by_instance_type == {"c6i.large": 4}
 
 

@@ -21,7 +21,16 @@ def test_init_writes_the_example_and_refuses_to_overwrite(tmp_path: Path) -> Non
     target = tmp_path / "s.yaml"
     first = run_cli("init", str(target))
     assert first.code == 0 and target.is_file()
-    assert yaml.safe_load(target.read_text())["models"][0]["name"] == "fraud-scorer"
+    written = yaml.safe_load(target.read_text())
+    assert written["models"][0]["name"] == "fraud-scorer"
+    # The deployability settings are written with their comments: the image's architectures, the deploy
+    # target (every kind, commented), and how the cluster's nodes run replicas.
+    text = target.read_text()
+    assert written["models"][0]["architectures"] == ["x86_64", "arm64"]
+    assert written["models"][0]["deploy"] == {"aws_asg": {"name": "fraud-scorer"}}
+    assert written["cluster"]["orchestrator"] == "eks" and written["cluster"]["daemonsets"]
+    for kind in ("aws_asg", "sagemaker", "ecs", "kubernetes", "cortex"):
+        assert f"#   {{{kind}:" in text, kind
     target.write_text("mine: true\n")
     again = run_cli("init", str(target))
     assert_one_line_error(again, "exists already", "--force")

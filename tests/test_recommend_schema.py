@@ -11,12 +11,16 @@ import pytest
 from advisor.errors import NotFoundError
 from advisor.optimize.recommend import recommend
 from advisor.optimize.recommendation import SCHEMA_PATH, Recommendation, schema_text
+from advisor.optimize.upgrade import load_document
 from advisor.pricing.catalog import Catalog
 from advisor.records import list_recommendations, load_recommendation, save_recommendation
 from advisor.render.markdown import recommendation_markdown
 from advisor.settings import Settings
 from advisor.store import Store
+from tests.helpers import REPO_ROOT
 from tests.optimize_helpers import model, scenario
+
+V1_DOCUMENT = REPO_ROOT / "tests" / "data" / "recommendation-v1.json"  # the demo, as schema 1 stored it
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +43,7 @@ def test_real_output_validates_against_the_committed_schema(rec: Recommendation)
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     document = json.loads(rec.model_dump_json())
     jsonschema.validate(document, schema)
-    assert document["schema_version"] == "advisor.recommendation/1"
+    assert document["schema_version"] == "advisor.recommendation/2"
     broken = {**document, "status": "maybe"}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
@@ -74,3 +78,23 @@ def test_store_round_trip(tmp_path: Path, rec: Recommendation) -> None:
             load_recommendation(store, "rec-nope")
     assert again == rec and latest.id == rec.id
     assert rows[0]["id"] == rec.id and rows[0]["schema_version"] == rec.schema_version
+
+
+def test_a_v1_document_still_loads_and_is_upgraded(tmp_path: Path) -> None:
+    text = V1_DOCUMENT.read_text(encoding="utf-8")
+    assert json.loads(text)["schema_version"] == "advisor.recommendation/1"
+    rec = load_document(text)
+    assert (
+        rec.schema_version == "advisor.recommendation/2" and rec.upgraded_from == "advisor.recommendation/1"
+    )
+    placed = {m.model: m.plan.placement for m in rec.models if m.plan and m.plan.placement}
+    assert placed["search-embedder"].pools == ["inference-search-embedder"]
+    assert all(m.plan is None or m.plan.deployment is None for m in rec.models) and rec.pools == []
+    with Store(tmp_path / "v1.db") as store, store.transaction() as conn:  # a row a schema-1 advisor wrote
+        conn.execute(
+            "INSERT INTO recommendations (id, created_at, scenario, schema_version, body_json)"
+            " VALUES (?, ?, ?, ?, ?)",
+            ("rec-v1", "2026-01-01T00:00:00+00:00", "demo", "advisor.recommendation/1", text),
+        )
+    with Store(tmp_path / "v1.db") as store:
+        assert load_recommendation(store, "rec-v1").totals == rec.totals

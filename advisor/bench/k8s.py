@@ -8,8 +8,10 @@ the harness with the model server inside the same pod (``advisor bench run --mod
 ``advisor bench import NAME.json`` stores it.
 
 Every manifest is validated against the Kubernetes JSON schemas (``kubernetes-validate``, strict mode) before
-it is written. Requests take 80% of the node's vCPU and 75% of its memory so the pod fits beside the kubelet
-and daemonsets on the node it is pinned to; there are no limits, so the harness may use the whole node.
+it is written. Requests take 95% of what the node leaves allocatable on EKS (the kubelet reserve, eviction
+threshold and default daemonsets of :mod:`advisor.platforms.nodes`), so the pod fits the node it is pinned
+to beside the kubelet and daemonsets, with room for a small system pod; there are no limits, so the harness
+may use the whole node.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from advisor.domain import SLO, InstanceType
 from advisor.errors import InputError
 from advisor.naming import dns_label, kubernetes_arch, label_value
 from advisor.paths import ensure_dir, read_text, write_text
+from advisor.platforms.nodes import allocatable
+from advisor.platforms.targets import Orchestrator
 
-CPU_REQUEST_SHARE = 0.80
-MEMORY_REQUEST_SHARE = 0.75
+ALLOCATABLE_REQUEST_SHARE = 0.95
 DEFAULT_K8S_VERSION = "1.30"
 ACTIVE_DEADLINE_S = 1800
 
@@ -68,9 +71,10 @@ def job_manifest(
     ]
     if quick:
         args.append("--quick")
+    node = allocatable(itype, Orchestrator.EKS)
     requests: dict[str, str] = {
-        "cpu": f"{max(int(itype.vcpu * 1000 * CPU_REQUEST_SHARE), 250)}m",
-        "memory": f"{max(int(itype.memory_gib * 1024 * MEMORY_REQUEST_SHARE), 256)}Mi",
+        "cpu": f"{max(int(node.vcpu * 1000 * ALLOCATABLE_REQUEST_SHARE), 100)}m",
+        "memory": f"{max(int(node.memory_gib * 1024 * ALLOCATABLE_REQUEST_SHARE), 256)}Mi",
     }
     resources: dict[str, Any] = {"requests": requests}
     if itype.gpu_count >= 1:

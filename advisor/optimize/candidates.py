@@ -36,11 +36,25 @@ from advisor.domain import (
     ReplicaResources,
 )
 from advisor.errors import AdvisorError
-from advisor.optimize.scenario import Scenario
+from advisor.optimize.scenario import ClusterPolicy, Scenario
+from advisor.platforms.nodes import NodeAllocatable, allocatable
+from advisor.platforms.sagemaker import is_endpoint_type
+from advisor.platforms.targets import Orchestrator
 from advisor.pricing.catalog import Catalog
 from advisor.pricing.fargate import smallest_fargate_size
 
 SpotPools = tuple[tuple[str, ...], str]  # (pool types, why none)
+
+
+@dataclass(frozen=True)
+class NodeTable:
+    """Allocatable resources of every candidate type on one orchestrator, as arrays."""
+
+    allocatable: tuple[NodeAllocatable, ...]
+    resources: np.ndarray  # (T, 4): vcpu, memory GiB, GPUs, GPU/accelerator memory GiB
+    pod_slots: np.ndarray  # replicas by pod count; inf without a cap
+
+
 _WORST_BAND_RANK = InterruptionBand.GT20.rank
 PREFILTER_TARGET = 0.7  # a typical utilisation target, only to rank shapes before the replay
 SPOT_POOL_MAX_SIZE_RATIO = 2.0  # pool types at most twice the shape's vCPUs (the rest would sit idle)
@@ -106,7 +120,24 @@ class CandidateTypes:
     resources: np.ndarray  # (T, 4): vcpu, memory GiB, GPUs, GPU/accelerator memory GiB
     accelerated: np.ndarray  # bool
     arch: np.ndarray  # str
+    cluster: ClusterPolicy = field(default_factory=ClusterPolicy)
     _fargate: dict[tuple[float, float, str, str], float | None] = field(default_factory=dict, compare=False)
+    _nodes: dict[Orchestrator, NodeTable] = field(default_factory=dict, compare=False)
+
+    def nodes(self, orchestrator: Orchestrator) -> NodeTable:
+        """What a node of each type leaves for replicas on ``orchestrator`` (advisor.platforms.nodes)."""
+        if orchestrator not in self._nodes:
+            c = self.cluster
+            alloc = tuple(
+                allocatable(t, orchestrator, c.daemonsets, ecs_reserved_memory_mib=c.ecs_reserved_memory_mib)
+                for t in self.types
+            )
+            res = np.array(
+                [[a.vcpu, a.memory_gib, a.gpu_count, a.gpu_memory_gib] for a in alloc], dtype=float
+            ).reshape(-1, 4)
+            slots = np.array([np.inf if a.pod_slots is None else a.pod_slots for a in alloc], dtype=float)
+            self._nodes[orchestrator] = NodeTable(alloc, res, slots)
+        return self._nodes[orchestrator]
 
     def fargate_usd_per_hour(
         self, catalog: Catalog, vcpu: float, memory_gib: float, option: PurchaseOption, os_arch: str
@@ -148,7 +179,7 @@ class CandidateTypes:
                     spot[i] = price.usd_per_hour
                     if price.interruption_band is not None:
                         band[i] = price.interruption_band.rank
-            if Platform.SAGEMAKER in scenario.platforms:
+            if Platform.SAGEMAKER in scenario.platforms and is_endpoint_type(t.name):
                 try:
                     sm_price = catalog.sagemaker(region, t.name)
                 except AdvisorError:
@@ -164,6 +195,7 @@ class CandidateTypes:
         ).reshape(-1, 4)
         return cls(
             region=region,
+            cluster=scenario.cluster,
             types=types,
             on_demand=frame["usd_per_hour"].to_numpy(dtype=float),
             spot=spot,
@@ -175,12 +207,22 @@ class CandidateTypes:
             arch=np.array([t.arch.value for t in types], dtype=object),
         )
 
-    def replicas_per_node(self, need: ReplicaResources) -> np.ndarray:
-        """Replicas of ``need`` one node of each type holds (0 where none fits or the role is wrong)."""
+    def replicas_per_node(
+        self, need: ReplicaResources, orchestrator: Orchestrator | None = None
+    ) -> np.ndarray:
+        """Replicas of ``need`` one node of each type holds (0 where none fits or the role is wrong).
+
+        With an orchestrator, on what its nodes leave allocatable (and their pod slots); without one, on the
+        whole instance (a SageMaker endpoint instance).
+        """
         req = np.array([need.vcpu, need.memory_gib, need.gpu_count, need.gpu_memory_gib], dtype=float)
+        table = self.nodes(orchestrator) if orchestrator is not None else None
+        res = table.resources if table is not None else self.resources
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(req > 0, self.resources / np.where(req > 0, req, 1.0) + _FIT_EPS, np.inf)
+            ratio = np.where(req > 0, res / np.where(req > 0, req, 1.0) + _FIT_EPS, np.inf)
         per_node = np.floor(ratio.min(axis=1))
+        if table is not None:
+            per_node = np.minimum(per_node, table.pod_slots)
         per_node[~np.isfinite(per_node)] = 0
         ok = np.ones(len(self.types), dtype=bool)
         needs_accel = need.gpu_count > 0 or need.gpu_memory_gib > 0
@@ -196,18 +238,24 @@ def shape_candidates(
     types: CandidateTypes,
     scenario: Scenario,
     catalog: Catalog,
+    orchestrator: Orchestrator = Orchestrator.EKS,
 ) -> list[ShapeCandidate]:
-    """Every (platform, shape) with a fitting replica and a capacity, unsorted (see the module docstring)."""
-    rpn = types.replicas_per_node(need)
+    """Every (platform, shape) with a fitting replica and a capacity, unsorted (see the module docstring).
+
+    EC2 replicas per node count what ``orchestrator`` leaves allocatable; a SageMaker instance is whole.
+    """
+    rpn = types.replicas_per_node(need, orchestrator)
+    rpn_whole = types.replicas_per_node(need)
     capacity, entries = caps.entries_for(types.types)
-    usable = (rpn >= 1) & np.isfinite(capacity) & (capacity > 0)
+    known = np.isfinite(capacity) & (capacity > 0)
+    usable = (rpn >= 1) & known
     out: list[ShapeCandidate] = []
     pool_price, pools_of = _spot_pools(usable, rpn, capacity, types, scenario)
-    for i in np.flatnonzero(usable):
+    for i in np.flatnonzero(known & ((rpn >= 1) | (rpn_whole >= 1))):
         entry = entries[i]
         assert entry is not None
         itype = types.types[i]
-        if Platform.EC2 in scenario.platforms:
+        if Platform.EC2 in scenario.platforms and rpn[i] >= 1:
             price = pool_price[i]
             out.append(
                 ShapeCandidate(
@@ -221,12 +269,12 @@ def shape_candidates(
                     spot_lookup=partial(pools_of, int(i)),
                 )
             )
-        if Platform.SAGEMAKER in scenario.platforms and np.isfinite(types.sagemaker[i]):
+        if Platform.SAGEMAKER in scenario.platforms and np.isfinite(types.sagemaker[i]) and rpn_whole[i] >= 1:
             out.append(
                 ShapeCandidate(
                     platform=Platform.SAGEMAKER,
                     shape=f"ml.{itype.name}",
-                    replicas_per_node=int(rpn[i]),
+                    replicas_per_node=int(rpn_whole[i]),
                     capacity=entry,
                     usd_per_node_hour=float(types.sagemaker[i]),
                     price_estimated=bool(types.sagemaker_estimated[i]),

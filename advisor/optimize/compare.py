@@ -16,7 +16,6 @@ from advisor.capacity import CapacityEntry, ModelCapacities
 from advisor.cost.baselines import BASELINES, build_baselines
 from advisor.cost.plan import (
     AutoscalingPolicy,
-    LoadBalancerKind,
     LoadBalancerSpec,
     Plan,
     PurchaseMix,
@@ -25,9 +24,10 @@ from advisor.cost.result import CostResult
 from advisor.cost.simulate import simulate_many
 from advisor.domain import FargateSize, InstanceType, Platform, PurchaseOption, ReplicaResources
 from advisor.errors import AdvisorError, ConfigError, at_field
+from advisor.optimize.pricecache import PriceCache, minutes_over_slo_pct
 from advisor.optimize.recommendation import Comparison
-from advisor.optimize.rightsize import PriceCache, minutes_over_slo_pct
-from advisor.optimize.scenario import CurrentDeployment, ModelSpec
+from advisor.optimize.scenario import ClusterPolicy, CurrentDeployment, ModelSpec
+from advisor.platforms.nodes import allocatable, replicas_fitting
 from advisor.pricing.catalog import Catalog
 from advisor.pricing.fargate import validate_fargate_size
 from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile
@@ -70,12 +70,14 @@ def price_current(
     budget_pct: float,
     seed: int,
     where: str,
+    cluster: ClusterPolicy | None = None,
 ) -> CurrentCost | None:
     """The current deployment's cost and SLO risk; None without one. ConfigError for an unknown type."""
     cur = spec.current
     if cur is None:
         return None
-    shape, rpn, entry, fargate = _current_shape(cur, spec, caps, catalog, where)
+    cluster = cluster or ClusterPolicy()
+    shape, rpn, entry, fargate = _current_shape(cur, spec, caps, catalog, where, cluster)
     replicas = cur.count * rpn
     spot = cur.purchase_option is PurchaseOption.SPOT
     label = shape if fargate is None else fargate.label
@@ -105,11 +107,7 @@ def price_current(
             label,
             spot,
         )
-    lb = (
-        load_balancer
-        if cur.platform is not Platform.SAGEMAKER
-        else LoadBalancerSpec(kind=LoadBalancerKind.NONE)
-    )
+    lb = load_balancer if cur.platform is not Platform.SAGEMAKER else load_balancer.without_balancer()
     plan = Plan(
         name=f"{spec.name}: current",
         model=spec.name,
@@ -210,7 +208,12 @@ def savings_pct(reference_usd: float | None, recommended_usd: float) -> float | 
 
 
 def _current_shape(
-    cur: CurrentDeployment, spec: ModelSpec, caps: ModelCapacities, catalog: Catalog, where: str
+    cur: CurrentDeployment,
+    spec: ModelSpec,
+    caps: ModelCapacities,
+    catalog: Catalog,
+    where: str,
+    cluster: ClusterPolicy,
 ) -> tuple[str, int, CapacityEntry | None, FargateSize | None]:
     if cur.platform is Platform.FARGATE:
         if cur.fargate_vcpu is None or cur.fargate_memory_gib is None:
@@ -235,8 +238,26 @@ def _current_shape(
         itype = catalog.instance(cur.instance_type)
     except AdvisorError as exc:
         raise at_field(exc, f"{where}.current.instance_type") from None
-    shape = f"ml.{itype.name}" if cur.platform is Platform.SAGEMAKER else itype.name
-    return shape, replicas_per_node(itype, spec.resources), caps.entry(itype), None
+    if cur.platform is Platform.SAGEMAKER:
+        return f"ml.{itype.name}", replicas_per_node(itype, spec.resources), caps.entry(itype), None
+    return itype.name, current_replicas_per_node(itype, spec, cluster), caps.entry(itype), None
+
+
+def current_replicas_per_node(itype: InstanceType, spec: ModelSpec, cluster: ClusterPolicy) -> int:
+    """Replicas per node of what runs today on EC2: on the node's allocatable resources, as a plan's are.
+
+    A deployment that fits the instance but not its allocatable share runs today with smaller requests than
+    the scenario's, so it keeps the count the whole instance holds.
+    """
+    need = spec.resources
+    alloc = allocatable(
+        itype,
+        spec.orchestrator(cluster),
+        cluster.daemonsets,
+        ecs_reserved_memory_mib=cluster.ecs_reserved_memory_mib,
+    )
+    fits = replicas_fitting(alloc, need.vcpu, need.memory_gib, need.gpu_count, need.gpu_memory_gib)
+    return fits if fits >= 1 or not need.fits_on(itype) else replicas_per_node(itype, need)
 
 
 def _price_only(

@@ -10,11 +10,13 @@ the same document (golden files).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from advisor.cost.plan import CapacityProvenance, LoadBalancerKind
+from advisor.domain import Platform
 from advisor.optimize.compare import savings_pct
+from advisor.optimize.deployment import deployment_for, node_pools
 from advisor.optimize.fleet import FleetDecisions
 from advisor.optimize.outcome import ModelOutcome, Served
 from advisor.optimize.recommendation import (
@@ -31,7 +33,7 @@ from advisor.optimize.recommendation import (
     SLORisk,
 )
 from advisor.optimize.rightsize import Evaluated
-from advisor.optimize.scenario import Scenario
+from advisor.optimize.scenario import ModelSpec, Scenario
 from advisor.optimize.totals import fleet_totals, summary_line
 from advisor.pricing.catalog import Catalog
 from advisor.traffic.profile import HOURS_PER_MONTH
@@ -49,9 +51,14 @@ def build_document(
     seed: int,
     version: str,
     stale_after_days: int = 90,
+    notes: Sequence[str] = (),
 ) -> Recommendation:
     """The Recommendation for ``outcomes`` (one per scenario model, in order)."""
-    models = [_model_rec(o, fleet, scenario.slo_budget_pct_minutes) for o in outcomes]
+    models = [_model_rec(o, fleet, scenario, catalog) for o in outcomes]
+    plans = {m.model: m.plan.plan for m in models if m.plan is not None}
+    specs = {m.name: m for m in scenario.models}
+    held = frozenset(m.model for m in models if m.action is Action.KEEP_CURRENT)
+    pools = node_pools(specs, plans, fleet.packing, scenario.cluster, catalog, held)
     totals = fleet_totals(models, fleet.packing)
     if fleet.commitment is not None:
         totals = totals.model_copy(
@@ -72,25 +79,31 @@ def build_document(
         summary=summary_line(models, totals),
         models=models,
         packing=fleet.packing,
+        pools=pools,
         commitment=fleet.commitment,
         totals=totals,
         provenance=_provenance(outcomes, models, catalog, scenario, seed, version),
         warnings=_warnings(
             outcomes, models, catalog, fleet.commitment_note, stale_after_days, created_at.date()
-        ),
+        )
+        + list(notes),
     )
 
 
 # ----- one model -------------------------------------------------------------------------------------
 
 
-def _model_rec(o: ModelOutcome, fleet: FleetDecisions, budget_pct: float) -> ModelRecommendation:
+def _model_rec(
+    o: ModelOutcome, fleet: FleetDecisions, scenario: Scenario, catalog: Catalog
+) -> ModelRecommendation:
+    budget_pct = scenario.slo_budget_pct_minutes
     inputs = o.inputs
     decision = fleet.decisions[inputs.name]
     current = inputs.current.comparison if inputs.current is not None else None
     common = {
         "model": inputs.name,
         "team": inputs.spec.team,
+        "deploy": inputs.spec.deploy,
         "traffic_profile": inputs.profile.name,
         "latency_floor_ms": inputs.caps.latency_floor_ms,
         "plans_replayed": o.plans_replayed,
@@ -106,7 +119,7 @@ def _model_rec(o: ModelOutcome, fleet: FleetDecisions, budget_pct: float) -> Mod
     return ModelRecommendation(
         action=decision.action,
         reason=churn.note if decision.action is Action.KEEP_CURRENT and churn is not None else None,
-        plan=_plan_summary(best, fleet.placements.get(inputs.name)),
+        plan=_plan_summary(best, fleet.placements.get(inputs.name), inputs.spec, scenario, catalog),
         cost=_cost(best),
         slo_risk=_risk(best, budget_pct),
         efficiency=_efficiency(o.fluid_bound_usd_per_month, o.floor_bound_usd_per_month, rec_usd),
@@ -116,8 +129,65 @@ def _model_rec(o: ModelOutcome, fleet: FleetDecisions, budget_pct: float) -> Mod
         churn=churn,
         pooling_savings_usd_per_month=fleet.pooling_share_usd_per_month.get(inputs.name, 0.0),
         alternatives=[_alternative(e) for e in o.alternatives],
+        platform_choice=platform_choice(best, o.alternatives, catalog),
         **common,
     )
+
+
+def usd(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+# Cost components as a platform comparison names them ($/month).
+_COMPONENT_GROUPS = (
+    ("compute", ("compute_on_demand", "compute_spot", "spot_interruptions")),
+    ("load balancer", ("load_balancer_hours", "load_balancer_capacity_units")),
+    ("data processing", ("data_processing",)),
+)
+
+
+def component_text(by_component: Mapping[str, float], platform: Platform) -> str:
+    """``instances $143.20 + data processing $9.31`` (compute is "instances" on SageMaker, "tasks" on
+    Fargate); components that cost nothing are left out."""
+    parts = []
+    for label, keys in _COMPONENT_GROUPS:
+        value = sum(by_component.get(k, 0.0) for k in keys)
+        if value <= 0 and label != "compute":
+            continue
+        if label == "compute":
+            label = {Platform.SAGEMAKER: "instances", Platform.FARGATE: "tasks"}.get(platform, "nodes")
+        parts.append(f"{label} {usd(value)}")
+    return " + ".join(parts)
+
+
+def platform_choice(best: Evaluated, alternatives: Sequence[Evaluated], catalog: Catalog) -> str | None:
+    """Why the plan's platform: its cost by component against the cheapest runner-up on each other platform
+    (SageMaker's data processing and instance premium, EC2's and Fargate's load balancer included)."""
+    chosen = best.plan.platform
+    others: dict[Platform, Evaluated] = {}
+    for ev in alternatives:
+        p = ev.plan.platform
+        if p is not chosen and (p not in others or ev.usd_per_month < others[p].usd_per_month):
+            others[p] = ev
+    if not others:
+        return None
+
+    def line(ev: Evaluated) -> str:
+        slo = "" if ev.within_budget else f", {ev.minutes_over_slo_pct:.2f}% of minutes over the SLO"
+        premium = ""
+        if ev.plan.platform is Platform.SAGEMAKER:
+            price = catalog.sagemaker(ev.plan.region, ev.plan.shape_label)
+            ec2 = catalog.on_demand(ev.plan.region, ev.plan.shape_label.removeprefix("ml."))
+            ratio = price.usd_per_hour / ec2.usd_per_hour if ec2.usd_per_hour > 0 else 0.0
+            how = "estimated from the median premium" if price.estimated else "list price"
+            premium = f"; instance at {ratio:.2f}x EC2, {how}"
+        return (
+            f"{ev.plan.platform.value} {ev.plan.shape_label} {usd(ev.usd_per_month)}/month "
+            f"({component_text(ev.result.breakdown.by_component, ev.plan.platform)}{premium}{slo})"
+        )
+
+    rest = [line(others[p]) for p in sorted(others, key=lambda p: others[p].usd_per_month)]
+    return f"{line(best)}, against " + "; ".join(rest)
 
 
 def _efficiency(bound: float | None, floor: float | None, usd: float) -> Efficiency | None:
@@ -131,7 +201,9 @@ def _efficiency(bound: float | None, floor: float | None, usd: float) -> Efficie
     )
 
 
-def _plan_summary(ev: Evaluated, placement: Placement | None) -> PlanSummary:
+def _plan_summary(
+    ev: Evaluated, placement: Placement | None, spec: ModelSpec, scenario: Scenario, catalog: Catalog
+) -> PlanSummary:
     plan, result, cand = ev.plan, ev.result, ev.candidate
     pools = list(plan.purchase.spot_pools)
     lb = plan.effective_load_balancer
@@ -165,6 +237,7 @@ def _plan_summary(ev: Evaluated, placement: Placement | None) -> PlanSummary:
             high_rps=entry.high_rps,
         ),
         placement=placement,
+        deployment=deployment_for(spec, plan, placement, scenario.cluster, catalog),
         plan=plan,
     )
 
@@ -212,6 +285,7 @@ def _alternative(ev: Evaluated) -> Alternative:
         usd_per_month=ev.usd_per_month,
         minutes_over_slo_pct=ev.minutes_over_slo_pct,
         capacity_provenance=ev.candidate.capacity.provenance,
+        by_component=dict(ev.result.breakdown.by_component),
     )
 
 

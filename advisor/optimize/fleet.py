@@ -33,6 +33,7 @@ from advisor.optimize.commitments import hourly_spend, recommend_commitment
 from advisor.optimize.compare import CurrentCost
 from advisor.optimize.outcome import ModelOutcome, Served
 from advisor.optimize.pooling import PoolMember, pool_models
+from advisor.optimize.pricecache import PriceCache
 from advisor.optimize.recommendation import (
     Action,
     ChurnCheck,
@@ -40,7 +41,6 @@ from advisor.optimize.recommendation import (
     PackingSummary,
     Placement,
 )
-from advisor.optimize.rightsize import PriceCache
 from advisor.optimize.scenario import Scenario
 from advisor.traffic.profile import HOURS_PER_MONTH
 
@@ -216,7 +216,8 @@ def _pool(
         members.append(
             PoolMember(
                 model=o.inputs.name,
-                resources=o.inputs.spec.resources,
+                resources=o.inputs.spec.need,
+                orchestrator=o.inputs.spec.orchestrator(types.cluster),
                 peak_replicas=max(1, round(best.result.replicas_max)),
                 plan_shape=cand.shape,
                 plan_family=cand.instance.family,

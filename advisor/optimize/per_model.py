@@ -36,8 +36,10 @@ from advisor.optimize.candidates import (
 )
 from advisor.optimize.compare import baseline_comparisons, price_current
 from advisor.optimize.outcome import ModelInputs, ModelOutcome, Served, Unservable
-from advisor.optimize.rightsize import PriceCache, SearchOptions, rightsize_model
+from advisor.optimize.pricecache import PriceCache
+from advisor.optimize.rightsize import SearchOptions, rightsize_model
 from advisor.optimize.scenario import ModelSpec, Scenario
+from advisor.platforms.targets import Orchestrator
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings
 from advisor.traffic import ops
@@ -83,7 +85,7 @@ def model_inputs(index: int, spec: ModelSpec, ctx: ModelContext) -> ModelInputs:
         current = price_current(
             spec, caps, profile, ctx.catalog, ctx.prices, region=scenario.region,
             load_balancer=ctx.load_balancer, budget_pct=scenario.slo_budget_pct_minutes, seed=ctx.seed,
-            where=where,
+            where=where, cluster=scenario.cluster,
         )  # fmt: skip
     except ConfigError:
         raise
@@ -98,10 +100,11 @@ def plan_model(inputs: ModelInputs, ctx: ModelContext) -> ModelOutcome:
     if ruled_out is not None:
         return ruled_out
     spec, profile, scenario = inputs.spec, inputs.profile, ctx.scenario
-    need = spec.resources
-    cands = shape_candidates(need, inputs.caps, ctx.types, scenario, ctx.catalog)
+    need = spec.need
+    orchestrator = spec.orchestrator(scenario.cluster)
+    cands = shape_candidates(need, inputs.caps, ctx.types, scenario, ctx.catalog, orchestrator)
     if not cands:
-        return _no_candidates(inputs, ctx.types)
+        return _no_candidates(inputs, ctx.types, orchestrator)
     shortlist = prefilter(
         cands, _hourly_maxima(profile), dict(ctx.shapes_per_platform), min_replicas=scenario.min_replicas
     )
@@ -229,14 +232,29 @@ def _ruled_out(inputs: ModelInputs) -> Unservable | None:
     return None
 
 
-def _no_candidates(inputs: ModelInputs, types: CandidateTypes) -> Unservable:
-    need = inputs.spec.resources
-    if not (types.replicas_per_node(need) >= 1).any():
+def inputs_platforms(types: CandidateTypes) -> set[Platform]:
+    """Platforms the candidate table priced (SageMaker only where its prices were looked up)."""
+    out = {Platform.EC2}
+    if np.isfinite(types.sagemaker).any():
+        out.add(Platform.SAGEMAKER)
+    return out
+
+
+def _no_candidates(inputs: ModelInputs, types: CandidateTypes, orchestrator: Orchestrator) -> Unservable:
+    spec = inputs.spec
+    need = spec.need
+    on_nodes = (types.replicas_per_node(need, orchestrator) >= 1).any()
+    whole = (types.replicas_per_node(need) >= 1).any() and Platform.SAGEMAKER in inputs_platforms(types)
+    if not on_nodes and not whole:
+        arches = ", ".join(a.value for a in spec.architectures)
         return Unservable(
             inputs,
             f"one replica ({need.vcpu:g} vCPU, {need.memory_gib:g} GiB, {need.gpu_count:g} GPU) fits "
-            f"none of the {len(types.types)} candidate types",
-            "add larger families or types to candidates, or raise candidates.max_size_vcpu",
+            f"none of the {len(types.types)} candidate types with the image's architectures ({arches}), "
+            f"on {orchestrator.value} nodes (allocatable, after the kubelet/agent reserve and daemonsets) or "
+            "as a whole instance",
+            "add larger families or types to candidates, raise candidates.max_size_vcpu, or list more "
+            "architectures if the image has them",
         )
     return Unservable(
         inputs,

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from advisor.domain import ReplicaResources
+from advisor.naming import dns_label
 from advisor.optimize.candidates import CandidateTypes
 from advisor.optimize.packing import (
     ModelDemand,
@@ -44,6 +45,7 @@ from advisor.optimize.packing.labels import (
     tolerations,
 )
 from advisor.optimize.recommendation import PackingGroup, PackingSummary, Placement
+from advisor.platforms.targets import Orchestrator
 
 MIN_POOLING_GAIN = 0.02  # adopt shared pools only when they save more than 2 % at the peak
 MIN_GROUP_TIME_S = 0.2
@@ -55,6 +57,7 @@ class PoolMember:
 
     model: str
     resources: ReplicaResources
+    orchestrator: Orchestrator
     peak_replicas: int
     plan_shape: str
     plan_family: str
@@ -78,18 +81,27 @@ def pool_models(
     total = sum(len(g) for g in groups)
     out_groups: list[PackingGroup] = []
     placements: dict[str, Placement] = {}
-    for group in groups:
+    prefixes = _pool_prefixes(groups, base.pool_prefix)
+    for group, prefix in zip(groups, prefixes, strict=True):
         allowed = frozenset.intersection(*(m.allowed_types for m in group))
+        nodes = types.nodes(group[0].orchestrator).allocatable
         node_types = [
-            NodeType.from_instance(t, float(types.on_demand[i]))
+            NodeType.from_instance(
+                t,
+                float(types.on_demand[i]),
+                overhead_vcpu=nodes[i].reserved_vcpu,
+                overhead_memory_gib=nodes[i].reserved_memory_gib,
+            )
             for i, t in enumerate(types.types)
             if t.name in allowed
         ]
         budget = max(MIN_GROUP_TIME_S, time_budget_s * len(group) / total)
-        opts = base.model_copy(update={"time_limit_s": budget, "lp_time_limit_s": budget})
+        opts = base.model_copy(
+            update={"time_limit_s": budget, "lp_time_limit_s": budget, "pool_prefix": prefix}
+        )
         demands = [ModelDemand(name=m.model, replicas=m.peak_replicas, resources=m.resources) for m in group]
         result = pack(demands, node_types, opts)
-        packed_group, group_placements = _summarise(group, result, opts)
+        packed_group, group_placements = _summarise(group, result, base)
         out_groups.append(packed_group)
         placements.update(group_placements)
     packed = sum(g.packed_usd_per_hour for g in out_groups)
@@ -108,16 +120,31 @@ def pool_models(
     return summary, placements
 
 
+def _pool_prefixes(groups: list[list[PoolMember]], prefix: str) -> list[str]:
+    """One pool-name prefix per group, so that two groups' shared pools never share a name: the plain
+    prefix for a single group, else the prefix and the group's family (or its position)."""
+    if len(groups) <= 1:
+        return [prefix] * len(groups)
+    out: list[str] = []
+    for i, group in enumerate(groups):
+        families = {m.plan_family for m in group}
+        tag = dns_label(next(iter(families))) if len(families) == 1 else f"g{i + 1}"
+        name = f"{prefix}-{tag}"
+        out.append(name if name not in out else f"{name}-{i + 1}")
+    return out
+
+
 def _groups(members: Sequence[PoolMember]) -> list[list[PoolMember]]:
-    """Models that may share nodes: by accelerator need, then by plan family when their type sets differ.
+    """Models that may share nodes: by orchestrator and accelerator need, then by plan family when their type
+    sets differ.
 
     All CPU (or all accelerator) models form one group when the types every one of them may use still
     include each one's own planned type; otherwise no model would be forced off the type its plan chose,
     so the models are grouped by the family of their plans.
     """
-    by_kind: dict[bool, list[PoolMember]] = defaultdict(list)
-    for m in members:
-        by_kind[m.resources.gpu_count > 0 or m.resources.gpu_memory_gib > 0].append(m)
+    by_kind: dict[tuple[str, bool], list[PoolMember]] = defaultdict(list)
+    for m in members:  # nodes run by different orchestrators are different pools
+        by_kind[(m.orchestrator.value, m.resources.gpu_count > 0 or m.resources.gpu_memory_gib > 0)].append(m)
     groups: list[list[PoolMember]] = []
     for kind in sorted(by_kind):
         kind_members = by_kind[kind]
@@ -189,7 +216,7 @@ def _placement_from(plan: PackingPlan, model: str, *, shared: bool) -> Placement
     for p in plan.placements:
         if p.model == model:
             return Placement(
-                pool=", ".join(p.pools),
+                pools=list(p.pools),
                 shared=shared,
                 node_selector=dict(p.node_selector),
                 tolerations=list(p.tolerations),
@@ -203,7 +230,7 @@ def _dedicated_placement(m: PoolMember, options: PackingOptions) -> Placement:
     kind = accelerator_kind(m.resources)
     pool = pool_name(options, kind, m.model)
     return Placement(
-        pool=pool,
+        pools=[pool],
         shared=False,
         node_selector=node_selector(options, [pool], m.resources.arch),
         tolerations=tolerations(pool_taints(options, kind, m.model)),

@@ -25,12 +25,15 @@ from advisor.capacity import BenchEvidence
 from advisor.domain import Platform
 from advisor.optimize.candidates import CandidateTypes
 from advisor.optimize.document import build_document
+from advisor.optimize.fit import fit_warnings
 from advisor.optimize.fleet import decide_fleet
 from advisor.optimize.outcome import ModelOutcome
 from advisor.optimize.per_model import ModelContext, load_balancer_for, model_inputs, plan_model
+from advisor.optimize.pricecache import PriceCache
 from advisor.optimize.recommendation import Recommendation, new_recommendation_id
-from advisor.optimize.rightsize import PriceCache, SearchOptions
+from advisor.optimize.rightsize import SearchOptions
 from advisor.optimize.scenario import Scenario
+from advisor.optimize.validate import validate
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings
 from advisor.version import __version__
@@ -97,7 +100,7 @@ def recommend(
         progress("packing shared pools", total, total)
     fleet = decide_fleet(outcomes, scenario, ctx.types, ctx.prices, packing_time_s=options.packing_time_s)
     created_at = clock()
-    return build_document(
+    rec = build_document(
         scenario,
         outcomes,
         fleet,
@@ -108,4 +111,6 @@ def recommend(
         seed=options.seed,
         version=__version__,
         stale_after_days=settings.price_staleness_days,
+        notes=fit_warnings(scenario, ctx.types, catalog),
     )
+    return validate(rec, scenario, catalog)

@@ -30,12 +30,15 @@ from typing import Any, Literal
 from pydantic import Field
 
 from advisor.cost.plan import CapacityProvenance, Plan
+from advisor.domain import Arch, Platform, ReplicaResources
 from advisor.domain import FrozenModel as _Out
-from advisor.domain import Platform
 from advisor.errors import NotFoundError
-from advisor.optimize.packing import Pool, Toleration
+from advisor.optimize.packing import Pool, Taint, Toleration
+from advisor.platforms.nodes import NodeAllocatable
+from advisor.platforms.targets import DeployTarget, Orchestrator
 
-SCHEMA_VERSION: Literal["advisor.recommendation/1"] = "advisor.recommendation/1"
+SCHEMA_VERSION: Literal["advisor.recommendation/2"] = "advisor.recommendation/2"
+SCHEMA_V1 = "advisor.recommendation/1"
 SCHEMA_PATH = Path(__file__).with_name("recommendation.schema.json")
 
 
@@ -59,13 +62,99 @@ class CapacityInfo(_Out):
 
 
 class Placement(_Out):
-    """Where the replicas land in a cluster: the pool and what a pod spec needs to get there."""
+    """Where the replicas land in a cluster: the pools (names in ``Recommendation.pools``) and what a pod
+    spec needs to get there."""
 
-    pool: str
+    pools: list[str] = Field(min_length=1)
     shared: bool
     node_selector: dict[str, str]
     tolerations: list[Toleration]
     replicas_at_peak_by_instance_type: dict[str, int]
+
+
+CapacityType = Literal["on-demand", "spot"]
+
+
+class NodePool(_Out):
+    """A pool of EC2 nodes to run, as an ASG MixedInstancesPolicy, a Karpenter NodePool or a Cortex node
+    group needs it: instance types, architectures, purchase split, node bounds, labels and taints."""
+
+    name: str
+    models: list[str]
+    shared: bool = Field(description="several models' replicas share its nodes")
+    adopted: bool = Field(
+        description="part of the recommendation; a model's own pool is not when its replicas go to a shared "
+        "pool or its change is held back (keep_current)"
+    )
+    orchestrator: Orchestrator
+    instance_types: list[str] = Field(min_length=1, description="the plan's shape first, then the spot pools")
+    architectures: list[Arch] = Field(min_length=1)
+    capacity_types: list[CapacityType] = Field(
+        min_length=1, description="Karpenter's karpenter.sh/capacity-type values"
+    )
+    on_demand_base_capacity: int = Field(ge=0, description="ASG OnDemandBaseCapacity (nodes)")
+    on_demand_percentage_above_base_capacity: int = Field(
+        ge=0, le=100, description="ASG OnDemandPercentageAboveBaseCapacity"
+    )
+    min_nodes: int = Field(ge=0)
+    max_nodes: int = Field(ge=0)
+    labels: dict[str, str]
+    taints: list[Taint]
+    allocatable: dict[str, NodeAllocatable] = Field(
+        description="per instance type: what a node leaves for replicas, and how that was computed"
+    )
+
+
+class ScalingMetric(_Out):
+    """The autoscaler's metric and target as the platform needs it."""
+
+    name: str = Field(
+        description="requests_per_second (HPA/KEDA), SageMakerVariantInvocationsPerInstance, or "
+        "ALBRequestCountPerTarget"
+    )
+    target_value: float = Field(gt=0)
+    unit: str
+    per: Literal["replica", "instance", "target"]
+    scaler: str = Field(description="hpa, keda, or application-auto-scaling / target tracking")
+    note: str = ""
+
+
+class CapacityProviderItem(_Out):
+    """One entry of an ECS capacity-provider strategy."""
+
+    capacity_provider: str
+    base: int = Field(ge=0)
+    weight: int = Field(ge=0)
+
+
+class SageMakerVariant(_Out):
+    """A SageMaker production variant and its scaling bounds."""
+
+    instance_type: str
+    initial_instance_count: int = Field(ge=1)
+    min_instance_count: int = Field(ge=1)
+    max_instance_count: int = Field(ge=1)
+
+
+class Deployment(_Out):
+    """Everything an applier needs to put the plan in place, without re-running the optimiser."""
+
+    target: DeployTarget | None = Field(description="where to apply it, from the scenario's deploy block")
+    migration: bool = Field(description="the plan's platform is not the target's: a migration, not a change")
+    orchestrator: Orchestrator | None = Field(description="how EC2 nodes run the replicas; None off EC2")
+    replica: ReplicaResources = Field(description="one replica's requests (a container's resources.requests)")
+    architectures: list[Arch]
+    min_replicas: int = Field(ge=0)
+    max_replicas: int = Field(ge=1)
+    scaling_metric: ScalingMetric
+    target_utilisation: float
+    scale_up_delay_s: float
+    scale_down_stabilisation_s: float
+    pools: list[str] = Field(default_factory=list, description="names in Recommendation.pools (EC2)")
+    sagemaker_variant: SageMakerVariant | None = None
+    capacity_provider_strategy: list[CapacityProviderItem] = Field(
+        default_factory=list, description="ECS services (Fargate: FARGATE and FARGATE_SPOT)"
+    )
 
 
 class PlanSummary(_Out):
@@ -90,6 +179,7 @@ class PlanSummary(_Out):
     load_balancer: str
     capacity: CapacityInfo
     placement: Placement | None = None
+    deployment: Deployment | None = Field(default=None, description="schema 2; None in upgraded v1 documents")
     plan: Plan = Field(description="the cost model's plan: replay it with advisor.cost.simulate")
 
 
@@ -174,11 +264,13 @@ class Alternative(_Out):
     usd_per_month: float
     minutes_over_slo_pct: float
     capacity_provenance: CapacityProvenance
+    by_component: dict[str, float] = Field(default_factory=dict, description="$/month by cost component")
 
 
 class ModelRecommendation(_Out):
     model: str
     team: str
+    deploy: DeployTarget | None = Field(default=None, description="where the recommendation is applied")
     action: Action
     reason: str | None = Field(default=None, description="why: for cannot_recommend and keep_current")
     fix: str | None = Field(default=None, description="what would make a recommendation possible")
@@ -194,6 +286,10 @@ class ModelRecommendation(_Out):
         default=0.0, description="this model's share of the shared-pool saving (not in cost)"
     )
     alternatives: list[Alternative] = Field(default_factory=list)
+    platform_choice: str | None = Field(
+        default=None,
+        description="why this platform: its cost by component against the best plan on each other platform",
+    )
     traffic_profile: str = ""
     latency_floor_ms: float | None = None
     plans_replayed: int = 0
@@ -283,7 +379,8 @@ class Provenance(_Out):
 
 
 class Recommendation(_Out):
-    schema_version: Literal["advisor.recommendation/1"] = SCHEMA_VERSION
+    schema_version: Literal["advisor.recommendation/2"] = SCHEMA_VERSION
+    upgraded_from: str | None = Field(default=None, description="the schema a stored document was read from")
     id: str
     created_at: dt.datetime
     scenario: str
@@ -293,6 +390,7 @@ class Recommendation(_Out):
     summary: str
     models: list[ModelRecommendation]
     packing: PackingSummary | None = None
+    pools: list[NodePool] = Field(default_factory=list, description="every EC2 node pool placements name")
     commitment: CommitmentSummary | None = None
     totals: Totals
     provenance: Provenance

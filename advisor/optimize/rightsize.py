@@ -50,19 +50,16 @@ from advisor.cost.baselines import (
 from advisor.cost.plan import (
     AutoscalingPolicy,
     Capacity,
-    LoadBalancerKind,
     LoadBalancerSpec,
     Plan,
     PurchaseMix,
 )
-from advisor.cost.prices import PlanPrices, resolve_prices
-from advisor.cost.queueing import calibrate_service_time_ms
 from advisor.cost.result import CostResult
 from advisor.cost.simulate import simulate_many
 from advisor.domain import SLO, Platform, ReplicaResources
 from advisor.optimize.candidates import ShapeCandidate, nodes_for
+from advisor.optimize.pricecache import PriceCache, minutes_over_slo_pct
 from advisor.optimize.sizing import on_demand_base_for_spot, rolling_max_ahead, search_envelope
-from advisor.pricing.catalog import Catalog
 from advisor.traffic.profile import TrafficProfile
 
 # EC2 (EKS/ECS on EC2): the Kubernetes HPA's defaults - tolerance 0.1, scale-down stabilisation 300 s
@@ -83,7 +80,6 @@ LAG_QUANTILE = 99.0
 # SLO boundary to 5-8 % (advisor.bench.search), so the last 10 % would be within measurement error.
 MAX_TARGET_UTILISATION = 0.9
 _ON_DEMAND = PurchaseMix()
-_NO_LOAD_BALANCER = LoadBalancerSpec(kind=LoadBalancerKind.NONE)
 
 
 @dataclass(frozen=True)
@@ -126,34 +122,6 @@ class RightsizeResult:
     plans_replayed: int = 0
     reason: str | None = None
     fix: str | None = None
-
-
-class PriceCache:
-    """``resolve_prices`` once per (platform, shape, spot pools, load balancer) across all models."""
-
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-        self._cache: dict[tuple[object, ...], PlanPrices] = {}
-        self._service: dict[tuple[float, float], float] = {}
-
-    def prices(self, plan: Plan) -> PlanPrices:
-        pools = tuple(plan.purchase.spot_pools) if plan.purchase.uses_spot else None
-        lb = plan.effective_load_balancer.kind
-        key = (plan.platform, plan.shape_label, plan.region, pools, lb, plan.spot.interruption_band)
-        if key not in self._cache:
-            self._cache[key] = resolve_prices(plan, self.catalog)
-        return self._cache[key]
-
-    def service_time_ms(self, capacity_rps: float, slo_ms: float) -> float:
-        key = (capacity_rps, slo_ms)
-        if key not in self._service:
-            self._service[key] = calibrate_service_time_ms(capacity_rps, slo_ms, 1, 0.0)
-        return self._service[key]
-
-
-def minutes_over_slo_pct(result: CostResult) -> float:
-    """Share of the horizon's minutes with demand above ready capacity (p99 over the SLO), in %."""
-    return result.minutes_over_slo_pct
 
 
 def rightsize_model(
@@ -314,7 +282,7 @@ class _Search:
                 on_demand_base=base, spot_pct_above_base=job.spot_pct, spot_pools=pool_names
             )
         capacity = self.capacity(cand)
-        lb = self.lb if cand.platform is not Platform.SAGEMAKER else _NO_LOAD_BALANCER
+        lb = self.lb if cand.platform is not Platform.SAGEMAKER else self.lb.without_balancer()
         mix = (
             "on-demand"
             if job.spot_pct <= 0
@@ -396,6 +364,19 @@ class _Search:
             chosen.append(final)
             if len(chosen) >= self.options.alternatives:
                 break
+        # Beyond the cheapest few, the cheapest plan of every other platform, so the choice of platform can
+        # be explained with figures (SageMaker's premium and data processing against a load balancer).
+        shown = {e.plan.platform for e in chosen}
+        if confirmed_best is not None:
+            shown.add(confirmed_best.plan.platform)
+        for ev in feasible if confirmed_best is not None else []:
+            if ev.plan.platform in shown or ev.candidate.key in seen:
+                continue
+            final = self._confirm(ev, all_seeds=False)
+            seen.add(ev.candidate.key)
+            if final is not None:
+                chosen.append(final)
+                shown.add(ev.plan.platform)
         if confirmed_best is None:
             worst = min(evaluated, key=lambda e: e.minutes_over_slo_pct) if evaluated else None
             detail = ""
@@ -410,6 +391,16 @@ class _Search:
                 reason=f"no plan keeps the minutes over the SLO within {budget:g}%{detail}",
                 fix="raise slo_budget_pct_minutes, relax the SLO, or measure faster shapes",
             )
+        # The order above is the search envelope's estimate; on the profile's own step a runner-up can come
+        # out cheaper. The recommendation is the cheapest confirmed plan (all seeds when it buys spot).
+        ranked = sorted([confirmed_best, *chosen], key=lambda e: (e.usd_per_month, e.candidate.key))
+        for ev in ranked:
+            if ev is confirmed_best:
+                break
+            final = self._confirm(ev, all_seeds=True) if ev.plan.purchase.uses_spot else ev
+            if final is not None:
+                rest = [e for e in ranked if e is not ev]
+                return RightsizeResult(self.model, final, rest, plans_replayed=self.replayed)
         return RightsizeResult(self.model, confirmed_best, chosen, plans_replayed=self.replayed)
 
     def _confirm(self, ev: Evaluated, *, all_seeds: bool) -> Evaluated | None:

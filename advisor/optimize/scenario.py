@@ -21,12 +21,15 @@ from advisor.domain import (
     MAX_RPS,
     PORT_PLACEHOLDER,
     SLO,
+    Arch,
     InterruptionBand,
     Platform,
     PurchaseOption,
     ReplicaResources,
 )
 from advisor.domain import InputModel as _Strict
+from advisor.platforms.nodes import DEFAULT_DAEMONSETS, Daemonset
+from advisor.platforms.targets import DeployTarget, Orchestrator
 from advisor.yamlio import load_yaml_model
 
 # Current-generation CPU families and the GPU/accelerator families inference teams use (the default set).
@@ -44,9 +47,15 @@ class Candidates(_Strict):
     instance_types: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     families: tuple[str, ...] = Field(
-        default=DEFAULT_CPU_FAMILIES + DEFAULT_GPU_FAMILIES, min_length=1, description="Instance families."
+        default=DEFAULT_CPU_FAMILIES + DEFAULT_GPU_FAMILIES, description="Instance families."
     )
     max_size_vcpu: int = Field(default=64, ge=1, le=MAX_VCPU, description="Leave out types bigger than this.")
+
+    @model_validator(mode="after")
+    def _some(self) -> Candidates:
+        if not self.families and not self.instance_types:
+            raise ValueError("families and instance_types are both empty: name at least one family or type")
+        return self
 
 
 class SpotPolicy(_Strict):
@@ -63,6 +72,20 @@ class LoadBalancerPolicy(_Strict):
     shared: bool = Field(default=True, description="One load balancer for all models (path/host routing).")
     payload_kib: float = Field(
         default=4.0, gt=0, le=1024 * 1024, description="Mean request+response size, for LCU estimates."
+    )
+
+
+class ClusterPolicy(_Strict):
+    """How EC2 nodes run replicas, for models whose ``deploy`` target does not say (see advisor.platforms)."""
+
+    orchestrator: Orchestrator = Field(
+        default=Orchestrator.EKS, description="eks, ecs, or instance (one server per instance)."
+    )
+    daemonsets: tuple[Daemonset, ...] = Field(
+        default=DEFAULT_DAEMONSETS, description="DaemonSets on every EKS node, with their requests."
+    )
+    ecs_reserved_memory_mib: float = Field(
+        default=0.0, ge=0, le=65536, description="The ECS agent's ECS_RESERVED_MEMORY (default 0)."
     )
 
 
@@ -162,6 +185,49 @@ class ModelSpec(_Strict):
     bench_shapes: tuple[str, ...] = Field(
         default=(), description="Shapes `recommend --bench` measures this model on (default: bench.shapes)."
     )
+    architectures: tuple[Arch, ...] = Field(
+        default=(Arch.X86_64,),
+        min_length=1,
+        description="CPU architectures the model's image is built for (x86_64, arm64); list arm64 for "
+        "Graviton types. A pool never mixes architectures the image lacks.",
+    )
+    deploy: DeployTarget | None = Field(
+        default=None,
+        description="Where the recommendation is applied: aws_asg, sagemaker, ecs, kubernetes, cortex.",
+    )
+
+    @property
+    def need(self) -> ReplicaResources:
+        """One replica's request, held to the image's architectures (arch None: any of them)."""
+        arches = set(self.architectures)
+        if self.resources.arch is not None or len(arches) > 1:
+            return self.resources
+        return self.resources.model_copy(update={"arch": next(iter(arches))})
+
+    def orchestrator(self, cluster: ClusterPolicy) -> Orchestrator:
+        """How this model's EC2 nodes run it: its deploy target's way, else the scenario's cluster."""
+        if self.deploy is not None and self.deploy.orchestrator is not None:
+            return self.deploy.orchestrator
+        return cluster.orchestrator
+
+    @model_validator(mode="after")
+    def _consistent_target(self) -> ModelSpec:
+        arch = self.resources.arch
+        if arch is not None and arch not in self.architectures:
+            raise ValueError(
+                f"resources.arch is {arch.value} but the image lists only "
+                f"{', '.join(a.value for a in self.architectures)}: add it to architectures"
+            )
+        if len(set(self.architectures)) != len(self.architectures):
+            raise ValueError("architectures lists an architecture twice")
+        current, target = self.current, self.deploy
+        if current is not None and target is not None and current.platform not in target.platforms:
+            raise ValueError(
+                f"deploy names a {target.kind} target, which runs on "
+                f"{' or '.join(p.value for p in target.platforms)}, but current.platform is "
+                f"{current.platform.value}; describe what runs today at that target"
+            )
+        return self
 
     @property
     def bench_labels(self) -> tuple[str, ...]:
@@ -212,6 +278,7 @@ class Scenario(_Strict):
         description="Unmeasured instance families: the low end of the estimate band, its middle, or unused.",
     )
     bench: BenchPolicy = BenchPolicy()
+    cluster: ClusterPolicy = ClusterPolicy()
     models: tuple[ModelSpec, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -255,6 +322,12 @@ capacity_estimates: conservative       # unmeasured families: conservative (low 
 bench:                                 # `advisor recommend --bench` measures reference/command servers on
   shapes: [c7a.medium]                 #   these shapes (each at most the size of this machine)
   quick: true
+cluster:                               # how EC2 nodes run replicas when a model's deploy target does not say
+  orchestrator: eks                    # eks, ecs, or instance (an ASG, one server per instance)
+  daemonsets:                          # on every EKS node; their requests are not left for replicas
+    - {name: aws-node, vcpu: 0.05}
+    - {name: kube-proxy, vcpu: 0.1}
+  # ecs_reserved_memory_mib: 0         # the ECS agent's ECS_RESERVED_MEMORY
 models:                                # REQUIRED: at least one
   - name: fraud-scorer                 # REQUIRED
     team: risk
@@ -267,6 +340,15 @@ models:                                # REQUIRED: at least one
     capacities_rps: {c7a.medium: 350}  # by hand, per replica within the SLO (measured ones win)
     # unloaded_p99_ms: 5               # p99 of a lone request, if known: no SLO below it can be met
     # bench_shapes: [c7a.medium]       # shapes --bench measures this model on (default: bench.shapes)
+    architectures: [x86_64, arm64]     # what the image is built for (default x86_64 only; arm64 = Graviton)
+    # deploy: where `advisor apply` puts the recommendation; exactly one of
+    #   {aws_asg: {name: fraud-scorer}}
+    #   {sagemaker: {endpoint: fraud-scorer, variant: AllTraffic}}
+    #   {ecs: {cluster: prod, service: fraud-scorer}}
+    #   {kubernetes: {namespace: risk, deployment: fraud-scorer, container: server,
+    #                 autoscaler: hpa, nodes: karpenter}}   # or keda; or cluster-autoscaler
+    #   {cortex: {api: fraud-scorer, cluster: prod}}
+    deploy: {aws_asg: {name: fraud-scorer}}
   - name: search-embedder
     team: search
     server: {reference: embedding}
@@ -275,4 +357,5 @@ models:                                # REQUIRED: at least one
     traffic: {profile: flat, monthly_requests: 50000000}
     current: {platform: sagemaker, instance_type: ml.c5.2xlarge, count: 3}
     capacities_rps: {c7a.large: 40}
+    deploy: {sagemaker: {endpoint: search-embedder}}
 """

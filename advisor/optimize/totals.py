@@ -73,7 +73,16 @@ def summary_line(models: list[ModelRecommendation], totals: Totals) -> str:
     text = f"{len(served)} model(s) for ${totals.recommended_usd_per_month:,.2f}/month"
     if totals.savings_vs_current_pct is not None and totals.current_usd_per_month is not None:
         pct, today = totals.savings_vs_current_pct, totals.current_usd_per_month
-        text += f", {pct:.1f}% less than today's ${today:,.2f}/month"
+        running = [m for m in served if m.current is not None]
+        change = f"{pct:.1f}% less" if pct >= 0 else f"{-pct:.1f}% more"
+        if len(running) == len(served):
+            text += f", {change} than today's ${today:,.2f}/month"
+        else:  # today's cost covers only the models that run today: compare those alone
+            new = totals.recommended_for_current_models_usd_per_month or 0.0
+            text += (
+                f"; the {len(running)} model(s) running today: ${new:,.2f} against ${today:,.2f}/month "
+                f"({change})"
+            )
     if cannot:
         text += f"; {cannot} model(s) cannot be recommended"
     return text

@@ -144,6 +144,7 @@ def recommendation_markdown(rec: Recommendation) -> str:
             f"({sp.payment_option}); saves {usd(sp.savings_usd_per_month)}/month ({sp.savings_pct:.1f}%). "
             f"Rates: {sp.rate_source}.",
         ]
+    out += _platform_sections(rec)
     notes = _notes(rec.models)
     if notes:
         out += ["", "## Not changed", "", *notes]
@@ -161,6 +162,48 @@ def recommendation_markdown(rec: Recommendation) -> str:
         f"- replay seed {rec.provenance.seed}; advisor {rec.provenance.advisor_version}",
     ]
     return "\n".join(out) + "\n"
+
+
+def _platform_sections(rec: Recommendation) -> list[str]:
+    """Why each platform, where to apply each plan, and every cost component with its price sources."""
+    served = [m for m in rec.models if m.plan is not None and m.cost is not None]
+    if not served:
+        return []
+    out = ["", "## Why each platform", ""]
+    out += [f"- **{m.model}**: {m.platform_choice}" for m in served if m.platform_choice]
+    out += ["", "## Where to apply", ""]
+    rows = [_apply_row(m) for m in served]
+    out += _table(["model", "target", "change", "scaling metric", "pools / variant / strategy"], rows)
+    out += ["", "## Cost breakdown and price sources", ""]
+    for m in served:
+        assert m.cost is not None
+        parts = ", ".join(f"{k} {usd(v)}" for k, v in m.cost.by_component.items() if v > 0)
+        flag = " Some prices are estimated." if m.cost.prices_estimated else ""
+        out.append(f"- **{m.model}** ({usd(m.cost.usd_per_month)}/month): {parts}.{flag}")
+        out += [f"  - {source}" for source in m.cost.price_sources]
+    return out
+
+
+def _apply_row(m: ModelRecommendation) -> list[str]:
+    assert m.plan is not None
+    d = m.plan.deployment
+    if d is None:
+        return [m.model, "—", "—", "—", "—"]
+    target = d.target.label if d.target is not None else "not named (scenario `deploy`)"
+    change = f"migrate to {m.plan.platform.value}" if d.migration else "in place"
+    value = d.scaling_metric.target_value
+    shown = f"{value:,.0f}" if value >= 1000 else f"{value:.4g}"
+    metric = f"{d.scaling_metric.name} {shown} ({d.scaling_metric.unit})"
+    if d.sagemaker_variant is not None:
+        v = d.sagemaker_variant
+        where = f"{v.instance_type} x {v.min_instance_count}–{v.max_instance_count}"
+    elif d.capacity_provider_strategy:
+        where = ", ".join(
+            f"{c.capacity_provider} base {c.base} weight {c.weight}" for c in d.capacity_provider_strategy
+        )
+    else:
+        where = ", ".join(d.pools) or "—"
+    return [m.model, target, change, metric, where]
 
 
 def _notes(models: Sequence[ModelRecommendation]) -> list[str]:

@@ -80,6 +80,7 @@ def _parts(rec: Recommendation, *, wide: bool) -> list[RenderableType]:
             out.append(f"[red]cannot recommend[/red] {m.model}: {m.reason}; fix: {m.fix}")
         elif m.action is Action.KEEP_CURRENT:
             out.append(f"[yellow]keep current[/yellow] {m.model}: {m.reason}")
+    out += [f"[dim]why {m.model}:[/dim] {m.platform_choice}" for m in rec.models if m.platform_choice]
     out += [f"[yellow]warning:[/yellow] {w}" for w in rec.warnings]
     return out
 
