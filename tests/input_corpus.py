@@ -184,6 +184,12 @@ SCENARIO_MUTATIONS: list[tuple[str, Any, str]] = [
     ("models.0.deploy", {"aws_asg": {"name": "x" * 300}}, "deploy.aws_asg.name"),
     ("models.0.deploy", {"cortex": {"api": "API", "cluster": "c"}}, "deploy.cortex.api"),
     ("models.0.deploy", {"sagemaker": {"endpoint": "e"}}, "current.platform is ec2"),
+    (
+        "models.0.current",
+        {"platform": "sagemaker", "instance_type": "ml.c7a.medium"},
+        "not a SageMaker endpoint",
+    ),
+    ("models.0.capacities_rps", {"ml.c7a.medium": 10}, "capacities_rps.ml.c7a.medium"),
     ("cluster.orchestrator", "nomad", "cluster.orchestrator"),
     ("cluster.daemonsets", [{"name": "agent", "vcpu": -1}], "cluster.daemonsets.0.vcpu"),
     ("cluster.daemonsets", [{"vcpu": 0.1}], "cluster.daemonsets.0.name"),

@@ -1,5 +1,5 @@
-"""Names in a scenario that must exist (region, families, instance types, bench shapes, reference servers)
-and servers that must be usable (command, payload, endpoint, template).
+"""Names in a scenario that must exist (region, families, instance types, bench shapes, SageMaker endpoint
+types, reference servers) and servers that must be usable (command, payload, endpoint, template).
 
 Validation of the scenario model (:mod:`advisor.optimize.scenario`) checks types and ranges; these checks
 need the price catalog, the bench's registry of reference servers and its request builder (both passed in,
@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from advisor.domain import HOST_SHAPE
+from advisor.domain import HOST_SHAPE, Platform
 from advisor.errors import AdvisorError, ConfigError, choices_hint, closest_names
 from advisor.optimize.scenario import ModelSpec, Scenario
+from advisor.platforms.sagemaker import PREFIX as SAGEMAKER_PREFIX
+from advisor.platforms.sagemaker import endpoint_instance_types, is_endpoint_type, ml_name
 from advisor.pricing.catalog import Catalog
 from advisor.yamlio import field_error
 
@@ -53,6 +55,13 @@ def check_names(
         for i, shape in enumerate(model.bench_shapes):
             if shape != HOST_SHAPE and shape not in known_types:
                 raise _unknown(source, ("models", m, "bench_shapes", i), "instance type", shape, types)
+        for name in model.capacities_rps:  # given per instance type, ml.* type or "fargate"
+            if name.startswith(SAGEMAKER_PREFIX) and not is_endpoint_type(name):
+                raise _not_an_endpoint_type(source, ("models", m, "capacities_rps", name), name)
+        cur = model.current
+        sagemaker_type = cur.instance_type if cur is not None and cur.platform is Platform.SAGEMAKER else None
+        if sagemaker_type and not is_endpoint_type(sagemaker_type):
+            raise _not_an_endpoint_type(source, ("models", m, "current", "instance_type"), sagemaker_type)
         ref = model.server.reference
         if ref is not None and reference_models and ref not in reference_models:
             raise field_error(
@@ -66,6 +75,18 @@ def check_names(
                 check_server(model, f"models.{m}", source.parent if source is not None else None)
             except AdvisorError as exc:
                 raise _in_file(source, exc) from None
+
+
+def _not_an_endpoint_type(source: Path | None, loc: tuple[object, ...], name: str) -> ConfigError:
+    ml = ml_name(name)
+    close = closest_names(ml, endpoint_instance_types())
+    return field_error(
+        source,
+        loc,
+        f"{ml} is not a SageMaker endpoint instance type",
+        fix=(f"did you mean {', '.join(close)}? " if close else "")
+        + "SageMaker real-time endpoints accept only the types of botocore's ProductionVariantInstanceType",
+    )
 
 
 def _unknown(
