@@ -15,6 +15,7 @@ from pathlib import Path
 
 from advisor.cost.plan import CapacityProvenance, LoadBalancerKind
 from advisor.domain import Platform
+from advisor.errors import AdvisorError
 from advisor.optimize.compare import savings_pct
 from advisor.optimize.deployment import deployment_for, node_pools
 from advisor.optimize.fleet import FleetDecisions
@@ -176,11 +177,7 @@ def platform_choice(best: Evaluated, alternatives: Sequence[Evaluated], catalog:
         slo = "" if ev.within_budget else f", {ev.minutes_over_slo_pct:.2f}% of minutes over the SLO"
         premium = ""
         if ev.plan.platform is Platform.SAGEMAKER:
-            price = catalog.sagemaker(ev.plan.region, ev.plan.shape_label)
-            ec2 = catalog.on_demand(ev.plan.region, ev.plan.shape_label.removeprefix("ml."))
-            ratio = price.usd_per_hour / ec2.usd_per_hour if ec2.usd_per_hour > 0 else 0.0
-            how = "estimated from the median premium" if price.estimated else "list price"
-            premium = f"; instance at {ratio:.2f}x EC2, {how}"
+            premium = _premium_text(catalog, ev.plan.region, ev.plan.shape_label)
         return (
             f"{ev.plan.platform.value} {ev.plan.shape_label} {usd(ev.usd_per_month)}/month "
             f"({component_text(ev.result.breakdown.by_component, ev.plan.platform)}{premium}{slo})"
@@ -188,6 +185,19 @@ def platform_choice(best: Evaluated, alternatives: Sequence[Evaluated], catalog:
 
     rest = [line(others[p]) for p in sorted(others, key=lambda p: others[p].usd_per_month)]
     return f"{line(best)}, against " + "; ".join(rest)
+
+
+def _premium_text(catalog: Catalog, region: str, ml_type: str) -> str:
+    """``; instance at 1.20x EC2, estimated from the median premium`` (empty without an EC2 price)."""
+    try:
+        price = catalog.sagemaker(region, ml_type)
+        ec2 = catalog.on_demand(region, ml_type.removeprefix("ml."))
+    except AdvisorError:
+        return ""
+    if ec2.usd_per_hour <= 0:
+        return ""
+    how = "estimated from the median premium" if price.estimated else "list price"
+    return f"; instance at {price.usd_per_hour / ec2.usd_per_hour:.2f}x EC2, {how}"
 
 
 def _efficiency(bound: float | None, floor: float | None, usd: float) -> Efficiency | None:
