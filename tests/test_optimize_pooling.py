@@ -99,27 +99,59 @@ def _plan(shape: str, max_replicas: int, spot_pct: float = 0.0) -> Plan:
     )  # fmt: skip
 
 
-def _churn(cur: CurrentCost, usd: float, plan: Plan) -> ChurnCheck:
-    """The check in a fleet of $10,000/month and 100 replicas, at Karpenter's threshold 0.5."""
-    return churn_check(cur, usd, plan, fleet_current_usd=10000, fleet_current_replicas=100, threshold=0.5)
+def _churn(cur: CurrentCost, usd: float, plan: Plan, **kw: float) -> ChurnCheck:
+    """The check at Karpenter's threshold 0.5, the scenario defaults ($10/month, 30 days) unless given."""
+    return churn_check(
+        cur, usd, plan, threshold=0.5, **{"min_savings_usd_per_month": 10.0, "max_payback_days": 30.0, **kw}
+    )
 
 
-def test_churn_guard_follows_the_balanced_rule() -> None:
-    # Fleet: $10,000/month, 100 replicas. This model: 30 replicas on m5.xlarge for $3,000.
+def test_churn_guard_follows_the_balanced_rule_on_the_model_alone() -> None:
+    # This model: 30 replicas on m5.xlarge for $3,000/month.
     cur = _current(Platform.EC2, "m5.xlarge", 30, 3000.0)
-    # Move to c6i.large, peaking at 30 replicas, for $2,000: saves 10 % of the fleet, restarts 30 %: 0.33.
+    # Move to c6i.large, peaking at 30 replicas, for $2,000: saves 33 % of its cost, restarts all 30: 0.33.
     held = _churn(cur, 2000.0, _plan("c6i.large", 30))
-    assert not held.passed and held.score == pytest.approx(0.1 / 0.3)
-    # The same saving with a plan that peaks at 15 replicas restarts only 15 %: 0.67, worth it.
-    ok = _churn(cur, 2000.0, _plan("c6i.large", 15))
-    assert ok.passed and ok.disrupted_replicas == 15 and ok.score == pytest.approx(0.1 / 0.15)
-    # Same type, autoscaling only: nothing restarts; any saving passes.
+    assert not held.passed and held.score == pytest.approx((1000 / 3000) / 1.0)
+    assert held.disruption_fraction == 1.0 and "of this model's cost and replicas" in held.note
+    # For $1,000 the saving is 66.7 % for the same restarts: 0.67, worth it.
+    ok = _churn(cur, 1000.0, _plan("c6i.large", 30))
+    assert ok.passed and ok.score == pytest.approx((2000 / 3000) / 1.0)
+    # The $2,000 plan peaking at 15 replicas restarts only half of them: 0.67, worth it.
+    half = _churn(cur, 2000.0, _plan("c6i.large", 15))
+    assert half.passed and half.disrupted_replicas == 15 and half.score == pytest.approx((1000 / 3000) / 0.5)
+    # Same type, autoscaling only: nothing restarts; any saving above the minimum passes.
     same = _churn(cur, 2900.0, _plan("m5.xlarge", 30))
     assert same.passed and same.score is None and same.disrupted_replicas == 0
     # Nothing saved: keep what runs; missing the SLO today: change regardless.
     assert not _churn(cur, 3100.0, _plan("c6i.large", 5)).passed
     bad = _current(Platform.EC2, "m5.xlarge", 30, 3000.0, meets=False)
     assert _churn(bad, 2990.0, _plan("c6i.large", 30)).passed
+
+
+def test_a_small_model_s_large_saving_passes_and_a_small_saving_with_full_restarts_is_held() -> None:
+    # A $40/month model whose change saves 74 % and restarts its 2 replicas: 0.74 / 1.0 passes, whatever
+    # the rest of the fleet costs (the guard no longer divides by it).
+    small = _churn(_current(Platform.FARGATE, "fargate-2vcpu-4gb", 2, 40.0), 10.4, _plan("c6i.large", 2))
+    assert small.passed and small.savings_fraction == pytest.approx(0.74) and small.disruption_fraction == 1.0
+    # A 2 % saving on a big model that restarts every replica: 0.02 < 0.5, held back.
+    big = _churn(_current(Platform.EC2, "m5.xlarge", 40, 20_000.0), 19_600.0, _plan("c6i.large", 40))
+    assert not big.passed and big.score == pytest.approx(0.02)
+
+
+def test_churn_guard_minimum_saving_and_payback() -> None:
+    cur = _current(Platform.EC2, "m5.xlarge", 4, 100.0)
+    # $8/month saved: under the $10 minimum, however little it disrupts.
+    low = _churn(cur, 92.0, _plan("m5.xlarge", 4))
+    assert not low.passed and "$10.00 minimum" in low.note
+    # Each of the 4 restarted replicas runs twice for the plan's 180 s scale-up delay at $100/730/4 per
+    # replica-hour: $0.0274 of roll-out against $50/month (1.64 $/day) pays back in 0.0167 days.
+    quick = _churn(cur, 50.0, _plan("c6i.large", 4))
+    rollout = 4 * 180 / 3600 * (100 / 730 / 4)
+    assert quick.passed and quick.rollout_usd == pytest.approx(rollout)
+    assert quick.payback_days == pytest.approx(rollout / (50 / (730 / 24)))
+    # With a payback limit below that, the same change is held back.
+    slow = _churn(cur, 50.0, _plan("c6i.large", 4), max_payback_days=0.001)
+    assert not slow.passed and "pays back in" in slow.note
 
 
 def test_disruption_counts(catalog: Catalog) -> None:

@@ -2,13 +2,16 @@
 
 Takes the per-model outcomes (:mod:`advisor.optimize.outcome`) and decides, for the whole scenario:
 
-- **each model's action**: ``new`` without a current deployment; otherwise the **churn guard**, Karpenter's
-  balanced consolidation (v1.14+, aws-samples karpenter-blueprints "Balanced Consolidation"), approves a
-  change when ``savings_fraction / disruption_fraction >= threshold`` (0.5 there), both fractions relative
-  to the whole pool: here the saving over the fleet's current monthly cost, and the replicas the change
-  restarts over the fleet's current replicas. A change of platform or instance type restarts the replicas
-  that carry the traffic - as many as the new plan runs at its peak, at most as many as run today (removing
-  surplus replicas is an ordinary scale-in, which disrupts no request); adding spot on the same type
+- **each model's action**: ``new`` without a current deployment; otherwise the **churn guard**, on the
+  model's own terms only (never the size of unrelated models): Karpenter's balanced consolidation (v1.14+,
+  aws-samples karpenter-blueprints "Balanced Consolidation") approves a change when
+  ``savings_fraction / disruption_fraction >= threshold`` (0.5 there), here the saving over *this model's*
+  current monthly cost and the replicas the change restarts over *its* current replicas; the saving must
+  also reach the scenario's minimum ($/month), and pay back the one-off cost of the roll-out (each restarted
+  replica runs beside its replacement until that one is ready: the plan's scale-up delay at today's price
+  per replica) within the scenario's payback period. A change of platform or instance type restarts the
+  replicas that carry the traffic - as many as the new plan runs at its peak, at most as many as run today
+  (removing surplus replicas is an ordinary scale-in, which disrupts no request); adding spot on the same type
   replaces the spot share of them; autoscaling bounds alone restart none. A current deployment that misses
   the SLO budget is always changed;
 - **pooling**: the changed or new EC2 models packed onto shared pools (:mod:`advisor.optimize.pooling`),
@@ -45,6 +48,7 @@ from advisor.optimize.scenario import Scenario
 from advisor.traffic.profile import HOURS_PER_MONTH
 
 _COMPUTE = ("compute_on_demand", "compute_spot", "spot_interruptions")
+DAYS_PER_MONTH = HOURS_PER_MONTH / 24.0
 ADOPTED = (Action.CHANGE, Action.NEW)
 
 
@@ -77,9 +81,6 @@ def decide_fleet(
     packing_time_s: float,
 ) -> FleetDecisions:
     """The fleet's decisions for ``outcomes`` (one per scenario model, in order)."""
-    currents = [o.inputs.current for o in outcomes if o.inputs.current is not None]
-    fleet_usd = sum(c.comparison.usd_per_month or 0.0 for c in currents)
-    fleet_replicas = sum(c.replicas for c in currents)
     decisions: dict[str, Decision] = {}
     for o in outcomes:
         current = o.inputs.current
@@ -89,8 +90,9 @@ def decide_fleet(
             decisions[o.inputs.name] = Decision(Action.NEW)
         else:
             churn = churn_check(
-                current, o.best.usd_per_month, o.best.plan, fleet_current_usd=fleet_usd,
-                fleet_current_replicas=fleet_replicas, threshold=scenario.churn_threshold,
+                current, o.best.usd_per_month, o.best.plan, threshold=scenario.churn_threshold,
+                min_savings_usd_per_month=scenario.churn_min_savings_usd_per_month,
+                max_payback_days=scenario.churn_max_payback_days,
             )  # fmt: skip
             decisions[o.inputs.name] = Decision(Action.CHANGE if churn.passed else Action.KEEP_CURRENT, churn)
     adopted = [o for o in outcomes if isinstance(o, Served) and decisions[o.inputs.name].action in ADOPTED]
@@ -115,32 +117,43 @@ def churn_check(
     recommended_usd: float,
     plan: Plan,
     *,
-    fleet_current_usd: float,
-    fleet_current_replicas: int,
     threshold: float,
+    min_savings_usd_per_month: float = 0.0,
+    max_payback_days: float = math.inf,
 ) -> ChurnCheck:
-    """Whether the saving clears the threshold relative to the disruption (see module docstring).
+    """Whether this model's change is worth its disruption, on its own terms (see module docstring).
 
-    The score is :func:`advisor.optimize.churn.assess_change` on the fleet: its current cost, that cost
-    less this model's saving, and this model's restarted replicas as a share of the fleet's.
+    The score is :func:`advisor.optimize.churn.assess_change` on the model: its current cost, the
+    recommended cost, and the replicas the change restarts as a share of the replicas it runs today.
     """
     current_usd = current.comparison.usd_per_month or 0.0
     saving = current_usd - recommended_usd
     moved = disrupted_replicas(current, plan)
-    disruption = min(1.0, moved / fleet_current_replicas) if fleet_current_replicas > 0 else 0.0
-    fleet = max(fleet_current_usd, current_usd)
-    verdict = assess_change(fleet, max(fleet - saving, 0.0), disruption, threshold)
+    disruption = min(1.0, moved / current.replicas) if current.replicas > 0 else 0.0
+    verdict = assess_change(current_usd, max(recommended_usd, 0.0), disruption, threshold)
     score = verdict.score if math.isfinite(verdict.score) else None
+    per_replica_hour = current_usd / HOURS_PER_MONTH / current.replicas if current.replicas > 0 else 0.0
+    rollout_usd = moved * plan.autoscaling.scale_up_delay_s / 3600.0 * per_replica_hour
+    payback = rollout_usd / (saving / DAYS_PER_MONTH) if saving > 0 else math.inf
     if current.comparison.meets_slo_budget is False:
         passed, note = True, "the current deployment misses the SLO budget: change regardless of churn"
     elif saving <= 0:
         passed, note = False, "the current deployment is already at least as cheap"
+    elif saving < min_savings_usd_per_month:
+        passed = False
+        note = f"saves ${saving:,.2f}/month, under the ${min_savings_usd_per_month:,.2f} minimum for a change"
+    elif payback > max_payback_days:
+        passed = False
+        note = (
+            f"the roll-out (${rollout_usd:,.2f} of replicas running twice) pays back in {payback:.1f} days, "
+            f"over the {max_payback_days:g}-day limit"
+        )
     else:
         passed = verdict.worth
         note = (
             "no replica restarts (autoscaling settings only)"
             if score is None
-            else f"{verdict.reason} (shares of the whole fleet, as Karpenter scores a node pool)"
+            else f"{verdict.reason} (of this model's cost and replicas); pays back in {payback:.2g} days"
         )
     return ChurnCheck(
         savings_usd_per_month=saving,
@@ -149,6 +162,8 @@ def churn_check(
         disruption_fraction=disruption,
         score=score,
         threshold=threshold,
+        rollout_usd=rollout_usd,
+        payback_days=payback if math.isfinite(payback) else None,
         passed=passed,
         note=note,
     )

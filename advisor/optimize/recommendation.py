@@ -238,14 +238,17 @@ class Comparison(_Out):
 
 
 class ChurnCheck(_Out):
-    """Karpenter's balanced rule: savings fraction ÷ disruption fraction must reach the threshold."""
+    """Karpenter's balanced rule on one model: savings fraction ÷ disruption fraction must reach the
+    threshold, the saving the scenario's minimum, and the roll-out's cost must pay back in time."""
 
     savings_usd_per_month: float
-    savings_fraction: float = Field(description="saving ÷ the fleet's current monthly cost")
+    savings_fraction: float = Field(description="saving ÷ this model's current monthly cost")
     disrupted_replicas: int
-    disruption_fraction: float = Field(description="replicas restarted ÷ the fleet's current replicas")
+    disruption_fraction: float = Field(description="replicas restarted ÷ this model's current replicas")
     score: float | None = Field(description="savings fraction ÷ disruption fraction; None = no disruption")
     threshold: float
+    rollout_usd: float = Field(default=0.0, description="restarted replicas running twice until replaced")
+    payback_days: float | None = Field(default=None, description="roll-out cost ÷ daily saving")
     passed: bool
     note: str
 
@@ -347,6 +350,10 @@ class Totals(_Out):
     recommended_for_current_models_usd_per_month: float | None
     savings_vs_current_pct: float | None
     pooling_savings_usd_per_month: float
+    held_back_savings_usd_per_month: float = Field(
+        default=0.0, description="what the changes the churn guard held back would save (not in the totals)"
+    )
+    held_back_models: int = 0
     baselines_usd_per_month: dict[str, float] = Field(
         description="per baseline, the sum over planned models; only baselines every planned model has"
     )

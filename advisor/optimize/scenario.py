@@ -272,7 +272,15 @@ class Scenario(_Strict):
     min_replicas: int = Field(
         default=2, ge=1, le=MAX_REPLICAS, description="High-availability floor; 1 only if you accept it."
     )
-    churn_threshold: float = Field(default=0.5, ge=0, description="Savings ÷ disruption needed to change.")
+    churn_threshold: float = Field(
+        default=0.5, ge=0, le=1000, description="Savings ÷ disruption (this model's) needed to change."
+    )
+    churn_min_savings_usd_per_month: float = Field(
+        default=10.0, ge=0, le=1e9, description="A change saving less than this ($/month) is not made."
+    )
+    churn_max_payback_days: float = Field(
+        default=30.0, gt=0, le=3650, description="The roll-out must pay back within this many days."
+    )
     capacity_estimates: Literal["conservative", "point", "off"] = Field(
         default="conservative",
         description="Unmeasured instance families: the low end of the estimate band, its middle, or unused.",
@@ -317,7 +325,9 @@ load_balancer:
   payload_kib: 4
 slo_budget_pct_minutes: 0.1            # at most 0.1% of minutes over the SLO
 min_replicas: 2                        # high-availability floor
-churn_threshold: 0.5                   # savings / disruption needed before recommending a change
+churn_threshold: 0.5                   # a model's saving share / its restarted share needed to change it
+churn_min_savings_usd_per_month: 10    # changes saving less are not worth a roll-out
+churn_max_payback_days: 30             # the roll-out (replicas running twice) must pay back within this
 capacity_estimates: conservative       # unmeasured families: conservative (low end), point, or off
 bench:                                 # `advisor recommend --bench` measures reference/command servers on
   shapes: [c7a.medium]                 #   these shapes (each at most the size of this machine)

@@ -45,8 +45,11 @@ def fleet_totals(models: list[ModelRecommendation], packing: PackingSummary | No
     floors = [m.efficiency.floor_bound_usd_per_month for m in served if m.efficiency is not None]
     all_floors = bool(floors) and all(f is not None for f in floors)
     floor = sum(f for f in floors if f is not None)
+    held = [m for m in models if m.action is Action.KEEP_CURRENT and m.churn is not None]
     return Totals(
         recommended_usd_per_month=rec,
+        held_back_savings_usd_per_month=sum(max(m.churn.savings_usd_per_month, 0.0) for m in held if m.churn),
+        held_back_models=len(held),
         current_usd_per_month=cur,
         recommended_for_current_models_usd_per_month=rec_cur,
         savings_vs_current_pct=savings_pct(cur, rec_cur) if rec_cur is not None else None,
@@ -83,6 +86,9 @@ def summary_line(models: list[ModelRecommendation], totals: Totals) -> str:
                 f"; the {len(running)} model(s) running today: ${new:,.2f} against ${today:,.2f}/month "
                 f"({change})"
             )
+    held = totals.held_back_savings_usd_per_month
+    if held > 0:
+        text += f"; ${held:,.2f}/month more held back by the churn guard ({totals.held_back_models} model(s))"
     if cannot:
         text += f"; {cannot} model(s) cannot be recommended"
     return text
