@@ -13,7 +13,8 @@ from advisor.cost.simulate import simulate
 from advisor.domain import InterruptionBand, Platform
 from advisor.optimize.candidates import CandidateTypes, prefilter, shape_candidates
 from advisor.optimize.pricecache import PriceCache, minutes_over_slo_pct
-from advisor.optimize.rightsize import MAX_TARGET_UTILISATION, SearchOptions, rightsize_model
+from advisor.optimize.rightsize import MAX_TARGET_UTILISATION, rightsize_model
+from advisor.optimize.search_types import SearchOptions
 from advisor.optimize.sizing import on_demand_base_for_spot
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings

@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from advisor.cost.schedules import ScheduledMinimum
 from advisor.domain import MAX_REPLICAS, SLO, FargateSize, InterruptionBand, Platform, ReplicaResources
 from advisor.domain import InputModel as _Model
 from advisor.yamlio import field_error, load_yaml_model, register_union_tags
@@ -108,11 +109,21 @@ class AutoscalingPolicy(_Model):
     )
     scale_down_stabilisation_s: float = Field(default=300.0, ge=0, le=86400)
     tolerance: float = Field(default=0.1, ge=0, lt=0.5, description="dead band around the target (HPA: 0.1)")
+    schedules: list[ScheduledMinimum] = Field(
+        default_factory=list,
+        description="minimums raised ahead of known peaks (cron windows); see advisor.cost.schedules",
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> AutoscalingPolicy:
         if self.min_replicas > self.max_replicas:
             raise ValueError(f"min_replicas ({self.min_replicas}) exceeds max_replicas ({self.max_replicas})")
+        for i, s in enumerate(self.schedules):
+            if s.min_replicas > self.max_replicas:
+                raise ValueError(
+                    f"schedules[{i}].min_replicas ({s.min_replicas}) exceeds max_replicas "
+                    f"({self.max_replicas})"
+                )
         return self
 
     @classmethod

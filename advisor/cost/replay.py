@@ -30,6 +30,7 @@ from advisor.cost.loadbalancer import lcu_per_rps
 from advisor.cost.plan import Plan
 from advisor.cost.prices import PlanPrices
 from advisor.cost.queueing import RHO_BINS, QueueModel
+from advisor.cost.schedules import minimum_by_step
 from advisor.domain import Platform
 from advisor.errors import ConfigError
 from advisor.pricing.fargate import FARGATE_MINIMUM_BILLED_SECONDS
@@ -160,6 +161,21 @@ def _col(values: Sequence[float]) -> F32Array:
     return np.asarray(values, dtype=np.float32)[:, None]
 
 
+def _minimums(plans: Sequence[Plan], profile: TrafficProfile) -> F32Array:
+    """Each plan's minimum: a column, or (plans, steps) where a plan raises it on a schedule."""
+    if not any(p.autoscaling.schedules for p in plans):
+        return _col([p.autoscaling.min_replicas for p in plans])
+    rows = []
+    for p in plans:
+        a = p.autoscaling
+        key = ("scheduled_min", a.min_replicas, tuple(s.model_dump_json() for s in a.schedules))
+        rows.append(
+            profile.memo(key, lambda a=a: minimum_by_step(a.schedules, profile.index, a.min_replicas))
+        )
+    out: F32Array = np.vstack(rows).astype(np.float32, copy=False)
+    return out
+
+
 def _replay_chunk(
     group: list[PlanSetup],
     profile: TrafficProfile,
@@ -174,7 +190,7 @@ def _replay_chunk(
     desired = desired_replicas(
         held32[None, :],
         _col([p.capacity.rps_per_replica * p.autoscaling.target_utilisation for p in plans]),
-        _col([p.autoscaling.min_replicas for p in plans]),
+        _minimums(plans, profile),
         _col([p.autoscaling.max_replicas for p in plans]),
     )
     provisioned, ready = replica_trajectory(desired, first.stabilisation_steps, first.delay_steps)

@@ -90,6 +90,7 @@ def deployment_for(
         target_utilisation=policy.target_utilisation,
         scale_up_delay_s=policy.scale_up_delay_s,
         scale_down_stabilisation_s=policy.scale_down_stabilisation_s,
+        schedules=list(policy.schedules),
         pools=pools,
         sagemaker_variant=variant,
         capacity_provider_strategy=strategy,

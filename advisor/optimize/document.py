@@ -33,8 +33,8 @@ from advisor.optimize.recommendation import (
     Recommendation,
     SLORisk,
 )
-from advisor.optimize.rightsize import Evaluated
 from advisor.optimize.scenario import ModelSpec, Scenario
+from advisor.optimize.search_types import Evaluated
 from advisor.optimize.totals import fleet_totals, summary_line
 from advisor.pricing.catalog import Catalog
 from advisor.traffic.profile import HOURS_PER_MONTH

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from advisor.capacity import ModelCapacities
 from advisor.optimize.compare import CurrentCost
 from advisor.optimize.recommendation import Comparison
-from advisor.optimize.rightsize import Evaluated
 from advisor.optimize.scenario import ModelSpec
+from advisor.optimize.search_types import Evaluated
 from advisor.traffic.profile import TrafficProfile
 
 

@@ -37,8 +37,9 @@ from advisor.optimize.candidates import (
 from advisor.optimize.compare import baseline_comparisons, price_current
 from advisor.optimize.outcome import ModelInputs, ModelOutcome, Served, Unservable
 from advisor.optimize.pricecache import PriceCache
-from advisor.optimize.rightsize import SearchOptions, rightsize_model
+from advisor.optimize.rightsize import rightsize_model
 from advisor.optimize.scenario import ModelSpec, Scenario
+from advisor.optimize.search_types import SearchOptions
 from advisor.platforms.targets import Orchestrator
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings

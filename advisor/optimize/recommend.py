@@ -31,8 +31,8 @@ from advisor.optimize.outcome import ModelOutcome
 from advisor.optimize.per_model import ModelContext, load_balancer_for, model_inputs, plan_model
 from advisor.optimize.pricecache import PriceCache
 from advisor.optimize.recommendation import Recommendation, new_recommendation_id
-from advisor.optimize.rightsize import SearchOptions
 from advisor.optimize.scenario import Scenario
+from advisor.optimize.search_types import SearchOptions
 from advisor.optimize.validate import validate
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings

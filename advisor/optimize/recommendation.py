@@ -30,6 +30,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from advisor.cost.plan import CapacityProvenance, Plan
+from advisor.cost.schedules import ScheduledMinimum
 from advisor.domain import Arch, Platform, ReplicaResources
 from advisor.domain import FrozenModel as _Out
 from advisor.errors import NotFoundError
@@ -150,6 +151,11 @@ class Deployment(_Out):
     target_utilisation: float
     scale_up_delay_s: float
     scale_down_stabilisation_s: float
+    schedules: list[ScheduledMinimum] = Field(
+        default_factory=list,
+        description="minimums raised on a schedule: KEDA cron triggers, ASG or Application Auto Scaling "
+        "scheduled actions",
+    )
     pools: list[str] = Field(default_factory=list, description="names in Recommendation.pools (EC2)")
     sagemaker_variant: SageMakerVariant | None = None
     capacity_provider_strategy: list[CapacityProviderItem] = Field(

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,11 +53,13 @@ from advisor.cost.plan import (
     Plan,
     PurchaseMix,
 )
-from advisor.cost.result import CostResult
+from advisor.cost.schedules import ScheduledMinimum
 from advisor.cost.simulate import simulate_many
 from advisor.domain import SLO, Platform, ReplicaResources
 from advisor.optimize.candidates import ShapeCandidate, nodes_for
 from advisor.optimize.pricecache import PriceCache, minutes_over_slo_pct
+from advisor.optimize.scheduling import daily_schedules
+from advisor.optimize.search_types import Evaluated, Job, RightsizeResult, SearchOptions
 from advisor.optimize.sizing import on_demand_base_for_spot, rolling_max_ahead, search_envelope
 from advisor.traffic.profile import TrafficProfile
 
@@ -80,48 +81,6 @@ LAG_QUANTILE = 99.0
 # SLO boundary to 5-8 % (advisor.bench.search), so the last 10 % would be within measurement error.
 MAX_TARGET_UTILISATION = 0.9
 _ON_DEMAND = PurchaseMix()
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    """How hard to search; defaults keep one model within a few tens of milliseconds."""
-
-    slo_budget_pct_minutes: float = 0.1
-    min_replicas: int = 2
-    min_on_demand_base: int = 1
-    refine_top: int = 2
-    spot_top: int = 2
-    alternatives: int = 3
-    seed: int = 0
-
-
-@dataclass
-class Evaluated:
-    """A replayed plan and whether it keeps the SLO budget (worst over the seeds it was replayed with)."""
-
-    candidate: ShapeCandidate
-    plan: Plan
-    result: CostResult
-    minutes_over_slo_pct: float
-    within_budget: bool
-    seeds: tuple[int, ...]
-    job: Job
-
-    @property
-    def usd_per_month(self) -> float:
-        return self.result.usd_per_month
-
-
-@dataclass
-class RightsizeResult:
-    """The answer for one model: the best plan in budget and the next alternatives, or why there is none."""
-
-    model: str
-    best: Evaluated | None
-    alternatives: list[Evaluated] = field(default_factory=list)
-    plans_replayed: int = 0
-    reason: str | None = None
-    fix: str | None = None
 
 
 def rightsize_model(
@@ -146,6 +105,8 @@ def rightsize_model(
     # Candidates that never kept the budget (a step in traffic faster than the scale-up delay): raise the
     # minimum to the demand's upper quantiles, so the jump lands on replicas already running.
     evaluated += search.run([Job(c, s, q) for c in stuck for s in RESCUE_STEPS for q in RESCUE_QUANTILES])
+    # ... or raise it only around the daily windows that need it (a nightly batch, business hours).
+    evaluated += search.run([Job(c, s, scheduled=True) for c in stuck for s in RESCUE_STEPS])
     # Stage 2: the best shapes with a raised minimum at their winning target and one step higher (often
     # cheaper than a low target for spiky traffic; smooth traffic keeps high targets and skips this).
     jobs: list[Job] = []
@@ -160,26 +121,23 @@ def rightsize_model(
             for q in RAISE_QUANTILES
             if q != ev.job.min_quantile
         ]
+        if not ev.job.scheduled:
+            jobs += [Job(ev.candidate, s, scheduled=True) for s in (ev.job.step, *higher)]
     evaluated += search.run(jobs)
     # Stage 3: spot above an on-demand base for the best shapes that have spot pools.
     jobs = []
     for ev in [e for e in _ranked(evaluated) if e.candidate.spot_pools][: options.spot_top]:
         # Interruptions take capacity away: every share at the winning target, all spot one step lower.
         lower = [s for s in STEPS if s < ev.job.step][:1]
-        jobs += [Job(ev.candidate, ev.job.step, ev.job.min_quantile, share) for share in SPOT_SHARES_PCT]
-        jobs += [Job(ev.candidate, s, ev.job.min_quantile, SPOT_SHARES_PCT[-1]) for s in lower]
+        jobs += [
+            Job(ev.candidate, ev.job.step, ev.job.min_quantile, share, ev.job.scheduled)
+            for share in SPOT_SHARES_PCT
+        ]
+        jobs += [
+            Job(ev.candidate, s, ev.job.min_quantile, SPOT_SHARES_PCT[-1], ev.job.scheduled) for s in lower
+        ]
     evaluated += search.run(jobs)
     return search.finish(evaluated)
-
-
-@dataclass(frozen=True)
-class Job:
-    """One plan to replay: a candidate, a target step, a minimum raised to a demand quantile, a spot share."""
-
-    candidate: ShapeCandidate
-    step: float
-    min_quantile: float | None = None
-    spot_pct: int = 0
 
 
 # ----- the search ------------------------------------------------------------------------------------
@@ -208,6 +166,7 @@ class _Search:
         self._lag: dict[int, float] = {}
         self._quantile: dict[float, float] = {}
         self._capacity: dict[tuple[str, str], Capacity] = {}
+        self._schedules: dict[tuple[float, int, int, float], list[ScheduledMinimum]] = {}
 
     def lag_growth(self, delay_s: float) -> float:
         """How much the traffic climbs within one scale-up delay (the 99th percentile of the ratio)."""
@@ -226,7 +185,7 @@ class _Search:
         return self._quantile[q]
 
     def policy(
-        self, cand: ShapeCandidate, step: float, min_quantile: float | None = None
+        self, cand: ShapeCandidate, step: float, min_quantile: float | None = None, scheduled: bool = False
     ) -> AutoscalingPolicy:
         if cand.platform is Platform.EC2:
             delay, down, tol = EC2_SCALE_UP_DELAY_S, EC2_SCALE_DOWN_S, EC2_TOLERANCE
@@ -244,14 +203,22 @@ class _Search:
         low = math.ceil(floor / per_replica - 1e-9)
         high = math.ceil(self.peak * self.lag_growth(delay) * (1.0 + tol) / per_replica - 1e-9)
         minimum = max(self.options.min_replicas, low)
+        top = max(minimum, high, 1)
         return AutoscalingPolicy.model_construct(
             min_replicas=minimum,
-            max_replicas=max(minimum, high, 1),
+            max_replicas=top,
             target_utilisation=round(target, 6),
             scale_up_delay_s=delay,
             scale_down_stabilisation_s=down,
             tolerance=tol,
+            schedules=self.schedules(per_replica, minimum, top, delay) if scheduled else [],
         )
+
+    def schedules(self, per_replica: float, minimum: int, top: int, delay: float) -> list[ScheduledMinimum]:
+        key = (round(per_replica, 9), minimum, top, delay)
+        if key not in self._schedules:
+            self._schedules[key] = daily_schedules(self.profile, per_replica, minimum, top, delay)
+        return self._schedules[key]
 
     def capacity(self, cand: ShapeCandidate) -> Capacity:
         """The candidate's capacity with the calibrated service time (one root search per capacity).
@@ -268,7 +235,9 @@ class _Search:
     def plan(self, job: Job) -> Plan | None:
         """The plan of a job; None when spot buys nothing (the base covers every node)."""
         cand = job.candidate
-        policy = self.policy(cand, job.step, job.min_quantile)
+        policy = self.policy(cand, job.step, job.min_quantile, job.scheduled)
+        if job.scheduled and not policy.schedules:
+            return None  # no daily window to lift: the flat plan is the same
         purchase = _ON_DEMAND
         if job.spot_pct > 0:
             base = on_demand_base_for_spot(

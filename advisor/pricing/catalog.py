@@ -59,6 +59,7 @@ class Catalog(SageMakerPrices):
         self._sagemaker = snapshot.table("sagemaker.csv").set_index(["region", "instance_type"])
         self._fargate = snapshot.table("fargate.csv")
         self._elb = snapshot.table("elb.csv").set_index(["region", "load_balancer_type"])
+        self._offers: dict[tuple[str, PurchaseOption], pd.DataFrame] = {}
 
     @classmethod
     def load(cls, settings: Settings) -> Catalog:
@@ -298,8 +299,17 @@ class Catalog(SageMakerPrices):
 
     # ----- search ------------------------------------------------------------------------------------
     def offers(self, region: str, option: PurchaseOption | str = PurchaseOption.ON_DEMAND) -> pd.DataFrame:
-        """All priced instance types in a region with their specs: one row per type, sorted by $/h."""
+        """All priced instance types in a region with their specs: one row per type, sorted by $/h.
+
+        Built once per (region, option) and shared: callers filter it, never modify it in place.
+        """
         opt = PurchaseOption(option)
+        key = (region, opt)
+        if key not in self._offers:
+            self._offers[key] = self._build_offers(region, opt)
+        return self._offers[key]
+
+    def _build_offers(self, region: str, opt: PurchaseOption) -> pd.DataFrame:
         self.check_region(region)
         if opt is PurchaseOption.ON_DEMAND:
             prices = self._on_demand.xs(region, level="region")["usd_per_hour"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from advisor.cost.schedules import ScheduledMinimum
 from advisor.optimize.recommendation import Action, Comparison, ModelRecommendation, Recommendation
 
 BASELINE_LABELS = {
@@ -38,11 +39,27 @@ def plan_cells(m: ModelRecommendation) -> list[str]:
     return [
         p.platform.value,
         ", ".join(p.instance_types),
-        f"{p.replicas_min}–{p.replicas_max} (×{p.replicas_per_node}/node)",
+        f"{p.replicas_min}–{p.replicas_max} (×{p.replicas_per_node}/node)"
+        + "".join(f"; {_window(s)}" for s in p.plan.autoscaling.schedules),
         f"{p.target_utilisation:.2f}",
         mix,
         cap,
     ]
+
+
+def _window(s: ScheduledMinimum) -> str:
+    """``min 6 00:30–04:00 UTC`` for a daily window, else the cron expressions."""
+
+    def clock(cron: str) -> str | None:
+        minute, hour, *rest = cron.split()
+        if rest != ["*", "*", "*"] or not (minute.isdigit() and hour.isdigit()):
+            return None
+        return f"{int(hour):02d}:{int(minute):02d}"
+
+    start, end = clock(s.start), clock(s.end)
+    if start and end:
+        return f"min {s.min_replicas} {start}–{end} {s.timezone}"
+    return f"min {s.min_replicas} '{s.start}'–'{s.end}' {s.timezone}"
 
 
 def outcome_cells(m: ModelRecommendation) -> list[str]:
