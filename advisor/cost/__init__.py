@@ -41,6 +41,7 @@ from advisor.cost.queueing import (
     p99_latency_ms,
 )
 from advisor.cost.result import CostBreakdown, CostResult, SLOReport
+from advisor.cost.schedules import ScheduledMinimum, minimum_by_step
 from advisor.cost.simulate import fluid_lower_bound_usd, simulate, simulate_many
 from advisor.domain import FargateSize
 
@@ -59,6 +60,7 @@ __all__ = [
     "PurchaseMix",
     "QueueModel",
     "SLOReport",
+    "ScheduledMinimum",
     "SpotBehaviour",
     "SpotPool",
     "calibrate_service_time_ms",
@@ -68,6 +70,7 @@ __all__ = [
     "fluid_lower_bound_usd",
     "load_plan",
     "max_utilisation_for_slo",
+    "minimum_by_step",
     "p99_latency_ms",
     "resolve_prices",
     "sagemaker_plan",
