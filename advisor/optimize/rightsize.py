@@ -14,7 +14,9 @@ For one model (its capacities, its traffic profile) :func:`rightsize_model` sear
 3. **Bounds.** ``min`` = max(the high-availability floor, the replicas the trough needs) - or, where traffic
    jumps faster than replicas start (a nightly batch, a burst), the replicas an upper percentile of the
    demand needs, so the jump lands on replicas already running (tried for shapes no target rescues, and for
-   the best shapes, where a raised floor can beat a low target); ``max`` = the replicas the peak needs,
+   the best shapes, where a raised floor can beat a low target); or, for traffic with a daily pattern, the
+   flat minimum with scheduled minimums around the daily windows that need more (tried for the same shapes,
+   :mod:`advisor.optimize.scheduling`); ``max`` = the replicas the peak needs,
    times the traffic's climb over one scale-up delay (99th percentile), times the dead band — so the max
    never binds on the recorded traffic, yet caps a runaway.
 4. **Spot** (EC2; Fargate Spot only if the scenario allows its assumed band). For the best shapes, spot
