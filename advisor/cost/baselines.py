@@ -35,7 +35,7 @@ from advisor.cost.result import CostResult
 from advisor.cost.simulate import simulate_many
 from advisor.domain import FargateSize, Platform, ReplicaResources
 from advisor.errors import AdvisorError
-from advisor.platforms.sagemaker import endpoint_instance_types, is_endpoint_type
+from advisor.platforms.sagemaker import endpoint_ec2_types, is_endpoint_type
 from advisor.pricing.catalog import Catalog
 from advisor.pricing.fargate import smallest_fargate_size
 from advisor.traffic.profile import TrafficProfile
@@ -97,8 +97,7 @@ def sagemaker_plan(plan: Plan, catalog: Catalog) -> Plan:
     """
     if isinstance(plan.shape, FargateSize) or not is_endpoint_type(plan.shape):
         need = replica_need(plan, catalog)
-        endpoint_types = frozenset(t.removeprefix("ml.") for t in endpoint_instance_types())
-        offers = catalog.cheapest(need, plan.region, replicas=1, limit=1, only=endpoint_types)
+        offers = catalog.cheapest(need, plan.region, replicas=1, limit=1, only=endpoint_ec2_types())
         if not offers:
             raise AdvisorError("no SageMaker endpoint instance type fits one replica", where=plan.name)
         shape, rpn, provenance = offers[0].instance.name, 1, CapacityProvenance.ESTIMATED

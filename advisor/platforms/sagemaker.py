@@ -31,6 +31,12 @@ def endpoint_instance_types() -> frozenset[str]:
 
 
 @cache
+def endpoint_ec2_types() -> frozenset[str]:
+    """The EC2 twins of :func:`endpoint_instance_types` (``c5.xlarge`` for ``ml.c5.xlarge``)."""
+    return frozenset(t.removeprefix(PREFIX) for t in endpoint_instance_types())
+
+
+@cache
 def source() -> str:
     """Where :func:`endpoint_instance_types` comes from, with the botocore version."""
     import botocore

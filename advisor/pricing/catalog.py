@@ -301,13 +301,13 @@ class Catalog(SageMakerPrices):
     def offers(self, region: str, option: PurchaseOption | str = PurchaseOption.ON_DEMAND) -> pd.DataFrame:
         """All priced instance types in a region with their specs: one row per type, sorted by $/h.
 
-        Built once per (region, option) and shared: callers filter it, never modify it in place.
+        Built once per (region, option); each caller gets its own copy, free to change.
         """
         opt = PurchaseOption(option)
         key = (region, opt)
         if key not in self._offers:
             self._offers[key] = self._build_offers(region, opt)
-        return self._offers[key]
+        return self._offers[key].copy()
 
     def _build_offers(self, region: str, opt: PurchaseOption) -> pd.DataFrame:
         self.check_region(region)
