@@ -2,10 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS_DEMO := bench,nlp
+EXTRAS_DEMO := bench,nlp,dashboard
 EXTRAS_TEST := dev,bench,nlp,dashboard,report
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench dashboard clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,15 +24,21 @@ $(VENV)/.stamp-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.stamp-demo
 	$(BIN)/advisor recommend examples/demo-scenario.yaml --bench
 
-## test: install the dev extras and run lint, types and the whole test suite.
+## test: install the dev extras (and, as root, Debian's Chromium for the dashboard's browser test), then
+## run lint, types and the whole test suite.
 test: $(VENV)/.stamp-test
-	$(BIN)/ruff check advisor tests benchmarks
+	bash .ci/browser.sh
+	$(BIN)/ruff check advisor tests benchmarks dashboards
 	$(BIN)/mypy advisor
 	$(BIN)/python -m pytest
 
+## dashboard: open the dashboard over the store `make demo` left (http://127.0.0.1:8501).
+dashboard: $(VENV)/.stamp-demo
+	$(BIN)/advisor dashboard
+
 lint: $(VENV)/.stamp-test
-	$(BIN)/ruff check advisor tests benchmarks
-	$(BIN)/ruff format --check advisor tests benchmarks
+	$(BIN)/ruff check advisor tests benchmarks dashboards
+	$(BIN)/ruff format --check advisor tests benchmarks dashboards
 
 typecheck: $(VENV)/.stamp-test
 	$(BIN)/mypy advisor
@@ -41,4 +47,4 @@ bench: $(VENV)/.stamp-test
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) .advisor .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .advisor .pytest_cache .mypy_cache .ruff_cache build

@@ -59,15 +59,18 @@ def recommend(
     progress: Progress | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
     new_id: Callable[[dt.datetime], str] = new_recommendation_id,
+    scenario_file: Path | None = None,
 ) -> Recommendation:
     """The recommendation for a scenario (a file path or a loaded :class:`Scenario`); nothing is stored.
 
-    A path anchors the scenario's relative paths (traffic files); ``evidence`` defaults to the store's bench
-    results for the scenario's models. Raises ConfigError for bad scenario content; a model that cannot be
+    A path anchors the scenario's relative paths (traffic files); so does ``scenario_file`` for a loaded
+    scenario read from (or varied from) that file. ``evidence`` defaults to the store's bench results for
+    the scenario's models. Raises ConfigError for bad scenario content; a model that cannot be
     served is a value in the document (``action: cannot_recommend``) with the reason and the fix.
     """
     settings = settings or load_settings()
-    scenario, scenario_file = _scenario(scenario)
+    scenario, read_from = _scenario(scenario)
+    scenario_file = read_from or scenario_file
     catalog = catalog or Catalog.load(settings)
     check_scenario(scenario, scenario_file, catalog)
     return _recommend(

@@ -16,7 +16,7 @@ import typer
 import typer.exceptions
 
 from advisor import signals
-from advisor.cli import bench, cost, pricing, profile, recommend
+from advisor.cli import bench, cost, dashboard, pricing, profile, recommend
 from advisor.cli.output import err_console
 from advisor.errors import AdvisorError, storage_error
 from advisor.settings import load_settings
@@ -42,6 +42,7 @@ app.add_typer(profile.app, name="profile")
 app.add_typer(cost.app, name="cost")
 app.command("recommend")(recommend.recommend)
 app.command("init")(recommend.init)
+app.command("dashboard")(dashboard.dashboard)
 
 
 @app.callback()

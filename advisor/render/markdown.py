@@ -40,14 +40,14 @@ def plan_cells(m: ModelRecommendation) -> list[str]:
         p.platform.value,
         ", ".join(p.instance_types),
         f"{p.replicas_min}–{p.replicas_max} (×{p.replicas_per_node}/node)"
-        + "".join(f"; {_window(s)}" for s in p.plan.autoscaling.schedules),
+        + "".join(f"; {schedule_window(s)}" for s in p.plan.autoscaling.schedules),
         f"{p.target_utilisation:.2f}",
         mix,
         cap,
     ]
 
 
-def _window(s: ScheduledMinimum) -> str:
+def schedule_window(s: ScheduledMinimum) -> str:
     """``min 6 00:30–04:00 UTC`` for a daily window, else the cron expressions."""
 
     def clock(cron: str) -> str | None:

@@ -1,0 +1,283 @@
+"""The replay behind a stored plan, and what-if re-runs of a stored recommendation.
+
+:func:`model_replay` replays one model's stored plan over its traffic profile (the same cost model and
+seed the recommendation used) and returns the per-step series a chart needs: demand against the capacity
+that was ready, split by purchase option, with the overloaded steps. It re-prices with the catalog in
+force, so when prices moved since the recommendation, the replayed cost says so beside the stored one.
+
+:func:`what_if` re-runs the optimiser on the recommendation's scenario with a few knobs changed
+(:class:`WhatIf`): one model's traffic scale and SLO, and the scenario's spot policy, HA floor and
+platforms. It returns a new, unsaved Recommendation; :func:`save_what_if` stores it together with the
+scenario it was computed from (``ADVISOR_HOME/scenarios/<id>.yaml``, its traffic paths made absolute), so
+that the saved document replays and varies like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from advisor.api import model_profile, recommend, save
+from advisor.cost import resolve_prices, simulate
+from advisor.domain import InterruptionBand, Platform
+from advisor.errors import InputError, NotFoundError
+from advisor.optimize.recommend import utc_now
+from advisor.optimize.recommendation import ModelRecommendation, Recommendation, new_recommendation_id
+from advisor.optimize.scenario import Scenario, load_scenario
+from advisor.pricing.catalog import Catalog
+from advisor.settings import Settings, load_settings
+
+
+def scenario_path(rec: Recommendation) -> Path:
+    """The scenario file ``rec`` was computed from (relative paths are read from the working directory)."""
+    if rec.scenario_file is None:
+        raise InputError(
+            f"recommendation {rec.id} was computed from a scenario given in code, not a file",
+            where="scenario_file",
+            fix="recommend from a scenario file (`advisor recommend SCENARIO.yaml`) to replay or vary it",
+        )
+    path = Path(rec.scenario_file)
+    if not path.is_file():
+        raise InputError(
+            f"scenario file {rec.scenario_file} of recommendation {rec.id} not found from {Path.cwd()}",
+            where="scenario_file",
+            fix="start the dashboard in the directory `advisor recommend` ran in",
+        )
+    return path
+
+
+def _planned(rec: Recommendation, model: str) -> ModelRecommendation:
+    m = rec.model(model)
+    if m.plan is None or m.cost is None:
+        raise NotFoundError(
+            "planned model", model, known=[x.model for x in rec.models if x.plan is not None],
+            fix=f"{model} has no plan ({m.action.value}): {m.reason or 'see the recommendation'}",
+        )  # fmt: skip
+    return m
+
+
+@dataclass(frozen=True)
+class ReplayView:
+    """One model's stored plan replayed over its profile (``frame`` per step, indexed by time)."""
+
+    model: str
+    profile: str
+    seed: int
+    step_s: int
+    frame: pd.DataFrame
+    usd_per_month: float
+    stored_usd_per_month: float
+    overload_minutes: float
+
+    @property
+    def matches_stored(self) -> bool:
+        """The replay prices the plan as the recommendation did (within a cent a month)."""
+        return abs(self.usd_per_month - self.stored_usd_per_month) < 0.01
+
+
+def model_replay(
+    rec: Recommendation, model: str, *, settings: Settings | None = None, catalog: Catalog | None = None
+) -> ReplayView:
+    """Replay ``model``'s stored plan; columns: demand_rps, capacity_rps (ready), capacity_on_demand_rps,
+    capacity_spot_rps, provisioned_capacity_rps, replicas (provisioned), overloaded, usd_per_hour."""
+    settings = settings or load_settings()
+    m = _planned(rec, model)
+    assert m.plan is not None and m.cost is not None
+    plan = m.plan.plan
+    profile = model_profile(scenario_path(rec), model, settings=settings)
+    seed = m.slo_risk.seeds[0] if m.slo_risk is not None and m.slo_risk.seeds else rec.provenance.seed
+    result = simulate(plan, profile, resolve_prices(plan, catalog or Catalog.load(settings)), seed=seed)
+    ts = result.timeseries()
+    cap = plan.capacity.rps_per_replica
+    ready = ts["ready_replicas"].to_numpy(dtype=float)
+    on_demand_ready = np.minimum(ready, ts["nodes_on_demand"].to_numpy(dtype=float) * plan.replicas_per_node)
+    frame = pd.DataFrame(
+        {
+            "demand_rps": ts["demand_rps"],
+            "capacity_rps": ready * cap,
+            "capacity_on_demand_rps": on_demand_ready * cap,
+            "capacity_spot_rps": (ready - on_demand_ready) * cap,
+            "provisioned_capacity_rps": ts["provisioned_replicas"].to_numpy(dtype=float) * cap,
+            "replicas": ts["provisioned_replicas"],
+            "overloaded": ts["overloaded"].astype(bool),
+            "usd_per_hour": ts["usd_per_hour"],
+        },
+        index=ts.index,
+    )
+    return ReplayView(
+        model=model, profile=m.traffic_profile or plan.name, seed=seed, step_s=profile.step_s, frame=frame,
+        usd_per_month=result.usd_per_month, stored_usd_per_month=m.cost.usd_per_month,
+        overload_minutes=result.slo.overload_minutes,
+    )  # fmt: skip
+
+
+class WhatIf(BaseModel):
+    """Knobs of a what-if: one model's traffic and SLO; the scenario's spot policy, HA floor and platforms.
+
+    None keeps what the scenario says.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    traffic_scale: float = Field(default=1.0, gt=0, le=1000, description="multiply the model's traffic")
+    slo_p99_ms: float | None = Field(default=None, gt=0, le=3_600_000)
+    spot_allowed: bool | None = None
+    max_interruption_band: InterruptionBand | None = None
+    min_replicas: int | None = Field(default=None, ge=1, le=1000, description="the scenario's HA floor")
+    platforms: tuple[Platform, ...] | None = Field(default=None, min_length=1)
+
+    def describe(self, model: str) -> str:
+        """What changes, in words (``unchanged`` when nothing does)."""
+        parts = []
+        if self.traffic_scale != 1.0:
+            parts.append(f"{model} traffic ×{self.traffic_scale:g}")
+        if self.slo_p99_ms is not None:
+            parts.append(f"{model} p99 SLO {self.slo_p99_ms:g} ms")
+        if self.spot_allowed is not None:
+            parts.append("spot allowed" if self.spot_allowed else "no spot")
+        if self.max_interruption_band is not None:
+            parts.append(f"spot interruption band up to {self.max_interruption_band.value}")
+        if self.min_replicas is not None:
+            parts.append(f"HA floor {self.min_replicas}")
+        if self.platforms is not None:
+            parts.append("platforms " + ", ".join(p.value for p in self.platforms))
+        return "; ".join(parts) or "unchanged"
+
+
+def varied_scenario(
+    scenario: Scenario, model: str, change: WhatIf, *, peak_rps: Callable[[], float]
+) -> Scenario:
+    """``scenario`` with ``change`` applied (validated again as a whole); ``peak_rps`` gives the model's
+    current peak when its traffic names no scale of its own."""
+    data: dict[str, Any] = scenario.model_dump()
+    names = [m["name"] for m in data["models"]]
+    if model not in names:
+        raise NotFoundError("model", model, known=names, where="models")
+    spec = data["models"][names.index(model)]
+    if change.traffic_scale != 1.0:
+        traffic = spec["traffic"]
+        if traffic["monthly_requests"] is not None:
+            traffic["monthly_requests"] *= change.traffic_scale
+        else:
+            traffic["peak_rps"] = (traffic["peak_rps"] or peak_rps()) * change.traffic_scale
+    if change.slo_p99_ms is not None:
+        spec["slo"]["latency_p99_ms"] = change.slo_p99_ms
+    if change.spot_allowed is not None:
+        data["spot"]["allowed"] = change.spot_allowed
+    if change.max_interruption_band is not None:
+        data["spot"]["max_interruption_band"] = change.max_interruption_band
+    if change.min_replicas is not None:
+        data["min_replicas"] = change.min_replicas
+    if change.platforms is not None:
+        data["platforms"] = change.platforms
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise InputError(
+            f"the what-if makes an invalid scenario: {field}: {first['msg']}",
+            where=change.describe(model),
+            fix="choose a smaller change",
+        ) from None
+
+
+def what_if(
+    rec: Recommendation,
+    model: str,
+    change: WhatIf,
+    *,
+    settings: Settings | None = None,
+    catalog: Catalog | None = None,
+    clock: Callable[[], Any] = utc_now,
+) -> Recommendation:
+    """The recommendation for ``rec``'s scenario with ``change`` applied; nothing is stored."""
+    settings = settings or load_settings()
+    path = scenario_path(rec)
+    base = load_scenario(path)
+    varied = varied_scenario(
+        base, model, change, peak_rps=lambda: model_profile(path, model, settings=settings).peak_rps
+    )
+    out = recommend(varied, scenario_file=path, settings=settings, catalog=catalog, clock=clock,
+                    new_id=new_recommendation_id)  # fmt: skip
+    summary = f"What-if of {rec.id} ({change.describe(model)}): {out.summary}"
+    return out.model_copy(update={"summary": summary})
+
+
+def what_if_table(stored: ModelRecommendation, varied: ModelRecommendation) -> pd.DataFrame:
+    """Stored plan against the what-if's, one row per figure: figure, stored, what_if (as text)."""
+    rows = [{"figure": label, "stored": get(stored), "what_if": get(varied)} for label, get in _FIGURES]
+    return pd.DataFrame(rows, columns=["figure", "stored", "what_if"])
+
+
+def cost_change(stored: ModelRecommendation, varied: ModelRecommendation) -> float | None:
+    """What-if $/month − stored $/month (None unless both have a cost)."""
+    if stored.cost is None or varied.cost is None:
+        return None
+    return varied.cost.usd_per_month - stored.cost.usd_per_month
+
+
+def _usd(m: ModelRecommendation) -> str:
+    return f"${m.cost.usd_per_month:,.2f}" if m.cost is not None else "—"
+
+
+_FIGURES: list[tuple[str, Callable[[ModelRecommendation], str]]] = [
+    ("action", lambda m: m.action.value),
+    ("platform", lambda m: m.plan.platform.value if m.plan else "—"),
+    ("instance types", lambda m: ", ".join(m.plan.instance_types) if m.plan else "—"),
+    ("replicas", lambda m: f"{m.plan.replicas_min}–{m.plan.replicas_max}" if m.plan else "—"),
+    ("purchase", lambda m: (f"{m.plan.on_demand_base_nodes} on-demand + {m.plan.spot_pct_above_base:g}% spot"
+                            if m.plan and m.plan.spot_pct_above_base > 0 else "on-demand")),
+    ("$/month", _usd),
+    ("min over SLO/month", lambda m: f"{m.slo_risk.minutes_over_slo_per_month:,.1f}" if m.slo_risk else "—"),
+    ("p99 (ms)", lambda m: f"{m.slo_risk.p99_ms_estimate:,.0f}" if m.slo_risk and m.slo_risk.p99_ms_estimate
+     else "—"),
+]  # fmt: skip
+
+
+def _portable(scenario: Scenario, base_dir: Path) -> dict[str, Any]:
+    """``scenario`` as YAML-ready data whose file references no longer depend on ``base_dir``."""
+    data: dict[str, Any] = scenario.model_dump(mode="json", exclude_defaults=True)
+    for spec in data["models"]:
+        ref = spec["traffic"]["profile"]
+        if (base_dir / ref).is_file():
+            spec["traffic"]["profile"] = str((base_dir / ref).resolve())
+        payload = spec.get("server", {}).get("payload")
+        if payload is not None and (base_dir / payload).is_file():
+            spec["server"]["payload"] = str((base_dir / payload).resolve())
+    return data
+
+
+def save_what_if(
+    stored: Recommendation,
+    model: str,
+    change: WhatIf,
+    varied: Recommendation,
+    *,
+    settings: Settings | None = None,
+) -> Path:
+    """Store ``varied`` (from :func:`what_if` on ``stored``) and the scenario behind it; returns that file.
+
+    The scenario is written first, then the document points at it and is stored in one transaction: a
+    failure leaves at most an unreferenced scenario file, never a document that cannot be replayed.
+    """
+    settings = settings or load_settings()
+    path = scenario_path(stored)
+    scenario = varied_scenario(
+        load_scenario(path), model, change,
+        peak_rps=lambda: model_profile(path, model, settings=settings).peak_rps,
+    )  # fmt: skip
+    folder = settings.home / "scenarios"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{varied.id}.yaml"
+    header = f"# What-if of {stored.id} ({change.describe(model)}), from {path}\n"
+    target.write_text(header + yaml.safe_dump(_portable(scenario, path.parent), sort_keys=False), "utf-8")
+    save(varied.model_copy(update={"scenario_file": str(target.resolve())}), settings)
+    return target

@@ -1,0 +1,115 @@
+"""A store seeded as `make demo` leaves it (the demo recommendation, bench runs) and AppTest helpers."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+import advisor
+from advisor.bench.measurements import CapacityResult, LoadMode, PointResult, RunStatus
+from advisor.bench.results import import_result
+from advisor.settings import Settings
+from advisor.store import Store
+from tests.helpers import REPO_ROOT
+
+APP = REPO_ROOT / "dashboards" / "app.py"
+DEMO = REPO_ROOT / "examples" / "demo-scenario.yaml"
+PAGES = {
+    "overview": "views/overview.py",
+    "model": "views/model.py",
+    "bench": "views/bench.py",
+    "what-if": "views/whatif.py",
+    "history": "views/history.py",
+}
+# Bench runs of a model outside the demo scenario, so they leave its recommendation as it is.
+BENCH_MODEL = "bench-ranker"
+
+
+def bench_result(run_id: str, shape: str, capacity: float, slo_ms: float = 100.0) -> CapacityResult:
+    """A completed run whose p99 crosses the SLO just above ``capacity`` (as `bench import` stores it)."""
+    points = []
+    for seq, share in enumerate((0.25, 0.5, 0.75, 1.0, 1.25)):
+        rate = capacity * share
+        p99 = slo_ms * (0.3 + 0.7 * share**4)
+        points.append(
+            PointResult(
+                seq=seq,
+                mode=LoadMode.OPEN,
+                target_rps=rate,
+                achieved_rps=rate * 0.99,
+                requests=int(rate * 30),
+                errors=0,
+                error_rate=0.0,
+                p50_ms=p99 / 3,
+                p90_ms=p99 / 1.5,
+                p95_ms=p99 / 1.2,
+                p99_ms=p99,
+                server_cpu_pct=80 * share,
+                generator_cpu_pct=20 * share,
+                duration_s=30.0,
+                valid=True,
+                passed=p99 <= slo_ms,
+            )
+        )
+    return CapacityResult(
+        run_id=run_id,
+        model=BENCH_MODEL,
+        shape=shape,
+        status=RunStatus.COMPLETED,
+        slo_p99_ms=slo_ms,
+        max_error_rate=0.001,
+        capacity_rps=capacity,
+        p99_ms_at_capacity=slo_ms,
+        points=points,
+    )
+
+
+def seed_store(home: Path) -> advisor.Recommendation:
+    """The demo recommendation (capacities as the scenario gives them) and two bench runs, in ``home``."""
+    settings = Settings(home=home)
+    rec = advisor.recommend(DEMO, settings=settings)
+    advisor.save(rec, settings)
+    with Store(settings.db_path) as store:
+        import_result(store, bench_result("run-c7a", "c7a.large", 120.0), target="imported")
+        import_result(store, bench_result("run-c7g", "c7g.large", 95.0), target="imported")
+    return rec
+
+
+def open_page(page: str, **query: str) -> AppTest:
+    """Run the app, then switch to ``page`` with ``query`` in the URL; returns the app after the run."""
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    if page != "overview":
+        at.switch_page(PAGES[page])
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    return [str(e.value) for e in getattr(at, kind)]
+
+
+def plotly_figures(at: AppTest) -> list[dict[str, Any]]:
+    """The plotly figures of the page, as their JSON."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def recommendation_count(home: Path) -> int:
+    with Store.for_reading(home / "advisor.db") as store:
+        return int(store.query("SELECT COUNT(*) AS n FROM recommendations")[0]["n"])
+
+
+def values(trace: dict[str, Any], key: str) -> list[Any]:
+    """A trace's ``x``/``y`` as a list, decoding plotly's typed-array form ({"dtype", "bdata"})."""
+    raw = trace.get(key, [])
+    if isinstance(raw, dict) and "bdata" in raw:
+        return np.frombuffer(base64.b64decode(raw["bdata"]), dtype=np.dtype(raw["dtype"])).tolist()
+    return list(raw)
