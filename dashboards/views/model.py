@@ -11,6 +11,7 @@ import streamlit as st
 from advisor.insights import ReplayView, comparison_table, model_replay, model_row
 
 MAX_POINTS = 20_000  # per trace; longer replays are shown at a coarser step
+BAR_LAYOUT = {"height": 320, "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "xaxis_title": "$/month"}
 
 
 @st.cache_data(show_spinner=False)
@@ -176,20 +177,17 @@ with dashkit.page_errors():
             left, right = st.columns(2)
             left.subheader("Cost breakdown ($/month)")
             parts = {k: v for k, v in m.cost.by_component.items() if abs(v) >= 0.005}
-            left.plotly_chart(
-                go.Figure(go.Bar(x=list(parts.values()), y=list(parts), orientation="h")), width="stretch"
-            )
+            bars = go.Figure(go.Bar(x=list(parts.values()), y=list(parts), orientation="h"))
+            left.plotly_chart(bars.update_layout(BAR_LAYOUT), width="stretch")
             right.subheader("Alternatives and baselines")
             comp = comparison_table(m)
             colours = [
                 "#2ca02c" if k == "recommended" else "#1f77b4" if k == "alternative" else "#7f7f7f"
                 for k in comp["kind"]
             ]
-            right.plotly_chart(
-                go.Figure(
-                    go.Bar(x=comp["usd_per_month"], y=comp["name"], orientation="h", marker_color=colours)
-                ),
-                width="stretch",
+            bars = go.Figure(
+                go.Bar(x=comp["usd_per_month"], y=comp["name"], orientation="h", marker_color=colours)
             )
+            right.plotly_chart(bars.update_layout(BAR_LAYOUT), width="stretch")
             st.dataframe(comp, hide_index=True, column_config=dashkit.money_columns("usd_per_month"))
             _provenance(rec, m)
