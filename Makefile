@@ -24,10 +24,10 @@ $(VENV)/.stamp-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.stamp-demo
 	$(BIN)/advisor recommend examples/demo-scenario.yaml --bench
 
-## test: install the dev extras (and, as root, Debian's Chromium for the dashboard's browser test), then
+## test: install the dev extras (and, as root, Debian's Chromium and Prometheus for the tests that drive them),
 ## run lint, types and the whole test suite.
 test: $(VENV)/.stamp-test
-	bash .ci/browser.sh
+	bash .ci/packages.sh
 	$(BIN)/ruff check advisor tests benchmarks dashboards
 	$(BIN)/mypy advisor
 	$(BIN)/python -m pytest

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, SecretStr, ValidationError
@@ -50,7 +50,22 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = Field(
         default=None, description="Override for AWS API endpoints (a moto server in tests)."
     )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for cost reports (ADVISOR_SMTP_HOST)."
+    )
+    smtp_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="SMTP port (default 587 with STARTTLS, 465 with SSL, else 25).",
+    )
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", description="STARTTLS on a plain connection, SSL from the start, or none."
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login (with ADVISOR_SMTP_PASSWORD).")
     smtp_password: SecretStr | None = Field(default=None, description="SMTP password for cost reports.")
+    smtp_from: str | None = Field(default=None, description="Sender address of cost reports.")
+    smtp_timeout_s: float = Field(default=30.0, gt=0, le=600, description="SMTP connect/command timeout.")
 
     @classmethod
     def settings_customise_sources(

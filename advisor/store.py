@@ -150,6 +150,38 @@ MIGRATIONS: list[str] = [
     DROP TABLE bench_runs;
     ALTER TABLE bench_runs_v3 RENAME TO bench_runs;
     """,
+    # 4: the report outbox as `report send` uses it (the first table was never written): whole messages
+    # keyed by (scenario, team, period, channel), their delivery state, and the periods already reported.
+    """
+    DROP TABLE report_outbox;
+    CREATE TABLE report_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        scenario TEXT NOT NULL,
+        team TEXT NOT NULL,
+        period TEXT NOT NULL,
+        channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+        recommendation_id TEXT,
+        created_at TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        body BLOB NOT NULL,
+        alerts_json TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sending', 'sent', 'unknown')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        next_attempt_at TEXT,
+        sent_at TEXT
+    );
+    CREATE TABLE report_runs (
+        scenario TEXT NOT NULL,
+        period TEXT NOT NULL,
+        recommendation_id TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (scenario, period)
+    );
+    """,
 ]
 WAL_ATTEMPTS = 200  # x 25 ms: how long an opener waits for another one switching a new store to WAL
 ADVISOR_TABLES = frozenset({"bench_runs", "bench_points", "capacities", "recommendations"})

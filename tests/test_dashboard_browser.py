@@ -22,7 +22,7 @@ from tests.helpers import REPO_ROOT, assert_one_line_error, run_cli
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-INSTALL_LOG = REPO_ROOT / "build" / "browser-install.log"  # written by .ci/browser.sh
+INSTALL_LOG = REPO_ROOT / "build" / "apt-install.log"  # written by .ci/packages.sh
 ARTIFACTS = Path(os.environ.get("ADVISOR_TEST_ARTIFACTS", REPO_ROOT / "build" / "test-artifacts"))
 
 
@@ -37,7 +37,7 @@ def no_browser_reason() -> str | None:
     if not missing:
         return None
     why = INSTALL_LOG.read_text(errors="replace").strip().splitlines()[-1:] if INSTALL_LOG.is_file() else []
-    return f"no browser: {', '.join(missing)} missing ({why[0] if why else 'run .ci/browser.sh as root'})"
+    return f"no browser: {', '.join(missing)} missing ({why[0] if why else 'run .ci/packages.sh as root'})"
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90.0) -> None:

@@ -135,21 +135,38 @@ def import_(
     alb: str | None = typer.Option(None, "--alb", help="CloudWatch: ALB dimension, app/<name>/<id>."),
     target_group: str | None = typer.Option(None, "--target-group", help="CloudWatch: ALB target group."),
     start: dt.datetime | None = typer.Option(None, "--start", help="CloudWatch: start (UTC unless offset)."),
-    end: dt.datetime | None = typer.Option(None, "--end", help="CloudWatch: end (default now)."),
+    end: dt.datetime | None = typer.Option(None, "--end", help="CloudWatch/Prometheus: end (default now)."),
     region: str | None = typer.Option(None, "--region", help="CloudWatch: AWS region (default: settings)."),
+    prometheus: str | None = typer.Option(None, "--prometheus", help="Prometheus: server URL."),
+    query: str | None = typer.Option(
+        None, "--query", help="Prometheus: PromQL giving one series of requests/s."
+    ),
+    since: str = typer.Option(
+        "14d", "--since", help="Prometheus: how far back (e.g. 14d, 36h); ends at --end."
+    ),
+    header: list[str] = typer.Option(
+        [],
+        "--header",
+        help="Prometheus: 'Name: value' sent with each query (e.g. Authorization); repeatable.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Import a CSV profile, a request log, or CloudWatch request counts into a named profile (CSV)."""
+    """Import a CSV profile, a request log, CloudWatch request counts or a Prometheus query into a named
+    profile (CSV)."""
     settings: Settings = ctx.obj
     check_profile_name(name)
     cloud = sagemaker_endpoint is not None or alb is not None
-    if cloud == (source is not None):
+    live = cloud or prometheus is not None
+    if live == (source is not None) or (cloud and prometheus is not None):
         raise InputError(
-            "give either a file or a CloudWatch source",
-            where="SOURCE/--sagemaker-endpoint/--alb",
-            fix="e.g. `advisor profile import log.csv` or `--sagemaker-endpoint NAME --start 2024-05-01`",
+            "give one source: a file, a CloudWatch metric or a Prometheus query",
+            where="SOURCE/--sagemaker-endpoint/--alb/--prometheus",
+            fix="e.g. `advisor profile import log.csv`, `--sagemaker-endpoint NAME --start 2024-05-01` or "
+            "`--prometheus URL --query 'sum(rate(http_requests_total[1m]))'`",
         )
-    if cloud:
+    if prometheus is not None:
+        profile = _from_prometheus(prometheus, query, since, end, step_s, header, timezone, name)
+    elif cloud:
         profile = _from_cloudwatch(
             settings,
             sagemaker_endpoint,
@@ -172,6 +189,46 @@ def import_(
         profile = load_profile_file(source, fill=fill, timezone=timezone, step_s=step_s, name=name)
     path = write_profile_csv(profile, output or imported_dir(settings) / f"{profile.name}.csv")
     _report_written(profile, path, as_json)
+
+
+def _from_prometheus(
+    url: str,
+    query: str | None,
+    since: str,
+    end: dt.datetime | None,
+    step_s: int | None,
+    header: list[str],
+    timezone: str | None,
+    name: str | None,
+) -> TrafficProfile:
+    import pandas as pd
+
+    from advisor.traffic.prometheus import import_prometheus, parse_duration
+
+    if not query:
+        raise InputError(
+            "a Prometheus import needs a query",
+            where="--query",
+            fix="e.g. --query 'sum(rate(http_requests_total{service=\"x\"}[1m]))'",
+        )
+    headers = {}
+    for item in header:
+        key, sep, value = item.partition(":")
+        if not sep or not key.strip():
+            raise InputError("a header is not 'Name: value' (its value is not shown)", where="--header")
+        headers[key.strip()] = value.strip()
+    stop = pd.Timestamp(end or dt.datetime.now(dt.UTC))
+    stop = stop.tz_localize("UTC") if stop.tzinfo is None else stop.tz_convert("UTC")
+    return import_prometheus(
+        url,
+        query,
+        start=stop - parse_duration(since),
+        end=stop,
+        step_s=step_s or 60,
+        headers=headers,
+        timezone=timezone or "UTC",
+        name=name or "prometheus",
+    )
 
 
 def _from_cloudwatch(

@@ -8,6 +8,7 @@ load-balancer policy, and per model: its server, per-replica resources, SLO, tra
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +31,11 @@ from advisor.domain import (
 from advisor.domain import InputModel as _Strict
 from advisor.platforms.nodes import DEFAULT_DAEMONSETS, Daemonset
 from advisor.platforms.targets import DeployTarget, Orchestrator
+from advisor.report.config import ReportsConfig
+from advisor.traffic.live import LiveTraffic
 from advisor.yamlio import load_yaml_model
+
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 # Current-generation CPU families and the GPU/accelerator families inference teams use (the default set).
 DEFAULT_CPU_FAMILIES = ("c6i", "c7i", "c6g", "c7g", "m6i", "m7i", "m6g", "m7g", "r6i", "r7i", "c6a", "m6a")
@@ -144,11 +149,21 @@ class TrafficSpec(_Strict):
     monthly_requests: float | None = Field(
         default=None, gt=0, le=MAX_RPS * 3600 * 730, description="Or rescale to this monthly volume."
     )
+    source: LiveTraffic | None = Field(
+        default=None,
+        description="Where the traffic is measured (prometheus or cloudwatch): `report send "
+        "--refresh-traffic` re-imports `profile` from it.",
+    )
 
     @model_validator(mode="after")
     def _one_scale(self) -> TrafficSpec:
         if self.peak_rps is not None and self.monthly_requests is not None:
             raise ValueError("give peak_rps or monthly_requests, not both")
+        if self.source is not None and not _PROFILE_NAME.match(self.profile):
+            raise ValueError(
+                f"with a live source, profile names the imported profile the refresh writes;"
+                f" {self.profile!r} is a path, not a name"
+            )
         return self
 
 
@@ -288,6 +303,9 @@ class Scenario(_Strict):
     bench: BenchPolicy = BenchPolicy()
     cluster: ClusterPolicy = ClusterPolicy()
     models: tuple[ModelSpec, ...] = Field(min_length=1)
+    reports: ReportsConfig | None = Field(
+        default=None, description="Scheduled cost reports: schedule, recipients per team, alerts."
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> Scenario:

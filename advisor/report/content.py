@@ -1,0 +1,281 @@
+"""What a cost report says, per team and for the fleet, from a stored recommendation and the one the
+previous report was made from.
+
+Figures. The **projected cost** of a team is what its models' recommended plans cost per month at this
+period's traffic (the recommendation's per-model ``cost``; kept models at today's cost); **today** is what
+its current deployments cost at the same traffic. The change against the previous report is explained per
+model: traffic (requests per month), the plan (platform, shape, bounds, purchase mix) and prices (the
+sources behind the model's cost). The **top actions** are the three largest monthly savings among the
+team's changes, each with its SLO risk. Alerts: a spend change of at least ``alerts.spend_change_pct``
+against the previous report, and the highest budget threshold the projected cost reaches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from advisor.optimize.recommendation import ModelRecommendation, Recommendation
+from advisor.report.config import FLEET, ReportsConfig
+
+TOP_ACTIONS = 3
+
+
+@dataclass(frozen=True)
+class ModelLine:
+    model: str
+    team: str
+    action: str
+    plan: str
+    today_usd: float | None
+    recommended_usd: float | None
+    saving_usd: float | None
+    minutes_over_slo_per_month: float | None
+    within_slo_budget: bool | None
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    model: str
+    previous_usd: float | None
+    current_usd: float | None
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str  # spend_change | budget
+    message: str
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    """One report: a team's (or the fleet's, ``team == "fleet"``) figures for one period."""
+
+    scenario: str
+    team: str
+    period_start: dt.datetime
+    period_end: dt.datetime
+    recommendation_id: str
+    models: list[ModelLine]
+    projected_usd: float
+    today_usd: float | None
+    baselines_usd: dict[str, float]
+    previous_usd: float | None
+    previous_recommendation_id: str | None
+    changes: list[Change]
+    top_actions: list[ModelLine]
+    slo_risks: list[ModelLine]
+    warnings: list[str]
+    applied: list[dict[str, Any]]
+    alerts: list[Alert]
+    budget_usd: float | None
+    link: str | None
+    prices_as_of: str
+    teams: list[tuple[str, float, float | None]] = field(default_factory=list)  # fleet: (team, usd, today)
+
+    @property
+    def delta_usd(self) -> float | None:
+        return None if self.previous_usd is None else self.projected_usd - self.previous_usd
+
+    @property
+    def delta_pct(self) -> float | None:
+        if self.previous_usd is None or self.previous_usd <= 0:
+            return None
+        return 100.0 * (self.projected_usd - self.previous_usd) / self.previous_usd
+
+    @property
+    def title(self) -> str:
+        who = "Fleet summary" if self.team == FLEET else f"Team {self.team}"
+        return f"{who} · {self.scenario}"
+
+
+def _cost(m: ModelRecommendation) -> float | None:
+    if m.cost is not None:
+        return m.cost.usd_per_month
+    return m.current.usd_per_month if m.current is not None else None
+
+
+def _plan_text(m: ModelRecommendation) -> str:
+    p = m.plan
+    if p is None:
+        return m.reason or m.action.value
+    purchase = (
+        "on-demand"
+        if p.spot_pct_above_base <= 0
+        else f"{p.on_demand_base_nodes} OD + {p.spot_pct_above_base:g}% spot"
+    )
+    return f"{p.platform.value} {p.shape} ×{p.replicas_min}–{p.replicas_max}, {purchase}"
+
+
+def _link(config: ReportsConfig, page: str, **query: str) -> str | None:
+    if config.dashboard_url is None:
+        return None
+    return f"{str(config.dashboard_url).rstrip('/')}/{page}?{urlencode(query)}"
+
+
+def model_line(m: ModelRecommendation, rec: Recommendation, config: ReportsConfig) -> ModelLine:
+    today = m.current.usd_per_month if m.current is not None else None
+    cost = _cost(m)
+    risk = m.slo_risk
+    return ModelLine(
+        model=m.model,
+        team=m.team,
+        action=m.action.value,
+        plan=_plan_text(m),
+        today_usd=today,
+        recommended_usd=cost,
+        saving_usd=None if today is None or cost is None else today - cost,
+        minutes_over_slo_per_month=risk.minutes_over_slo_per_month if risk else None,
+        within_slo_budget=risk.within_budget if risk else None,
+        link=_link(config, "model", scenario=rec.scenario, model=m.model),
+    )
+
+
+def explain(previous: ModelRecommendation | None, current: ModelRecommendation) -> tuple[str, ...]:
+    """Why a model's cost moved since the previous report: traffic, plan, prices."""
+    if previous is None:
+        return ("new in this report",)
+    reasons = []
+    if previous.cost is not None and current.cost is not None:
+        before, after = previous.cost.requests_per_month, current.cost.requests_per_month
+        if before > 0 and abs(after / before - 1) >= 0.01:
+            reasons.append(
+                f"traffic {100 * (after / before - 1):+.0f}% ({before / 1e6:,.1f}M → {after / 1e6:,.1f}M"
+                " requests/month)"
+            )
+        gone = sorted(set(previous.cost.price_sources) - set(current.cost.price_sources))
+        if gone:
+            reasons.append(f"prices: {len(gone)} source(s) changed ({'; '.join(current.cost.price_sources)})")
+    if _plan_text(previous) != _plan_text(current):
+        reasons.append(f"plan: {_plan_text(previous)} → {_plan_text(current)}")
+    return tuple(reasons) or ("no change in traffic, plan or prices",)
+
+
+def _alerts(
+    content_usd: float,
+    previous: float | None,
+    budget: float | None,
+    thresholds: tuple[float, ...],
+    config: ReportsConfig,
+    who: str,
+) -> list[Alert]:
+    alerts = []
+    rule = config.alerts.spend_change_pct
+    if rule is not None and previous is not None and previous > 0:
+        change = 100.0 * (content_usd - previous) / previous
+        if abs(change) >= rule:
+            alerts.append(
+                Alert(
+                    "spend_change",
+                    f"{who}: projected cost {change:+.1f}% since the last report "
+                    f"(${previous:,.2f} → ${content_usd:,.2f}/month; rule: ±{rule:g}%)",
+                )
+            )
+    if budget is not None:
+        reached = [t for t in thresholds if content_usd >= budget * t / 100.0]
+        if reached:
+            alerts.append(
+                Alert(
+                    "budget",
+                    f"{who}: projected ${content_usd:,.2f}/month is "
+                    f"{100 * content_usd / budget:.0f}% of the ${budget:,.2f} budget "
+                    f"(threshold {max(reached):g}% reached)",
+                )
+            )
+    return alerts
+
+
+def _warnings(rec: Recommendation, models: list[str]) -> list[str]:
+    """The document's warnings that concern ``models`` or no model in particular."""
+    others = [m.model for m in rec.models if m.model not in models]
+    mine = [w for w in rec.warnings if any(m in w for m in models) or not any(o in w for o in others)]
+    return mine
+
+
+def build_report(
+    rec: Recommendation,
+    team: str,
+    config: ReportsConfig,
+    *,
+    previous: Recommendation | None,
+    applied: list[dict[str, Any]],
+    period: tuple[dt.datetime, dt.datetime],
+) -> ReportContent:
+    """The report of ``team`` (or ``"fleet"``) from ``rec``, compared with ``previous`` (None: first)."""
+    chosen = [m for m in rec.models if team == FLEET or m.team == team]
+    lines = [model_line(m, rec, config) for m in chosen]
+    projected = sum(line.recommended_usd or 0.0 for line in lines)
+    today = (
+        sum(line.today_usd for line in lines if line.today_usd is not None)
+        if any(line.today_usd is not None for line in lines)
+        else None
+    )
+    before = {m.model: m for m in previous.models} if previous is not None else {}
+    prev_models = [m for m in before.values() if team == FLEET or m.team == team]
+    previous_usd = sum(_cost(m) or 0.0 for m in prev_models) if previous is not None else None
+    changes = [
+        Change(
+            m.model,
+            _cost(before[m.model]) if m.model in before else None,
+            _cost(m),
+            explain(before.get(m.model), m),
+        )
+        for m in chosen
+    ]
+    baselines: dict[str, float] = {}
+    for name in {b.name for m in chosen for b in m.baselines}:
+        values = [next((b.usd_per_month for b in m.baselines if b.name == name), None) for m in chosen]
+        if values and all(v is not None for v in values):
+            baselines[name] = float(sum(v for v in values if v is not None))
+    actions = sorted(
+        (x for x in lines if x.action == "change" and (x.saving_usd or 0) > 0),
+        key=lambda x: -(x.saving_usd or 0.0),
+    )[:TOP_ACTIONS]
+    team_cfg = config.teams.get(team)
+    budget = team_cfg.budget_usd_per_month if team_cfg is not None else None
+    thresholds = team_cfg.budget_thresholds_pct if team_cfg is not None else ()
+    who = "fleet" if team == FLEET else f"team {team}"
+    teams = sorted({m.team for m in rec.models})
+    return ReportContent(
+        scenario=rec.scenario,
+        team=team,
+        period_start=period[0],
+        period_end=period[1],
+        recommendation_id=rec.id,
+        models=lines,
+        projected_usd=projected,
+        today_usd=today,
+        baselines_usd=dict(sorted(baselines.items())),
+        previous_usd=previous_usd,
+        previous_recommendation_id=previous.id if previous is not None else None,
+        changes=changes,
+        top_actions=actions,
+        slo_risks=[x for x in lines if x.within_slo_budget is False],
+        warnings=_warnings(rec, [m.model for m in chosen]),
+        applied=applied,
+        alerts=_alerts(projected, previous_usd, budget, thresholds, config, who),
+        budget_usd=budget,
+        link=_link(config, "overview", scenario=rec.scenario),
+        prices_as_of=f"{rec.provenance.prices_as_of_oldest}–{rec.provenance.prices_as_of_newest}",
+        teams=[
+            (
+                t,
+                sum(_cost(m) or 0.0 for m in rec.models if m.team == t),
+                _sum_or_none(
+                    [m.current.usd_per_month if m.current else None for m in rec.models if m.team == t]
+                ),
+            )
+            for t in teams
+        ]
+        if team == FLEET
+        else [],
+    )
+
+
+def _sum_or_none(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return float(sum(known)) if known else None

@@ -1,0 +1,268 @@
+"""``report send``: find the period that has come due, recommend, render, queue, deliver.
+
+Idempotent by construction, so cron, a systemd timer or a Kubernetes CronJob may call it as often as they
+like: the period is the latest slot of the schedule at or before now (in its time zone); when that slot is
+already in ``report_runs`` nothing new is made, and missed slots are caught up once (only the latest), not
+once per slot. A due period is recommended (traffic re-imported from live sources first with
+``refresh_traffic``), rendered per team and for the fleet, and stored — recommendation, period and messages
+in one transaction — before anything is delivered; then every queued message whose retry time has come is
+delivered (see ``advisor.report.outbox`` for the at-most-once rule).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from email.utils import make_msgid
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from advisor.api import recommend
+from advisor.errors import ConfigError
+from advisor.optimize.recommendation import Recommendation
+from advisor.optimize.scenario import Scenario, load_scenario
+from advisor.records import load_recommendation, save_recommendation
+from advisor.report import outbox
+from advisor.report.config import FLEET, ReportsConfig
+from advisor.report.content import ReportContent, build_report
+from advisor.report.deliver import DeliveryError, check_smtp, post_webhook, send_email, webhook_payload
+from advisor.report.render import RenderedReport, as_email, render_report
+from advisor.settings import Settings
+from advisor.store import Store
+from advisor.traffic.live import refresh
+
+
+def reports_of(scenario: Scenario, source: Path) -> ReportsConfig:
+    if scenario.reports is None:
+        raise ConfigError(
+            "the scenario has no reports: section",
+            where=str(source),
+            fix="add reports: {schedule: {cron: '0 8 * * MON'}, teams: {TEAM: {recipients: [...]}}}",
+        )
+    return scenario.reports
+
+
+def period_at(config: ReportsConfig, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """(start, end) of the period whose report is due at ``now``: end is the latest schedule slot ≤ now."""
+    zone = ZoneInfo(config.schedule.timezone)
+    local = now.astimezone(zone)
+    end = croniter(config.schedule.cron, local + dt.timedelta(seconds=1)).get_prev(dt.datetime)
+    return end - dt.timedelta(days=config.period_days), end
+
+
+def next_slot(config: ReportsConfig, now: dt.datetime) -> dt.datetime:
+    zone = ZoneInfo(config.schedule.timezone)
+    return croniter(config.schedule.cron, now.astimezone(zone)).get_next(dt.datetime)  # type: ignore[no-any-return]
+
+
+def audiences(config: ReportsConfig, rec: Recommendation) -> list[str]:
+    """The teams with models and somebody to tell, then the fleet summary when it has recipients."""
+    teams = [t for t in config.teams if any(m.team == t for m in rec.models)]
+    return teams + ([FLEET] if config.fleet is not None else [])
+
+
+@dataclass
+class SendResult:
+    period: str | None
+    recommendation_id: str | None = None
+    queued: int = 0
+    sent: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str, str]] = field(default_factory=list)  # (subject, error, retry at)
+    interrupted: int = 0
+    planned: list[dict[str, object]] = field(default_factory=list)  # --dry-run: what would be sent
+    next_due: str = ""
+
+
+def _messages(
+    rec: Recommendation, contents: list[ReportContent], config: ReportsConfig, sender: str, period: str
+) -> list[outbox.Message]:
+    out = []
+    for content in contents:
+        who = config.recipients(content.team)
+        if who is None:
+            continue
+        rendered = render_report(content)
+        base = f"{rec.scenario}|{content.team}|{period}"
+        alerts = [a.message for a in content.alerts]
+        if who.recipients:
+            message_id = make_msgid(idstring=f"report.{content.team}", domain="advisor.report")
+            mail = as_email(rendered, sender=sender, recipients=list(who.recipients), message_id=message_id)
+            out.append(
+                outbox.Message(
+                    f"{base}|email",
+                    rec.scenario,
+                    content.team,
+                    period,
+                    "email",
+                    rec.id,
+                    list(who.recipients),
+                    rendered.subject,
+                    message_id,
+                    mail.as_bytes(),
+                    alerts,
+                )
+            )
+        if who.webhook_env and alerts:
+            text = "\n".join([rendered.subject, *alerts] + ([content.link] if content.link else []))
+            out.append(
+                outbox.Message(
+                    f"{base}|webhook",
+                    rec.scenario,
+                    content.team,
+                    period,
+                    "webhook",
+                    rec.id,
+                    [f"${who.webhook_env}"],
+                    rendered.subject,
+                    "",
+                    webhook_payload(text),
+                    alerts,
+                )
+            )
+    return out
+
+
+def build_contents(
+    store: Store | None,
+    rec: Recommendation,
+    config: ReportsConfig,
+    period: tuple[dt.datetime, dt.datetime],
+    teams: list[str],
+) -> list[ReportContent]:
+    """The reports of ``teams`` for ``rec``, against the recommendation the previous period reported."""
+    previous, applied = None, []
+    last = outbox.last_period(store, rec.scenario) if store is not None else None
+    if last is not None and last[1] is not None and store is not None:
+        previous = load_recommendation(store, last[1])
+        applied = store.query(
+            "SELECT created_at, target, action, status FROM applied_changes WHERE created_at > ?"
+            " AND dry_run = 0 ORDER BY created_at",
+            (previous.created_at.isoformat(),),
+        )
+    return [build_report(rec, t, config, previous=previous, applied=applied, period=period) for t in teams]
+
+
+def send(
+    source: Path,
+    settings: Settings,
+    *,
+    now: dt.datetime,
+    dry_run: bool = False,
+    refresh_traffic: bool = False,
+) -> SendResult:
+    """Make and deliver the reports of ``source``'s scenario that are due at ``now``."""
+    scenario = load_scenario(source)
+    config = reports_of(scenario, source)
+    sender = "advisor@localhost" if dry_run else check_smtp(settings)
+    period = period_at(config, now)
+    key = outbox.iso(period[1])
+    if dry_run:
+        return _dry_run(source, scenario, config, settings, period, key, refresh_traffic, now)
+    with outbox.sender_lock(settings.home), Store(settings.db_path) as store:
+        result = SendResult(period=key, next_due=next_slot(config, now).isoformat())
+        result.interrupted = outbox.mark_interrupted(store)
+        last = outbox.last_period(store, scenario.name)
+        if last is None or last[0] < key:
+            if refresh_traffic:
+                _refresh(scenario, settings, now)
+            rec = recommend(source, settings=settings)
+            contents = build_contents(store, rec, config, period, audiences(config, rec))
+            messages = _messages(rec, contents, config, sender, key)
+            save_recommendation(store, rec)
+            result.queued = outbox.record_period(store, scenario.name, key, rec.id, messages, outbox.iso(now))
+            result.recommendation_id = rec.id
+        _deliver(store, settings, sender, now, result)
+    return result
+
+
+def _dry_run(
+    source: Path,
+    scenario: Scenario,
+    config: ReportsConfig,
+    settings: Settings,
+    period: tuple[dt.datetime, dt.datetime],
+    key: str,
+    refresh_traffic: bool,
+    now: dt.datetime,
+) -> SendResult:
+    result = SendResult(period=key, next_due=next_slot(config, now).isoformat())
+    store = Store.for_reading(settings.db_path) if settings.db_path.is_file() else None
+    last = outbox.last_period(store, scenario.name) if store is not None else None
+    if last is not None and last[0] >= key:
+        return result
+    rec = recommend(source, settings=settings)
+    for content in build_contents(store, rec, config, period, audiences(config, rec)):
+        who = config.recipients(content.team)
+        result.planned.append(
+            {
+                "team": content.team,
+                "recipients": list(who.recipients) if who else [],
+                "subject": render_report(content).subject,
+                "alerts": [a.message for a in content.alerts],
+                "projected_usd_per_month": content.projected_usd,
+            }
+        )
+    if refresh_traffic:
+        result.planned.append({"note": "traffic would be re-imported from the live sources first"})
+    return result
+
+
+def _refresh(scenario: Scenario, settings: Settings, now: dt.datetime) -> None:
+    for spec in scenario.models:
+        if spec.traffic.source is not None:
+            refresh(spec.traffic.source, spec.traffic.profile, settings, now)
+
+
+def _deliver(store: Store, settings: Settings, sender: str, now: dt.datetime, result: SendResult) -> None:
+    for row in outbox.due(store, now):
+        if not outbox.claim(store, row["id"]):
+            continue
+        try:
+            if row["channel"] == "email":
+                send_email(settings, bytes(row["body"]), sender, _json_list(row["recipients"]))
+            else:
+                name = _json_list(row["recipients"])[0].lstrip("$")
+                url = os.environ.get(name)
+                if not url:
+                    raise DeliveryError(f"environment variable {name} (the team's webhook URL) is not set")
+                post_webhook(url, bytes(row["body"]))
+        except DeliveryError as exc:
+            retry = outbox.mark_failed(store, row["id"], str(exc), now)
+            result.failed.append((row["subject"], str(exc), retry))
+            continue
+        outbox.mark_sent(store, row["id"], now)
+        result.sent.append(row["subject"])
+
+
+def _json_list(text: str) -> list[str]:
+    import json
+
+    return [str(v) for v in json.loads(text)]
+
+
+def preview(
+    source: Path, team: str, settings: Settings, *, now: dt.datetime
+) -> tuple[ReportContent, RenderedReport]:
+    """``team``'s report (or the fleet's) from the latest stored recommendation of the scenario, or a fresh
+    one when none is stored (not stored either way); returns (content, RenderedReport)."""
+    scenario = load_scenario(source)
+    config = reports_of(scenario, source) if scenario.reports is not None else ReportsConfig()
+    known = [*sorted({m.team for m in scenario.models}), FLEET]
+    if team not in known:
+        from advisor.errors import NotFoundError
+
+        raise NotFoundError("team", team, known=known, where="--team")
+    store = Store.for_reading(settings.db_path) if settings.db_path.is_file() else None
+    rec = None
+    if store is not None:
+        rows = store.query(
+            "SELECT id FROM recommendations WHERE scenario = ? ORDER BY created_at DESC LIMIT 1",
+            (scenario.name,),
+        )
+        rec = load_recommendation(store, rows[0]["id"]) if rows else None
+    rec = rec or recommend(source, settings=settings)
+    (content,) = build_contents(store, rec, config, period_at(config, now), [team])
+    return content, render_report(content)

@@ -1,0 +1,124 @@
+"""Live traffic sources a scenario's model may name, so scheduled runs refresh its profile from them.
+
+::
+
+    traffic:
+      profile: search-api            # the imported profile the refresh writes ($ADVISOR_HOME/profiles/)
+      source:
+        prometheus:
+          url: http://prometheus.monitoring:9090
+          query: sum(rate(http_requests_total{service="search-api"}[1m]))
+          since: 14d
+          header_env: PROM_AUTH      # optional: an environment variable holding an Authorization value
+      # or: source: {cloudwatch: {sagemaker_endpoint: search-embedder, since: 14d}}
+
+Credentials never sit in the scenario: a Prometheus header comes from the environment variable named, and
+CloudWatch uses the standard AWS credential chain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from advisor.errors import ConfigError
+from advisor.settings import Settings
+from advisor.traffic.csvfile import write_profile_csv
+from advisor.traffic.library import check_profile_name, imported_dir
+from advisor.traffic.profile import TrafficProfile
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PrometheusSource(_Strict):
+    url: str = Field(min_length=1, description="base URL of the Prometheus server")
+    query: str = Field(min_length=1, description="PromQL giving one series of requests/s")
+    since: str = Field(default="14d", pattern=r"^[1-9][0-9]*[smhdw]$", description="how far back")
+    step_s: int = Field(default=60, ge=1, le=3600)
+    header_env: str | None = Field(
+        default=None, description="environment variable whose value is sent as the Authorization header"
+    )
+
+
+class CloudWatchSource(_Strict):
+    sagemaker_endpoint: str | None = None
+    variant: str = "AllTraffic"
+    alb: str | None = Field(default=None, description="app/<name>/<id>")
+    target_group: str | None = None
+    since: str = Field(default="14d", pattern=r"^[1-9][0-9]*[smhdw]$")
+    step_s: int = Field(default=60, ge=60, le=3600, multiple_of=60)
+    region: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> CloudWatchSource:
+        if (self.sagemaker_endpoint is None) == (self.alb is None):
+            raise ValueError("name one of sagemaker_endpoint or alb")
+        return self
+
+
+class LiveTraffic(_Strict):
+    """Where a model's traffic is measured: one Prometheus query or one CloudWatch metric."""
+
+    prometheus: PrometheusSource | None = None
+    cloudwatch: CloudWatchSource | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> LiveTraffic:
+        if (self.prometheus is None) == (self.cloudwatch is None):
+            raise ValueError("name one source: prometheus or cloudwatch")
+        return self
+
+
+def fetch(source: LiveTraffic, name: str, settings: Settings, now: dt.datetime) -> TrafficProfile:
+    """The profile ``source`` measured over its ``since`` window up to ``now``."""
+    from advisor.traffic.prometheus import import_prometheus, parse_duration
+
+    end = pd.Timestamp(now).tz_convert("UTC")
+    if source.prometheus is not None:
+        p = source.prometheus
+        headers = {}
+        if p.header_env is not None:
+            value = os.environ.get(p.header_env)
+            if not value:
+                raise ConfigError(
+                    f"environment variable {p.header_env} (the Prometheus Authorization header) is not set",
+                    where="traffic.source.prometheus.header_env",
+                    fix=f"export {p.header_env}='Bearer <token>'",
+                )
+            headers["Authorization"] = value
+        start = end - parse_duration(p.since, "traffic.source.prometheus.since")
+        return import_prometheus(
+            p.url, p.query, start=start, end=end, step_s=p.step_s, headers=headers, name=name
+        )
+    from advisor.traffic.cloudwatch import MetricSource, import_cloudwatch
+
+    c = source.cloudwatch
+    assert c is not None
+    metric = (
+        MetricSource.sagemaker_endpoint(c.sagemaker_endpoint, c.variant)
+        if c.sagemaker_endpoint is not None
+        else MetricSource.application_load_balancer(c.alb or "", c.target_group)
+    )
+    start = end - parse_duration(c.since, "traffic.source.cloudwatch.since")
+    return import_cloudwatch(
+        metric,
+        start=start.to_pydatetime(),
+        end=end.to_pydatetime(),
+        step_s=c.step_s,
+        region=c.region or settings.default_region,
+        endpoint_url=settings.aws_endpoint_url,
+        name=name,
+    )
+
+
+def refresh(source: LiveTraffic, name: str, settings: Settings, now: dt.datetime) -> Path:
+    """Re-import ``name`` from ``source`` into the imported profiles (written whole, or not at all)."""
+    check_profile_name(name, where="traffic.profile")
+    profile = fetch(source, name, settings, now)
+    return write_profile_csv(profile, imported_dir(settings) / f"{name}.csv")

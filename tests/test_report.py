@@ -1,0 +1,310 @@
+"""`advisor report`: per-team e-mails through a real SMTP server on loopback (aiosmtpd), the outbox's
+once-only delivery across outages and crashes, alerts, schedules, and no secret anywhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+import advisor
+from advisor.insights import latest_recommendations, recommendation_history
+from advisor.report.config import ReportsConfig
+from advisor.report.content import build_report
+from advisor.report.runner import send
+from advisor.settings import Settings
+from tests.helpers import REPO_ROOT, assert_one_line_error, run_cli
+from tests.report_helpers import free_port, parts, smtp_env, smtp_server
+
+DEMO = str(REPO_ROOT / "examples" / "demo-scenario.yaml")
+WEEK1 = "2026-11-30T09:00:00Z"  # Monday 10:00 in Berlin: the 08:00 slot has come due
+WEEK1_DT = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
+TEAMS = {
+    "risk": "risk-ml@example.com",
+    "search": "search-ml@example.com",
+    "growth": "growth-ml@example.com",
+    "fleet": "platform-leads@example.com",
+}
+
+
+def usd(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def outbox(home: Path) -> list[dict[str, object]]:
+    with sqlite3.connect(home / "advisor.db") as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("SELECT * FROM report_outbox ORDER BY id")]
+
+
+def scaled_scenario(folder: Path, factor: float, **reports: object) -> Path:
+    """The demo scenario with every model's traffic × ``factor`` (and ``reports`` keys replaced)."""
+    data = yaml.safe_load(Path(DEMO).read_text())
+    for model in data["models"]:
+        traffic = model["traffic"]
+        key = "peak_rps" if "peak_rps" in traffic else "monthly_requests"
+        traffic[key] = traffic[key] * factor
+    data["reports"].update(reports)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_send_on_the_demo_delivers_one_report_per_team_then_nothing(tmp_path: Path) -> None:
+    port = free_port()
+    with smtp_server(port) as box:
+        first = run_cli("report", "send", DEMO, "--at", WEEK1, env=smtp_env(port))
+        assert first.code == 0, first.stderr
+        assert len(box.received) == 4
+        stored = advisor.stored_recommendation(scenario="demo")
+        by_rcpt = {rcpt[0]: msg for rcpt, msg in box.received}
+        assert set(by_rcpt) == set(TEAMS.values())
+        for team, address in TEAMS.items():
+            msg = by_rcpt[address]
+            leaves = parts(msg)
+            assert set(leaves) == {"text/plain", "text/html", "image/png"}, team
+            html, text = leaves["text/html"].get_content(), leaves["text/plain"].get_content()
+            png = leaves["image/png"]
+            assert png.get_content().startswith(b"\x89PNG")
+            assert f'src="cid:{png["Content-ID"].strip("<>")}"' in html  # the chart, inline by Content-ID
+            assert "<script" not in html and not re.search(r'src="https?:', html)
+            assert "style=" in html  # CSS inlined for clients that drop <style>
+            models = [m for m in stored.models if team == "fleet" or m.team == team]
+            projected = sum(m.cost.usd_per_month for m in models if m.cost is not None)
+            assert f"Projected (recommended): {usd(projected)}/month" in text, team
+            assert f"{usd(projected)}<span" in html, team
+            for body in (html, text):
+                assert stored.id in body
+                for m in models:
+                    assert m.model in body
+            if team == "fleet":
+                assert projected == pytest.approx(stored.totals.recommended_usd_per_month)
+        again = run_cli("report", "send", DEMO, "--at", "2026-11-30T13:00:00Z", env=smtp_env(port))
+        assert again.code == 0 and "nothing new due" in again.stdout
+        assert len(box.received) == 4
+        # Three weekly slots missed: caught up once (the latest), not once per missed slot.
+        late = run_cli("report", "send", DEMO, "--at", "2026-12-22T09:00:00Z", env=smtp_env(port))
+        assert late.code == 0 and "period 2026-12-21T07:00:00+00:00" in late.stdout
+        assert len(box.received) == 8
+    periods = {row["period"] for row in outbox(Path(os.environ["ADVISOR_HOME"]))}
+    assert periods == {"2026-11-30T07:00:00+00:00", "2026-12-21T07:00:00+00:00"}
+
+
+def test_an_smtp_outage_keeps_the_messages_and_each_arrives_once_after(tmp_path: Path) -> None:
+    home = Path(os.environ["ADVISOR_HOME"])
+    port = free_port()  # nothing listens yet
+    down = run_cli("report", "send", DEMO, "--at", WEEK1, env=smtp_env(port))
+    assert down.code == 1 and "4 message(s) stay queued" in down.stderr
+    assert len([line for line in down.stderr.splitlines() if line.startswith("error:")]) == 1
+    rows = outbox(home)
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"queued"}
+    assert all("Connection refused" in str(r["last_error"]) for r in rows)
+    assert {r["next_attempt_at"] for r in rows} == {"2026-11-30T09:01:00+00:00"}  # retry in a minute
+    with smtp_server(port) as box:
+        early = run_cli("report", "send", DEMO, "--at", "2026-11-30T09:00:30Z", env=smtp_env(port))
+        assert early.code == 0 and box.received == []  # its retry time has not come
+        back = run_cli("report", "send", DEMO, "--at", "2026-11-30T09:02:00Z", env=smtp_env(port))
+        assert back.code == 0, back.stderr
+        assert len(box.received) == 4
+        run_cli("report", "send", DEMO, "--at", "2026-11-30T10:00:00Z", env=smtp_env(port))
+        assert len(box.received) == 4
+    ids = [str(msg["Message-ID"]).strip() for _, msg in box.received]
+    assert len(set(ids)) == 4 and set(ids) == {r["message_id"] for r in rows}
+    assert {r["status"] for r in outbox(home)} == {"sent"}
+
+
+def test_a_crash_after_the_hand_off_is_marked_unknown_not_resent(tmp_path: Path) -> None:
+    home = Path(os.environ["ADVISOR_HOME"])
+    port = free_port()
+    run_cli("report", "send", DEMO, "--at", WEEK1, env=smtp_env(port))  # server down: all queued
+    victim = outbox(home)[0]
+    with sqlite3.connect(home / "advisor.db") as conn:  # as a sender killed after the server took it
+        conn.execute("UPDATE report_outbox SET status = 'sending' WHERE id = ?", (victim["id"],))
+    with smtp_server(port) as box:
+        result = run_cli("report", "send", DEMO, "--at", "2026-11-30T09:05:00Z", env=smtp_env(port))
+        assert result.code == 0 and "marked unknown" in result.stderr
+        assert len(box.received) == 3 and victim["message_id"] not in {
+            m["Message-ID"] for _, m in box.received
+        }
+        row = next(r for r in outbox(home) if r["id"] == victim["id"])
+        assert row["status"] == "unknown" and "at most once" in str(row["last_error"])
+        status = run_cli("report", "status")
+        assert "unknown" in status.stdout
+        assert run_cli("report", "resend", str(victim["id"])).code == 0
+        run_cli("report", "send", DEMO, "--at", "2026-11-30T09:06:00Z", env=smtp_env(port))
+        assert (
+            len(box.received) == 4 and str(box.received[-1][1]["Message-ID"]).strip() == victim["message_id"]
+        )
+
+
+def _send(path: Path, settings: Settings, at: dt.datetime, port: int) -> list[str]:
+    """Subjects delivered by one in-process `report send`."""
+    result = send(path, settings, now=at)
+    assert not result.failed, result.failed
+    return result.sent
+
+
+def test_a_spend_change_alert_fires_when_traffic_grows_by_half(tmp_path: Path) -> None:
+    port = free_port()
+    week2 = WEEK1_DT + dt.timedelta(days=7)
+    with smtp_server(port) as box:
+        for branch, factor in (("grows", 1.5), ("steady", 1.0)):
+            settings = Settings(home=tmp_path / branch / "home", **_smtp_settings(port))
+            rule = {"alerts": {"spend_change_pct": 10}}
+            base = scaled_scenario(tmp_path / branch, 1.0, **rule)
+            first = _send(base, settings, WEEK1_DT, port)
+            assert len(first) == 4 and not any("ALERT" in s for s in first)
+            later = _send(scaled_scenario(tmp_path / branch, factor, **rule), settings, week2, port)
+            alerted = [s for s in later if "ALERT" in s]
+            if branch == "steady":
+                assert alerted == [] and all("+0.0% vs last report" in s for s in later)
+                continue
+            recs = latest_recommendations(settings=settings)
+            # Floors and schedules damp it: risk +29%, search +17%, the fleet +16%; growth's cost falls.
+            assert {s.split()[2].rstrip(":") for s in alerted} == {"risk", "search", "fleet"}
+            fleet = next(m for rcpt, m in box.received[-4:] if rcpt == ["platform-leads@example.com"])
+            text = parts(fleet)["text/plain"].get_content()
+            before = advisor.stored_recommendation(
+                recommendation_history("demo", settings=settings)["id"].iloc[0],
+                settings=settings,
+            ).totals.recommended_usd_per_month
+            after = recs[0].totals.recommended_usd_per_month
+            change = 100 * (after - before) / before
+            assert change >= 10
+            assert f"ALERT: fleet: projected cost {change:+.1f}% since the last report" in text
+            assert "traffic +50%" in text  # the why, per model
+
+
+def _smtp_settings(port: int) -> dict[str, object]:
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_security": "none",
+        "smtp_from": "advisor@example.com",
+    }
+
+
+def test_a_budget_alert_fires_at_its_threshold_only() -> None:
+    rec = advisor.recommend(DEMO)
+    search = sum(m.cost.usd_per_month for m in rec.models if m.team == "search" and m.cost is not None)
+    period = (WEEK1_DT - dt.timedelta(days=7), WEEK1_DT)
+
+    def alerts(budget: float) -> list[str]:
+        config = ReportsConfig.model_validate(
+            {"teams": {"search": {"budget_usd_per_month": budget, "budget_thresholds_pct": [80, 100]}}}
+        )
+        content = build_report(rec, "search", config, previous=rec, applied=[], period=period)
+        return [a.message for a in content.alerts]
+
+    at_80 = alerts(search / 0.85)  # 85% of the budget: the 80% threshold is reached, 100% is not
+    assert len(at_80) == 1 and "threshold 80% reached" in at_80[0] and "85% of the" in at_80[0]
+    assert "threshold 100% reached" in alerts(search * 0.9)[0]
+    assert alerts(search / 0.75) == []  # below every threshold; no spend change either (same document)
+
+
+def test_no_secret_appears_in_output_rows_files_or_messages(tmp_path: Path) -> None:
+    home = Path(os.environ["ADVISOR_HOME"])
+    planted, aws = "planted-Smtp-S3cret-4711", "planted/Aws+Secret+Key/0815"
+    env = smtp_env(
+        free_port(),
+        ADVISOR_SMTP_USERNAME="reporter",
+        ADVISOR_SMTP_PASSWORD=planted,
+        AWS_SECRET_ACCESS_KEY=aws,
+        AWS_ACCESS_KEY_ID="AKIAPLANTED0815",
+    )
+    port = int(env["ADVISOR_SMTP_PORT"])
+    outputs = []
+    with smtp_server(port, user="reporter", password="another-one") as box:  # wrong password: refused
+        refused = run_cli("report", "send", DEMO, "--at", WEEK1, env=env)
+        assert refused.code == 1 and "refused the login" in refused.stderr
+        outputs.append(refused.stdout + refused.stderr)
+    with smtp_server(port, user="reporter", password=planted) as box:
+        ok = run_cli("report", "send", DEMO, "--at", "2026-11-30T09:10:00Z", env=env)
+        assert ok.code == 0 and len(box.received) == 4
+        assert ("reporter", planted) in box.logins  # the password was used, only on the wire
+    for args in (
+        ("report", "status"),
+        ("report", "preview", DEMO, "--team", "search"),
+        ("report", "send", DEMO, "--dry-run", "--at", WEEK1),
+    ):
+        result = run_cli(*args, env=env)
+        outputs.append(result.stdout + result.stderr)
+    stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+    with sqlite3.connect(home / "advisor.db") as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        rows = " ".join(str(row) for t in tables for row in conn.execute(f"SELECT * FROM {t}"))
+    for secret in (planted, aws, "AKIAPLANTED0815"):
+        assert secret not in " ".join(outputs) and secret not in rows
+        assert secret.encode() not in stored and all(secret.encode() not in raw for raw in box.raw)
+
+
+def test_dry_run_says_what_would_go_and_stores_nothing(tmp_path: Path) -> None:
+    result = run_cli("report", "send", DEMO, "--dry-run", "--at", WEEK1)
+    assert result.code == 0, result.stderr
+    assert result.stdout.count("would send") == 4 and "search-ml@example.com" in result.stdout
+    assert not (Path(os.environ["ADVISOR_HOME"]) / "advisor.db").exists()
+
+
+def test_preview_writes_a_self_contained_html_file(tmp_path: Path) -> None:
+    out = tmp_path / "search.html"
+    result = run_cli("report", "preview", DEMO, "--team", "search", "--out", str(out))
+    assert result.code == 0, result.stderr
+    html = out.read_text()
+    assert "data:image/png;base64," in html and "cid:" not in html and "<script" not in html
+    text = run_cli("report", "preview", DEMO, "--team", "fleet")
+    assert text.code == 0 and "Fleet summary · demo" in text.stdout
+    assert_one_line_error(run_cli("report", "preview", DEMO, "--team", "serch"), "unknown team", "search")
+
+
+def test_schedule_entries_for_cron_systemd_and_kubernetes() -> None:
+    import kubernetes_validate
+
+    cron = run_cli("report", "schedule", DEMO, "--emit", "cron")
+    assert cron.code == 0 and re.match(
+        r"^\*/15 \* \* \* \* cd .+ report send .+demo-scenario\.yaml", cron.stdout
+    )
+    systemd = run_cli("report", "schedule", DEMO, "--emit", "systemd", "--every", "10")
+    assert "OnCalendar=*:0/10" in systemd.stdout and "ExecStart=" in systemd.stdout
+    k8s = run_cli("report", "schedule", DEMO, "--emit", "k8s", "--image", "registry.example.com/advisor:1")
+    manifest = yaml.safe_load(k8s.stdout)
+    assert manifest["kind"] == "CronJob" and manifest["spec"]["schedule"] == "0 8 * * MON"
+    assert manifest["spec"]["timeZone"] == "Europe/Berlin"
+    kubernetes_validate.validate(manifest, "1.30", strict=True)
+    assert_one_line_error(run_cli("report", "schedule", DEMO, "--emit", "crontab"), "--emit")
+
+
+@pytest.mark.parametrize(
+    ("reports", "needle"),
+    [
+        ({"schedule": {"cron": "0 8 * MON"}}, "not a 5-field cron expression"),
+        ({"schedule": {"cron": "0 25 * * *"}}, "not a valid cron expression"),
+        ({"schedule": {"cron": "0 8 * * MON", "timezone": "Mars/Olympus"}}, "not an IANA time zone"),
+        ({"teams": {"search": {"recipients": ["search-ml at example.com"]}}}, "not an e-mail address"),
+        ({"teams": {"fleet": {"recipients": ["a@example.com"]}}}, "names the fleet summary"),
+    ],
+)
+def test_a_bad_reports_section_is_one_line_with_its_place(
+    tmp_path: Path, reports: dict[str, object], needle: str
+) -> None:
+    data = yaml.safe_load(Path(DEMO).read_text())
+    data["reports"] = reports
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert_one_line_error(run_cli("report", "send", str(path), "--dry-run"), needle, "bad.yaml")
+
+
+def test_a_scenario_without_reports_or_smtp_says_how_to_configure(tmp_path: Path) -> None:
+    data = yaml.safe_load(Path(DEMO).read_text())
+    del data["reports"]
+    path = tmp_path / "plain.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert_one_line_error(run_cli("report", "send", str(path)), "no reports: section")
+    assert_one_line_error(
+        run_cli("report", "send", DEMO), "no SMTP server is configured", "ADVISOR_SMTP_HOST"
+    )
