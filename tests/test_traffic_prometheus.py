@@ -1,0 +1,273 @@
+"""`profile import --prometheus`: against a real Prometheus (Debian's package, installed by .ci/packages.sh)
+scraping a small exporter the test starts on loopback, and against a local server speaking the same HTTP
+API for what a real one cannot be made to do on cue (paging, several series, gaps, auth headers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import advisor
+from advisor.errors import InputError
+from advisor.report.runner import send
+from advisor.traffic.prometheus import PAGE_STEPS, import_prometheus
+from tests.helpers import REPO_ROOT, assert_one_line_error, run_cli
+from tests.report_helpers import free_port, smtp_server
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+INSTALL_LOG = REPO_ROOT / "build" / "apt-install.log"
+RATE = 5.0  # requests/s the exporter's counter grows by
+
+
+class _Exporter(BaseHTTPRequestHandler):
+    started = time.time()
+
+    def do_GET(self) -> None:
+        body = (
+            "# TYPE demo_requests_total counter\n"
+            f'demo_requests_total{{service="api"}} {RATE * (time.time() - self.started):.3f}\n'
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prometheus on loopback scraping the exporter every second; its URL once it holds samples."""
+    if not Path(PROMETHEUS).is_file():
+        why = INSTALL_LOG.read_text().strip() if INSTALL_LOG.is_file() else "run .ci/packages.sh as root"
+        pytest.skip(f"no prometheus binary ({why}); the local API server tests below still run")
+    exporter, target = _serve(_Exporter)
+    folder = tmp_path_factory.mktemp("prometheus")
+    config = {
+        "global": {"scrape_interval": "1s"},
+        "scrape_configs": [{"job_name": "demo", "static_configs": [{"targets": [target[7:]]}]}],
+    }
+    (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={folder / 'prometheus.yml'}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                query = urllib.parse.quote("count_over_time(demo_requests_total[1m])")
+                with urllib.request.urlopen(f"{url}/api/v1/query?query={query}", timeout=2) as reply:
+                    result = json.load(reply)["data"]["result"]
+                if result and float(result[0]["value"][1]) >= 12:  # a dozen scrapes: rates over 5 s exist
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail("Prometheus did not collect samples within 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        exporter.shutdown()
+
+
+@pytest.mark.slow
+def test_a_real_prometheus_query_becomes_a_profile(prometheus: str) -> None:
+    result = run_cli(
+        "profile",
+        "import",
+        "--prometheus",
+        prometheus,
+        "--query",
+        'sum(rate(demo_requests_total{service="api"}[5s]))',
+        "--since",
+        "10s",
+        "--step",
+        "1",
+        "--name",
+        "api-live",
+    )
+    assert result.code == 0, result.stderr
+    written = Path(os.environ["ADVISOR_HOME"]) / "profiles" / "api-live.csv"
+    frame = pd.read_csv(written)
+    assert 10 <= len(frame) <= 11  # the start is floored to the step
+    assert frame["rps"].median() == pytest.approx(RATE, rel=0.1)  # what the counter grows by
+
+
+@pytest.mark.slow
+def test_a_bad_query_to_a_real_prometheus_is_one_line(prometheus: str) -> None:
+    result = run_cli(
+        "profile",
+        "import",
+        "--prometheus",
+        prometheus,
+        "--query",
+        "sum(rate(demo_requests_total[5s]",
+        "--since",
+        "1m",
+    )
+    assert_one_line_error(result, "Prometheus rejected the query", "--query")
+
+
+class _FakeApi(BaseHTTPRequestHandler):
+    """/api/v1/query_range as Prometheus answers it; the query text picks the behaviour."""
+
+    calls: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        args = {k: v[0] for k, v in form.items()}
+        type(self).calls.append({**args, "authorization": self.headers.get("Authorization")})
+        start, end, step = float(args["start"]), float(args["end"]), float(args["step"])
+        stamps = np.arange(start, end + step / 2, step)
+        query = args["query"]
+        if query == "broken(":
+            return self._reply(
+                400, {"status": "error", "errorType": "bad_data", "error": "parse error at char 8"}
+            )
+        if query == "secret" and self.headers.get("Authorization") != "Bearer t0ken":
+            return self._reply(401, {"status": "error", "errorType": "unauthorized", "error": "no"})
+        series = [
+            {
+                "metric": {},
+                "values": [
+                    [t, str(10 + (t // 3600) % 24)] for t in stamps if query != "gappy" or int(t // step) % 10
+                ],
+            }
+        ]
+        if query == "two":
+            series.append({"metric": {"pod": "b"}, "values": series[0]["values"]})
+        self._reply(200, {"status": "success", "data": {"resultType": "matrix", "result": series}})
+
+    def _reply(self, code: int, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def api() -> Iterator[str]:
+    _FakeApi.calls = []
+    server, url = _serve(_FakeApi)
+    yield url
+    server.shutdown()
+
+
+END = pd.Timestamp("2026-11-30T00:00:00Z")
+
+
+def test_a_long_range_is_paged_under_the_point_limit(api: str) -> None:
+    profile = import_prometheus(api, "q", start=END - pd.Timedelta(days=21), end=END, step_s=60)
+    assert profile.steps == 21 * 1440 and len(_FakeApi.calls) == -(-21 * 1440 // PAGE_STEPS)
+    assert all((float(c["end"]) - float(c["start"])) / 60 + 1 <= 11_000 for c in _FakeApi.calls)
+    expected = 10 + (profile.index.asi8 // 10**9 // 3600) % 24
+    assert np.array_equal(profile.rps, expected)  # every step where Prometheus put it
+
+
+def test_gaps_are_filled_and_said(api: str) -> None:
+    profile = import_prometheus(api, "gappy", start=END - pd.Timedelta(hours=2), end=END, step_s=60)
+    assert not np.isnan(profile.rps).any() and "12 of 120 steps had no sample (interpolate)" in profile.source
+
+
+def test_the_header_is_sent_and_never_shown(api: str) -> None:
+    ok = import_prometheus(
+        api, "secret", start=END - pd.Timedelta(hours=1), end=END, headers={"Authorization": "Bearer t0ken"}
+    )
+    assert ok.steps == 60 and _FakeApi.calls[-1]["authorization"] == "Bearer t0ken"
+    refused = run_cli(
+        "profile",
+        "import",
+        "--prometheus",
+        api,
+        "--query",
+        "secret",
+        "--since",
+        "1h",
+        "--header",
+        "Authorization: Bearer wrong-t0ken",
+    )
+    assert_one_line_error(refused, "answered HTTP 401", "--prometheus")
+    assert "t0ken" not in refused.stderr + refused.stdout
+
+
+@pytest.mark.parametrize(
+    ("query", "needle", "where"),
+    [
+        ("broken(", "Prometheus rejected the query: parse error at char 8", "--query"),
+        ("two", "the query returns 2 series", "--query"),
+    ],
+)
+def test_bad_answers_are_one_line(api: str, query: str, needle: str, where: str) -> None:
+    assert_one_line_error(run_cli("profile", "import", "--prometheus", api, "--query", query), needle, where)
+
+
+def test_an_unreachable_server_is_one_line() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = run_cli("profile", "import", "--prometheus", url, "--query", "up")
+    assert_one_line_error(result, f"cannot reach Prometheus at {url}", "--prometheus")
+    with pytest.raises(InputError, match="is not an http"):
+        import_prometheus("ftp://x", "up", start=END - pd.Timedelta(hours=1), end=END)
+
+
+def test_report_send_refreshes_a_models_traffic_from_its_source(api: str, tmp_path: Path) -> None:
+    data = yaml.safe_load((REPO_ROOT / "examples" / "demo-scenario.yaml").read_text())
+    data["models"][0]["traffic"] = {
+        "profile": "fraud-live",
+        "peak_rps": 900,
+        "source": {"prometheus": {"url": api, "query": "q", "since": "7d"}},
+    }
+    path = tmp_path / "live.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    port = free_port()
+    settings = advisor.Settings(
+        home=tmp_path / "home",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_security="none",
+        smtp_from="advisor@example.com",
+    )
+    with smtp_server(port) as box:
+        result = send(path, settings, now=END.to_pydatetime(), refresh_traffic=True)
+    assert not result.failed and len(box.received) == 4
+    written = pd.read_csv(settings.home / "profiles" / "fraud-live.csv")
+    assert len(written) == 7 * 1440 and written["rps"].min() == 10 and written["rps"].max() == 33
+    rec = advisor.stored_recommendation(result.recommendation_id, settings=settings)
+    assert rec.model("fraud-scorer").traffic_profile == "fraud-live"
+    assert float(_FakeApi.calls[-1]["end"]) == END.timestamp() - 60  # the last step before --at
