@@ -4,10 +4,14 @@ once-only delivery across outages and crashes, alerts, schedules, and no secret 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import sqlite3
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import yaml
@@ -308,3 +312,59 @@ def test_a_scenario_without_reports_or_smtp_says_how_to_configure(tmp_path: Path
     assert_one_line_error(
         run_cli("report", "send", DEMO), "no SMTP server is configured", "ADVISOR_SMTP_HOST"
     )
+
+
+class _Hook(BaseHTTPRequestHandler):
+    posts: ClassVar[list[dict[str, object]]] = []
+
+    def do_POST(self) -> None:
+        type(self).posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_reports_file_of_its_own_and_a_webhook_for_alerts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = yaml.safe_load(Path(DEMO).read_text())
+    del data["reports"]
+    scenario = tmp_path / "plain.yaml"
+    scenario.write_text(yaml.safe_dump(data, sort_keys=False))
+    reports = tmp_path / "reports.yaml"
+    reports.write_text(
+        yaml.safe_dump(
+            {
+                "teams": {
+                    "risk": {
+                        "recipients": ["risk-ml@example.com"],
+                        "budget_usd_per_month": 100,
+                        "webhook_env": "RISK_HOOK",
+                    }
+                }
+            }
+        )
+    )
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    _Hook.posts = []
+    port = free_port()
+    settings = Settings(home=tmp_path / "home", **_smtp_settings(port))
+    try:
+        with smtp_server(port) as box:
+            missing = send(scenario, settings, now=WEEK1_DT, reports_file=reports)
+            assert len(box.received) == 1 and len(missing.failed) == 1  # the e-mail went; the hook has no URL
+            assert "environment variable RISK_HOOK" in missing.failed[0][1]
+            monkeypatch.setenv("RISK_HOOK", f"http://127.0.0.1:{hook.server_address[1]}/services/T0/B0/x")
+            later = send(scenario, settings, now=WEEK1_DT + dt.timedelta(minutes=5), reports_file=reports)
+            assert later.sent and not later.failed and len(box.received) == 1
+    finally:
+        hook.shutdown()
+    (post,) = _Hook.posts
+    assert "ALERT risk" in str(post["text"]) and "of the $100.00 budget (threshold 100% reached)" in str(
+        post["text"]
+    )
+    rows = " ".join(str(r) for r in outbox(settings.home))
+    assert "/services/T0/B0/x" not in rows and "$RISK_HOOK" in rows  # the URL (a credential) is not stored

@@ -17,6 +17,9 @@ from advisor.settings import Settings
 
 app = typer.Typer(help="Cost reports e-mailed to teams: preview, send, schedule.", no_args_is_help=True)
 SCENARIO = typer.Argument(..., metavar="SCENARIO.yaml", help="A scenario with a reports: section.")
+REPORTS = typer.Option(
+    None, "--reports", help="Reports configuration in a YAML file of its own (else the scenario's reports:)."
+)
 
 
 def _now(at: dt.datetime | None) -> dt.datetime:
@@ -29,6 +32,7 @@ def _now(at: dt.datetime | None) -> dt.datetime:
 def preview(
     ctx: typer.Context,
     scenario: Path = SCENARIO,
+    reports: Path | None = REPORTS,
     team: str = typer.Option(..., "--team", help="A team of the scenario, or 'fleet' for the summary."),
     out: Path | None = typer.Option(None, "--out", help="Write the HTML here (else print the text part)."),
 ) -> None:
@@ -36,7 +40,7 @@ def preview(
     from advisor.report.runner import preview as make_preview
 
     settings: Settings = ctx.obj
-    _, rendered = make_preview(scenario, team, settings, now=_now(None))
+    _, rendered = make_preview(scenario, team, settings, now=_now(None), reports_file=reports)
     if out is None:
         console.print(rendered.text, markup=False, highlight=False, soft_wrap=True)
         return
@@ -48,6 +52,7 @@ def preview(
 def send(
     ctx: typer.Context,
     scenario: Path = SCENARIO,
+    reports: Path | None = REPORTS,
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be sent; store and send nothing."),
     refresh_traffic: bool = typer.Option(
         False, "--refresh-traffic", help="Re-import each model's traffic from its live source first."
@@ -61,7 +66,14 @@ def send(
     from advisor.report.runner import send as run_send
 
     settings: Settings = ctx.obj
-    result = run_send(scenario, settings, now=_now(at), dry_run=dry_run, refresh_traffic=refresh_traffic)
+    result = run_send(
+        scenario,
+        settings,
+        now=_now(at),
+        dry_run=dry_run,
+        refresh_traffic=refresh_traffic,
+        reports_file=reports,
+    )
     if as_json:
         print_json(result.__dict__)
     elif dry_run:
@@ -141,13 +153,13 @@ def resend(ctx: typer.Context, message: int = typer.Argument(..., metavar="ID"))
     console.print(f"message {message} queued again")
 
 
-def _cron_entry(scenario: Path, every_min: int) -> str:
+def _cron_entry(send_args: list[str], every_min: int) -> str:
     advisor = (
         shlex.quote(str(Path(sys.argv[0]).resolve())) if Path(sys.argv[0]).name == "advisor" else "advisor"
     )
     return (
         f"*/{every_min} * * * * cd {shlex.quote(str(Path.cwd()))} && {advisor} report send "
-        f"{shlex.quote(str(scenario))} >> .advisor/report.log 2>&1"
+        f"{shlex.join(send_args)} >> .advisor/report.log 2>&1"
     )
 
 
@@ -155,6 +167,7 @@ def _cron_entry(scenario: Path, every_min: int) -> str:
 def schedule(
     ctx: typer.Context,
     scenario: Path = SCENARIO,
+    reports: Path | None = REPORTS,
     emit: str = typer.Option(..., "--emit", help="cron, systemd or k8s."),
     every_min: int = typer.Option(15, "--every", min=1, max=59, help="cron/systemd: minutes between checks."),
     image: str = typer.Option("advisor:latest", "--image", help="k8s: the container image with advisor."),
@@ -171,30 +184,39 @@ def schedule(
     from advisor.optimize.scenario import load_scenario
     from advisor.report.runner import reports_of
 
-    config = reports_of(load_scenario(scenario), scenario)
+    if emit not in ("cron", "systemd", "k8s"):
+        raise InputError(f"{emit!r} is not a schedule format", where="--emit", fix="use cron, systemd or k8s")
+    config = reports_of(load_scenario(scenario), scenario, reports)
+    extra = ["--reports", str(reports)] if reports is not None else []
     if emit == "cron":
-        console.print(_cron_entry(scenario, every_min), markup=False, highlight=False, soft_wrap=True)
-    elif emit == "systemd":
-        console.print(_systemd(scenario, every_min), markup=False, highlight=False, soft_wrap=True)
-    elif emit == "k8s":
-        manifest = _cronjob(
-            scenario, config.schedule.cron, config.schedule.timezone, image, namespace, secret
+        console.print(
+            _cron_entry([str(scenario), *extra], every_min), markup=False, highlight=False, soft_wrap=True
         )
+    elif emit == "systemd":
+        console.print(
+            _systemd(shlex.join([str(scenario), *extra]), every_min),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        mounted = [f"/scenario/{scenario.name}"] + (
+            ["--reports", f"/scenario/{reports.name}"] if reports else []
+        )
+        manifest = _cronjob(mounted, config.schedule.cron, config.schedule.timezone, image, namespace, secret)
         _validate_manifest(manifest)
         console.print(
             yaml.safe_dump(manifest, sort_keys=False), markup=False, highlight=False, soft_wrap=True
         )
-    else:
-        raise InputError(f"{emit!r} is not a schedule format", where="--emit", fix="use cron, systemd or k8s")
 
 
-def _systemd(scenario: Path, every_min: int) -> str:
+def _systemd(send_args: str, every_min: int) -> str:
     cwd = Path.cwd()
     return (
         "# /etc/systemd/system/advisor-report.service\n[Unit]\nDescription=advisor cost reports\n\n"
         "[Service]\n"
         f"Type=oneshot\nWorkingDirectory={cwd}\nEnvironmentFile=-/etc/advisor/smtp.env\n"
-        f"ExecStart={cwd}/.venv/bin/advisor report send {scenario}\n\n"
+        f"ExecStart={cwd}/.venv/bin/advisor report send {send_args}\n\n"
         "# /etc/systemd/system/advisor-report.timer\n[Unit]\nDescription=advisor cost reports, checked "
         f"every {every_min} minutes\n\n[Timer]\nOnCalendar=*:0/{every_min}\nPersistent=true\n\n"
         "[Install]\nWantedBy=timers.target\n"
@@ -202,12 +224,12 @@ def _systemd(scenario: Path, every_min: int) -> str:
 
 
 def _cronjob(
-    scenario: Path, cron: str, tz: str, image: str, namespace: str, secret: str
+    send_args: list[str], cron: str, tz: str, image: str, namespace: str, secret: str
 ) -> dict[str, object]:
     container = {
         "name": "report",
         "image": image,
-        "args": ["report", "send", f"/scenario/{scenario.name}"],
+        "args": ["report", "send", *send_args],
         "envFrom": [{"secretRef": {"name": secret}}],
         "env": [{"name": "ADVISOR_HOME", "value": "/data"}],
         "volumeMounts": [

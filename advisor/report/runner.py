@@ -33,14 +33,20 @@ from advisor.report.render import RenderedReport, as_email, render_report
 from advisor.settings import Settings
 from advisor.store import Store
 from advisor.traffic.live import refresh
+from advisor.yamlio import load_yaml_model
 
 
-def reports_of(scenario: Scenario, source: Path) -> ReportsConfig:
+def reports_of(scenario: Scenario, source: Path, reports_file: Path | None = None) -> ReportsConfig:
+    """The reports configuration: ``reports_file`` (a YAML file of its own) when given, else the scenario's
+    ``reports:`` section."""
+    if reports_file is not None:
+        return load_yaml_model(reports_file, ReportsConfig, what="reports file")
     if scenario.reports is None:
         raise ConfigError(
             "the scenario has no reports: section",
             where=str(source),
-            fix="add reports: {schedule: {cron: '0 8 * * MON'}, teams: {TEAM: {recipients: [...]}}}",
+            fix="add reports: {schedule: {cron: '0 8 * * MON'}, teams: {TEAM: {recipients: [...]}}},"
+            " or pass --reports FILE",
         )
     return scenario.reports
 
@@ -152,10 +158,11 @@ def send(
     now: dt.datetime,
     dry_run: bool = False,
     refresh_traffic: bool = False,
+    reports_file: Path | None = None,
 ) -> SendResult:
     """Make and deliver the reports of ``source``'s scenario that are due at ``now``."""
     scenario = load_scenario(source)
-    config = reports_of(scenario, source)
+    config = reports_of(scenario, source, reports_file)
     sender = "advisor@localhost" if dry_run else check_smtp(settings)
     period = period_at(config, now)
     key = outbox.iso(period[1])
@@ -244,12 +251,13 @@ def _json_list(text: str) -> list[str]:
 
 
 def preview(
-    source: Path, team: str, settings: Settings, *, now: dt.datetime
+    source: Path, team: str, settings: Settings, *, now: dt.datetime, reports_file: Path | None = None
 ) -> tuple[ReportContent, RenderedReport]:
     """``team``'s report (or the fleet's) from the latest stored recommendation of the scenario, or a fresh
     one when none is stored (not stored either way); returns (content, RenderedReport)."""
     scenario = load_scenario(source)
-    config = reports_of(scenario, source) if scenario.reports is not None else ReportsConfig()
+    has_config = reports_file is not None or scenario.reports is not None
+    config = reports_of(scenario, source, reports_file) if has_config else ReportsConfig()
     known = [*sorted({m.team for m in scenario.models}), FLEET]
     if team not in known:
         from advisor.errors import NotFoundError
