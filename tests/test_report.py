@@ -111,12 +111,13 @@ def test_an_smtp_outage_keeps_the_messages_and_each_arrives_once_after(tmp_path:
     assert all("Connection refused" in str(r["last_error"]) for r in rows)
     assert {r["next_attempt_at"] for r in rows} == {"2026-11-30T09:01:00+00:00"}  # retry in a minute
     with smtp_server(port) as box:
-        early = run_cli("report", "send", DEMO, "--at", "2026-11-30T09:00:30Z", env=smtp_env(port))
-        assert early.code == 0 and box.received == []  # its retry time has not come
+        settings = Settings(home=home, **_smtp_settings(port))
+        early = send(Path(DEMO), settings, now=WEEK1_DT + dt.timedelta(seconds=30))
+        assert early.sent == [] and box.received == []  # its retry time has not come
         back = run_cli("report", "send", DEMO, "--at", "2026-11-30T09:02:00Z", env=smtp_env(port))
         assert back.code == 0, back.stderr
         assert len(box.received) == 4
-        run_cli("report", "send", DEMO, "--at", "2026-11-30T10:00:00Z", env=smtp_env(port))
+        assert send(Path(DEMO), settings, now=WEEK1_DT + dt.timedelta(hours=1)).sent == []
         assert len(box.received) == 4
     ids = [str(msg["Message-ID"]).strip() for _, msg in box.received]
     assert len(set(ids)) == 4 and set(ids) == {r["message_id"] for r in rows}
@@ -126,7 +127,8 @@ def test_an_smtp_outage_keeps_the_messages_and_each_arrives_once_after(tmp_path:
 def test_a_crash_after_the_hand_off_is_marked_unknown_not_resent(tmp_path: Path) -> None:
     home = Path(os.environ["ADVISOR_HOME"])
     port = free_port()
-    run_cli("report", "send", DEMO, "--at", WEEK1, env=smtp_env(port))  # server down: all queued
+    settings = Settings(home=home, **_smtp_settings(port))
+    assert len(send(Path(DEMO), settings, now=WEEK1_DT).failed) == 4  # server down: all queued
     victim = outbox(home)[0]
     with sqlite3.connect(home / "advisor.db") as conn:  # as a sender killed after the server took it
         conn.execute("UPDATE report_outbox SET status = 'sending' WHERE id = ?", (victim["id"],))

@@ -134,4 +134,4 @@ def test_cli_import_from_cloudwatch(
     assert json.loads(run.stdout)["summary"]["total_requests"] == pytest.approx(360)
     assert read_profile_csv(out).rps.tolist() == pytest.approx([2.0, 0.0, 4.0])
     both = invoke(capsys, "profile", "import", str(out), "--sagemaker-endpoint", "x")
-    assert "either a file or a CloudWatch source" in both.one_error_line()
+    assert "give one source: a file, a CloudWatch metric or a Prometheus query" in both.one_error_line()
