@@ -290,7 +290,7 @@ def test_schedule_entries_for_cron_systemd_and_kubernetes() -> None:
     [
         ({"schedule": {"cron": "0 8 * MON"}}, "not a 5-field cron expression"),
         ({"schedule": {"cron": "0 25 * * *"}}, "not a valid cron expression"),
-        ({"schedule": {"cron": "0 8 * * MON", "timezone": "Mars/Olympus"}}, "not an IANA time zone"),
+        ({"schedule": {"cron": "0 8 * * MON", "timezone": "Mars/Olympus"}}, "unknown IANA time zone"),
         ({"teams": {"search": {"recipients": ["search-ml at example.com"]}}}, "not an e-mail address"),
         ({"teams": {"fleet": {"recipients": ["a@example.com"]}}}, "names the fleet summary"),
     ],

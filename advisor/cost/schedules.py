@@ -30,6 +30,27 @@ from advisor.domain import InputModel as _Model
 MAX_OCCURRENCES = 100_000  # a minutely cron over a year is 525,600: far more than any schedule needs
 
 
+def cron_expression(value: str) -> str:
+    """``value`` as a checked 5-field cron expression (spaces normalised); ValueError with the reason."""
+    text = " ".join(value.split())
+    if len(text.split()) != 5:
+        raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day month weekday)")
+    try:
+        croniter(text)
+    except (CroniterBadCronError, ValueError, KeyError) as exc:
+        raise ValueError(f"{value!r} is not a valid cron expression ({exc})") from None
+    return text
+
+
+def iana_zone(value: str) -> str:
+    """``value`` when it names an IANA time zone; ValueError otherwise."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {value!r} (e.g. UTC, Europe/Paris)") from None
+    return value
+
+
 class ScheduledMinimum(_Model):
     """Hold at least ``min_replicas`` from each ``start`` to the following ``end``."""
 
@@ -38,26 +59,8 @@ class ScheduledMinimum(_Model):
     timezone: str = Field(default="UTC", description="IANA time zone the cron expressions are read in")
     min_replicas: int = Field(ge=1, le=MAX_REPLICAS)
 
-    @field_validator("start", "end")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        text = value.strip()
-        if len(text.split()) != 5:
-            raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day month weekday)")
-        try:
-            croniter(text)
-        except (CroniterBadCronError, ValueError, KeyError) as exc:
-            raise ValueError(f"{value!r} is not a valid cron expression ({exc})") from None
-        return text
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r} (e.g. UTC, Europe/Paris)") from None
-        return value
+    _cron = field_validator("start", "end")(cron_expression)
+    _zone = field_validator("timezone")(iana_zone)
 
     @model_validator(mode="after")
     def _distinct(self) -> ScheduledMinimum:

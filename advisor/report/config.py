@@ -16,17 +16,16 @@
           webhook_env: SEARCH_SLACK_WEBHOOK   # env variable with a Slack-compatible webhook URL (alerts)
 
 A webhook URL carries its own credential, so the scenario names the environment variable that holds it.
-Pure pydantic and croniter: the optimiser's scenario model imports it.
+Pure (pydantic, and the cron and time-zone checks of scheduled minimums): the scenario model imports it.
 """
 
 from __future__ import annotations
 
 import re
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-from croniter.croniter import CroniterBadCronError
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+from advisor.cost.schedules import cron_expression, iana_zone
 
 EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 FLEET = "fleet"  # the key of the fleet summary beside the teams
@@ -44,26 +43,8 @@ class ReportSchedule(_Strict):
     )
     timezone: str = Field(default="UTC", description="IANA time zone the expression is read in")
 
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        text = " ".join(value.split())
-        if len(text.split()) != 5:
-            raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day month weekday)")
-        try:
-            croniter(text)
-        except (CroniterBadCronError, ValueError, KeyError) as exc:
-            raise ValueError(f"{value!r} is not a valid cron expression: {exc}") from None
-        return text
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin, UTC)") from None
-        return value
+    _cron = field_validator("cron")(cron_expression)
+    _zone = field_validator("timezone")(iana_zone)
 
 
 class Recipients(_Strict):

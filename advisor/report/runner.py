@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from email.utils import make_msgid
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -85,49 +86,28 @@ class SendResult:
 def _messages(
     rec: Recommendation, contents: list[ReportContent], config: ReportsConfig, sender: str, period: str
 ) -> list[outbox.Message]:
+    """An e-mail per audience with recipients, and a webhook post where the report raises an alert."""
     out = []
     for content in contents:
         who = config.recipients(content.team)
         if who is None:
             continue
         rendered = render_report(content)
-        base = f"{rec.scenario}|{content.team}|{period}"
         alerts = [a.message for a in content.alerts]
+        common: dict[str, Any] = {"scenario": rec.scenario, "team": content.team, "period": period,
+                                  "recommendation_id": rec.id, "subject": rendered.subject,
+                                  "alerts": alerts}  # fmt: skip
+        key = f"{rec.scenario}|{content.team}|{period}"
         if who.recipients:
             message_id = make_msgid(idstring=f"report.{content.team}", domain="advisor.report")
             mail = as_email(rendered, sender=sender, recipients=list(who.recipients), message_id=message_id)
-            out.append(
-                outbox.Message(
-                    f"{base}|email",
-                    rec.scenario,
-                    content.team,
-                    period,
-                    "email",
-                    rec.id,
-                    list(who.recipients),
-                    rendered.subject,
-                    message_id,
-                    mail.as_bytes(),
-                    alerts,
-                )
-            )
+            out.append(outbox.Message(key=f"{key}|email", channel="email", recipients=list(who.recipients),
+                                      message_id=message_id, body=mail.as_bytes(), **common))  # fmt: skip
         if who.webhook_env and alerts:
-            text = "\n".join([rendered.subject, *alerts] + ([content.link] if content.link else []))
-            out.append(
-                outbox.Message(
-                    f"{base}|webhook",
-                    rec.scenario,
-                    content.team,
-                    period,
-                    "webhook",
-                    rec.id,
-                    [f"${who.webhook_env}"],
-                    rendered.subject,
-                    "",
-                    webhook_payload(text),
-                    alerts,
-                )
-            )
+            text = "\n".join([rendered.subject, *alerts, *([content.link] if content.link else [])])
+            hook = [f"${who.webhook_env}"]  # the variable's name: the URL itself is a credential
+            out.append(outbox.Message(key=f"{key}|webhook", channel="webhook", recipients=hook, message_id="",
+                                      body=webhook_payload(text), **common))  # fmt: skip
     return out
 
 
