@@ -91,6 +91,10 @@ with dashkit.page_errors():
             if varied_m.reason:
                 st.info(varied_m.reason + (f" — {varied_m.fix}" if varied_m.fix else ""))
             saved = st.session_state.setdefault("saved_what_ifs", set())
+            if varied.id not in saved and any(
+                r["id"] == varied.id for r in advisor.stored_recommendations(100, settings=dashkit.settings())
+            ):
+                saved.add(varied.id)  # saved from another session (the what-if is cached across sessions)
             if varied.id in saved:
                 st.success(f"Saved as {varied.id}: the latest recommendation of {varied.scenario}.")
             elif st.button("Save as new recommendation", key="save"):
