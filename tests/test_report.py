@@ -24,6 +24,7 @@ from advisor.report.runner import send
 from advisor.settings import Settings
 from tests.helpers import REPO_ROOT, assert_one_line_error, run_cli
 from tests.report_helpers import free_port, parts, smtp_env, smtp_server
+from tests.traffic_cost_helpers import invoke
 
 DEMO = str(REPO_ROOT / "examples" / "demo-scenario.yaml")
 WEEK1 = "2026-11-30T09:00:00Z"  # Monday 10:00 in Berlin: the 08:00 slot has come due
@@ -250,39 +251,47 @@ def test_no_secret_appears_in_output_rows_files_or_messages(tmp_path: Path) -> N
         assert secret.encode() not in stored and all(secret.encode() not in raw for raw in box.raw)
 
 
-def test_dry_run_says_what_would_go_and_stores_nothing(tmp_path: Path) -> None:
-    result = run_cli("report", "send", DEMO, "--dry-run", "--at", WEEK1)
+def test_dry_run_says_what_would_go_and_stores_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = invoke(capsys, "report", "send", DEMO, "--dry-run", "--at", WEEK1)
     assert result.code == 0, result.stderr
     assert result.stdout.count("would send") == 4 and "search-ml@example.com" in result.stdout
     assert not (Path(os.environ["ADVISOR_HOME"]) / "advisor.db").exists()
 
 
-def test_preview_writes_a_self_contained_html_file(tmp_path: Path) -> None:
+def test_preview_writes_a_self_contained_html_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "search.html"
-    result = run_cli("report", "preview", DEMO, "--team", "search", "--out", str(out))
+    result = invoke(capsys, "report", "preview", DEMO, "--team", "search", "--out", str(out))
     assert result.code == 0, result.stderr
     html = out.read_text()
     assert "data:image/png;base64," in html and "cid:" not in html and "<script" not in html
-    text = run_cli("report", "preview", DEMO, "--team", "fleet")
+    text = invoke(capsys, "report", "preview", DEMO, "--team", "fleet")
     assert text.code == 0 and "Fleet summary · demo" in text.stdout
-    assert_one_line_error(run_cli("report", "preview", DEMO, "--team", "serch"), "unknown team", "search")
+    assert_one_line_error(
+        invoke(capsys, "report", "preview", DEMO, "--team", "serch"), "unknown team", "search"
+    )
 
 
-def test_schedule_entries_for_cron_systemd_and_kubernetes() -> None:
+def test_schedule_entries_for_cron_systemd_and_kubernetes(capsys: pytest.CaptureFixture[str]) -> None:
     import kubernetes_validate
 
-    cron = run_cli("report", "schedule", DEMO, "--emit", "cron")
+    cron = invoke(capsys, "report", "schedule", DEMO, "--emit", "cron")
     assert cron.code == 0 and re.match(
         r"^\*/15 \* \* \* \* cd .+ report send .+demo-scenario\.yaml", cron.stdout
     )
-    systemd = run_cli("report", "schedule", DEMO, "--emit", "systemd", "--every", "10")
+    systemd = invoke(capsys, "report", "schedule", DEMO, "--emit", "systemd", "--every", "10")
     assert "OnCalendar=*:0/10" in systemd.stdout and "ExecStart=" in systemd.stdout
-    k8s = run_cli("report", "schedule", DEMO, "--emit", "k8s", "--image", "registry.example.com/advisor:1")
+    k8s = invoke(
+        capsys, "report", "schedule", DEMO, "--emit", "k8s", "--image", "registry.example.com/advisor:1"
+    )
     manifest = yaml.safe_load(k8s.stdout)
     assert manifest["kind"] == "CronJob" and manifest["spec"]["schedule"] == "0 8 * * MON"
     assert manifest["spec"]["timeZone"] == "Europe/Berlin"
     kubernetes_validate.validate(manifest, "1.30", strict=True)
-    assert_one_line_error(run_cli("report", "schedule", DEMO, "--emit", "crontab"), "--emit")
+    assert_one_line_error(invoke(capsys, "report", "schedule", DEMO, "--emit", "crontab"), "--emit")
 
 
 @pytest.mark.parametrize(
@@ -296,23 +305,25 @@ def test_schedule_entries_for_cron_systemd_and_kubernetes() -> None:
     ],
 )
 def test_a_bad_reports_section_is_one_line_with_its_place(
-    tmp_path: Path, reports: dict[str, object], needle: str
+    tmp_path: Path, reports: dict[str, object], needle: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = yaml.safe_load(Path(DEMO).read_text())
     data["reports"] = reports
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    assert_one_line_error(run_cli("report", "send", str(path), "--dry-run"), needle, "bad.yaml")
+    assert_one_line_error(invoke(capsys, "report", "send", str(path), "--dry-run"), needle, "bad.yaml")
 
 
-def test_a_scenario_without_reports_or_smtp_says_how_to_configure(tmp_path: Path) -> None:
+def test_a_scenario_without_reports_or_smtp_says_how_to_configure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = yaml.safe_load(Path(DEMO).read_text())
     del data["reports"]
     path = tmp_path / "plain.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    assert_one_line_error(run_cli("report", "send", str(path)), "no reports: section")
+    assert_one_line_error(invoke(capsys, "report", "send", str(path)), "no reports: section")
     assert_one_line_error(
-        run_cli("report", "send", DEMO), "no SMTP server is configured", "ADVISOR_SMTP_HOST"
+        invoke(capsys, "report", "send", DEMO), "no SMTP server is configured", "ADVISOR_SMTP_HOST"
     )
 
 

@@ -26,8 +26,9 @@ import advisor
 from advisor.errors import InputError
 from advisor.report.runner import send
 from advisor.traffic.prometheus import PAGE_STEPS, import_prometheus
-from tests.helpers import REPO_ROOT, assert_one_line_error, run_cli
+from tests.helpers import REPO_ROOT, assert_one_line_error
 from tests.report_helpers import free_port, smtp_server
+from tests.traffic_cost_helpers import invoke
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 INSTALL_LOG = REPO_ROOT / "build" / "apt-install.log"
@@ -104,8 +105,11 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_a_real_prometheus_query_becomes_a_profile(prometheus: str) -> None:
-    result = run_cli(
+def test_a_real_prometheus_query_becomes_a_profile(
+    prometheus: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = invoke(
+        capsys,
         "profile",
         "import",
         "--prometheus",
@@ -127,8 +131,11 @@ def test_a_real_prometheus_query_becomes_a_profile(prometheus: str) -> None:
 
 
 @pytest.mark.slow
-def test_a_bad_query_to_a_real_prometheus_is_one_line(prometheus: str) -> None:
-    result = run_cli(
+def test_a_bad_query_to_a_real_prometheus_is_one_line(
+    prometheus: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = invoke(
+        capsys,
         "profile",
         "import",
         "--prometheus",
@@ -206,12 +213,13 @@ def test_gaps_are_filled_and_said(api: str) -> None:
     assert not np.isnan(profile.rps).any() and "12 of 120 steps had no sample (interpolate)" in profile.source
 
 
-def test_the_header_is_sent_and_never_shown(api: str) -> None:
+def test_the_header_is_sent_and_never_shown(api: str, capsys: pytest.CaptureFixture[str]) -> None:
     ok = import_prometheus(
         api, "secret", start=END - pd.Timedelta(hours=1), end=END, headers={"Authorization": "Bearer t0ken"}
     )
     assert ok.steps == 60 and _FakeApi.calls[-1]["authorization"] == "Bearer t0ken"
-    refused = run_cli(
+    refused = invoke(
+        capsys,
         "profile",
         "import",
         "--prometheus",
@@ -234,13 +242,17 @@ def test_the_header_is_sent_and_never_shown(api: str) -> None:
         ("two", "the query returns 2 series", "--query"),
     ],
 )
-def test_bad_answers_are_one_line(api: str, query: str, needle: str, where: str) -> None:
-    assert_one_line_error(run_cli("profile", "import", "--prometheus", api, "--query", query), needle, where)
+def test_bad_answers_are_one_line(
+    api: str, query: str, needle: str, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert_one_line_error(
+        invoke(capsys, "profile", "import", "--prometheus", api, "--query", query), needle, where
+    )
 
 
-def test_an_unreachable_server_is_one_line() -> None:
+def test_an_unreachable_server_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    result = run_cli("profile", "import", "--prometheus", url, "--query", "up")
+    result = invoke(capsys, "profile", "import", "--prometheus", url, "--query", "up")
     assert_one_line_error(result, f"cannot reach Prometheus at {url}", "--prometheus")
     with pytest.raises(InputError, match="is not an http"):
         import_prometheus("ftp://x", "up", start=END - pd.Timedelta(hours=1), end=END)
