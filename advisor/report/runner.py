@@ -11,6 +11,7 @@ delivered (see ``advisor.report.outbox`` for the at-most-once rule).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from advisor.api import recommend
-from advisor.errors import ConfigError
+from advisor.errors import ConfigError, NotFoundError
 from advisor.optimize.recommendation import Recommendation
 from advisor.optimize.scenario import Scenario, load_scenario
 from advisor.records import load_recommendation, save_recommendation
@@ -176,12 +177,13 @@ def _dry_run(
     now: dt.datetime,
 ) -> SendResult:
     result = SendResult(period=key, next_due=next_slot(config, now).isoformat())
-    store = Store.for_reading(settings.db_path) if settings.db_path.is_file() else None
-    last = outbox.last_period(store, scenario.name) if store is not None else None
-    if last is not None and last[0] >= key:
-        return result
-    rec = recommend(source, settings=settings)
-    for content in build_contents(store, rec, config, period, audiences(config, rec)):
+    with _reading(settings) as store:
+        last = outbox.last_period(store, scenario.name) if store is not None else None
+        if last is not None and last[0] >= key:
+            return result
+        rec = recommend(source, settings=settings)
+        contents = build_contents(store, rec, config, period, audiences(config, rec))
+    for content in contents:
         who = config.recipients(content.team)
         result.planned.append(
             {
@@ -240,17 +242,19 @@ def preview(
     config = reports_of(scenario, source, reports_file) if has_config else ReportsConfig()
     known = [*sorted({m.team for m in scenario.models}), FLEET]
     if team not in known:
-        from advisor.errors import NotFoundError
-
         raise NotFoundError("team", team, known=known, where="--team")
-    store = Store.for_reading(settings.db_path) if settings.db_path.is_file() else None
-    rec = None
-    if store is not None:
-        rows = store.query(
-            "SELECT id FROM recommendations WHERE scenario = ? ORDER BY created_at DESC LIMIT 1",
-            (scenario.name,),
-        )
-        rec = load_recommendation(store, rows[0]["id"]) if rows else None
-    rec = rec or recommend(source, settings=settings)
-    (content,) = build_contents(store, rec, config, period_at(config, now), [team])
+    with _reading(settings) as store:
+        rec = None
+        if store is not None:
+            with contextlib.suppress(NotFoundError):
+                rec = load_recommendation(store, scenario=scenario.name)
+        rec = rec or recommend(source, settings=settings)
+        (content,) = build_contents(store, rec, config, period_at(config, now), [team])
     return content, render_report(content)
+
+
+def _reading(settings: Settings) -> contextlib.AbstractContextManager[Store | None]:
+    """The store opened for reading, closed on exit; None (nothing created) when there is none yet."""
+    if settings.db_path.is_file():
+        return Store.for_reading(settings.db_path)
+    return contextlib.nullcontext()
