@@ -111,8 +111,11 @@ def test_sigterm_to_recommend_bench_stops_the_server_and_the_generator(tmp_path:
         db = home / "advisor.db"
         if db.is_file():
             with sqlite3.connect(db) as conn:
-                if conn.execute("SELECT COUNT(*) FROM bench_points").fetchone()[0] >= 2:
-                    break
+                try:
+                    if conn.execute("SELECT COUNT(*) FROM bench_points").fetchone()[0] >= 2:
+                        break
+                except sqlite3.OperationalError:  # the store is still being created (its first migration)
+                    pass
         time.sleep(0.2)
     seen.update({p.pid: p for p in _tree(proc.pid)})
     servers = [p for p in seen.values() if "advisor.bench.servers.synthetic" in " ".join(p.cmdline())]
