@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS_DEMO := bench,nlp,dashboard
-EXTRAS_TEST := dev,bench,nlp,dashboard,report
+EXTRAS_TEST := dev,bench,nlp,dashboard,report,apply
 
 .PHONY: demo test lint typecheck bench dashboard clean
 

@@ -182,6 +182,17 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (scenario, period)
     );
     """,
+    # 5: the audit trail as `advisor apply` writes it: one row per model and run, with who ran it, the
+    # target's state before and after, the verification, and which change a rollback undid.
+    """
+    ALTER TABLE applied_changes ADD COLUMN run_id TEXT;
+    ALTER TABLE applied_changes ADD COLUMN model TEXT;
+    ALTER TABLE applied_changes ADD COLUMN actor TEXT;
+    ALTER TABLE applied_changes ADD COLUMN before_json TEXT;
+    ALTER TABLE applied_changes ADD COLUMN after_json TEXT;
+    ALTER TABLE applied_changes ADD COLUMN verification TEXT;
+    ALTER TABLE applied_changes ADD COLUMN rollback_of INTEGER REFERENCES applied_changes(id);
+    """,
 ]
 WAL_ATTEMPTS = 200  # x 25 ms: how long an opener waits for another one switching a new store to WAL
 ADVISOR_TABLES = frozenset({"bench_runs", "bench_points", "capacities", "recommendations"})

@@ -16,7 +16,7 @@ import typer
 import typer.exceptions
 
 from advisor import signals
-from advisor.cli import bench, cost, dashboard, pricing, profile, recommend, report
+from advisor.cli import apply, bench, cost, dashboard, pricing, profile, recommend, report
 from advisor.cli.output import err_console
 from advisor.errors import AdvisorError, storage_error
 from advisor.settings import load_settings
@@ -41,6 +41,7 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(profile.app, name="profile")
 app.add_typer(cost.app, name="cost")
 app.add_typer(report.app, name="report")
+app.add_typer(apply.app, name="apply")
 app.command("recommend")(recommend.recommend)
 app.command("init")(recommend.init)
 app.command("dashboard")(dashboard.dashboard)

@@ -97,6 +97,7 @@ def price_current(
         return CurrentCost(
             Comparison(
                 name="current",
+                count=cur.count,
                 description=f"{desc}; priced only ({why})",
                 platform=cur.platform.value,
                 shape=label,
@@ -131,6 +132,7 @@ def price_current(
     return CurrentCost(
         Comparison(
             name="current",
+                count=cur.count,
             description=desc,
             platform=cur.platform.value,
             shape=label,

@@ -104,6 +104,8 @@ def plan_model(inputs: ModelInputs, ctx: ModelContext) -> ModelOutcome:
     need = spec.need
     orchestrator = spec.orchestrator(scenario.cluster)
     cands = shape_candidates(need, inputs.caps, ctx.types, scenario, ctx.catalog, orchestrator)
+    if spec.platforms is not None:
+        cands = [c for c in cands if c.platform in spec.platforms]
     if not cands:
         return _no_candidates(inputs, ctx.types, orchestrator)
     shortlist = prefilter(

@@ -236,6 +236,9 @@ class Comparison(_Out):
     description: str
     platform: str | None = None
     shape: str | None = None
+    count: int | None = Field(
+        default=None, description="instances or tasks running today (the current deployment only)"
+    )
     usd_per_month: float | None = None
     minutes_over_slo_pct: float | None = None
     meets_slo_budget: bool | None = Field(default=None, description="None when priced without a capacity")

@@ -72,6 +72,20 @@ class SpotPolicy(_Strict):
     min_instance_types_per_pool: int = Field(default=2, ge=1, description="Spot diversification.")
 
 
+class ApplyPolicy(_Strict):
+    """Guardrails ``advisor apply`` keeps whatever a recommendation says (flags override them)."""
+
+    max_disruption_pct: int = Field(
+        default=25,
+        ge=1,
+        le=100,
+        description="Largest share of a model's replicas replaced at once (a Karpenter disruption budget).",
+    )
+    min_on_demand_base: int = Field(
+        default=0, ge=0, le=MAX_REPLICAS, description="On-demand base (nodes, tasks) apply never goes below."
+    )
+
+
 class LoadBalancerPolicy(_Strict):
     kind: Literal["application", "network"] = "application"
     shared: bool = Field(default=True, description="One load balancer for all models (path/host routing).")
@@ -210,6 +224,12 @@ class ModelSpec(_Strict):
         default=None,
         description="Where the recommendation is applied: aws_asg, sagemaker, ecs, kubernetes, cortex.",
     )
+    platforms: tuple[Platform, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="Platforms this model may run on, of the scenario's (a team that must stay on "
+        "SageMaker, say); default: the scenario's.",
+    )
 
     @property
     def need(self) -> ReplicaResources:
@@ -280,6 +300,7 @@ class Scenario(_Strict):
     platforms: tuple[Platform, ...] = (Platform.EC2, Platform.SAGEMAKER, Platform.FARGATE)
     candidates: Candidates = Candidates()
     spot: SpotPolicy = SpotPolicy()
+    apply: ApplyPolicy = ApplyPolicy()
     load_balancer: LoadBalancerPolicy = LoadBalancerPolicy()
     slo_budget_pct_minutes: float = Field(
         default=0.1, ge=0, le=100, description="Share of minutes allowed over the SLO, in %."
@@ -313,6 +334,13 @@ class Scenario(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"model names must be unique; repeated: {', '.join(dupes)}")
+        for m in self.models:
+            outside = [p.value for p in m.platforms or () if p not in self.platforms]
+            if outside:
+                raise ValueError(
+                    f"model {m.name} lists platforms {', '.join(outside)}, which the scenario's platforms "
+                    f"({', '.join(p.value for p in self.platforms)}) do not include"
+                )
         return self
 
 

@@ -99,6 +99,18 @@ class KubernetesTarget(_Strict):
     nodes: Literal["karpenter", "cluster-autoscaler"] = Field(
         default="karpenter", description="What provisions its nodes."
     )
+    prometheus_url: str = Field(
+        default="http://prometheus-operated.monitoring.svc:9090",
+        pattern=r"^https?://\S+$",
+        description="Prometheus a KEDA prometheus trigger queries (default: the Prometheus operator's "
+        "service in namespace monitoring).",
+    )
+    requests_query: str | None = Field(
+        default=None,
+        min_length=1,
+        description="PromQL giving the Deployment's requests/s, for KEDA (default: the rate of "
+        "http_requests_total of its namespace and deployment).",
+    )
 
 
 class CortexTarget(_Strict):

@@ -121,10 +121,13 @@ def known_regions() -> list[str]:
     return sorted(boto3.session.Session().get_available_regions("ec2"))
 
 
-def translate_aws_error(exc: Exception, operation: str, region: str) -> AdvisorError:
+def translate_aws_error(
+    exc: Exception, operation: str, region: str, *, permissions: str = _PERMISSIONS
+) -> AdvisorError:
     """One actionable AdvisorError for a boto3/botocore failure of ``operation`` for ``region``.
 
-    ``operation`` names the call as IAM does (``pricing:GetProducts AmazonEC2``). Exceptions that are not
+    ``operation`` names the call as IAM does (``pricing:GetProducts AmazonEC2``); ``permissions`` what the
+    credentials need, for the fix of a refused call. Exceptions that are not
     AWS failures are returned as a DataError carrying their message (callers re-raise what they do not
     expect before getting here).
     """
@@ -134,7 +137,7 @@ def translate_aws_error(exc: Exception, operation: str, region: str) -> AdvisorE
             "no usable AWS credentials found",
             where=where,
             fix="configure the standard AWS credential chain (AWS_PROFILE, AWS_ACCESS_KEY_ID/"
-            f"AWS_SECRET_ACCESS_KEY, SSO or an instance role) with {_PERMISSIONS}",
+            f"AWS_SECRET_ACCESS_KEY, SSO or an instance role) with {permissions}",
         )
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -144,13 +147,13 @@ def translate_aws_error(exc: Exception, operation: str, region: str) -> AdvisorE
             return ConfigError(
                 f"AWS refused the call ({code}: {message or 'access denied'})",
                 where=where,
-                fix=f"use credentials whose IAM policy allows {_PERMISSIONS} and that have not expired",
+                fix=f"use credentials whose IAM policy allows {permissions} and that have not expired",
             )
         if code in _THROTTLING_CODES:
             return DataError(
                 f"AWS kept throttling the call after retries ({code})",
                 where=where,
-                fix="wait a few minutes and run the refresh again, or refresh fewer regions at once",
+                fix="wait a few minutes and run again",
             )
         return DataError(
             f"AWS answered with an error ({code}: {message or 'no message'})",

@@ -1,0 +1,72 @@
+"""``advisor apply``: put a stored recommendation on its deployment targets, with a diff first.
+
+Appliers (one per target kind, behind :class:`Applier` and an explicit :class:`Registry`): EC2 Auto
+Scaling groups, SageMaker endpoints and ECS services through boto3, Kubernetes Deployments, autoscalers and
+Karpenter NodePools through server-side apply (or as files), and Cortex as files. :func:`plan` reads and
+diffs, :func:`execute` applies, verifies and rolls back on failure, :func:`rollback_plan` and
+:func:`restore` undo a recorded change; every act is audited in the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from advisor.apply.audit import change, history
+from advisor.apply.aws import AwsSession
+from advisor.apply.base import Applier, ApplyError, FieldChange, Guardrails, Intent, Registry, State, Step
+from advisor.apply.runner import ApplyOutcome, ApplyPlan, ModelPlan, execute, plan, restore, rollback_plan
+
+
+def default_registry(
+    *,
+    endpoint_url: str | None = None,
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+    timeout_s: float = 900.0,
+    client_hook: Callable[[Any], None] | None = None,
+) -> Registry:
+    """Every applier: AWS ones share one boto3 session per region (``client_hook`` sees each client)."""
+    from advisor.apply.asg import AsgApplier
+    from advisor.apply.cortex import CortexApplier
+    from advisor.apply.ecs import EcsApplier
+    from advisor.apply.kubernetes import KubernetesApplier
+    from advisor.apply.sagemaker import SageMakerApplier
+
+    sessions: dict[str, AwsSession] = {}
+
+    def session_for(region: str) -> AwsSession:
+        if region not in sessions:
+            sessions[region] = AwsSession(region, endpoint_url=endpoint_url, client_hook=client_hook)
+        return sessions[region]
+
+    registry = Registry()
+    registry.register(AsgApplier(session_for))
+    registry.register(SageMakerApplier(session_for, timeout_s=timeout_s))
+    registry.register(EcsApplier(session_for))
+    registry.register(KubernetesApplier(kubeconfig=kubeconfig, context=context))
+    registry.register(CortexApplier())
+    return registry
+
+
+__all__ = [
+    "Applier",
+    "ApplyError",
+    "ApplyOutcome",
+    "ApplyPlan",
+    "FieldChange",
+    "Guardrails",
+    "Intent",
+    "ModelPlan",
+    "Registry",
+    "State",
+    "Step",
+    "change",
+    "default_registry",
+    "execute",
+    "history",
+    "plan",
+    "restore",
+    "rollback_plan",
+]

@@ -1,0 +1,130 @@
+"""boto3 clients for the AWS appliers, their failures as one-line ApplyErrors, and AWS's cron dialect.
+
+Credentials come from the standard boto3 chain (environment, shared files, SSO, container or instance role);
+advisor never stores or prints them. boto3 itself honours ``AWS_ENDPOINT_URL`` (a moto server in tests), and
+``Settings.aws_endpoint_url`` overrides it. Throttled and transient calls are retried by botocore's
+``standard`` retry mode (exponential backoff with jitter); what still fails becomes an :class:`ApplyError`
+naming the operation (:func:`call`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+
+from advisor.apply.base import ApplyError
+from advisor.pricing.aws import AWS_ERRORS, translate_aws_error
+
+T = TypeVar("T")
+
+DEFAULT_MAX_ATTEMPTS = 6
+CONNECT_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 60.0
+
+PERMISSIONS = (
+    "the read and write actions of the target (autoscaling:*, sagemaker:*Endpoint*, ecs:*Service*, "
+    "ecs:RegisterTaskDefinition, application-autoscaling:*)"
+)
+
+
+class AwsSession:
+    """Creates and caches one client per service for a region (``client_hook`` sees each new client)."""
+
+    def __init__(
+        self,
+        region: str,
+        *,
+        endpoint_url: str | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        client_hook: Callable[[Any], None] | None = None,
+    ) -> None:
+        self.region = region
+        self._endpoint_url = endpoint_url
+        self._config = Config(
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            connect_timeout=CONNECT_TIMEOUT_S,
+            read_timeout=READ_TIMEOUT_S,
+            user_agent_extra="advisor-apply",
+        )
+        self._hook = client_hook
+        self._session: boto3.session.Session | None = None
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            if self._session is None:
+                self._session = boto3.session.Session()
+            made = self._session.client(
+                service,  # type: ignore[call-overload]
+                region_name=self.region,
+                endpoint_url=self._endpoint_url,
+                config=self._config,
+            )
+            if self._hook is not None:
+                self._hook(made)
+            self._clients[service] = made
+        return self._clients[service]
+
+
+def call(operation: str, region: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
+    """``fn(**kwargs)``; an AWS failure becomes one ApplyError naming ``operation`` (ecs:UpdateService)."""
+    try:
+        return fn(**kwargs)
+    except AWS_ERRORS as exc:
+        inner = translate_aws_error(exc, operation, region, permissions=PERMISSIONS)
+        raise ApplyError(inner.what, where=inner.where, fix=inner.fix) from None
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ClientError (``ValidationError``), else ''."""
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+# AWS cron (EventBridge / Application Auto Scaling): ``cron(minutes hours day-of-month month day-of-week
+# year)``, one of day-of-month and day-of-week must be ``?``, and days of the week are 1-7 from Sunday
+# (Application Auto Scaling User Guide, "Scheduled scaling", cron expressions). Unix cron counts them 0-6
+# from Sunday (7 is Sunday too).
+_DOW_NUMBER = re.compile(r"\d+")
+
+
+def aws_cron(unix: str) -> str:
+    """``30 0 * * 1-5`` → ``cron(30 0 ? * 2-6 *)``; names (MON-FRI) are the same in both dialects."""
+    fields = unix.split()
+    if len(fields) != 5:
+        raise ApplyError(f"{unix!r} is not a 5-field cron expression", fix="use minute hour dom month dow")
+    minute, hour, dom, month, dow = fields
+    if dow == "*":
+        dow = "?"
+    else:
+        dow = _DOW_NUMBER.sub(lambda m: str(int(m.group()) % 7 + 1), dow)
+        if dom == "*":
+            dom = "?"
+        elif dom != "?":
+            raise ApplyError(
+                f"{unix!r} sets both the day of the month and of the week, which AWS cron cannot express",
+                fix="give one of them as *",
+            )
+    return f"cron({minute} {hour} {dom} {month} {dow} *)"
+
+
+def resource_label(elbv2: Any, target_group_arn: str, region: str) -> str:
+    """``app/<lb>/<id>/targetgroup/<tg>/<id>``: the ResourceLabel of ``ALBRequestCountPerTarget`` for a
+    target group (Application Auto Scaling API reference, PredefinedMetricSpecification)."""
+    groups = call(
+        "elasticloadbalancing:DescribeTargetGroups",
+        region,
+        elbv2.describe_target_groups,
+        TargetGroupArns=[target_group_arn],
+    )["TargetGroups"]
+    balancers = groups[0].get("LoadBalancerArns", []) if groups else []
+    if not balancers:
+        raise ApplyError(
+            f"target group {target_group_arn} is not attached to a load balancer",
+            fix="attach it to the Application Load Balancer that serves the model",
+        )
+    return f"{balancers[0].split(':loadbalancer/', 1)[1]}/{target_group_arn.split(':', 5)[5]}"

@@ -1,0 +1,175 @@
+"""The contract every applier keeps, and the values that pass between the runner and an applier.
+
+An applier knows one kind of deployment target (an Auto Scaling group, a SageMaker endpoint, an ECS
+service, a Kubernetes Deployment, a Cortex API). It never decides anything: the recommendation did. It
+translates one model's :class:`Intent` into the target's own settings and moves the live target there:
+
+1. :meth:`Applier.read` the live state of the target, as a JSON-able :data:`State` (nested dicts of
+   the settings the recommendation touches, in the service's own names, and nothing else);
+2. :meth:`Applier.desired` the state the recommendation asks for, given the live one (settings the
+   recommendation does not own are carried over unchanged);
+3. :meth:`Applier.steps` the ordered calls that move the target from one state to another: the runner
+   uses the same function to apply (live → desired) and to roll back (now → before), so a rollback is
+   exactly as careful as an apply (capacity up before down);
+4. :meth:`Applier.settle` waits, bounded, until the target is stable (endpoint InService, service steady);
+5. verification is the runner's: read again and compare with the desired state (:func:`mismatches`).
+
+States are compared as flattened paths (``MixedInstancesPolicy.InstancesDistribution.OnDemandBaseCapacity``),
+which is also what the dry-run diff prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from advisor.errors import AdvisorError
+from advisor.optimize.recommendation import Deployment, ModelRecommendation, NodePool
+from advisor.platforms.targets import DeployTarget
+
+State = dict[str, Any]
+
+
+class ApplyError(AdvisorError):
+    """A change to a live target that could not be made, verified or rolled back (exit status 1)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    """Limits apply keeps whatever the recommendation says.
+
+    ``max_disruption_pct``: the largest share of a model's replicas replaced at once (an ASG instance
+    refresh's ``100 - MinHealthyPercentage``, ECS ``100 - minimumHealthyPercent``, a Deployment's
+    ``maxUnavailable``, a Karpenter disruption budget). ``min_on_demand_base``: the on-demand base
+    (nodes, tasks) apply never sets lower, even where the recommendation would.
+    """
+
+    max_disruption_pct: int = 25
+    min_on_demand_base: int = 0
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What one model's recommendation asks of its deployment target."""
+
+    recommendation_id: str
+    region: str
+    model: ModelRecommendation
+    deployment: Deployment
+    pools: tuple[NodePool, ...]
+    guardrails: Guardrails
+
+    @property
+    def target(self) -> DeployTarget:
+        assert self.deployment.target is not None  # the runner only builds intents for targets
+        return self.deployment.target
+
+    @property
+    def name(self) -> str:
+        return self.model.model
+
+
+@dataclass(frozen=True)
+class Step:
+    """One call that changes a target, in the order apply makes them; ``run`` makes the call."""
+
+    description: str
+    run: Callable[[], None]
+
+
+Progress = Callable[[str], None]
+
+
+class Applier(Protocol):
+    """One kind of deployment target (see the module docstring)."""
+
+    kind: str
+
+    def label(self, intent: Intent) -> str:
+        """The target in words: ``Auto Scaling group fraud-scorer``."""
+        ...
+
+    def read(self, intent: Intent) -> State:
+        """The live state of the settings the recommendation owns; ApplyError when the target is absent."""
+        ...
+
+    def desired(self, intent: Intent, live: State) -> State:
+        """The state the recommendation asks for, settings it does not own carried over from ``live``."""
+        ...
+
+    def steps(self, intent: Intent, now: State, want: State) -> list[Step]:
+        """The calls that move the target from ``now`` to ``want``, safest order first (no calls: equal)."""
+        ...
+
+    def settle(self, intent: Intent, want: State, deadline_s: float, progress: Progress) -> None:
+        """Wait until the target is stable, at most until ``time.monotonic() >= deadline_s``; ApplyError
+        on timeout."""
+        ...
+
+    def render(self, intent: Intent) -> Mapping[str, str]:
+        """Files (name → text) describing the desired configuration without a live target: what a
+        migration to this platform would create."""
+        ...
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One setting that differs: its path, the live value and the desired one (None: absent)."""
+
+    path: str
+    before: Any
+    after: Any
+
+
+def flatten(state: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as ``a.b.c`` paths; lists stay values (compared whole). An empty dict and a None value
+    are absent; keys starting with ``_`` are references an applier keeps for itself (the endpoint config
+    or task definition a rollback returns to), not settings, and are not compared."""
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        if str(key).startswith("_") or value is None:
+            continue
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            out.update(flatten(value, path))
+        else:
+            out[path] = value
+    return out
+
+
+def diff(now: Mapping[str, Any], want: Mapping[str, Any]) -> list[FieldChange]:
+    """What differs between two states, path by path, in the desired state's order."""
+    flat_now, flat_want = flatten(now), flatten(want)
+    keys = list(flat_want) + [k for k in flat_now if k not in flat_want]
+    return [
+        FieldChange(k, flat_now.get(k), flat_want.get(k)) for k in keys if flat_now.get(k) != flat_want.get(k)
+    ]
+
+
+def mismatches(read_back: Mapping[str, Any], want: Mapping[str, Any]) -> list[FieldChange]:
+    """Desired settings the target does not show after a change (only paths of ``want`` are checked)."""
+    flat_now = flatten(read_back)
+    return [FieldChange(k, flat_now.get(k), v) for k, v in flatten(want).items() if flat_now.get(k) != v]
+
+
+@dataclass
+class Registry:
+    """Appliers by target kind (``aws_asg``, ``sagemaker``, ``ecs``, ``kubernetes``, ``cortex``)."""
+
+    appliers: dict[str, Applier] = field(default_factory=dict)
+
+    def register(self, applier: Applier) -> None:
+        self.appliers[applier.kind] = applier
+
+    def get(self, kind: str) -> Applier:
+        if kind not in self.appliers:
+            raise ApplyError(
+                f"no applier for {kind} targets", fix=f"known: {', '.join(sorted(self.appliers))}"
+            )
+        return self.appliers[kind]
+
+    def kinds(self) -> Sequence[str]:
+        return sorted(self.appliers)

@@ -1,0 +1,78 @@
+"""Files apply writes instead of changing a target: JSON and YAML text, and the migration checklist.
+
+A plan whose platform is not its target's (``deployment.migration``) is never migrated silently: apply
+writes the configuration the new platform needs (the applier of that platform renders it) and a
+checklist of what a person must do before traffic moves (:func:`migration_checklist`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from advisor.apply.base import Intent
+
+
+def json_file(body: Any) -> str:
+    return json.dumps(body, indent=2, sort_keys=False) + "\n"
+
+
+def yaml_file(*documents: Any) -> str:
+    return "---\n".join(yaml.safe_dump(d, sort_keys=False) for d in documents)
+
+
+def migration_checklist(intent: Intent, written: list[str]) -> str:
+    """Markdown: from the target's platform to the plan's, the steps before and after the traffic switch."""
+    m, target = intent.model, intent.target
+    assert m.plan is not None
+    src = " or ".join(p.value for p in target.platforms)
+    cost = m.cost.usd_per_month if m.cost is not None else None
+    today = m.current.usd_per_month if m.current is not None else None
+    lines = [
+        f"# Migration of {m.model}: {src} → {m.plan.platform.value} ({m.plan.shape})",
+        "",
+        f"Recommendation {intent.recommendation_id}. Today: {target.label}"
+        + (f" at ${today:,.2f}/month" if today is not None else "")
+        + (f"; recommended ${cost:,.2f}/month." if cost is not None else "."),
+        "advisor apply created nothing: a change of platform moves the model's image, artefact and traffic, "
+        "which needs a person. Configuration written:",
+        "",
+        *[f"- `{name}`" for name in written],
+        "",
+        "## Before the switch",
+        "",
+        f"- [ ] Image: the model server's image runs on {m.plan.platform.value} "
+        f"({', '.join(a.value for a in intent.deployment.architectures)}), pushed to a registry it can pull "
+        "from.",
+        "- [ ] Model artefact: the weights are where the new platform loads them from (S3 for SageMaker, the "
+        "image or a volume for containers).",
+        f"- [ ] Resources: one replica asks for {intent.deployment.replica.vcpu:g} vCPU and "
+        f"{intent.deployment.replica.memory_gib:g} GiB"
+        + (f" and {intent.deployment.replica.gpu_count:g} GPU" if intent.deployment.replica.gpu_count else "")
+        + ".",
+        f"- [ ] Create the new deployment from the files above ({intent.deployment.min_replicas}–"
+        f"{intent.deployment.max_replicas} replicas, scaling on {intent.deployment.scaling_metric.name} "
+        f"at {intent.deployment.scaling_metric.target_value:g} {intent.deployment.scaling_metric.unit}).",
+        "- [ ] Health: the new deployment answers within the SLO "
+        f"(p99 {_slo(intent)}) under a load test (`advisor bench`).",
+        "",
+        "## Traffic switch",
+        "",
+        "- [ ] Shift traffic gradually (weighted target groups or DNS weights: 10% → 50% → 100%), watching "
+        "p99 latency and errors at each step.",
+        "",
+        "## After",
+        "",
+        f"- [ ] Scale the old deployment ({target.label}) to zero, then delete it.",
+        "- [ ] Point the scenario's `deploy:` at the new target and recommend again, so that later applies "
+        "change it.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _slo(intent: Intent) -> str:
+    risk = intent.model.slo_risk
+    return f"{risk.budget_pct:g}% of minutes over budget" if risk is not None else "the model's SLO"

@@ -1,0 +1,429 @@
+"""Put a stored recommendation on its deployment targets: plan (read live, diff), apply, verify, roll back.
+
+:func:`plan` reads each model's target and computes what would change; it changes nothing and is what
+``advisor apply`` prints without ``--yes``. :func:`execute` makes the changes model by model, in the
+applier's safe order, then waits for each target to settle and **verifies** it by reading it back. When
+anything fails part-way, every change this run made is undone in reverse order with the same machinery
+(the before-state as the new desired state), the undo is verified, and both are in the audit trail.
+:func:`rollback` undoes one recorded change later. Every outcome is audited (:mod:`advisor.apply.audit`).
+
+What is never done silently:
+
+- a **drifted** target (its live instance count is :data:`DRIFT_RATIO` times, or a fraction, of what the
+  recommendation was computed against) is refused unless ``force``: the plan's capacity no longer fits;
+- a **platform change** (``deployment.migration``) creates nothing: the new platform's configuration and a
+  migration checklist are written as files instead (:func:`advisor.apply.render.migration_checklist`);
+- a model whose change the churn guard held back (``keep_current``) is left as it runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from advisor.apply import audit
+from advisor.apply.base import ApplyError, FieldChange, Guardrails, Intent, Registry, State, diff, mismatches
+from advisor.apply.render import migration_checklist
+from advisor.domain import Platform
+from advisor.optimize.recommendation import Action, ModelRecommendation, Recommendation
+from advisor.paths import ensure_dir, write_text
+from advisor.platforms.targets import Orchestrator
+from advisor.store import Store
+
+# Live capacity this many times the recommendation's "current" count (or as small a fraction of it) means
+# the traffic or the fleet changed since the recommendation was computed: its sizing no longer holds.
+DRIFT_RATIO = 2.0
+Kind = Literal["change", "nothing", "migration", "files", "skipped", "refused"]
+
+
+@dataclass
+class ModelPlan:
+    """What apply would do for one model."""
+
+    model: str
+    target: str
+    kind: Kind
+    reason: str = ""
+    intent: Intent | None = None
+    before: State | None = None
+    want: State | None = None
+    changes: list[FieldChange] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    usd_per_month_today: float | None = None
+    usd_per_month_after: float | None = None
+
+
+@dataclass
+class ApplyPlan:
+    recommendation: Recommendation
+    models: list[ModelPlan]
+
+    @property
+    def has_changes(self) -> bool:
+        return any(m.kind == "change" for m in self.models)
+
+
+@dataclass
+class ApplyOutcome:
+    run_id: str
+    applied: list[tuple[str, int]] = field(default_factory=list)  # (model, change id)
+    written: list[Path] = field(default_factory=list)
+
+
+def _intent(rec: Recommendation, m: ModelRecommendation, guardrails: Guardrails) -> Intent | None:
+    if m.plan is None or m.plan.deployment is None or m.plan.deployment.target is None:
+        return None
+    names = set(m.plan.deployment.pools)
+    return Intent(
+        recommendation_id=rec.id,
+        region=rec.region,
+        model=m,
+        deployment=m.plan.deployment,
+        pools=tuple(p for p in rec.pools if p.name in names),
+        guardrails=guardrails,
+    )
+
+
+def _render_kind(intent: Intent) -> str:
+    """The applier that renders the plan's own platform (for a migration's files)."""
+    assert intent.model.plan is not None
+    platform = intent.model.plan.platform
+    if platform is Platform.SAGEMAKER:
+        return "sagemaker"
+    if platform is Platform.FARGATE or intent.deployment.orchestrator is Orchestrator.ECS:
+        return "ecs"
+    if intent.deployment.orchestrator is Orchestrator.INSTANCE:
+        return "aws_asg"
+    return "kubernetes"
+
+
+def plan(
+    rec: Recommendation,
+    registry: Registry,
+    *,
+    models: Sequence[str] = (),
+    guardrails: Guardrails = Guardrails(),
+    force: bool = False,
+    files_only: frozenset[str] = frozenset({"cortex"}),
+) -> ApplyPlan:
+    """Read every target and compute the change (nothing is changed); see the module docstring."""
+    for name in models:
+        rec.model(name)  # NotFoundError with close names
+    out = []
+    for m in rec.models:
+        if models and m.model not in models:
+            continue
+        out.append(_plan_model(rec, m, registry, guardrails, force, files_only))
+    return ApplyPlan(rec, out)
+
+
+def _plan_model(
+    rec: Recommendation,
+    m: ModelRecommendation,
+    registry: Registry,
+    guardrails: Guardrails,
+    force: bool,
+    files_only: frozenset[str],
+) -> ModelPlan:
+    intent = _intent(rec, m, guardrails)
+    if intent is None:
+        why = "no plan" if m.plan is None else "no deploy target in the scenario (add `deploy:` to the model)"
+        return ModelPlan(m.model, "-", "skipped", why)
+    label = intent.target.label
+    if m.action is Action.KEEP_CURRENT:
+        return ModelPlan(m.model, label, "skipped", "kept as it runs (the churn guard held the change back)")
+    if intent.deployment.migration:
+        files = dict(registry.get(_render_kind(intent)).render(intent))
+        checklist = f"{m.model}/MIGRATION.md"
+        files[checklist] = migration_checklist(intent, sorted(files))
+        assert m.plan is not None
+        why = f"platform change to {m.plan.platform.value}: configuration and checklist written, none created"
+        return _priced(ModelPlan(m.model, label, "migration", why, intent, files=files), m)
+    applier = registry.get(intent.target.kind)
+    if intent.target.kind in files_only:
+        files = dict(applier.render(intent))
+        return _priced(ModelPlan(m.model, label, "files", "written as files", intent, files=files), m)
+    before = applier.read(intent)
+    drift = _drift(m, before)
+    if drift and not force:
+        why = drift + "; recommend again, or pass --force"
+        return _priced(ModelPlan(m.model, label, "refused", why, intent, before), m)
+    want = applier.desired(intent, before)
+    changes = diff(before, want)
+    steps = [s.description for s in applier.steps(intent, before, want)] if changes else []
+    kind: Kind = "change" if changes else "nothing"
+    why = "" if changes else "nothing to change"
+    return _priced(ModelPlan(m.model, label, kind, why, intent, before, want, changes, steps), m)
+
+
+def _priced(p: ModelPlan, m: ModelRecommendation) -> ModelPlan:
+    """With the model's $/month today and recommended, for the diff's cost line."""
+    p.usd_per_month_today = m.current.usd_per_month if m.current else None
+    p.usd_per_month_after = m.cost.usd_per_month if m.cost else None
+    return p
+
+
+def _drift(m: ModelRecommendation, live: State) -> str:
+    computed = m.current.count if m.current is not None else None
+    running = (live.get("_refs") or {}).get("LiveCount")
+    if not computed or running is None:
+        return ""
+    if running >= computed * DRIFT_RATIO or running * DRIFT_RATIO <= computed:
+        return (
+            f"the target runs {running} but the recommendation was computed against {computed} "
+            f"({running / computed:.1f}x): the live state has drifted"
+        )
+    return ""
+
+
+Progress = Callable[[str], None]
+
+
+def execute(
+    applying: ApplyPlan,
+    registry: Registry,
+    store: Store,
+    *,
+    out_dir: Path,
+    timeout_s: float = 900.0,
+    progress: Progress = lambda _: None,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> ApplyOutcome:
+    """Apply every ``change`` of ``applying``, write every file; on failure roll back (module docstring).
+
+    Raises ApplyError (after the rollback and its audit rows) when a step or a verification fails.
+    """
+    outcome = ApplyOutcome(run_id=f"run-{now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}")
+    rec_id = applying.recommendation.id
+    refused = [m for m in applying.models if m.kind == "refused"]
+    if refused:
+        raise ApplyError(f"{refused[0].model}: {refused[0].reason}", where=refused[0].target)
+    done: list[tuple[ModelPlan, int]] = []
+    for m in applying.models:
+        if m.files:
+            outcome.written += _write(m, out_dir, store, outcome.run_id, rec_id, now())
+        if m.kind != "change":
+            continue
+        assert m.intent is not None and m.before is not None and m.want is not None
+        applier = registry.get(m.intent.target.kind)
+        made: list[str] = []
+        try:
+            for step in applier.steps(m.intent, m.before, m.want):
+                progress(f"{m.model}: {step.description}")
+                step.run()
+                made.append(step.description)
+            progress(f"{m.model}: waiting for {m.target} to settle")
+            applier.settle(m.intent, m.want, time.monotonic() + timeout_s, progress)
+            wrong = mismatches(applier.read(m.intent), m.want)
+            if wrong:
+                raise ApplyError(
+                    f"verification failed: {wrong[0].path} is {wrong[0].before!r}, not {wrong[0].after!r}"
+                    + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""),
+                    where=m.target,
+                )
+        except ApplyError as exc:
+            failed = audit.record(
+                store,
+                audit.AuditRow(
+                    outcome.run_id,
+                    rec_id,
+                    m.model,
+                    m.target,
+                    "apply",
+                    "failed",
+                    m.before,
+                    m.want,
+                    tuple(made),
+                    "",
+                    exc.one_line(),
+                ),
+                now=now(),
+            )
+            undone = _undo(
+                [(m, failed), *reversed(done)],
+                registry,
+                store,
+                outcome.run_id,
+                rec_id,
+                timeout_s,
+                progress,
+                now,
+            )
+            raise ApplyError(
+                f"{m.model}: {exc.what}; {undone}",
+                where=exc.where or m.target,
+                fix="see `advisor apply history`",
+            ) from None
+        change_id = audit.record(
+            store,
+            audit.AuditRow(
+                outcome.run_id,
+                rec_id,
+                m.model,
+                m.target,
+                "apply",
+                "applied",
+                m.before,
+                m.want,
+                tuple(made),
+                "verified: read back equal to the recommendation",
+            ),
+            now=now(),
+        )
+        done.append((m, change_id))
+        outcome.applied.append((m.model, change_id))
+    return outcome
+
+
+def _write(
+    m: ModelPlan, out_dir: Path, store: Store, run_id: str, rec_id: str, at: dt.datetime
+) -> list[Path]:
+    paths = []
+    for name, text in m.files.items():
+        ensure_dir((out_dir / name).parent, f"the folder for {m.model}'s files")
+        paths.append(write_text(out_dir / name, text, f"the {m.model} configuration"))
+    audit.record(
+        store,
+        audit.AuditRow(
+            run_id,
+            rec_id,
+            m.model,
+            m.target,
+            "write",
+            "written",
+            detail=f"{m.reason}: " + ", ".join(str(p) for p in paths),
+        ),
+        now=at,
+    )
+    return paths
+
+
+def _undo(
+    changed: list[tuple[ModelPlan, int]],
+    registry: Registry,
+    store: Store,
+    run_id: str,
+    rec_id: str,
+    timeout_s: float,
+    progress: Progress,
+    now: Callable[[], dt.datetime],
+) -> str:
+    """Roll back ``changed`` in the given order; a sentence for the error line."""
+    failures = []
+    for m, change_id in changed:
+        assert m.intent is not None and m.before is not None
+        try:
+            restore(registry, m.intent, m.before, store, run_id, rec_id, change_id, timeout_s, progress, now)
+        except ApplyError as exc:
+            failures.append(f"{m.model}: {exc.what}")
+    if failures:
+        return "ROLLBACK FAILED for " + "; ".join(failures)
+    names = ", ".join(m.model for m, _ in changed)
+    return f"rolled back ({names}), verified"
+
+
+def restore(
+    registry: Registry,
+    intent: Intent,
+    before: State,
+    store: Store,
+    run_id: str,
+    rec_id: str,
+    change_id: int,
+    timeout_s: float,
+    progress: Progress,
+    now: Callable[[], dt.datetime],
+) -> int:
+    """Move ``intent``'s target back to ``before``, verify, and audit it (the id of the rollback row)."""
+    applier = registry.get(intent.target.kind)
+    label = intent.target.label
+    current = applier.read(intent)
+    made: list[str] = []
+    settled = "verified: read back equal to the state before"
+    try:
+        for step in applier.steps(intent, current, before):
+            progress(f"{intent.name}: undo: {step.description}")
+            step.run()
+            made.append(step.description)
+        try:
+            applier.settle(intent, before, time.monotonic() + timeout_s, progress)
+        except ApplyError as exc:
+            # the settings are back (checked next); a target still rolling out is said, not undone again
+            settled += f"; not yet stable: {exc.what}"
+        wrong = mismatches(applier.read(intent), before)
+        if wrong:
+            raise ApplyError(
+                f"after the rollback {wrong[0].path} is {wrong[0].before!r}, not {wrong[0].after!r}"
+            )
+    except ApplyError as exc:
+        audit.record(
+            store,
+            audit.AuditRow(
+                run_id,
+                rec_id,
+                intent.name,
+                label,
+                "rollback",
+                "rollback_failed",
+                current,
+                before,
+                tuple(made),
+                "",
+                exc.one_line(),
+                change_id,
+            ),
+            now=now(),
+        )
+        raise
+    row = audit.record(
+        store,
+        audit.AuditRow(
+            run_id,
+            rec_id,
+            intent.name,
+            label,
+            "rollback",
+            "applied",
+            current,
+            before,
+            tuple(made),
+            settled,
+            rollback_of=change_id,
+        ),
+        now=now(),
+    )
+    audit.mark_rolled_back(store, change_id)
+    return row
+
+
+def rollback_plan(
+    store: Store, registry: Registry, rec: Recommendation, change: dict[str, Any], *, force: bool
+) -> tuple[Intent, State, list[FieldChange]]:
+    """What undoing a recorded change would do: (intent, before-state, changes from now). Refuses a change
+    that is not an applied one, or a target changed since (unless ``force``)."""
+    if change["action"] != "apply" or change["status"] != "applied":
+        raise ApplyError(
+            f"change {change['id']} is {change['action']} / {change['status']}: only an applied change can "
+            "be rolled back",
+            fix="see `advisor apply history`",
+        )
+    m = rec.model(change["model"])
+    intent = _intent(rec, m, Guardrails())
+    if intent is None:
+        raise ApplyError(f"the recommendation of {m.model} has no deploy target any more")
+    applier = registry.get(intent.target.kind)
+    current = applier.read(intent)
+    since = mismatches(current, change["after_json"])
+    if since and not force:
+        raise ApplyError(
+            f"{intent.target.label} changed since change {change['id']} ({since[0].path} is "
+            f"{since[0].before!r}, was set to {since[0].after!r})",
+            fix="look at the target, then pass --force to restore the recorded before-state anyway",
+        )
+    return intent, change["before_json"], diff(current, change["before_json"])

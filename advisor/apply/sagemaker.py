@@ -1,0 +1,311 @@
+"""The SageMaker real-time endpoint applier: the production variant's instance type and count, and its
+Application Auto Scaling (scalable target, target tracking on ``SageMakerVariantInvocationsPerInstance``,
+scheduled minimums).
+
+State (besides :mod:`advisor.apply.aas`'s part)::
+
+    Variant: {VariantName, InstanceType, InstanceCount}
+    _refs:   {EndpointConfigName}     # what a rollback returns to
+
+A new instance type needs a new endpoint configuration and ``UpdateEndpoint``; only counts change through
+``UpdateEndpointWeightsAndCapacities`` (SageMaker API reference). SageMaker refuses to update an endpoint
+whose variant is a registered scalable target with a new configuration, so apply deregisters it first,
+waits for the endpoint to be ``InService`` again and registers it with the new bounds (SageMaker Developer
+Guide, "Update or delete endpoints that use automatic scaling"). The update is a rolling one in batches of
+the disruption guardrail's share of capacity. The instance count stays what target tracking set, clamped
+into the new bounds. Instance types are checked against botocore's own enum of endpoint types.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from advisor.apply import aas
+from advisor.apply.aws import AwsSession, call, error_code
+from advisor.apply.base import ApplyError, Intent, Progress, State, Step
+from advisor.apply.render import json_file
+from advisor.errors import AdvisorError
+from advisor.platforms.sagemaker import check_endpoint_type
+from advisor.pricing.aws import AWS_ERRORS
+
+DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+WAIT_INTERVAL_S = 60  # between rolling-update batches
+POLL_S = 1.0
+ADVISOR_CONFIG = "-advisor-"  # in the names of the endpoint configs advisor creates
+_VARIANT_KEYS = ("VariantName", "ModelName", "InstanceType", "InitialInstanceCount", "InitialVariantWeight")
+
+
+def config_name(endpoint: str, recommendation_id: str) -> str:
+    """``<endpoint>-advisor-<recommendation>``, at most 63 characters (the API's limit)."""
+    return f"{endpoint}{ADVISOR_CONFIG}{recommendation_id.removeprefix('rec-')}"[:63]
+
+
+class SageMakerApplier:
+    kind = "sagemaker"
+
+    def __init__(self, session_for: Any, *, timeout_s: float = 900.0) -> None:
+        self._session_for = session_for
+        self.timeout_s = timeout_s
+
+    def _session(self, intent: Intent) -> AwsSession:
+        session: AwsSession = self._session_for(intent.region)
+        return session
+
+    @staticmethod
+    def _names(intent: Intent) -> tuple[str, str]:
+        t = intent.target.sagemaker
+        assert t is not None
+        return t.endpoint, t.variant
+
+    def label(self, intent: Intent) -> str:
+        endpoint, variant = self._names(intent)
+        return f"SageMaker endpoint {endpoint} (variant {variant})"
+
+    def _resource(self, intent: Intent) -> aas.Resource:
+        endpoint, variant = self._names(intent)
+        return aas.Resource("sagemaker", f"endpoint/{endpoint}/variant/{variant}", DIMENSION)
+
+    def _endpoint(self, intent: Intent) -> dict[str, Any]:
+        session, (endpoint, _) = self._session(intent), self._names(intent)
+        sm = session.client("sagemaker")
+        try:
+            found: dict[str, Any] = sm.describe_endpoint(EndpointName=endpoint)
+        except AWS_ERRORS as exc:
+            # a missing endpoint is a ValidationException "Could not find endpoint ..." (API reference)
+            if error_code(exc) == "ValidationException" and "could not find" in str(exc).lower():
+                raise ApplyError(
+                    f"SageMaker endpoint {endpoint!r} does not exist in {session.region}",
+                    where=f"deploy.sagemaker of {intent.name}",
+                    fix="create it or correct the endpoint name",
+                ) from None
+            return call(
+                "sagemaker:DescribeEndpoint", session.region, sm.describe_endpoint, EndpointName=endpoint
+            )
+        return found
+
+    def read(self, intent: Intent) -> State:
+        session, (endpoint, variant) = self._session(intent), self._names(intent)
+        sm = session.client("sagemaker")
+        found = self._endpoint(intent)
+        config_name = found["EndpointConfigName"]
+        config = call(
+            "sagemaker:DescribeEndpointConfig",
+            session.region,
+            sm.describe_endpoint_config,
+            EndpointConfigName=config_name,
+        )
+        variants = {v["VariantName"]: v for v in config["ProductionVariants"]}
+        if variant not in variants:
+            raise ApplyError(
+                f"endpoint {endpoint!r} has no production variant {variant!r}",
+                where=f"deploy.sagemaker of {intent.name}",
+                fix=f"name one of: {', '.join(sorted(variants))}",
+            )
+        live = {v["VariantName"]: v for v in found.get("ProductionVariants", [])}
+        count = live.get(variant, {}).get(
+            "DesiredInstanceCount", variants[variant].get("InitialInstanceCount")
+        )
+        state = {
+            "Variant": {
+                "VariantName": variant,
+                "InstanceType": variants[variant]["InstanceType"],
+                "InstanceCount": int(count),
+            },
+            **aas.read(session, self._resource(intent), intent.name),
+            "_refs": {"EndpointConfigName": config_name, "LiveCount": int(count)},
+        }
+        return state
+
+    def desired(self, intent: Intent, live: State) -> State:
+        v = intent.deployment.sagemaker_variant
+        if v is None:
+            raise ApplyError(f"the plan of {intent.name} has no SageMaker variant", fix="recommend again")
+        try:
+            instance_type = check_endpoint_type(v.instance_type, where=f"plan of {intent.name}")
+        except AdvisorError as exc:
+            raise ApplyError(exc.what, where=exc.where, fix=exc.fix) from None
+        count = min(max(int(live["Variant"]["InstanceCount"]), v.min_instance_count), v.max_instance_count)
+        rpn = max(1, intent.model.plan.replicas_per_node if intent.model.plan else 1)
+        d = intent.deployment
+        return {
+            "Variant": {
+                "VariantName": live["Variant"]["VariantName"],
+                "InstanceType": instance_type,
+                "InstanceCount": count,
+            },
+            **aas.desired(
+                model=intent.name,
+                min_capacity=v.min_instance_count,
+                max_capacity=v.max_instance_count,
+                metric=d.scaling_metric.name,
+                target_value=d.scaling_metric.target_value,
+                scale_in_cooldown_s=d.scale_down_stabilisation_s,
+                schedules=d.schedules,
+                units_of=lambda replicas: -(-replicas // rpn),
+            ),
+            "_refs": {},
+        }
+
+    def steps(self, intent: Intent, now: State, want: State) -> list[Step]:
+        session, res = self._session(intent), self._resource(intent)
+        out: list[Step] = []
+        scaling_now = now
+        if now["Variant"]["InstanceType"] != want["Variant"]["InstanceType"]:
+            if now.get("ScalableTarget"):
+                # advisor's policy and schedules, then the target (AWS deletes a deregistered target's
+                # policies and scheduled actions itself; deleting them first is the same on every backend)
+                unscaled: State = {"ScalableTarget": None, "TargetTracking": None, "ScheduledActions": {}}
+                out += aas.steps(session, res, now, unscaled)
+                scaling_now = unscaled
+            out += self._config_steps(intent, now, want)
+        elif now["Variant"]["InstanceCount"] != want["Variant"]["InstanceCount"]:
+            out.append(self._count_step(intent, want["Variant"]))
+        return out + aas.steps(session, res, scaling_now, want)
+
+    def _config_steps(self, intent: Intent, now: State, want: State) -> list[Step]:
+        """A new endpoint config (or the one a rollback returns to), the update, and for a rollback the
+        removal of the config advisor made."""
+        session, (endpoint, variant) = self._session(intent), self._names(intent)
+        sm, region = session.client("sagemaker"), session.region
+        back_to = (want.get("_refs") or {}).get("EndpointConfigName")
+        wanted, in_use = want["Variant"], now["_refs"]["EndpointConfigName"]
+        name = back_to or config_name(endpoint, intent.recommendation_id)
+        out: list[Step] = []
+
+        def create() -> None:
+            current = call(
+                "sagemaker:DescribeEndpointConfig",
+                region,
+                sm.describe_endpoint_config,
+                EndpointConfigName=in_use,
+            )
+            variants = []
+            for p in current["ProductionVariants"]:
+                v = {k: p[k] for k in _VARIANT_KEYS if k in p}
+                if v["VariantName"] == variant:
+                    v.update(
+                        InstanceType=wanted["InstanceType"], InitialInstanceCount=wanted["InstanceCount"]
+                    )
+                variants.append(v)
+            call(
+                "sagemaker:CreateEndpointConfig",
+                region,
+                sm.create_endpoint_config,
+                EndpointConfigName=name,
+                ProductionVariants=variants,
+            )
+
+        def update() -> None:
+            batch = max(1, min(100, intent.guardrails.max_disruption_pct))
+            call(
+                "sagemaker:UpdateEndpoint",
+                region,
+                sm.update_endpoint,
+                EndpointName=endpoint,
+                EndpointConfigName=name,
+                DeploymentConfig={
+                    "RollingUpdatePolicy": {
+                        "MaximumBatchSize": {"Type": "CAPACITY_PERCENT", "Value": batch},
+                        "WaitIntervalInSeconds": WAIT_INTERVAL_S,
+                    }
+                },
+            )
+            self._wait_in_service(intent, time.monotonic() + self.timeout_s, lambda _: None)
+
+        if back_to is None and not self._config_exists(intent, name):
+            out.append(Step(f"create endpoint config {name}: {variant} on {wanted['InstanceType']}", create))
+        out.append(
+            Step(
+                f"update endpoint {endpoint} to {name} "
+                f"({wanted['InstanceType']} x {wanted['InstanceCount']})",
+                update,
+            )
+        )
+        if back_to is not None and ADVISOR_CONFIG in in_use:
+            out.append(
+                Step(
+                    f"delete endpoint config {in_use} (made by advisor, no longer used)",
+                    lambda: call(
+                        "sagemaker:DeleteEndpointConfig",
+                        region,
+                        sm.delete_endpoint_config,
+                        EndpointConfigName=in_use,
+                    ),
+                )
+            )
+        return out
+
+    def _config_exists(self, intent: Intent, name: str) -> bool:
+        """An endpoint config advisor made for this recommendation already (a run that stopped part-way)."""
+        session = self._session(intent)
+        try:
+            session.client("sagemaker").describe_endpoint_config(EndpointConfigName=name)
+        except AWS_ERRORS:
+            return False
+        return True
+
+    def _count_step(self, intent: Intent, wanted: Mapping[str, Any]) -> Step:
+        session, (endpoint, variant) = self._session(intent), self._names(intent)
+        sm = session.client("sagemaker")
+        return Step(
+            f"endpoint {endpoint}: {variant} instance count → {wanted['InstanceCount']}",
+            lambda: call(
+                "sagemaker:UpdateEndpointWeightsAndCapacities",
+                session.region,
+                sm.update_endpoint_weights_and_capacities,
+                EndpointName=endpoint,
+                DesiredWeightsAndCapacities=[
+                    {"VariantName": variant, "DesiredInstanceCount": wanted["InstanceCount"]}
+                ],
+            ),
+        )
+
+    def _wait_in_service(self, intent: Intent, deadline_s: float, progress: Progress) -> None:
+        endpoint, _ = self._names(intent)
+        while True:
+            status = self._endpoint(intent)["EndpointStatus"]
+            if status == "InService":
+                return
+            if status in ("Failed", "OutOfService", "RollingBack"):
+                raise ApplyError(f"SageMaker endpoint {endpoint} is {status} after the update")
+            if time.monotonic() >= deadline_s:
+                raise ApplyError(
+                    f"SageMaker endpoint {endpoint} still {status} after {self.timeout_s:g} s",
+                    fix="see the endpoint's events in the console; raise --timeout for large models",
+                )
+            progress(f"{endpoint}: {status}")
+            time.sleep(POLL_S)
+
+    def settle(self, intent: Intent, want: State, deadline_s: float, progress: Progress) -> None:
+        self._wait_in_service(intent, deadline_s, progress)
+
+    def render(self, intent: Intent) -> Mapping[str, str]:
+        v = intent.deployment.sagemaker_variant
+        assert v is not None
+        d = intent.deployment
+        config = {
+            "EndpointConfigName": config_name(intent.name, intent.recommendation_id),
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "<your SageMaker model>",
+                    "InstanceType": v.instance_type,
+                    "InitialInstanceCount": v.initial_instance_count,
+                }
+            ],
+        }
+        scaling = aas.desired(
+            model=intent.name,
+            min_capacity=v.min_instance_count,
+            max_capacity=v.max_instance_count,
+            metric=d.scaling_metric.name,
+            target_value=d.scaling_metric.target_value,
+            scale_in_cooldown_s=d.scale_down_stabilisation_s,
+            schedules=d.schedules,
+        )
+        return {
+            f"{intent.name}/endpoint-config.json": json_file(config),
+            f"{intent.name}/application-autoscaling.json": json_file(scaling),
+        }
