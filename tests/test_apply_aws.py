@@ -317,10 +317,9 @@ def test_drift_is_refused_unless_forced(
     )
     before = _frozen()
     dry = invoke(capsys, "apply", *_models("fraud-scorer"))
-    assert (
-        dry.code == 0
-        and "refused: the target runs 12 but the recommendation was computed against 4" in dry.stdout
-    )
+    assert dry.code == 1
+    assert "refused: the target runs 12 but the recommendation was computed against 4" in dry.stdout
+    assert dry.stderr.startswith("error: fraud-scorer: the target runs 12") and dry.stderr.count("\n") == 1
     run = invoke(capsys, "apply", *_models("fraud-scorer"), "--yes")
     assert run.code != 0 and run.stderr.count("\n") == 1 and "drifted" in run.stderr
     assert _frozen() == before

@@ -152,7 +152,13 @@ def diff(now: Mapping[str, Any], want: Mapping[str, Any]) -> list[FieldChange]:
 def mismatches(read_back: Mapping[str, Any], want: Mapping[str, Any]) -> list[FieldChange]:
     """Desired settings the target does not show after a change (only paths of ``want`` are checked)."""
     flat_now = flatten(read_back)
-    return [FieldChange(k, flat_now.get(k), v) for k, v in flatten(want).items() if flat_now.get(k) != v]
+    wrong = [FieldChange(k, flat_now.get(k), v) for k, v in flatten(want).items() if flat_now.get(k) != v]
+    # a desired absence (an object a rollback deleted) is checked too: nothing may be left under it
+    for k in [str(k) for k, v in want.items() if v is None and not str(k).startswith("_")]:
+        left = {p: x for p, x in flat_now.items() if p == k or p.startswith(f"{k}.")}
+        if left:
+            wrong.append(FieldChange(k, left, None))
+    return wrong
 
 
 @dataclass

@@ -38,7 +38,7 @@ from advisor.store import Store
 # Live capacity this many times the recommendation's "current" count (or as small a fraction of it) means
 # the traffic or the fleet changed since the recommendation was computed: its sizing no longer holds.
 DRIFT_RATIO = 2.0
-Kind = Literal["change", "nothing", "migration", "files", "skipped", "refused"]
+Kind = Literal["change", "nothing", "migration", "files", "skipped", "refused", "error"]
 
 
 @dataclass
@@ -67,6 +67,11 @@ class ApplyPlan:
     @property
     def has_changes(self) -> bool:
         return any(m.kind == "change" for m in self.models)
+
+    @property
+    def blocked(self) -> ModelPlan | None:
+        """The first model apply must not go on with: a target it could not read, or one drifted."""
+        return next((m for m in self.models if m.kind in ("error", "refused")), None)
 
 
 @dataclass
@@ -119,7 +124,11 @@ def plan(
     for m in rec.models:
         if models and m.model not in models:
             continue
-        out.append(_plan_model(rec, m, registry, guardrails, force, files_only))
+        try:
+            out.append(_plan_model(rec, m, registry, guardrails, force, files_only))
+        except ApplyError as exc:  # one unreachable or missing target does not hide the others' diffs
+            label = m.deploy.label if m.deploy is not None else "-"
+            out.append(ModelPlan(m.model, label, "error", exc.one_line()))
     return ApplyPlan(rec, out)
 
 
@@ -201,9 +210,9 @@ def execute(
     """
     outcome = ApplyOutcome(run_id=f"run-{now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}")
     rec_id = applying.recommendation.id
-    refused = [m for m in applying.models if m.kind == "refused"]
-    if refused:
-        raise ApplyError(f"{refused[0].model}: {refused[0].reason}", where=refused[0].target)
+    blocked = applying.blocked
+    if blocked is not None:
+        raise ApplyError(f"{blocked.model}: {blocked.reason}", fix="nothing was changed")
     done: list[tuple[ModelPlan, int]] = []
     for m in applying.models:
         if m.files:

@@ -156,7 +156,7 @@ def run(
     ),
 ) -> None:
     """Show what applying a recommendation changes; with --yes apply it, verify it, and audit it."""
-    from advisor.apply import execute, plan
+    from advisor.apply import ApplyError, execute, plan
     from advisor.records import load_recommendation
 
     settings: Settings = ctx.obj
@@ -178,6 +178,9 @@ def run(
             console.print(f"recommendation {rec.id} ({rec.scenario})", markup=False, highlight=False)
             _print_plan(applying)
         if not yes:
+            blocked = applying.blocked
+            if blocked is not None:
+                raise ApplyError(f"{blocked.model}: {blocked.reason}", fix="the others' diffs are above")
             if out is not None and any(m.files for m in applying.models):
                 written = _write_files_only(applying, registry, store, out)
                 err_console.print(f"wrote {len(written)} files under {out}", markup=False, highlight=False)

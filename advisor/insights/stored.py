@@ -107,7 +107,10 @@ def applied_changes(
     *, recommendation_id: str | None = None, limit: int = 200, settings: Settings | None = None
 ) -> pd.DataFrame:
     """The audit trail of changes applied to clusters (``advisor apply``), newest first; empty when none."""
-    columns = ["id", "created_at", "recommendation_id", "target", "action", "dry_run", "status", "detail"]
+    columns = [
+        "id", "created_at", "actor", "recommendation_id", "model", "target", "action", "dry_run", "status",
+        "verification", "rollback_of", "detail",
+    ]  # fmt: skip
     store = _store(settings)
     if store is None:
         return pd.DataFrame(columns=columns)

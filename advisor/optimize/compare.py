@@ -132,7 +132,7 @@ def price_current(
     return CurrentCost(
         Comparison(
             name="current",
-                count=cur.count,
+            count=cur.count,
             description=desc,
             platform=cur.platform.value,
             shape=label,

@@ -365,6 +365,9 @@ spot:
   max_interruption_band: "10-15%"      # <5%, 5-10%, 10-15%, 15-20%, >20% (AWS Spot Instance Advisor bands)
   min_on_demand_base: 1                # on-demand nodes kept under the spot share
   min_instance_types_per_pool: 2       # diversify spot pools over at least this many types
+apply:                                 # guardrails `advisor apply` keeps (flags override them)
+  max_disruption_pct: 25               # at most this share of a model's replicas replaced at once
+  min_on_demand_base: 0                # never set an on-demand base below this (nodes, tasks)
 load_balancer:
   kind: application
   shared: true                         # one ALB for all models
@@ -414,4 +417,5 @@ models:                                # REQUIRED: at least one
     current: {platform: sagemaker, instance_type: ml.c5.2xlarge, count: 3}
     capacities_rps: {c7a.large: 40}
     deploy: {sagemaker: {endpoint: search-embedder}}
+    # platforms: [sagemaker]           # hold this model to some of the scenario's platforms
 """
