@@ -152,12 +152,16 @@ def _plan_model(
         checklist = f"{m.model}/MIGRATION.md"
         files[checklist] = migration_checklist(intent, sorted(files))
         assert m.plan is not None
-        why = f"platform change to {m.plan.platform.value}: configuration and checklist written, none created"
+        why = (
+            f"platform change to {m.plan.platform.value}: its configuration and a checklist, nothing created"
+        )
         return _priced(ModelPlan(m.model, label, "migration", why, intent, files=files), m)
     applier = registry.get(intent.target.kind)
     if intent.target.kind in files_only:
         files = dict(applier.render(intent))
-        return _priced(ModelPlan(m.model, label, "files", "written as files", intent, files=files), m)
+        return _priced(
+            ModelPlan(m.model, label, "files", "as files (no cluster to apply to)", intent, files=files), m
+        )
     before = applier.read(intent)
     drift = _drift(m, before)
     if drift and not force:
