@@ -393,3 +393,23 @@ def test_unix_cron_becomes_aws_cron(unix: str, aws: str) -> None:
 def test_aws_cron_refuses_what_it_cannot_express() -> None:
     with pytest.raises(ApplyError, match="both the day of the month and of the week"):
         aws_cron("0 0 1 * 1")
+
+
+def test_an_ecs_plan_on_ec2_needs_its_pools_capacity_provider(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo as it is puts churn-predictor's ECS service on EC2 nodes (pool inference-churn-predictor):
+    apply uses the capacity provider of that name and says so, in one line, when the cluster lacks it."""
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path / "home"))
+    demo = recommend(Path(__file__).resolve().parents[1] / "examples" / "demo-scenario.yaml")
+    with Store(tmp_path / "home" / "advisor.db") as store:
+        save_recommendation(store, demo)
+    churn = demo.model("churn-predictor")
+    assert churn.plan is not None and churn.plan.deployment is not None
+    (pool,) = churn.plan.deployment.pools
+    with moto_aws():
+        create_targets(demo)
+        run = invoke(capsys, "apply", *_models("churn-predictor"))
+    assert run.code == 1
+    assert f"cluster 'prod' has no capacity provider '{pool}' for the plan's EC2 pool" in run.stdout
+    assert run.stderr.count("\n") == 1 and run.stderr.startswith("error: churn-predictor:")

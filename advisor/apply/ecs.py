@@ -128,6 +128,7 @@ class EcsApplier:
                     item["base"] = max(int(str(item["base"])), intent.guardrails.min_on_demand_base)
         else:
             strategy = [{"capacityProvider": pool, "base": 0, "weight": 1} for pool in d.pools]
+            self._check_providers(intent, [str(i["capacityProvider"]) for i in strategy])
         target_group = live["_refs"]["TargetGroupArn"]
         if target_group is None:
             raise ApplyError(
@@ -155,6 +156,25 @@ class EcsApplier:
             ),
             "_refs": {"TargetGroupArn": target_group},
         }
+
+    def _check_providers(self, intent: Intent, names: list[str]) -> None:
+        """An EC2 plan runs on the capacity provider named after its pool, which apply does not create."""
+        session, (cluster, _) = self._session(intent), self._names(intent)
+        found = call(
+            "ecs:DescribeClusters",
+            session.region,
+            session.client("ecs").describe_clusters,
+            clusters=[cluster],
+        ).get("clusters", [])
+        have = set(found[0].get("capacityProviders", [])) if found else set()
+        missing = [n for n in names if n not in have]
+        if missing:
+            raise ApplyError(
+                f"cluster {cluster!r} has no capacity provider {missing[0]!r} for the plan's EC2 pool",
+                where=f"deploy.ecs of {intent.name}",
+                fix="create an Auto Scaling group capacity provider of that name (its group holds the pool's "
+                "instance types) and add it to the cluster",
+            )
 
     def steps(self, intent: Intent, now: State, want: State) -> list[Step]:
         session, (cluster, service) = self._session(intent), self._names(intent)

@@ -5,7 +5,8 @@
 applier's safe order, then waits for each target to settle and **verifies** it by reading it back. When
 anything fails part-way, every change this run made is undone in reverse order with the same machinery
 (the before-state as the new desired state), the undo is verified, and both are in the audit trail.
-:func:`rollback` undoes one recorded change later. Every outcome is audited (:mod:`advisor.apply.audit`).
+:func:`rollback_plan` and :func:`restore` undo one recorded change later. Every outcome is audited
+(:mod:`advisor.apply.audit`).
 
 What is never done silently:
 

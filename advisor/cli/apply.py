@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
-from advisor.cli.output import console, err_console, print_json
+from advisor.cli.output import console, err_console, print_json, warn
 from advisor.errors import ConfigError
 from advisor.settings import Settings
 from advisor.store import Store
@@ -58,8 +58,10 @@ def _guardrails(rec: Any, max_disruption: int | None, min_on_demand: int | None)
     if rec.scenario_file and Path(rec.scenario_file).is_file():
         try:
             policy = load_scenario(Path(rec.scenario_file)).apply
-        except ConfigError:
-            policy = None
+        except ConfigError as exc:
+            warn(f"guardrails: the scenario no longer reads ({exc.one_line()}); using the defaults and flags")
+    elif rec.scenario_file and (max_disruption is None or min_on_demand is None):
+        warn(f"guardrails: {rec.scenario_file} is gone; using the defaults and flags")
     base = (
         Guardrails() if policy is None else Guardrails(policy.max_disruption_pct, policy.min_on_demand_base)
     )
@@ -80,17 +82,19 @@ def _print_plan(applying: Any) -> None:
             costs = f"  (${m.usd_per_month_today:,.2f} → ${m.usd_per_month_after:,.2f}/month)"
         head = f"{m.model} → {m.target}: "
         if m.kind == "change":
-            console.print(f"{head}{len(m.changes)} changes{costs}", markup=False, highlight=False)
+            console.print(
+                f"{head}{len(m.changes)} changes{costs}", markup=False, highlight=False, soft_wrap=True
+            )
             for c in m.changes:
                 console.print(
                     f"  {c.path}: {_show(c.before)} → {_show(c.after)}", markup=False, highlight=False
                 )
             for n, step in enumerate(m.steps, start=1):
-                console.print(f"  step {n}: {step}", markup=False, highlight=False)
+                console.print(f"  step {n}: {step}", markup=False, highlight=False, soft_wrap=True)
         else:
-            console.print(f"{head}{m.kind}: {m.reason}{costs}", markup=False, highlight=False)
+            console.print(f"{head}{m.kind}: {m.reason}{costs}", markup=False, highlight=False, soft_wrap=True)
             for name in m.files:
-                console.print(f"  file {name}", markup=False, highlight=False)
+                console.print(f"  file {name}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _plan_json(applying: Any) -> dict[str, Any]:
@@ -131,7 +135,9 @@ def run(
     rec_id: str = typer.Argument("latest", metavar="[REC_ID|latest]", help="A stored recommendation."),
     models: list[str] = typer.Option([], "--model", help="Only this model (repeatable)."),
     yes: bool = typer.Option(False, "--yes", help="Make the changes (else print the diff only)."),
-    as_json: bool = typer.Option(False, "--json", help="The plan (and outcome) as JSON."),
+    as_json: bool = typer.Option(
+        False, "--json", help="The plan as JSON on stdout (outcome lines on stderr)."
+    ),
     force: bool = typer.Option(False, "--force", help="Apply even where the live state has drifted."),
     out: Path | None = typer.Option(
         None,
@@ -176,7 +182,9 @@ def run(
         if as_json:
             print_json(_plan_json(applying))
         else:
-            console.print(f"recommendation {rec.id} ({rec.scenario})", markup=False, highlight=False)
+            console.print(
+                f"recommendation {rec.id} ({rec.scenario})", markup=False, highlight=False, soft_wrap=True
+            )
             _print_plan(applying)
         if not yes:
             blocked = applying.blocked
@@ -184,14 +192,16 @@ def run(
                 raise ApplyError(f"{blocked.model}: {blocked.reason}", fix="the others' diffs are above")
             if out is not None and any(m.files for m in applying.models):
                 written = _write_files_only(applying, registry, store, out)
-                err_console.print(f"wrote {len(written)} files under {out}", markup=False, highlight=False)
+                err_console.print(
+                    f"wrote {len(written)} files under {out}", markup=False, highlight=False, soft_wrap=True
+                )
             if not as_json:
                 more = (
                     "nothing to change"
                     if not applying.has_changes
                     else "dry run: nothing changed; --yes applies"
                 )
-                err_console.print(more, markup=False, highlight=False)
+                err_console.print(more, markup=False, highlight=False, soft_wrap=True)
             return
         out_dir = out or settings.home / "apply" / rec.id
         with _progress() as bar:
@@ -205,13 +215,15 @@ def run(
                 progress=lambda text: bar.update(task, description=text[:100]),
             )
     for model, change_id in outcome.applied:
-        err_console.print(f"applied {model} (change {change_id}), verified", markup=False, highlight=False)
+        err_console.print(
+            f"applied {model} (change {change_id}), verified", markup=False, highlight=False, soft_wrap=True
+        )
     if outcome.written:
         err_console.print(
             f"wrote {len(outcome.written)} files under {out_dir}", markup=False, highlight=False
         )
     if not outcome.applied and not outcome.written:
-        err_console.print("nothing to change", markup=False, highlight=False)
+        err_console.print("nothing to change", markup=False, highlight=False, soft_wrap=True)
 
 
 def _write_files_only(applying: Any, registry: Any, store: Store, out: Path) -> list[Path]:
@@ -275,9 +287,16 @@ def rollback_cmd(
         intent, before, changes = rollback_plan(store, registry, rec, row, force=force)
         console.print(f"rollback of change {change_id} ({row['model']} → {row['target']}):", markup=False)
         for c in changes:
-            console.print(f"  {c.path}: {_show(c.before)} → {_show(c.after)}", markup=False, highlight=False)
+            console.print(
+                f"  {c.path}: {_show(c.before)} → {_show(c.after)}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         if not yes:
-            err_console.print("dry run: nothing changed; --yes restores", markup=False, highlight=False)
+            err_console.print(
+                "dry run: nothing changed; --yes restores", markup=False, highlight=False, soft_wrap=True
+            )
             return
         with _progress() as bar:
             task = bar.add_task("rollback", total=None)
