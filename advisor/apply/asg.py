@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from advisor.apply.aws import AwsSession, call, resource_label
+from advisor.apply.aws import AwsApplier, call, resource_label
 from advisor.apply.base import ApplyError, Intent, Progress, State, Step
 from advisor.apply.render import json_file
 from advisor.optimize.recommendation import NodePool
@@ -35,15 +35,8 @@ POLICY_NAME = "advisor-target-tracking"
 SPOT_STRATEGY = "price-capacity-optimized"
 
 
-class AsgApplier:
+class AsgApplier(AwsApplier):
     kind = "aws_asg"
-
-    def __init__(self, session_for: Any) -> None:
-        self._session_for = session_for  # region -> AwsSession
-
-    def _session(self, intent: Intent) -> AwsSession:
-        session: AwsSession = self._session_for(intent.region)
-        return session
 
     def label(self, intent: Intent) -> str:
         assert intent.target.aws_asg is not None

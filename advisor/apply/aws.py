@@ -14,16 +14,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import boto3
-from botocore.config import Config
 
-from advisor.apply.base import ApplyError
-from advisor.pricing.aws import AWS_ERRORS, translate_aws_error
+from advisor.apply.base import ApplyError, Intent
+from advisor.pricing.aws import AWS_ERRORS, client_config, translate_aws_error
 
 T = TypeVar("T")
 
 DEFAULT_MAX_ATTEMPTS = 6
-CONNECT_TIMEOUT_S = 10.0
-READ_TIMEOUT_S = 60.0
 
 PERMISSIONS = (
     "the read and write actions of the target (autoscaling:*, sagemaker:*Endpoint*, ecs:*Service*, "
@@ -44,12 +41,7 @@ class AwsSession:
     ) -> None:
         self.region = region
         self._endpoint_url = endpoint_url
-        self._config = Config(
-            retries={"mode": "standard", "max_attempts": max_attempts},
-            connect_timeout=CONNECT_TIMEOUT_S,
-            read_timeout=READ_TIMEOUT_S,
-            user_agent_extra="advisor-apply",
-        )
+        self._config = client_config("advisor-apply", max_attempts=max_attempts)
         self._hook = client_hook
         self._session: boto3.session.Session | None = None
         self._clients: dict[str, Any] = {}
@@ -68,6 +60,19 @@ class AwsSession:
                 self._hook(made)
             self._clients[service] = made
         return self._clients[service]
+
+
+SessionFor = Callable[[str], "AwsSession"]
+
+
+class AwsApplier:
+    """What the AWS appliers share: one :class:`AwsSession` per region, from ``session_for(region)``."""
+
+    def __init__(self, session_for: SessionFor) -> None:
+        self._session_for = session_for
+
+    def _session(self, intent: Intent) -> AwsSession:
+        return self._session_for(intent.region)
 
 
 def call(operation: str, region: str, fn: Callable[..., T], /, **kwargs: Any) -> T:

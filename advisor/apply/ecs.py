@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from advisor.apply import aas
-from advisor.apply.aws import AwsSession, call, resource_label
+from advisor.apply.aws import AwsApplier, call, resource_label
 from advisor.apply.base import ApplyError, Intent, Progress, State, Step
 from advisor.apply.render import json_file
 from advisor.domain import FargateSize, Platform
@@ -40,15 +40,8 @@ _REGISTER_KEYS = (
 )  # fmt: skip
 
 
-class EcsApplier:
+class EcsApplier(AwsApplier):
     kind = "ecs"
-
-    def __init__(self, session_for: Any) -> None:
-        self._session_for = session_for
-
-    def _session(self, intent: Intent) -> AwsSession:
-        session: AwsSession = self._session_for(intent.region)
-        return session
 
     @staticmethod
     def _names(intent: Intent) -> tuple[str, str]:

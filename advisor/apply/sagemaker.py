@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from advisor.apply import aas
-from advisor.apply.aws import AwsSession, call, error_code
+from advisor.apply.aws import AwsApplier, SessionFor, call, error_code
 from advisor.apply.base import ApplyError, Intent, Progress, State, Step
 from advisor.apply.render import json_file
 from advisor.errors import AdvisorError
@@ -42,16 +42,12 @@ def config_name(endpoint: str, recommendation_id: str) -> str:
     return f"{endpoint}{ADVISOR_CONFIG}{recommendation_id.removeprefix('rec-')}"[:63]
 
 
-class SageMakerApplier:
+class SageMakerApplier(AwsApplier):
     kind = "sagemaker"
 
-    def __init__(self, session_for: Any, *, timeout_s: float = 900.0) -> None:
-        self._session_for = session_for
+    def __init__(self, session_for: SessionFor, *, timeout_s: float = 900.0) -> None:
+        super().__init__(session_for)
         self.timeout_s = timeout_s
-
-    def _session(self, intent: Intent) -> AwsSession:
-        session: AwsSession = self._session_for(intent.region)
-        return session
 
     @staticmethod
     def _names(intent: Intent) -> tuple[str, str]:

@@ -66,6 +66,16 @@ _THROTTLING_CODES = frozenset(
 _PERMISSIONS = "pricing:GetProducts and ec2:DescribeSpotPriceHistory"
 
 
+def client_config(user_agent_extra: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Config:
+    """Every advisor boto3 client's configuration: standard retries (backoff with jitter), timeouts."""
+    return Config(
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
+        user_agent_extra=user_agent_extra,
+    )
+
+
 class AwsClients:
     """Creates (and caches) the boto3 clients a refresh needs.
 
@@ -84,12 +94,7 @@ class AwsClients:
     ) -> None:
         self._settings = settings
         self._session = session
-        self._config = Config(
-            retries={"mode": "standard", "max_attempts": max_attempts},
-            connect_timeout=CONNECT_TIMEOUT_S,
-            read_timeout=READ_TIMEOUT_S,
-            user_agent_extra="advisor-pricing-refresh",
-        )
+        self._config = client_config("advisor-pricing-refresh", max_attempts=max_attempts)
         self._pricing = pricing_client
         self._ec2: dict[str, Any] = dict(ec2_clients or {})
 
