@@ -240,19 +240,16 @@ def _create_ecs(
         serviceName=service,
         taskDefinition=service,
         desiredCount=count,
+        launchType="FARGATE",
         loadBalancers=[{"targetGroupArn": tg, "containerName": "server", "containerPort": 80}],
-        deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200},
         networkConfiguration={"awsvpcConfiguration": {"subnets": net[0], "securityGroups": [net[1]]}},
-        capacityProviderStrategy=[{"capacityProvider": "FARGATE", "base": 0, "weight": 1}],
     )
-    # CreateService drops capacityProviderStrategy and deploymentConfiguration in moto; UpdateService keeps
-    # them (as AWS's CreateService would have)
+    # moto's CreateService drops deploymentConfiguration; UpdateService keeps it (as AWS's CreateService
+    # would have, with these defaults)
     ecs.update_service(
         cluster=cluster,
         service=service,
-        capacityProviderStrategy=[{"capacityProvider": "FARGATE", "base": 0, "weight": 1}],
         deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200},
-        forceNewDeployment=True,
     )
 
 
@@ -286,12 +283,14 @@ def snapshot() -> dict[str, Any]:
 
 
 def _clean(value: Any) -> Any:
+    """Without request ids and timestamps; an empty capacity-provider strategy is no strategy (the service
+    runs on its launch type either way: UpdateService takes [] to go back to it)."""
+    dropped = ("ResponseMetadata", "CreationTime", "LastModifiedTime", "createdAt", "updatedAt", "id")
     if isinstance(value, dict):
         return {
             k: _clean(v)
             for k, v in value.items()
-            if k
-            not in ("ResponseMetadata", "CreationTime", "LastModifiedTime", "createdAt", "updatedAt", "id")
+            if k not in dropped and not (k == "capacityProviderStrategy" and v == [])
         }
     if isinstance(value, list):
         return [_clean(v) for v in value]

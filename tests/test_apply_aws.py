@@ -4,6 +4,7 @@ guardrails, migrations. The targets are the demo's, created in moto as they run 
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Iterator
@@ -57,7 +58,14 @@ def aws(rec: Recommendation) -> Iterator[SageMakerBehaviour]:
 
 
 def _frozen() -> str:
-    return json.dumps(snapshot(), sort_keys=True, default=str)
+    return json.dumps(snapshot(), sort_keys=True, default=str, indent=1)
+
+
+def _same(before: str, after: str) -> bool:
+    """Equal snapshots; otherwise the difference is printed (pytest shows it with the failure)."""
+    if before != after:
+        print("\n".join(difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=2)))
+    return before == after
 
 
 def _models(*names: str) -> list[str]:
@@ -70,7 +78,7 @@ def test_dry_run_prints_the_diff_and_changes_nothing(
     before = _frozen()
     run = invoke(capsys, "apply", *_models(*AWS_MODELS))
     assert run.code == 0, run.stderr
-    assert _frozen() == before  # every described resource byte-equal
+    assert _same(before, _frozen())  # every described resource byte-equal
     fraud = rec.model("fraud-scorer")
     assert fraud.plan is not None
     assert "fraud-scorer → aws_asg fraud-scorer:" in run.stdout
@@ -173,7 +181,7 @@ def test_apply_verify_noop_history_and_rollback(
         undo = invoke(capsys, "apply", "rollback", str(applied[name]), "--yes")
         assert undo.code == 0, undo.stderr
         assert f"rolled back change {applied[name]}" in undo.stderr
-    assert _frozen() == before  # the exact before-state, read back
+    assert _same(before, _frozen())  # the exact before-state, read back
 
     listed = invoke(capsys, "apply", "history")
     for name, change_id in applied.items():
@@ -230,7 +238,7 @@ def test_failure_on_the_third_of_five_calls_rolls_back_the_first_two(
     )
     assert "Traceback" not in run.stderr
     assert calls[:3] == ["UpdateAutoScalingGroup", "PutScalingPolicy", "UpdateService"]
-    assert _frozen() == before
+    assert _same(before, _frozen())
     with Store(home / "advisor.db") as store:
         rows = store.query("SELECT model, action, status, rollback_of FROM applied_changes ORDER BY id")
     assert [(r["model"], r["action"], r["status"]) for r in rows] == [
@@ -322,7 +330,7 @@ def test_drift_is_refused_unless_forced(
     assert dry.stderr.startswith("error: fraud-scorer: the target runs 12") and dry.stderr.count("\n") == 1
     run = invoke(capsys, "apply", *_models("fraud-scorer"), "--yes")
     assert run.code != 0 and run.stderr.count("\n") == 1 and "drifted" in run.stderr
-    assert _frozen() == before
+    assert _same(before, _frozen())
     forced = invoke(capsys, "apply", *_models("fraud-scorer"), "--yes", "--force", "--max-disruption", "100")
     assert forced.code == 0, forced.stderr
 

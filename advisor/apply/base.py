@@ -150,15 +150,32 @@ def diff(now: Mapping[str, Any], want: Mapping[str, Any]) -> list[FieldChange]:
 
 
 def mismatches(read_back: Mapping[str, Any], want: Mapping[str, Any]) -> list[FieldChange]:
-    """Desired settings the target does not show after a change (only paths of ``want`` are checked)."""
+    """Desired settings the target does not show after a change (only paths of ``want`` are checked).
+
+    A desired absence, at any depth (None or an empty dict: an object a rollback deleted, scheduled actions
+    that must be gone), is checked too: nothing may be left under it.
+    """
     flat_now = flatten(read_back)
     wrong = [FieldChange(k, flat_now.get(k), v) for k, v in flatten(want).items() if flat_now.get(k) != v]
-    # a desired absence (an object a rollback deleted) is checked too: nothing may be left under it
-    for k in [str(k) for k, v in want.items() if v is None and not str(k).startswith("_")]:
+    for k in _absences(want):
         left = {p: x for p, x in flat_now.items() if p == k or p.startswith(f"{k}.")}
         if left:
             wrong.append(FieldChange(k, left, None))
     return wrong
+
+
+def _absences(state: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Paths whose desired value is None or an empty dict (references, ``_…``, excluded)."""
+    out: list[str] = []
+    for key, value in state.items():
+        if str(key).startswith("_"):
+            continue
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if value is None or (isinstance(value, Mapping) and not value):
+            out.append(path)
+        elif isinstance(value, Mapping):
+            out += _absences(value, path)
+    return out
 
 
 @dataclass

@@ -182,10 +182,10 @@ class EcsApplier(AwsApplier):
             else:
                 out.append(self._register_step(intent, now, want, revision))
         update: dict[str, Any] = {}
-        if now.get("CapacityProviderStrategy") != want.get("CapacityProviderStrategy") and want.get(
-            "CapacityProviderStrategy"
-        ):
-            update["capacityProviderStrategy"] = want["CapacityProviderStrategy"]
+        if now.get("CapacityProviderStrategy") != want.get("CapacityProviderStrategy"):
+            # an empty strategy returns the service to its launch type (UpdateService API reference); a
+            # new strategy needs a new deployment
+            update["capacityProviderStrategy"] = want.get("CapacityProviderStrategy") or []
             update["forceNewDeployment"] = True
         if now.get("DeploymentConfiguration") != want.get("DeploymentConfiguration"):
             update["deploymentConfiguration"] = want["DeploymentConfiguration"]
