@@ -389,9 +389,12 @@ def test_a_platform_change_writes_configuration_and_a_checklist(
     ("unix", "aws"),
     [
         ("30 0 * * *", "cron(30 0 * * ? *)"),
-        ("0 8 * * 1-5", "cron(0 8 ? * 2-6 *)"),
+        ("0 8 * * 1-5", "cron(0 8 ? * MON,TUE,WED,THU,FRI *)"),
         ("0 8 * * MON", "cron(0 8 ? * MON *)"),
-        ("0 1 * * 0,6", "cron(0 1 ? * 1,7 *)"),
+        ("0 1 * * 0,6", "cron(0 1 ? * SUN,SAT *)"),
+        ("0 1 * * 7", "cron(0 1 ? * SUN *)"),
+        ("0 1 * * */2", "cron(0 1 ? * SUN,TUE,THU,SAT *)"),
+        ("0 1 * * 5-7", "cron(0 1 ? * SUN,FRI,SAT *)"),
     ],
 )
 def test_unix_cron_becomes_aws_cron(unix: str, aws: str) -> None:

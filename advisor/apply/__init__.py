@@ -26,8 +26,10 @@ def default_registry(
     context: str | None = None,
     timeout_s: float = 900.0,
     client_hook: Callable[[Any], None] | None = None,
+    instance_vcpus: Callable[[str], float | None] = lambda _: None,
 ) -> Registry:
-    """Every applier: AWS ones share one boto3 session per region (``client_hook`` sees each client)."""
+    """Every applier: AWS ones share one boto3 session per region (``client_hook`` sees each client);
+    ``instance_vcpus`` sizes a SageMaker variant on a new instance type (vCPUs of an ``ml.*`` type)."""
     from advisor.apply.asg import AsgApplier
     from advisor.apply.cortex import CortexApplier
     from advisor.apply.ecs import EcsApplier
@@ -43,7 +45,7 @@ def default_registry(
 
     registry = Registry()
     registry.register(AsgApplier(session_for))
-    registry.register(SageMakerApplier(session_for, timeout_s=timeout_s))
+    registry.register(SageMakerApplier(session_for, timeout_s=timeout_s, instance_vcpus=instance_vcpus))
     registry.register(EcsApplier(session_for))
     registry.register(KubernetesApplier(kubeconfig=kubeconfig, context=context))
     registry.register(CortexApplier())

@@ -69,10 +69,13 @@ def read(session: AwsSession, res: Resource, model: str) -> State:
     state: State = {"ScalableTarget": None, "TargetTracking": None, "ScheduledActions": {}}
     if targets:
         state["ScalableTarget"] = {k: int(targets[0][k]) for k in ("MinCapacity", "MaxCapacity")}
+    prefix = f"advisor-{model}-"
+    others = [p["PolicyName"] for p in policies if p["PolicyName"] != POLICY_NAME]
+    others += [a["ScheduledActionName"] for a in actions if not a["ScheduledActionName"].startswith(prefix)]
+    state["_others"] = others  # not advisor's: kept, and never compared
     for p in policies:
         if p["PolicyName"] == POLICY_NAME:
             state["TargetTracking"] = _tracking_state(p["TargetTrackingScalingPolicyConfiguration"])
-    prefix = f"advisor-{model}-"
     for a in actions:
         if a["ScheduledActionName"].startswith(prefix) and res.resource_id == a["ResourceId"]:
             state["ScheduledActions"][a["ScheduledActionName"]] = {

@@ -9,7 +9,6 @@ naming the operation (:func:`call`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -93,28 +92,32 @@ def error_code(exc: BaseException) -> str:
 # AWS cron (EventBridge / Application Auto Scaling): ``cron(minutes hours day-of-month month day-of-week
 # year)``, one of day-of-month and day-of-week must be ``?``, and days of the week are 1-7 from Sunday
 # (Application Auto Scaling User Guide, "Scheduled scaling", cron expressions). Unix cron counts them 0-6
-# from Sunday (7 is Sunday too).
-_DOW_NUMBER = re.compile(r"\d+")
+# from Sunday (7 is Sunday too), with ranges and steps over those numbers; so the day-of-week field is
+# expanded (croniter) and written as day names, which both dialects read the same.
+_DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 
 
 def aws_cron(unix: str) -> str:
-    """``30 0 * * 1-5`` → ``cron(30 0 ? * 2-6 *)``; names (MON-FRI) are the same in both dialects."""
+    """``30 0 * * 1-5`` → ``cron(30 0 ? * MON,TUE,WED,THU,FRI *)``; ApplyError for what AWS cannot express."""
+    from croniter import croniter
+
     fields = unix.split()
     if len(fields) != 5:
         raise ApplyError(f"{unix!r} is not a 5-field cron expression", fix="use minute hour dom month dow")
-    minute, hour, dom, month, dow = fields
-    if dow == "*":
-        dow = "?"
-    else:
-        dow = _DOW_NUMBER.sub(lambda m: str(int(m.group()) % 7 + 1), dow)
-        if dom == "*":
-            dom = "?"
-        elif dom != "?":
-            raise ApplyError(
-                f"{unix!r} sets both the day of the month and of the week, which AWS cron cannot express",
-                fix="give one of them as *",
-            )
-    return f"cron({minute} {hour} {dom} {month} {dow} *)"
+    minute, hour, dom, month, _ = fields
+    try:
+        days = croniter.expand(unix)[0][4]
+    except (ValueError, KeyError) as exc:
+        raise ApplyError(f"{unix!r} is not a valid cron expression ({exc})") from None
+    if days == ["*"]:
+        return f"cron({minute} {hour} {dom} {month} ? *)"
+    if dom != "*":
+        raise ApplyError(
+            f"{unix!r} sets both the day of the month and of the week, which AWS cron cannot express",
+            fix="give one of them as *",
+        )
+    names = ",".join(_DAY_NAMES[int(d) % 7] for d in sorted({int(d) % 7 for d in days}))
+    return f"cron({minute} {hour} ? {month} {names} *)"
 
 
 def resource_label(elbv2: Any, target_group_arn: str, region: str) -> str:

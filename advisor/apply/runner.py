@@ -38,6 +38,7 @@ from advisor.store import Store
 
 # Live capacity this many times the recommendation's "current" count (or as small a fraction of it) means
 # the traffic or the fleet changed since the recommendation was computed: its sizing no longer holds.
+# Checked until advisor's own target tracking runs on the target (then the autoscaler owns the count).
 DRIFT_RATIO = 2.0
 Kind = Literal["change", "nothing", "migration", "files", "skipped", "refused", "error"]
 
@@ -184,9 +185,11 @@ def _priced(p: ModelPlan, m: ModelRecommendation) -> ModelPlan:
 
 
 def _drift(m: ModelRecommendation, live: State) -> str:
+    """Why the live count makes the recommendation unsafe to apply, or ''. Once advisor's target tracking
+    runs on the target, the autoscaler owns the count and it is not compared."""
     computed = m.current.count if m.current is not None else None
     running = (live.get("_refs") or {}).get("LiveCount")
-    if not computed or running is None:
+    if not computed or running is None or live.get("TargetTracking") is not None:
         return ""
     if running >= computed * DRIFT_RATIO or running * DRIFT_RATIO <= computed:
         return (

@@ -18,8 +18,10 @@ into the new bounds. Instance types are checked against botocore's own enum of e
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from advisor.apply import aas
@@ -32,22 +34,46 @@ from advisor.pricing.aws import AWS_ERRORS
 
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 WAIT_INTERVAL_S = 60  # between rolling-update batches
+# A rolling update's batch as a share of capacity must be 5-50 % (API reference, CapacitySize with
+# RollingUpdatePolicy); the disruption guardrail is held to that range.
+BATCH_PCT = (5, 50)
 POLL_S = 1.0
 ADVISOR_CONFIG = "-advisor-"  # in the names of the endpoint configs advisor creates
 _VARIANT_KEYS = ("VariantName", "ModelName", "InstanceType", "InitialInstanceCount", "InitialVariantWeight")
 
 
 def config_name(endpoint: str, recommendation_id: str) -> str:
-    """``<endpoint>-advisor-<recommendation>``, at most 63 characters (the API's limit)."""
-    return f"{endpoint}{ADVISOR_CONFIG}{recommendation_id.removeprefix('rec-')}"[:63]
+    """``<endpoint>-advisor-<8 hex of the recommendation id>``: unique per recommendation, at most 63
+    characters and ending alphanumeric, as the API's name pattern requires (the endpoint part shortened)."""
+    digest = hashlib.blake2b(recommendation_id.encode(), digest_size=4).hexdigest()
+    suffix = f"{ADVISOR_CONFIG}{digest}"
+    return endpoint[: 63 - len(suffix)].rstrip("-") + suffix
 
 
 class SageMakerApplier(AwsApplier):
     kind = "sagemaker"
 
-    def __init__(self, session_for: SessionFor, *, timeout_s: float = 900.0) -> None:
+    def __init__(
+        self,
+        session_for: SessionFor,
+        *,
+        timeout_s: float = 900.0,
+        instance_vcpus: Callable[[str], float | None] = lambda _: None,
+    ) -> None:
         super().__init__(session_for)
         self.timeout_s = timeout_s
+        self._vcpus = instance_vcpus
+
+    def _count_on(self, live: Mapping[str, Any], instance_type: str) -> int:
+        """The live instance count, on a new type as many as give the same vCPUs (capacity is never cut by
+        the switch; target tracking trims it afterwards). Types of unknown size keep the count."""
+        count = int(live["InstanceCount"])
+        if live["InstanceType"] == instance_type:
+            return count
+        old, new = self._vcpus(live["InstanceType"]), self._vcpus(instance_type)
+        if old is None or new is None or new <= 0:
+            return count
+        return max(1, math.ceil(count * old / new - 1e-9))
 
     @staticmethod
     def _names(intent: Intent) -> tuple[str, str]:
@@ -85,12 +111,12 @@ class SageMakerApplier(AwsApplier):
         session, (endpoint, variant) = self._session(intent), self._names(intent)
         sm = session.client("sagemaker")
         found = self._endpoint(intent)
-        config_name = found["EndpointConfigName"]
+        in_use = found["EndpointConfigName"]
         config = call(
             "sagemaker:DescribeEndpointConfig",
             session.region,
             sm.describe_endpoint_config,
-            EndpointConfigName=config_name,
+            EndpointConfigName=in_use,
         )
         variants = {v["VariantName"]: v for v in config["ProductionVariants"]}
         if variant not in variants:
@@ -110,7 +136,7 @@ class SageMakerApplier(AwsApplier):
                 "InstanceCount": int(count),
             },
             **aas.read(session, self._resource(intent), intent.name),
-            "_refs": {"EndpointConfigName": config_name, "LiveCount": int(count)},
+            "_refs": {"EndpointConfigName": in_use, "LiveCount": int(count), "Variants": len(variants)},
         }
         return state
 
@@ -122,7 +148,17 @@ class SageMakerApplier(AwsApplier):
             instance_type = check_endpoint_type(v.instance_type, where=f"plan of {intent.name}")
         except AdvisorError as exc:
             raise ApplyError(exc.what, where=exc.where, fix=exc.fix) from None
-        count = min(max(int(live["Variant"]["InstanceCount"]), v.min_instance_count), v.max_instance_count)
+        others = live.get("_others") or []
+        if others and live["Variant"]["InstanceType"] != instance_type:
+            raise ApplyError(
+                f"the variant's scaling has policies or scheduled actions advisor did not make "
+                f"({', '.join(others)}); a new instance type deregisters the scalable target, and SageMaker "
+                "would delete them with it",
+                where=f"deploy.sagemaker of {intent.name}",
+                fix="remove them (advisor sets target tracking and schedules itself), then apply again",
+            )
+        count = self._count_on(live["Variant"], instance_type)
+        count = min(max(count, v.min_instance_count), v.max_instance_count)
         rpn = max(1, intent.model.plan.replicas_per_node if intent.model.plan else 1)
         d = intent.deployment
         return {
@@ -194,23 +230,26 @@ class SageMakerApplier(AwsApplier):
             )
 
         def update() -> None:
-            batch = max(1, min(100, intent.guardrails.max_disruption_pct))
+            extra: dict[str, Any] = {}
+            if now["_refs"].get("Variants", 1) == 1:  # rolling updates take one-variant endpoints only
+                batch = min(max(intent.guardrails.max_disruption_pct, BATCH_PCT[0]), BATCH_PCT[1])
+                extra["DeploymentConfig"] = {
+                    "RollingUpdatePolicy": {
+                        "MaximumBatchSize": {"Type": "CAPACITY_PERCENT", "Value": batch},
+                        "WaitIntervalInSeconds": WAIT_INTERVAL_S,
+                    }
+                }
             call(
                 "sagemaker:UpdateEndpoint",
                 region,
                 sm.update_endpoint,
                 EndpointName=endpoint,
                 EndpointConfigName=name,
-                DeploymentConfig={
-                    "RollingUpdatePolicy": {
-                        "MaximumBatchSize": {"Type": "CAPACITY_PERCENT", "Value": batch},
-                        "WaitIntervalInSeconds": WAIT_INTERVAL_S,
-                    }
-                },
+                **extra,
             )
             self._wait_in_service(intent, time.monotonic() + self.timeout_s, lambda _: None)
 
-        if back_to is None and not self._config_exists(intent, name):
+        if back_to is None and not self._config_exists(intent, name, wanted["InstanceType"]):
             out.append(Step(f"create endpoint config {name}: {variant} on {wanted['InstanceType']}", create))
         out.append(
             Step(
@@ -233,13 +272,21 @@ class SageMakerApplier(AwsApplier):
             )
         return out
 
-    def _config_exists(self, intent: Intent, name: str) -> bool:
-        """An endpoint config advisor made for this recommendation already (a run that stopped part-way)."""
-        session = self._session(intent)
+    def _config_exists(self, intent: Intent, name: str, instance_type: str) -> bool:
+        """An endpoint config advisor made for this recommendation already (a run that stopped part-way)
+        with the wanted type; ApplyError when the name is taken by another one."""
+        session, (_, variant) = self._session(intent), self._names(intent)
         try:
-            session.client("sagemaker").describe_endpoint_config(EndpointConfigName=name)
+            found = session.client("sagemaker").describe_endpoint_config(EndpointConfigName=name)
         except AWS_ERRORS:
             return False
+        types = {v["VariantName"]: v.get("InstanceType") for v in found.get("ProductionVariants", [])}
+        if types.get(variant) != instance_type:
+            raise ApplyError(
+                f"endpoint config {name!r} exists with {types.get(variant)} for {variant}, "
+                f"not {instance_type}",
+                fix="delete that endpoint config (advisor made it for this recommendation) and apply again",
+            )
         return True
 
     def _count_step(self, intent: Intent, wanted: Mapping[str, Any]) -> Step:

@@ -44,8 +44,26 @@ def _registry(settings: Settings, kubeconfig: Path | None, context: str | None, 
             f"advisor apply needs the apply extra ({exc.name} is not installed)",
             fix="pip install 'advisor[apply]'",
         ) from None
+    catalog: list[Any] = []
+
+    def vcpus(instance_type: str) -> float | None:
+        """vCPUs of an ml.* type from the price catalog (loaded on first use), None when unknown."""
+        from advisor.errors import AdvisorError
+        from advisor.pricing.catalog import Catalog
+
+        try:
+            if not catalog:
+                catalog.append(Catalog.load(settings))
+            return float(catalog[0].instance(instance_type.removeprefix("ml.")).vcpu)
+        except AdvisorError:
+            return None
+
     return default_registry(
-        endpoint_url=settings.aws_endpoint_url, kubeconfig=kubeconfig, context=context, timeout_s=timeout_s
+        endpoint_url=settings.aws_endpoint_url,
+        kubeconfig=kubeconfig,
+        context=context,
+        timeout_s=timeout_s,
+        instance_vcpus=vcpus,
     )
 
 
