@@ -84,15 +84,18 @@ def _patch_moto(behaviour: SageMakerBehaviour) -> list[tuple[Any, str, Any]]:
 
 
 @contextmanager
-def moto_aws(behaviour: SageMakerBehaviour | None = None) -> Iterator[tuple[str, SageMakerBehaviour]]:
-    """A moto server on 127.0.0.1 with the AWS environment pointing at it; its URL and SageMaker knobs."""
+def moto_aws(
+    behaviour: SageMakerBehaviour | None = None, *, ecs_tasks_start: bool = True
+) -> Iterator[tuple[str, SageMakerBehaviour]]:
+    """A moto server on 127.0.0.1 with the AWS environment pointing at it; its URL and SageMaker knobs.
+    ``ecs_tasks_start`` False: ECS deployments stay IN_PROGRESS (no task ever runs)."""
     behaviour = behaviour or SageMakerBehaviour()
     saved = {k: os.environ.get(k) for k in _ENV}
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing-secret-never-printed",
         AWS_DEFAULT_REGION="us-east-1",
-        MOTO_ECS_SERVICE_RUNNING="1000",
+        MOTO_ECS_SERVICE_RUNNING="1000" if ecs_tasks_start else "0",
     )
     originals = _patch_moto(behaviour)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -126,12 +129,13 @@ _ENV = (
 
 def apply_scenario(folder: Path) -> Path:
     """The demo scenario with a target of each AWS kind that its plan keeps: fraud-scorer on an Auto
-    Scaling group (EC2), search-embedder on its SageMaker endpoint, churn-predictor on its ECS service
-    (Fargate); doc-reranker stays a Kubernetes Deployment."""
+    Scaling group (EC2, x86_64 only: one launch template), search-embedder on its SageMaker endpoint,
+    churn-predictor on its ECS service (Fargate); doc-reranker stays a Kubernetes Deployment."""
     data = yaml.safe_load(DEMO.read_text())
     models = {m["name"]: m for m in data["models"]}
     models["fraud-scorer"]["deploy"] = {"aws_asg": {"name": "fraud-scorer"}}
     models["fraud-scorer"]["platforms"] = ["ec2"]
+    models["fraud-scorer"]["architectures"] = ["x86_64"]  # one launch template: one architecture
     models["search-embedder"]["platforms"] = ["sagemaker"]
     models["churn-predictor"]["platforms"] = ["fargate"]
     data["name"] = "demo-apply"

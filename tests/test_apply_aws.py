@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,11 +106,19 @@ def _check_applied(rec: Recommendation) -> None:
     dist = mixed["InstancesDistribution"]
     assert dist["OnDemandPercentageAboveBaseCapacity"] == pool.on_demand_percentage_above_base_capacity
     assert dist["SpotAllocationStrategy"] == "price-capacity-optimized"
-    assert (group["MinSize"], group["MaxSize"]) == (
-        fraud.plan.deployment.min_replicas,
-        fraud.plan.deployment.max_replicas,
-    )
+    assert (group["MinSize"], group["MaxSize"]) == (pool.min_nodes, pool.max_nodes)
+    assert dist["OnDemandBaseCapacity"] == pool.on_demand_base_capacity
+    need = fraud.plan.deployment.replica
+    fits = {
+        t: math.floor(min(a.vcpu / need.vcpu, a.memory_gib / need.memory_gib, a.pod_slots or math.inf))
+        for t, a in pool.allocatable.items()
+    }
+    shape = fits[pool.instance_types[0]]
+    weights = {o["InstanceType"]: int(o["WeightedCapacity"]) for o in mixed["LaunchTemplate"]["Overrides"]}
+    assert weights == {t: max(1, fits[t] // shape) for t in pool.instance_types}
     policy = c["autoscaling"].describe_policies(AutoScalingGroupName="fraud-scorer")["ScalingPolicies"][0]
+    label = policy["TargetTrackingConfiguration"]["PredefinedMetricSpecification"]["ResourceLabel"]
+    assert label.startswith("app/demo/") and "/targetgroup/fraud-scorer/" in label
     assert policy["TargetTrackingConfiguration"]["TargetValue"] == pytest.approx(
         fraud.plan.deployment.scaling_metric.target_value, abs=1e-3
     )
@@ -122,6 +130,8 @@ def _check_applied(rec: Recommendation) -> None:
     endpoint = c["sagemaker"].describe_endpoint(EndpointName="search-embedder")
     config = c["sagemaker"].describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     assert config["ProductionVariants"][0]["InstanceType"] == variant.instance_type
+    count = endpoint["ProductionVariants"][0]["DesiredInstanceCount"]
+    assert variant.min_instance_count <= count <= variant.max_instance_count
     aas = c["application-autoscaling"]
     target = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"][0]
     assert (target["MinCapacity"], target["MaxCapacity"]) == (
@@ -151,7 +161,13 @@ def _check_applied(rec: Recommendation) -> None:
     ]
     assert sorted(got, key=str) == sorted(want, key=str)
     ecs_target = aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"][0]
-    assert ecs_target["MaxCapacity"] == churn.plan.deployment.max_replicas
+    bounds = (max(1, churn.plan.deployment.min_replicas), churn.plan.deployment.max_replicas)
+    assert (ecs_target["MinCapacity"], ecs_target["MaxCapacity"]) == bounds
+    (ecs_policy,) = aas.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
+    ecs_tracking = ecs_policy["TargetTrackingScalingPolicyConfiguration"]
+    assert ecs_tracking["TargetValue"] == pytest.approx(
+        churn.plan.deployment.scaling_metric.target_value, abs=1e-3
+    )
 
 
 def test_apply_verify_noop_history_and_rollback(
@@ -293,9 +309,7 @@ def test_a_verification_timeout_fails_and_restores(
 ) -> None:
     """ECS keeps the new deployment IN_PROGRESS (no task ever runs): apply waits --timeout, fails, and
     restores the service's settings (the rollback notes the service is still rolling out)."""
-    os.environ["MOTO_ECS_SERVICE_RUNNING"] = "0"
-    with moto_aws() as _:
-        os.environ["MOTO_ECS_SERVICE_RUNNING"] = "0"
+    with moto_aws(ecs_tasks_start=False):
         create_targets(rec)
         before = _frozen()
         run = invoke(capsys, "apply", *_models("churn-predictor"), "--yes", "--timeout", "1")

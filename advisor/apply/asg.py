@@ -9,9 +9,12 @@ What it owns of a group (the state, in the Auto Scaling API's names)::
     TargetTracking: {PolicyName, PredefinedMetricType ALBRequestCountPerTarget, ResourceLabel, TargetValue}
     ScheduledActions: {advisor-<model>-<n>-start|end: {Recurrence, TimeZone, MinSize}}
 
-Capacity is counted in replicas: each instance type's ``WeightedCapacity`` is how many replicas one node
-of it holds (from the pool's allocatable resources), so MinSize, MaxSize and OnDemandBaseCapacity are the
-plan's replica counts (EC2 Auto Scaling User Guide, "Configure instance weighting"). The spot allocation
+Capacity is counted in nodes of the plan's shape: the shape weighs 1 and each other type of the pool
+``WeightedCapacity`` = the replicas a node of it holds over those a shape node holds (from the pool's
+allocatable resources; EC2 Auto Scaling User Guide, "Configure instance weighting"), so MinSize, MaxSize
+and OnDemandBaseCapacity are the pool's node bounds and base, and a group of instances of one size keeps
+counting instances, as it did before apply. A launch template serves one architecture: a pool that mixes
+x86_64 and arm64 types is refused (give the group a template per architecture first). The spot allocation
 strategy is ``price-capacity-optimized``, the one AWS recommends for spot (same guide, "Allocation
 strategies"). The group's launch template and its desired capacity stay what they are: target tracking
 owns the desired count, and apply only clamps it into the new bounds, refusing when that would stop more
@@ -135,10 +138,17 @@ class AsgApplier(AwsApplier):
 
     def desired(self, intent: Intent, live: State) -> State:
         pool = _pool(intent)
-        weights = replicas_per_node(pool, intent)
-        shape_weight = weights[pool.instance_types[0]]
+        if len(pool.architectures) > 1:
+            raise ApplyError(
+                f"pool {pool.name} mixes {' and '.join(a.value for a in pool.architectures)} types, but the "
+                "group's launch template boots one architecture",
+                where=f"deploy.aws_asg of {intent.name}",
+                fix="list one architecture for the model (architectures:) and recommend again",
+            )
+        weights = capacity_weights(pool, intent)
         d = intent.deployment
-        base = max(pool.on_demand_base_capacity * shape_weight, intent.guardrails.min_on_demand_base)
+        base = max(pool.on_demand_base_capacity, intent.guardrails.min_on_demand_base)
+        rpn = max(1, intent.model.plan.replicas_per_node if intent.model.plan else 1)
         targets = live["_refs"]["TargetGroupARNs"]
         if not targets:
             raise ApplyError(
@@ -153,16 +163,16 @@ class AsgApplier(AwsApplier):
             scheduled[f"advisor-{intent.name}-{n}-start"] = {
                 "Recurrence": s.start,
                 "TimeZone": s.timezone,
-                "MinSize": min(d.max_replicas, s.min_replicas),
+                "MinSize": min(pool.max_nodes, -(-s.min_replicas // rpn)),
             }
             scheduled[f"advisor-{intent.name}-{n}-end"] = {
                 "Recurrence": s.end,
                 "TimeZone": s.timezone,
-                "MinSize": d.min_replicas,
+                "MinSize": pool.min_nodes,
             }
         return {
-            "MinSize": max(d.min_replicas, 0),
-            "MaxSize": d.max_replicas,
+            "MinSize": pool.min_nodes,
+            "MaxSize": pool.max_nodes,
             "MixedInstancesPolicy": {
                 "LaunchTemplate": {
                     "Overrides": [
@@ -221,12 +231,11 @@ class AsgApplier(AwsApplier):
     def render(self, intent: Intent) -> Mapping[str, str]:
         """CreateAutoScalingGroup's MixedInstancesPolicy and bounds, for a migration to a group."""
         pool = _pool(intent)
-        weights = replicas_per_node(pool, intent)
-        d = intent.deployment
+        weights = capacity_weights(pool, intent)
         body = {
             "AutoScalingGroupName": f"{intent.name}",
-            "MinSize": d.min_replicas,
-            "MaxSize": d.max_replicas,
+            "MinSize": pool.min_nodes,
+            "MaxSize": pool.max_nodes,
             "MixedInstancesPolicy": {
                 "LaunchTemplate": {
                     "LaunchTemplateSpecification": {"LaunchTemplateName": "<your launch template>"},
@@ -236,8 +245,7 @@ class AsgApplier(AwsApplier):
                 },
                 "InstancesDistribution": {
                     "OnDemandBaseCapacity": max(
-                        pool.on_demand_base_capacity * weights[pool.instance_types[0]],
-                        intent.guardrails.min_on_demand_base,
+                        pool.on_demand_base_capacity, intent.guardrails.min_on_demand_base
                     ),
                     "OnDemandPercentageAboveBaseCapacity": pool.on_demand_percentage_above_base_capacity,
                     "SpotAllocationStrategy": SPOT_STRATEGY,
@@ -256,22 +264,24 @@ def _pool(intent: Intent) -> NodePool:
     return intent.pools[0]
 
 
-def replicas_per_node(pool: NodePool, intent: Intent) -> dict[str, int]:
-    """How many replicas one node of each pool type holds (at least 1): the type's WeightedCapacity."""
-    need = intent.deployment.replica
-    out = {}
-    for t in pool.instance_types:
-        a = pool.allocatable.get(t)
-        if a is None:
-            out[t] = 1
-            continue
-        fits = [a.vcpu / need.vcpu if need.vcpu > 0 else math.inf, a.memory_gib / need.memory_gib]
-        if need.gpu_count > 0:
-            fits.append(a.gpu_count / need.gpu_count)
-        if a.pod_slots is not None:
-            fits.append(a.pod_slots)
-        out[t] = max(1, math.floor(min(fits) + 1e-9))
-    return out
+def capacity_weights(pool: NodePool, intent: Intent) -> dict[str, int]:
+    """Each type's WeightedCapacity: the replicas a node of it holds over those a node of the plan's shape
+    holds, rounded down, at least 1; the shape weighs 1, so capacity units are shape nodes."""
+    fits = {t: _replicas_on(pool, t, intent) for t in pool.instance_types}
+    shape = fits[pool.instance_types[0]]
+    return {t: max(1, math.floor(n / shape + 1e-9)) for t, n in fits.items()}
+
+
+def _replicas_on(pool: NodePool, instance_type: str, intent: Intent) -> float:
+    need, a = intent.deployment.replica, pool.allocatable.get(instance_type)
+    if a is None:
+        return 1.0
+    fits = [a.vcpu / need.vcpu if need.vcpu > 0 else math.inf, a.memory_gib / need.memory_gib]
+    if need.gpu_count > 0:
+        fits.append(a.gpu_count / need.gpu_count)
+    if a.pod_slots is not None:
+        fits.append(a.pod_slots)
+    return max(1.0, math.floor(min(fits) + 1e-9))
 
 
 def _launch_template(group: Mapping[str, Any]) -> dict[str, Any]:

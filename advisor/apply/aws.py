@@ -47,14 +47,18 @@ class AwsSession:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            if self._session is None:
-                self._session = boto3.session.Session()
-            made = self._session.client(
-                service,  # type: ignore[call-overload]
-                region_name=self.region,
-                endpoint_url=self._endpoint_url,
-                config=self._config,
-            )
+            try:  # a missing profile or a broken config file fails here, before any call
+                if self._session is None:
+                    self._session = boto3.session.Session()
+                made = self._session.client(
+                    service,  # type: ignore[call-overload]
+                    region_name=self.region,
+                    endpoint_url=self._endpoint_url,
+                    config=self._config,
+                )
+            except AWS_ERRORS as exc:
+                inner = translate_aws_error(exc, f"{service} client", self.region, permissions=PERMISSIONS)
+                raise ApplyError(inner.what, where=inner.where, fix=inner.fix) from None
             if self._hook is not None:
                 self._hook(made)
             self._clients[service] = made

@@ -19,6 +19,7 @@ What is never done silently:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 import time
@@ -40,6 +41,8 @@ from advisor.store import Store
 # the traffic or the fleet changed since the recommendation was computed: its sizing no longer holds.
 # Checked until advisor's own target tracking runs on the target (then the autoscaler owns the count).
 DRIFT_RATIO = 2.0
+# Returning to a recorded state is not held to the disruption guardrail: that state ran before.
+RESTORING = Guardrails(max_disruption_pct=100)
 Kind = Literal["change", "nothing", "migration", "files", "skipped", "refused", "error"]
 
 
@@ -244,7 +247,8 @@ def execute(
                     + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""),
                     where=m.target,
                 )
-        except ApplyError as exc:
+        except Exception as caught:  # whatever stops the run, what it changed is rolled back first
+            exc = _as_apply_error(caught)
             failed = audit.record(
                 store,
                 audit.AuditRow(
@@ -298,6 +302,16 @@ def execute(
     return outcome
 
 
+def _as_apply_error(exc: Exception) -> ApplyError:
+    """An ApplyError as it is; anything else (a bug, or a failure no applier expected) named as such."""
+    if isinstance(exc, ApplyError):
+        return exc
+    what = " ".join(str(exc).split())[:200]
+    return ApplyError(
+        f"unexpected failure ({type(exc).__name__}: {what})", fix="report it with the audit row"
+    )
+
+
 def _write(
     m: ModelPlan, out_dir: Path, store: Store, run_id: str, rec_id: str, at: dt.datetime
 ) -> list[Path]:
@@ -336,7 +350,8 @@ def _undo(
     for m, change_id in changed:
         assert m.intent is not None and m.before is not None
         try:
-            restore(registry, m.intent, m.before, store, run_id, rec_id, change_id, timeout_s, progress, now)
+            back = dataclasses.replace(m.intent, guardrails=RESTORING)
+            restore(registry, back, m.before, store, run_id, rec_id, change_id, timeout_s, progress, now)
         except ApplyError as exc:
             failures.append(f"{m.model}: {exc.what}")
     if failures:
@@ -378,7 +393,8 @@ def restore(
             raise ApplyError(
                 f"after the rollback {wrong[0].path} is {wrong[0].before!r}, not {wrong[0].after!r}"
             )
-    except ApplyError as exc:
+    except Exception as caught:
+        failure = _as_apply_error(caught)
         audit.record(
             store,
             audit.AuditRow(
@@ -392,12 +408,12 @@ def restore(
                 before,
                 tuple(made),
                 "",
-                exc.one_line(),
+                failure.one_line(),
                 change_id,
             ),
             now=now(),
         )
-        raise
+        raise failure from None
     row = audit.record(
         store,
         audit.AuditRow(
@@ -431,7 +447,7 @@ def rollback_plan(
             fix="see `advisor apply history`",
         )
     m = rec.model(change["model"])
-    intent = _intent(rec, m, Guardrails())
+    intent = _intent(rec, m, RESTORING)
     if intent is None:
         raise ApplyError(f"the recommendation of {m.model} has no deploy target any more")
     applier = registry.get(intent.target.kind)
