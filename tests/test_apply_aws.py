@@ -352,6 +352,13 @@ def test_drift_is_refused_unless_forced(
 def test_guardrails_hold_the_on_demand_base_and_the_disruption_share(
     capsys: pytest.CaptureFixture[str], home: Path, aws: SageMakerBehaviour
 ) -> None:
+    """--min-on-demand raises the on-demand base; --max-disruption caps what a rollout may stop (a service
+    that already allows less keeps its setting, one that allows more is held to the guardrail)."""
+    clients()["ecs"].update_service(
+        cluster="prod",
+        service="churn-predictor",
+        deploymentConfiguration={"minimumHealthyPercent": 50, "maximumPercent": 200},
+    )
     run = invoke(
         capsys,
         "apply",

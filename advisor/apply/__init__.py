@@ -16,7 +16,8 @@ from typing import Any
 from advisor.apply.audit import change, history
 from advisor.apply.aws import AwsSession
 from advisor.apply.base import Applier, ApplyError, FieldChange, Guardrails, Intent, Registry, State, Step
-from advisor.apply.runner import ApplyOutcome, ApplyPlan, ModelPlan, execute, plan, restore, rollback_plan
+from advisor.apply.runner import ApplyOutcome, ApplyPlan, ModelPlan, execute, plan
+from advisor.apply.undo import restore, rollback_plan
 
 
 def default_registry(

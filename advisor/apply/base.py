@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from advisor.errors import AdvisorError
-from advisor.optimize.recommendation import Deployment, ModelRecommendation, NodePool
+from advisor.optimize.recommendation import Deployment, ModelRecommendation, NodePool, Recommendation
 from advisor.platforms.targets import DeployTarget
 
 State = dict[str, Any]
@@ -70,6 +70,21 @@ class Intent:
     @property
     def name(self) -> str:
         return self.model.model
+
+
+def intent_for(rec: Recommendation, m: ModelRecommendation, guardrails: Guardrails) -> Intent | None:
+    """The Intent of one model of ``rec``; None when it has no plan, deployment section or target."""
+    if m.plan is None or m.plan.deployment is None or m.plan.deployment.target is None:
+        return None
+    names = set(m.plan.deployment.pools)
+    return Intent(
+        recommendation_id=rec.id,
+        region=rec.region,
+        model=m,
+        deployment=m.plan.deployment,
+        pools=tuple(p for p in rec.pools if p.name in names),
+        guardrails=guardrails,
+    )
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,8 @@ class EcsApplier(AwsApplier):
                 "TaskDefinitionArn": task["taskDefinitionArn"],
                 "TargetGroupArn": balancers[0].get("targetGroupArn") if balancers else None,
                 "LiveCount": svc.get("desiredCount"),
+                # the rest of the deployment configuration (circuit breaker, alarms), sent back unchanged
+                "DeploymentConfiguration": deployment,
             },
         }
 
@@ -116,9 +118,12 @@ class EcsApplier(AwsApplier):
                 {"capacityProvider": i.capacity_provider, "base": i.base, "weight": i.weight}
                 for i in d.capacity_provider_strategy
             ]
-            for item in strategy:
-                if item["capacityProvider"] == "FARGATE":
-                    item["base"] = max(int(str(item["base"])), intent.guardrails.min_on_demand_base)
+            floor = intent.guardrails.min_on_demand_base
+            on_demand = [i for i in strategy if i["capacityProvider"] == "FARGATE"]
+            if on_demand:
+                on_demand[0]["base"] = max(int(str(on_demand[0]["base"])), floor)
+            elif floor > 0:  # all spot: the guardrail's base on FARGATE, weight 0 above it
+                strategy.append({"capacityProvider": "FARGATE", "base": floor, "weight": 0})
         else:
             strategy = [{"capacityProvider": pool, "base": 0, "weight": 1} for pool in d.pools]
             self._check_providers(intent, [str(i["capacityProvider"]) for i in strategy])
@@ -134,8 +139,12 @@ class EcsApplier(AwsApplier):
             "TaskDefinition": {"Family": live["TaskDefinition"]["Family"], "Cpu": cpu, "Memory": memory},
             "CapacityProviderStrategy": _strategy(strategy),
             "DeploymentConfiguration": {
-                "minimumHealthyPercent": 100 - intent.guardrails.max_disruption_pct,
-                "maximumPercent": 200,
+                # the guardrail caps the disruption: a service already stricter keeps its setting
+                "minimumHealthyPercent": max(
+                    100 - intent.guardrails.max_disruption_pct,
+                    live["DeploymentConfiguration"]["minimumHealthyPercent"],
+                ),
+                "maximumPercent": live["DeploymentConfiguration"]["maximumPercent"],
             },
             **aas.desired(
                 model=intent.name,
@@ -147,7 +156,10 @@ class EcsApplier(AwsApplier):
                 schedules=d.schedules,
                 resource_label=resource_label(session.client("elbv2"), target_group, session.region),
             ),
-            "_refs": {"TargetGroupArn": target_group},
+            "_refs": {
+                "TargetGroupArn": target_group,
+                "DeploymentConfiguration": live["_refs"]["DeploymentConfiguration"],
+            },
         }
 
     def _check_providers(self, intent: Intent, names: list[str]) -> None:
@@ -188,7 +200,8 @@ class EcsApplier(AwsApplier):
             update["capacityProviderStrategy"] = want.get("CapacityProviderStrategy") or []
             update["forceNewDeployment"] = True
         if now.get("DeploymentConfiguration") != want.get("DeploymentConfiguration"):
-            update["deploymentConfiguration"] = want["DeploymentConfiguration"]
+            whole = dict((now.get("_refs") or {}).get("DeploymentConfiguration") or {})
+            update["deploymentConfiguration"] = {**whole, **want["DeploymentConfiguration"]}
         if update or size_changes:
 
             def run() -> None:

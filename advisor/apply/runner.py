@@ -5,7 +5,7 @@
 applier's safe order, then waits for each target to settle and **verifies** it by reading it back. When
 anything fails part-way, every change this run made is undone in reverse order with the same machinery
 (the before-state as the new desired state), the undo is verified, and both are in the audit trail.
-:func:`rollback_plan` and :func:`restore` undo one recorded change later. Every outcome is audited
+:mod:`advisor.apply.undo` undoes one recorded change later. Every outcome is audited
 (:mod:`advisor.apply.audit`).
 
 What is never done silently:
@@ -26,11 +26,22 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from advisor.apply import audit
-from advisor.apply.base import ApplyError, FieldChange, Guardrails, Intent, Registry, State, diff, mismatches
+from advisor.apply.base import (
+    ApplyError,
+    FieldChange,
+    Guardrails,
+    Intent,
+    Registry,
+    State,
+    diff,
+    intent_for,
+    mismatches,
+)
 from advisor.apply.render import migration_checklist
+from advisor.apply.undo import RESTORING, as_apply_error, restore
 from advisor.domain import Platform
 from advisor.optimize.recommendation import Action, ModelRecommendation, Recommendation
 from advisor.paths import ensure_dir, write_text
@@ -41,8 +52,6 @@ from advisor.store import Store
 # the traffic or the fleet changed since the recommendation was computed: its sizing no longer holds.
 # Checked until advisor's own target tracking runs on the target (then the autoscaler owns the count).
 DRIFT_RATIO = 2.0
-# Returning to a recorded state is not held to the disruption guardrail: that state ran before.
-RESTORING = Guardrails(max_disruption_pct=100)
 Kind = Literal["change", "nothing", "migration", "files", "skipped", "refused", "error"]
 
 
@@ -84,20 +93,6 @@ class ApplyOutcome:
     run_id: str
     applied: list[tuple[str, int]] = field(default_factory=list)  # (model, change id)
     written: list[Path] = field(default_factory=list)
-
-
-def _intent(rec: Recommendation, m: ModelRecommendation, guardrails: Guardrails) -> Intent | None:
-    if m.plan is None or m.plan.deployment is None or m.plan.deployment.target is None:
-        return None
-    names = set(m.plan.deployment.pools)
-    return Intent(
-        recommendation_id=rec.id,
-        region=rec.region,
-        model=m,
-        deployment=m.plan.deployment,
-        pools=tuple(p for p in rec.pools if p.name in names),
-        guardrails=guardrails,
-    )
 
 
 def _render_kind(intent: Intent) -> str:
@@ -145,7 +140,7 @@ def _plan_model(
     force: bool,
     files_only: frozenset[str],
 ) -> ModelPlan:
-    intent = _intent(rec, m, guardrails)
+    intent = intent_for(rec, m, guardrails)
     if intent is None:
         why = "no plan" if m.plan is None else "no deploy target in the scenario (add `deploy:` to the model)"
         return ModelPlan(m.model, "-", "skipped", why)
@@ -248,7 +243,7 @@ def execute(
                     where=m.target,
                 )
         except Exception as caught:  # whatever stops the run, what it changed is rolled back first
-            exc = _as_apply_error(caught)
+            exc = as_apply_error(caught)
             failed = audit.record(
                 store,
                 audit.AuditRow(
@@ -302,16 +297,6 @@ def execute(
     return outcome
 
 
-def _as_apply_error(exc: Exception) -> ApplyError:
-    """An ApplyError as it is; anything else (a bug, or a failure no applier expected) named as such."""
-    if isinstance(exc, ApplyError):
-        return exc
-    what = " ".join(str(exc).split())[:200]
-    return ApplyError(
-        f"unexpected failure ({type(exc).__name__}: {what})", fix="report it with the audit row"
-    )
-
-
 def _write(
     m: ModelPlan, out_dir: Path, store: Store, run_id: str, rec_id: str, at: dt.datetime
 ) -> list[Path]:
@@ -358,105 +343,3 @@ def _undo(
         return "ROLLBACK FAILED for " + "; ".join(failures)
     names = ", ".join(m.model for m, _ in changed)
     return f"rolled back ({names}), verified"
-
-
-def restore(
-    registry: Registry,
-    intent: Intent,
-    before: State,
-    store: Store,
-    run_id: str,
-    rec_id: str,
-    change_id: int,
-    timeout_s: float,
-    progress: Progress,
-    now: Callable[[], dt.datetime],
-) -> int:
-    """Move ``intent``'s target back to ``before``, verify, and audit it (the id of the rollback row)."""
-    applier = registry.get(intent.target.kind)
-    label = intent.target.label
-    current = applier.read(intent)
-    made: list[str] = []
-    settled = "verified: read back equal to the state before"
-    try:
-        for step in applier.steps(intent, current, before):
-            progress(f"{intent.name}: undo: {step.description}")
-            step.run()
-            made.append(step.description)
-        try:
-            applier.settle(intent, before, time.monotonic() + timeout_s, progress)
-        except ApplyError as exc:
-            # the settings are back (checked next); a target still rolling out is said, not undone again
-            settled += f"; not yet stable: {exc.what}"
-        wrong = mismatches(applier.read(intent), before)
-        if wrong:
-            raise ApplyError(
-                f"after the rollback {wrong[0].path} is {wrong[0].before!r}, not {wrong[0].after!r}"
-            )
-    except Exception as caught:
-        failure = _as_apply_error(caught)
-        audit.record(
-            store,
-            audit.AuditRow(
-                run_id,
-                rec_id,
-                intent.name,
-                label,
-                "rollback",
-                "rollback_failed",
-                current,
-                before,
-                tuple(made),
-                "",
-                failure.one_line(),
-                change_id,
-            ),
-            now=now(),
-        )
-        raise failure from None
-    row = audit.record(
-        store,
-        audit.AuditRow(
-            run_id,
-            rec_id,
-            intent.name,
-            label,
-            "rollback",
-            "applied",
-            current,
-            before,
-            tuple(made),
-            settled,
-            rollback_of=change_id,
-        ),
-        now=now(),
-    )
-    audit.mark_rolled_back(store, change_id)
-    return row
-
-
-def rollback_plan(
-    store: Store, registry: Registry, rec: Recommendation, change: dict[str, Any], *, force: bool
-) -> tuple[Intent, State, list[FieldChange]]:
-    """What undoing a recorded change would do: (intent, before-state, changes from now). Refuses a change
-    that is not an applied one, or a target changed since (unless ``force``)."""
-    if change["action"] != "apply" or change["status"] != "applied":
-        raise ApplyError(
-            f"change {change['id']} is {change['action']} / {change['status']}: only an applied change can "
-            "be rolled back",
-            fix="see `advisor apply history`",
-        )
-    m = rec.model(change["model"])
-    intent = _intent(rec, m, RESTORING)
-    if intent is None:
-        raise ApplyError(f"the recommendation of {m.model} has no deploy target any more")
-    applier = registry.get(intent.target.kind)
-    current = applier.read(intent)
-    since = mismatches(current, change["after_json"])
-    if since and not force:
-        raise ApplyError(
-            f"{intent.target.label} changed since change {change['id']} ({since[0].path} is "
-            f"{since[0].before!r}, was set to {since[0].after!r})",
-            fix="look at the target, then pass --force to restore the recorded before-state anyway",
-        )
-    return intent, change["before_json"], diff(current, change["before_json"])
