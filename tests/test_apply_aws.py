@@ -445,3 +445,41 @@ def test_an_ecs_plan_on_ec2_needs_its_pools_capacity_provider(
     assert run.code == 1
     assert f"cluster 'prod' has no capacity provider '{pool}' for the plan's EC2 pool" in run.stdout
     assert run.stderr.count("\n") == 1 and run.stderr.startswith("error: churn-predictor:")
+
+
+def test_scaling_policies_advisor_did_not_make_are_refused_unless_forced(
+    capsys: pytest.CaptureFixture[str], home: Path, aws: SageMakerBehaviour
+) -> None:
+    """A step-scaling policy someone set on the group would scale it beside advisor's target tracking."""
+    asg = clients()["autoscaling"]
+    asg.put_scaling_policy(
+        AutoScalingGroupName="fraud-scorer",
+        PolicyName="ops-cpu-steps",
+        PolicyType="SimpleScaling",
+        AdjustmentType="ChangeInCapacity",
+        ScalingAdjustment=1,
+    )
+    dry = invoke(capsys, "apply", *_models("fraud-scorer"))
+    assert dry.code == 1 and "refused:" in dry.stdout and "ops-cpu-steps" in dry.stdout
+    forced = invoke(capsys, "apply", *_models("fraud-scorer"), "--yes", "--force")
+    assert forced.code == 0, forced.stderr
+    names = {
+        p["PolicyName"] for p in asg.describe_policies(AutoScalingGroupName="fraud-scorer")["ScalingPolicies"]
+    }
+    assert names == {"ops-cpu-steps", "advisor-target-tracking"}
+
+
+def test_a_failed_endpoint_update_leaves_no_endpoint_config_behind(
+    capsys: pytest.CaptureFixture[str],
+    home: Path,
+    aws: SageMakerBehaviour,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """UpdateEndpoint fails after CreateEndpointConfig: the rollback deletes the config the run made."""
+    before = _frozen()
+    calls: list[str] = []
+    monkeypatch.setattr(advisor.apply, "default_registry", _mutating_call_fails(2, calls))
+    run = invoke(capsys, "apply", *_models("search-embedder"), "--yes")
+    assert run.code == 1 and "injected failure" in run.stderr
+    assert calls[:3] == ["CreateEndpointConfig", "UpdateEndpoint", "DeleteEndpointConfig"]
+    assert _same(before, _frozen())

@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 
 from advisor.apply.aws import AwsSession, aws_cron, call
-from advisor.apply.base import State, Step
+from advisor.apply.base import Refused, State, Step
 from advisor.cost.schedules import ScheduledMinimum
 
 POLICY_NAME = "advisor-target-tracking"
@@ -70,9 +70,11 @@ def read(session: AwsSession, res: Resource, model: str) -> State:
     if targets:
         state["ScalableTarget"] = {k: int(targets[0][k]) for k in ("MinCapacity", "MaxCapacity")}
     prefix = f"advisor-{model}-"
-    others = [p["PolicyName"] for p in policies if p["PolicyName"] != POLICY_NAME]
-    others += [a["ScheduledActionName"] for a in actions if not a["ScheduledActionName"].startswith(prefix)]
-    state["_others"] = others  # not advisor's: kept, and never compared
+    # not advisor's: kept, and never compared
+    state["_other_policies"] = [p["PolicyName"] for p in policies if p["PolicyName"] != POLICY_NAME]
+    state["_other_actions"] = [
+        a["ScheduledActionName"] for a in actions if not a["ScheduledActionName"].startswith(prefix)
+    ]
     for p in policies:
         if p["PolicyName"] == POLICY_NAME:
             state["TargetTracking"] = _tracking_state(p["TargetTrackingScalingPolicyConfiguration"])
@@ -97,6 +99,19 @@ def _tracking_state(config: dict[str, Any]) -> dict[str, Any]:
         "ScaleOutCooldown": int(config.get("ScaleOutCooldown", 0)),
     }
     return out
+
+
+def refuse_others(live: State, intent_force: bool, what: str) -> None:
+    """Refused when scaling policies advisor did not make act on the resource: two target-tracking
+    policies on one resource both scale it (scale-out by whichever asks most, scale-in only when all
+    agree), so advisor's target would not be the one in force."""
+    others = live.get("_other_policies") or []
+    if others and not intent_force:
+        raise Refused(
+            f"{what} has scaling policies advisor did not make ({', '.join(others)}), which would act "
+            "beside advisor's target tracking",
+            fix="delete them, or pass --force to add advisor's policy beside them",
+        )
 
 
 def desired(

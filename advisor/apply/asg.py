@@ -30,7 +30,7 @@ from functools import partial
 from typing import Any
 
 from advisor.apply.aws import AwsApplier, call, resource_label
-from advisor.apply.base import ApplyError, Intent, Progress, State, Step
+from advisor.apply.base import ApplyError, Intent, Progress, Refused, State, Step
 from advisor.apply.render import json_file
 from advisor.optimize.recommendation import NodePool
 
@@ -93,6 +93,7 @@ class AsgApplier(AwsApplier):
             AutoScalingGroupName=group["AutoScalingGroupName"],
         )["ScalingPolicies"]
         tracking = None
+        others = [p["PolicyName"] for p in policies if p["PolicyName"] != POLICY_NAME]
         for p in policies:
             if p["PolicyName"] == POLICY_NAME:
                 cfg = p["TargetTrackingConfiguration"]
@@ -133,11 +134,19 @@ class AsgApplier(AwsApplier):
                 "LaunchTemplate": _launch_template(group),
                 "TargetGroupARNs": list(group.get("TargetGroupARNs", [])),
                 "LiveCount": len(group.get("Instances", [])) or group["DesiredCapacity"],
+                "OtherPolicies": others,
             },
         }
 
     def desired(self, intent: Intent, live: State) -> State:
         pool = _pool(intent)
+        others = live["_refs"]["OtherPolicies"]
+        if others and not intent.guardrails.force:
+            raise Refused(
+                f"Auto Scaling group {self._name(intent)!r} has scaling policies advisor did not make "
+                f"({', '.join(others)}), which would act beside advisor's target tracking",
+                fix="delete them, or pass --force to add advisor's policy beside them",
+            )
         if len(pool.architectures) > 1:
             raise ApplyError(
                 f"pool {pool.name} mixes {' and '.join(a.value for a in pool.architectures)} types, but the "

@@ -37,6 +37,10 @@ class ApplyError(AdvisorError):
     exit_code = 1
 
 
+class Refused(ApplyError):
+    """A change apply will not make without ``--force`` (the reason says why, the fix how to proceed)."""
+
+
 @dataclass(frozen=True)
 class Guardrails:
     """Limits apply keeps whatever the recommendation says.
@@ -49,6 +53,7 @@ class Guardrails:
 
     max_disruption_pct: int = 25
     min_on_demand_base: int = 0
+    force: bool = False  # go on where apply would refuse: a drifted target, others' scaling policies
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,7 @@ class EcsApplier(AwsApplier):
     def desired(self, intent: Intent, live: State) -> State:
         m, d = intent.model, intent.deployment
         assert m.plan is not None
+        aas.refuse_others(live, intent.guardrails.force, self.label(intent))
         cpu, memory = _task_size(intent)
         if m.plan.platform is Platform.FARGATE:
             strategy = [

@@ -34,6 +34,7 @@ from advisor.apply.base import (
     FieldChange,
     Guardrails,
     Intent,
+    Refused,
     Registry,
     State,
     diff,
@@ -121,11 +122,15 @@ def plan(
     for name in models:
         rec.model(name)  # NotFoundError with close names
     out = []
+    rails = dataclasses.replace(guardrails, force=force)
     for m in rec.models:
         if models and m.model not in models:
             continue
         try:
-            out.append(_plan_model(rec, m, registry, guardrails, force, files_only))
+            out.append(_plan_model(rec, m, registry, rails, files_only))
+        except Refused as exc:
+            label = m.deploy.label if m.deploy is not None else "-"
+            out.append(_priced(ModelPlan(m.model, label, "refused", exc.one_line()), m))
         except ApplyError as exc:  # one unreachable or missing target does not hide the others' diffs
             label = m.deploy.label if m.deploy is not None else "-"
             out.append(ModelPlan(m.model, label, "error", exc.one_line()))
@@ -137,7 +142,6 @@ def _plan_model(
     m: ModelRecommendation,
     registry: Registry,
     guardrails: Guardrails,
-    force: bool,
     files_only: frozenset[str],
 ) -> ModelPlan:
     intent = intent_for(rec, m, guardrails)
@@ -164,7 +168,7 @@ def _plan_model(
         )
     before = applier.read(intent)
     drift = _drift(m, before)
-    if drift and not force:
+    if drift and not guardrails.force:
         why = drift + "; recommend again, or pass --force"
         return _priced(ModelPlan(m.model, label, "refused", why, intent, before), m)
     want = applier.desired(intent, before)

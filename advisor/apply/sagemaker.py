@@ -22,6 +22,7 @@ import hashlib
 import math
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from advisor.apply import aas
@@ -148,7 +149,7 @@ class SageMakerApplier(AwsApplier):
             instance_type = check_endpoint_type(v.instance_type, where=f"plan of {intent.name}")
         except AdvisorError as exc:
             raise ApplyError(exc.what, where=exc.where, fix=exc.fix) from None
-        others = live.get("_others") or []
+        others = [*(live.get("_other_policies") or []), *(live.get("_other_actions") or [])]
         if others and live["Variant"]["InstanceType"] != instance_type:
             raise ApplyError(
                 f"the variant's scaling has policies or scheduled actions advisor did not make "
@@ -157,6 +158,7 @@ class SageMakerApplier(AwsApplier):
                 where=f"deploy.sagemaker of {intent.name}",
                 fix="remove them (advisor sets target tracking and schedules itself), then apply again",
             )
+        aas.refuse_others(live, intent.guardrails.force, f"endpoint variant {self.label(intent)}")
         count = self._count_on(live["Variant"], instance_type)
         count = min(max(count, v.min_instance_count), v.max_instance_count)
         rpn = max(1, intent.model.plan.replicas_per_node if intent.model.plan else 1)
@@ -192,8 +194,12 @@ class SageMakerApplier(AwsApplier):
                 out += aas.steps(session, res, now, unscaled)
                 scaling_now = unscaled
             out += self._config_steps(intent, now, want)
-        elif now["Variant"]["InstanceCount"] != want["Variant"]["InstanceCount"]:
-            out.append(self._count_step(intent, want["Variant"]))
+        else:
+            if now["Variant"]["InstanceCount"] != want["Variant"]["InstanceCount"]:
+                out.append(self._count_step(intent, want["Variant"]))
+            back_to = (want.get("_refs") or {}).get("EndpointConfigName")
+            if back_to is not None and back_to == now["_refs"]["EndpointConfigName"]:
+                out += self._stale_configs(intent, back_to, back_to)
         return out + aas.steps(session, res, scaling_now, want)
 
     def _config_steps(self, intent: Intent, now: State, want: State) -> list[Step]:
@@ -258,19 +264,38 @@ class SageMakerApplier(AwsApplier):
                 update,
             )
         )
-        if back_to is not None and ADVISOR_CONFIG in in_use:
-            out.append(
-                Step(
-                    f"delete endpoint config {in_use} (made by advisor, no longer used)",
-                    lambda: call(
-                        "sagemaker:DeleteEndpointConfig",
-                        region,
-                        sm.delete_endpoint_config,
-                        EndpointConfigName=in_use,
-                    ),
-                )
-            )
+        if back_to is not None:
+            out += self._stale_configs(intent, in_use, back_to)
         return out
+
+    def _stale_configs(self, intent: Intent, in_use: str, back_to: str) -> list[Step]:
+        """On a rollback, advisor's endpoint configs for this recommendation that nothing will use: the one
+        in use before the rollback, and one a run made before it failed at UpdateEndpoint."""
+        session, (endpoint, _) = self._session(intent), self._names(intent)
+        sm = session.client("sagemaker")
+        made = config_name(endpoint, intent.recommendation_id)
+        stale = [c for c in dict.fromkeys((in_use, made)) if ADVISOR_CONFIG in c and c != back_to]
+        return [
+            Step(
+                f"delete endpoint config {c} (made by advisor, no longer used)",
+                partial(
+                    call,
+                    "sagemaker:DeleteEndpointConfig",
+                    session.region,
+                    sm.delete_endpoint_config,
+                    EndpointConfigName=c,
+                ),
+            )
+            for c in stale
+            if c == in_use or self._exists(intent, c)
+        ]
+
+    def _exists(self, intent: Intent, name: str) -> bool:
+        try:
+            self._session(intent).client("sagemaker").describe_endpoint_config(EndpointConfigName=name)
+        except AWS_ERRORS:
+            return False
+        return True
 
     def _config_exists(self, intent: Intent, name: str, instance_type: str) -> bool:
         """An endpoint config advisor made for this recommendation already (a run that stopped part-way)
