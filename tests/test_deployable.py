@@ -287,3 +287,20 @@ def test_a_sagemaker_plan_lists_its_data_processing_and_premium_with_sources(cat
     sources = "\n".join(result.price_sources)
     assert "sagemaker data processing: 0.016 $/GB in, 0.016 $/GB out, infracost-sagemaker@157609da" in sources
     assert "median SageMaker/EC2 ratio over the" in sources and "CPU types" in sources
+
+
+def test_a_model_held_to_some_platforms_is_recommended_on_them_only() -> None:
+    """`platforms:` under a model narrows the scenario's: the same model on EC2 by default, on SageMaker
+    when held there; a platform the scenario does not allow is refused with the reason."""
+    from tests.optimize_helpers import scenario
+
+    given = {"c6i.large": 100.0}
+    free = advisor.recommend(scenario(model(capacities_rps=given)), settings=Settings())
+    held = advisor.recommend(
+        scenario(model(capacities_rps=given, platforms=["sagemaker"])), settings=Settings()
+    )
+    free_plan, held_plan = free.models[0].plan, held.models[0].plan
+    assert free_plan is not None and held_plan is not None
+    assert free_plan.platform is not Platform.SAGEMAKER and held_plan.platform is Platform.SAGEMAKER
+    with pytest.raises(ValueError, match="model m lists platforms fargate, which the scenario's platforms"):
+        scenario(model(platforms=["fargate"]), platforms=["ec2", "sagemaker"])

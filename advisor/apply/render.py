@@ -74,5 +74,6 @@ def migration_checklist(intent: Intent, written: list[str]) -> str:
 
 
 def _slo(intent: Intent) -> str:
-    risk = intent.model.slo_risk
-    return f"{risk.budget_pct:g}% of minutes over budget" if risk is not None else "the model's SLO"
+    plan = intent.model.plan
+    assert plan is not None
+    return f"{plan.plan.slo.latency_p99_ms:g} ms"
