@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from advisor.apply.aws import AwsApplier, call, resource_label
+from advisor.apply.aws import AwsApplier, call, poll_waits, resource_label
 from advisor.apply.base import ApplyError, Intent, Progress, Refused, State, Step
 from advisor.apply.render import json_file
 from advisor.optimize.recommendation import NodePool
@@ -228,6 +228,7 @@ class AsgApplier(AwsApplier):
 
     def settle(self, intent: Intent, want: State, deadline_s: float, progress: Progress) -> None:
         """A group is settled when its desired capacity lies in the new bounds (instances follow)."""
+        waits = poll_waits()
         while True:
             group = self._group(intent)
             if group["MinSize"] <= group["DesiredCapacity"] <= group["MaxSize"]:
@@ -235,7 +236,7 @@ class AsgApplier(AwsApplier):
             if time.monotonic() >= deadline_s:
                 raise ApplyError(f"Auto Scaling group {self._name(intent)} did not settle in time")
             progress(f"{self._name(intent)}: desired {group['DesiredCapacity']}")
-            time.sleep(1.0)
+            time.sleep(min(next(waits), max(0.0, deadline_s - time.monotonic())))
 
     def render(self, intent: Intent) -> Mapping[str, str]:
         """CreateAutoScalingGroup's MixedInstancesPolicy and bounds, for a migration to a group."""

@@ -9,7 +9,7 @@ naming the operation (:func:`call`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import boto3
@@ -76,6 +76,21 @@ class AwsApplier:
 
     def _session(self, intent: Intent) -> AwsSession:
         return self._session_for(intent.region)
+
+
+# Waiting for a target to settle: the first read again after FIRST_POLL_S, then twice as long each time up
+# to MAX_POLL_S, so a quick change is seen at once and a long one (an endpoint update takes minutes) does
+# not spend the Describe* request quota.
+FIRST_POLL_S = 0.25
+MAX_POLL_S = 10.0
+
+
+def poll_waits() -> Iterator[float]:
+    """Seconds to sleep between reads of a settling target (see the constants above)."""
+    wait = FIRST_POLL_S
+    while True:
+        yield wait
+        wait = min(wait * 2, MAX_POLL_S)
 
 
 def call(operation: str, region: str, fn: Callable[..., T], /, **kwargs: Any) -> T:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from advisor.apply import aas
-from advisor.apply.aws import AwsApplier, call, resource_label
+from advisor.apply.aws import AwsApplier, call, poll_waits, resource_label
 from advisor.apply.base import ApplyError, Intent, Progress, State, Step
 from advisor.apply.render import json_file
 from advisor.domain import FargateSize, Platform
@@ -31,7 +31,6 @@ from advisor.domain import FargateSize, Platform
 DIMENSION = "ecs:service:DesiredCount"
 MIB_PER_GIB = 1024
 CPU_UNITS_PER_VCPU = 1024
-POLL_S = 1.0
 # task definition fields RegisterTaskDefinition takes back (DescribeTaskDefinition returns more)
 _REGISTER_KEYS = (
     "family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
@@ -247,6 +246,7 @@ class EcsApplier(AwsApplier):
     def settle(self, intent: Intent, want: State, deadline_s: float, progress: Progress) -> None:
         """Stable when the primary deployment's rollout is COMPLETED (or, without rollout states, one
         deployment with every task running: the ``services_stable`` waiter's rule)."""
+        waits = poll_waits()
         while True:
             svc = self._service(intent)
             primary = [d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"]
@@ -268,7 +268,7 @@ class EcsApplier(AwsApplier):
                     fix="see the service's events; raise --timeout if tasks start slowly",
                 )
             progress(f"{intent.name}: {state or 'deploying'}")
-            time.sleep(POLL_S)
+            time.sleep(min(next(waits), max(0.0, deadline_s - time.monotonic())))
 
     def render(self, intent: Intent) -> Mapping[str, str]:
         cpu, memory = _task_size(intent)

@@ -54,7 +54,8 @@ from advisor.platforms.targets import KubernetesTarget
 FIELD_MANAGER = "advisor"
 APPLY_PATCH = "application/apply-patch+yaml"
 REQUEST_TIMEOUT_S = 30.0
-POLL_INTERVAL_S = 5.0
+POLL_INTERVAL_S = 5.0  # the longest wait between two reads of a rollout
+FIRST_POLL_S = 0.25
 _API = {  # kind -> (API group/version, plural, namespaced)
     "Deployment": ("apps/v1", "deployments", True),
     "HorizontalPodAutoscaler": ("autoscaling/v2", "horizontalpodautoscalers", True),
@@ -182,7 +183,7 @@ class KubernetesApplier:
         replica left, every updated replica available."""
         target = _live_target(intent)
         ref = Ref("Deployment", target.deployment, target.namespace)
-        said = ""
+        said, wait_s = "", FIRST_POLL_S
         while True:
             obj = self._call("GET", ref)
             assert obj is not None
@@ -195,7 +196,8 @@ class KubernetesApplier:
             left = deadline_s - time.monotonic()
             if left <= 0:
                 raise ApplyError(f"{ref.key} did not finish its rollout in time: {waiting}", where=ref.key)
-            time.sleep(min(self._poll_s, left))
+            time.sleep(min(wait_s, left))
+            wait_s = min(wait_s * 2, self._poll_s)  # quick rollouts are seen quickly, long ones not hammered
 
     def render(self, intent: Intent) -> Mapping[str, str]:
         """The manifests as YAML files under ``<model>/`` (what ``kubectl apply --server-side`` takes)."""

@@ -26,7 +26,7 @@ from functools import partial
 from typing import Any
 
 from advisor.apply import aas
-from advisor.apply.aws import AwsApplier, SessionFor, call, error_code
+from advisor.apply.aws import AwsApplier, SessionFor, call, error_code, poll_waits
 from advisor.apply.base import ApplyError, Intent, Progress, State, Step
 from advisor.apply.render import json_file
 from advisor.errors import AdvisorError
@@ -38,7 +38,6 @@ WAIT_INTERVAL_S = 60  # between rolling-update batches
 # A rolling update's batch as a share of capacity must be 5-50 % (API reference, CapacitySize with
 # RollingUpdatePolicy); the disruption guardrail is held to that range.
 BATCH_PCT = (5, 50)
-POLL_S = 1.0
 ADVISOR_CONFIG = "-advisor-"  # in the names of the endpoint configs advisor creates
 _VARIANT_KEYS = ("VariantName", "ModelName", "InstanceType", "InitialInstanceCount", "InitialVariantWeight")
 
@@ -332,6 +331,7 @@ class SageMakerApplier(AwsApplier):
 
     def _wait_in_service(self, intent: Intent, deadline_s: float, progress: Progress) -> None:
         endpoint, _ = self._names(intent)
+        waits = poll_waits()
         while True:
             status = self._endpoint(intent)["EndpointStatus"]
             if status == "InService":
@@ -344,7 +344,7 @@ class SageMakerApplier(AwsApplier):
                     fix="see the endpoint's events in the console; raise --timeout for large models",
                 )
             progress(f"{endpoint}: {status}")
-            time.sleep(POLL_S)
+            time.sleep(min(next(waits), max(0.0, deadline_s - time.monotonic())))
 
     def settle(self, intent: Intent, want: State, deadline_s: float, progress: Progress) -> None:
         self._wait_in_service(intent, deadline_s, progress)
