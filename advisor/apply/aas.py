@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 
 from advisor.apply.aws import AwsSession, aws_cron, call
-from advisor.apply.base import Refused, State, Step
+from advisor.apply.base import Intent, Refused, State, Step
 from advisor.cost.schedules import ScheduledMinimum
 
 POLICY_NAME = "advisor-target-tracking"
@@ -151,6 +151,31 @@ def desired(
         },
         "ScheduledActions": actions,
     }
+
+
+def for_deployment(
+    intent: Intent,
+    min_capacity: int,
+    max_capacity: int,
+    *,
+    replicas_per_unit: int = 1,
+    resource_label: str | None = None,
+) -> State:
+    """:func:`desired` from a model's deployment section: its metric, target, scale-in stabilisation and
+    schedules; a capacity unit (a SageMaker instance) holds ``replicas_per_unit`` replicas."""
+    d = intent.deployment
+    per = max(1, replicas_per_unit)
+    return desired(
+        model=intent.name,
+        min_capacity=min_capacity,
+        max_capacity=max_capacity,
+        metric=d.scaling_metric.name,
+        target_value=d.scaling_metric.target_value,
+        scale_in_cooldown_s=d.scale_down_stabilisation_s,
+        schedules=d.schedules,
+        units_of=lambda replicas: -(-replicas // per),
+        resource_label=resource_label,
+    )
 
 
 def steps(session: AwsSession, res: Resource, now: State, want: State) -> list[Step]:

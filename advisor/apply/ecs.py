@@ -146,14 +146,10 @@ class EcsApplier(AwsApplier):
                 ),
                 "maximumPercent": live["DeploymentConfiguration"]["maximumPercent"],
             },
-            **aas.desired(
-                model=intent.name,
-                min_capacity=max(d.min_replicas, 1),
-                max_capacity=d.max_replicas,
-                metric=d.scaling_metric.name,
-                target_value=d.scaling_metric.target_value,
-                scale_in_cooldown_s=d.scale_down_stabilisation_s,
-                schedules=d.schedules,
+            **aas.for_deployment(
+                intent,
+                max(d.min_replicas, 1),
+                d.max_replicas,
                 resource_label=resource_label(session.client("elbv2"), target_group, session.region),
             ),
             "_refs": {
@@ -285,15 +281,7 @@ class EcsApplier(AwsApplier):
                 "maximumPercent": 200,
             },
         }
-        scaling = aas.desired(
-            model=intent.name,
-            min_capacity=max(d.min_replicas, 1),
-            max_capacity=d.max_replicas,
-            metric=d.scaling_metric.name,
-            target_value=d.scaling_metric.target_value,
-            scale_in_cooldown_s=d.scale_down_stabilisation_s,
-            schedules=d.schedules,
-        )
+        scaling = aas.for_deployment(intent, max(d.min_replicas, 1), d.max_replicas)
         return {
             f"{intent.name}/ecs-service.json": json_file(service),
             f"{intent.name}/application-autoscaling.json": json_file(scaling),

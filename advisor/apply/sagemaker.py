@@ -161,23 +161,13 @@ class SageMakerApplier(AwsApplier):
         count = self._count_on(live["Variant"], instance_type)
         count = min(max(count, v.min_instance_count), v.max_instance_count)
         rpn = max(1, intent.model.plan.replicas_per_node if intent.model.plan else 1)
-        d = intent.deployment
         return {
             "Variant": {
                 "VariantName": live["Variant"]["VariantName"],
                 "InstanceType": instance_type,
                 "InstanceCount": count,
             },
-            **aas.desired(
-                model=intent.name,
-                min_capacity=v.min_instance_count,
-                max_capacity=v.max_instance_count,
-                metric=d.scaling_metric.name,
-                target_value=d.scaling_metric.target_value,
-                scale_in_cooldown_s=d.scale_down_stabilisation_s,
-                schedules=d.schedules,
-                units_of=lambda replicas: -(-replicas // rpn),
-            ),
+            **aas.for_deployment(intent, v.min_instance_count, v.max_instance_count, replicas_per_unit=rpn),
             "_refs": {},
         }
 
@@ -352,7 +342,6 @@ class SageMakerApplier(AwsApplier):
     def render(self, intent: Intent) -> Mapping[str, str]:
         v = intent.deployment.sagemaker_variant
         assert v is not None
-        d = intent.deployment
         config = {
             "EndpointConfigName": config_name(intent.name, intent.recommendation_id),
             "ProductionVariants": [
@@ -364,14 +353,9 @@ class SageMakerApplier(AwsApplier):
                 }
             ],
         }
-        scaling = aas.desired(
-            model=intent.name,
-            min_capacity=v.min_instance_count,
-            max_capacity=v.max_instance_count,
-            metric=d.scaling_metric.name,
-            target_value=d.scaling_metric.target_value,
-            scale_in_cooldown_s=d.scale_down_stabilisation_s,
-            schedules=d.schedules,
+        rpn = max(1, intent.model.plan.replicas_per_node if intent.model.plan else 1)
+        scaling = aas.for_deployment(
+            intent, v.min_instance_count, v.max_instance_count, replicas_per_unit=rpn
         )
         return {
             f"{intent.name}/endpoint-config.json": json_file(config),
