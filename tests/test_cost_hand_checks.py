@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from advisor.domain import PurchaseOption
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings
 from advisor.traffic.generators import ProfileSpec, generate
+from advisor.traffic.profile import TrafficProfile
 from tests.traffic_cost_helpers import flat_profile, make_plan
 
 
@@ -115,10 +118,8 @@ def test_interruption_draws_with_a_fixed_seed_are_reproducible(catalog: Catalog)
     assert batch[1].model_dump() == first.model_dump()
 
 
-@pytest.mark.parametrize(("delay_s", "overload_minutes_per_edge"), [(0, 0), (60, 1), (240, 4), (150, 3)])
-def test_square_wave_overload_minutes_follow_the_scale_up_delay(
-    catalog: Catalog, delay_s: int, overload_minutes_per_edge: int
-) -> None:
+@pytest.mark.parametrize("delay_minutes", [0, 1, 4, 3])
+def test_square_wave_overload_minutes_follow_the_scale_up_delay(catalog: Catalog, delay_minutes: int) -> None:
     # 1 day of a square wave: 20 rps, and 80 rps for 20 minutes of every hour -> 24 rising edges.
     spec = ProfileSpec.model_validate(
         {
@@ -129,10 +130,49 @@ def test_square_wave_overload_minutes_follow_the_scale_up_delay(
             ],
         }
     )
-    plan = make_plan(autoscaling={"scale_up_delay_s": delay_s, "scale_down_stabilisation_s": 300})
+    # the simple model: the whole jump is served one delay after it (the HPA's waves are tested below)
+    autoscaling = {
+        "scale_up_delay_s": 60 * delay_minutes,
+        "scale_down_stabilisation_s": 300,
+        "algorithm": "simple",
+    }
+    plan = make_plan(autoscaling=autoscaling)
     result = simulate(plan, generate(spec), resolve_prices(plan, catalog))
-    assert result.slo.overload_minutes == 24 * overload_minutes_per_edge
+    # By hand: 2 replicas serve 20 rps within the SLO and at most mu = 1000 / service time each; for the
+    # delay, 80 rps meet 2 of them and (80 - 2 mu) rps queue up; then 8 replicas drain that backlog at
+    # 8 mu - 80 rps, and every minute that starts with a backlog is late too.
+    mu = 1000.0 / result.slo.service_time_ms
+    backlog = (80 - 2 * mu) * 60 * delay_minutes
+    draining = math.ceil(backlog / ((8 * mu - 80) * 60))
+    per_edge = delay_minutes + draining
+    assert result.slo.overload_minutes == 24 * per_edge
+    assert result.slo.backlog_max_requests == pytest.approx(backlog, rel=1e-5)
     series = result.timeseries()
     first_edge = series.iloc[:20]
-    assert first_edge["overloaded"].sum() == overload_minutes_per_edge
-    assert (first_edge["ready_replicas"].iloc[overload_minutes_per_edge:] == 8).all()
+    assert first_edge["overloaded"].sum() == per_edge
+    assert (first_edge["ready_replicas"].iloc[delay_minutes:] == 8).all()
+    assert (first_edge["backlog_requests"].iloc[per_edge:] == 0).all()
+
+
+def test_a_backlog_drains_in_the_time_a_hand_calculation_gives(catalog: Catalog) -> None:
+    # Two fixed replicas of one slot at 100 ms serve at most 2 x 10 = 20 rps. 40 rps for 5 minutes leave
+    # (40 - 20) x 300 = 6,000 requests waiting; at 10 rps afterwards they drain at 20 - 10 = 10 rps, in
+    # 600 s. Every minute that starts with requests waiting longer than the 1 s SLO is late: the 5 of the
+    # burst and the 10 of the drain.
+    plan = make_plan(
+        capacity={"rps_per_replica": 8.0, "provenance": "given", "service_time_ms": 100.0},
+        slo={"latency_p99_ms": 1000.0},
+        autoscaling={"min_replicas": 2, "max_replicas": 2, "algorithm": "simple"},
+    )
+    demand = np.full(60, 10.0)
+    demand[10:15] = 40.0
+    result = simulate(
+        plan, TrafficProfile.from_array("burst", demand, step_s=60), resolve_prices(plan, catalog)
+    )
+    backlog = result.timeseries()["backlog_requests"].to_numpy()
+    assert backlog[14] == pytest.approx(6000.0)
+    assert backlog[15:25] == pytest.approx(6000.0 - 600.0 * np.arange(1, 11))
+    assert (backlog[24:] == 0).all() and (backlog[:10] == 0).all()
+    assert result.slo.backlog_max_requests == pytest.approx(6000.0)
+    assert result.slo.overload_minutes == 15
+    assert not result.slo.meets_slo

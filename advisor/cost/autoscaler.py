@@ -59,16 +59,18 @@ def steps_for(seconds: float, step_s: int) -> int:
     return max(0, math.ceil(seconds / step_s - 1e-9))
 
 
-def deadband(demand: FloatArray, tolerance: float) -> FloatArray:
-    """The demand the autoscaler sizes for under a ``tolerance`` dead band (rule 1 of the module doc).
+def deadband(demand: FloatArray, tolerance: float, down_tolerance: float | None = None) -> FloatArray:
+    """The demand the autoscaler sizes for under a dead band (rule 1 of the module doc).
 
-    Cyclic: the state entering the first step is the state leaving the last. ``tolerance`` 0 returns the
-    demand itself.
+    ``tolerance`` is the band above the target (scale-up), ``down_tolerance`` the band below it (scale-in;
+    None = the same). Cyclic: the state entering the first step is the state leaving the last. Both 0
+    return the demand itself.
     """
-    if tolerance <= 0:
+    down = tolerance if down_tolerance is None else down_tolerance
+    if tolerance <= 0 and down <= 0:
         return demand
     lo = demand / (1.0 + tolerance)
-    hi = demand / (1.0 - tolerance)
+    hi = demand / (1.0 - down)
     a, b = lo.copy(), hi.copy()
     shift = 1
     n = demand.size
@@ -84,9 +86,11 @@ def deadband(demand: FloatArray, tolerance: float) -> FloatArray:
     return out
 
 
-def held_demand(profile: TrafficProfile, tolerance: float) -> FloatArray:
+def held_demand(profile: TrafficProfile, tolerance: float, down_tolerance: float | None = None) -> FloatArray:
     """:func:`deadband` of a profile, memoised on the (immutable) profile."""
-    return profile.memo(("deadband", round(tolerance, 9)), lambda: deadband(profile.rps, tolerance))  # type: ignore[no-any-return]
+    down = tolerance if down_tolerance is None else down_tolerance
+    key = ("deadband", round(tolerance, 9), round(down, 9))
+    return profile.memo(key, lambda: deadband(profile.rps, tolerance, down))  # type: ignore[no-any-return]
 
 
 def desired_replicas(held: F32Array, per_replica_rps: Any, min_replicas: Any, max_replicas: Any) -> F32Array:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -96,6 +96,53 @@ class SpotBehaviour(_Model):
     interruption_band: InterruptionBand | None = Field(
         default=None, description="override the catalog's band (Fargate Spot publishes none)"
     )
+    pool_reclaims_per_month: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="reclaims of a whole pool at once, per pool and month; None = the pool's band midpoint",
+    )
+    pool_reclaim_share: float = Field(
+        default=1.0, gt=0, le=1, description="share of the pool's spot nodes one such reclaim takes"
+    )
+    pool_outage_s: float = Field(
+        default=3600.0,
+        ge=0,
+        le=7 * 86400,
+        description="how long a reclaimed pool stays short; replacements wait for it only when nothing else "
+        "can host them (one pool, no on-demand fallback)",
+    )
+
+
+class ScalingAlgorithm(StrEnum):
+    """Which autoscaler the replay follows (``advisor.cost.autoscaler`` documents each)."""
+
+    SIMPLE = "simple"  # dead band, stabilisation window and one delay: the first model, for comparison
+    HPA = "hpa"  # Kubernetes HorizontalPodAutoscaler (autoscaling/v2)
+    TARGET_TRACKING = "target_tracking"  # Application Auto Scaling / EC2 Auto Scaling target tracking
+
+
+class ScalingMetric(StrEnum):
+    """What the autoscaler measures: a pod's own CPU (saturates) or the requests sent to it (does not)."""
+
+    CPU = "cpu"
+    REQUESTS = "requests"
+
+
+class ScaleUpPolicy(_Model):
+    """One autoscaling/v2 ``behavior.scaleUp.policies`` entry: at most ``value`` pods or % per period."""
+
+    type: Literal["Pods", "Percent"]
+    value: int = Field(gt=0)
+    period_s: int = Field(default=15, gt=0, le=1800)
+
+
+# autoscaling/v2 defaults (kubernetes.io, "Horizontal Pod Autoscaling", default behavior): scale up by
+# 100 % or 4 pods per 15 s, whichever is more; no scale-up stabilisation; scale-down window 300 s.
+HPA_DEFAULT_SCALE_UP = (ScaleUpPolicy(type="Percent", value=100), ScaleUpPolicy(type="Pods", value=4))
+HPA_SYNC_PERIOD_S = 15.0  # kube-controller-manager --horizontal-pod-autoscaler-sync-period default
+# cluster-autoscaler FAQ: a node is removed after --scale-down-unneeded-time (default 10 minutes) unneeded
+CLUSTER_AUTOSCALER_SCALE_DOWN_S = 600.0
 
 
 class AutoscalingPolicy(_Model):
@@ -109,6 +156,30 @@ class AutoscalingPolicy(_Model):
     )
     scale_down_stabilisation_s: float = Field(default=300.0, ge=0, le=86400)
     tolerance: float = Field(default=0.1, ge=0, lt=0.5, description="dead band around the target (HPA: 0.1)")
+    scale_in_tolerance: float | None = Field(
+        default=None,
+        ge=0,
+        lt=0.5,
+        description="dead band below the target when it differs (target tracking's scale-in alarm: 0.1)",
+    )
+    algorithm: ScalingAlgorithm | None = Field(
+        default=None, description="None = the platform's: hpa on ec2, target_tracking on sagemaker/fargate"
+    )
+    metric: ScalingMetric | None = Field(
+        default=None, description="None = cpu for hpa, requests for target tracking"
+    )
+    sync_period_s: float = Field(default=HPA_SYNC_PERIOD_S, gt=0, le=600, description="HPA sync period")
+    scale_up_policies: list[ScaleUpPolicy] = Field(
+        default_factory=lambda: list(HPA_DEFAULT_SCALE_UP),
+        description="HPA behavior.scaleUp.policies (selectPolicy Max); [] = no rate limit",
+    )
+    node_scale_down_delay_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=86400,
+        description="how long an unneeded node keeps billing; None = 600 s (cluster autoscaler) under hpa, "
+        "0 otherwise",
+    )
     schedules: list[ScheduledMinimum] = Field(
         default_factory=list,
         description="minimums raised ahead of known peaks (cron windows); see advisor.cost.schedules",
@@ -129,7 +200,36 @@ class AutoscalingPolicy(_Model):
     @classmethod
     def static(cls, replicas: int) -> AutoscalingPolicy:
         """A fixed replica count (no autoscaling)."""
-        return cls(min_replicas=replicas, max_replicas=replicas, tolerance=0.0, scale_up_delay_s=0.0)
+        return cls(
+            min_replicas=replicas,
+            max_replicas=replicas,
+            tolerance=0.0,
+            scale_up_delay_s=0.0,
+            algorithm=ScalingAlgorithm.SIMPLE,
+            node_scale_down_delay_s=0.0,
+        )
+
+    def algorithm_on(self, platform: Platform) -> ScalingAlgorithm:
+        """The algorithm the replay follows for a plan on ``platform``."""
+        if self.algorithm is not None:
+            return self.algorithm
+        return ScalingAlgorithm.HPA if platform is Platform.EC2 else ScalingAlgorithm.TARGET_TRACKING
+
+    def metric_on(self, platform: Platform) -> ScalingMetric:
+        if self.metric is not None:
+            return self.metric
+        hpa = self.algorithm_on(platform) is ScalingAlgorithm.HPA
+        return ScalingMetric.CPU if hpa else ScalingMetric.REQUESTS
+
+    def node_scale_down_delay_on(self, platform: Platform) -> float:
+        if self.node_scale_down_delay_s is not None:
+            return self.node_scale_down_delay_s
+        hpa = self.algorithm_on(platform) is ScalingAlgorithm.HPA
+        return CLUSTER_AUTOSCALER_SCALE_DOWN_S if hpa else 0.0
+
+    @property
+    def down_tolerance(self) -> float:
+        return self.tolerance if self.scale_in_tolerance is None else self.scale_in_tolerance
 
 
 class LoadBalancerKind(StrEnum):

@@ -15,6 +15,7 @@ tasks that live under a minute is added (tasks are stopped newest first).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -25,9 +26,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from advisor.cost import spot as spotmod
-from advisor.cost.autoscaler import desired_replicas, held_demand, replica_trajectory, steps_for
+from advisor.cost.autoscaler import desired_replicas, held_demand, steps_for, trailing_max
+from advisor.cost.backlog import carried_backlog, late_steps
+from advisor.cost.billing import fargate_minimum_extra_seconds, on_demand_share
+from advisor.cost.hpa import Growth, growth_limits, hpa_trajectory
 from advisor.cost.loadbalancer import lcu_per_rps
-from advisor.cost.plan import Plan
+from advisor.cost.plan import Plan, ScalingAlgorithm, ScalingMetric
 from advisor.cost.prices import PlanPrices
 from advisor.cost.queueing import RHO_BINS, QueueModel
 from advisor.cost.schedules import minimum_by_step
@@ -56,14 +60,27 @@ class PlanSetup:
     replacement_steps: int
     lcu_per_rps: float
     lcu_dimension: str
+    node_delay_steps: int = 0
+    saturation: float = math.inf
+    growth: tuple[Growth, ...] = ()
 
     @property
     def capacity_rps(self) -> float:
         return self.plan.capacity.rps_per_replica
 
     @property
-    def group_key(self) -> tuple[float, int, int]:
-        return (self.plan.autoscaling.tolerance, self.stabilisation_steps, self.delay_steps)
+    def group_key(self) -> GroupKey:
+        a = self.plan.autoscaling
+        return (
+            a.tolerance,
+            a.down_tolerance,
+            self.stabilisation_steps,
+            self.delay_steps,
+            self.node_delay_steps,
+        )
+
+
+GroupKey = tuple[float, float, int, int, int]
 
 
 def prepare(plan: Plan, prices: PlanPrices, step_s: int) -> PlanSetup:
@@ -89,6 +106,11 @@ def prepare(plan: Plan, prices: PlanPrices, step_s: int) -> PlanSetup:
     policy = plan.autoscaling
     replacement = plan.spot.replacement_delay_s
     coefficient, dimension = lcu_per_rps(plan.effective_load_balancer)
+    hpa = policy.algorithm_on(plan.platform) is ScalingAlgorithm.HPA
+    saturation = math.inf
+    if hpa and policy.metric_on(plan.platform) is ScalingMetric.CPU:
+        saturation = queue.max_rps / (cap.rps_per_replica * policy.target_utilisation)
+    rules = [(g.type, g.value, g.period_s) for g in policy.scale_up_policies]
     return PlanSetup(
         plan=plan,
         prices=prices,
@@ -100,6 +122,9 @@ def prepare(plan: Plan, prices: PlanPrices, step_s: int) -> PlanSetup:
         replacement_steps=steps_for(policy.scale_up_delay_s if replacement is None else replacement, step_s),
         lcu_per_rps=coefficient,
         lcu_dimension=dimension,
+        node_delay_steps=steps_for(policy.node_scale_down_delay_on(plan.platform), step_s),
+        saturation=saturation,
+        growth=growth_limits(rules, step_s, policy.sync_period_s) if hpa else (),
     )
 
 
@@ -118,9 +143,11 @@ class Outcome:
     served_rps_steps: float = 0.0
     overloaded_steps: int = 0
     interruptions: int = 0
+    pool_reclaims: int = 0
     lost_replica_steps: float = 0.0
     notice_overlap_usd: float = 0.0
     fallback_premium_usd: float = 0.0
+    backlog_max_requests: float = 0.0
     requests_by_load_bin: FloatArray = field(default_factory=lambda: np.zeros(RHO_BINS + 1))
     series: dict[str, npt.NDArray[np.generic]] | None = None
 
@@ -135,15 +162,16 @@ def replay(
 ) -> list[Outcome]:
     """Replay every plan over ``profile``; returns one Outcome per setup, in order."""
     outcomes: list[Outcome | None] = [None] * len(setups)
-    groups: dict[tuple[float, int, int], list[int]] = defaultdict(list)
+    groups: dict[GroupKey, list[int]] = defaultdict(list)
     for i, s in enumerate(setups):
         groups[s.group_key].append(i)
     demand32 = profile.memo("rps_f32", lambda: profile.rps.astype(np.float32))
     rows_per_chunk = max(1, CHUNK_ELEMENTS // profile.steps)
     done = 0
-    for (tolerance, _, _), members in groups.items():
+    for (up, down, *_), members in groups.items():
         held32 = profile.memo(
-            ("held_f32", round(tolerance, 9)), lambda t=tolerance: held_demand(profile, t).astype(np.float32)
+            ("held_f32", round(up, 9), round(down, 9)),
+            lambda u=up, d=down: held_demand(profile, u, d).astype(np.float32),
         )
         for lo in range(0, len(members), rows_per_chunk):
             chunk = members[lo : lo + rows_per_chunk]
@@ -187,20 +215,29 @@ def _replay_chunk(
     step_s, n = profile.step_s, profile.steps
     first = group[0]
     plans = [s.plan for s in group]
+    minimums = _minimums(plans, profile)
     desired = desired_replicas(
         held32[None, :],
         _col([p.capacity.rps_per_replica * p.autoscaling.target_utilisation for p in plans]),
-        _minimums(plans, profile),
+        minimums,
         _col([p.autoscaling.max_replicas for p in plans]),
     )
-    provisioned, ready = replica_trajectory(desired, first.stabilisation_steps, first.delay_steps)
+    provisioned, ready = hpa_trajectory(
+        desired,
+        minimums,
+        first.stabilisation_steps,
+        first.delay_steps,
+        [s.saturation for s in group],
+        [s.growth for s in group],
+    )
     rpn = [p.replicas_per_node for p in plans]
     nodes = provisioned if all(r == 1 for r in rpn) else np.ceil(provisioned / _col(rpn))
+    nodes = trailing_max(nodes, first.node_delay_steps + 1)  # an unneeded node bills until it is removed
     outcomes = [Outcome() for _ in group]
     spot_rows = [j for j, p in enumerate(plans) if p.purchase.uses_spot]
     on_demand_nodes = nodes
     if spot_rows:
-        on_demand_nodes = _on_demand_share(
+        on_demand_nodes = on_demand_share(
             nodes,
             _col([p.purchase.on_demand_base for p in plans]),
             _col([100 - p.purchase.spot_pct_above_base for p in plans]),
@@ -210,18 +247,7 @@ def _replay_chunk(
     ready, lost_rows = _spot_losses(
         group, spot_rows, nodes, on_demand_nodes, ready, ready_is_own, outcomes, seed, step_s
     )
-    # Per-replica load in units of a histogram bin: demand / (ready × max_rps / RHO_BINS). A step with no
-    # ready replica gives inf (demand > 0) or nan (no demand); fmin sends both to the overload bin, where
-    # a nan step weighs nothing.
-    per_bin = _col([s.queue.max_rps / RHO_BINS for s in group])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        load = demand32[None, :] / (ready * per_bin)
-    # Overloaded: demand above ready capacity, i.e. load above capacity in bin units.
-    threshold = _col([s.capacity_rps / (s.queue.max_rps / RHO_BINS) * (1 + _OVERLOAD_SLACK) for s in group])
-    with np.errstate(invalid="ignore"):
-        overloaded = load > threshold
-    np.fmin(load, np.float32(RHO_BINS), out=load)
-    bins = load.astype(np.intp)
+    bins, overloaded, backlogs = _load_bins(group, demand32, ready, step_s)
     demand64 = profile.rps
     total_rps_steps = float(demand64.sum())
     replica_sums = provisioned.sum(axis=1, dtype=np.float64)
@@ -237,8 +263,10 @@ def _replay_chunk(
         o.spot_node_steps = o.node_steps - o.on_demand_node_steps
         hot = np.flatnonzero(overloaded[j])
         o.overloaded_steps = int(hot.size)
-        deficit = demand64[hot] - ready[j, hot] * group[j].capacity_rps
+        deficit = np.maximum(demand64[hot] - ready[j, hot] * group[j].capacity_rps, 0.0)
         o.served_rps_steps = total_rps_steps - float(deficit.sum())
+        backlog = backlogs.get(j)
+        o.backlog_max_requests = 0.0 if backlog is None else float(backlog.max())
         counts = np.bincount(bins[j], weights=demand64, minlength=RHO_BINS + 1)
         o.requests_by_load_bin = np.asarray(counts, dtype=np.float64) * step_s
         if plans[j].platform is Platform.FARGATE and step_s < FARGATE_MINIMUM_BILLED_SECONDS:
@@ -250,6 +278,7 @@ def _replay_chunk(
                 "provisioned_replicas": provisioned[j].copy(),
                 "ready_replicas": ready[j].copy(),
                 "lost_replicas": lost_rows.get(j, np.zeros(n)),
+                "backlog_requests": backlogs.get(j, np.zeros(n)),
                 "nodes": np.asarray(nodes[j], dtype=np.float64),
                 "nodes_on_demand": np.asarray(on_demand_nodes[j], dtype=np.float64),
                 "nodes_spot": np.asarray(nodes[j] - on_demand_nodes[j], dtype=np.float64),
@@ -257,6 +286,36 @@ def _replay_chunk(
                 "load_bin": bins[j].copy(),
             }
     return outcomes
+
+
+def _load_bins(
+    group: list[PlanSetup], demand32: F32Array, ready: F32Array, step_s: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_], dict[int, FloatArray]]:
+    """Per step: the load bin of its requests, whether it is overloaded, and the backlog of plans with one.
+
+    Per-replica load in units of a histogram bin: demand / (ready × max_rps / RHO_BINS). A step with no
+    ready replica gives inf (demand > 0) or nan (no demand); fmin sends both to the overload bin, where a
+    nan step weighs nothing. Overloaded: demand above ready capacity, or arrivals waiting over the SLO
+    behind a backlog carried in (``advisor.cost.backlog``); such a step's requests are all late.
+    """
+    max_rps = _col([s.queue.max_rps for s in group])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        load = demand32[None, :] / (ready * (max_rps / RHO_BINS))
+    threshold = _col([s.capacity_rps / (s.queue.max_rps / RHO_BINS) * (1 + _OVERLOAD_SLACK) for s in group])
+    with np.errstate(invalid="ignore"):
+        overloaded = load > threshold
+    service = ready * max_rps
+    backlogs: dict[int, FloatArray] = {}
+    rows = np.flatnonzero((demand32[None, :] > service).any(axis=1))
+    if rows.size:
+        backlog = carried_backlog(demand32, service[rows], step_s)
+        slo_s = _col([group[j].plan.slo.latency_p99_ms / 1000.0 for j in rows])
+        late = late_steps(backlog, service[rows], slo_s)
+        overloaded[rows] |= late
+        load[rows] = np.where(late, np.float32(RHO_BINS), load[rows])
+        backlogs = {int(j): backlog[k] for k, j in enumerate(rows)}
+    np.fmin(load, np.float32(RHO_BINS), out=load)
+    return load.astype(np.intp), overloaded, backlogs
 
 
 def _spot_losses(
@@ -270,78 +329,63 @@ def _spot_losses(
     seed: int,
     step_s: int,
 ) -> tuple[F32Array, dict[int, FloatArray]]:
-    """Draw each spot plan's interruptions, take the lost replicas off ``ready``, fill in their costs.
+    """Draw each spot plan's interruptions and pool reclaims, take the lost replicas off ``ready``, fill in
+    their costs.
 
     Returns ``ready`` (a copy when anything was lost and ``ready_is_own`` is False) and the lost replicas per
     step of each plan that lost any.
     """
-    n = ready.shape[1]
     lost_rows: dict[int, FloatArray] = {}
     for j in spot_rows:
         s = group[j]
-        spot_row = nodes[j] - on_demand_nodes[j]
-        events = spotmod.draw_interruptions(
-            spot_row,
-            [p.monthly_interruption_rate for p in s.prices.spot_pools],
-            step_s,
-            spotmod.plan_rng(seed, s.key),
-        )
-        o = outcomes[j]
-        o.interruptions = events.count
-        if events.count == 0:
+        lost = _draw_losses(s, nodes[j] - on_demand_nodes[j], outcomes[j], seed, step_s)
+        if lost is None:
             continue
-        lost = spotmod.lost_replica_steps(
-            events, n, s.plan.replicas_per_node, s.notice_steps, s.replacement_steps
-        )
         lost_rows[j] = lost
         if not ready_is_own:  # never write through to provisioned/desired
             ready, ready_is_own = ready.copy(), True
-        o.lost_replica_steps = float(np.minimum(lost, ready[j]).sum())
+        outcomes[j].lost_replica_steps = float(np.minimum(lost, ready[j]).sum())
         np.maximum(ready[j] - lost, 0.0, out=ready[j], casting="unsafe")
-        o.notice_overlap_usd, o.fallback_premium_usd = spotmod.overhead_usd(
-            events,
-            n_steps=n,
-            step_s=step_s,
-            notice_s=s.plan.spot.notice_s,
-            spot_usd_per_hour=[p.usd_per_node_hour for p in s.prices.spot_pools],
-            on_demand_usd_per_hour=s.prices.on_demand_usd_per_node_hour,
-            fallback=s.plan.spot.on_demand_fallback,
-            fallback_hold_s=s.plan.spot.fallback_hold_s,
-        )
     return ready, lost_rows
 
 
-def _on_demand_share(nodes: F32Array, base: F32Array, on_demand_pct: F32Array) -> F32Array:
-    """On-demand nodes per step: the base first, then ``on_demand_pct`` % of the nodes above it, rounded up.
-
-    Percentages are whole numbers (as in the ASG API), so a non-integer share is at least 0.01 above an
-    integer and the 0.005 slack only absorbs float rounding.
-    """
-    above = np.maximum(nodes - base, np.float32(0))
-    share = np.ceil(above * (on_demand_pct / np.float32(100)) - np.float32(0.005))
-    out: F32Array = np.minimum(nodes, base) + share
-    return out
-
-
-def fargate_minimum_extra_seconds(tasks: F32Array, step_s: int) -> float:
-    """Billed seconds added by the one-minute minimum for tasks living under a minute (steps < 60 s).
-
-    Tasks occupy levels 1..tasks[t]; a rise launches the new levels, a fall stops the top ones (newest
-    first). The tasks launched at t alive at least j steps number max(0, min(tasks[t..t+j-1]) - tasks[t-1]).
-    """
-    m = math.ceil(FARGATE_MINIMUM_BILLED_SECONDS / step_s)
-    p = tasks.astype(np.float64)
-    prev = np.roll(p, 1)
-    window_min = p.copy()
-    alive = [np.maximum(window_min - prev, 0.0)]  # alive[j-1]: launched at t, alive >= j steps
-    for j in range(1, m):
-        window_min = np.minimum(window_min, np.roll(p, -j))
-        alive.append(np.maximum(window_min - prev, 0.0))
-    extra = 0.0
-    for j in range(1, m):
-        lifetime_exactly_j = alive[j - 1] - alive[j]
-        extra += float(lifetime_exactly_j.sum()) * (FARGATE_MINIMUM_BILLED_SECONDS - j * step_s)
-    return extra
+def _draw_losses(s: PlanSetup, spot_row: F32Array, o: Outcome, seed: int, step_s: int) -> FloatArray | None:
+    """One plan's lost replicas per step (None when nothing is lost); counts and overheads into ``o``."""
+    n = spot_row.size
+    plan, pools = s.plan, s.prices.spot_pools
+    rng = spotmod.plan_rng(seed, s.key)
+    events = spotmod.draw_interruptions(spot_row, [p.monthly_interruption_rate for p in pools], step_s, rng)
+    given = plan.spot.pool_reclaims_per_month
+    rates = [p.monthly_interruption_rate if given is None else given for p in pools]
+    reclaims = spotmod.draw_pool_reclaims(spot_row, rates, plan.spot.pool_reclaim_share, step_s, rng)
+    o.interruptions, o.pool_reclaims = events.count, reclaims.count
+    if events.count == 0 and reclaims.count == 0:
+        return None
+    rpn = plan.replicas_per_node
+    lost = spotmod.lost_replica_steps(events, n, rpn, s.notice_steps, s.replacement_steps)
+    elsewhere = len(pools) > 1 or plan.spot.on_demand_fallback  # somewhere to launch replacements
+    back = (
+        s.replacement_steps
+        if elsewhere
+        else max(s.replacement_steps, steps_for(plan.spot.pool_outage_s, step_s))
+    )
+    lost += spotmod.lost_to_reclaims(reclaims, n, rpn, s.notice_steps, back)
+    overhead = functools.partial(
+        spotmod.overhead_usd,
+        n_steps=n,
+        step_s=step_s,
+        notice_s=plan.spot.notice_s,
+        spot_usd_per_hour=[p.usd_per_node_hour for p in pools],
+        on_demand_usd_per_hour=s.prices.on_demand_usd_per_node_hour,
+        fallback_hold_s=plan.spot.fallback_hold_s,
+    )
+    overlap, premium = overhead(events, fallback=plan.spot.on_demand_fallback)
+    each = np.repeat(np.arange(reclaims.count), reclaims.nodes.astype(np.int64))  # one event per node
+    nodes_hit = spotmod.Interruptions(reclaims.steps[each], reclaims.pools[each])
+    fallback = plan.spot.on_demand_fallback and len(pools) == 1  # else the other pools host them, as spot
+    more_overlap, more_premium = overhead(nodes_hit, fallback=fallback)
+    o.notice_overlap_usd, o.fallback_premium_usd = overlap + more_overlap, premium + more_premium
+    return lost
 
 
 def series_frame(setup: PlanSetup, profile: TrafficProfile, outcome: Outcome) -> pd.DataFrame:
@@ -375,6 +419,7 @@ def series_frame(setup: PlanSetup, profile: TrafficProfile, outcome: Outcome) ->
             "provisioned_replicas": provisioned,
             "ready_replicas": s["ready_replicas"],
             "lost_replicas": s["lost_replicas"],
+            "backlog_requests": s["backlog_requests"],
             "nodes": s["nodes"],
             "nodes_on_demand": s["nodes_on_demand"],
             "nodes_spot": s["nodes_spot"],

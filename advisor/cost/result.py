@@ -43,8 +43,12 @@ class SLOReport(_Value):
     overload_minutes_per_month: float
     interruptions: int = Field(description="spot interruptions drawn over the horizon")
     interruptions_per_month: float
+    pool_reclaims: int = Field(default=0, description="whole-pool spot reclaims drawn over the horizon")
     lost_replica_hours: float = Field(
         description="replica-hours out of service between reclaim and replacement"
+    )
+    backlog_max_requests: float = Field(
+        default=0.0, description="most requests waiting behind a burst the ready replicas could not serve"
     )
     queue_model: str
     service_time_ms: float

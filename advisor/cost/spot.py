@@ -16,6 +16,15 @@ Effect of one event at step e (spot nodes of a plan are spread evenly over its p
 - the replacement bills from its launch, so the notice overlaps two nodes for ``notice_s``;
 - with ``on_demand_fallback``, the replacement is on-demand (the pool was just reclaimed, so it is short of
   spot capacity) for ``fallback_hold_s`` before returning to spot: the difference to spot is billed.
+
+Correlated reclaims. Spot capacity is reclaimed by type and zone, so interruptions come in bursts: besides
+the independent events, each pool is reclaimed as a whole (``pool_reclaim_share`` of its spot nodes at once)
+as a Poisson process of ``pool_reclaims_per_month`` per pool while it runs nodes — by default the band's
+midpoint, the rate at which a pool's every node would be interrupted if all its interruptions came at once.
+The lost nodes are replaced after ``replacement_delay_s`` from the other pools (EC2 Auto Scaling capacity
+rebalancing and Karpenter both launch into the types still available) or on-demand where the plan falls
+back; with one pool and no fallback nothing can host them until the pool recovers (``pool_outage_s``).
+That is the event an on-demand base is sized for (``advisor.optimize.sizing.on_demand_base_for_spot``).
 """
 
 from __future__ import annotations
@@ -151,3 +160,57 @@ def overhead_usd(
     hold_h = np.minimum(fallback_hold_s, remaining_s) / 3600.0
     premium = float(((on_demand_usd_per_hour - spot_price) * hold_h).sum())
     return overlap, premium
+
+
+@dataclass(frozen=True)
+class PoolReclaims:
+    """Whole-pool reclaims of one plan: the step of each notice, the pool, and the nodes it takes."""
+
+    steps: IntArray
+    pools: IntArray
+    nodes: FloatArray
+
+    @property
+    def count(self) -> int:
+        return int(self.steps.size)
+
+
+def draw_pool_reclaims(
+    spot_nodes: npt.NDArray[np.floating],
+    monthly_rates: Sequence[float],
+    share: float,
+    step_s: int,
+    rng: np.random.Generator,
+) -> PoolReclaims:
+    """Draw the correlated reclaims of one plan (module docstring); ``monthly_rates`` per pool."""
+    running = np.flatnonzero(spot_nodes > 0)
+    pools = max(len(monthly_rates), 1)
+    hours = running.size * step_s / 3600.0
+    steps: list[IntArray] = []
+    which: list[IntArray] = []
+    for pool, rate in enumerate(monthly_rates):
+        count = int(rng.poisson(rate / HOURS_PER_MONTH * hours)) if hours > 0 and rate > 0 else 0
+        if count:
+            steps.append(np.sort(running[rng.integers(0, running.size, count)]).astype(np.int64))
+            which.append(np.full(count, pool, dtype=np.int64))
+    if not steps:
+        empty = np.zeros(0, dtype=np.int64)
+        return PoolReclaims(empty, empty, np.zeros(0))
+    at = np.concatenate(steps)
+    nodes = np.ceil(share * np.asarray(spot_nodes, dtype=np.float64)[at] / pools - 1e-9)
+    return PoolReclaims(at, np.concatenate(which), nodes)
+
+
+def lost_to_reclaims(
+    reclaims: PoolReclaims, n_steps: int, replicas_per_node: int, notice_steps: int, back_steps: int
+) -> FloatArray:
+    """Replicas out of service per step: each reclaim's nodes from the reclaim until replacements serve."""
+    lost = np.zeros(n_steps + 1)
+    if reclaims.count == 0 or back_steps <= notice_steps:
+        return lost[:n_steps]
+    start = np.minimum(reclaims.steps + notice_steps, n_steps)
+    end = np.minimum(reclaims.steps + back_steps, n_steps)
+    np.add.at(lost, start, reclaims.nodes * replicas_per_node)
+    np.add.at(lost, end, -reclaims.nodes * replicas_per_node)
+    out: FloatArray = np.cumsum(lost)[:n_steps]
+    return out
