@@ -18,6 +18,8 @@ import pytest
 
 from advisor import Catalog, Settings
 from advisor.cost import resolve_prices, simulate
+from advisor.cost.autoscaler import trailing_max, trailing_min
+from advisor.cost.hpa import _rate_columns, _Rule, _solve_row, growth_limits, hpa_trajectory
 from advisor.traffic.profile import TrafficProfile
 from tests.traffic_cost_helpers import make_plan
 
@@ -136,3 +138,22 @@ def test_square_wave_overload_per_jump_matches_the_hpa_within_15_percent(
     assert reference > 2.5 * start_s
     assert hpa == pytest.approx(reference, rel=0.15)
     assert simple < 0.7 * reference  # the simple model grants the whole jump after one start-up
+
+
+def test_the_windowed_fixed_point_equals_the_whole_row_iteration() -> None:
+    # Spiky demand over a day at 15 s: the passes on windows around the jumps give the very trajectory the
+    # passes over the whole row give.
+    rng = np.random.default_rng(3)
+    demand = 20 + 180 * (rng.random(5760) < 0.004).astype(float)
+    demand = np.maximum.accumulate(
+        np.lib.stride_tricks.sliding_window_view(np.r_[np.zeros(39), demand], 40), axis=1
+    )[:, -1]
+    want = np.clip(np.ceil(demand / 7.0), 3, 100).astype(np.float32)[None, :]
+    floor = np.full((1, 1), 3, dtype=np.float32)
+    growth = (growth_limits([("Percent", 100, 15), ("Pods", 4, 15)], 15, 15.0),)
+    provisioned, ready = hpa_trajectory(want, floor, 20, 4, [12.5 / 7.0], growth)
+    rule = _Rule(np.asarray([[12.5 / 7.0]], dtype=np.float32), _rate_columns(growth), floor)
+    whole = _solve_row(trailing_max(want, 21)[0], want[0], rule, (20, 4))
+    assert (provisioned[0] == whole).all()
+    assert (ready[0] == trailing_min(whole[None], 5)[0]).all()
+    assert (provisioned[0] < trailing_max(want, 21)[0]).sum() > 50  # the rules did bind

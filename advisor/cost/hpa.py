@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from advisor.cost.autoscaler import trailing_max, trailing_min
+from advisor.cost.backlog import window_columns
 
 F32Array = npt.NDArray[np.float32]
 MAX_PASSES = 400  # a pass per step of the longest scale-up in the worst case; far fewer in practice
@@ -87,35 +88,127 @@ def hpa_trajectory(
     maximum); ``floor``: the minimum per plan (column) or per step; ``saturation[j]``: replicas one ready
     pod's saturated metric justifies (s / (capacity × target); ``inf`` for a requests metric);
     ``growth[j]``: plan j's scale-up policies (empty = no limit).
+
+    The passes run only on windows around the steps where the unconstrained trajectory breaks a rule
+    (with the steps before them that the windows look back on); a window that has not caught up with the
+    unconstrained trajectory by its end is widened, and after a few widenings the whole row is iterated.
     """
     provisioned = trailing_max(desired, stabilisation_steps + 1)
     ready = trailing_min(provisioned, delay_steps + 1)
     rows = [j for j in range(desired.shape[0]) if math.isfinite(saturation[j]) or growth[j]]
     if not rows:
         return provisioned, ready
-    if provisioned is desired:
-        provisioned = provisioned.copy()
-    if ready is provisioned or ready is desired:
-        ready = ready.copy()
-    idx = np.asarray(rows)
-    sub_floor = floor[idx]
-    p, r, want = provisioned[idx], ready[idx], desired[idx]
-    sat = np.asarray([saturation[j] for j in rows], dtype=np.float32)[:, None]
-    rates = _rate_columns([growth[j] for j in rows])
-    active = np.arange(len(rows))
-    for _ in range(MAX_PASSES):
-        sub = [(lag, factor[active], pods[active]) for lag, factor, pods in rates]
-        bound = _bound(p[active], r[active], sat[active], sub)
-        lowest = sub_floor[active]
-        new_p = trailing_max(np.maximum(np.minimum(want[active], bound), lowest), stabilisation_steps + 1)
-        changed = np.any(new_p != p[active], axis=1)
-        if not changed.any():
-            break
-        active = active[changed]
-        p[active] = new_p[changed]
-        r[active] = trailing_min(p[active], delay_steps + 1)
-    provisioned[idx], ready[idx] = p, r
+    provisioned = provisioned.copy() if provisioned is desired else provisioned
+    ready = ready.copy() if ready is provisioned or ready is desired else ready
+    windows = (stabilisation_steps, delay_steps)
+    for j in rows:
+        rule = _Rule(
+            np.asarray([[saturation[j]]], dtype=np.float32), _rate_columns([growth[j]]), floor[j : j + 1]
+        )
+        p, want = provisioned[j], desired[j]
+        binding = rule.binding(p, ready[j], want)
+        if binding.size == 0:
+            continue
+        lags = max((lag for lag, _, _ in rule.rates), default=1)
+        context = stabilisation_steps + delay_steps + lags + 2
+        span = 8 * (delay_steps + 1) + context
+        for _ in range(4):
+            solved = _solve_windows(p, want, rule, binding, context, span, windows)
+            if solved is not None:
+                cols, new_p, new_ready = solved
+                provisioned[j, cols], ready[j, cols] = new_p, new_ready
+                break
+            span *= 4
+        else:
+            provisioned[j] = _solve_row(p, want, rule, windows)
+            ready[j] = trailing_min(provisioned[j][None], delay_steps + 1)[0]
     return provisioned, ready
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One plan's scale-up rules: saturation (1 × 1), rate columns, floor (1 × 1 or 1 × steps)."""
+
+    sat: F32Array
+    rates: RateColumns
+    floor: F32Array
+
+    def bound(self, p: F32Array, r: F32Array) -> F32Array:
+        return _bound(p, r, self.sat, self.rates)
+
+    def binding(self, p: F32Array, r: F32Array, want: F32Array) -> npt.NDArray[np.intp]:
+        """The steps where ``want`` exceeds what the rules allow on the trajectory ``p`` (one row).
+
+        The rules allow at least the ready replicas (saturation ≥ 1, growth ≥ the replicas a period ago,
+        which are at least the ready ones when the period is one step), so only steps that want more than
+        is ready are checked; with longer periods every step is.
+        """
+        if any(lag > 1 for lag, _, _ in self.rates):
+            return np.flatnonzero(want > self.bound(p[None], r[None])[0])
+        at = np.flatnonzero(want > r)
+        with np.errstate(invalid="ignore"):
+            cap = np.ceil(r[at] * self.sat[0, 0] * np.float32(1 - _SLACK))
+        cap = np.maximum(np.where(np.isnan(cap), np.float32(np.inf), cap), 1.0)
+        for lag, factor, pods in self.rates:
+            before = p[at - lag]
+            with np.errstate(invalid="ignore"):
+                allowed = np.ceil(np.maximum(before * factor[0, 0], before + pods[0, 0]) - np.float32(_SLACK))
+            cap = np.minimum(cap, allowed)
+        out: npt.NDArray[np.intp] = at[want[at] > cap]
+        return out
+
+    def step(self, p: F32Array, want: F32Array, floor: F32Array, windows: tuple[int, int]) -> F32Array:
+        """F(p): the trajectory the rules give when the replicas so far were ``p`` (1 × steps)."""
+        ready = trailing_min(p, windows[1] + 1)
+        return trailing_max(np.maximum(np.minimum(want, self.bound(p, ready)), floor), windows[0] + 1)
+
+
+def _solve_row(p: F32Array, want: F32Array, rule: _Rule, windows: tuple[int, int]) -> F32Array:
+    current = p[None].copy()
+    for _ in range(MAX_PASSES):
+        new = rule.step(current, want[None], rule.floor, windows)
+        if np.array_equal(new, current):
+            break
+        current = new
+    out: F32Array = current[0]
+    return out
+
+
+def _solve_windows(
+    p: F32Array,
+    want: F32Array,
+    rule: _Rule,
+    binding: npt.NDArray[np.intp],
+    context: int,
+    span: int,
+    windows: tuple[int, int],
+) -> tuple[npt.NDArray[np.intp], F32Array, F32Array] | None:
+    """The fixed point on the windows [b − context, b + span) around the binding steps b, as (steps,
+    replicas, ready replicas) of the steps it may change; None when a window's last ``context`` steps still
+    differ from the unconstrained trajectory (not caught up)."""
+    n = p.size
+    cols = window_columns(binding, context, span, n)
+    starts = np.r_[True, np.diff(cols) > 1]
+    first = cols[starts][np.cumsum(starts) - 1]
+    last = cols[np.r_[starts[1:], True]][np.cumsum(starts) - 1]
+    lead = ((cols - first) < context) & (first > 0)  # steps before the episode: held at their values
+    fixed = p[cols]
+    floor = rule.floor if rule.floor.shape[1] == 1 else rule.floor[:, cols]
+    current = fixed[None].copy()
+    for _ in range(MAX_PASSES):
+        new = rule.step(current, want[cols][None], floor, windows)
+        new[0, lead] = fixed[lead]
+        if np.array_equal(new, current):
+            break
+        current = new
+    tail = (last - cols) < context
+    if np.any(current[0, tail] != fixed[tail]) and not np.all(last[tail] == n - 1):
+        return None
+    # the steps held at their values keep their ready replicas (the look-back there crosses windows);
+    # after a window, ready looks back on its tail, which is unchanged
+    keep = ~lead
+    ready = trailing_min(current, windows[1] + 1)[0]
+    return cols[keep], current[0, keep], ready[keep]
 
 
 RateColumns = list[tuple[int, F32Array, F32Array]]

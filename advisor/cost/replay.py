@@ -306,14 +306,16 @@ def _load_bins(
         overloaded = load > threshold
     service = ready * max_rps
     backlogs: dict[int, FloatArray] = {}
-    rows = np.flatnonzero((demand32[None, :] > service).any(axis=1))
+    excess = demand32[None, :] > service
+    rows = np.flatnonzero(excess.any(axis=1))
     if rows.size:
-        backlog = carried_backlog(demand32, service[rows], step_s)
+        backlog = carried_backlog(demand32, service[rows], excess[rows], step_s)
         slo_s = _col([group[j].plan.slo.latency_p99_ms / 1000.0 for j in rows])
-        late = late_steps(backlog, service[rows], slo_s)
-        overloaded[rows] |= late
-        load[rows] = np.where(late, np.float32(RHO_BINS), load[rows])
-        backlogs = {int(j): backlog[k] for k, j in enumerate(rows)}
+        for k, late in enumerate(late_steps(backlog, service[rows], slo_s)):
+            j = int(rows[k])
+            overloaded[j, late] = True
+            load[j, late] = np.float32(RHO_BINS)
+            backlogs[j] = backlog[k]
     np.fmin(load, np.float32(RHO_BINS), out=load)
     return load.astype(np.intp), overloaded, backlogs
 

@@ -277,6 +277,7 @@ def _risk(ev: Evaluated, budget: float) -> SLORisk:
         share_requests_over_slo=r.slo.share_requests_over_slo,
         interruptions_per_month=r.slo.interruptions_per_month,
         seeds=list(ev.seeds),
+        pool_reclaims=ev.pool_reclaims,
         queue_model=r.slo.queue_model,
     )
 

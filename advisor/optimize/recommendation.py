@@ -212,7 +212,8 @@ class SLORisk(_Out):
     within_budget: bool
     share_requests_over_slo: float
     interruptions_per_month: float
-    seeds: list[int]
+    seeds: list[int] = Field(description="the interruption draws replayed; a spot plan holds under every one")
+    pool_reclaims: int = Field(default=0, description="whole-pool spot reclaims over all those replays")
     queue_model: str
 
 

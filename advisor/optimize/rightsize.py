@@ -55,6 +55,7 @@ from advisor.cost.plan import (
     Plan,
     PurchaseMix,
 )
+from advisor.cost.prices import PlanPrices
 from advisor.cost.schedules import ScheduledMinimum
 from advisor.cost.simulate import simulate_many
 from advisor.domain import SLO, Platform, ReplicaResources
@@ -63,7 +64,7 @@ from advisor.optimize.pricecache import PriceCache, minutes_over_slo_pct
 from advisor.optimize.scheduling import daily_schedules
 from advisor.optimize.search_types import Evaluated, Job, RightsizeResult, SearchOptions
 from advisor.optimize.sizing import on_demand_base_for_spot, rolling_max_ahead, search_envelope
-from advisor.traffic.profile import TrafficProfile
+from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile
 
 # EC2 (EKS/ECS on EC2): the Kubernetes HPA's defaults - tolerance 0.1, scale-down stabilisation 300 s
 # (kubernetes.io, "Horizontal Pod Autoscaling") - and the cost model's default 180 s from a scale-up decision
@@ -77,7 +78,9 @@ RESCUE_QUANTILES = (75.0, 90.0, 97.0, 100.0)  # minimum raised to these demand p
 RAISE_QUANTILES = (50.0, 90.0)  # ... and these, for the best shapes (stage 2)
 SPIKY_BELOW_STEP = 0.7  # stage 2 runs when a best shape needed a target this low (headroom for climbs)
 SPOT_SHARES_PCT = (50, 100)  # whole %, as the ASG API takes it
-CONFIRM_SEEDS = 2  # extra interruption draws a spot plan must also pass
+CONFIRM_SEEDS = 2  # extra interruption draws a spot plan must also pass, at least
+EXERCISED_RECLAIMS = 3  # whole-pool reclaims expected over all the seeds of a recommended spot plan
+MAX_CONFIRM_SEEDS = 400
 LAG_QUANTILE = 99.0
 # Never plan a replica closer than 10 % to its measured capacity: the bench's capacity search resolves the
 # SLO boundary to 5-8 % (advisor.bench.search), so the last 10 % would be within measurement error.
@@ -383,10 +386,11 @@ class _Search:
         data = ev.plan.model_dump()
         data["capacity"]["service_time_ms"] = None
         plan = Plan.model_validate(data)
-        seeds = [self.options.seed]
-        if plan.purchase.uses_spot and all_seeds:
-            seeds += [self.options.seed + 1 + i for i in range(CONFIRM_SEEDS)]
         price = self.prices.prices(plan)
+        count = 1 + (
+            confirm_replays(plan, price, self.profile) if plan.purchase.uses_spot and all_seeds else 0
+        )
+        seeds = [self.options.seed + i for i in range(count)]
         results = [simulate_many([plan], self.profile, [price], seed=s)[0] for s in seeds]
         self.replayed += len(seeds)
         overs = [minutes_over_slo_pct(r) for r in results]
@@ -396,7 +400,21 @@ class _Search:
         )
         if not ok:
             return None
-        return Evaluated(ev.candidate, plan, results[0], max(overs), True, tuple(seeds), ev.job)
+        reclaims = sum(r.slo.pool_reclaims for r in results)
+        return Evaluated(ev.candidate, plan, results[0], max(overs), True, tuple(seeds), ev.job, reclaims)
+
+
+def confirm_replays(plan: Plan, prices: PlanPrices, profile: TrafficProfile) -> int:
+    """How many more seeds a spot plan is replayed under: at least ``CONFIRM_SEEDS``, and enough that
+    ``EXERCISED_RECLAIMS`` whole-pool reclaims are expected over all of them (a pool reclaimed about once in
+    40 months by the lowest band would otherwise never be in a week's replay), at most ``MAX_CONFIRM_SEEDS``.
+    """
+    given = plan.spot.pool_reclaims_per_month
+    per_month = sum(p.monthly_interruption_rate if given is None else given for p in prices.spot_pools)
+    expected = per_month * profile.duration_hours / HOURS_PER_MONTH
+    if expected <= 0:
+        return CONFIRM_SEEDS
+    return max(CONFIRM_SEEDS, min(MAX_CONFIRM_SEEDS, math.ceil(EXERCISED_RECLAIMS / expected) - 1))
 
 
 def _ranked(evaluated: list[Evaluated]) -> list[Evaluated]:

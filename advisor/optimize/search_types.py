@@ -44,6 +44,7 @@ class Evaluated:
     within_budget: bool
     seeds: tuple[int, ...]
     job: Job
+    pool_reclaims: int = 0  # whole-pool spot reclaims drawn over all the seeds
 
     @property
     def usd_per_month(self) -> float:

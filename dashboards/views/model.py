@@ -142,7 +142,13 @@ def _provenance(rec, m) -> None:  # type: ignore[no-untyped-def]
     st.markdown("\n".join(f"    - {s}" for s in m.cost.price_sources))
     if m.slo_risk is not None:
         r = m.slo_risk
-        st.markdown(f"- **SLO risk**: replayed with seeds {r.seeds}; {r.queue_model}")
+        draws = (
+            f"seed {r.seeds[0]}"
+            if len(r.seeds) == 1
+            else f"{len(r.seeds)} seeds ({r.seeds[0]}–{r.seeds[-1]})"
+        )
+        reclaims = f", {r.pool_reclaims} whole-pool spot reclaims among them" if r.pool_reclaims else ""
+        st.markdown(f"- **SLO risk**: replayed under {draws}{reclaims}; {r.queue_model}")
 
 
 st.title("Model")
