@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from advisor.cost import resolve_prices, simulate, simulate_many
+from advisor.cost.backlog import carried_backlog, late_requests
 from advisor.domain import PurchaseOption
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings
@@ -136,9 +137,12 @@ def test_square_wave_overload_minutes_follow_the_scale_up_delay(catalog: Catalog
         "scale_down_stabilisation_s": 300,
         "algorithm": "simple",
     }
-    plan = make_plan(autoscaling=autoscaling)
+    plan = make_plan(
+        autoscaling=autoscaling, load_balancer={"kind": "none", "algorithm": "least_outstanding_requests"}
+    )
     result = simulate(plan, generate(spec), resolve_prices(plan, catalog))
-    # By hand: 2 replicas serve 20 rps within the SLO and at most mu = 1000 / service time each; for the
+    # By hand (least outstanding requests: the backlog waits for whichever replica is free): 2 replicas
+    # serve 20 rps within the SLO and at most mu = 1000 / service time each; for the
     # delay, 80 rps meet 2 of them and (80 - 2 mu) rps queue up; then 8 replicas drain that backlog at
     # 8 mu - 80 rps, and every minute that starts with a backlog is late too.
     mu = 1000.0 / result.slo.service_time_ms
@@ -163,6 +167,7 @@ def test_a_backlog_drains_in_the_time_a_hand_calculation_gives(catalog: Catalog)
         capacity={"rps_per_replica": 8.0, "provenance": "given", "service_time_ms": 100.0},
         slo={"latency_p99_ms": 1000.0},
         autoscaling={"min_replicas": 2, "max_replicas": 2, "algorithm": "simple"},
+        load_balancer={"kind": "none", "algorithm": "least_outstanding_requests"},
     )
     demand = np.full(60, 10.0)
     demand[10:15] = 40.0
@@ -176,3 +181,27 @@ def test_a_backlog_drains_in_the_time_a_hand_calculation_gives(catalog: Catalog)
     assert result.slo.backlog_max_requests == pytest.approx(6000.0)
     assert result.slo.overload_minutes == 15
     assert not result.slo.meets_slo
+
+
+def test_behind_a_random_split_only_the_overloaded_replicas_drain_their_backlog() -> None:
+    # Two replicas (10 rps each at most) meet 60 rps for 5 minutes: (60 - 20) x 300 = 12,000 requests wait
+    # at them. Then 4 are ready and 20 rps arrive, 5 rps to each: the two holding the backlog drain it at
+    # 2 x (10 - 5) = 10 rps, in 1,200 s, and the requests sent to them (half) are late. Behind least
+    # outstanding requests all four drain it at 40 - 20 = 20 rps, in 600 s, and every request waits.
+    demand = np.full(90, 20.0, dtype=np.float32)
+    demand[10:15] = 60.0
+    ready = np.where(np.arange(90) < 15, 2.0, 4.0).astype(np.float32)[None, :]
+    excess = demand[None, :] > ready * 10.0
+    random, pooled = carried_backlog(
+        demand, np.vstack([ready, ready]), [10.0, 10.0], [False, True], np.vstack([excess, excess]), 60
+    )
+    for backlog, minutes, share in ((random, 20, 0.5), (pooled, 10, 1.0)):
+        assert backlog.requests[14] == pytest.approx(12000.0)
+        drain = 12000.0 / minutes
+        assert backlog.requests[15 : 15 + minutes] == pytest.approx(
+            12000.0 - drain * np.arange(1, minutes + 1)
+        )
+        assert (backlog.requests[15 + minutes :] == 0).all()
+        steps, late = late_requests(backlog, ready[0], 1.0)
+        assert steps.tolist() == list(range(11, 15 + minutes))
+        assert late[steps >= 16] == pytest.approx(share)

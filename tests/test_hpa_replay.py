@@ -120,6 +120,7 @@ def replay_overload_s(
             "scale_down_stabilisation_s": 300,
             "algorithm": algorithm,
         },
+        load_balancer={"kind": "none", "algorithm": "least_outstanding_requests"},  # one queue, as below
     )
     profile = TrafficProfile.from_array("square", demand, step_s=step_s)
     result = simulate(plan, profile, resolve_prices(plan, catalog))

@@ -7,13 +7,24 @@ b_t = max(0, b_{t−1} + (d_t − ready_t·μ)·Δ), vectorised as b_t = S_t −
 S the cumulative sum of the net arrivals. The profile is cyclic, so the backlog entering the first step is
 the one leaving the last (a second pass).
 
-Counted in the SLO figures: a request arriving behind a backlog B waits B ÷ (ready·μ) before its own
-queueing; where that wait exceeds the SLO, every request of the step is late (the step is overloaded and its
-requests fall in the overload bin), so a burst is paid for until its backlog drains, not only while demand
-is above capacity.
+Who drains it depends on the load balancer (``advisor.cost.balancing``). Behind least outstanding requests
+one shared backlog waits for whichever replica frees first: net inflow d − ready·μ, and an arrival behind B
+waits B ÷ (ready·μ). Behind a random or round-robin split each replica queues what it was sent: the same
+recursion runs on one replica's inflow d ÷ ready − μ, so the replicas ready since the burst began (the
+holders) hold the most and drain last, at μ less their even share of the new arrivals however many replicas
+have joined since; an arrival sent to a holder waits b ÷ μ. The requests waiting are then counted as the
+holders' backlog (a lower bound: replicas that joined during the burst hold some too).
+
+Counted in the SLO figures: where the wait behind the backlog exceeds the SLO, the requests sent to the
+holders (holders ÷ ready of the step's, all of them when pooled) are late and fall in the overload bin; a
+step with over 1 % of its requests late counts as overloaded. A burst is paid for until its backlog drains,
+not only while demand is above capacity.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -38,33 +49,80 @@ def window_columns(hot: npt.NDArray[np.intp], before: int, after: int, n: int) -
     return out
 
 
-def carried_backlog(
-    demand: F32Array, service_rps: F32Array, excess: npt.NDArray[np.bool_], step_s: int
-) -> FloatArray:
-    """Requests waiting at the end of each step (plans × steps), for arrivals ``demand`` (steps,), the rate
-    the ready replicas serve at, ``service_rps`` (plans × steps), and where arrivals exceed it, ``excess``.
+@dataclass(frozen=True)
+class Backlog:
+    """One plan's backlog per step: requests waiting at its end, how long an arrival behind them waits
+    (seconds), and how many replicas hold them."""
 
-    Computed on windows from each step where arrivals exceed service until the backlog has drained
-    (widened when it has not by a window's end; the whole row when it still has not).
+    requests: FloatArray
+    wait_s: FloatArray
+    holders: FloatArray
+
+
+def carried_backlog(
+    demand: F32Array,
+    ready: F32Array,
+    mu: Sequence[float],
+    pooled: Sequence[bool],
+    excess: npt.NDArray[np.bool_],
+    step_s: int,
+) -> list[Backlog]:
+    """The backlog of each plan (rows of ``ready`` replicas serving at most ``mu[j]`` requests/s each) under
+    arrivals ``demand`` (steps,); ``excess`` marks the steps where arrivals exceed what the ready serve.
+
+    ``pooled``: every ready replica drains one shared backlog (least outstanding requests); else each
+    replica queues what it was sent (random and round-robin splits), and the replicas ready when the burst
+    began hold the most. Computed on windows from each step where arrivals exceed service until the backlog
+    has drained (widened when it has not by a window's end; the whole row when it still has not).
     """
-    out = np.zeros(service_rps.shape, dtype=np.float64)
+    out = []
     n = demand.size
-    for j in range(service_rps.shape[0]):
+    for j in range(ready.shape[0]):
         hot = np.flatnonzero(excess[j])
-        if hot.size == 0:
-            continue
+        found = np.zeros((3, n))
         span = 64
         while span < n:
             cols = window_columns(hot, 0, span, n)
-            net = (demand[cols].astype(np.float64) - service_rps[j, cols]) * float(step_s)
-            row = _windowed(net, cols, n)
+            r = ready[j, cols].astype(np.float64)
+            row = _windowed(_net(demand[cols], r, mu[j], pooled[j], step_s), cols, n)
             if row is not None:
-                out[j, cols] = row
+                found[:, cols] = _describe(row, r, mu[j], pooled[j], np.r_[True, np.diff(cols) > 1])
                 break
             span *= 8
         else:
-            out[j] = _lindley((demand.astype(np.float64) - service_rps[j]) * float(step_s))
+            r = ready[j].astype(np.float64)
+            row = _lindley(_net(demand, r, mu[j], pooled[j], step_s))
+            found[:] = _describe(row, r, mu[j], pooled[j], np.zeros(n, dtype=bool))
+        out.append(Backlog(found[0], found[1], found[2]))
     return out
+
+
+def _net(demand: F32Array, ready: FloatArray, mu: float, pooled: bool, step_s: int) -> FloatArray:
+    """Net arrivals per step into the shared backlog (pooled) or into one replica's (split)."""
+    d = demand.astype(np.float64)
+    if pooled:
+        out: FloatArray = (d - ready * mu) * step_s
+        return out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_replica = np.where(ready > 0, d / ready, d)
+    out = (per_replica - mu) * step_s
+    return out
+
+
+def _describe(
+    backlog: FloatArray, ready: FloatArray, mu: float, pooled: bool, new_window: npt.NDArray[np.bool_]
+) -> FloatArray:
+    """(requests waiting, wait in s, holders) from the Lindley result: the shared backlog, or the backlog
+    of one of the replicas ready since the burst began, which hold the most and drain last."""
+    if pooled:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wait = np.where(backlog > 0, backlog / (ready * mu), 0.0)
+        return np.vstack([backlog, wait, ready])
+    before = np.r_[0.0, backlog[:-1]]
+    begins = (backlog > 0) & ((before <= 0) | new_window)
+    first = np.maximum.accumulate(np.where(begins, np.arange(backlog.size), 0))
+    holders = np.where(backlog > 0, np.minimum(np.maximum(ready[first], 1.0), np.maximum(ready, 1.0)), 0.0)
+    return np.vstack([backlog * holders, backlog / mu, holders])
 
 
 def _lindley(net: FloatArray) -> FloatArray:
@@ -96,15 +154,12 @@ def _windowed(values: FloatArray, cols: npt.NDArray[np.intp], n: int) -> FloatAr
     return out
 
 
-def late_steps(backlog: FloatArray, service_rps: F32Array, slo_s: F32Array) -> list[npt.NDArray[np.intp]]:
-    """Per plan, the steps whose arrivals wait over the SLO behind the backlog carried in from the step
-    before."""
-    out = []
-    n = backlog.shape[1]
-    for j in range(backlog.shape[0]):
-        waiting = np.flatnonzero(backlog[j] > 0.5)
-        steps = (waiting + 1) % n
-        with np.errstate(divide="ignore", invalid="ignore"):
-            wait_s = backlog[j, waiting] / service_rps[j, steps]
-        out.append(steps[~(wait_s <= slo_s[j, 0])])
-    return out
+def late_requests(backlog: Backlog, ready: F32Array, slo_s: float) -> tuple[npt.NDArray[np.intp], FloatArray]:
+    """The steps whose arrivals wait over the SLO behind the backlog carried in from the step before, and
+    the share of each step's requests that do (those sent to the replicas holding it)."""
+    n = backlog.requests.size
+    waiting = np.flatnonzero(backlog.wait_s > slo_s)
+    steps = (waiting + 1) % n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(ready[steps] > 0, np.minimum(backlog.holders[waiting] / ready[steps], 1.0), 1.0)
+    return steps, share

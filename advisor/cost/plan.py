@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from advisor.cost.balancing import Balancing
 from advisor.cost.schedules import ScheduledMinimum
 from advisor.domain import MAX_REPLICAS, SLO, FargateSize, InterruptionBand, Platform, ReplicaResources
 from advisor.domain import InputModel as _Model
@@ -259,10 +260,27 @@ class LoadBalancerSpec(_Model):
     rules_evaluated_per_request: int = Field(
         default=1, ge=0, description="listener rules an ALB request runs"
     )
+    algorithm: Balancing | None = Field(
+        default=None,
+        description="how requests are spread (advisor.cost.balancing); None = the balancer's default: "
+        "round_robin for an ALB, random for an NLB (flow hash), a SageMaker endpoint or a Service",
+    )
+
+    @model_validator(mode="after")
+    def _algorithm_offered(self) -> LoadBalancerSpec:
+        if self.kind is LoadBalancerKind.NETWORK and self.algorithm not in (None, Balancing.RANDOM):
+            raise ValueError("a network load balancer hashes flows (random): it offers no other algorithm")
+        return self
+
+    @property
+    def balancing(self) -> Balancing:
+        if self.algorithm is not None:
+            return self.algorithm
+        return Balancing.ROUND_ROBIN if self.kind is LoadBalancerKind.APPLICATION else Balancing.RANDOM
 
     def without_balancer(self) -> LoadBalancerSpec:
         """The same traffic facts (payload sizes) with no load balancer: a SageMaker endpoint's."""
-        return self.model_copy(update={"kind": LoadBalancerKind.NONE, "shared_by": 1})
+        return self.model_copy(update={"kind": LoadBalancerKind.NONE, "shared_by": 1, "algorithm": None})
 
 
 class Plan(_Model):
@@ -321,6 +339,10 @@ class Plan(_Model):
             lb = self.load_balancer
             if lb is not None and lb.kind is not LoadBalancerKind.NONE:
                 raise ValueError("SageMaker endpoints are reached without a load balancer: use kind: none")
+            if lb is not None and lb.algorithm is Balancing.ROUND_ROBIN:
+                raise ValueError(
+                    "a SageMaker endpoint routes random or least_outstanding_requests (RoutingStrategy)"
+                )
         if self.purchase.spot_pools and self.platform is not Platform.EC2:
             raise ValueError("spot_pools only apply to ec2 plans")
         return self

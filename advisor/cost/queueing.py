@@ -1,8 +1,8 @@
 """The queueing model behind the p99 estimate and the share of requests served over the SLO.
 
 Model: each replica is a queue with ``c`` servers (its concurrency: worker processes or batch slots), fed
-Poisson arrivals (the load balancer spreads requests independently over replicas — round robin or random,
-as kube-proxy and ALB's default do), with a service time of mean ``S``. Latency = S + waiting time W.
+Poisson arrivals under a random split, with a service time of mean ``S``. Latency = S + waiting time W.
+Round-robin and least-outstanding-requests balancing change the fleet's queue (``advisor.cost.balancing``).
 
 Which model, and why: **M/D/c, approximated through Erlang C.** Inference on fixed-shape inputs has an
 almost constant service time (the same FLOPs per request), so deterministic service (M/D/c) is the right
@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import brentq
 
+from advisor.cost.balancing import Balancing, replica_classes, wait_parameters
 from advisor.errors import ConfigError
 
 FloatArray = npt.NDArray[np.float64]
@@ -141,10 +142,12 @@ def calibrate_service_time_ms(
 
 @dataclass(frozen=True)
 class QueueModel:
-    """One plan's per-replica queue, with tables over per-replica load ρ for the vectorised replay.
+    """One plan's queue, with tables over per-replica load ρ (and replica classes) for the vectorised replay.
 
     ``rho`` = arrivals per replica ÷ (c/S). Bin ``b < RHO_BINS`` holds ρ in [b/B, (b+1)/B) and is evaluated
-    at its upper edge (conservative); bin ``RHO_BINS`` holds overload (ρ ≥ 1 or no replica at all).
+    at its upper edge (conservative); bin ``RHO_BINS`` holds overload (ρ ≥ 1 or no replica at all). Where
+    the load balancer's algorithm makes the replica count matter (``advisor.cost.balancing``) the tables
+    repeat per replica class: flat index = class × (RHO_BINS + 1) + ρ bin.
     """
 
     servers: int
@@ -152,27 +155,57 @@ class QueueModel:
     scv: float
     slo_p99_ms: float
     calibrated: bool
+    balancing: Balancing = Balancing.RANDOM
+    max_replicas: int = 1
 
     @classmethod
     def for_capacity(
-        cls, capacity_rps: float, servers: int, slo_p99_ms: float, service_time_ms: float | None, scv: float
+        cls,
+        capacity_rps: float,
+        servers: int,
+        slo_p99_ms: float,
+        service_time_ms: float | None,
+        scv: float,
+        balancing: Balancing = Balancing.RANDOM,
+        max_replicas: int = 1,
     ) -> QueueModel:
-        """The model of a replica with measured ``capacity_rps``; S calibrated when not given."""
+        """The model of a replica with measured ``capacity_rps``; S calibrated when not given.
+
+        The calibration is of one replica under Poisson load (how capacity is measured); the balancing only
+        changes how the fleet's replicas queue.
+        """
         if service_time_ms is None:
             s = calibrate_service_time_ms(capacity_rps, slo_p99_ms, servers, scv)
-            return cls(servers, s, scv, slo_p99_ms, calibrated=True)
+            return cls(servers, s, scv, slo_p99_ms, True, balancing, max_replicas)
         if capacity_rps * service_time_ms / 1000.0 >= servers:
             raise ConfigError(
                 f"capacity {capacity_rps:g} rps needs over {servers} server(s) at {service_time_ms:g} ms",
                 where="capacity",
                 fix="raise capacity.concurrency, lower service_time_ms, or leave service_time_ms empty",
             )
-        return cls(servers, service_time_ms, scv, slo_p99_ms, calibrated=False)
+        return cls(servers, service_time_ms, scv, slo_p99_ms, False, balancing, max_replicas)
 
     @property
     def max_rps(self) -> float:
         """Arrival rate (per replica) at which the queue becomes unstable."""
         return self.servers / self.service_time_ms * 1000.0
+
+    @property
+    def classes(self) -> npt.NDArray[np.int64]:
+        """The replica count each class is evaluated at."""
+        return replica_classes(self.balancing, self.max_replicas)
+
+    @property
+    def n_bins(self) -> int:
+        return int(self.classes.size) * (RHO_BINS + 1)
+
+    def replica_class(self, ready: Any) -> npt.NDArray[np.intp]:
+        """The class of each ready-replica count (0 for none), through a table over the whole counts."""
+        counts = np.asarray(ready)
+        lookup = _class_lookup(self.balancing, self.max_replicas)
+        index = np.clip(counts, 0, lookup.size - 1).astype(np.intp)
+        out: npt.NDArray[np.intp] = lookup[index]
+        return out
 
     def bin_edges(self) -> FloatArray:
         """The load each bin is evaluated at: its upper edge, except the last (ρ → 1) at its midpoint."""
@@ -180,49 +213,51 @@ class QueueModel:
         edges[-1] = 1.0 - 0.5 / RHO_BINS
         return edges
 
+    def _wait(self) -> tuple[FloatArray, FloatArray]:
+        """(C, decay per ms) per class and ρ bin (``advisor.cost.balancing.wait_parameters``)."""
+        key = self.bin_edges().tobytes()
+        return wait_parameters(
+            self.balancing, self.max_replicas, self.servers, self.service_time_ms, self.scv, key
+        )
+
     @functools.cache  # noqa: B019 - models are frozen values and few per run, so the cache stays small
     def tail_table(self, t_ms: float) -> FloatArray:
-        """P(latency > t_ms) per ρ bin (length RHO_BINS + 1, the last bin = overload = 1)."""
-        rho = self.bin_edges()
+        """P(latency > t_ms) per bin (the last bin of each class = overload = 1), flat over classes."""
+        c, decay = self._wait()
         if t_ms < self.service_time_ms:
-            body = np.ones_like(rho)
+            body = np.ones_like(c)
         else:
-            wait_ms = t_ms - self.service_time_ms
-            body = wait_tail(self.servers, self.service_time_ms, rho * self.max_rps, wait_ms, self.scv)
-        table = np.append(body, 1.0)
+            with np.errstate(over="ignore"):
+                body = np.clip(c * np.exp(-decay * (t_ms - self.service_time_ms)), 0.0, 1.0)
+        table = np.hstack([body, np.ones((body.shape[0], 1))]).ravel()
         table.setflags(write=False)  # shared through the cache
         return table
 
     def p99_table(self) -> FloatArray:
-        """p99 latency (ms) per ρ bin; ``inf`` in the overload bin."""
-        rho = self.bin_edges()
-        lam = rho * self.max_rps / 1000.0
-        mu = 1.0 / self.service_time_ms
-        c = erlang_c(self.servers, lam / mu)
-        decay = 2.0 * (self.servers * mu - lam) / (1.0 + self.scv)
+        """p99 latency (ms) per bin; ``inf`` in each class's overload bin; flat over classes."""
+        c, decay = self._wait()
         with np.errstate(divide="ignore", invalid="ignore"):
             extra = np.where(c > P99_TAIL, np.log(np.maximum(c, 1e-300) / P99_TAIL) / decay, 0.0)
-        p99 = np.where(rho >= 1.0, np.inf, self.service_time_ms + extra)
-        return np.append(p99, np.inf)
+        p99 = self.service_time_ms + extra
+        return np.hstack([p99, np.full((p99.shape[0], 1), np.inf)]).ravel()
 
     def mixture_quantile_ms(self, requests_per_bin: FloatArray, tail: float = P99_TAIL) -> float | None:
-        """The latency exceeded by ``tail`` of all requests, given how many arrived in each ρ bin.
+        """The latency exceeded by ``tail`` of all requests, given how many arrived in each bin.
 
-        None when the overload bin alone holds at least ``tail`` of the requests (p99 unbounded).
+        None when the overload bins alone hold at least ``tail`` of the requests (p99 unbounded).
         """
         total = float(requests_per_bin.sum())
         if total <= 0:
             return self.service_time_ms
-        if requests_per_bin[-1] >= tail * total:
+        grid = requests_per_bin.reshape(-1, RHO_BINS + 1)
+        overload = float(grid[:, -1].sum())
+        if overload >= tail * total:
             return None
-        used = np.flatnonzero(requests_per_bin[:-1] > 0)
-        weights = requests_per_bin[used]
-        rho = self.bin_edges()[used]
-        lam = rho * self.max_rps / 1000.0
-        mu = 1.0 / self.service_time_ms
-        c = erlang_c(self.servers, lam / mu)
-        decay = 2.0 * (self.servers * mu - lam) / (1.0 + self.scv)
-        budget = tail * total - float(requests_per_bin[-1])
+        c_all, decay_all = self._wait()
+        used = grid[:, :-1] > 0
+        weights = grid[:, :-1][used]
+        c, decay = c_all[used], decay_all[used]
+        budget = tail * total - overload
 
         def over(x_ms: float) -> float:
             t = max(x_ms - self.service_time_ms, 0.0)
@@ -238,3 +273,11 @@ class QueueModel:
         else:  # pragma: no cover - only for loads within one bin of saturation
             return None
         return float(brentq(over, self.service_time_ms, hi, xtol=1e-6 * self.service_time_ms))
+
+
+@functools.lru_cache(maxsize=256)
+def _class_lookup(balancing: Balancing, max_replicas: int) -> npt.NDArray[np.intp]:
+    classes = replica_classes(balancing, max_replicas)
+    counts = np.arange(max(max_replicas, int(classes[-1])) + 1)
+    out: npt.NDArray[np.intp] = np.maximum(np.searchsorted(classes, counts, side="right") - 1, 0)
+    return out

@@ -23,17 +23,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from advisor.cost import spot as spotmod
 from advisor.cost.autoscaler import desired_replicas, held_demand, steps_for, trailing_max
-from advisor.cost.backlog import carried_backlog, late_steps
+from advisor.cost.backlog import carried_backlog, late_requests
 from advisor.cost.billing import fargate_minimum_extra_seconds, on_demand_share
 from advisor.cost.hpa import Growth, growth_limits, hpa_trajectory
 from advisor.cost.loadbalancer import lcu_per_rps
 from advisor.cost.plan import Plan, ScalingAlgorithm, ScalingMetric
 from advisor.cost.prices import PlanPrices
-from advisor.cost.queueing import RHO_BINS, QueueModel
+from advisor.cost.queueing import P99_TAIL, RHO_BINS, QueueModel
 from advisor.cost.schedules import minimum_by_step
 from advisor.domain import Platform
 from advisor.errors import ConfigError
@@ -102,6 +101,8 @@ def prepare(plan: Plan, prices: PlanPrices, step_s: int) -> PlanSetup:
         plan.slo.latency_p99_ms,
         cap.service_time_ms,
         cap.service_time_scv,
+        plan.effective_load_balancer.balancing,
+        plan.autoscaling.max_replicas,
     )
     policy = plan.autoscaling
     replacement = plan.spot.replacement_delay_s
@@ -247,7 +248,8 @@ def _replay_chunk(
     ready, lost_rows = _spot_losses(
         group, spot_rows, nodes, on_demand_nodes, ready, ready_is_own, outcomes, seed, step_s
     )
-    bins, overloaded, backlogs = _load_bins(group, demand32, ready, step_s)
+    loads = _load_bins(group, demand32, ready, step_s)
+    overloaded = loads.overloaded
     demand64 = profile.rps
     total_rps_steps = float(demand64.sum())
     replica_sums = provisioned.sum(axis=1, dtype=np.float64)
@@ -265,10 +267,9 @@ def _replay_chunk(
         o.overloaded_steps = int(hot.size)
         deficit = np.maximum(demand64[hot] - ready[j, hot] * group[j].capacity_rps, 0.0)
         o.served_rps_steps = total_rps_steps - float(deficit.sum())
-        backlog = backlogs.get(j)
+        backlog = loads.backlogs.get(j)
         o.backlog_max_requests = 0.0 if backlog is None else float(backlog.max())
-        counts = np.bincount(bins[j], weights=demand64, minlength=RHO_BINS + 1)
-        o.requests_by_load_bin = np.asarray(counts, dtype=np.float64) * step_s
+        o.requests_by_load_bin = loads.requests_by_bin(j, demand64, step_s, group[j].queue.n_bins)
         if plans[j].platform is Platform.FARGATE and step_s < FARGATE_MINIMUM_BILLED_SECONDS:
             o.fargate_minimum_extra_s = fargate_minimum_extra_seconds(provisioned[j], step_s)
         if keep:
@@ -278,25 +279,59 @@ def _replay_chunk(
                 "provisioned_replicas": provisioned[j].copy(),
                 "ready_replicas": ready[j].copy(),
                 "lost_replicas": lost_rows.get(j, np.zeros(n)),
-                "backlog_requests": backlogs.get(j, np.zeros(n)),
+                "backlog_requests": loads.backlogs.get(j, np.zeros(n)),
                 "nodes": np.asarray(nodes[j], dtype=np.float64),
                 "nodes_on_demand": np.asarray(on_demand_nodes[j], dtype=np.float64),
                 "nodes_spot": np.asarray(nodes[j] - on_demand_nodes[j], dtype=np.float64),
                 "overloaded": overloaded[j].copy(),
-                "load_bin": bins[j].copy(),
+                "load_bin": loads.bins[j].copy(),
+                "late_share": _late_share(loads, j, n),
             }
     return outcomes
 
 
-def _load_bins(
-    group: list[PlanSetup], demand32: F32Array, ready: F32Array, step_s: int
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_], dict[int, FloatArray]]:
+@dataclass
+class LoadBins:
+    """Per plan and step: the flat queue-table bin of its requests, whether it is overloaded, and (plans with
+    a backlog only) the backlog and the share of the step's requests late behind it."""
+
+    bins: npt.NDArray[np.intp]
+    overloaded: npt.NDArray[np.bool_]
+    backlogs: dict[int, FloatArray]
+    late: dict[int, tuple[npt.NDArray[np.intp], FloatArray]]
+
+    def requests_by_bin(self, j: int, demand: FloatArray, step_s: int, size: int) -> FloatArray:
+        """Requests per bin of plan j over the horizon; late requests moved to their class's overload bin."""
+        weights = demand
+        late = self.late.get(j)
+        if late is not None:
+            steps, share = late
+            weights = demand.copy()
+            weights[steps] *= 1.0 - share
+        counts = np.bincount(self.bins[j], weights=weights, minlength=size)
+        if late is not None:
+            steps, share = late
+            overload = (self.bins[j, steps] // (RHO_BINS + 1)) * (RHO_BINS + 1) + RHO_BINS
+            counts += np.bincount(overload, weights=demand[steps] * share, minlength=size)
+        return np.asarray(counts, dtype=np.float64) * step_s
+
+
+def _late_share(loads: LoadBins, j: int, n: int) -> FloatArray:
+    out = np.zeros(n)
+    if j in loads.late:
+        steps, share = loads.late[j]
+        out[steps] = share
+    return out
+
+
+def _load_bins(group: list[PlanSetup], demand32: F32Array, ready: F32Array, step_s: int) -> LoadBins:
     """Per step: the load bin of its requests, whether it is overloaded, and the backlog of plans with one.
 
     Per-replica load in units of a histogram bin: demand / (ready × max_rps / RHO_BINS). A step with no
     ready replica gives inf (demand > 0) or nan (no demand); fmin sends both to the overload bin, where a
-    nan step weighs nothing. Overloaded: demand above ready capacity, or arrivals waiting over the SLO
-    behind a backlog carried in (``advisor.cost.backlog``); such a step's requests are all late.
+    nan step weighs nothing. Where the balancing makes the replica count matter, the bin is offset by the
+    class of the ready count. Overloaded: demand above ready capacity, or arrivals waiting over the SLO
+    behind a backlog carried in (``advisor.cost.backlog``).
     """
     max_rps = _col([s.queue.max_rps for s in group])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -304,20 +339,26 @@ def _load_bins(
     threshold = _col([s.capacity_rps / (s.queue.max_rps / RHO_BINS) * (1 + _OVERLOAD_SLACK) for s in group])
     with np.errstate(invalid="ignore"):
         overloaded = load > threshold
-    service = ready * max_rps
-    backlogs: dict[int, FloatArray] = {}
-    excess = demand32[None, :] > service
+    excess = demand32[None, :] > ready * max_rps
     rows = np.flatnonzero(excess.any(axis=1))
+    backlogs: dict[int, FloatArray] = {}
+    late: dict[int, tuple[npt.NDArray[np.intp], FloatArray]] = {}
     if rows.size:
-        backlog = carried_backlog(demand32, service[rows], excess[rows], step_s)
-        slo_s = _col([group[j].plan.slo.latency_p99_ms / 1000.0 for j in rows])
-        for k, late in enumerate(late_steps(backlog, service[rows], slo_s)):
+        mu = [group[j].queue.max_rps for j in rows]
+        pooled = [group[j].queue.balancing.pools_backlog for j in rows]
+        found = carried_backlog(demand32, ready[rows], mu, pooled, excess[rows], step_s)
+        for k, backlog in enumerate(found):
             j = int(rows[k])
-            overloaded[j, late] = True
-            load[j, late] = np.float32(RHO_BINS)
-            backlogs[j] = backlog[k]
+            slo_s = group[j].plan.slo.latency_p99_ms / 1000.0
+            steps, share = late_requests(backlog, ready[j], slo_s)
+            overloaded[j, steps[share >= P99_TAIL]] = True  # over 1 % of its requests late: p99 over the SLO
+            backlogs[j], late[j] = backlog.requests, (steps, share.astype(np.float64))
     np.fmin(load, np.float32(RHO_BINS), out=load)
-    return load.astype(np.intp), overloaded, backlogs
+    bins = load.astype(np.intp)
+    for j, s in enumerate(group):
+        if s.queue.classes.size > 1:
+            bins[j] += s.queue.replica_class(ready[j]) * (RHO_BINS + 1)
+    return LoadBins(bins, overloaded, backlogs, late)
 
 
 def _spot_losses(
@@ -372,6 +413,7 @@ def _draw_losses(s: PlanSetup, spot_row: F32Array, o: Outcome, seed: int, step_s
         else max(s.replacement_steps, steps_for(plan.spot.pool_outage_s, step_s))
     )
     lost += spotmod.lost_to_reclaims(reclaims, n, rpn, s.notice_steps, back)
+    np.minimum(lost, spot_row.astype(np.float64) * rpn, out=lost)  # events overlapping: spot nodes go once
     overhead = functools.partial(
         spotmod.overhead_usd,
         n_steps=n,
@@ -388,49 +430,3 @@ def _draw_losses(s: PlanSetup, spot_row: F32Array, o: Outcome, seed: int, step_s
     more_overlap, more_premium = overhead(nodes_hit, fallback=fallback)
     o.notice_overlap_usd, o.fallback_premium_usd = overlap + more_overlap, premium + more_premium
     return lost
-
-
-def series_frame(setup: PlanSetup, profile: TrafficProfile, outcome: Outcome) -> pd.DataFrame:
-    """The per-step time series of one replayed plan (``outcome`` from ``replay(..., keep_series=True)``).
-
-    ``usd_per_hour`` is the running rate (nodes by purchase option, the load balancer's share and units);
-    spot-interruption overheads (notice overlap, fallback premium) are one-off amounts in the totals only.
-    """
-    assert outcome.series is not None
-    s = outcome.series
-    plan, prices = setup.plan, setup.prices
-    cap = plan.capacity.rps_per_replica
-    p99 = setup.queue.p99_table()[s["load_bin"]]
-    over = setup.queue.tail_table(plan.slo.latency_p99_ms)[s["load_bin"]]
-    lb = plan.effective_load_balancer
-    usd_per_hour = (
-        np.asarray(s["nodes_on_demand"], dtype=np.float64) * prices.on_demand_usd_per_node_hour
-        + np.asarray(s["nodes_spot"], dtype=np.float64) * prices.spot_usd_per_node_hour
-        + prices.load_balancer_usd_per_hour / lb.shared_by
-        + profile.rps * setup.lcu_per_rps * prices.load_balancer_usd_per_lcu_hour
-        + profile.rps * 3600.0 * prices.data_usd_per_request(lb)
-    )
-    provisioned = np.asarray(s["provisioned_replicas"], dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        utilisation = np.where(provisioned > 0, profile.rps / (provisioned * cap), np.nan)
-    return pd.DataFrame(
-        {
-            "demand_rps": profile.rps,
-            "held_demand_rps": s["held_demand_rps"],
-            "desired_replicas": s["desired_replicas"],
-            "provisioned_replicas": provisioned,
-            "ready_replicas": s["ready_replicas"],
-            "lost_replicas": s["lost_replicas"],
-            "backlog_requests": s["backlog_requests"],
-            "nodes": s["nodes"],
-            "nodes_on_demand": s["nodes_on_demand"],
-            "nodes_spot": s["nodes_spot"],
-            "capacity_rps": np.asarray(s["ready_replicas"], dtype=np.float64) * cap,
-            "utilisation": utilisation,
-            "overloaded": s["overloaded"],
-            "p99_ms": p99,
-            "share_over_slo": over,
-            "usd_per_hour": usd_per_hour,
-        },
-        index=profile.index,
-    )
