@@ -237,6 +237,8 @@ def _plan_summary(
         spot_pct_above_base=plan.purchase.spot_pct_above_base,
         spot_pools=pools,
         load_balancer=lb_text,
+        balancing=plan.effective_load_balancer.balancing,
+        autoscaler=plan.autoscaling.algorithm_on(plan.platform),
         capacity=CapacityInfo(
             rps_per_replica=entry.rps_per_replica,
             provenance=entry.provenance,

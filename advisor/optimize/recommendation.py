@@ -29,7 +29,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from advisor.cost.plan import CapacityProvenance, Plan
+from advisor.cost.balancing import Balancing
+from advisor.cost.plan import CapacityProvenance, Plan, ScalingAlgorithm
 from advisor.cost.schedules import ScheduledMinimum
 from advisor.domain import Arch, Platform, ReplicaResources
 from advisor.domain import FrozenModel as _Out
@@ -183,6 +184,12 @@ class PlanSummary(_Out):
     spot_pct_above_base: float
     spot_pools: list[str]
     load_balancer: str
+    balancing: Balancing | None = Field(
+        default=None, description="how the balancer spreads requests, as the replay queued them"
+    )
+    autoscaler: ScalingAlgorithm | None = Field(
+        default=None, description="the autoscaler the replay followed"
+    )
     capacity: CapacityInfo
     placement: Placement | None = None
     deployment: Deployment | None = Field(default=None, description="schema 2; None in upgraded v1 documents")
