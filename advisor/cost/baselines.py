@@ -31,6 +31,7 @@ from advisor.cost.plan import (
     PurchaseMix,
 )
 from advisor.cost.prices import resolve_prices
+from advisor.cost.provisioning import fargate_task_start_s
 from advisor.cost.result import CostResult
 from advisor.cost.simulate import simulate_many
 from advisor.domain import FargateSize, Platform, ReplicaResources
@@ -42,8 +43,11 @@ from advisor.traffic.profile import TrafficProfile
 
 TARGET_TRACKING_SCALE_OUT_ALARM_S = 180.0  # 3 datapoints of 1 minute (Application Auto Scaling User Guide)
 TARGET_TRACKING_SCALE_IN_ALARM_S = 900.0  # 15 datapoints of 1 minute (same source)
+# The scale-in (AlarmLow) alarm target tracking creates sits 10 % below the target value, so capacity is only
+# removed once the metric is 10 % under it (the alarms as Application Auto Scaling creates them).
+TARGET_TRACKING_SCALE_IN_TOLERANCE = 0.1
 SAGEMAKER_INSTANCE_START_S = 480.0  # assumption: launch + container + model load of a new endpoint instance
-FARGATE_TASK_START_S = 90.0  # assumption: task provisioning + image pull + model load
+FARGATE_TASK_START_S = fargate_task_start_s()  # assumption: provisioning + image pull + model load, 90 s
 
 
 class Baseline(BaseModel):
@@ -165,6 +169,7 @@ def _tracking(
             scale_up_delay_s=TARGET_TRACKING_SCALE_OUT_ALARM_S + start_s,
             scale_down_stabilisation_s=TARGET_TRACKING_SCALE_IN_ALARM_S,
             tolerance=0.0,
+            scale_in_tolerance=TARGET_TRACKING_SCALE_IN_TOLERANCE,
         ),
         load_balancer=lb
         if platform is not Platform.SAGEMAKER

@@ -123,7 +123,7 @@ class ScalingAlgorithm(StrEnum):
     TARGET_TRACKING = "target_tracking"  # Application Auto Scaling / EC2 Auto Scaling target tracking
 
 
-class ScalingMetric(StrEnum):
+class AutoscalerMetric(StrEnum):
     """What the autoscaler measures: a pod's own CPU (saturates) or the requests sent to it (does not)."""
 
     CPU = "cpu"
@@ -166,7 +166,7 @@ class AutoscalingPolicy(_Model):
     algorithm: ScalingAlgorithm | None = Field(
         default=None, description="None = the platform's: hpa on ec2, target_tracking on sagemaker/fargate"
     )
-    metric: ScalingMetric | None = Field(
+    metric: AutoscalerMetric | None = Field(
         default=None, description="None = cpu for hpa, requests for target tracking"
     )
     sync_period_s: float = Field(default=HPA_SYNC_PERIOD_S, gt=0, le=600, description="HPA sync period")
@@ -216,11 +216,11 @@ class AutoscalingPolicy(_Model):
             return self.algorithm
         return ScalingAlgorithm.HPA if platform is Platform.EC2 else ScalingAlgorithm.TARGET_TRACKING
 
-    def metric_on(self, platform: Platform) -> ScalingMetric:
+    def metric_on(self, platform: Platform) -> AutoscalerMetric:
         if self.metric is not None:
             return self.metric
         hpa = self.algorithm_on(platform) is ScalingAlgorithm.HPA
-        return ScalingMetric.CPU if hpa else ScalingMetric.REQUESTS
+        return AutoscalerMetric.CPU if hpa else AutoscalerMetric.REQUESTS
 
     def node_scale_down_delay_on(self, platform: Platform) -> float:
         if self.node_scale_down_delay_s is not None:

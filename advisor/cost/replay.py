@@ -30,7 +30,7 @@ from advisor.cost.backlog import carried_backlog, late_requests
 from advisor.cost.billing import fargate_minimum_extra_seconds, on_demand_share
 from advisor.cost.hpa import Growth, growth_limits, hpa_trajectory
 from advisor.cost.loadbalancer import lcu_per_rps
-from advisor.cost.plan import Plan, ScalingAlgorithm, ScalingMetric
+from advisor.cost.plan import AutoscalerMetric, Plan, ScalingAlgorithm
 from advisor.cost.prices import PlanPrices
 from advisor.cost.queueing import P99_TAIL, RHO_BINS, QueueModel
 from advisor.cost.schedules import minimum_by_step
@@ -109,7 +109,7 @@ def prepare(plan: Plan, prices: PlanPrices, step_s: int) -> PlanSetup:
     coefficient, dimension = lcu_per_rps(plan.effective_load_balancer)
     hpa = policy.algorithm_on(plan.platform) is ScalingAlgorithm.HPA
     saturation = math.inf
-    if hpa and policy.metric_on(plan.platform) is ScalingMetric.CPU:
+    if hpa and policy.metric_on(plan.platform) is AutoscalerMetric.CPU:
         saturation = queue.max_rps / (cap.rps_per_replica * policy.target_utilisation)
     rules = [(g.type, g.value, g.period_s) for g in policy.scale_up_policies]
     return PlanSetup(

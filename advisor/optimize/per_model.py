@@ -17,6 +17,7 @@ Bad scenario content raises ConfigError naming the field path (and the inner fil
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,7 +114,8 @@ def plan_model(inputs: ModelInputs, ctx: ModelContext) -> ModelOutcome:
     )
     found = rightsize_model(
         spec.name, spec.slo, shortlist, profile, ctx.prices, region=scenario.region,
-        load_balancer=ctx.load_balancer, replica=need, options=ctx.search,
+        load_balancer=ctx.load_balancer, replica=need,
+        options=dataclasses.replace(ctx.search, image_gib=spec.image_gib),
     )  # fmt: skip
     if found.best is None:
         return Unservable(inputs, found.reason or "no plan found", found.fix or "", found.plans_replayed)

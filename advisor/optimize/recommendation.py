@@ -184,9 +184,7 @@ class PlanSummary(_Out):
     spot_pct_above_base: float
     spot_pools: list[str]
     load_balancer: str
-    balancing: Balancing | None = Field(
-        default=None, description="how the balancer spreads requests, as the replay queued them"
-    )
+    balancing: Balancing | None = Field(default=None, description="how the balancer spreads requests")
     autoscaler: ScalingAlgorithm | None = Field(
         default=None, description="the autoscaler the replay followed"
     )

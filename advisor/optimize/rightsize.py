@@ -43,9 +43,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from advisor.cost.baselines import (
-    FARGATE_TASK_START_S,
     SAGEMAKER_INSTANCE_START_S,
     TARGET_TRACKING_SCALE_IN_ALARM_S,
+    TARGET_TRACKING_SCALE_IN_TOLERANCE,
     TARGET_TRACKING_SCALE_OUT_ALARM_S,
 )
 from advisor.cost.plan import (
@@ -56,6 +56,7 @@ from advisor.cost.plan import (
     PurchaseMix,
 )
 from advisor.cost.prices import PlanPrices
+from advisor.cost.provisioning import ec2_scale_up_delay_s, fargate_task_start_s
 from advisor.cost.schedules import ScheduledMinimum
 from advisor.cost.simulate import simulate_many
 from advisor.domain import SLO, Platform, ReplicaResources
@@ -69,7 +70,6 @@ from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile
 # EC2 (EKS/ECS on EC2): the Kubernetes HPA's defaults - tolerance 0.1, scale-down stabilisation 300 s
 # (kubernetes.io, "Horizontal Pod Autoscaling") - and the cost model's default 180 s from a scale-up decision
 # to a serving replica on a new node (an assumption: node boot + image pull + model load).
-EC2_SCALE_UP_DELAY_S = 180.0
 EC2_SCALE_DOWN_S = 300.0
 EC2_TOLERANCE = 0.1
 STEPS = (1.0, 0.85, 0.7, 0.55, 0.42, 0.32, 0.25)  # target = ceiling x step, highest first
@@ -192,16 +192,20 @@ class _Search:
     def policy(
         self, cand: ShapeCandidate, step: float, min_quantile: float | None = None, scheduled: bool = False
     ) -> AutoscalingPolicy:
+        image = self.options.image_gib
+        scale_in_tol = None
         if cand.platform is Platform.EC2:
-            delay, down, tol = EC2_SCALE_UP_DELAY_S, EC2_SCALE_DOWN_S, EC2_TOLERANCE
+            accelerated = cand.instance is not None and cand.instance.has_gpu
+            delay, down, tol = ec2_scale_up_delay_s(accelerated, image), EC2_SCALE_DOWN_S, EC2_TOLERANCE
         else:
             sagemaker = cand.platform is Platform.SAGEMAKER
-            start = SAGEMAKER_INSTANCE_START_S if sagemaker else FARGATE_TASK_START_S
+            start = SAGEMAKER_INSTANCE_START_S if sagemaker else fargate_task_start_s(image)
             delay, down, tol = (
                 TARGET_TRACKING_SCALE_OUT_ALARM_S + start,
                 TARGET_TRACKING_SCALE_IN_ALARM_S,
                 0.0,
             )
+            scale_in_tol = TARGET_TRACKING_SCALE_IN_TOLERANCE
         target = min(MAX_TARGET_UTILISATION, step / (1.0 + tol))
         per_replica = cand.capacity.rps_per_replica * target
         floor = self.trough if min_quantile is None else self.quantile(min_quantile)
@@ -216,6 +220,7 @@ class _Search:
             scale_up_delay_s=delay,
             scale_down_stabilisation_s=down,
             tolerance=tol,
+            scale_in_tolerance=scale_in_tol,
             schedules=self.schedules(per_replica, minimum, top, delay) if scheduled else [],
         )
 

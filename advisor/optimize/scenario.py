@@ -224,6 +224,13 @@ class ModelSpec(_Strict):
         default=None,
         description="Where the recommendation is applied: aws_asg, sagemaker, ecs, kubernetes, cortex.",
     )
+    image_gib: float | None = Field(
+        default=None,
+        gt=0,
+        le=200,
+        description="The server image's size: a new replica pulls it before serving (default 1.5 GiB on CPU, "
+        "8 GiB on GPU; see advisor.cost.provisioning).",
+    )
     platforms: tuple[Platform, ...] | None = Field(
         default=None,
         min_length=1,

@@ -31,6 +31,7 @@ class SearchOptions:
     spot_top: int = 2
     alternatives: int = 3
     seed: int = 0
+    image_gib: float | None = None  # the model's image, for the start-up of a new replica
 
 
 @dataclass
