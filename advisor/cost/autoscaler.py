@@ -8,9 +8,10 @@ utilisation u:
    HPA's rule — skip scaling while |metric/target − 1| ≤ tolerance, default 0.1 (kubernetes.io, "Horizontal
    Pod Autoscaling", algorithm details; configurable per direction since v1.33, KEP-4951) — written on the
    demand instead of on the current replica count, which makes it a play (backlash) operator: a
-   composition of clamps, computed once per profile with a parallel prefix scan. The difference to the
-   HPA: leaving the band, the HPA resizes to the current demand, the replay to the band's edge, so after
-   a rise it runs up to (1 + tol) × target — what the HPA itself does until the rise exceeds the band.
+   composition of clamps, computed once per profile with a parallel prefix scan. Leaving the band, this
+   ``simple`` model sizes for the band's edge; the HPA and target tracking resize to the current demand
+   itself (:func:`reset_deadband`, used for them), so after a rise they run at the target, not up to
+   (1 + tol) × target, and after a fall they keep no more than the demand needs.
 2. **Recommendation.** r_t = ceil(z_t / (c·u)), clipped to [min_replicas, max_replicas] (the HPA's
    desiredReplicas = ceil(current × metric/target) with metric = demand per replica).
 3. **Scale-down stabilisation.** p_t = max(r over the last W steps), W = ceil(window/step) + 1: a drop
@@ -86,11 +87,71 @@ def deadband(demand: FloatArray, tolerance: float, down_tolerance: float | None 
     return out
 
 
-def held_demand(profile: TrafficProfile, tolerance: float, down_tolerance: float | None = None) -> FloatArray:
-    """:func:`deadband` of a profile, memoised on the (immutable) profile."""
+def reset_deadband(demand: FloatArray, tolerance: float, down_tolerance: float | None = None) -> FloatArray:
+    """The demand the HPA (and target tracking) sizes for: it keeps its size while the demand stays within
+    the band around the demand it last sized for, and resizes *to the demand itself* when it leaves it.
+
+    Vectorised without a loop over steps: from each step s, the next step that leaves the band around d_s
+    comes from sparse tables of the band's edges (binary lifting, log2(n) passes); the chain of resizes
+    from the start is then built by pointer doubling. Cyclic, as :func:`deadband`.
+    """
     down = tolerance if down_tolerance is None else down_tolerance
-    key = ("deadband", round(tolerance, 9), round(down, 9))
-    return profile.memo(key, lambda: deadband(profile.rps, tolerance, down))  # type: ignore[no-any-return]
+    n = demand.size
+    if (tolerance <= 0 and down <= 0) or n < 2:
+        return demand
+    lo = demand / (1.0 + tolerance)  # z stays while lo_t <= z <= hi_t
+    hi = demand / (1.0 - down)
+    tables = [(lo, hi)]
+    span = 1
+    while span * 2 <= n:
+        a, b = tables[-1]
+        tables.append((np.maximum(a[:-span], a[span:]), np.minimum(b[:-span], b[span:])))
+        span *= 2
+
+    def first_exit(values: FloatArray, start: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+        """For each value, the first step at or after ``start`` whose band excludes it (n if none)."""
+        pos = start.copy()
+        for k in range(len(tables) - 1, -1, -1):
+            width = 1 << k
+            a, b = tables[k]
+            ok = pos + width <= n
+            at = np.where(ok, pos, 0)
+            inside = ok & (a[at] <= values) & (b[at] >= values)
+            pos = np.where(inside, pos + width, pos)
+        return pos
+
+    # the state entering the cycle: run it once from d_0, take the state leaving it
+    nxt = np.r_[first_exit(demand, np.arange(1, n + 1)), n]  # next resize after a resize at s; n = none
+    last = _chain(nxt, 0, n)[-1]
+    entering = float(demand[last])
+    start = int(first_exit(np.asarray([entering]), np.asarray([0]))[0])
+    out = np.full(n, entering)
+    if start < n:
+        resized = np.zeros(n, dtype=bool)
+        resized[_chain(nxt, start, n)] = True
+        owner = np.maximum.accumulate(np.where(resized, np.arange(n), -1))  # the resize each step keeps
+        out = np.where(owner >= 0, demand[np.maximum(owner, 0)], entering)
+    return out
+
+
+def _chain(nxt: npt.NDArray[np.intp], start: int, n: int) -> npt.NDArray[np.intp]:
+    """start, nxt[start], nxt[nxt[start]], ... while below n, by pointer doubling (log2 passes)."""
+    seq = np.asarray([start])
+    jump = nxt.copy()
+    while seq[-1] < n:
+        seq = np.concatenate([seq, jump[seq]])
+        jump = jump[jump]
+    return seq[seq < n]
+
+
+def held_demand(
+    profile: TrafficProfile, tolerance: float, down_tolerance: float | None = None, reset: bool = False
+) -> FloatArray:
+    """:func:`deadband` (or :func:`reset_deadband`) of a profile, memoised on the (immutable) profile."""
+    down = tolerance if down_tolerance is None else down_tolerance
+    key = ("deadband", round(tolerance, 9), round(down, 9), reset)
+    band = reset_deadband if reset else deadband
+    return profile.memo(key, lambda: band(profile.rps, tolerance, down))  # type: ignore[no-any-return]
 
 
 def desired_replicas(held: F32Array, per_replica_rps: Any, min_replicas: Any, max_replicas: Any) -> F32Array:

@@ -15,10 +15,13 @@ tasks that live under a minute is added (tasks are stopped newest first).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +45,8 @@ from advisor.traffic.profile import TrafficProfile
 FloatArray = npt.NDArray[np.float64]
 F32Array = npt.NDArray[np.float32]
 CHUNK_ELEMENTS = 1_000_000  # rows × steps per chunk: 4 MB float32 arrays stay cache-friendly
+PARALLEL_WORKERS = 4
+PARALLEL_ELEMENTS = 4_000_000  # below this (a week × a few dozen plans) threads cost more than they give
 _OVERLOAD_SLACK = 1e-5
 
 
@@ -70,16 +75,18 @@ class PlanSetup:
     @property
     def group_key(self) -> GroupKey:
         a = self.plan.autoscaling
+        reset = a.algorithm_on(self.plan.platform) is not ScalingAlgorithm.SIMPLE  # resizes to the demand
         return (
             a.tolerance,
             a.down_tolerance,
+            reset,
             self.stabilisation_steps,
             self.delay_steps,
             self.node_delay_steps,
         )
 
 
-GroupKey = tuple[float, float, int, int, int]
+GroupKey = tuple[float, float, bool, int, int, int]
 
 
 def prepare(plan: Plan, prices: PlanPrices, step_s: int) -> PlanSetup:
@@ -168,15 +175,26 @@ def replay(
         groups[s.group_key].append(i)
     demand32 = profile.memo("rps_f32", lambda: profile.rps.astype(np.float32))
     rows_per_chunk = max(1, CHUNK_ELEMENTS // profile.steps)
-    done = 0
-    for (up, down, *_), members in groups.items():
+    jobs: list[tuple[list[int], F32Array]] = []
+    for (up, down, reset, *_), members in groups.items():
         held32 = profile.memo(
-            ("held_f32", round(up, 9), round(down, 9)),
-            lambda u=up, d=down: held_demand(profile, u, d).astype(np.float32),
+            ("held_f32", round(up, 9), round(down, 9), reset),
+            lambda u=up, d=down, r=reset: held_demand(profile, u, d, r).astype(np.float32),
         )
-        for lo in range(0, len(members), rows_per_chunk):
-            chunk = members[lo : lo + rows_per_chunk]
-            results = _replay_chunk([setups[i] for i in chunk], profile, demand32, held32, seed, keep_series)
+        jobs += [(members[lo : lo + rows_per_chunk], held32) for lo in range(0, len(members), rows_per_chunk)]
+
+    def run(job: tuple[list[int], F32Array]) -> tuple[list[int], list[Outcome]]:
+        chunk, held32 = job
+        return chunk, _replay_chunk([setups[i] for i in chunk], profile, demand32, held32, seed, keep_series)
+
+    # numpy releases the GIL in its array loops: big replays use the machine's cores, chunk by chunk
+    workers = min(PARALLEL_WORKERS, os.cpu_count() or 1, len(jobs))
+    if len(setups) * profile.steps < PARALLEL_ELEMENTS:
+        workers = 1
+    done = 0
+    with ThreadPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext() as pool:
+        answers = pool.map(run, jobs) if pool is not None else map(run, jobs)
+        for chunk, results in answers:
             for i, outcome in zip(chunk, results, strict=True):
                 outcomes[i] = outcome
             done += len(chunk)
