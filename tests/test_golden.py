@@ -20,7 +20,11 @@ import pytest
 
 import advisor
 from advisor import Recommendation, Settings
+from advisor.cost import resolve_prices
+from advisor.optimize.rightsize import CONFIRM_SEEDS, MAX_CONFIRM_SEEDS, confirm_replays
+from advisor.pricing.catalog import Catalog
 from advisor.render import render
+from tests.traffic_cost_helpers import flat_profile, make_plan
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -101,3 +105,28 @@ def test_the_comparison_can_fail() -> None:
     assert _differences({"a": 1.0, "b": [1, "x"]}, {"a": 1.0 + 1e-12, "b": [1, "x"]}) == []
     got = _differences({"a": 1.1, "b": [1]}, {"a": 1.0, "b": [1, 2], "c": None})
     assert sorted(got) == ["$.a: 1.1 != 1.0", "$.b: 1 items, golden has 2", "$.c: missing"]
+
+
+def test_the_spot_plan_is_replayed_until_whole_pool_reclaims_are_exercised(rec: Recommendation) -> None:
+    spot = [m for m in rec.models if m.plan is not None and m.plan.spot_pct_above_base > 0]
+    assert spot
+    for m in spot:
+        assert m.slo_risk is not None and m.plan is not None
+        assert len(m.slo_risk.seeds) > 1 + CONFIRM_SEEDS
+        assert m.slo_risk.pool_reclaims >= 1  # a whole pool was lost in at least one replay ...
+        assert m.slo_risk.within_budget  # ... and the on-demand base held the SLO budget through it
+
+
+def test_enough_seeds_that_three_whole_pool_reclaims_are_expected() -> None:
+    catalog = Catalog.load(Settings())
+    plan = make_plan(
+        purchase={"on_demand_base": 1, "spot_pct_above_base": 100, "spot_pools": ["c6i.xlarge", "c5.xlarge"]},
+        spot={"pool_reclaims_per_month": 0.05},
+    )
+    week = flat_profile(10.0, 168)
+    expected = 2 * 0.05 * 168 / 730  # two pools, a week
+    more = confirm_replays(plan, resolve_prices(plan, catalog), week)
+    assert more == math.ceil(3 / expected) - 1
+    assert (1 + more) * expected >= 3 > more * expected
+    rare = plan.model_copy(update={"spot": plan.spot.model_copy(update={"pool_reclaims_per_month": 1e-6})})
+    assert confirm_replays(rare, resolve_prices(rare, catalog), week) == MAX_CONFIRM_SEEDS
