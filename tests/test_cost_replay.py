@@ -306,3 +306,26 @@ def test_an_on_demand_base_sized_for_losing_the_pool_holds_the_slo(catalog: Cata
         assert (
             series["overloaded"].to_numpy() <= (lost > 0) | (series["backlog_requests"].to_numpy() > 0)
         ).all()
+
+
+def test_replacements_fall_back_on_demand_only_where_the_platform_does(catalog: Catalog) -> None:
+    # The same spot share and whole-pool reclaims on EC2 (Karpenter falls back to on-demand: the lost
+    # nodes are back after the replacement delay) and on Fargate (FARGATE_SPOT tasks wait for spot
+    # capacity: back after the pool's outage).
+    demand = np.full(3 * 24 * 60, 30.0)
+    common = {
+        "purchase": {"on_demand_base": 2, "spot_pct_above_base": 100},
+        "spot": {"pool_reclaims_per_month": 60.0, "pool_outage_s": 3600, "interruption_band": "<5%"},
+        "autoscaling": {"min_replicas": 6, "max_replicas": 6, "scale_up_delay_s": 300},
+    }
+    ec2 = make_plan(**common)
+    fargate = make_plan(platform="fargate", shape={"vcpu": 2, "memory_gib": 4}, **common)
+    assert ec2.spot_fallback and not fargate.spot_fallback
+    profile = TrafficProfile.from_array("flat", demand, step_s=60)
+    for plan, outage_minutes in ((ec2, 3), (fargate, 58)):  # from the reclaim, 2 minutes after the notice
+        result = simulate(plan, profile, resolve_prices(plan, catalog))
+        assert result.slo.pool_reclaims >= 1
+        lost = result.timeseries()["lost_replicas"].to_numpy() > 0
+        runs = np.diff(np.flatnonzero(np.diff(np.r_[0, lost.astype(int), 0])))[::2]
+        assert runs.min() >= outage_minutes  # overlapping reclaims merge into longer runs
+        assert np.bincount(runs).argmax() == outage_minutes

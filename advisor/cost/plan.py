@@ -88,8 +88,11 @@ class SpotBehaviour(_Model):
     replacement_delay_s: float | None = Field(
         default=None, ge=0, description="notice to replacement serving; None = autoscaling.scale_up_delay_s"
     )
-    on_demand_fallback: bool = Field(
-        default=True, description="replace an interrupted node on-demand (the spot pool is short right then)"
+    on_demand_fallback: bool | None = Field(
+        default=None,
+        description="replace an interrupted node on-demand (the spot pool is short right then); None = what "
+        "the platform does: yes on EC2 (Karpenter launches on-demand when a NodePool allowing both finds no "
+        "spot), no on Fargate (a capacity-provider strategy never moves tasks from FARGATE_SPOT to FARGATE)",
     )
     fallback_hold_s: float = Field(
         default=3600.0, ge=0, description="how long a fallback node stays on-demand"
@@ -346,6 +349,13 @@ class Plan(_Model):
         if self.purchase.spot_pools and self.platform is not Platform.EC2:
             raise ValueError("spot_pools only apply to ec2 plans")
         return self
+
+    @property
+    def spot_fallback(self) -> bool:
+        """Whether an interrupted spot node is replaced on-demand (``spot.on_demand_fallback`` resolved)."""
+        if self.spot.on_demand_fallback is not None:
+            return self.spot.on_demand_fallback
+        return self.platform is Platform.EC2
 
     @property
     def effective_load_balancer(self) -> LoadBalancerSpec:

@@ -31,9 +31,14 @@ def image_pull_s(gpu: bool, image_gib: float | None) -> float:
     return gib * 1024.0 / IMAGE_PULL_MIB_PER_S
 
 
+def ec2_instance_start_s(gpu: bool, image_gib: float | None = None) -> float:
+    """Node boot + image pull + model load: a new EC2 node until its replica serves."""
+    return NODE_BOOT_S[gpu] + image_pull_s(gpu, image_gib) + MODEL_LOAD_S[gpu]
+
+
 def ec2_scale_up_delay_s(gpu: bool, image_gib: float | None = None) -> float:
-    """HPA reaction + node boot + image pull + model load for a replica on a new EC2 node."""
-    return HPA_REACTION_S + NODE_BOOT_S[gpu] + image_pull_s(gpu, image_gib) + MODEL_LOAD_S[gpu]
+    """HPA reaction + :func:`ec2_instance_start_s` for a replica on a new EC2 node."""
+    return HPA_REACTION_S + ec2_instance_start_s(gpu, image_gib)
 
 
 def fargate_task_start_s(image_gib: float | None = None) -> float:

@@ -424,7 +424,7 @@ def _draw_losses(s: PlanSetup, spot_row: F32Array, o: Outcome, seed: int, step_s
         return None
     rpn = plan.replicas_per_node
     lost = spotmod.lost_replica_steps(events, n, rpn, s.notice_steps, s.replacement_steps)
-    elsewhere = len(pools) > 1 or plan.spot.on_demand_fallback  # somewhere to launch replacements
+    elsewhere = len(pools) > 1 or plan.spot_fallback  # somewhere to launch replacements
     back = (
         s.replacement_steps
         if elsewhere
@@ -441,10 +441,10 @@ def _draw_losses(s: PlanSetup, spot_row: F32Array, o: Outcome, seed: int, step_s
         on_demand_usd_per_hour=s.prices.on_demand_usd_per_node_hour,
         fallback_hold_s=plan.spot.fallback_hold_s,
     )
-    overlap, premium = overhead(events, fallback=plan.spot.on_demand_fallback)
+    overlap, premium = overhead(events, fallback=plan.spot_fallback)
     each = np.repeat(np.arange(reclaims.count), reclaims.nodes.astype(np.int64))  # one event per node
     nodes_hit = spotmod.Interruptions(reclaims.steps[each], reclaims.pools[each])
-    fallback = plan.spot.on_demand_fallback and len(pools) == 1  # else the other pools host them, as spot
+    fallback = plan.spot_fallback and len(pools) == 1  # else the other pools host them, as spot
     more_overlap, more_premium = overhead(nodes_hit, fallback=fallback)
     o.notice_overlap_usd, o.fallback_premium_usd = overlap + more_overlap, premium + more_premium
     return lost

@@ -116,7 +116,7 @@ def _result(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int) ->
     if prices.data_usd_per_gb_in > 0 or prices.data_usd_per_gb_out > 0:
         components["data_processing"] = data
     spot_option = (prices.spot_option or PurchaseOption.SPOT).value
-    replacement_on_demand = plan.spot.on_demand_fallback
+    replacement_on_demand = plan.spot_fallback
     by_option = {
         prices.on_demand_option.value: compute_od
         + o.fallback_premium_usd

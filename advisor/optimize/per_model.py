@@ -36,6 +36,7 @@ from advisor.optimize.candidates import (
     shape_candidates,
 )
 from advisor.optimize.compare import baseline_comparisons, price_current
+from advisor.optimize.ec2_scaling import ec2_scaling
 from advisor.optimize.outcome import ModelInputs, ModelOutcome, Served, Unservable
 from advisor.optimize.pricecache import PriceCache
 from advisor.optimize.rightsize import rightsize_model
@@ -115,7 +116,9 @@ def plan_model(inputs: ModelInputs, ctx: ModelContext) -> ModelOutcome:
     found = rightsize_model(
         spec.name, spec.slo, shortlist, profile, ctx.prices, region=scenario.region,
         load_balancer=ctx.load_balancer, replica=need,
-        options=dataclasses.replace(ctx.search, image_gib=spec.image_gib),
+        options=dataclasses.replace(
+            ctx.search, image_gib=spec.image_gib, ec2_scaling=ec2_scaling(spec.deploy)
+        ),
     )  # fmt: skip
     if found.best is None:
         return Unservable(inputs, found.reason or "no plan found", found.fix or "", found.plans_replayed)

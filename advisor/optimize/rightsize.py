@@ -42,25 +42,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from advisor.cost.baselines import (
-    SAGEMAKER_INSTANCE_START_S,
-    TARGET_TRACKING_SCALE_IN_ALARM_S,
-    TARGET_TRACKING_SCALE_IN_TOLERANCE,
-    TARGET_TRACKING_SCALE_OUT_ALARM_S,
-)
 from advisor.cost.plan import (
     AutoscalingPolicy,
     Capacity,
     LoadBalancerSpec,
     Plan,
     PurchaseMix,
+    SpotBehaviour,
 )
 from advisor.cost.prices import PlanPrices
-from advisor.cost.provisioning import ec2_scale_up_delay_s, fargate_task_start_s
 from advisor.cost.schedules import ScheduledMinimum
 from advisor.cost.simulate import simulate_many
 from advisor.domain import SLO, Platform, ReplicaResources
 from advisor.optimize.candidates import ShapeCandidate, nodes_for
+from advisor.optimize.ec2_scaling import scaling_timing
 from advisor.optimize.pricecache import PriceCache, minutes_over_slo_pct
 from advisor.optimize.scheduling import daily_schedules
 from advisor.optimize.search_types import Evaluated, Job, RightsizeResult, SearchOptions
@@ -70,8 +65,6 @@ from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile
 # EC2 (EKS/ECS on EC2): the Kubernetes HPA's defaults - tolerance 0.1, scale-down stabilisation 300 s
 # (kubernetes.io, "Horizontal Pod Autoscaling") - and the cost model's default 180 s from a scale-up decision
 # to a serving replica on a new node (an assumption: node boot + image pull + model load).
-EC2_SCALE_DOWN_S = 300.0
-EC2_TOLERANCE = 0.1
 STEPS = (1.0, 0.85, 0.7, 0.55, 0.42, 0.32, 0.25)  # target = ceiling x step, highest first
 RESCUE_STEPS = (1.0, 0.6)
 RESCUE_QUANTILES = (75.0, 90.0, 97.0, 100.0)  # minimum raised to these demand percentiles (stage 1b)
@@ -192,20 +185,9 @@ class _Search:
     def policy(
         self, cand: ShapeCandidate, step: float, min_quantile: float | None = None, scheduled: bool = False
     ) -> AutoscalingPolicy:
-        image = self.options.image_gib
-        scale_in_tol = None
-        if cand.platform is Platform.EC2:
-            accelerated = cand.instance is not None and cand.instance.has_gpu
-            delay, down, tol = ec2_scale_up_delay_s(accelerated, image), EC2_SCALE_DOWN_S, EC2_TOLERANCE
-        else:
-            sagemaker = cand.platform is Platform.SAGEMAKER
-            start = SAGEMAKER_INSTANCE_START_S if sagemaker else fargate_task_start_s(image)
-            delay, down, tol = (
-                TARGET_TRACKING_SCALE_OUT_ALARM_S + start,
-                TARGET_TRACKING_SCALE_IN_ALARM_S,
-                0.0,
-            )
-            scale_in_tol = TARGET_TRACKING_SCALE_IN_TOLERANCE
+        accelerated = cand.instance is not None and cand.instance.has_gpu
+        timing = scaling_timing(cand.platform, accelerated, self.options.image_gib, self.options.ec2_scaling)
+        delay, down, tol = timing.scale_up_delay_s, timing.scale_down_stabilisation_s, timing.tolerance
         target = min(MAX_TARGET_UTILISATION, step / (1.0 + tol))
         per_replica = cand.capacity.rps_per_replica * target
         floor = self.trough if min_quantile is None else self.quantile(min_quantile)
@@ -220,7 +202,10 @@ class _Search:
             scale_up_delay_s=delay,
             scale_down_stabilisation_s=down,
             tolerance=tol,
-            scale_in_tolerance=scale_in_tol,
+            scale_in_tolerance=timing.scale_in_tolerance,
+            algorithm=timing.algorithm,
+            metric=timing.metric,
+            node_scale_down_delay_s=timing.node_scale_down_delay_s,
             schedules=self.schedules(per_replica, minimum, top, delay) if scheduled else [],
         )
 
@@ -281,9 +266,16 @@ class _Search:
             capacity=capacity,
             slo=self.slo,
             purchase=purchase,
+            spot=self.spot_behaviour(cand),
             autoscaling=policy,
             load_balancer=lb,
         )
+
+    def spot_behaviour(self, cand: ShapeCandidate) -> SpotBehaviour:
+        ec2 = self.options.ec2_scaling
+        if cand.platform is not Platform.EC2 or ec2 is None:
+            return SpotBehaviour()
+        return SpotBehaviour(on_demand_fallback=ec2.spot_fallback)
 
     def bisect(self, candidates: Sequence[ShapeCandidate]) -> tuple[list[Evaluated], list[ShapeCandidate]]:
         """Per candidate, the first step of ``STEPS`` within budget (feasibility grows as the target falls).
@@ -385,18 +377,23 @@ class _Search:
     def _confirm(self, ev: Evaluated, *, all_seeds: bool) -> Evaluated | None:
         """Replay on the profile's own step (validated plan, cost-model calibration); None if over budget.
 
-        The recommended plan, if it buys spot, is replayed under ``CONFIRM_SEEDS`` more interruption draws
-        (``all_seeds``); alternatives under the main seed only.
+        The recommended plan, if it buys spot (``all_seeds``), is replayed under :func:`confirm_replays` more
+        interruption draws, and more (in tens, up to ``MAX_CONFIRM_SEEDS``) until a whole-pool reclaim was
+        drawn in one of them; alternatives under the main seed only.
         """
         data = ev.plan.model_dump()
         data["capacity"]["service_time_ms"] = None
         plan = Plan.model_validate(data)
         price = self.prices.prices(plan)
-        count = 1 + (
-            confirm_replays(plan, price, self.profile) if plan.purchase.uses_spot and all_seeds else 0
-        )
-        seeds = [self.options.seed + i for i in range(count)]
-        results = [simulate_many([plan], self.profile, [price], seed=s)[0] for s in seeds]
+        spot = plan.purchase.uses_spot and all_seeds
+        count = 1 + (confirm_replays(plan, price, self.profile) if spot else 0)
+        results = [
+            simulate_many([plan], self.profile, [price], seed=self.options.seed + i)[0] for i in range(count)
+        ]
+        while spot and not any(r.slo.pool_reclaims for r in results) and len(results) <= MAX_CONFIRM_SEEDS:
+            start = self.options.seed + len(results)
+            results += [simulate_many([plan], self.profile, [price], seed=start + i)[0] for i in range(10)]
+        seeds = [self.options.seed + i for i in range(len(results))]
         self.replayed += len(seeds)
         overs = [minutes_over_slo_pct(r) for r in results]
         ok = all(

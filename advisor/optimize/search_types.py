@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from advisor.cost.plan import Plan
 from advisor.cost.result import CostResult
 from advisor.optimize.candidates import ShapeCandidate
+from advisor.optimize.ec2_scaling import Ec2Scaling
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class SearchOptions:
     alternatives: int = 3
     seed: int = 0
     image_gib: float | None = None  # the model's image, for the start-up of a new replica
+    ec2_scaling: Ec2Scaling | None = None  # what scales EC2 plans on the model's deploy target
 
 
 @dataclass
