@@ -384,26 +384,28 @@ def test_guardrails_hold_the_on_demand_base_and_the_disruption_share(
 def test_a_platform_change_writes_configuration_and_a_checklist(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The demo as it is: fraud-scorer's Kubernetes Deployment is recommended onto Fargate, a migration:
-    apply writes the ECS configuration and a checklist and calls no AWS API (no endpoint is reachable)."""
+    """The demo as it is: search-embedder's SageMaker endpoint is recommended onto EC2 nodes, a migration:
+    apply writes the EC2 configuration and a checklist and calls no AWS API (no endpoint is reachable)."""
     monkeypatch.setenv("ADVISOR_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: any call would fail
     demo = recommend(Path(__file__).resolve().parents[1] / "examples" / "demo-scenario.yaml")
     with Store(tmp_path / "home" / "advisor.db") as store:
         save_recommendation(store, demo)
-    fraud = demo.model("fraud-scorer")
-    assert fraud.plan is not None and fraud.plan.deployment is not None and fraud.plan.deployment.migration
+    moved = demo.model("search-embedder")
+    assert moved.plan is not None and moved.plan.deployment is not None and moved.plan.deployment.migration
+    assert (
+        moved.deploy is not None and moved.deploy.sagemaker is not None and moved.plan.platform.value == "ec2"
+    )
     out = tmp_path / "out"
-    run = invoke(capsys, "apply", *_models("fraud-scorer"), "--out", str(out))
+    run = invoke(capsys, "apply", *_models("search-embedder"), "--out", str(out))
     assert run.code == 0, run.stderr
-    assert "migration: platform change to fargate" in run.stdout
-    checklist = (out / "fraud-scorer" / "MIGRATION.md").read_text()
+    assert "migration: platform change to ec2" in run.stdout
+    checklist = (out / "search-embedder" / "MIGRATION.md").read_text()
     assert "advisor apply created nothing" in checklist and "- [ ] Image" in checklist
-    service = json.loads((out / "fraud-scorer" / "ecs-service.json").read_text())
-    assert service["capacityProviderStrategy"] == [
-        {"capacityProvider": i.capacity_provider, "base": i.base, "weight": i.weight}
-        for i in fraud.plan.deployment.capacity_provider_strategy
-    ]
+    written = sorted(f.name for f in (out / "search-embedder").iterdir())
+    assert len(written) > 1, written  # the configuration beside the checklist
+    for name in written:
+        assert name in checklist or name == "MIGRATION.md"
 
 
 @pytest.mark.parametrize(

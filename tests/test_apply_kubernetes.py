@@ -17,7 +17,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -138,12 +138,19 @@ def _check_against_schemas(document: dict[str, Any]) -> None:
 # ----- manifests ------------------------------------------------------------------------------------------
 
 
-def test_only_doc_reranker_is_a_kubernetes_change(rec: Recommendation) -> None:
+def test_the_kubernetes_models_are_changes_and_a_plan_off_eks_is_refused(rec: Recommendation) -> None:
     kube = [m.model for m in rec.models if m.deploy is not None and m.deploy.kubernetes is not None]
     assert set(kube) == {"fraud-scorer", "doc-reranker"}
+    for name in kube:
+        intent = _intent(rec, name)
+        assert not intent.deployment.migration and manifests(intent)
+    # churn-predictor's plan runs on ECS's EC2 capacity provider, not on EKS nodes
+    churn = _intent(rec, "churn-predictor")
+    elsewhere = replace(
+        churn, deployment=churn.deployment.model_copy(update={"target": rec.model("fraud-scorer").deploy})
+    )
     with pytest.raises(ApplyError, match="does not run on EKS nodes"):
-        manifests(_intent(rec, "fraud-scorer"))  # Fargate: a migration, written by the ECS applier
-    assert manifests(_reranker(rec))
+        manifests(elsewhere)
 
 
 def test_every_manifest_passes_the_real_schemas(rec: Recommendation) -> None:
