@@ -203,7 +203,7 @@ class QueueModel:
         """The class of each ready-replica count (0 for none), through a table over the whole counts."""
         counts = np.asarray(ready)
         lookup = _class_lookup(self.balancing, self.max_replicas)
-        index = np.clip(counts, 0, lookup.size - 1).astype(np.intp)
+        index = np.minimum(counts, lookup.size - 1).astype(np.int32)  # counts are whole and >= 0
         out: npt.NDArray[np.intp] = lookup[index]
         return out
 

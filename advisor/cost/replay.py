@@ -313,7 +313,7 @@ class LoadBins:
     """Per plan and step: the flat queue-table bin of its requests, whether it is overloaded, and (plans with
     a backlog only) the backlog and the share of the step's requests late behind it."""
 
-    bins: npt.NDArray[np.intp]
+    bins: npt.NDArray[np.int32]
     overloaded: npt.NDArray[np.bool_]
     backlogs: dict[int, FloatArray]
     late: dict[int, tuple[npt.NDArray[np.intp], FloatArray]]
@@ -372,10 +372,10 @@ def _load_bins(group: list[PlanSetup], demand32: F32Array, ready: F32Array, step
             overloaded[j, steps[share >= P99_TAIL]] = True  # over 1 % of its requests late: p99 over the SLO
             backlogs[j], late[j] = backlog.requests, (steps, share.astype(np.float64))
     np.fmin(load, np.float32(RHO_BINS), out=load)
-    bins = load.astype(np.intp)
+    bins = load.astype(np.int32)  # half the memory traffic of intp; bincount takes it
     for j, s in enumerate(group):
         if s.queue.classes.size > 1:
-            bins[j] += s.queue.replica_class(ready[j]) * (RHO_BINS + 1)
+            bins[j] += s.queue.replica_class(ready[j]).astype(np.int32) * np.int32(RHO_BINS + 1)
     return LoadBins(bins, overloaded, backlogs, late)
 
 
