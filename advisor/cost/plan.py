@@ -127,7 +127,9 @@ class ScalingAlgorithm(StrEnum):
 
 
 class AutoscalerMetric(StrEnum):
-    """What the autoscaler measures: a pod's own CPU (saturates) or the requests sent to it (does not)."""
+    """What the autoscaler measures: a metric the pods report (``cpu``: CPU or the requests/s they serve,
+    which saturates at what a ready pod can do) or the requests sent to them, counted at the balancer or
+    ingress (``requests``: an external metric, which does not)."""
 
     CPU = "cpu"
     REQUESTS = "requests"
