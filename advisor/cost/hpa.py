@@ -5,8 +5,9 @@ What the HPA does each sync period (``--horizontal-pod-autoscaler-sync-period``,
 
 - desiredReplicas = ceil(currentReplicas × currentMetric / target), skipped within the tolerance (0.1);
 - a **pod metric** (CPU, or the requests/s a pod reports serving, as ``advisor apply`` configures) is what
-  the ready pods do, so it saturates: a pod cannot report more than the work it can do. Pods that are not ready yet (starting, loading the model) are counted at 0 % when the
-  HPA would scale up, which "dampens the magnitude of a scale up". Together: with R ready pods each at most
+  the ready pods do, so it saturates: a pod cannot report more than the work it can do. Pods that are not
+  ready yet (starting, loading the model) are counted at 0 % when the HPA would scale up, which "dampens
+  the magnitude of a scale up". Together: with R ready pods each at most
   at saturation s (requests/s at 100 % CPU), desired = ceil(min(demand, R·s) / (capacity × target));
 - the result is limited by ``behavior.scaleUp.policies`` (default: 100 % or 4 pods per 15 s, the larger),
   then by the scale-down stabilisation window (the highest recommendation of the last 300 s) and
@@ -15,9 +16,9 @@ What the HPA does each sync period (``--horizontal-pod-autoscaler-sync-period``,
 So after a jump the replicas grow in waves: each wave multiplies the ready pods by at most s/(capacity ×
 target) and lasts one start-up delay. The simple model (``advisor.cost.autoscaler``) grants the whole jump
 in one delay: on a square wave 20 → 200 rps with 60 s start-ups it counts 2.25 minutes over the SLO per
-jump where the HPA (``tests/test_hpa_replay.py``) spends 6. A **requests metric** (an external metric on the load balancer or ingress, e.g. KEDA's
-Prometheus scaler, ALB RequestCountPerTarget) counts arrivals, does not saturate and is not averaged over
-pods, so only the rate limit applies.
+jump where the HPA (``tests/test_hpa_replay.py``) spends 6. A **requests metric** (an external metric on
+the load balancer or ingress, e.g. KEDA's Prometheus scaler, ALB RequestCountPerTarget) counts arrivals,
+does not saturate and is not averaged over pods, so only the rate limit applies.
 
 Vectorised without a loop over steps: the replica trajectory p is the greatest fixed point of the monotone
 map F(p) = stabilise(max(floor, min(desired, cap(ready(p)), limit(p shifted by a period)))); starting from
