@@ -13,6 +13,7 @@ from advisor.cost import resolve_prices, simulate, simulate_many
 from advisor.cost.autoscaler import deadband, replica_trajectory, trailing_max, trailing_min
 from advisor.cost.billing import fargate_minimum_extra_seconds, on_demand_share
 from advisor.cost.plan import AutoscalingPolicy
+from advisor.errors import InputError
 from advisor.optimize.sizing import on_demand_base_for_spot
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings
@@ -329,3 +330,25 @@ def test_replacements_fall_back_on_demand_only_where_the_platform_does(catalog: 
         runs = np.diff(np.flatnonzero(np.diff(np.r_[0, lost.astype(int), 0])))[::2]
         assert runs.min() >= outage_minutes  # overlapping reclaims merge into longer runs
         assert np.bincount(runs).argmax() == outage_minutes
+
+
+def test_a_plan_under_several_seeds_in_one_batch_equals_a_call_per_seed(
+    catalog: Catalog, week: TrafficProfile
+) -> None:
+    plan = make_plan(
+        purchase={"on_demand_base": 1, "spot_pct_above_base": 100, "spot_pools": ["c6i.xlarge", "c5.xlarge"]},
+        spot={"pool_reclaims_per_month": 20.0},
+        autoscaling={
+            "min_replicas": 2,
+            "max_replicas": 40,
+            "target_utilisation": 0.7,
+            "scale_up_delay_s": 180,
+        },
+    )
+    prices = resolve_prices(plan, catalog)
+    batch = simulate_many([plan] * 4, week, [prices] * 4, seed=[3, 4, 5, 6])
+    one_by_one = [simulate(plan, week, prices, seed=s) for s in (3, 4, 5, 6)]
+    assert [r.model_dump() for r in batch] == [r.model_dump() for r in one_by_one]
+    assert len({r.slo.lost_replica_hours for r in batch}) > 1  # the seeds drew different events
+    with pytest.raises(InputError, match="4 plans but 3 seeds"):
+        simulate_many([plan] * 4, week, [prices] * 4, seed=[1, 2, 3])

@@ -28,7 +28,6 @@ replicas take their even share of new arrivals.
 
 from __future__ import annotations
 
-import functools
 from enum import StrEnum
 
 import numpy as np
@@ -96,26 +95,25 @@ def erlang_c_poisson(servers: npt.NDArray[np.floating], offered: FloatArray) -> 
     return np.where(rho >= 1.0, 1.0, np.clip(np.nan_to_num(c, nan=1.0), 0.0, 1.0))
 
 
-@functools.lru_cache(maxsize=512)
-def wait_parameters(
-    balancing: Balancing, max_replicas: int, servers: int, service_time_ms: float, scv: float, rho_key: bytes
+def wait_at(
+    balancing: Balancing,
+    servers: int,
+    service_time_ms: float,
+    scv: float,
+    counts: FloatArray,
+    rho: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
-    """(C, decay per ms), each (classes × loads), for per-replica loads ``rho`` (``np.frombuffer(rho_key)``).
+    """(C, decay per ms) at pairs of replica counts and per-replica loads ρ (arrays of one shape).
 
     The probability a request waits over t ms is C · exp(−decay · t).
     """
-    rho = np.frombuffer(rho_key, dtype=np.float64)
-    counts = replica_classes(balancing, max_replicas).astype(np.float64)[:, None]
     mu = 1.0 / service_time_ms
-    lam_replica = rho[None, :] * servers * mu  # arrivals per ms at one replica
+    lam_replica = rho * servers * mu  # arrivals per ms at one replica
     if balancing is Balancing.LEAST_OUTSTANDING_REQUESTS:
         n, lam, ca2 = servers * counts, lam_replica * counts, np.ones_like(counts)
     else:
-        n = np.full_like(counts, float(servers))
-        lam = np.broadcast_to(lam_replica, (counts.size, rho.size))
+        n, lam = np.full_like(counts, float(servers)), lam_replica
         ca2 = 1.0 / counts if balancing is Balancing.ROUND_ROBIN else np.ones_like(counts)
     c = erlang_c_poisson(n, lam / mu)
     decay = 2.0 * (n * mu - lam) / np.maximum(ca2 + scv, 1e-9)
-    c.setflags(write=False)
-    decay.setflags(write=False)
     return c, decay

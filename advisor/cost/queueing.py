@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import brentq
 
-from advisor.cost.balancing import Balancing, replica_classes, wait_parameters
+from advisor.cost.balancing import Balancing, replica_classes, wait_at
 from advisor.errors import ConfigError
 
 FloatArray = npt.NDArray[np.float64]
@@ -213,12 +213,17 @@ class QueueModel:
         edges[-1] = 1.0 - 0.5 / RHO_BINS
         return edges
 
-    def _wait(self) -> tuple[FloatArray, FloatArray]:
-        """(C, decay per ms) per class and ρ bin (``advisor.cost.balancing.wait_parameters``)."""
-        key = self.bin_edges().tobytes()
-        return wait_parameters(
-            self.balancing, self.max_replicas, self.servers, self.service_time_ms, self.scv, key
-        )
+    def _wait(self, flat: npt.NDArray[np.intp] | None = None) -> tuple[FloatArray, FloatArray]:
+        """(C, decay per ms) at the flat bins ``flat`` (none of them an overload bin), or as whole tables
+        (classes × ρ bins) when None (``advisor.cost.balancing.wait_at``)."""
+        edges = self.bin_edges()
+        if flat is None:
+            counts = np.repeat(self.classes.astype(np.float64)[:, None], RHO_BINS, axis=1)
+            rho = np.broadcast_to(edges, counts.shape)
+        else:
+            counts = self.classes.astype(np.float64)[flat // (RHO_BINS + 1)]
+            rho = edges[flat % (RHO_BINS + 1)]
+        return wait_at(self.balancing, self.servers, self.service_time_ms, self.scv, counts, rho)
 
     @functools.cache  # noqa: B019 - models are frozen values and few per run, so the cache stays small
     def tail_table(self, t_ms: float) -> FloatArray:
@@ -232,6 +237,27 @@ class QueueModel:
         table = np.hstack([body, np.ones((body.shape[0], 1))]).ravel()
         table.setflags(write=False)  # shared through the cache
         return table
+
+    def requests_over(self, requests_per_bin: FloatArray, t_ms: float) -> float:
+        """Requests slower than ``t_ms``, given how many arrived in each bin (only the bins used are
+        evaluated: the tables over every class are never built for a plan's totals)."""
+        grid = requests_per_bin.reshape(-1, RHO_BINS + 1)
+        overload = float(grid[:, -1].sum())
+        flat = self._used(requests_per_bin)
+        if flat.size == 0:
+            return overload
+        if t_ms < self.service_time_ms:
+            return float(requests_per_bin.sum())
+        c, decay = self._wait(flat)
+        with np.errstate(over="ignore"):
+            tail = np.clip(c * np.exp(-decay * (t_ms - self.service_time_ms)), 0.0, 1.0)
+        return overload + float(requests_per_bin[flat] @ tail)
+
+    def _used(self, requests_per_bin: FloatArray) -> npt.NDArray[np.intp]:
+        """The flat indices of the bins that hold requests, overload bins left out."""
+        flat = np.flatnonzero(requests_per_bin > 0)
+        out: npt.NDArray[np.intp] = flat[flat % (RHO_BINS + 1) != RHO_BINS]
+        return out
 
     def p99_table(self) -> FloatArray:
         """p99 latency (ms) per bin; ``inf`` in each class's overload bin; flat over classes."""
@@ -253,10 +279,9 @@ class QueueModel:
         overload = float(grid[:, -1].sum())
         if overload >= tail * total:
             return None
-        c_all, decay_all = self._wait()
-        used = grid[:, :-1] > 0
-        weights = grid[:, :-1][used]
-        c, decay = c_all[used], decay_all[used]
+        flat = self._used(requests_per_bin)
+        weights = requests_per_bin[flat]
+        c, decay = self._wait(flat)
         budget = tail * total - overload
 
         def over(x_ms: float) -> float:

@@ -163,12 +163,17 @@ class Outcome:
 def replay(
     setups: Sequence[PlanSetup],
     profile: TrafficProfile,
-    seed: int,
+    seed: int | Sequence[int],
     *,
     keep_series: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Outcome]:
-    """Replay every plan over ``profile``; returns one Outcome per setup, in order."""
+    """Replay every plan over ``profile``; returns one Outcome per setup, in order.
+
+    ``seed``: one for all, or one per setup (the same plan under several interruption draws replays as
+    rows of one batch).
+    """
+    seeds = [seed] * len(setups) if isinstance(seed, int) else list(seed)
     outcomes: list[Outcome | None] = [None] * len(setups)
     groups: dict[GroupKey, list[int]] = defaultdict(list)
     for i, s in enumerate(setups):
@@ -185,7 +190,8 @@ def replay(
 
     def run(job: tuple[list[int], F32Array]) -> tuple[list[int], list[Outcome]]:
         chunk, held32 = job
-        return chunk, _replay_chunk([setups[i] for i in chunk], profile, demand32, held32, seed, keep_series)
+        rows = [setups[i] for i in chunk]
+        return chunk, _replay_chunk(rows, profile, demand32, held32, [seeds[i] for i in chunk], keep_series)
 
     # numpy releases the GIL in its array loops: big replays use the machine's cores, chunk by chunk
     workers = min(PARALLEL_WORKERS, os.cpu_count() or 1, len(jobs))
@@ -228,7 +234,7 @@ def _replay_chunk(
     profile: TrafficProfile,
     demand32: F32Array,
     held32: F32Array,
-    seed: int,
+    seeds: list[int],
     keep: bool,
 ) -> list[Outcome]:
     step_s, n = profile.step_s, profile.steps
@@ -264,7 +270,7 @@ def _replay_chunk(
     # ready may be the very array of provisioned/desired: spot losses are written to a copy
     ready_is_own = ready is not provisioned and ready is not desired
     ready, lost_rows = _spot_losses(
-        group, spot_rows, nodes, on_demand_nodes, ready, ready_is_own, outcomes, seed, step_s
+        group, spot_rows, nodes, on_demand_nodes, ready, ready_is_own, outcomes, seeds, step_s
     )
     loads = _load_bins(group, demand32, ready, step_s)
     overloaded = loads.overloaded
@@ -387,7 +393,7 @@ def _spot_losses(
     ready: F32Array,
     ready_is_own: bool,
     outcomes: list[Outcome],
-    seed: int,
+    seeds: list[int],
     step_s: int,
 ) -> tuple[F32Array, dict[int, FloatArray]]:
     """Draw each spot plan's interruptions and pool reclaims, take the lost replicas off ``ready``, fill in
@@ -399,7 +405,7 @@ def _spot_losses(
     lost_rows: dict[int, FloatArray] = {}
     for j in spot_rows:
         s = group[j]
-        lost = _draw_losses(s, nodes[j] - on_demand_nodes[j], outcomes[j], seed, step_s)
+        lost = _draw_losses(s, nodes[j] - on_demand_nodes[j], outcomes[j], seeds[j], step_s)
         if lost is None:
             continue
         lost_rows[j] = lost

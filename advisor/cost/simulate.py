@@ -59,23 +59,27 @@ def simulate_many(
     profile: TrafficProfile,
     prices: Sequence[PlanPrices],
     *,
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[CostResult]:
     """Price every plan over ``profile``; ``prices[i]`` belongs to ``plans[i]``.
 
-    Raises ConfigError when a plan and its prices disagree (platform, spot without pools) or a given
-    service time contradicts the capacity. A plan that cannot keep up (overload, SLO missed) is not an
-    error: its result says so.
+    ``seed`` fixes the spot draws: one for every plan, or one per plan (a plan listed several times with
+    several seeds is replayed under each in one batch). Raises ConfigError when a plan and its prices
+    disagree (platform, spot without pools) or a given service time contradicts the capacity. A plan that
+    cannot keep up (overload, SLO missed) is not an error: its result says so.
     """
     if len(plans) != len(prices):
         raise InputError(f"{len(plans)} plans but {len(prices)} price sets", where="simulate_many")
     setups = [prepare(plan, price, profile.step_s) for plan, price in zip(plans, prices, strict=True)]
-    outcomes = replay(setups, profile, seed, progress=progress)
+    seeds = [seed] * len(setups) if isinstance(seed, int) else list(seed)
+    if len(seeds) != len(setups):
+        raise InputError(f"{len(setups)} plans but {len(seeds)} seeds", where="simulate_many")
+    outcomes = replay(setups, profile, seeds, progress=progress)
     results = []
-    for setup, outcome in zip(setups, outcomes, strict=True):
-        result = _result(setup, profile, outcome, seed)
-        result.attach_series(_series_thunk(setup, profile, seed))
+    for setup, outcome, s in zip(setups, outcomes, seeds, strict=True):
+        result = _result(setup, profile, outcome, s)
+        result.attach_series(_series_thunk(setup, profile, s))
         results.append(result)
     return results
 
@@ -132,7 +136,7 @@ def _result(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int) ->
     )
     bound = bound_compute + lb_hours + lb_units + data
     hist = o.requests_by_load_bin
-    over_slo = float(hist @ queue.tail_table(plan.slo.latency_p99_ms))
+    over_slo = queue.requests_over(hist, plan.slo.latency_p99_ms)
     p99 = queue.mixture_quantile_ms(hist)
     slo = SLOReport(
         slo_p99_ms=plan.slo.latency_p99_ms,

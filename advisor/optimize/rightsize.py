@@ -51,6 +51,7 @@ from advisor.cost.plan import (
     SpotBehaviour,
 )
 from advisor.cost.prices import PlanPrices
+from advisor.cost.result import CostResult
 from advisor.cost.schedules import ScheduledMinimum
 from advisor.cost.simulate import simulate_many
 from advisor.domain import SLO, Platform, ReplicaResources
@@ -387,12 +388,10 @@ class _Search:
         price = self.prices.prices(plan)
         spot = plan.purchase.uses_spot and all_seeds
         count = 1 + (confirm_replays(plan, price, self.profile) if spot else 0)
-        results = [
-            simulate_many([plan], self.profile, [price], seed=self.options.seed + i)[0] for i in range(count)
-        ]
+        results = self._under_seeds(plan, price, range(self.options.seed, self.options.seed + count))
         while spot and not any(r.slo.pool_reclaims for r in results) and len(results) <= MAX_CONFIRM_SEEDS:
             start = self.options.seed + len(results)
-            results += [simulate_many([plan], self.profile, [price], seed=start + i)[0] for i in range(10)]
+            results += self._under_seeds(plan, price, range(start, start + 10))
         seeds = [self.options.seed + i for i in range(len(results))]
         self.replayed += len(seeds)
         overs = [minutes_over_slo_pct(r) for r in results]
@@ -404,6 +403,10 @@ class _Search:
             return None
         reclaims = sum(r.slo.pool_reclaims for r in results)
         return Evaluated(ev.candidate, plan, results[0], max(overs), True, tuple(seeds), ev.job, reclaims)
+
+    def _under_seeds(self, plan: Plan, price: PlanPrices, seeds: Sequence[int]) -> list[CostResult]:
+        """The plan replayed under each seed, as rows of one batch."""
+        return simulate_many([plan] * len(seeds), self.profile, [price] * len(seeds), seed=list(seeds))
 
 
 def confirm_replays(plan: Plan, prices: PlanPrices, profile: TrafficProfile) -> int:
