@@ -7,9 +7,11 @@ Pure (numpy, pandas, scipy, pydantic; no cloud SDK). Typical use::
     result = simulate(plan, profile, resolve_prices(plan, catalog), seed=0)
     result.usd_per_month, result.slo.p99_ms_estimate, result.efficiency, result.timeseries()
 
-Modules: ``plan`` (the Plan model), ``prices`` (catalog → PlanPrices), ``autoscaler`` (the replica model),
-``spot`` (interruptions), ``queueing`` (p99 and SLO share), ``loadbalancer`` (LCUs), ``replay`` (the
-vectorised engine), ``simulate`` (entry points, fluid bound), ``baselines``.
+Modules: ``plan`` (the Plan model), ``prices`` (catalog → PlanPrices), ``autoscaler`` (dead bands and
+windows), ``hpa`` (the HPA's scale-up), ``provisioning`` (start-up delays), ``spot`` (interruptions and
+pool reclaims), ``queueing`` (p99 and SLO share), ``balancing`` (random, round robin, least outstanding),
+``backlog`` (requests carried over), ``load`` (load bins), ``loadbalancer`` (LCUs), ``billing``, ``replay``
+(the vectorised engine), ``series`` (time series), ``simulate`` (entry points, fluid bound), ``baselines``.
 """
 
 from __future__ import annotations

@@ -29,13 +29,13 @@ import numpy.typing as npt
 
 from advisor.cost import spot as spotmod
 from advisor.cost.autoscaler import desired_replicas, held_demand, steps_for, trailing_max
-from advisor.cost.backlog import carried_backlog, late_requests
 from advisor.cost.billing import fargate_minimum_extra_seconds, on_demand_share
 from advisor.cost.hpa import Growth, growth_limits, hpa_trajectory
+from advisor.cost.load import late_share, load_bins
 from advisor.cost.loadbalancer import lcu_per_rps
 from advisor.cost.plan import AutoscalerMetric, Plan, ScalingAlgorithm
 from advisor.cost.prices import PlanPrices
-from advisor.cost.queueing import P99_TAIL, RHO_BINS, QueueModel
+from advisor.cost.queueing import RHO_BINS, QueueModel
 from advisor.cost.schedules import minimum_by_step
 from advisor.domain import Platform
 from advisor.errors import ConfigError
@@ -47,7 +47,6 @@ F32Array = npt.NDArray[np.float32]
 CHUNK_ELEMENTS = 1_000_000  # rows × steps per chunk: 4 MB float32 arrays stay cache-friendly
 PARALLEL_WORKERS = 4
 PARALLEL_ELEMENTS = 4_000_000  # below this (a week × a few dozen plans) threads cost more than they give
-_OVERLOAD_SLACK = 1e-5
 
 
 @dataclass(frozen=True)
@@ -272,7 +271,7 @@ def _replay_chunk(
     ready, lost_rows = _spot_losses(
         group, spot_rows, nodes, on_demand_nodes, ready, ready_is_own, outcomes, seeds, step_s
     )
-    loads = _load_bins(group, demand32, ready, step_s)
+    loads = load_bins(group, demand32, ready, step_s)
     overloaded = loads.overloaded
     demand64 = profile.rps
     total_rps_steps = float(demand64.sum())
@@ -309,80 +308,9 @@ def _replay_chunk(
                 "nodes_spot": np.asarray(nodes[j] - on_demand_nodes[j], dtype=np.float64),
                 "overloaded": overloaded[j].copy(),
                 "load_bin": loads.bins[j].copy(),
-                "late_share": _late_share(loads, j, n),
+                "late_share": late_share(loads, j, n),
             }
     return outcomes
-
-
-@dataclass
-class LoadBins:
-    """Per plan and step: the flat queue-table bin of its requests, whether it is overloaded, and (plans with
-    a backlog only) the backlog and the share of the step's requests late behind it."""
-
-    bins: npt.NDArray[np.int32]
-    overloaded: npt.NDArray[np.bool_]
-    backlogs: dict[int, FloatArray]
-    late: dict[int, tuple[npt.NDArray[np.intp], FloatArray]]
-
-    def requests_by_bin(self, j: int, demand: FloatArray, step_s: int, size: int) -> FloatArray:
-        """Requests per bin of plan j over the horizon; late requests moved to their class's overload bin."""
-        weights = demand
-        late = self.late.get(j)
-        if late is not None:
-            steps, share = late
-            weights = demand.copy()
-            weights[steps] *= 1.0 - share
-        counts = np.bincount(self.bins[j], weights=weights, minlength=size)
-        if late is not None:
-            steps, share = late
-            overload = (self.bins[j, steps] // (RHO_BINS + 1)) * (RHO_BINS + 1) + RHO_BINS
-            counts += np.bincount(overload, weights=demand[steps] * share, minlength=size)
-        return np.asarray(counts, dtype=np.float64) * step_s
-
-
-def _late_share(loads: LoadBins, j: int, n: int) -> FloatArray:
-    out = np.zeros(n)
-    if j in loads.late:
-        steps, share = loads.late[j]
-        out[steps] = share
-    return out
-
-
-def _load_bins(group: list[PlanSetup], demand32: F32Array, ready: F32Array, step_s: int) -> LoadBins:
-    """Per step: the load bin of its requests, whether it is overloaded, and the backlog of plans with one.
-
-    Per-replica load in units of a histogram bin: demand / (ready × max_rps / RHO_BINS). A step with no
-    ready replica gives inf (demand > 0) or nan (no demand); fmin sends both to the overload bin, where a
-    nan step weighs nothing. Where the balancing makes the replica count matter, the bin is offset by the
-    class of the ready count. Overloaded: demand above ready capacity, or arrivals waiting over the SLO
-    behind a backlog carried in (``advisor.cost.backlog``).
-    """
-    max_rps = _col([s.queue.max_rps for s in group])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        load = demand32[None, :] / (ready * (max_rps / RHO_BINS))
-    threshold = _col([s.capacity_rps / (s.queue.max_rps / RHO_BINS) * (1 + _OVERLOAD_SLACK) for s in group])
-    with np.errstate(invalid="ignore"):
-        overloaded = load > threshold
-    excess = demand32[None, :] > ready * max_rps
-    rows = np.flatnonzero(excess.any(axis=1))
-    backlogs: dict[int, FloatArray] = {}
-    late: dict[int, tuple[npt.NDArray[np.intp], FloatArray]] = {}
-    if rows.size:
-        mu = [group[j].queue.max_rps for j in rows]
-        pooled = [group[j].queue.balancing.pools_backlog for j in rows]
-        found = carried_backlog(demand32, ready[rows], mu, pooled, excess[rows], step_s)
-        for k, backlog in enumerate(found):
-            j = int(rows[k])
-            slo_s = group[j].plan.slo.latency_p99_ms / 1000.0
-            steps, share = late_requests(backlog, ready[j], slo_s)
-            overloaded[j, steps[share >= P99_TAIL]] = True  # over 1 % of its requests late: p99 over the SLO
-            backlogs[j], late[j] = backlog.requests, (steps, share.astype(np.float64))
-    np.fmin(load, np.float32(RHO_BINS), out=load)
-    bins = load.astype(np.int32)  # half the memory traffic of intp; bincount takes it
-    for j, s in enumerate(group):
-        if s.queue.classes.size > 1:
-            bins[j] += s.queue.replica_class(ready[j]).astype(np.int32) * np.int32(RHO_BINS + 1)
-    return LoadBins(bins, overloaded, backlogs, late)
 
 
 def _spot_losses(
