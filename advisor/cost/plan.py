@@ -147,6 +147,8 @@ class ScaleUpPolicy(_Model):
 # 100 % or 4 pods per 15 s, whichever is more; no scale-up stabilisation; scale-down window 300 s.
 HPA_DEFAULT_SCALE_UP = (ScaleUpPolicy(type="Percent", value=100), ScaleUpPolicy(type="Pods", value=4))
 HPA_SYNC_PERIOD_S = 15.0  # kube-controller-manager --horizontal-pod-autoscaler-sync-period default
+HPA_TOLERANCE = 0.1  # --horizontal-pod-autoscaler-tolerance default
+HPA_SCALE_DOWN_S = 300.0  # autoscaling/v2 default scaleDown.stabilizationWindowSeconds
 # cluster-autoscaler FAQ: a node is removed after --scale-down-unneeded-time (default 10 minutes) unneeded
 CLUSTER_AUTOSCALER_SCALE_DOWN_S = 600.0
 
@@ -160,8 +162,8 @@ class AutoscalingPolicy(_Model):
     scale_up_delay_s: float = Field(
         default=180.0, ge=0, le=86400, description="autoscaler reaction + node/replica start until serving"
     )
-    scale_down_stabilisation_s: float = Field(default=300.0, ge=0, le=86400)
-    tolerance: float = Field(default=0.1, ge=0, lt=0.5, description="dead band around the target (HPA: 0.1)")
+    scale_down_stabilisation_s: float = Field(default=HPA_SCALE_DOWN_S, ge=0, le=86400)
+    tolerance: float = Field(default=HPA_TOLERANCE, ge=0, lt=0.5, description="dead band around the target")
     scale_in_tolerance: float | None = Field(
         default=None,
         ge=0,

@@ -39,13 +39,16 @@ from advisor.cost.baselines import (
     TARGET_TRACKING_SCALE_IN_TOLERANCE,
     TARGET_TRACKING_SCALE_OUT_ALARM_S,
 )
-from advisor.cost.plan import CLUSTER_AUTOSCALER_SCALE_DOWN_S, AutoscalerMetric, ScalingAlgorithm
+from advisor.cost.plan import (
+    CLUSTER_AUTOSCALER_SCALE_DOWN_S,
+    HPA_SCALE_DOWN_S,
+    HPA_TOLERANCE,
+    AutoscalerMetric,
+    ScalingAlgorithm,
+)
 from advisor.cost.provisioning import ec2_instance_start_s, ec2_scale_up_delay_s, fargate_task_start_s
 from advisor.domain import Platform
 from advisor.platforms.targets import DeployTarget
-
-HPA_SCALE_DOWN_S = 300.0  # autoscaling/v2 default scale-down stabilisation window
-HPA_TOLERANCE = 0.1  # kube-controller-manager --horizontal-pod-autoscaler-tolerance default
 
 Nodes = Literal["karpenter", "cluster-autoscaler", "asg", "ecs"]
 
