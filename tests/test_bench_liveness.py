@@ -130,7 +130,10 @@ def test_a_run_killed_with_sigkill_is_marked_abandoned_and_its_server_stopped(tm
         time.sleep(0.3)
         if db.is_file():
             with sqlite3.connect(db) as conn:
-                row = conn.execute("SELECT server_pid FROM bench_runs").fetchone()
+                try:
+                    row = conn.execute("SELECT server_pid FROM bench_runs").fetchone()
+                except sqlite3.OperationalError:  # the store is still being created (its first migration)
+                    row = None
                 server_pid = row[0] if row else None
     assert server_pid is not None
     time.sleep(2)
