@@ -51,12 +51,26 @@ def window_columns(hot: npt.NDArray[np.intp], before: int, after: int, n: int) -
 
 @dataclass(frozen=True)
 class Backlog:
-    """One plan's backlog per step: requests waiting at its end, how long an arrival behind them waits
-    (seconds), and how many replicas hold them."""
+    """One plan's backlog at the steps ``steps`` (sorted; nothing waits at the end of the others): requests
+    waiting at the step's end, how long an arrival behind them waits (seconds), and how many replicas hold
+    them. Kept at those steps only: a year has half a million, a burst's backlog a few dozen."""
 
-    requests: FloatArray
-    wait_s: FloatArray
-    holders: FloatArray
+    n: int
+    steps: npt.NDArray[np.intp]
+    requests_at: FloatArray
+    wait_s_at: FloatArray
+    holders_at: FloatArray
+
+    @property
+    def requests(self) -> FloatArray:
+        """Requests waiting at the end of every step."""
+        out = np.zeros(self.n)
+        out[self.steps] = self.requests_at
+        return out
+
+    @property
+    def max_requests(self) -> float:
+        return float(self.requests_at.max()) if self.requests_at.size else 0.0
 
 
 def carried_backlog(
@@ -79,21 +93,22 @@ def carried_backlog(
     n = demand.size
     for j in range(ready.shape[0]):
         hot = np.flatnonzero(excess[j])
-        found = np.zeros((3, n))
-        span = 64
+        span = 32
         while span < n:
             cols = window_columns(hot, 0, span, n)
             r = ready[j, cols].astype(np.float64)
             row = _windowed(_net(demand[cols], r, mu[j], pooled[j], step_s), cols, n)
             if row is not None:
-                found[:, cols] = _describe(row, r, mu[j], pooled[j], np.r_[True, np.diff(cols) > 1])
+                found = _describe(row, r, mu[j], pooled[j], np.r_[True, np.diff(cols) > 1])
                 break
             span *= 8
         else:
+            cols = np.arange(n)
             r = ready[j].astype(np.float64)
             row = _lindley(_net(demand, r, mu[j], pooled[j], step_s))
-            found[:] = _describe(row, r, mu[j], pooled[j], np.zeros(n, dtype=bool))
-        out.append(Backlog(found[0], found[1], found[2]))
+            found = _describe(row, r, mu[j], pooled[j], np.zeros(n, dtype=bool))
+        keep = found[0] > 0
+        out.append(Backlog(n, cols[keep], found[0, keep], found[1, keep], found[2, keep]))
     return out
 
 
@@ -157,9 +172,8 @@ def _windowed(values: FloatArray, cols: npt.NDArray[np.intp], n: int) -> FloatAr
 def late_requests(backlog: Backlog, ready: F32Array, slo_s: float) -> tuple[npt.NDArray[np.intp], FloatArray]:
     """The steps whose arrivals wait over the SLO behind the backlog carried in from the step before, and
     the share of each step's requests that do (those sent to the replicas holding it)."""
-    n = backlog.requests.size
-    waiting = np.flatnonzero(backlog.wait_s > slo_s)
-    steps = (waiting + 1) % n
+    waiting = np.flatnonzero(backlog.wait_s_at > slo_s)
+    steps = (backlog.steps[waiting] + 1) % backlog.n
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(ready[steps] > 0, np.minimum(backlog.holders[waiting] / ready[steps], 1.0), 1.0)
+        share = np.where(ready[steps] > 0, np.minimum(backlog.holders_at[waiting] / ready[steps], 1.0), 1.0)
     return steps, share

@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from advisor.cost.backlog import carried_backlog, late_requests
+from advisor.cost.backlog import Backlog, carried_backlog, late_requests
 from advisor.cost.plan import Plan
 from advisor.cost.queueing import P99_TAIL, RHO_BINS, QueueModel
 
@@ -44,7 +44,7 @@ class LoadBins:
 
     bins: npt.NDArray[np.int32]
     overloaded: npt.NDArray[np.bool_]
-    backlogs: dict[int, FloatArray]
+    backlogs: dict[int, Backlog]
     late: dict[int, tuple[npt.NDArray[np.intp], FloatArray]]
 
     def requests_by_bin(self, j: int, demand: FloatArray, step_s: int, size: int) -> FloatArray:
@@ -86,9 +86,10 @@ def load_bins(group: Sequence[PlanRow], demand32: F32Array, ready: F32Array, ste
     threshold = _col([s.capacity_rps / (s.queue.max_rps / RHO_BINS) * (1 + _OVERLOAD_SLACK) for s in group])
     with np.errstate(invalid="ignore"):
         overloaded = load > threshold
-    excess = demand32[None, :] > ready * max_rps
+    with np.errstate(invalid="ignore"):
+        excess = load > np.float32(RHO_BINS)  # demand above ready × max_rps (nan: no demand, no replica)
     rows = np.flatnonzero(excess.any(axis=1))
-    backlogs: dict[int, FloatArray] = {}
+    backlogs: dict[int, Backlog] = {}
     late: dict[int, tuple[npt.NDArray[np.intp], FloatArray]] = {}
     if rows.size:
         mu = [group[int(j)].queue.max_rps for j in rows]
@@ -99,10 +100,10 @@ def load_bins(group: Sequence[PlanRow], demand32: F32Array, ready: F32Array, ste
             slo_s = group[j].plan.slo.latency_p99_ms / 1000.0
             steps, share = late_requests(backlog, ready[j], slo_s)
             overloaded[j, steps[share >= P99_TAIL]] = True  # over 1 % of its requests late: p99 over the SLO
-            backlogs[j], late[j] = backlog.requests, (steps, share.astype(np.float64))
+            backlogs[j], late[j] = backlog, (steps, share.astype(np.float64))
     np.fmin(load, np.float32(RHO_BINS), out=load)
     bins = load.astype(np.int32)  # half the memory traffic of intp; bincount takes it
     for j, s in enumerate(group):
         if s.queue.classes.size > 1:
-            bins[j] += s.queue.replica_class(ready[j]).astype(np.int32) * np.int32(RHO_BINS + 1)
+            bins[j] += s.queue.class_offsets(ready[j])
     return LoadBins(bins, overloaded, backlogs, late)

@@ -207,6 +207,12 @@ class QueueModel:
         out: npt.NDArray[np.intp] = lookup[index]
         return out
 
+    def class_offsets(self, ready: Any) -> npt.NDArray[np.int32]:
+        """Where each ready-replica count's class starts in the flat bins: class × (RHO_BINS + 1)."""
+        table = _class_offsets(self.balancing, self.max_replicas)
+        out: npt.NDArray[np.int32] = np.take(table, np.asarray(ready).astype(np.int32), mode="clip")
+        return out
+
     def bin_edges(self) -> FloatArray:
         """The load each bin is evaluated at: its upper edge, except the last (ρ → 1) at its midpoint."""
         edges = (np.arange(RHO_BINS, dtype=np.float64) + 1.0) / RHO_BINS
@@ -305,4 +311,10 @@ def _class_lookup(balancing: Balancing, max_replicas: int) -> npt.NDArray[np.int
     classes = replica_classes(balancing, max_replicas)
     counts = np.arange(max(max_replicas, int(classes[-1])) + 1)
     out: npt.NDArray[np.intp] = np.maximum(np.searchsorted(classes, counts, side="right") - 1, 0)
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _class_offsets(balancing: Balancing, max_replicas: int) -> npt.NDArray[np.int32]:
+    out: npt.NDArray[np.int32] = (_class_lookup(balancing, max_replicas) * (RHO_BINS + 1)).astype(np.int32)
     return out

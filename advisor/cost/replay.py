@@ -274,7 +274,7 @@ def _replay_chunk(
     loads = load_bins(group, demand32, ready, step_s)
     overloaded = loads.overloaded
     demand64 = profile.rps
-    total_rps_steps = float(demand64.sum())
+    total_rps_steps = profile.memo("rps_sum", lambda: float(demand64.sum()))
     replica_sums = provisioned.sum(axis=1, dtype=np.float64)
     node_sums = replica_sums if nodes is provisioned else nodes.sum(axis=1, dtype=np.float64)
     on_demand_sums = node_sums if on_demand_nodes is nodes else on_demand_nodes.sum(axis=1, dtype=np.float64)
@@ -291,7 +291,7 @@ def _replay_chunk(
         deficit = np.maximum(demand64[hot] - ready[j, hot] * group[j].capacity_rps, 0.0)
         o.served_rps_steps = total_rps_steps - float(deficit.sum())
         backlog = loads.backlogs.get(j)
-        o.backlog_max_requests = 0.0 if backlog is None else float(backlog.max())
+        o.backlog_max_requests = 0.0 if backlog is None else backlog.max_requests
         o.requests_by_load_bin = loads.requests_by_bin(j, demand64, step_s, group[j].queue.n_bins)
         if plans[j].platform is Platform.FARGATE and step_s < FARGATE_MINIMUM_BILLED_SECONDS:
             o.fargate_minimum_extra_s = fargate_minimum_extra_seconds(provisioned[j], step_s)
@@ -302,7 +302,7 @@ def _replay_chunk(
                 "provisioned_replicas": provisioned[j].copy(),
                 "ready_replicas": ready[j].copy(),
                 "lost_replicas": lost_rows.get(j, np.zeros(n)),
-                "backlog_requests": loads.backlogs.get(j, np.zeros(n)),
+                "backlog_requests": np.zeros(n) if backlog is None else backlog.requests,
                 "nodes": np.asarray(nodes[j], dtype=np.float64),
                 "nodes_on_demand": np.asarray(on_demand_nodes[j], dtype=np.float64),
                 "nodes_spot": np.asarray(nodes[j] - on_demand_nodes[j], dtype=np.float64),
