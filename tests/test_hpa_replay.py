@@ -18,7 +18,7 @@ import pytest
 
 from advisor import Catalog, Settings
 from advisor.cost import resolve_prices, simulate
-from advisor.cost.autoscaler import trailing_max, trailing_min
+from advisor.cost.autoscaler import desired_replicas, trailing_max, trailing_min
 from advisor.cost.hpa import _rate_columns, _Rule, _solve_row, growth_limits, hpa_trajectory
 from advisor.traffic.profile import TrafficProfile
 from tests.traffic_cost_helpers import make_plan
@@ -158,3 +158,28 @@ def test_the_windowed_fixed_point_equals_the_whole_row_iteration() -> None:
     assert (provisioned[0] == whole).all()
     assert (ready[0] == trailing_min(whole[None], 5)[0]).all()
     assert (provisioned[0] < trailing_max(want, 21)[0]).sum() > 50  # the rules did bind
+
+
+def test_replicas_of_the_held_demands_trailing_window_equal_the_trailing_window_of_the_replicas() -> None:
+    # The replay scales every plan of a group on the group's memoised trailing max (stabilisation) and min
+    # (start-up delay) of the held demand: exact only because replicas are a non-decreasing function of it.
+    rng = np.random.default_rng(3)
+    held = (rng.gamma(2.0, 30.0, 5000) * (1 + (np.arange(5000) % 700 < 40) * 4)).astype(np.float32)
+    per_replica = np.asarray([[7.5], [30.0], [40.0]], dtype=np.float32)
+    lo, hi = (
+        np.asarray([[1.0], [3.0], [2.0]], dtype=np.float32),
+        np.asarray([[200.0], [200.0], [6.0]], dtype=np.float32),
+    )
+    desired = desired_replicas(held[None, :], per_replica, lo, hi)
+    stabilised, started = trailing_max(held, 11), trailing_min(trailing_max(held, 11), 4)
+    by_held = (
+        desired_replicas(stabilised[None, :], per_replica, lo, hi),
+        desired_replicas(started[None, :], per_replica, lo, hi),
+    )
+    by_replicas = (trailing_max(desired, 11), trailing_min(trailing_max(desired, 11), 4))
+    assert np.array_equal(by_held[0], by_replicas[0]) and np.array_equal(by_held[1], by_replicas[1])
+    limits = [growth_limits([("Percent", 100, 15), ("Pods", 4, 15)], 60, 15.0)] * 3
+    given = hpa_trajectory(desired, lo, 10, 3, [math.inf, 2.0, math.inf], limits, start=by_held)
+    computed = hpa_trajectory(desired, lo, 10, 3, [math.inf, 2.0, math.inf], limits)
+    assert np.array_equal(given[0], computed[0]) and np.array_equal(given[1], computed[1])
+    assert not np.array_equal(given[0], by_replicas[0])  # the rules did bind somewhere

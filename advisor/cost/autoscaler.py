@@ -161,9 +161,10 @@ def desired_replicas(held: F32Array, per_replica_rps: Any, min_replicas: Any, ma
     ``per_replica_rps`` is capacity × target utilisation.
     """
     scale = (1.0 - _CEIL_SLACK) / np.asarray(per_replica_rps, dtype=np.float32)
-    r = np.ceil(held * scale)
+    r: F32Array = np.multiply(held, scale, dtype=np.float32)  # one new array, then in place
+    np.ceil(r, out=r)
     np.clip(r, np.asarray(min_replicas, dtype=np.float32), np.asarray(max_replicas, dtype=np.float32), out=r)
-    return r.astype(np.float32, copy=False)
+    return r
 
 
 def trailing_max(x: F32Array, window: int) -> F32Array:

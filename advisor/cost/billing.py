@@ -18,9 +18,13 @@ def on_demand_share(nodes: F32Array, base: F32Array, on_demand_pct: F32Array) ->
     Percentages are whole numbers (as in the ASG API), so a non-integer share is at least 0.01 above an
     integer and the 0.005 slack only absorbs float rounding.
     """
-    above = np.maximum(nodes - base, np.float32(0))
-    share = np.ceil(above * (on_demand_pct / np.float32(100)) - np.float32(0.005))
-    out: F32Array = np.minimum(nodes, base) + share
+    share = np.subtract(nodes, base, dtype=np.float32)  # the nodes above the base, then in place
+    np.maximum(share, np.float32(0), out=share)
+    share *= on_demand_pct / np.float32(100)
+    share -= np.float32(0.005)
+    np.ceil(share, out=share)
+    share += np.minimum(nodes, base)
+    out: F32Array = share
     return out
 
 

@@ -82,20 +82,27 @@ def hpa_trajectory(
     delay_steps: int,
     saturation: Sequence[float],
     growth: Sequence[tuple[Growth, ...]],
+    *,
+    start: tuple[F32Array, F32Array] | None = None,
 ) -> tuple[F32Array, F32Array]:
     """(provisioned, ready) replicas under the HPA's scale-up rules (module docstring).
 
     ``desired``: the unconstrained recommendations (plans × steps, already within the floor and the
     maximum); ``floor``: the minimum per plan (column) or per step; ``saturation[j]``: replicas one ready
     pod's saturated metric justifies (s / (capacity × target); ``inf`` for a requests metric);
-    ``growth[j]``: plan j's scale-up policies (empty = no limit).
+    ``growth[j]``: plan j's scale-up policies (empty = no limit); ``start``: the unconstrained
+    (provisioned, ready) when the caller has them (the trailing max of ``desired`` over the stabilisation
+    window, and its trailing min over the delay).
 
     The passes run only on windows around the steps where the unconstrained trajectory breaks a rule
     (with the steps before them that the windows look back on); a window that has not caught up with the
     unconstrained trajectory by its end is widened, and after a few widenings the whole row is iterated.
     """
-    provisioned = trailing_max(desired, stabilisation_steps + 1)
-    ready = trailing_min(provisioned, delay_steps + 1)
+    if start is None:
+        provisioned = trailing_max(desired, stabilisation_steps + 1)
+        ready = trailing_min(provisioned, delay_steps + 1)
+    else:
+        provisioned, ready = start
     rows = [j for j in range(desired.shape[0]) if math.isfinite(saturation[j]) or growth[j]]
     if not rows:
         return provisioned, ready

@@ -82,7 +82,8 @@ def load_bins(group: Sequence[PlanRow], demand32: F32Array, ready: F32Array, ste
     """
     max_rps = _col([s.queue.max_rps for s in group])
     with np.errstate(divide="ignore", invalid="ignore"):
-        load = demand32[None, :] / (ready * (max_rps / RHO_BINS))
+        load = np.multiply(ready, max_rps / RHO_BINS, dtype=np.float32)
+        np.divide(demand32[None, :], load, out=load)
     threshold = _col([s.capacity_rps / (s.queue.max_rps / RHO_BINS) * (1 + _OVERLOAD_SLACK) for s in group])
     with np.errstate(invalid="ignore"):
         overloaded = load > threshold

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from advisor.cost import spot as spotmod
-from advisor.cost.autoscaler import desired_replicas, held_demand, steps_for, trailing_max
+from advisor.cost.autoscaler import desired_replicas, held_demand, steps_for, trailing_max, trailing_min
 from advisor.cost.billing import fargate_minimum_extra_seconds, on_demand_share
 from advisor.cost.hpa import Growth, growth_limits, hpa_trajectory
 from advisor.cost.load import late_share, load_bins
@@ -179,18 +179,15 @@ def replay(
         groups[s.group_key].append(i)
     demand32 = profile.memo("rps_f32", lambda: profile.rps.astype(np.float32))
     rows_per_chunk = max(1, CHUNK_ELEMENTS // profile.steps)
-    jobs: list[tuple[list[int], F32Array]] = []
+    jobs: list[tuple[list[int], Held]] = []
     for (up, down, reset, *_), members in groups.items():
-        held32 = profile.memo(
-            ("held_f32", round(up, 9), round(down, 9), reset),
-            lambda u=up, d=down, r=reset: held_demand(profile, u, d, r).astype(np.float32),
-        )
-        jobs += [(members[lo : lo + rows_per_chunk], held32) for lo in range(0, len(members), rows_per_chunk)]
+        held = _held(profile, up, down, reset, setups[members[0]])
+        jobs += [(members[lo : lo + rows_per_chunk], held) for lo in range(0, len(members), rows_per_chunk)]
 
-    def run(job: tuple[list[int], F32Array]) -> tuple[list[int], list[Outcome]]:
-        chunk, held32 = job
+    def run(job: tuple[list[int], Held]) -> tuple[list[int], list[Outcome]]:
+        chunk, held = job
         rows = [setups[i] for i in chunk]
-        return chunk, _replay_chunk(rows, profile, demand32, held32, [seeds[i] for i in chunk], keep_series)
+        return chunk, _replay_chunk(rows, profile, demand32, held, [seeds[i] for i in chunk], keep_series)
 
     # numpy releases the GIL in its array loops: big replays use the machine's cores, chunk by chunk
     workers = min(PARALLEL_WORKERS, os.cpu_count() or 1, len(jobs))
@@ -206,6 +203,33 @@ def replay(
             if progress is not None:
                 progress(done, len(setups))
     return [o for o in outcomes if o is not None]
+
+
+@dataclass(frozen=True)
+class Held:
+    """A group's held demand (the dead band's), and its trailing max over the stabilisation window and the
+    trailing min of that over the start-up delay: what every plan of the group scales on."""
+
+    demand: F32Array
+    stabilised: F32Array
+    started: F32Array
+
+
+def _held(profile: TrafficProfile, up: float, down: float, reset: bool, first: PlanSetup) -> Held:
+    """The group's :class:`Held`, memoised on the profile (plans differ in scale, not in these).
+
+    Replicas are a non-decreasing function of the held demand (ceil, then clip), so the trailing max of
+    the replicas is the replicas of the trailing max, and likewise for the min: three passes per plan
+    instead of a windowed max and min each.
+    """
+    band = (round(up, 9), round(down, 9), reset)
+    demand = profile.memo(
+        ("held_f32", *band), lambda: held_demand(profile, up, down, reset).astype(np.float32)
+    )
+    stab, delay = first.stabilisation_steps, first.delay_steps
+    stabilised = profile.memo(("held_max", *band, stab), lambda: trailing_max(demand, stab + 1))
+    started = profile.memo(("held_started", *band, stab, delay), lambda: trailing_min(stabilised, delay + 1))
+    return Held(demand, stabilised, started)
 
 
 def _col(values: Sequence[float]) -> F32Array:
@@ -232,7 +256,7 @@ def _replay_chunk(
     group: list[PlanSetup],
     profile: TrafficProfile,
     demand32: F32Array,
-    held32: F32Array,
+    held: Held,
     seeds: list[int],
     keep: bool,
 ) -> list[Outcome]:
@@ -240,12 +264,15 @@ def _replay_chunk(
     first = group[0]
     plans = [s.plan for s in group]
     minimums = _minimums(plans, profile)
-    desired = desired_replicas(
-        held32[None, :],
-        _col([p.capacity.rps_per_replica * p.autoscaling.target_utilisation for p in plans]),
-        minimums,
-        _col([p.autoscaling.max_replicas for p in plans]),
-    )
+    per_replica = _col([p.capacity.rps_per_replica * p.autoscaling.target_utilisation for p in plans])
+    maximums = _col([p.autoscaling.max_replicas for p in plans])
+    desired = desired_replicas(held.demand[None, :], per_replica, minimums, maximums)
+    start = None
+    if minimums.shape[1] == 1:  # a scheduled minimum is not one function of the held demand (Held)
+        start = (
+            desired_replicas(held.stabilised[None, :], per_replica, minimums, maximums),
+            desired_replicas(held.started[None, :], per_replica, minimums, maximums),
+        )
     provisioned, ready = hpa_trajectory(
         desired,
         minimums,
@@ -253,6 +280,7 @@ def _replay_chunk(
         first.delay_steps,
         [s.saturation for s in group],
         [s.growth for s in group],
+        start=start,
     )
     rpn = [p.replicas_per_node for p in plans]
     nodes = provisioned if all(r == 1 for r in rpn) else np.ceil(provisioned / _col(rpn))
@@ -297,11 +325,11 @@ def _replay_chunk(
             o.fargate_minimum_extra_s = fargate_minimum_extra_seconds(provisioned[j], step_s)
         if keep:
             o.series = {
-                "held_demand_rps": held32.astype(np.float64),
+                "held_demand_rps": held.demand.astype(np.float64),
                 "desired_replicas": desired[j].copy(),
                 "provisioned_replicas": provisioned[j].copy(),
                 "ready_replicas": ready[j].copy(),
-                "lost_replicas": lost_rows.get(j, np.zeros(n)),
+                "lost_replicas": _dense(lost_rows.get(j), n),
                 "backlog_requests": np.zeros(n) if backlog is None else backlog.requests,
                 "nodes": np.asarray(nodes[j], dtype=np.float64),
                 "nodes_on_demand": np.asarray(on_demand_nodes[j], dtype=np.float64),
@@ -311,6 +339,16 @@ def _replay_chunk(
                 "late_share": late_share(loads, j, n),
             }
     return outcomes
+
+
+Lost = tuple[npt.NDArray[np.int64], FloatArray]  # (steps, replicas lost) at the steps with any
+
+
+def _dense(lost: Lost | None, n: int) -> FloatArray:
+    out = np.zeros(n)
+    if lost is not None:
+        out[lost[0]] = lost[1]
+    return out
 
 
 def _spot_losses(
@@ -323,29 +361,32 @@ def _spot_losses(
     outcomes: list[Outcome],
     seeds: list[int],
     step_s: int,
-) -> tuple[F32Array, dict[int, FloatArray]]:
+) -> tuple[F32Array, dict[int, Lost]]:
     """Draw each spot plan's interruptions and pool reclaims, take the lost replicas off ``ready``, fill in
     their costs.
 
     Returns ``ready`` (a copy when anything was lost and ``ready_is_own`` is False) and the lost replicas per
     step of each plan that lost any.
     """
-    lost_rows: dict[int, FloatArray] = {}
+    lost_rows: dict[int, Lost] = {}
     for j in spot_rows:
         s = group[j]
         lost = _draw_losses(s, nodes[j] - on_demand_nodes[j], outcomes[j], seeds[j], step_s)
         if lost is None:
             continue
         lost_rows[j] = lost
+        steps, out = lost
         if not ready_is_own:  # never write through to provisioned/desired
             ready, ready_is_own = ready.copy(), True
-        outcomes[j].lost_replica_steps = float(np.minimum(lost, ready[j]).sum())
-        np.maximum(ready[j] - lost, 0.0, out=ready[j], casting="unsafe")
+        before = ready[j, steps]
+        outcomes[j].lost_replica_steps = float(np.minimum(out, before).sum())
+        ready[j, steps] = np.maximum(before - out, 0.0)
     return ready, lost_rows
 
 
-def _draw_losses(s: PlanSetup, spot_row: F32Array, o: Outcome, seed: int, step_s: int) -> FloatArray | None:
-    """One plan's lost replicas per step (None when nothing is lost); counts and overheads into ``o``."""
+def _draw_losses(s: PlanSetup, spot_row: F32Array, o: Outcome, seed: int, step_s: int) -> Lost | None:
+    """One plan's lost replicas as (steps, replicas) at the steps with any (None when nothing is lost);
+    counts and overheads into ``o``."""
     n = spot_row.size
     plan, pools = s.plan, s.prices.spot_pools
     rng = spotmod.plan_rng(seed, s.key)
@@ -357,15 +398,16 @@ def _draw_losses(s: PlanSetup, spot_row: F32Array, o: Outcome, seed: int, step_s
     if events.count == 0 and reclaims.count == 0:
         return None
     rpn = plan.replicas_per_node
-    lost = spotmod.lost_replica_steps(events, n, rpn, s.notice_steps, s.replacement_steps)
+    outages = spotmod.lost_replica_steps(events, n, rpn, s.notice_steps, s.replacement_steps)
     elsewhere = len(pools) > 1 or plan.spot_fallback  # somewhere to launch replacements
     back = (
         s.replacement_steps
         if elsewhere
         else max(s.replacement_steps, steps_for(plan.spot.pool_outage_s, step_s))
     )
-    lost += spotmod.lost_to_reclaims(reclaims, n, rpn, s.notice_steps, back)
-    np.minimum(lost, spot_row.astype(np.float64) * rpn, out=lost)  # events overlapping: spot nodes go once
+    outages += spotmod.lost_to_reclaims(reclaims, n, rpn, s.notice_steps, back)
+    steps, lost = outages.per_step()
+    np.minimum(lost, spot_row[steps].astype(np.float64) * rpn, out=lost)  # overlapping: spot nodes go once
     overhead = functools.partial(
         spotmod.overhead_usd,
         n_steps=n,
@@ -381,4 +423,4 @@ def _draw_losses(s: PlanSetup, spot_row: F32Array, o: Outcome, seed: int, step_s
     fallback = plan.spot_fallback and len(pools) == 1  # else the other pools host them, as spot
     more_overlap, more_premium = overhead(nodes_hit, fallback=fallback)
     o.notice_overlap_usd, o.fallback_premium_usd = overlap + more_overlap, premium + more_premium
-    return lost
+    return steps, lost

@@ -122,19 +122,48 @@ class _BlockCumsum:
         return out
 
 
+@dataclass(frozen=True)
+class Outages:
+    """Replicas out of service: ``replicas[k]`` from step ``start[k]`` until (not including) ``end[k]``."""
+
+    start: IntArray
+    end: IntArray
+    replicas: FloatArray
+
+    @classmethod
+    def none(cls) -> Outages:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+
+    def __add__(self, other: Outages) -> Outages:
+        return Outages(
+            np.concatenate([self.start, other.start]),
+            np.concatenate([self.end, other.end]),
+            np.concatenate([self.replicas, other.replicas]),
+        )
+
+    def per_step(self) -> tuple[IntArray, FloatArray]:
+        """(steps, replicas out) at the steps any outage covers, sorted: events are a handful a month, so
+        the year's other half a million steps are never touched."""
+        lengths = np.maximum(self.end - self.start, 0)
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        steps, where = np.unique(np.repeat(self.start, lengths) + offsets, return_inverse=True)
+        out = np.zeros(steps.size)
+        np.add.at(out, where, np.repeat(self.replicas, lengths))
+        return steps, out
+
+
 def lost_replica_steps(
     events: Interruptions, n_steps: int, replicas_per_node: int, notice_steps: int, replacement_steps: int
-) -> FloatArray:
-    """Replicas out of service per step: a node's replicas, from its reclaim until its replacement serves."""
-    lost = np.zeros(n_steps + 1)
+) -> Outages:
+    """Replicas out of service: a node's replicas, from its reclaim until its replacement serves."""
     if events.count == 0 or replacement_steps <= notice_steps:
-        return lost[:n_steps]
+        return Outages.none()
     start = np.minimum(events.steps + notice_steps, n_steps)
     end = np.minimum(events.steps + replacement_steps, n_steps)
-    np.add.at(lost, start, replicas_per_node)
-    np.add.at(lost, end, -replicas_per_node)
-    out: FloatArray = np.cumsum(lost)[:n_steps]
-    return out
+    return Outages(start, end, np.full(events.count, float(replicas_per_node)))
 
 
 def overhead_usd(
@@ -203,14 +232,10 @@ def draw_pool_reclaims(
 
 def lost_to_reclaims(
     reclaims: PoolReclaims, n_steps: int, replicas_per_node: int, notice_steps: int, back_steps: int
-) -> FloatArray:
-    """Replicas out of service per step: each reclaim's nodes from the reclaim until replacements serve."""
-    lost = np.zeros(n_steps + 1)
+) -> Outages:
+    """Replicas out of service: each reclaim's nodes from the reclaim until replacements serve."""
     if reclaims.count == 0 or back_steps <= notice_steps:
-        return lost[:n_steps]
+        return Outages.none()
     start = np.minimum(reclaims.steps + notice_steps, n_steps)
     end = np.minimum(reclaims.steps + back_steps, n_steps)
-    np.add.at(lost, start, reclaims.nodes * replicas_per_node)
-    np.add.at(lost, end, -reclaims.nodes * replicas_per_node)
-    out: FloatArray = np.cumsum(lost)[:n_steps]
-    return out
+    return Outages(start, end, reclaims.nodes * replicas_per_node)
