@@ -47,7 +47,9 @@ def test_an_interrupt_at_any_moment_of_start_up_is_one_line(
     time.sleep(delay_s)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
-    if proc.returncode == 0:  # the command had done its work (a fast machine may be done by 1.6 s)
+    # the command had done its work (a fast machine may be done by 1.6 s): a signal that arrives in the
+    # interpreter's teardown ends the process by that signal, after the whole answer was printed
+    if proc.returncode in (0, -sig) and "4 model(s) for $" in out:
         assert delay_s >= 1.0 and "Traceback" not in err, (delay_s, err)
         assert "4 model(s) for $" in out, out[-2000:]
         return
