@@ -16,14 +16,14 @@ from pathlib import Path
 
 from advisor.capacity import BenchEvidence, ModelCapacities, build_capacities, read_evidence
 from advisor.errors import NotFoundError
-from advisor.optimize.per_model import load_model_profile
 from advisor.optimize.recommend import Progress, RecommendOptions, utc_now
 from advisor.optimize.recommend import recommend as _recommend
-from advisor.optimize.recommendation import Recommendation, new_recommendation_id
-from advisor.optimize.scenario import ModelSpec, Scenario, load_scenario
-from advisor.optimize.scenario_checks import check_names
+from advisor.optimize.rightsize.per_model import load_model_profile
 from advisor.pricing.catalog import Catalog
-from advisor.records import list_recommendations, load_recommendation, save_recommendation
+from advisor.recommendation.model import Recommendation, new_recommendation_id
+from advisor.recommendation.store import list_recommendations, load_recommendation, save_recommendation
+from advisor.scenario.checks import check_names
+from advisor.scenario.model import ModelSpec, Scenario, load_scenario
 from advisor.settings import Settings, load_settings
 from advisor.store import Store
 from advisor.traffic.profile import TrafficProfile
@@ -41,8 +41,10 @@ def evidence_for(scenario: Scenario, settings: Settings) -> BenchEvidence:
 def check_scenario(scenario: Scenario, source: Path | None, catalog: Catalog) -> None:
     """ConfigError (file:line, field) for a name in ``scenario`` that does not exist (region, families,
     instance types, bench shapes, reference servers) or a server that ``--bench`` could not use."""
-    from advisor.bench.registry import REFERENCE_MODELS  # plain tables and checks: no bench extra needed
-    from advisor.bench.targets import check_model_server
+    from advisor.bench.targets.registry import (
+        REFERENCE_MODELS,  # plain tables and checks: no bench extra needed
+    )
+    from advisor.bench.targets.spec import check_model_server
 
     check_names(
         scenario, catalog, source, reference_models=REFERENCE_MODELS.keys(), check_server=check_model_server

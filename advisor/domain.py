@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import CroniterBadCronError, croniter
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -195,3 +197,24 @@ HOST_SHAPE = "host"  # a bench shape: the whole machine, unconfined
 DEFAULT_REQUEST_PATH = "/predict"
 DEFAULT_HEALTH_PATH = "/health"
 DEFAULT_READY_TIMEOUT_S = 120.0
+
+
+def cron_expression(value: str) -> str:
+    """``value`` as a checked 5-field cron expression (spaces normalised); ValueError with the reason."""
+    text = " ".join(value.split())
+    if len(text.split()) != 5:
+        raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day month weekday)")
+    try:
+        croniter(text)
+    except (CroniterBadCronError, ValueError, KeyError) as exc:
+        raise ValueError(f"{value!r} is not a valid cron expression ({exc})") from None
+    return text
+
+
+def iana_zone(value: str) -> str:
+    """``value`` when it names an IANA time zone; ValueError otherwise."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {value!r} (e.g. UTC, Europe/Paris)") from None
+    return value

@@ -28,8 +28,8 @@ from moto.sagemaker import models as sm_models
 from moto.sagemaker import responses as sm_responses
 from moto.server import ThreadedMotoServer
 
-from advisor.optimize.recommendation import Recommendation
 from advisor.platforms.sagemaker import endpoint_instance_types
+from advisor.recommendation.model import Recommendation
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "demo-scenario.yaml"

@@ -10,8 +10,8 @@ import yaml
 from advisor.bench import results
 from advisor.bench.measurements import CapacityResult, LoadMode, PointResult, RunStatus
 from advisor.capacity import ModelCapacities, build_capacities, read_evidence
-from advisor.optimize.scenario import ModelSpec, Scenario
 from advisor.pricing.catalog import Catalog
+from advisor.scenario.model import ModelSpec, Scenario
 from advisor.store import Store
 
 

@@ -16,10 +16,10 @@ from botocore.awsrequest import AWSResponse
 
 import advisor.apply
 from advisor.api import recommend
-from advisor.apply.aws import aws_cron
+from advisor.apply.aws.clients import aws_cron
 from advisor.apply.base import ApplyError
-from advisor.optimize.recommendation import Recommendation
-from advisor.records import save_recommendation
+from advisor.recommendation.model import Recommendation
+from advisor.recommendation.store import save_recommendation
 from advisor.store import Store
 from tests.apply_helpers import (
     SageMakerBehaviour,

@@ -34,11 +34,11 @@ from kubernetes.utils.quantity import parse_quantity
 
 from advisor.apply.base import ApplyError, Guardrails, Intent, mismatches
 from advisor.apply.cortex import CortexApplier
-from advisor.apply.kubernetes import KubernetesApplier
-from advisor.apply.kubernetes_manifests import manifests, validate
-from advisor.optimize.recommendation import Recommendation
-from advisor.optimize.upgrade import load_document
+from advisor.apply.kubernetes.applier import KubernetesApplier
+from advisor.apply.kubernetes.manifests import manifests, validate
 from advisor.platforms.targets import CortexTarget, DeployTarget, KubernetesTarget
+from advisor.recommendation.migrate import load_document
+from advisor.recommendation.model import Recommendation
 
 GOLDEN = Path(__file__).parent / "golden" / "demo-recommendation.json"
 SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "kubernetes"
@@ -690,7 +690,7 @@ def test_cortex_writes_node_groups_and_autoscaling(rec: Recommendation) -> None:
 @pytest.fixture
 def stored(rec: Recommendation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Recommendation:
     """The demo recommendation in the store of ADVISOR_HOME."""
-    from advisor.records import save_recommendation
+    from advisor.recommendation.store import save_recommendation
     from advisor.store import Store
 
     monkeypatch.setenv("ADVISOR_HOME", str(tmp_path / "home"))

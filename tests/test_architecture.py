@@ -6,7 +6,7 @@
 - advisor's modules import each other without a cycle;
 - no module has more than 450 lines and no function more than 100;
 - the notebook, the benchmarks and the dashboard import only ``advisor`` and its packages, and from them
-  only names in their ``__all__`` (never ``advisor.cli``, nor a module like ``advisor.optimize.candidates``).
+  only names in their ``__all__`` (never ``advisor.cli``, nor a module like ``advisor.optimize.rightsize.candidates``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ ADVISOR_EDGES = (
     "advisor.cli",
     "advisor.bench",
     "advisor.store",
-    "advisor.records",
+    "advisor.recommendation.store",
     "advisor.api",
     "advisor.render",
 )
@@ -207,7 +207,7 @@ def _public_packages() -> set[str]:
     return {
         _module_name(p.parent / "__init__.py")
         for p in PACKAGE.rglob("__init__.py")
-        if not _module_name(p).startswith(("advisor.cli", "advisor.bench.servers"))
+        if not _module_name(p).startswith(("advisor.cli", "advisor.bench.targets.servers"))
     }
 
 
@@ -246,7 +246,10 @@ def test_notebook_benchmarks_and_dashboard_use_only_the_public_api() -> None:
     ("code", "expected"),
     [
         ("from advisor.cli.recommend import recommend", ["advisor.cli.recommend"]),
-        ("from advisor.optimize.candidates import prefilter", ["advisor.optimize.candidates"]),
+        (
+            "from advisor.optimize.rightsize.candidates import prefilter",
+            ["advisor.optimize.rightsize.candidates"],
+        ),
         ("from advisor.optimize import prefilter", ["advisor.optimize.prefilter"]),
         ("import advisor.store", ["advisor.store"]),
         ("from advisor import recommend, Settings\nimport advisor.cost", []),

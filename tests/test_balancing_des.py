@@ -14,8 +14,8 @@ import heapq
 import numpy as np
 import pytest
 
-from advisor.cost.balancing import Balancing
-from advisor.cost.queueing import RHO_BINS, QueueModel
+from advisor.cost.replay.queueing import RHO_BINS, QueueModel
+from advisor.recommendation.scaling import Balancing
 
 SERVICE_MS = 50.0
 

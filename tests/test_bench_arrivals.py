@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.bench.arrivals import LATE_NAME, ClosedLoopSchedule, OpenLoopSchedule
 from advisor.bench.exact_queue import mdk_capacity_rps, mdk_p99_ms, mdk_response_times_s
+from advisor.bench.loadgen.arrivals import LATE_NAME, ClosedLoopSchedule, OpenLoopSchedule
 
 
 def _drain(schedule: OpenLoopSchedule) -> list[float]:

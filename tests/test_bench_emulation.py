@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.bench.emulation import (
+from advisor.bench.targets.emulation import (
     RLIMIT_AS_FACTOR,
     Confinement,
     cgroup_v2_group,
@@ -18,7 +18,7 @@ from advisor.bench.emulation import (
     plan_emulation,
     thread_env,
 )
-from advisor.bench.server import ManagedServer
+from advisor.bench.targets.server import ManagedServer
 from advisor.errors import InputError, MeasurementError
 
 GIB = 1024**3

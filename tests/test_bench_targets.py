@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from advisor.bench.targets import Payload, command_target, model_target, reference_target, resolve
+from advisor.bench.targets.spec import Payload, command_target, model_target, reference_target, resolve
 from advisor.cli.bench import _server_target
 from advisor.domain import DEFAULT_REQUEST_PATH
 from advisor.errors import AdvisorError, InputError
-from advisor.optimize.scenario import ModelSpec
+from advisor.scenario.model import ModelSpec
 from tests.helpers import assert_one_line_error, run_cli
 from tests.optimize_helpers import model, scenario_dict, write_scenario
 

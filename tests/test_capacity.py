@@ -18,12 +18,12 @@ from advisor.capacity import (
     read_evidence,
     suggest_measurements,
 )
-from advisor.cost.plan import CapacityProvenance
-from advisor.cost.queueing import calibrate_service_time_ms, p99_latency_ms
+from advisor.capacity.queueing import calibrate_service_time_ms, p99_latency_ms
 from advisor.domain import SLO
 from advisor.errors import ConfigError
-from advisor.optimize.scenario import ModelSpec
 from advisor.pricing.catalog import Catalog
+from advisor.recommendation.plan import CapacityProvenance
+from advisor.scenario.model import ModelSpec
 from advisor.settings import Settings
 from advisor.store import Store
 from tests.optimize_helpers import caps_for, model, store_bench_run

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from advisor.errors import InputError
-from advisor.optimize.churn import assess_change, disruption_fraction, worth_changing
+from advisor.optimize.fleet.churn import assess_change, disruption_fraction, worth_changing
 
 
 def test_the_worked_example_from_the_docstring() -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from advisor.errors import DataError, InputError, NotFoundError
-from advisor.optimize.commitments import (
+from advisor.optimize.fleet.commitments import (
     HOURS_PER_MONTH,
     SAVINGS_PLANS_CSV,
     SavingsPlanRate,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from advisor.cost import resolve_prices, simulate, simulate_many
-from advisor.cost.backlog import carried_backlog, late_requests
+from advisor.cost.replay.backlog import carried_backlog, late_requests
 from advisor.domain import PurchaseOption
 from advisor.pricing.catalog import Catalog
 from advisor.settings import Settings

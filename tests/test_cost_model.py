@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from advisor.capacity.queueing import RHO_BINS, wait_tail
 from advisor.cost import (
     QueueModel,
     calibrate_service_time_ms,
@@ -23,11 +24,10 @@ from advisor.cost import (
     static_peak_plan,
 )
 from advisor.cost.loadbalancer import lcu_hours, lcu_per_rps
-from advisor.cost.plan import LoadBalancerSpec
-from advisor.cost.queueing import RHO_BINS, wait_tail
-from advisor.cost.spot import hourly_hazard
+from advisor.cost.replay.spot import hourly_hazard
 from advisor.errors import ConfigError, NotFoundError
 from advisor.pricing.catalog import Catalog
+from advisor.recommendation.plan import LoadBalancerSpec
 from advisor.settings import Settings
 from advisor.traffic.generators import generate_file
 from tests.traffic_cost_helpers import REPO_ROOT, flat_profile, make_plan

@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from advisor.cost import resolve_prices, simulate, simulate_many
-from advisor.cost.autoscaler import deadband, replica_trajectory, trailing_max, trailing_min
 from advisor.cost.billing import fargate_minimum_extra_seconds, on_demand_share
-from advisor.cost.plan import AutoscalingPolicy
+from advisor.cost.replay.autoscaler import deadband, replica_trajectory, trailing_max, trailing_min
 from advisor.errors import InputError
-from advisor.optimize.sizing import on_demand_base_for_spot
+from advisor.optimize.rightsize.sizing import on_demand_base_for_spot
 from advisor.pricing.catalog import Catalog
+from advisor.recommendation.plan import AutoscalingPolicy
 from advisor.settings import Settings
 from advisor.traffic.generators import ProfileSpec, generate
 from advisor.traffic.profile import TrafficProfile

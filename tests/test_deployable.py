@@ -18,12 +18,12 @@ import pytest
 import advisor
 from advisor import Settings
 from advisor.domain import Platform
-from advisor.optimize.recommendation import Recommendation
-from advisor.optimize.scenario import Scenario, load_scenario
 from advisor.optimize.validate import InvalidRecommendation, validate, violations
 from advisor.platforms.nodes import eni_max_pods
 from advisor.platforms.targets import Orchestrator
 from advisor.pricing.catalog import Catalog
+from advisor.recommendation.model import Recommendation
+from advisor.scenario.model import Scenario, load_scenario
 from tests.helpers import REPO_ROOT
 from tests.optimize_helpers import model, scenario_dict, write_scenario
 

@@ -21,7 +21,7 @@ import pytest
 import advisor
 from advisor import Recommendation, Settings
 from advisor.cost import resolve_prices
-from advisor.optimize.rightsize import CONFIRM_SEEDS, MAX_CONFIRM_SEEDS, confirm_replays
+from advisor.optimize.rightsize.search import CONFIRM_SEEDS, MAX_CONFIRM_SEEDS, confirm_replays
 from advisor.pricing.catalog import Catalog
 from advisor.render import render
 from tests.traffic_cost_helpers import flat_profile, make_plan

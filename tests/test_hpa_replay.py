@@ -18,8 +18,8 @@ import pytest
 
 from advisor import Catalog, Settings
 from advisor.cost import resolve_prices, simulate
-from advisor.cost.autoscaler import desired_replicas, trailing_max, trailing_min
-from advisor.cost.hpa import _rate_columns, _Rule, _solve_row, growth_limits, hpa_trajectory
+from advisor.cost.replay.autoscaler import desired_replicas, trailing_max, trailing_min
+from advisor.cost.replay.hpa import _rate_columns, _Rule, _solve_row, growth_limits, hpa_trajectory
 from advisor.traffic.profile import TrafficProfile
 from tests.traffic_cost_helpers import make_plan
 

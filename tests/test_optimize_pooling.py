@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from advisor.cost.plan import AutoscalingPolicy, Capacity, CapacityProvenance, Plan
 from advisor.domain import SLO, Platform, ReplicaResources
-from advisor.optimize.candidates import CandidateTypes
-from advisor.optimize.compare import CurrentCost, replicas_per_node
-from advisor.optimize.fleet import churn_check, disrupted_replicas
-from advisor.optimize.pooling import MIN_POOLING_GAIN, PoolMember, pool_models
-from advisor.optimize.recommendation import ChurnCheck, Comparison
+from advisor.optimize.fleet.decide import churn_check, disrupted_replicas
+from advisor.optimize.fleet.pooling import MIN_POOLING_GAIN, PoolMember, pool_models
+from advisor.optimize.rightsize.candidates import CandidateTypes
+from advisor.optimize.rightsize.compare import CurrentCost, replicas_per_node
 from advisor.platforms.targets import Orchestrator
 from advisor.pricing.catalog import Catalog
+from advisor.recommendation.model import ChurnCheck, Comparison
+from advisor.recommendation.plan import AutoscalingPolicy, Capacity, CapacityProvenance, Plan
 from advisor.settings import Settings
 from tests.optimize_helpers import model, scenario
 

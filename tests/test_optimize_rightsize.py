@@ -7,16 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advisor.cost.plan import AutoscalingPolicy, LoadBalancerSpec
 from advisor.cost.prices import resolve_prices
 from advisor.cost.simulate import simulate
 from advisor.domain import InterruptionBand, Platform
-from advisor.optimize.candidates import CandidateTypes, prefilter, shape_candidates
-from advisor.optimize.pricecache import PriceCache, minutes_over_slo_pct
-from advisor.optimize.rightsize import MAX_TARGET_UTILISATION, rightsize_model
-from advisor.optimize.search_types import SearchOptions
-from advisor.optimize.sizing import on_demand_base_for_spot
+from advisor.optimize.rightsize.candidates import CandidateTypes, prefilter, shape_candidates
+from advisor.optimize.rightsize.pricecache import PriceCache, minutes_over_slo_pct
+from advisor.optimize.rightsize.search import MAX_TARGET_UTILISATION, rightsize_model
+from advisor.optimize.rightsize.search_types import SearchOptions
+from advisor.optimize.rightsize.sizing import on_demand_base_for_spot
 from advisor.pricing.catalog import Catalog
+from advisor.recommendation.plan import AutoscalingPolicy, LoadBalancerSpec
 from advisor.settings import Settings
 from advisor.traffic import TrafficProfile
 from tests.optimize_helpers import caps_for, model, scenario

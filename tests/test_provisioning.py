@@ -11,7 +11,7 @@ import yaml
 import advisor
 from advisor import Settings
 from advisor.cost.baselines import TARGET_TRACKING_SCALE_OUT_ALARM_S
-from advisor.cost.provisioning import (
+from advisor.cost.replay.provisioning import (
     IMAGE_PULL_MIB_PER_S,
     ec2_instance_start_s,
     ec2_scale_up_delay_s,

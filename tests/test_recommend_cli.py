@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from advisor.optimize.recommendation import Recommendation
+from advisor.recommendation.model import Recommendation
 from advisor.settings import Settings
 from advisor.store import Store
 from tests.helpers import assert_one_line_error, run_cli

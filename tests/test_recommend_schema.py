@@ -10,10 +10,10 @@ import pytest
 
 from advisor.errors import NotFoundError
 from advisor.optimize.recommend import recommend
-from advisor.optimize.recommendation import SCHEMA_PATH, Recommendation, schema_text
-from advisor.optimize.upgrade import load_document
 from advisor.pricing.catalog import Catalog
-from advisor.records import list_recommendations, load_recommendation, save_recommendation
+from advisor.recommendation.migrate import load_document
+from advisor.recommendation.model import SCHEMA_PATH, Recommendation, schema_text
+from advisor.recommendation.store import list_recommendations, load_recommendation, save_recommendation
 from advisor.render.markdown import recommendation_markdown
 from advisor.settings import Settings
 from advisor.store import Store
@@ -35,7 +35,7 @@ def rec(tmp_path_factory: pytest.TempPathFactory) -> Recommendation:
 
 def test_the_committed_schema_matches_the_model() -> None:
     assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), (
-        "recommendation.schema.json is stale: run `python -m advisor.optimize.recommendation`"
+        "recommendation.schema.json is stale: run `python -m advisor.recommendation.model`"
     )
 
 

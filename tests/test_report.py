@@ -18,9 +18,9 @@ import yaml
 
 import advisor
 from advisor.insights import latest_recommendations, recommendation_history
-from advisor.report.config import ReportsConfig
 from advisor.report.content import build_report
 from advisor.report.runner import send
+from advisor.scenario.reports import ReportsConfig
 from advisor.settings import Settings
 from tests.helpers import REPO_ROOT, assert_one_line_error, run_cli
 from tests.report_helpers import free_port, parts, smtp_env, smtp_server

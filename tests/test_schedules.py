@@ -10,11 +10,12 @@ from pydantic import ValidationError
 import advisor
 from advisor import Settings
 from advisor.cost import resolve_prices, simulate
-from advisor.cost.schedules import ScheduledMinimum, minimum_by_step
-from advisor.optimize import scheduling
-from advisor.optimize.scenario import load_scenario
-from advisor.optimize.scheduling import daily_schedules
+from advisor.cost.replay.schedules import minimum_by_step
+from advisor.optimize.rightsize import scheduling
+from advisor.optimize.rightsize.scheduling import daily_schedules
 from advisor.pricing.catalog import Catalog
+from advisor.recommendation.scaling import ScheduledMinimum
+from advisor.scenario.model import load_scenario
 from advisor.traffic.library import resolve_profile
 from advisor.traffic.profile import TrafficProfile
 from tests.helpers import REPO_ROOT
@@ -114,7 +115,7 @@ def demo_runs(
     demo = load_scenario(DEMO).model_copy(update={"churn_threshold": 0.0})
     with_schedules = advisor.recommend(demo, settings=settings)
     patch = pytest.MonkeyPatch()
-    patch.setattr("advisor.optimize.rightsize.daily_schedules", lambda *a, **k: [])
+    patch.setattr("advisor.optimize.rightsize.search.daily_schedules", lambda *a, **k: [])
     try:
         flat = advisor.recommend(demo, settings=settings)
     finally:

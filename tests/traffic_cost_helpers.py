@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from advisor.cli import main
-from advisor.cost.plan import Plan
+from advisor.recommendation.plan import Plan
 from advisor.traffic.profile import TrafficProfile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.apply.audit import change, history
-from advisor.apply.aws import AwsSession
+from advisor.apply.aws.clients import AwsSession
 from advisor.apply.base import Applier, ApplyError, FieldChange, Guardrails, Intent, Registry, State, Step
 from advisor.apply.runner import ApplyOutcome, ApplyPlan, ModelPlan, execute, plan
 from advisor.apply.undo import restore, rollback_plan
@@ -31,11 +31,11 @@ def default_registry(
 ) -> Registry:
     """Every applier: AWS ones share one boto3 session per region (``client_hook`` sees each client);
     ``instance_vcpus`` sizes a SageMaker variant on a new instance type (vCPUs of an ``ml.*`` type)."""
-    from advisor.apply.asg import AsgApplier
+    from advisor.apply.aws.asg import AsgApplier
+    from advisor.apply.aws.ecs import EcsApplier
+    from advisor.apply.aws.sagemaker import SageMakerApplier
     from advisor.apply.cortex import CortexApplier
-    from advisor.apply.ecs import EcsApplier
-    from advisor.apply.kubernetes import KubernetesApplier
-    from advisor.apply.sagemaker import SageMakerApplier
+    from advisor.apply.kubernetes.applier import KubernetesApplier
 
     sessions: dict[str, AwsSession] = {}
 

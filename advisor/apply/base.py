@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from advisor.errors import AdvisorError
-from advisor.optimize.recommendation import Deployment, ModelRecommendation, NodePool, Recommendation
 from advisor.platforms.targets import DeployTarget
+from advisor.recommendation.model import Deployment, ModelRecommendation, NodePool, Recommendation
 
 State = dict[str, Any]
 

@@ -33,9 +33,9 @@ from typing import Any
 import yaml
 
 from advisor.apply.base import ApplyError, Intent, Progress, State, Step
-from advisor.apply.kubernetes_manifests import per_replica_target
-from advisor.naming import dns_label
-from advisor.optimize.recommendation import NodePool
+from advisor.apply.kubernetes.manifests import per_replica_target
+from advisor.platforms.naming import dns_label
+from advisor.recommendation.model import NodePool
 
 MAX_NODE_GROUP_NAME = 26  # 32 less the "cx-wd-"/"cx-ws-" prefix Cortex adds (cluster_config.go)
 _ARCHIVED = "Cortex is archived; apply writes its files (see --out), it does not call the Cortex CLI"

@@ -13,7 +13,7 @@ What is never done silently:
 - a **drifted** target (its live instance count is :data:`DRIFT_RATIO` times, or a fraction, of what the
   recommendation was computed against) is refused unless ``force``: the plan's capacity no longer fits;
 - a **platform change** (``deployment.migration``) creates nothing: the new platform's configuration and a
-  migration checklist are written as files instead (:func:`advisor.apply.render.migration_checklist`);
+  migration checklist are written as files instead (:func:`advisor.render.apply.migration_checklist`);
 - a model whose change the churn guard held back (``keep_current``) is left as it runs.
 """
 
@@ -41,12 +41,12 @@ from advisor.apply.base import (
     intent_for,
     mismatches,
 )
-from advisor.apply.render import migration_checklist
 from advisor.apply.undo import RESTORING, as_apply_error, restore
 from advisor.domain import Platform
-from advisor.optimize.recommendation import Action, ModelRecommendation, Recommendation
 from advisor.paths import ensure_dir, write_text
 from advisor.platforms.targets import Orchestrator
+from advisor.recommendation.model import Action, ModelRecommendation, Recommendation
+from advisor.render.apply import migration_checklist
 from advisor.store import Store
 
 # Live capacity this many times the recommendation's "current" count (or as small a fraction of it) means

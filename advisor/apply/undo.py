@@ -25,7 +25,7 @@ from advisor.apply.base import (
     intent_for,
     mismatches,
 )
-from advisor.optimize.recommendation import Recommendation
+from advisor.recommendation.model import Recommendation
 from advisor.store import Store
 
 # Returning to a recorded state is not held to the disruption guardrail: that state ran before.

@@ -1,7 +1,7 @@
 """The benchmark harness: how many requests/s one replica of a model serves on a shape under a p99 SLO.
 
 Public API (the rest is private; importing this package never imports Locust, which lives only in the
-generator process started by :mod:`advisor.bench.loadgen`):
+generator process started by :mod:`advisor.bench.loadgen.driver`):
 
 * :func:`run_target` — measure a :class:`ServerTarget` (a reference model, :func:`reference_target`, or a
   server command, :func:`command_target`) on one shape; :func:`run_capacity` for a reference model by name;
@@ -24,7 +24,7 @@ from advisor.lazy import lazy_names
 if TYPE_CHECKING:
     from advisor.bench.config import BenchConfig, BenchEvent
     from advisor.bench.exact_queue import mdk_capacity_rps
-    from advisor.bench.loadgen import LoadGenerator
+    from advisor.bench.loadgen.driver import LoadGenerator
     from advisor.bench.measurements import (
         GENERATOR_CPU_LIMIT_PCT,
         BenchReport,
@@ -36,13 +36,13 @@ if TYPE_CHECKING:
         WindowStats,
         merge_windows,
     )
-    from advisor.bench.payloads import build_request
-    from advisor.bench.registry import REFERENCE_MODELS
     from advisor.bench.results import import_result, list_runs, load_result, points_csv
     from advisor.bench.runner import free_port, run_capacity, run_command, run_endpoint, run_target
     from advisor.bench.scenario import BenchJob, ScenarioBench, bench_scenario, plan_scenario_bench
     from advisor.bench.search import CapacitySearch, SearchConfig
-    from advisor.bench.targets import Payload, ServerTarget, command_target, reference_target
+    from advisor.bench.targets.payloads import build_request
+    from advisor.bench.targets.registry import REFERENCE_MODELS
+    from advisor.bench.targets.spec import Payload, ServerTarget, command_target, reference_target
 
 # Names load on first use: the harness needs the bench extra (psutil; Locust in its own process), while the
 # stored results (advisor.bench.results, .measurements) and the targets read without it.
@@ -54,20 +54,20 @@ _LAZY = {
     "CapacityResult": "advisor.bench.measurements",
     "CapacitySearch": "advisor.bench.search",
     "GENERATOR_CPU_LIMIT_PCT": "advisor.bench.measurements",
-    "LoadGenerator": "advisor.bench.loadgen",
+    "LoadGenerator": "advisor.bench.loadgen.driver",
     "LoadMode": "advisor.bench.measurements",
-    "Payload": "advisor.bench.targets",
+    "Payload": "advisor.bench.targets.spec",
     "PointResult": "advisor.bench.measurements",
     "PointSpec": "advisor.bench.measurements",
-    "REFERENCE_MODELS": "advisor.bench.registry",
+    "REFERENCE_MODELS": "advisor.bench.targets.registry",
     "RunStatus": "advisor.bench.measurements",
     "ScenarioBench": "advisor.bench.scenario",
     "SearchConfig": "advisor.bench.search",
-    "ServerTarget": "advisor.bench.targets",
+    "ServerTarget": "advisor.bench.targets.spec",
     "WindowStats": "advisor.bench.measurements",
     "bench_scenario": "advisor.bench.scenario",
-    "build_request": "advisor.bench.payloads",
-    "command_target": "advisor.bench.targets",
+    "build_request": "advisor.bench.targets.payloads",
+    "command_target": "advisor.bench.targets.spec",
     "free_port": "advisor.bench.runner",
     "import_result": "advisor.bench.results",
     "list_runs": "advisor.bench.results",
@@ -76,7 +76,7 @@ _LAZY = {
     "merge_windows": "advisor.bench.measurements",
     "plan_scenario_bench": "advisor.bench.scenario",
     "points_csv": "advisor.bench.results",
-    "reference_target": "advisor.bench.targets",
+    "reference_target": "advisor.bench.targets.spec",
     "run_capacity": "advisor.bench.runner",
     "run_command": "advisor.bench.runner",
     "run_endpoint": "advisor.bench.runner",

@@ -17,7 +17,6 @@ may use the whole node.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,13 @@ import yaml
 from advisor.bench.measurements import BenchReport
 from advisor.domain import SLO, InstanceType
 from advisor.errors import InputError
-from advisor.naming import dns_label, kubernetes_arch, label_value
 from advisor.paths import ensure_dir, read_text, write_text
+from advisor.platforms.kubernetes import DEFAULT_K8S_VERSION, check_k8s_version
+from advisor.platforms.naming import dns_label, kubernetes_arch, label_value
 from advisor.platforms.nodes import allocatable
 from advisor.platforms.targets import Orchestrator
 
 ALLOCATABLE_REQUEST_SHARE = 0.95
-DEFAULT_K8S_VERSION = "1.30"
 ACTIVE_DEADLINE_S = 1800
 
 
@@ -115,30 +114,6 @@ def job_manifest(
             },
         },
     }
-
-
-def check_k8s_version(version: str) -> str:
-    """``version`` (``1.30``, ``v1.30.2``) when a schema exists for it; InputError at --k8s-version otherwise.
-
-    Checked here, with numbers compared as numbers, because kubernetes-validate compares ``major.minor`` as
-    strings (``"1.9" > "1.37"``) and fails with an IndexError on a version older than its first schema.
-    """
-    from kubernetes_validate.utils import all_versions
-
-    def number(v: str) -> tuple[int, int]:
-        major, minor = v.split(".")[:2]
-        return int(major), int(minor)
-
-    known = sorted({number(v) for v in all_versions()})
-    first, last = (f"{v[0]}.{v[1]}" for v in (known[0], known[-1]))
-    match = re.fullmatch(r"v?(\d{1,3})\.(\d{1,3})(?:\.\d{1,4})?", version)
-    if match is None or not known[0] <= (int(match[1]), int(match[2])) <= known[-1]:
-        raise InputError(
-            f"no Kubernetes schema for version {version!r}",
-            where="--k8s-version",
-            fix=f"give a version from {first} to {last}, e.g. {DEFAULT_K8S_VERSION}",
-        )
-    return version
 
 
 def validate_manifest(

@@ -1,8 +1,8 @@
 """The harness's entry points: measure a server advisor starts, or one that is already running.
 
-:func:`run_target` measures a :class:`~advisor.bench.targets.ServerTarget` (a reference model or a server
+:func:`run_target` measures a :class:`~advisor.bench.targets.spec.ServerTarget` (a reference model or a server
 command) on one shape: it plans the emulation (refusing shapes larger than the host), picks a free port,
-starts the server confined to the shape and hands over to :func:`advisor.bench.measure.measure`.
+starts the server confined to the shape and hands over to :func:`advisor.bench.loadgen.measure.measure`.
 :func:`run_capacity` does that for a reference model by name, :func:`run_command` for a command already
 split into arguments, and :func:`run_endpoint` measures a server that runs elsewhere.
 """
@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 
 from advisor.bench import results
 from advisor.bench.config import BenchConfig, BenchEvent, EventSink
-from advisor.bench.emulation import Confinement, host_cpus, plan_emulation
-from advisor.bench.measure import measure
+from advisor.bench.loadgen.measure import measure
 from advisor.bench.measurements import HOST_SHAPE, CapacityResult, EmulationInfo, RequestSpec
-from advisor.bench.server import ManagedServer, stop_orphan
-from advisor.bench.targets import ServerTarget, reference_target
+from advisor.bench.targets.emulation import Confinement, host_cpus, plan_emulation
+from advisor.bench.targets.server import ManagedServer, stop_orphan
+from advisor.bench.targets.spec import ServerTarget, reference_target
 from advisor.domain import SLO
 from advisor.errors import InputError, MeasurementError
 from advisor.pricing.catalog import Catalog
@@ -105,7 +105,7 @@ def run_command(
 ) -> CapacityResult:
     """Start ``command`` (which must listen on ``port``) confined to ``shape``, measure it, stop it.
 
-    ``request`` is built with :func:`advisor.bench.payloads.build_request` against ``127.0.0.1:port``.
+    ``request`` is built with :func:`advisor.bench.targets.payloads.build_request` against ``127.0.0.1:port``.
     """
     catalog = catalog or Catalog.load(settings)
     vcpu, memory = resolve_shape(catalog, shape, config.emulation)

@@ -1,6 +1,6 @@
 """``advisor recommend --bench``: measure every model of a scenario that advisor can start, on its shapes.
 
-Models with a reference server or a server command become :class:`~advisor.bench.targets.ServerTarget`
+Models with a reference server or a server command become :class:`~advisor.bench.targets.spec.ServerTarget`
 values built exactly as ``bench run`` builds them (one port placeholder, one default route); their payload
 paths are relative to the scenario file, and an error names the scenario field it comes from
 (``models.2.server.payload: body.json:3:7: ...``). Every shape is checked against this machine before any
@@ -17,11 +17,11 @@ from pathlib import Path
 from advisor.bench.config import BenchConfig, EventSink
 from advisor.bench.measurements import CapacityResult
 from advisor.bench.runner import check_shapes, run_target
-from advisor.bench.targets import ServerTarget, model_target
+from advisor.bench.targets.spec import ServerTarget, model_target
 from advisor.domain import SLO
 from advisor.errors import AdvisorError, InputError, at_field
-from advisor.optimize.scenario import Scenario
 from advisor.pricing.catalog import Catalog
+from advisor.scenario.model import Scenario
 from advisor.settings import Settings
 from advisor.store import Store
 

@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from advisor.capacity.evidence import Measurement
-from advisor.cost.plan import CapacityProvenance
-from advisor.cost.queueing import calibrate_service_time_ms, max_utilisation_for_slo
+from advisor.capacity.queueing import calibrate_service_time_ms, max_utilisation_for_slo
 from advisor.domain import InstanceType
 from advisor.errors import AdvisorError, ConfigError
 from advisor.pricing.catalog import Catalog
+from advisor.recommendation.plan import CapacityProvenance
 
 FARGATE = "fargate"
 _PROVENANCE_RANK = {

@@ -42,8 +42,8 @@ from pydantic import Field
 from advisor.capacity.anchors import FARGATE, Anchor
 from advisor.capacity.evidence import Measurement
 from advisor.capacity.speed import FARGATE_BAND, UNKNOWN_FAMILY_BAND, ProcessorSpeed, family_speed, gpu_specs
-from advisor.cost.plan import Capacity, CapacityProvenance
 from advisor.domain import InputModel, InstanceType
+from advisor.recommendation.plan import Capacity, CapacityProvenance
 
 EstimatePolicy = Literal["conservative", "point", "off"]
 EXPONENT_CLAMP = (0.3, 1.2)

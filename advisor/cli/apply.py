@@ -70,7 +70,7 @@ def _registry(settings: Settings, kubeconfig: Path | None, context: str | None, 
 def _guardrails(rec: Any, max_disruption: int | None, min_on_demand: int | None) -> Any:
     """Flags, else the scenario's ``apply:`` section (when its file is still there), else the defaults."""
     from advisor.apply import Guardrails
-    from advisor.optimize.scenario import load_scenario
+    from advisor.scenario.model import load_scenario
 
     policy = None
     if rec.scenario_file and Path(rec.scenario_file).is_file():
@@ -182,7 +182,7 @@ def run(
 ) -> None:
     """Show what applying a recommendation changes; with --yes apply it, verify it, and audit it."""
     from advisor.apply import ApplyError, execute, plan
-    from advisor.records import load_recommendation
+    from advisor.recommendation.store import load_recommendation
 
     settings: Settings = ctx.obj
     registry = _registry(settings, kubeconfig, context, timeout_s)
@@ -295,7 +295,7 @@ def rollback_cmd(
 ) -> None:
     """Restore a target to what it was before an applied change; verified and audited."""
     from advisor.apply import change, restore, rollback_plan
-    from advisor.records import load_recommendation
+    from advisor.recommendation.store import load_recommendation
 
     settings: Settings = ctx.obj
     registry = _registry(settings, kubeconfig, context, timeout_s)

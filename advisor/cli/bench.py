@@ -1,8 +1,8 @@
 """``advisor bench``: measure capacity under a latency SLO, show/export results, estimate, plan Jobs, import.
 
 A thin layer over :mod:`advisor.bench` and :mod:`advisor.capacity`: options come from the models that own
-them (:class:`~advisor.bench.config.BenchConfig`), targets are built by :mod:`advisor.bench.targets` exactly
-as ``recommend --bench`` builds them, and tables and progress live in :mod:`advisor.cli.bench_view`.
+them (:class:`~advisor.bench.config.BenchConfig`), targets are built by :mod:`advisor.bench.targets.spec` exactly
+as ``recommend --bench`` builds them, and tables and progress live in :mod:`advisor.render.bench`.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ import typer
 
 from advisor.bench.config import BenchConfig, EventSink
 from advisor.bench.measurements import HOST_SHAPE, BenchReport, CapacityResult, RunStatus
-from advisor.bench.payloads import TEMPLATES, build_request
-from advisor.bench.registry import REFERENCE_MODELS, parse_options
-from advisor.bench.targets import Payload, ServerTarget, command_target, reference_target
+from advisor.bench.targets.payloads import TEMPLATES, build_request
+from advisor.bench.targets.registry import REFERENCE_MODELS, parse_options
+from advisor.bench.targets.spec import Payload, ServerTarget, command_target, reference_target
 from advisor.cli import bench_results
-from advisor.cli import bench_view as view
 from advisor.cli.options import field_option, from_flags, parse_headers, positive, split_list
 from advisor.cli.output import console, print_json
 from advisor.domain import (
@@ -34,6 +33,7 @@ from advisor.domain import (
 )
 from advisor.errors import ConfigError, InputError
 from advisor.pricing.catalog import Catalog
+from advisor.render import bench as view
 from advisor.settings import Settings
 from advisor.store import Store
 
@@ -248,7 +248,7 @@ def worker(
     args = [
         sys.executable,
         "-m",
-        "advisor.bench.generator_process",
+        "advisor.bench.loadgen.process",
         "worker",
         "--master-host",
         host,

@@ -1,6 +1,6 @@
 """``advisor bench show|export|suggest|plan|import``: what is stored, what to measure next, Jobs, imports.
 
-Registered on the ``advisor bench`` app by :mod:`advisor.cli.bench`; tables: :mod:`advisor.cli.bench_view`.
+Registered on the ``advisor bench`` app by :mod:`advisor.cli.bench`; tables: :mod:`advisor.render.bench`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import typer
 
 from advisor.bench import results
-from advisor.bench.k8s import DEFAULT_K8S_VERSION, read_report, write_jobs
-from advisor.bench.registry import get_model
+from advisor.bench.k8s import read_report, write_jobs
+from advisor.bench.targets.registry import get_model
 from advisor.capacity import (
     GpuWorkload,
     capacity_table,
@@ -22,12 +22,13 @@ from advisor.capacity import (
     read_evidence,
     suggest_measurements,
 )
-from advisor.cli import bench_view as view
 from advisor.cli.options import from_flags, split_list
 from advisor.cli.output import console, print_json
 from advisor.domain import SLO, PurchaseOption
 from advisor.errors import InputError
+from advisor.platforms.kubernetes import DEFAULT_K8S_VERSION
 from advisor.pricing.catalog import Catalog
+from advisor.render import bench as view
 from advisor.settings import Settings
 from advisor.store import Store
 

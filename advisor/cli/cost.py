@@ -13,13 +13,13 @@ from rich.table import Table
 from advisor.cli.output import console, err_console, print_json, warn
 from advisor.cli.profile import FILL_HELP
 from advisor.cost.baselines import Baseline, evaluate_baselines
-from advisor.cost.plan import Plan, load_plan
 from advisor.cost.plan_checks import check_plan
 from advisor.cost.prices import resolve_prices
 from advisor.cost.result import CostResult
 from advisor.cost.simulate import simulate_many
 from advisor.errors import InputError
 from advisor.pricing.catalog import Catalog
+from advisor.recommendation.plan import Plan, load_plan
 from advisor.settings import Settings
 from advisor.traffic import ops
 from advisor.traffic.csvfile import FillPolicy

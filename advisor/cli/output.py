@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
-from advisor.optimize.recommendation import Recommendation
+from advisor.recommendation.model import Recommendation
 from advisor.render import RenderOptions, render, to_json
 
 # Piped output (CI logs, `make demo | tee`) would otherwise wrap tables at 80 columns.

@@ -20,9 +20,9 @@ from advisor import api
 from advisor.cli.output import console, err_console, print_rendered, warn
 from advisor.errors import AdvisorError, ConfigError, InputError, StorageError
 from advisor.optimize.recommend import RecommendOptions
-from advisor.optimize.scenario import EXAMPLE_SCENARIO, Scenario, load_scenario
 from advisor.pricing.catalog import Catalog
 from advisor.render import RENDERERS, check_format
+from advisor.scenario.model import EXAMPLE_SCENARIO, Scenario, load_scenario
 from advisor.settings import Settings
 from advisor.store import Store
 

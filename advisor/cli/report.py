@@ -181,8 +181,8 @@ def schedule(
     cron and systemd check every few minutes (send is idempotent and knows what is due); the CronJob runs
     at the report schedule itself, in its time zone (CronJob spec.timeZone).
     """
-    from advisor.optimize.scenario import load_scenario
     from advisor.report.runner import reports_of
+    from advisor.scenario.model import load_scenario
 
     if emit not in ("cron", "systemd", "k8s"):
         raise InputError(f"{emit!r} is not a schedule format", where="--emit", fix="use cron, systemd or k8s")
@@ -273,7 +273,7 @@ def _validate_manifest(manifest: dict[str, object]) -> None:
         import kubernetes_validate
     except ImportError:
         return
-    from advisor.bench.k8s import DEFAULT_K8S_VERSION
+    from advisor.platforms.kubernetes import DEFAULT_K8S_VERSION
 
     try:
         kubernetes_validate.validate(manifest, DEFAULT_K8S_VERSION, strict=True)

@@ -16,6 +16,12 @@ pool reclaims), ``queueing`` (p99 and SLO share), ``balancing`` (random, round r
 
 from __future__ import annotations
 
+from advisor.capacity.queueing import (
+    calibrate_service_time_ms,
+    erlang_c,
+    max_utilisation_for_slo,
+    p99_latency_ms,
+)
 from advisor.cost.baselines import (
     Baseline,
     evaluate_baselines,
@@ -23,7 +29,13 @@ from advisor.cost.baselines import (
     sagemaker_plan,
     static_peak_plan,
 )
-from advisor.cost.plan import (
+from advisor.cost.prices import PlanPrices, SpotPool, resolve_prices
+from advisor.cost.replay.queueing import QueueModel
+from advisor.cost.replay.schedules import minimum_by_step
+from advisor.cost.result import CostBreakdown, CostResult, SLOReport
+from advisor.cost.simulate import fluid_lower_bound_usd, simulate, simulate_many
+from advisor.domain import FargateSize
+from advisor.recommendation.plan import (
     AutoscalingPolicy,
     Capacity,
     CapacityProvenance,
@@ -34,18 +46,7 @@ from advisor.cost.plan import (
     SpotBehaviour,
     load_plan,
 )
-from advisor.cost.prices import PlanPrices, SpotPool, resolve_prices
-from advisor.cost.queueing import (
-    QueueModel,
-    calibrate_service_time_ms,
-    erlang_c,
-    max_utilisation_for_slo,
-    p99_latency_ms,
-)
-from advisor.cost.result import CostBreakdown, CostResult, SLOReport
-from advisor.cost.schedules import ScheduledMinimum, minimum_by_step
-from advisor.cost.simulate import fluid_lower_bound_usd, simulate, simulate_many
-from advisor.domain import FargateSize
+from advisor.recommendation.scaling import ScheduledMinimum
 
 __all__ = [
     "AutoscalingPolicy",

@@ -7,7 +7,7 @@
 3. ``fargate_target_tracking``: ECS on Fargate, the smallest task size holding one replica, with target
    tracking (Fargate has no GPUs: unavailable for GPU replicas).
 
-Target tracking delays (see ``advisor.cost.autoscaler``): scale-out after 3 one-minute alarm datapoints
+Target tracking delays (see ``advisor.cost.replay.autoscaler``): scale-out after 3 one-minute alarm datapoints
 (180 s) plus the start of a new instance or task; scale-in after 15 datapoints (900 s); no tolerance.
 Instance and task start times are not published by AWS: ``SAGEMAKER_INSTANCE_START_S`` and
 ``FARGATE_TASK_START_S`` are assumptions (typical, order-of-magnitude values) — adjust them to measured
@@ -21,7 +21,16 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
 
-from advisor.cost.plan import (
+from advisor.cost.prices import resolve_prices
+from advisor.cost.replay.provisioning import fargate_task_start_s
+from advisor.cost.result import CostResult
+from advisor.cost.simulate import simulate_many
+from advisor.domain import FargateSize, Platform, ReplicaResources
+from advisor.errors import AdvisorError
+from advisor.platforms.sagemaker import endpoint_ec2_types, is_endpoint_type
+from advisor.pricing.catalog import Catalog
+from advisor.pricing.fargate import smallest_fargate_size
+from advisor.recommendation.plan import (
     AutoscalingPolicy,
     Capacity,
     CapacityProvenance,
@@ -30,15 +39,6 @@ from advisor.cost.plan import (
     Plan,
     PurchaseMix,
 )
-from advisor.cost.prices import resolve_prices
-from advisor.cost.provisioning import fargate_task_start_s
-from advisor.cost.result import CostResult
-from advisor.cost.simulate import simulate_many
-from advisor.domain import FargateSize, Platform, ReplicaResources
-from advisor.errors import AdvisorError
-from advisor.platforms.sagemaker import endpoint_ec2_types, is_endpoint_type
-from advisor.pricing.catalog import Catalog
-from advisor.pricing.fargate import smallest_fargate_size
 from advisor.traffic.profile import TrafficProfile
 
 TARGET_TRACKING_SCALE_OUT_ALARM_S = 180.0  # 3 datapoints of 1 minute (Application Auto Scaling User Guide)

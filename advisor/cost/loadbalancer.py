@@ -21,7 +21,7 @@ hourly fee and its own units.
 
 from __future__ import annotations
 
-from advisor.cost.plan import LoadBalancerKind, LoadBalancerSpec
+from advisor.recommendation.plan import LoadBalancerKind, LoadBalancerSpec
 
 ALB_NEW_CONNECTIONS_PER_S = 25.0
 ALB_ACTIVE_CONNECTIONS = 3000.0

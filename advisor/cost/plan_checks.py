@@ -12,10 +12,10 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
-from advisor.cost.plan import LoadBalancerKind, Plan
 from advisor.domain import FargateSize, Platform, PurchaseOption
 from advisor.errors import AdvisorError
 from advisor.pricing.catalog import Catalog
+from advisor.recommendation.plan import LoadBalancerKind, Plan
 from advisor.yamlio import field_error
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pydantic import Field
 
 from advisor.cost.loadbalancer import BYTES_PER_GB
-from advisor.cost.plan import LoadBalancerKind, LoadBalancerSpec, Plan
 from advisor.domain import FargateSize, InterruptionBand, Platform, PurchaseOption
 from advisor.domain import FrozenModel as _Value
 from advisor.errors import ConfigError
 from advisor.pricing.catalog import Catalog
+from advisor.recommendation.plan import LoadBalancerKind, LoadBalancerSpec, Plan
 
 # AWS publishes no interruption frequency for Fargate Spot; absent a plan override we assume the most
 # interrupted Spot Instance Advisor band, so Fargate Spot is never flattered.

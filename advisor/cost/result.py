@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, PrivateAttr
 
-from advisor.cost.plan import CapacityProvenance
 from advisor.domain import FrozenModel as _Value
+from advisor.recommendation.plan import CapacityProvenance
 
 
 class CostBreakdown(_Value):
@@ -31,7 +31,7 @@ class CostBreakdown(_Value):
 
 
 class SLOReport(_Value):
-    """How the plan meets its latency SLO over the profile (queueing model in ``advisor.cost.queueing``)."""
+    """How the plan meets its latency SLO over the profile (queueing model in ``advisor.cost.replay.queueing``)."""
 
     slo_p99_ms: float
     p99_ms_estimate: float | None = Field(

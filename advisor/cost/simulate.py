@@ -23,13 +23,13 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from advisor.cost.plan import LoadBalancerKind, Plan
 from advisor.cost.prices import PlanPrices
-from advisor.cost.replay import Outcome, PlanSetup, prepare, replay
+from advisor.cost.replay.engine import Outcome, PlanSetup, prepare, replay
+from advisor.cost.replay.series import series_frame
 from advisor.cost.result import CostBreakdown, CostResult, SLOReport
-from advisor.cost.series import series_frame
 from advisor.domain import PurchaseOption
 from advisor.errors import InputError
+from advisor.recommendation.plan import LoadBalancerKind, Plan
 from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile
 
 

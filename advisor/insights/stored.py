@@ -14,8 +14,8 @@ import pandas as pd
 
 from advisor.bench.measurements import CapacityResult
 from advisor.bench.results import list_runs, load_result
-from advisor.optimize.recommendation import ModelRecommendation, Recommendation
-from advisor.optimize.upgrade import load_document
+from advisor.recommendation.migrate import load_document
+from advisor.recommendation.model import ModelRecommendation, Recommendation
 from advisor.render.markdown import schedule_window
 from advisor.settings import Settings, load_settings
 from advisor.store import Store

@@ -29,9 +29,9 @@ from advisor.cost import resolve_prices, simulate
 from advisor.domain import InterruptionBand, Platform
 from advisor.errors import InputError, NotFoundError
 from advisor.optimize.recommend import utc_now
-from advisor.optimize.recommendation import ModelRecommendation, Recommendation, new_recommendation_id
-from advisor.optimize.scenario import Scenario, load_scenario
 from advisor.pricing.catalog import Catalog
+from advisor.recommendation.model import ModelRecommendation, Recommendation, new_recommendation_id
+from advisor.scenario.model import Scenario, load_scenario
 from advisor.settings import Settings, load_settings
 
 

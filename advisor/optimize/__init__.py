@@ -14,8 +14,8 @@ points:
 
 from __future__ import annotations
 
-from advisor.optimize.churn import ChangeAssessment, assess_change, disruption_fraction, worth_changing
-from advisor.optimize.commitments import (
+from advisor.optimize.fleet.churn import ChangeAssessment, assess_change, disruption_fraction, worth_changing
+from advisor.optimize.fleet.commitments import (
     CommitmentRecommendation,
     SavingsPlanRate,
     load_savings_plan_rates,
@@ -37,7 +37,7 @@ from advisor.optimize.packing import (
     pack,
 )
 from advisor.optimize.recommend import RecommendOptions, recommend
-from advisor.optimize.recommendation import (
+from advisor.recommendation.model import (
     SCHEMA_PATH,
     Action,
     Comparison,
@@ -46,7 +46,7 @@ from advisor.optimize.recommendation import (
     Recommendation,
     Totals,
 )
-from advisor.optimize.scenario import EXAMPLE_SCENARIO, ModelSpec, Scenario, load_scenario
+from advisor.scenario.model import EXAMPLE_SCENARIO, ModelSpec, Scenario, load_scenario
 
 __all__ = [
     "EXAMPLE_SCENARIO",

@@ -25,11 +25,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from advisor.cost.plan import Plan
 from advisor.domain import Arch, Platform
 from advisor.optimize.packing import PackingOptions
 from advisor.optimize.packing.labels import accelerator_kind, pool_labels, pool_name, pool_taints
-from advisor.optimize.recommendation import (
+from advisor.platforms.nodes import NodeAllocatable, allocatable
+from advisor.platforms.targets import Orchestrator
+from advisor.pricing.catalog import Catalog
+from advisor.recommendation.model import (
     CapacityProviderItem,
     CapacityType,
     Deployment,
@@ -39,10 +41,8 @@ from advisor.optimize.recommendation import (
     SageMakerVariant,
     ScalingMetric,
 )
-from advisor.optimize.scenario import ClusterPolicy, ModelSpec
-from advisor.platforms.nodes import NodeAllocatable, allocatable
-from advisor.platforms.targets import Orchestrator
-from advisor.pricing.catalog import Catalog
+from advisor.recommendation.plan import Plan
+from advisor.scenario.model import ClusterPolicy, ModelSpec
 
 SECONDS_PER_MINUTE = 60.0
 

@@ -1,7 +1,7 @@
 """The Recommendation document: per-model entries, totals, warnings and provenance, from decided outcomes.
 
-:func:`build_document` maps what the per-model and fleet stages decided (:mod:`advisor.optimize.outcome`,
-:mod:`advisor.optimize.fleet`) onto the :class:`~advisor.optimize.recommendation.Recommendation` model. It
+:func:`build_document` maps what the per-model and fleet stages decided (:mod:`advisor.optimize.rightsize.outcome`,
+:mod:`advisor.optimize.fleet.decide`) onto the :class:`~advisor.recommendation.model.Recommendation` model. It
 computes nothing new: every figure comes from a replay or a catalog price upstream; this module only says
 where it came from. The id and the creation time are given by the caller, so the same inputs always give
 the same document (golden files).
@@ -13,14 +13,16 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from advisor.cost.plan import CapacityProvenance, LoadBalancerKind
 from advisor.domain import Platform
 from advisor.errors import AdvisorError
-from advisor.optimize.compare import savings_pct
 from advisor.optimize.deployment import deployment_for, node_pools
-from advisor.optimize.fleet import FleetDecisions
-from advisor.optimize.outcome import ModelOutcome, Served
-from advisor.optimize.recommendation import (
+from advisor.optimize.fleet.decide import FleetDecisions
+from advisor.optimize.fleet.totals import fleet_totals, summary_line
+from advisor.optimize.rightsize.compare import savings_pct
+from advisor.optimize.rightsize.outcome import ModelOutcome, Served
+from advisor.optimize.rightsize.search_types import Evaluated
+from advisor.pricing.catalog import Catalog
+from advisor.recommendation.model import (
     Action,
     Alternative,
     CapacityInfo,
@@ -33,10 +35,8 @@ from advisor.optimize.recommendation import (
     Recommendation,
     SLORisk,
 )
-from advisor.optimize.scenario import ModelSpec, Scenario
-from advisor.optimize.search_types import Evaluated
-from advisor.optimize.totals import fleet_totals, summary_line
-from advisor.pricing.catalog import Catalog
+from advisor.recommendation.plan import CapacityProvenance, LoadBalancerKind
+from advisor.scenario.model import ModelSpec, Scenario
 from advisor.traffic.profile import HOURS_PER_MONTH
 
 

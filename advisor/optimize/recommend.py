@@ -2,10 +2,10 @@
 
 The stages, each taking the previous one's value:
 
-1. per model (:mod:`advisor.optimize.per_model`): traffic, capacities and what runs today
-   (:class:`~advisor.optimize.outcome.ModelInputs`), then the right-sized plan or why there is none
-   (:class:`~advisor.optimize.outcome.Served` / :class:`~advisor.optimize.outcome.Unservable`);
-2. fleet-wide (:mod:`advisor.optimize.fleet`): the churn guard, shared node pools, the Savings Plan;
+1. per model (:mod:`advisor.optimize.rightsize.per_model`): traffic, capacities and what runs today
+   (:class:`~advisor.optimize.rightsize.outcome.ModelInputs`), then the right-sized plan or why there is none
+   (:class:`~advisor.optimize.rightsize.outcome.Served` / :class:`~advisor.optimize.rightsize.outcome.Unservable`);
+2. fleet-wide (:mod:`advisor.optimize.fleet.decide`): the churn guard, shared node pools, the Savings Plan;
 3. the document (:mod:`advisor.optimize.document`), with the id and the clock supplied by the caller.
 
 Pure: no store, no load generator, no cloud SDK. Bench results come in as
@@ -23,18 +23,18 @@ from pathlib import Path
 
 from advisor.capacity import BenchEvidence
 from advisor.domain import Platform
-from advisor.optimize.candidates import CandidateTypes
 from advisor.optimize.document import build_document
-from advisor.optimize.fit import fit_warnings
-from advisor.optimize.fleet import decide_fleet
-from advisor.optimize.outcome import ModelOutcome
-from advisor.optimize.per_model import ModelContext, load_balancer_for, model_inputs, plan_model
-from advisor.optimize.pricecache import PriceCache
-from advisor.optimize.recommendation import Recommendation, new_recommendation_id
-from advisor.optimize.scenario import Scenario
-from advisor.optimize.search_types import SearchOptions
+from advisor.optimize.fleet.decide import decide_fleet
+from advisor.optimize.rightsize.candidates import CandidateTypes
+from advisor.optimize.rightsize.fit import fit_warnings
+from advisor.optimize.rightsize.outcome import ModelOutcome
+from advisor.optimize.rightsize.per_model import ModelContext, load_balancer_for, model_inputs, plan_model
+from advisor.optimize.rightsize.pricecache import PriceCache
+from advisor.optimize.rightsize.search_types import SearchOptions
 from advisor.optimize.validate import validate
 from advisor.pricing.catalog import Catalog
+from advisor.recommendation.model import Recommendation, new_recommendation_id
+from advisor.scenario.model import Scenario
 from advisor.settings import Settings
 from advisor.version import __version__
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from advisor.domain import Arch, FargateSize, Platform
-from advisor.optimize.recommendation import ModelRecommendation, Recommendation
-from advisor.optimize.scenario import Scenario
 from advisor.platforms.nodes import allocatable, replicas_fitting
 from advisor.platforms.sagemaker import is_endpoint_type, source
 from advisor.platforms.targets import Orchestrator
 from advisor.pricing.catalog import Catalog
+from advisor.recommendation.model import ModelRecommendation, Recommendation
+from advisor.scenario.model import Scenario
 
 _FARGATE_ARCH = {"linux_x86": Arch.X86_64, "windows_x86": Arch.X86_64, "linux_arm": Arch.ARM64}
 

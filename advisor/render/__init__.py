@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from advisor.errors import NotFoundError, choices_hint
-from advisor.optimize.recommendation import Recommendation
+from advisor.recommendation.model import Recommendation
 from advisor.render.markdown import recommendation_markdown
 from advisor.render.table import WIDE_COLUMNS, recommendation_table
 

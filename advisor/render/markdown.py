@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from advisor.cost.schedules import ScheduledMinimum
-from advisor.optimize.recommendation import Action, Comparison, ModelRecommendation, Recommendation
+from advisor.recommendation.model import Action, Comparison, ModelRecommendation, Recommendation
+from advisor.recommendation.scaling import ScheduledMinimum
 
 BASELINE_LABELS = {
     "current": "today",

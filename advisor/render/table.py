@@ -12,7 +12,7 @@ import io
 from rich.console import Console, RenderableType
 from rich.table import Table
 
-from advisor.optimize.recommendation import Action, ModelRecommendation, Recommendation
+from advisor.recommendation.model import Action, ModelRecommendation, Recommendation
 from advisor.render.markdown import (
     BASELINE_LABELS,
     action_label,

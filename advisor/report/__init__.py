@@ -16,19 +16,19 @@ from typing import TYPE_CHECKING
 from advisor.lazy import lazy_names
 
 if TYPE_CHECKING:
-    from advisor.report.config import ReportSchedule, ReportsConfig, TeamReport
+    from advisor.render.email import RenderedReport, render_report
     from advisor.report.content import ReportContent, build_report
-    from advisor.report.render import RenderedReport, render_report
     from advisor.report.runner import SendResult, preview, send
+    from advisor.scenario.reports import ReportSchedule, ReportsConfig, TeamReport
 
 _LAZY = {
-    "ReportSchedule": "advisor.report.config",
-    "ReportsConfig": "advisor.report.config",
-    "TeamReport": "advisor.report.config",
+    "ReportSchedule": "advisor.scenario.reports",
+    "ReportsConfig": "advisor.scenario.reports",
+    "TeamReport": "advisor.scenario.reports",
     "ReportContent": "advisor.report.content",
     "build_report": "advisor.report.content",
-    "RenderedReport": "advisor.report.render",
-    "render_report": "advisor.report.render",
+    "RenderedReport": "advisor.render.email",
+    "render_report": "advisor.render.email",
     "SendResult": "advisor.report.runner",
     "preview": "advisor.report.runner",
     "send": "advisor.report.runner",

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from advisor.optimize.recommendation import ModelRecommendation, Recommendation
-from advisor.report.config import FLEET, ReportsConfig
+from advisor.recommendation.model import ModelRecommendation, Recommendation
+from advisor.scenario.reports import FLEET, ReportsConfig
 
 TOP_ACTIONS = 3
 

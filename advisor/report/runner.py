@@ -24,14 +24,14 @@ from croniter import croniter
 
 from advisor.api import recommend
 from advisor.errors import ConfigError, NotFoundError
-from advisor.optimize.recommendation import Recommendation
-from advisor.optimize.scenario import Scenario, load_scenario
-from advisor.records import load_recommendation, save_recommendation
+from advisor.recommendation.model import Recommendation
+from advisor.recommendation.store import load_recommendation, save_recommendation
+from advisor.render.email import RenderedReport, as_email, render_report
 from advisor.report import outbox
-from advisor.report.config import FLEET, ReportsConfig
 from advisor.report.content import ReportContent, build_report
 from advisor.report.deliver import DeliveryError, check_smtp, post_webhook, send_email, webhook_payload
-from advisor.report.render import RenderedReport, as_email, render_report
+from advisor.scenario.model import Scenario, load_scenario
+from advisor.scenario.reports import FLEET, ReportsConfig
 from advisor.settings import Settings
 from advisor.store import Store
 from advisor.traffic.live import refresh

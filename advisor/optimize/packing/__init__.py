@@ -23,11 +23,9 @@ from advisor.optimize.packing.types import (
     PackingPlan,
     PackingResult,
     PlacedNode,
-    Pool,
     Resources,
-    Taint,
-    Toleration,
 )
+from advisor.recommendation.pools import Pool, Taint, Toleration
 
 __all__ = [
     "InfeasibleModel",

@@ -5,7 +5,7 @@ Every pool advisor proposes is kept apart for inference: its nodes carry ``<pref
 a dedicated pool also carries its model's label and taint, and GPU (Neuron) pools the ``nvidia.com/gpu``
 (``aws.amazon.com/neuron``) taint the device plugins' docs use. A model's pods get the node selector of
 their pool (or of the inference workload when they span several) plus their architecture, and a toleration
-for every taint of the pools they use. Names follow :mod:`advisor.naming`.
+for every taint of the pools they use. Names follow :mod:`advisor.platforms.naming`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from typing import Literal
 
 from advisor.domain import Arch, ReplicaResources
-from advisor.naming import dns_label, kubernetes_arch
-from advisor.optimize.packing.types import PackingOptions, Taint, Toleration
+from advisor.optimize.packing.types import PackingOptions
+from advisor.platforms.naming import dns_label, kubernetes_arch
+from advisor.recommendation.pools import Taint, Toleration
 
 AcceleratorKind = Literal["cpu", "gpu", "accel"]
 _DEVICE_TAINT = {"gpu": "nvidia.com/gpu", "accel": "aws.amazon.com/neuron"}

@@ -60,10 +60,9 @@ from advisor.optimize.packing.types import (
     PackingPlan,
     PackingResult,
     PlacedNode,
-    Pool,
     Resources,
-    Taint,
 )
+from advisor.recommendation.pools import Pool, Taint
 
 _DEFAULT_OPTIONS = PackingOptions()
 

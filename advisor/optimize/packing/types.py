@@ -19,6 +19,7 @@ from pydantic import Field, model_validator
 
 from advisor.domain import Arch, InstanceType, ReplicaResources
 from advisor.domain import FrozenModel as _Value
+from advisor.recommendation.pools import Pool, Toleration
 
 RESOURCE_NAMES: tuple[str, ...] = ("vcpu", "memory_gib", "gpu_count", "gpu_memory_gib")
 
@@ -134,19 +135,6 @@ class Resources(_Value):
     gpu_memory_gib: float = 0.0
 
 
-class Taint(_Value):
-    key: str
-    value: str
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
-
-
-class Toleration(_Value):
-    key: str
-    operator: Literal["Equal", "Exists"] = "Equal"
-    value: str | None = None
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
-
-
 class PlacedNode(_Value):
     """One concrete node: its type, its pool and the replicas it hosts (model name -> count)."""
 
@@ -157,19 +145,6 @@ class PlacedNode(_Value):
     replicas: dict[str, int]
     used: Resources
     allocatable: Resources
-
-
-class Pool(_Value):
-    """A node pool kept apart for inference: its instance mix, cost, and the labels/taints of its nodes."""
-
-    name: str
-    kind: Literal["shared", "dedicated"]
-    accelerated: bool
-    models: list[str]
-    node_counts: dict[str, int] = Field(description="instance type -> nodes")
-    usd_per_hour: float
-    node_labels: dict[str, str]
-    taints: list[Taint]
 
 
 class ModelPlacement(_Value):

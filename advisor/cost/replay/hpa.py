@@ -1,0 +1,261 @@
+"""The Kubernetes HorizontalPodAutoscaler's scale-up, as the replay follows it (``algorithm: hpa``).
+
+What the HPA does each sync period (``--horizontal-pod-autoscaler-sync-period``, default 15 s; kubernetes.io,
+"Horizontal Pod Autoscaling", algorithm details, and ``pkg/controller/podautoscaler/replica_calculator.go``):
+
+- desiredReplicas = ceil(currentReplicas × currentMetric / target), skipped within the tolerance (0.1);
+- a **pod metric** (CPU, or the requests/s a pod reports serving, as ``advisor apply`` configures) is what
+  the ready pods do, so it saturates: a pod cannot report more than the work it can do. Pods that are not
+  ready yet (starting, loading the model) are counted at 0 % when the HPA would scale up, which "dampens
+  the magnitude of a scale up". Together: with R ready pods each at most
+  at saturation s (requests/s at 100 % CPU), desired = ceil(min(demand, R·s) / (capacity × target));
+- the result is limited by ``behavior.scaleUp.policies`` (default: 100 % or 4 pods per 15 s, the larger),
+  then by the scale-down stabilisation window (the highest recommendation of the last 300 s) and
+  [minReplicas, maxReplicas].
+
+So after a jump the replicas grow in waves: each wave multiplies the ready pods by at most s/(capacity ×
+target) and lasts one start-up delay. The simple model (``advisor.cost.replay.autoscaler``) grants the whole jump
+in one delay: on a square wave 20 → 200 rps with 60 s start-ups it counts 2.25 minutes over the SLO per
+jump where the HPA (``tests/test_hpa_replay.py``) spends 6. A **requests metric** (an external metric on
+the load balancer or ingress, e.g. KEDA's Prometheus scaler, ALB RequestCountPerTarget) counts arrivals,
+does not saturate and is not averaged over pods, so only the rate limit applies.
+
+Vectorised without a loop over steps: the replica trajectory p is the greatest fixed point of the monotone
+map F(p) = stabilise(max(floor, min(desired, cap(ready(p)), limit(p shifted by a period)))); starting from
+the unconstrained trajectory (an upper bound), each pass of F is one vectorised pass over the arrays and the
+iteration decreases to the fixed point; it stops when a pass changes nothing (a few passes per wave, only
+on the rows that change). The replay's step is the HPA's clock: at steps longer than the sync period the
+policies' allowance per period compounds over the syncs in a step; the sync itself and the metric lag belong
+in ``scale_up_delay_s``. Not modelled: the scale-down side of the not-ready rule (not-ready pods counted at
+100 % on scale-down) and scale-up stabilisation windows above 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from advisor.cost.replay.autoscaler import trailing_max, trailing_min
+from advisor.cost.replay.backlog import window_columns
+
+F32Array = npt.NDArray[np.float32]
+MAX_PASSES = 400  # a pass per step of the longest scale-up in the worst case; far fewer in practice
+_SLACK = 4e-6
+_UNBOUNDED = 1e8
+
+
+@dataclass(frozen=True)
+class Growth:
+    """One scale-up policy per replay step: p_t ≤ p_{t−lag} × factor + pods."""
+
+    lag: int
+    factor: float
+    pods: float
+
+
+def growth_limits(policies: Sequence[tuple[str, int, int]], step_s: int, sync_s: float) -> tuple[Growth, ...]:
+    """The policies ((type, value, period_s), selectPolicy Max) as per-step limits.
+
+    A period shorter than the step compounds over the syncs within the step (the HPA applies the policy at
+    each sync); a longer one limits growth over that many steps.
+    """
+    out = []
+    syncs = max(1.0, step_s / sync_s)
+    for kind, value, period in policies:
+        repeats = min(syncs, max(1.0, step_s / period))
+        lag = max(1, round(period / step_s))
+        if kind == "Percent":  # capped where it could not bind (replica counts stay below 2**24)
+            out.append(Growth(lag, min((1.0 + value / 100.0) ** repeats, _UNBOUNDED), 0.0))
+        else:
+            out.append(Growth(lag, 1.0, min(value * repeats, _UNBOUNDED)))
+    return tuple(out)
+
+
+def hpa_trajectory(
+    desired: F32Array,
+    floor: F32Array,
+    stabilisation_steps: int,
+    delay_steps: int,
+    saturation: Sequence[float],
+    growth: Sequence[tuple[Growth, ...]],
+    *,
+    start: tuple[F32Array, F32Array] | None = None,
+) -> tuple[F32Array, F32Array]:
+    """(provisioned, ready) replicas under the HPA's scale-up rules (module docstring).
+
+    ``desired``: the unconstrained recommendations (plans × steps, already within the floor and the
+    maximum); ``floor``: the minimum per plan (column) or per step; ``saturation[j]``: replicas one ready
+    pod's saturated metric justifies (s / (capacity × target); ``inf`` for a requests metric);
+    ``growth[j]``: plan j's scale-up policies (empty = no limit); ``start``: the unconstrained
+    (provisioned, ready) when the caller has them (the trailing max of ``desired`` over the stabilisation
+    window, and its trailing min over the delay).
+
+    The passes run only on windows around the steps where the unconstrained trajectory breaks a rule
+    (with the steps before them that the windows look back on); a window that has not caught up with the
+    unconstrained trajectory by its end is widened, and after a few widenings the whole row is iterated.
+    """
+    if start is None:
+        provisioned = trailing_max(desired, stabilisation_steps + 1)
+        ready = trailing_min(provisioned, delay_steps + 1)
+    else:
+        provisioned, ready = start
+    rows = [j for j in range(desired.shape[0]) if math.isfinite(saturation[j]) or growth[j]]
+    if not rows:
+        return provisioned, ready
+    provisioned = provisioned.copy() if provisioned is desired else provisioned
+    ready = ready.copy() if ready is provisioned or ready is desired else ready
+    windows = (stabilisation_steps, delay_steps)
+    for j in rows:
+        rule = _Rule(
+            np.asarray([[saturation[j]]], dtype=np.float32), _rate_columns([growth[j]]), floor[j : j + 1]
+        )
+        p, want = provisioned[j], desired[j]
+        binding = rule.binding(p, ready[j], want)
+        if binding.size == 0:
+            continue
+        lags = max((lag for lag, _, _ in rule.rates), default=1)
+        context = stabilisation_steps + delay_steps + lags + 2
+        span = 8 * (delay_steps + 1) + context
+        for _ in range(4):
+            solved = _solve_windows(p, want, rule, binding, context, span, windows)
+            if solved is not None:
+                cols, new_p, new_ready = solved
+                provisioned[j, cols], ready[j, cols] = new_p, new_ready
+                break
+            span *= 4
+        else:
+            provisioned[j] = _solve_row(p, want, rule, windows)
+            ready[j] = trailing_min(provisioned[j][None], delay_steps + 1)[0]
+    return provisioned, ready
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One plan's scale-up rules: saturation (1 × 1), rate columns, floor (1 × 1 or 1 × steps)."""
+
+    sat: F32Array
+    rates: RateColumns
+    floor: F32Array
+
+    def bound(self, p: F32Array, r: F32Array) -> F32Array:
+        return _bound(p, r, self.sat, self.rates)
+
+    def binding(self, p: F32Array, r: F32Array, want: F32Array) -> npt.NDArray[np.intp]:
+        """The steps where ``want`` exceeds what the rules allow on the trajectory ``p`` (one row).
+
+        The rules allow at least the ready replicas (saturation ≥ 1, growth ≥ the replicas a period ago,
+        which are at least the ready ones when the period is one step), so only steps that want more than
+        is ready are checked; with longer periods every step is.
+        """
+        if any(lag > 1 for lag, _, _ in self.rates):
+            return np.flatnonzero(want > self.bound(p[None], r[None])[0])
+        at = np.flatnonzero(want > r)
+        with np.errstate(invalid="ignore"):
+            cap = np.ceil(r[at] * self.sat[0, 0] * np.float32(1 - _SLACK))
+        cap = np.maximum(np.where(np.isnan(cap), np.float32(np.inf), cap), 1.0)
+        for lag, factor, pods in self.rates:
+            before = p[at - lag]
+            with np.errstate(invalid="ignore"):
+                allowed = np.ceil(np.maximum(before * factor[0, 0], before + pods[0, 0]) - np.float32(_SLACK))
+            cap = np.minimum(cap, allowed)
+        out: npt.NDArray[np.intp] = at[want[at] > cap]
+        return out
+
+    def step(self, p: F32Array, want: F32Array, floor: F32Array, windows: tuple[int, int]) -> F32Array:
+        """F(p): the trajectory the rules give when the replicas so far were ``p`` (1 × steps)."""
+        ready = trailing_min(p, windows[1] + 1)
+        return trailing_max(np.maximum(np.minimum(want, self.bound(p, ready)), floor), windows[0] + 1)
+
+
+def _solve_row(p: F32Array, want: F32Array, rule: _Rule, windows: tuple[int, int]) -> F32Array:
+    current = p[None].copy()
+    for _ in range(MAX_PASSES):
+        new = rule.step(current, want[None], rule.floor, windows)
+        if np.array_equal(new, current):
+            break
+        current = new
+    out: F32Array = current[0]
+    return out
+
+
+def _solve_windows(
+    p: F32Array,
+    want: F32Array,
+    rule: _Rule,
+    binding: npt.NDArray[np.intp],
+    context: int,
+    span: int,
+    windows: tuple[int, int],
+) -> tuple[npt.NDArray[np.intp], F32Array, F32Array] | None:
+    """The fixed point on the windows [b − context, b + span) around the binding steps b, as (steps,
+    replicas, ready replicas) of the steps it may change; None when a window's last ``context`` steps still
+    differ from the unconstrained trajectory (not caught up)."""
+    n = p.size
+    cols = window_columns(binding, context, span, n)
+    starts = np.r_[True, np.diff(cols) > 1]
+    first = cols[starts][np.cumsum(starts) - 1]
+    last = cols[np.r_[starts[1:], True]][np.cumsum(starts) - 1]
+    lead = ((cols - first) < context) & (first > 0)  # steps before the episode: held at their values
+    fixed = p[cols]
+    floor = rule.floor if rule.floor.shape[1] == 1 else rule.floor[:, cols]
+    current = fixed[None].copy()
+    for _ in range(MAX_PASSES):
+        new = rule.step(current, want[cols][None], floor, windows)
+        new[0, lead] = fixed[lead]
+        if np.array_equal(new, current):
+            break
+        current = new
+    tail = (last - cols) < context
+    if np.any(current[0, tail] != fixed[tail]) and not np.all(last[tail] == n - 1):
+        return None
+    # the steps held at their values keep their ready replicas (the look-back there crosses windows);
+    # after a window, ready looks back on its tail, which is unchanged
+    keep = ~lead
+    ready = trailing_min(current, windows[1] + 1)[0]
+    return cols[keep], current[0, keep], ready[keep]
+
+
+RateColumns = list[tuple[int, F32Array, F32Array]]
+
+
+def _rate_columns(limits: Sequence[tuple[Growth, ...]]) -> RateColumns:
+    """Per lag: each plan's factor and pods as columns (factor 0 and pods −inf where it has no such policy;
+    pods +inf for a plan with no policy at all, which is never limited)."""
+    out: RateColumns = []
+    for lag in sorted({g.lag for gs in limits for g in gs}):
+        factor = np.zeros((len(limits), 1), dtype=np.float32)
+        pods = np.full((len(limits), 1), -np.inf, dtype=np.float32)
+        for k, gs in enumerate(limits):
+            if not gs:
+                pods[k] = np.inf
+            for g in gs:
+                if g.lag != lag:
+                    continue
+                if g.pods > 0:  # policies of one period: the larger allowance wins (selectPolicy Max)
+                    pods[k] = max(float(pods[k, 0]), g.pods)
+                else:
+                    factor[k] = max(float(factor[k, 0]), g.factor)
+        out.append((lag, factor, pods))
+    return out
+
+
+def _bound(p: F32Array, r: F32Array, sat: F32Array, rates: RateColumns) -> F32Array:
+    """The most replicas the HPA may ask for at each step, given the trajectory so far."""
+    with np.errstate(invalid="ignore"):
+        bound = np.ceil(r * sat * np.float32(1 - _SLACK))  # inf × 0 = nan: no ready pod
+    bound = np.where(np.isnan(bound), np.float32(np.inf), bound)
+    np.maximum(bound, 1.0, out=bound)  # a pod always starts when none is ready (KEDA/min 1)
+    if not rates:
+        return bound
+    rate = np.full_like(bound, -np.inf)
+    for lag, factor, pods in rates:
+        before = np.roll(p, lag, axis=-1)
+        with np.errstate(invalid="ignore"):
+            allowed = np.ceil(np.maximum(before * factor, before + pods) - np.float32(_SLACK))
+        np.maximum(rate, allowed, out=rate)
+    out: F32Array = np.minimum(bound, rate)
+    return out

@@ -1,0 +1,94 @@
+"""Fleet totals of a Recommendation: what the plans cost together, against today, baselines and bounds.
+
+Every figure is a sum of per-model figures already in the document; a model held back by the churn guard
+counts at what it costs today (:func:`effective_usd`), and a baseline has a fleet total only where every
+planned model has one.
+"""
+
+from __future__ import annotations
+
+from advisor.optimize.rightsize.compare import savings_pct
+from advisor.recommendation.model import Action, ModelRecommendation, PackingSummary, Totals
+
+
+def effective_usd(m: ModelRecommendation) -> float | None:
+    """What the model costs under the recommendation: its plan (less its pooling share) or what runs today."""
+    if m.action in (Action.CHANGE, Action.NEW) and m.cost is not None:
+        return m.cost.usd_per_month - m.pooling_savings_usd_per_month
+    if m.current is not None:
+        return m.current.usd_per_month
+    return None
+
+
+def fleet_totals(models: list[ModelRecommendation], packing: PackingSummary | None) -> Totals:
+    rec = sum(v for m in models if (v := effective_usd(m)) is not None)
+    with_current = [m for m in models if m.current is not None and m.current.usd_per_month is not None]
+    cur = (
+        sum(m.current.usd_per_month or 0.0 for m in with_current if m.current is not None)
+        if with_current
+        else None
+    )
+    rec_cur = sum(effective_usd(m) or 0.0 for m in with_current) if with_current else None
+    # Baselines are alternatives to each plan: a fleet total only where every planned model has one.
+    planned = [m for m in models if m.cost is not None]
+    plan_usd = sum(
+        m.cost.usd_per_month - m.pooling_savings_usd_per_month for m in planned if m.cost is not None
+    )
+    base_sum: dict[str, float] = {}
+    for name in {b.name for m in planned for b in m.baselines}:
+        got = [comparison_usd(m, name) for m in planned]
+        if got and all(v is not None for v in got):
+            base_sum[name] = sum(v for v in got if v is not None)
+    served = [m for m in models if m.efficiency is not None and m.cost is not None]
+    bound = sum(m.efficiency.fluid_bound_usd_per_month for m in served if m.efficiency is not None)
+    cost = sum(m.cost.usd_per_month - m.pooling_savings_usd_per_month for m in served if m.cost is not None)
+    floors = [m.efficiency.floor_bound_usd_per_month for m in served if m.efficiency is not None]
+    all_floors = bool(floors) and all(f is not None for f in floors)
+    floor = sum(f for f in floors if f is not None)
+    held = [m for m in models if m.action is Action.KEEP_CURRENT and m.churn is not None]
+    return Totals(
+        recommended_usd_per_month=rec,
+        held_back_savings_usd_per_month=sum(max(m.churn.savings_usd_per_month, 0.0) for m in held if m.churn),
+        held_back_models=len(held),
+        current_usd_per_month=cur,
+        recommended_for_current_models_usd_per_month=rec_cur,
+        savings_vs_current_pct=savings_pct(cur, rec_cur) if rec_cur is not None else None,
+        pooling_savings_usd_per_month=packing.savings_usd_per_month if packing is not None else 0.0,
+        baselines_usd_per_month=base_sum,
+        savings_vs_baselines_pct={k: savings_pct(v, plan_usd) or 0.0 for k, v in base_sum.items()},
+        fluid_bound_usd_per_month=bound,
+        efficiency=bound / cost if cost > 0 else None,
+        floor_bound_usd_per_month=floor if all_floors else None,
+        floor_efficiency=floor / cost if all_floors and cost > 0 else None,
+    )
+
+
+def comparison_usd(m: ModelRecommendation, name: str) -> float | None:
+    """$/month of one baseline of a model; None when it is unavailable."""
+    return next((b.usd_per_month for b in m.baselines if b.name == name), None)
+
+
+def summary_line(models: list[ModelRecommendation], totals: Totals) -> str:
+    served = [m for m in models if m.action is not Action.CANNOT_RECOMMEND]
+    cannot = len(models) - len(served)
+    if not served:
+        return f"cannot recommend: no plan meets the SLO for any of the {len(models)} model(s)"
+    text = f"{len(served)} model(s) for ${totals.recommended_usd_per_month:,.2f}/month"
+    if totals.savings_vs_current_pct is not None and totals.current_usd_per_month is not None:
+        pct, today = totals.savings_vs_current_pct, totals.current_usd_per_month
+        running = [m for m in served if m.current is not None]
+        change = f"{pct:.1f}% less" if pct >= 0 else f"{-pct:.1f}% more"
+        if len(running) == len(served):
+            text += f", {change} than today's ${today:,.2f}/month"
+        else:  # today's cost covers only the models that run today: compare those alone
+            new = totals.recommended_for_current_models_usd_per_month or 0.0
+            text += (
+                f"; the {len(running)} model(s) running today: ${new:,.2f} against ${today:,.2f}/month "
+                f"({change})"
+            )
+    held = totals.held_back_savings_usd_per_month
+    if held > 0:
+        text += f"; ${held:,.2f}/month more held back by the churn guard ({totals.held_back_models} model(s))"
+    if cannot:
+        text += f"; {cannot} model(s) cannot be recommended"
+    return text

@@ -1,0 +1,106 @@
+"""Scheduled minimums for traffic with a daily pattern: raise the floor ahead of known peaks and batches.
+
+A nightly batch that jumps from 2 to 150 requests/s in a minute cannot be followed by an autoscaler whose
+replicas take minutes to start: without a schedule, the plan must keep the batch's replicas all day. With
+one, the floor rises shortly before the batch and falls after it.
+
+:func:`daily_schedules` reads the profile day by day (the worst day at each time of day, in 15-minute
+slots), finds the windows where the demand needs more replicas than the flat minimum, and proposes one
+:class:`~advisor.cost.replay.schedules.ScheduledMinimum` per window: from one scale-up delay (plus a slot) before
+the window to its end, holding the most replicas the window needs. Windows that cover more than half the
+day are left to the flat minimum (a schedule would buy little there). The right-sizing search replays the
+scheduled plans beside the flat ones, and keeps whichever is cheaper within the SLO budget.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from advisor.recommendation.scaling import ScheduledMinimum
+from advisor.traffic.profile import TrafficProfile
+
+SLOT_S = 900  # cron granularity the schedules use: quarter hours
+MAX_WINDOWS = 4  # per day; more would be a shape, better followed by the autoscaler
+MAX_WINDOW_SHARE = 0.5  # of the day
+
+
+def daily_schedules(
+    profile: TrafficProfile,
+    per_replica_rps: float,
+    minimum: int,
+    maximum: int,
+    lead_s: float,
+) -> list[ScheduledMinimum]:
+    """Scheduled minimums for ``profile`` (module docstring); empty when there is no daily window to lift."""
+    step = profile.step_s
+    per_day = 86_400 // step
+    if 86_400 % step or SLOT_S % step or profile.steps < 2 * per_day or per_replica_rps <= 0:
+        return []
+    offset = _seconds_after_midnight(profile)
+    if offset % SLOT_S:
+        return []
+    days = profile.steps // per_day
+    worst = profile.rps[: days * per_day].reshape(days, per_day).max(axis=0)
+    per_slot = SLOT_S // step
+    need = np.ceil(worst.reshape(-1, per_slot).max(axis=1) / per_replica_rps - 1e-9)
+    slots = need.size
+    hot = need > minimum
+    if not hot.any() or hot.mean() > MAX_WINDOW_SHARE:
+        return []
+    runs = _circular_runs(hot)
+    if len(runs) > MAX_WINDOWS:
+        return []
+    lead = math.ceil(lead_s / SLOT_S) + 1
+    first_slot = offset // SLOT_S
+    out = []
+    for start, length in runs:
+        window = [(start + k) % slots for k in range(length)]
+        replicas = int(min(maximum, need[window].max()))
+        rise = (start - lead + first_slot) % slots
+        fall = (start + length + first_slot) % slots
+        out.append(
+            ScheduledMinimum(
+                start=_cron(rise), end=_cron(fall), timezone=_zone(profile), min_replicas=max(replicas, 1)
+            )
+        )
+    return out
+
+
+def _circular_runs(hot: np.ndarray) -> list[tuple[int, int]]:
+    """(first slot, length) of each run of True, where the day wraps around midnight."""
+    n = hot.size
+    if hot.all():
+        return [(0, n)]
+    begin = int(np.flatnonzero(~hot)[0])  # start scanning at a cold slot, so no run is split
+    runs: list[tuple[int, int]] = []
+    start, length = -1, 0
+    for k in range(1, n + 1):
+        i = (begin + k) % n
+        if hot[i]:
+            if length == 0:
+                start = i
+            length += 1
+        elif length:
+            runs.append((start, length))
+            length = 0
+    if length:
+        runs.append((start, length))
+    return sorted(runs)
+
+
+def _cron(slot: int) -> str:
+    minutes = slot * SLOT_S // 60
+    return f"{minutes % 60} {minutes // 60} * * *"
+
+
+def _seconds_after_midnight(profile: TrafficProfile) -> int:
+    first = profile.index[0]
+    return int(first.hour * 3600 + first.minute * 60 + first.second)
+
+
+def _zone(profile: TrafficProfile) -> str:
+    tz = profile.index.tz
+    name = getattr(tz, "key", None) or (str(tz) if tz is not None else "UTC")
+    return "UTC" if name in ("UTC", "utc", "+00:00") else name

@@ -1,0 +1,33 @@
+"""Reading stored recommendations of every schema version: schema 2 as it is, schema 1 upgraded."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from advisor.recommendation.model import SCHEMA_V1, SCHEMA_VERSION, Recommendation
+
+
+def load_document(text: str | bytes) -> Recommendation:
+    """A stored document as a Recommendation: schema 2 as it is, schema 1 upgraded (:func:`upgrade_v1`)."""
+    data = json.loads(text)
+    if isinstance(data, dict) and data.get("schema_version") == SCHEMA_V1:
+        data = upgrade_v1(data)
+    return Recommendation.model_validate(data)
+
+
+def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """A schema-1 document in schema 2's shape: a placement's joined ``pool`` becomes its ``pools`` list.
+
+    What schema 1 never recorded (deployment targets, node pools, scaling metrics) stays empty; the
+    document keeps ``upgraded_from`` so a reader knows why.
+    """
+    out: dict[str, Any] = json.loads(json.dumps(data))
+    out["schema_version"] = SCHEMA_VERSION
+    out["upgraded_from"] = SCHEMA_V1
+    for model in out.get("models") or []:
+        placement = (model.get("plan") or {}).get("placement")
+        if isinstance(placement, dict) and "pool" in placement:
+            joined = str(placement.pop("pool"))
+            placement["pools"] = [p.strip() for p in joined.split(",") if p.strip()] or [joined]
+    return out

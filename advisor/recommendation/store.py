@@ -1,0 +1,55 @@
+"""Stored recommendations: save one (one transaction), load by id or the latest (of a scenario), list.
+
+The ``recommendations`` table keeps each document's JSON with its id, creation time, scenario and schema
+version, so whoever reads it later sees exactly the document ``advisor recommend`` printed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advisor.errors import NotFoundError
+from advisor.recommendation.migrate import load_document
+from advisor.recommendation.model import Recommendation
+from advisor.store import Store
+
+
+def save_recommendation(store: Store, rec: Recommendation) -> None:
+    """Store ``rec`` in one transaction (its id is the key)."""
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO recommendations (id, created_at, scenario, schema_version, body_json)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (rec.id, rec.created_at.isoformat(), rec.scenario, rec.schema_version, rec.model_dump_json()),
+        )
+
+
+def load_recommendation(
+    store: Store, rec_id: str | None = None, *, scenario: str | None = None
+) -> Recommendation:
+    """A stored recommendation by id, or the latest (of ``scenario``); NotFoundError when there is none."""
+    newest = " ORDER BY created_at DESC, id DESC LIMIT 1"
+    if rec_id is not None:
+        rows = store.query("SELECT body_json FROM recommendations WHERE id = ?", (rec_id,))
+    elif scenario is not None:
+        rows = store.query("SELECT body_json FROM recommendations WHERE scenario = ?" + newest, (scenario,))
+    else:
+        rows = store.query("SELECT body_json FROM recommendations" + newest)
+    if not rows:
+        recent = store.query("SELECT id FROM recommendations ORDER BY created_at DESC LIMIT 50")
+        raise NotFoundError(
+            "recommendation",
+            rec_id or scenario or "(latest)",
+            known=[r["id"] for r in recent],
+            fix="run `advisor recommend SCENARIO.yaml` first",
+        )
+    return load_document(rows[0]["body_json"])
+
+
+def list_recommendations(store: Store, limit: int = 50) -> list[dict[str, Any]]:
+    """Newest first: id, created_at, scenario, schema_version."""
+    return store.query(
+        "SELECT id, created_at, scenario, schema_version FROM recommendations"
+        " ORDER BY created_at DESC, id DESC LIMIT ?",
+        (limit,),
+    )

@@ -1,0 +1,428 @@
+"""The scenario file: the one input a user writes for ``advisor recommend``.
+
+A scenario names the region, the platforms and instance candidates the team will accept, the spot and
+load-balancer policy, and per model: its server, per-replica resources, SLO, traffic and what runs today.
+``load_scenario`` validates it with errors naming the field path and the line (see advisor.yamlio).
+``EXAMPLE_SCENARIO`` is what ``advisor init`` writes: every field, commented.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from advisor.domain import (
+    DEFAULT_HEALTH_PATH,
+    DEFAULT_READY_TIMEOUT_S,
+    DEFAULT_REQUEST_PATH,
+    MAX_REPLICAS,
+    MAX_RPS,
+    PORT_PLACEHOLDER,
+    SLO,
+    Arch,
+    InterruptionBand,
+    Platform,
+    PurchaseOption,
+    ReplicaResources,
+)
+from advisor.domain import InputModel as _Strict
+from advisor.platforms.nodes import DEFAULT_DAEMONSETS, Daemonset
+from advisor.platforms.targets import DeployTarget, Orchestrator
+from advisor.scenario.live import LiveTraffic
+from advisor.scenario.reports import ReportsConfig
+from advisor.yamlio import load_yaml_model
+
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+# Current-generation CPU families and the GPU/accelerator families inference teams use (the default set).
+DEFAULT_CPU_FAMILIES = ("c6i", "c7i", "c6g", "c7g", "m6i", "m7i", "m6g", "m7g", "r6i", "r7i", "c6a", "m6a")
+DEFAULT_GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "inf2")
+# The largest EC2 types in the bundled specs (advisor/pricing_data/ec2_instances.csv): u7i-12tb.224xlarge and
+# the u7in-*.224xlarge have 896 vCPUs, u7in-32tb.224xlarge 32 TiB of memory.
+MAX_VCPU = 896
+MAX_MEMORY_GIB = 32_768
+
+
+class Candidates(_Strict):
+    """Which instance types the optimiser may choose: whole families, exact types, or both."""
+
+    instance_types: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    families: tuple[str, ...] = Field(
+        default=DEFAULT_CPU_FAMILIES + DEFAULT_GPU_FAMILIES, description="Instance families."
+    )
+    max_size_vcpu: int = Field(default=64, ge=1, le=MAX_VCPU, description="Leave out types bigger than this.")
+
+    @model_validator(mode="after")
+    def _some(self) -> Candidates:
+        if not self.families and not self.instance_types:
+            raise ValueError("families and instance_types are both empty: name at least one family or type")
+        return self
+
+
+class SpotPolicy(_Strict):
+    allowed: bool = True
+    max_interruption_band: InterruptionBand = InterruptionBand.P10_15
+    min_on_demand_base: int = Field(
+        default=1, ge=0, le=MAX_REPLICAS, description="On-demand nodes kept under spot."
+    )
+    min_instance_types_per_pool: int = Field(default=2, ge=1, description="Spot diversification.")
+
+
+class ApplyPolicy(_Strict):
+    """Guardrails ``advisor apply`` keeps whatever a recommendation says (flags override them)."""
+
+    max_disruption_pct: int = Field(
+        default=25,
+        ge=1,
+        le=100,
+        description="Largest share of a model's replicas replaced at once (a Karpenter disruption budget).",
+    )
+    min_on_demand_base: int = Field(
+        default=0, ge=0, le=MAX_REPLICAS, description="On-demand base (nodes, tasks) apply never goes below."
+    )
+
+
+class LoadBalancerPolicy(_Strict):
+    kind: Literal["application", "network"] = "application"
+    shared: bool = Field(default=True, description="One load balancer for all models (path/host routing).")
+    payload_kib: float = Field(
+        default=4.0, gt=0, le=1024 * 1024, description="Mean request+response size, for LCU estimates."
+    )
+
+
+class ClusterPolicy(_Strict):
+    """How EC2 nodes run replicas, for models whose ``deploy`` target does not say (see advisor.platforms)."""
+
+    orchestrator: Orchestrator = Field(
+        default=Orchestrator.EKS, description="eks, ecs, or instance (one server per instance)."
+    )
+    daemonsets: tuple[Daemonset, ...] = Field(
+        default=DEFAULT_DAEMONSETS, description="DaemonSets on every EKS node, with their requests."
+    )
+    ecs_reserved_memory_mib: float = Field(
+        default=0.0, ge=0, le=65536, description="The ECS agent's ECS_RESERVED_MEMORY (default 0)."
+    )
+
+
+class BenchPolicy(_Strict):
+    """How ``advisor recommend --bench`` measures models whose server advisor can start."""
+
+    shapes: tuple[str, ...] = Field(
+        default=("c7a.medium",),
+        min_length=1,
+        description="Instance types to emulate locally (each at most the size of this machine).",
+    )
+    quick: bool = Field(default=True, description="Short windows (about a minute per shape).")
+
+
+class ServerSpec(_Strict):
+    """How to reach a model for benchmarking: a reference model, a command to start, or a running endpoint."""
+
+    reference: str | None = Field(default=None, description="A reference server shipped with advisor.")
+    command: str | None = Field(
+        default=None,
+        description=f"Command that starts the server on the port advisor puts in {PORT_PLACEHOLDER}.",
+    )
+    request_path: str | None = Field(
+        default=None,
+        description=f"Route to load (default {DEFAULT_REQUEST_PATH} with the json template, else its route).",
+    )
+    health_path: str = DEFAULT_HEALTH_PATH
+    ready_timeout_s: float = Field(default=DEFAULT_READY_TIMEOUT_S, gt=0, le=3600)
+    endpoint: str | None = Field(default=None, description="URL of an already-running server.")
+    payload: Path | None = Field(
+        default=None, description="Request body file for command/endpoint servers (relative to the scenario)."
+    )
+    template: str = Field(
+        default="json", description="Payload template: json, kserve-v2, openai-embeddings, ..."
+    )
+    model_name: str | None = Field(default=None, description="Model name for kserve-v2/openai templates.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ServerSpec:
+        given = [x for x in (self.reference, self.command, self.endpoint) if x]
+        if len(given) != 1:
+            raise ValueError("give exactly one of reference, command or endpoint")
+        if self.command is not None and PORT_PLACEHOLDER not in self.command:
+            raise ValueError(
+                f"the command must contain {PORT_PLACEHOLDER}, where advisor puts the port to listen on "
+                f"(e.g. 'uvicorn app:api --port {PORT_PLACEHOLDER}')"
+            )
+        return self
+
+
+class TrafficSpec(_Strict):
+    profile: str = Field(min_length=1, description="A bundled profile name or a CSV/YAML file path.")
+    peak_rps: float | None = Field(
+        default=None, gt=0, le=MAX_RPS, description="Rescale so the peak is this rate."
+    )
+    monthly_requests: float | None = Field(
+        default=None, gt=0, le=MAX_RPS * 3600 * 730, description="Or rescale to this monthly volume."
+    )
+    source: LiveTraffic | None = Field(
+        default=None,
+        description="Where the traffic is measured (prometheus or cloudwatch): `report send "
+        "--refresh-traffic` re-imports `profile` from it.",
+    )
+
+    @model_validator(mode="after")
+    def _one_scale(self) -> TrafficSpec:
+        if self.peak_rps is not None and self.monthly_requests is not None:
+            raise ValueError("give peak_rps or monthly_requests, not both")
+        if self.source is not None and not _PROFILE_NAME.match(self.profile):
+            raise ValueError(
+                f"with a live source, profile names the imported profile the refresh writes;"
+                f" {self.profile!r} is a path, not a name"
+            )
+        return self
+
+
+class CurrentDeployment(_Strict):
+    """What runs today, to compute savings against."""
+
+    platform: Platform = Platform.EC2
+    instance_type: str | None = None
+    count: int = Field(default=1, ge=1, le=MAX_REPLICAS)
+    purchase_option: PurchaseOption = PurchaseOption.ON_DEMAND
+    fargate_vcpu: float | None = None
+    fargate_memory_gib: float | None = None
+
+
+class ModelSpec(_Strict):
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    team: str = Field(default="default", min_length=1, max_length=63)
+    server: ServerSpec
+    resources: ReplicaResources
+    slo: SLO
+    traffic: TrafficSpec
+    current: CurrentDeployment | None = None
+    capacities_rps: dict[str, float] = Field(
+        default_factory=dict,
+        description="Capacities given by hand: requests/s one replica serves within the SLO, per instance "
+        "type (ml.* names and 'fargate' too); measured ones win.",
+    )
+    unloaded_p99_ms: float | None = Field(
+        default=None,
+        gt=0,
+        le=3_600_000,
+        description="p99 latency of a lone request (the floor no SLO can go under), if known by hand.",
+    )
+    bench_shapes: tuple[str, ...] = Field(
+        default=(), description="Shapes `recommend --bench` measures this model on (default: bench.shapes)."
+    )
+    architectures: tuple[Arch, ...] = Field(
+        default=(Arch.X86_64,),
+        min_length=1,
+        description="CPU architectures the model's image is built for (x86_64, arm64); list arm64 for "
+        "Graviton types. A pool never mixes architectures the image lacks.",
+    )
+    deploy: DeployTarget | None = Field(
+        default=None,
+        description="Where the recommendation is applied: aws_asg, sagemaker, ecs, kubernetes, cortex.",
+    )
+    image_gib: float | None = Field(
+        default=None,
+        gt=0,
+        le=200,
+        description="The server image's size: a new replica pulls it before serving (default 1.5 GiB on CPU, "
+        "8 GiB on GPU; see advisor.cost.replay.provisioning).",
+    )
+    platforms: tuple[Platform, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="Platforms this model may run on, of the scenario's (a team that must stay on "
+        "SageMaker, say); default: the scenario's.",
+    )
+
+    @property
+    def need(self) -> ReplicaResources:
+        """One replica's request, held to the image's architectures (arch None: any of them)."""
+        arches = set(self.architectures)
+        if self.resources.arch is not None or len(arches) > 1:
+            return self.resources
+        return self.resources.model_copy(update={"arch": next(iter(arches))})
+
+    def orchestrator(self, cluster: ClusterPolicy) -> Orchestrator:
+        """How this model's EC2 nodes run it: its deploy target's way, else the scenario's cluster."""
+        if self.deploy is not None and self.deploy.orchestrator is not None:
+            return self.deploy.orchestrator
+        return cluster.orchestrator
+
+    @model_validator(mode="after")
+    def _consistent_target(self) -> ModelSpec:
+        arch = self.resources.arch
+        if arch is not None and arch not in self.architectures:
+            raise ValueError(
+                f"resources.arch is {arch.value} but the image lists only "
+                f"{', '.join(a.value for a in self.architectures)}: add it to architectures"
+            )
+        if len(set(self.architectures)) != len(self.architectures):
+            raise ValueError("architectures lists an architecture twice")
+        current, target = self.current, self.deploy
+        if current is not None and target is not None and current.platform not in target.platforms:
+            raise ValueError(
+                f"deploy names a {target.kind} target, which runs on "
+                f"{' or '.join(p.value for p in target.platforms)}, but current.platform is "
+                f"{current.platform.value}; describe what runs today at that target"
+            )
+        return self
+
+    @property
+    def bench_labels(self) -> tuple[str, ...]:
+        """Names this model's bench runs may be stored under: its own, then its reference server's."""
+        ref = self.server.reference
+        return (self.name,) if ref is None or ref == self.name else (self.name, ref)
+
+    @field_validator("resources")
+    @classmethod
+    def _one_replica_fits_one_instance(cls, value: ReplicaResources) -> ReplicaResources:
+        if value.vcpu > MAX_VCPU:
+            raise ValueError(
+                f"{value.vcpu:g} vCPUs for one replica is more than the largest instance type has"
+                f" ({MAX_VCPU}); vcpu is in whole vCPUs (0.5 = Kubernetes' 500m)"
+            )
+        if value.memory_gib > MAX_MEMORY_GIB:
+            raise ValueError(
+                f"{value.memory_gib:g} GiB for one replica is more than the largest instance type has"
+                f" ({MAX_MEMORY_GIB}); memory_gib is in GiB (0.5 = Kubernetes' 512Mi)"
+            )
+        return value
+
+    @field_validator("capacities_rps")
+    @classmethod
+    def _positive_capacities(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(k for k, v in value.items() if not 0 < v <= MAX_RPS)
+        if bad:
+            raise ValueError(f"capacities must be finite and > 0 requests/s; not for {', '.join(bad)}")
+        return value
+
+
+class Scenario(_Strict):
+    name: str = "scenario"
+    region: str = "us-east-1"
+    platforms: tuple[Platform, ...] = (Platform.EC2, Platform.SAGEMAKER, Platform.FARGATE)
+    candidates: Candidates = Candidates()
+    spot: SpotPolicy = SpotPolicy()
+    apply: ApplyPolicy = ApplyPolicy()
+    load_balancer: LoadBalancerPolicy = LoadBalancerPolicy()
+    slo_budget_pct_minutes: float = Field(
+        default=0.1, ge=0, le=100, description="Share of minutes allowed over the SLO, in %."
+    )
+    min_replicas: int = Field(
+        default=2, ge=1, le=MAX_REPLICAS, description="High-availability floor; 1 only if you accept it."
+    )
+    churn_threshold: float = Field(
+        default=0.5, ge=0, le=1000, description="Savings ÷ disruption (this model's) needed to change."
+    )
+    churn_min_savings_usd_per_month: float = Field(
+        default=10.0, ge=0, le=1e9, description="A change saving less than this ($/month) is not made."
+    )
+    churn_max_payback_days: float = Field(
+        default=30.0, gt=0, le=3650, description="The roll-out must pay back within this many days."
+    )
+    capacity_estimates: Literal["conservative", "point", "off"] = Field(
+        default="conservative",
+        description="Unmeasured instance families: the low end of the estimate band, its middle, or unused.",
+    )
+    bench: BenchPolicy = BenchPolicy()
+    cluster: ClusterPolicy = ClusterPolicy()
+    models: tuple[ModelSpec, ...] = Field(min_length=1)
+    reports: ReportsConfig | None = Field(
+        default=None, description="Scheduled cost reports: schedule, recipients per team, alerts."
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Scenario:
+        names = [m.name for m in self.models]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"model names must be unique; repeated: {', '.join(dupes)}")
+        for m in self.models:
+            outside = [p.value for p in m.platforms or () if p not in self.platforms]
+            if outside:
+                raise ValueError(
+                    f"model {m.name} lists platforms {', '.join(outside)}, which the scenario's platforms "
+                    f"({', '.join(p.value for p in self.platforms)}) do not include"
+                )
+        return self
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Parse and validate a scenario file; errors are one line with the field path and line."""
+    return load_yaml_model(path, Scenario, what="scenario file")
+
+
+EXAMPLE_SCENARIO = """\
+# advisor scenario: what to serve, under which SLO, at what traffic, and what runs today.
+# `advisor recommend scenario.yaml` reads it. Every key below is optional unless marked REQUIRED.
+name: my-team-inference
+region: us-east-1                      # AWS region to price in
+platforms: [ec2, sagemaker, fargate]   # where replicas may run
+candidates:
+  families: [c6i, c7i, c7g, m6i, m7i, g5, g6]   # instance families the optimiser may pick
+  instance_types: []                   # or exact types, added to the families
+  exclude: []                          # types never to use
+  max_size_vcpu: 64
+spot:
+  allowed: true
+  max_interruption_band: "10-15%"      # <5%, 5-10%, 10-15%, 15-20%, >20% (AWS Spot Instance Advisor bands)
+  min_on_demand_base: 1                # on-demand nodes kept under the spot share
+  min_instance_types_per_pool: 2       # diversify spot pools over at least this many types
+apply:                                 # guardrails `advisor apply` keeps (flags override them)
+  max_disruption_pct: 25               # at most this share of a model's replicas replaced at once
+  min_on_demand_base: 0                # never set an on-demand base below this (nodes, tasks)
+load_balancer:
+  kind: application
+  shared: true                         # one ALB for all models
+  payload_kib: 4
+slo_budget_pct_minutes: 0.1            # at most 0.1% of minutes over the SLO
+min_replicas: 2                        # high-availability floor
+churn_threshold: 0.5                   # a model's saving share / its restarted share needed to change it
+churn_min_savings_usd_per_month: 10    # changes saving less are not worth a roll-out
+churn_max_payback_days: 30             # the roll-out (replicas running twice) must pay back within this
+capacity_estimates: conservative       # unmeasured families: conservative (low end), point, or off
+bench:                                 # `advisor recommend --bench` measures reference/command servers on
+  shapes: [c7a.medium]                 #   these shapes (each at most the size of this machine)
+  quick: true
+cluster:                               # how EC2 nodes run replicas when a model's deploy target does not say
+  orchestrator: eks                    # eks, ecs, or instance (an ASG, one server per instance)
+  daemonsets:                          # on every EKS node; their requests are not left for replicas
+    - {name: aws-node, vcpu: 0.05}
+    - {name: kube-proxy, vcpu: 0.1}
+  # ecs_reserved_memory_mib: 0         # the ECS agent's ECS_RESERVED_MEMORY
+models:                                # REQUIRED: at least one
+  - name: fraud-scorer                 # REQUIRED
+    team: risk
+    server:
+      reference: tabular               # or command: "python -m my_server --port {port}", or endpoint: URL
+    resources: {vcpu: 1, memory_gib: 2}             # REQUIRED: per-replica request
+    slo: {latency_p99_ms: 50, max_error_rate: 0.001}  # REQUIRED
+    traffic: {profile: diurnal-business-api, peak_rps: 400}  # REQUIRED: bundled name or file
+    current: {platform: ec2, instance_type: m5.2xlarge, count: 4, purchase_option: on_demand}
+    capacities_rps: {c7a.medium: 350}  # by hand, per replica within the SLO (measured ones win)
+    # unloaded_p99_ms: 5               # p99 of a lone request, if known: no SLO below it can be met
+    # bench_shapes: [c7a.medium]       # shapes --bench measures this model on (default: bench.shapes)
+    architectures: [x86_64, arm64]     # what the image is built for (default x86_64 only; arm64 = Graviton)
+    # deploy: where `advisor apply` puts the recommendation; exactly one of
+    #   {aws_asg: {name: fraud-scorer}}
+    #   {sagemaker: {endpoint: fraud-scorer, variant: AllTraffic}}
+    #   {ecs: {cluster: prod, service: fraud-scorer}}
+    #   {kubernetes: {namespace: risk, deployment: fraud-scorer, container: server,
+    #                 autoscaler: hpa, nodes: karpenter}}   # or keda; or cluster-autoscaler
+    #   {cortex: {api: fraud-scorer, cluster: prod}}
+    deploy: {aws_asg: {name: fraud-scorer}}
+  - name: search-embedder
+    team: search
+    server: {reference: embedding}
+    resources: {vcpu: 2, memory_gib: 4}
+    slo: {latency_p99_ms: 300}
+    traffic: {profile: flat, monthly_requests: 50000000}
+    current: {platform: sagemaker, instance_type: ml.c5.2xlarge, count: 3}
+    capacities_rps: {c7a.large: 40}
+    deploy: {sagemaker: {endpoint: search-embedder}}
+    # platforms: [sagemaker]           # hold this model to some of the scenario's platforms
+"""
