@@ -23,15 +23,7 @@ from advisor.lazy import lazy_names
 from advisor.version import __version__
 
 if TYPE_CHECKING:
-    from advisor.api import (
-        evidence_for,
-        model_capacities,
-        model_profile,
-        recommend,
-        save,
-        stored_recommendation,
-        stored_recommendations,
-    )
+    from advisor.api import evidence_for, model_capacities, model_profile, recommend
     from advisor.domain import (
         SLO,
         Arch,
@@ -44,8 +36,11 @@ if TYPE_CHECKING:
         ReplicaResources,
     )
     from advisor.errors import AdvisorError, ConfigError, DataError, InputError, NotFoundError
-    from advisor.optimize import Recommendation, RecommendOptions, Scenario, load_scenario
+    from advisor.optimize import RecommendOptions
     from advisor.pricing import Catalog
+    from advisor.recommendation import Recommendation
+    from advisor.recommendation.store import save, stored_recommendation, stored_recommendations
+    from advisor.scenario import Scenario, load_scenario
     from advisor.settings import Settings, load_settings
     from advisor.store import Store
 
@@ -76,13 +71,14 @@ _LAZY = {
     "model_capacities": "advisor.api",
     "model_profile": "advisor.api",
     "recommend": "advisor.api",
-    "save": "advisor.api",
-    "stored_recommendation": "advisor.api",
-    "stored_recommendations": "advisor.api",
+    # Reading and storing documents needs no optimiser: these load from the contracts' packages.
+    "save": "advisor.recommendation.store",
+    "stored_recommendation": "advisor.recommendation.store",
+    "stored_recommendations": "advisor.recommendation.store",
     "RecommendOptions": "advisor.optimize",
-    "Recommendation": "advisor.optimize",
-    "Scenario": "advisor.optimize",
-    "load_scenario": "advisor.optimize",
+    "Recommendation": "advisor.recommendation",
+    "Scenario": "advisor.scenario",
+    "load_scenario": "advisor.scenario",
     "Catalog": "advisor.pricing",
     "Store": "advisor.store",
 }

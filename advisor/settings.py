@@ -24,9 +24,25 @@ from advisor.errors import ConfigError
 from advisor.paths import read_text
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# Shipped inside the package (and the wheel), so an installed advisor finds them as a checkout does.
-BUNDLED_PRICING_DIR = PACKAGE_DIR / "pricing_data"
-BUNDLED_PROFILES_DIR = PACKAGE_DIR / "load_profiles"
+
+
+def shipped_dir(name: str) -> Path:
+    """A folder that ships with advisor but lives at the top level of the repository (``pricing_data``,
+    ``load_profiles``, ``dashboards``); the one place that finds them.
+
+    pyproject.toml maps each into the wheel as ``advisor/<name>/`` (``[tool.setuptools.package-dir]``), so
+    an installed advisor has it inside the package. A checkout has no such folder in ``advisor/``: an
+    editable install and a source tree on sys.path (as under pytest) both import the package from
+    ``<repo>/advisor/``, and the folder is its sibling. Plain paths, not importlib.resources: a wheel
+    installs unpacked, and the callers need real files (snapshot copies, ``streamlit run``).
+    """
+    installed = PACKAGE_DIR / name
+    return installed if installed.is_dir() else PACKAGE_DIR.parent / name
+
+
+BUNDLED_PRICING_DIR = shipped_dir("pricing_data")
+BUNDLED_PROFILES_DIR = shipped_dir("load_profiles")
+DASHBOARD_APP = shipped_dir("dashboards") / "app.py"
 
 
 class Settings(BaseSettings):

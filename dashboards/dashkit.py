@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 import advisor
+import advisor.render as render
 from advisor.insights import latest_recommendations
 
 EMPTY_STORE_HINT = (
@@ -94,12 +95,8 @@ def pick_model(rec: advisor.Recommendation, *, planned_only: bool = False) -> st
     return str(name)
 
 
-def usd(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"${value:,.{digits}f}"
-
-
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}%"
+usd = render.usd  # one money formatter for every surface
+pct = render.pct
 
 
 def caption_for(rec: advisor.Recommendation) -> None:

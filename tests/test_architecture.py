@@ -1,12 +1,19 @@
 """The seams hold: dependencies point one way, no import cycle, small modules and functions, public API only.
 
+- the pipeline order (:data:`LAYERS`): every package of advisor sits in one layer, and no module imports a
+  package of a later layer — the two contracts (scenario, recommendation) below every stage, the stages in
+  pipeline order, then the renderers, the front door, the surfaces and the CLI;
+- the surfaces that show what is stored (reports, apply, insights, the dashboard's pages) never reach the
+  optimiser, directly or through what they import; the dashboard's what-if page alone asks the front door
+  (``advisor.api``) for a new recommendation, which is what a what-if is;
 - ``capacity/``, ``cost/`` and ``optimize/`` are pure: no cloud SDK, load generator, UI or web library, and
-  nothing from the CLI, the harness, the store or the surfaces (imports anywhere in the file count,
-  including those inside functions and under ``TYPE_CHECKING``);
+  nothing from the CLI, the harness, the store or the surfaces;
+- (imports anywhere in a file count, including those inside functions and under ``TYPE_CHECKING``)
 - advisor's modules import each other without a cycle;
 - no module has more than 450 lines and no function more than 100;
 - the notebook, the benchmarks and the dashboard import only ``advisor`` and its packages, and from them
-  only names in their ``__all__`` (never ``advisor.cli``, nor a module like ``advisor.optimize.rightsize.candidates``).
+  only names in their ``__all__`` (never ``advisor.cli``, nor a module like
+  ``advisor.optimize.rightsize.candidates``).
 """
 
 from __future__ import annotations
@@ -35,7 +42,30 @@ ADVISOR_EDGES = (
     "advisor.recommendation.store",
     "advisor.api",
     "advisor.render",
+    "advisor.report",
+    "advisor.apply",
+    "advisor.insights",
 )
+# The pipeline, bottom to top. A module may import its own layer's packages and earlier layers', never a
+# later layer's. The umbrella package ``advisor`` itself (lazy re-exports) sits above them all.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("advisor.errors", "advisor.paths", "advisor.version", "advisor.lazy", "advisor.redact", "advisor.domain",
+     "advisor.yamlio", "advisor.settings", "advisor.store", "advisor.signals", "advisor.platforms"),
+    ("advisor.scenario",),
+    ("advisor.recommendation",),
+    ("advisor.pricing", "advisor.traffic"),
+    ("advisor.bench",),
+    ("advisor.capacity",),
+    ("advisor.cost",),
+    ("advisor.optimize",),
+    ("advisor.render",),
+    ("advisor.api",),
+    ("advisor.insights", "advisor.report", "advisor.apply"),
+    ("advisor.cli", "advisor.__main__"),
+)  # fmt: skip
+SURFACES = ("advisor.insights", "advisor.report", "advisor.apply")
+OPTIMISER = ("advisor.optimize", "advisor.api")  # the optimiser, and the front door that runs it
+WHAT_IF_PAGE = "dashboards/views/whatif.py"
 MAX_MODULE_LINES = 450
 MAX_FUNCTION_LINES = 100
 
@@ -97,6 +127,147 @@ def test_the_purity_check_can_fail(tmp_path: Path) -> None:
         "    from advisor.bench.runner import run_target\n"
     )
     assert _impure(sample) == ["advisor.bench.runner", "advisor.cli.output", "advisor.store", "boto3"]
+
+
+# ----- the pipeline order -------------------------------------------------------------------------------
+
+
+def _layer(module: str) -> int | None:
+    """The layer of ``module`` (by its longest package prefix in :data:`LAYERS`); None when unplaced."""
+    best: tuple[int, int] | None = None
+    for i, layer in enumerate(LAYERS):
+        for package in layer:
+            if (module == package or module.startswith(package + ".")) and (
+                best is None or len(package) > best[1]
+            ):
+                best = (i, len(package))
+    return None if best is None else best[0]
+
+
+def _order_violations(graph: dict[str, set[str]]) -> list[str]:
+    """``importer -> imported`` for each import of a later layer; unplaced modules as ``module: no layer``."""
+    out = []
+    for module, targets in sorted(graph.items()):
+        if module == "advisor":
+            continue
+        mine = _layer(module)
+        if mine is None:
+            out.append(f"{module}: no layer")
+            continue
+        out += [f"{module} -> {t}" for t in sorted(targets) if t != "advisor" and (_layer(t) or 0) > mine]
+    return out
+
+
+def test_no_package_imports_a_later_stage() -> None:
+    assert _order_violations(_graph()) == []
+
+
+def test_the_order_check_can_fail() -> None:
+    graph = {
+        "advisor.cost.simulate": {"advisor.optimize.recommend", "advisor.recommendation.plan"},
+        "advisor.recommendation.model": {"advisor.scenario.model", "advisor.cost.replay.balancing"},
+        "advisor.scenario.model": {"advisor.recommendation.model"},
+        "advisor.newstage.thing": set(),
+        "advisor.render.table": {"advisor.recommendation.model"},
+    }
+    assert _order_violations(graph) == [
+        "advisor.cost.simulate -> advisor.optimize.recommend",
+        "advisor.newstage.thing: no layer",
+        "advisor.recommendation.model -> advisor.cost.replay.balancing",
+        "advisor.scenario.model -> advisor.recommendation.model",
+    ]
+
+
+# ----- surfaces read the stored recommendation --------------------------------------------------------
+
+
+def _reach(starts: set[str], graph: dict[str, set[str]]) -> set[str]:
+    """Every advisor module ``starts`` load, directly or through what they import."""
+    seen: set[str] = set()
+    todo = [s for s in starts if s in graph]
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        todo += [t for t in graph[module] if t not in seen and t != "advisor"]
+    return seen
+
+
+def _optimiser_in(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == o or m.startswith(o + ".") for o in OPTIMISER))
+
+
+def _dashboard_imports(code: str, graph: dict[str, set[str]]) -> set[str]:
+    """The advisor modules a dashboard file loads: its imports, and ``advisor.NAME`` by the lazy table."""
+    import advisor
+
+    known = set(graph)
+    tree = ast.parse(code)
+    out: set[str] = set()
+    for module, names in _imports(tree):
+        if module.split(".")[0] == "advisor":
+            out |= _targets(module, names, known)
+            if module == "advisor":  # from advisor import NAME: a lazy name loads its own module
+                out |= {advisor._LAZY[n] for n in names if n in advisor._LAZY}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "advisor"
+        ):
+            out.add(advisor._LAZY.get(node.attr, f"advisor.{node.attr}"))
+    return out - {"advisor"}
+
+
+def _surface_offenders(graph: dict[str, set[str]], dashboards: dict[str, str]) -> dict[str, list[str]]:
+    out = {}
+    for module in sorted(graph):
+        surface = any(module == s or module.startswith(s + ".") for s in SURFACES)
+        if surface and (bad := _optimiser_in(_reach({module}, graph))):
+            out[module] = bad
+    for where, code in dashboards.items():
+        if where != WHAT_IF_PAGE and (bad := _optimiser_in(_reach(_dashboard_imports(code, graph), graph))):
+            out[where] = bad
+    return out
+
+
+def _dashboard_files() -> dict[str, str]:
+    return {
+        str(p.relative_to(REPO)): p.read_text(encoding="utf-8")
+        for p in sorted((REPO / "dashboards").rglob("*.py"))
+    }
+
+
+def test_surfaces_never_reach_the_optimiser() -> None:
+    files = _dashboard_files()
+    assert WHAT_IF_PAGE in files and len(files) > 3
+    assert _surface_offenders(_graph(), files) == {}
+
+
+def test_the_surface_check_can_fail() -> None:
+    graph = {
+        "advisor.report.runner": {"advisor.render.email"},
+        "advisor.render.email": {"advisor.api.front"},
+        "advisor.api.front": {"advisor.optimize.recommend"},
+        "advisor.optimize.recommend": set(),
+        "advisor.apply.runner": {"advisor.recommendation.model"},
+        "advisor.recommendation.model": set(),
+        "advisor.insights.replay": {"advisor.optimize.rightsize.search"},
+        "advisor.optimize.rightsize.search": set(),
+    }
+    dashboards = {
+        "dashboards/views/overview.py": "import advisor\nrec = advisor.recommend('s.yaml')\n",
+        "dashboards/views/model.py": "from advisor.recommendation import Recommendation\n",
+        WHAT_IF_PAGE: "from advisor.api import what_if\n",
+    }
+    graph["advisor.recommendation"] = set()
+    graph["advisor.api"] = {"advisor.api.front"}
+    assert _surface_offenders(graph, dashboards) == {
+        "advisor.insights.replay": ["advisor.optimize.rightsize.search"],
+        "advisor.report.runner": ["advisor.api.front", "advisor.optimize.recommend"],
+        "dashboards/views/overview.py": ["advisor.api", "advisor.api.front", "advisor.optimize.recommend"],
+    }
 
 
 # ----- cycles -------------------------------------------------------------------------------------------

@@ -240,7 +240,7 @@ def test_prices_resolve_pools_bands_and_reject_unknown_types(catalog: Catalog) -
 
 
 def test_static_peak_baseline_sizes_for_the_peak(catalog: Catalog) -> None:
-    profile = generate_file(REPO_ROOT / "advisor" / "load_profiles" / "diurnal-business-api.yaml")
+    profile = generate_file(REPO_ROOT / "load_profiles" / "diurnal-business-api.yaml")
     plan = make_plan(autoscaling={"target_utilisation": 0.7})
     static = static_peak_plan(plan, profile)
     expected = math.ceil(profile.peak_rps / (10.0 * 0.7))

@@ -10,17 +10,9 @@ import pytest
 import yaml
 
 import advisor
+from advisor.api import WhatIf, save_what_if, varied_scenario, what_if
 from advisor.errors import InputError
-from advisor.insights import (
-    WhatIf,
-    latest_recommendations,
-    model_replay,
-    model_table,
-    recommendation_history,
-    save_what_if,
-    varied_scenario,
-    what_if,
-)
+from advisor.insights import latest_recommendations, model_replay, model_table, recommendation_history
 from tests.dashboard_helpers import DEMO
 
 SMALL = """\

@@ -8,12 +8,12 @@ import pytest
 from advisor.cost.prices import resolve_prices
 from advisor.cost.simulate import simulate
 from advisor.optimize.recommend import recommend
-from advisor.optimize.rightsize.per_model import load_model_profile
 from advisor.optimize.rightsize.pricecache import minutes_over_slo_pct
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.model import Action, Recommendation
 from advisor.scenario.model import Scenario
 from advisor.settings import Settings
+from advisor.traffic.scenario import load_model_profile
 from tests.optimize_helpers import model, scenario
 
 # (profile, peak rps, replica, SLO ms, capacities, current type): every bundled profile, CPU and GPU replicas.

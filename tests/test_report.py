@@ -8,18 +8,22 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 import yaml
 
 import advisor
 from advisor.insights import latest_recommendations, recommendation_history
-from advisor.report.content import build_report
-from advisor.report.runner import send
+from advisor.render.report import build_report
+from advisor.report.runner import SendResult
+from advisor.report.runner import send as run_send
+from advisor.scenario import load_scenario
 from advisor.scenario.reports import ReportsConfig
 from advisor.settings import Settings
 from tests.helpers import REPO_ROOT, assert_one_line_error, run_cli
@@ -39,6 +43,13 @@ TEAMS = {
 
 def usd(value: float) -> str:
     return f"${value:,.2f}"
+
+
+def send(path: Path, settings: Settings, **kw: Any) -> SendResult:
+    """`report send --recommend` in-process: each due period reports on a recommendation made then."""
+    scenario = load_scenario(path)
+    fresh = lambda: advisor.recommend(scenario, settings=settings, scenario_file=path)  # noqa: E731
+    return run_send(scenario, path, settings, fresh=fresh, **kw)
 
 
 def outbox(home: Path) -> list[dict[str, object]]:
@@ -64,7 +75,7 @@ def scaled_scenario(folder: Path, factor: float, **reports: object) -> Path:
 def test_send_on_the_demo_delivers_one_report_per_team_then_nothing(tmp_path: Path) -> None:
     port = free_port()
     with smtp_server(port) as box:
-        first = run_cli("report", "send", DEMO, "--at", WEEK1, env=smtp_env(port))
+        first = run_cli("report", "send", DEMO, "--recommend", "--at", WEEK1, env=smtp_env(port))
         assert first.code == 0, first.stderr
         assert len(box.received) == 4
         stored = advisor.stored_recommendation(scenario="demo")
@@ -90,11 +101,15 @@ def test_send_on_the_demo_delivers_one_report_per_team_then_nothing(tmp_path: Pa
                     assert m.model in body
             if team == "fleet":
                 assert projected == pytest.approx(stored.totals.recommended_usd_per_month)
-        again = run_cli("report", "send", DEMO, "--at", "2026-11-30T13:00:00Z", env=smtp_env(port))
+        again = run_cli(
+            "report", "send", DEMO, "--recommend", "--at", "2026-11-30T13:00:00Z", env=smtp_env(port)
+        )
         assert again.code == 0 and "nothing new due" in again.stdout
         assert len(box.received) == 4
         # Three weekly slots missed: caught up once (the latest), not once per missed slot.
-        late = run_cli("report", "send", DEMO, "--at", "2026-12-22T09:00:00Z", env=smtp_env(port))
+        late = run_cli(
+            "report", "send", DEMO, "--recommend", "--at", "2026-12-22T09:00:00Z", env=smtp_env(port)
+        )
         assert late.code == 0 and "period 2026-12-21T07:00:00+00:00" in late.stdout
         assert len(box.received) == 8
     periods = {row["period"] for row in outbox(Path(os.environ["ADVISOR_HOME"]))}
@@ -104,7 +119,7 @@ def test_send_on_the_demo_delivers_one_report_per_team_then_nothing(tmp_path: Pa
 def test_an_smtp_outage_keeps_the_messages_and_each_arrives_once_after(tmp_path: Path) -> None:
     home = Path(os.environ["ADVISOR_HOME"])
     port = free_port()  # nothing listens yet
-    down = run_cli("report", "send", DEMO, "--at", WEEK1, env=smtp_env(port))
+    down = run_cli("report", "send", DEMO, "--recommend", "--at", WEEK1, env=smtp_env(port))
     assert down.code == 1 and "4 message(s) stay queued" in down.stderr
     assert len([line for line in down.stderr.splitlines() if line.startswith("error:")]) == 1
     rows = outbox(home)
@@ -115,7 +130,9 @@ def test_an_smtp_outage_keeps_the_messages_and_each_arrives_once_after(tmp_path:
         settings = Settings(home=home, **_smtp_settings(port))
         early = send(Path(DEMO), settings, now=WEEK1_DT + dt.timedelta(seconds=30))
         assert early.sent == [] and box.received == []  # its retry time has not come
-        back = run_cli("report", "send", DEMO, "--at", "2026-11-30T09:02:00Z", env=smtp_env(port))
+        back = run_cli(
+            "report", "send", DEMO, "--recommend", "--at", "2026-11-30T09:02:00Z", env=smtp_env(port)
+        )
         assert back.code == 0, back.stderr
         assert len(box.received) == 4
         assert send(Path(DEMO), settings, now=WEEK1_DT + dt.timedelta(hours=1)).sent == []
@@ -134,7 +151,9 @@ def test_a_crash_after_the_hand_off_is_marked_unknown_not_resent(tmp_path: Path)
     with sqlite3.connect(home / "advisor.db") as conn:  # as a sender killed after the server took it
         conn.execute("UPDATE report_outbox SET status = 'sending' WHERE id = ?", (victim["id"],))
     with smtp_server(port) as box:
-        result = run_cli("report", "send", DEMO, "--at", "2026-11-30T09:05:00Z", env=smtp_env(port))
+        result = run_cli(
+            "report", "send", DEMO, "--recommend", "--at", "2026-11-30T09:05:00Z", env=smtp_env(port)
+        )
         assert result.code == 0 and "marked unknown" in result.stderr
         assert len(box.received) == 3 and victim["message_id"] not in {
             m["Message-ID"] for _, m in box.received
@@ -144,7 +163,7 @@ def test_a_crash_after_the_hand_off_is_marked_unknown_not_resent(tmp_path: Path)
         status = run_cli("report", "status")
         assert "unknown" in status.stdout
         assert run_cli("report", "resend", str(victim["id"])).code == 0
-        run_cli("report", "send", DEMO, "--at", "2026-11-30T09:06:00Z", env=smtp_env(port))
+        run_cli("report", "send", DEMO, "--recommend", "--at", "2026-11-30T09:06:00Z", env=smtp_env(port))
         assert (
             len(box.received) == 4 and str(box.received[-1][1]["Message-ID"]).strip() == victim["message_id"]
         )
@@ -199,7 +218,9 @@ def test_a_spend_change_alert_fires_when_traffic_grows_by_half(tmp_path: Path) -
 
 
 def _team_usd(rec: advisor.Recommendation, team: str) -> float:
-    return sum(m.cost.usd_per_month for m in rec.models if m.team == team and m.cost is not None)
+    """A team's projected cost: its models' effective costs as stored (a kept model at today's cost, a
+    pooled one less its pooling share), which the fleet's totals add up."""
+    return sum(m.effective_usd_per_month or 0.0 for m in rec.models if m.team == team)
 
 
 def _smtp_settings(port: int) -> dict[str, object]:
@@ -242,17 +263,17 @@ def test_no_secret_appears_in_output_rows_files_or_messages(tmp_path: Path) -> N
     port = int(env["ADVISOR_SMTP_PORT"])
     outputs = []
     with smtp_server(port, user="reporter", password="another-one") as box:  # wrong password: refused
-        refused = run_cli("report", "send", DEMO, "--at", WEEK1, env=env)
+        refused = run_cli("report", "send", DEMO, "--recommend", "--at", WEEK1, env=env)
         assert refused.code == 1 and "refused the login" in refused.stderr
         outputs.append(refused.stdout + refused.stderr)
     with smtp_server(port, user="reporter", password=planted) as box:
-        ok = run_cli("report", "send", DEMO, "--at", "2026-11-30T09:10:00Z", env=env)
+        ok = run_cli("report", "send", DEMO, "--recommend", "--at", "2026-11-30T09:10:00Z", env=env)
         assert ok.code == 0 and len(box.received) == 4
         assert ("reporter", planted) in box.logins  # the password was used, only on the wire
     for args in (
         ("report", "status"),
         ("report", "preview", DEMO, "--team", "search"),
-        ("report", "send", DEMO, "--dry-run", "--at", WEEK1),
+        ("report", "send", DEMO, "--recommend", "--dry-run", "--at", WEEK1),
     ):
         result = run_cli(*args, env=env)
         outputs.append(result.stdout + result.stderr)
@@ -268,7 +289,7 @@ def test_no_secret_appears_in_output_rows_files_or_messages(tmp_path: Path) -> N
 def test_dry_run_says_what_would_go_and_stores_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    result = invoke(capsys, "report", "send", DEMO, "--dry-run", "--at", WEEK1)
+    result = invoke(capsys, "report", "send", DEMO, "--recommend", "--dry-run", "--at", WEEK1)
     assert result.code == 0, result.stderr
     assert result.stdout.count("would send") == 4 and "search-ml@example.com" in result.stdout
     assert not (Path(os.environ["ADVISOR_HOME"]) / "advisor.db").exists()
@@ -278,7 +299,7 @@ def test_preview_writes_a_self_contained_html_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "search.html"
-    result = invoke(capsys, "report", "preview", DEMO, "--team", "search", "--out", str(out))
+    result = invoke(capsys, "report", "preview", DEMO, "--team", "search", "--out", str(out), "--recommend")
     assert result.code == 0, result.stderr
     html = out.read_text()
     assert "data:image/png;base64," in html and "cid:" not in html and "<script" not in html
@@ -298,12 +319,16 @@ def test_schedule_entries_for_cron_systemd_and_kubernetes(capsys: pytest.Capture
     )
     systemd = invoke(capsys, "report", "schedule", DEMO, "--emit", "systemd", "--every", "10")
     assert "OnCalendar=*:0/10" in systemd.stdout and "ExecStart=" in systemd.stdout
+    # Each entry makes the week's recommendation when a period is due, so a report follows the traffic.
+    assert "report send" in cron.stdout and "--recommend" in cron.stdout and "--recommend" in systemd.stdout
     k8s = invoke(
         capsys, "report", "schedule", DEMO, "--emit", "k8s", "--image", "registry.example.com/advisor:1"
     )
     manifest = yaml.safe_load(k8s.stdout)
     assert manifest["kind"] == "CronJob" and manifest["spec"]["schedule"] == "0 8 * * MON"
     assert manifest["spec"]["timeZone"] == "Europe/Berlin"
+    container = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][:2] == ["report", "send"] and "--recommend" in container["args"]
     kubernetes_validate.validate(manifest, "1.30", strict=True)
     assert_one_line_error(invoke(capsys, "report", "schedule", DEMO, "--emit", "crontab"), "--emit")
 
@@ -395,3 +420,81 @@ def test_a_reports_file_of_its_own_and_a_webhook_for_alerts(
     )
     rows = " ".join(str(r) for r in outbox(settings.home))
     assert "/services/T0/B0/x" not in rows and "$RISK_HOOK" in rows  # the URL (a credential) is not stored
+
+
+# ----- reports read the stored recommendation --------------------------------------------------------
+
+_NO_OPTIMISER = """
+import sys
+
+
+class _Blocker:
+    # Any import of the optimiser (or of the front door that runs it) fails the run.
+    def find_spec(self, name, path=None, target=None):
+        if name == "advisor.optimize" or name.startswith("advisor.optimize.") or name == "advisor.api":
+            raise ImportError(f"{{name}} imported by report send")
+
+
+sys.meta_path.insert(0, _Blocker())
+from advisor.cli import main
+
+code = main({argv!r})
+assert not [m for m in sys.modules if m.startswith("advisor.optimize")], "the optimiser was loaded"
+sys.exit(code)
+"""
+
+
+def test_send_reports_the_stored_recommendation_without_the_optimiser(tmp_path: Path) -> None:
+    # A fresh interpreter (the process boundary is the subject: what `report send` imports) in which
+    # importing advisor.optimize or advisor.api fails.
+    port = free_port()
+    env = {**smtp_env(port), "ADVISOR_HOME": str(tmp_path / "home")}
+    settings = Settings(home=tmp_path / "home")
+    stored = advisor.recommend(Path(DEMO), settings=settings)
+    advisor.save(stored, settings)
+    script = _NO_OPTIMISER.format(argv=["report", "send", DEMO, "--at", WEEK1, "--json"])
+    with smtp_server(port) as box:
+        got = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, **env},
+            cwd=REPO_ROOT, timeout=300,
+        )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    result = json.loads(got.stdout)
+    assert result["recommendation_id"] == stored.id and result["queued"] == 4 and len(box.received) == 4
+    assert {row["recommendation_id"] for row in outbox(settings.home)} == {stored.id}
+    assert [r["id"] for r in advisor.stored_recommendations(settings=settings)] == [stored.id]
+
+
+def test_the_optimiser_blocker_really_blocks(tmp_path: Path) -> None:
+    script = _NO_OPTIMISER.format(argv=["recommend", DEMO, "--json", "--no-store"])
+    got = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+        env={**os.environ, "ADVISOR_HOME": str(tmp_path / "home")},
+    )  # fmt: skip
+    assert got.returncode != 0 and "imported by report send" in got.stderr + got.stdout
+
+
+def test_send_without_a_stored_recommendation_says_how_to_make_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = invoke(capsys, "report", "send", DEMO, "--dry-run", "--at", WEEK1)
+    assert_one_line_error(result, "no recommendation of scenario 'demo' is stored", "--recommend")
+    preview = invoke(capsys, "report", "preview", DEMO, "--team", "risk")
+    assert_one_line_error(preview, "no recommendation of scenario 'demo' is stored", "advisor recommend")
+    refresh = invoke(capsys, "report", "send", DEMO, "--refresh-traffic", "--at", WEEK1)
+    assert_one_line_error(refresh, "--refresh-traffic", "--recommend")
+
+
+def test_send_recommend_stores_a_new_recommendation_and_reports_on_that_id(tmp_path: Path) -> None:
+    port = free_port()
+    settings = Settings(home=tmp_path / "home", **_smtp_settings(port))
+    older = advisor.recommend(Path(DEMO), settings=settings)
+    advisor.save(older, settings)
+    with smtp_server(port) as box:
+        result = send(Path(DEMO), settings, now=WEEK1_DT)
+    assert result.recommendation_id is not None and result.recommendation_id != older.id
+    newest = advisor.stored_recommendations(settings=settings)
+    assert [r["id"] for r in newest] == [result.recommendation_id, older.id]
+    assert {row["recommendation_id"] for row in outbox(settings.home)} == {result.recommendation_id}
+    texts = [parts(m)["text/plain"].get_content() for _rcpt, m in box.received]
+    assert len(texts) == 4 and all(f"recommendation {result.recommendation_id}" in x for x in texts)

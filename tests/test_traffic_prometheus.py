@@ -25,6 +25,7 @@ import yaml
 import advisor
 from advisor.errors import InputError
 from advisor.report.runner import send
+from advisor.scenario import load_scenario
 from advisor.traffic.prometheus import PAGE_STEPS, import_prometheus
 from tests.helpers import REPO_ROOT, assert_one_line_error
 from tests.report_helpers import free_port, smtp_server
@@ -276,7 +277,11 @@ def test_report_send_refreshes_a_models_traffic_from_its_source(api: str, tmp_pa
         smtp_from="advisor@example.com",
     )
     with smtp_server(port) as box:
-        result = send(path, settings, now=END.to_pydatetime(), refresh_traffic=True)
+        scenario = load_scenario(path)
+        result = send(
+            scenario, path, settings, now=END.to_pydatetime(), refresh_traffic=True,
+            fresh=lambda: advisor.recommend(scenario, settings=settings, scenario_file=path),
+        )  # fmt: skip
     assert not result.failed and len(box.received) == 4
     written = pd.read_csv(settings.home / "profiles" / "fraud-live.csv")
     assert len(written) == 7 * 1440 and written["rps"].min() == 10 and written["rps"].max() == 33

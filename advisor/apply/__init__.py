@@ -27,10 +27,11 @@ def default_registry(
     context: str | None = None,
     timeout_s: float = 900.0,
     client_hook: Callable[[Any], None] | None = None,
-    instance_vcpus: Callable[[str], float | None] = lambda _: None,
 ) -> Registry:
-    """Every applier: AWS ones share one boto3 session per region (``client_hook`` sees each client);
-    ``instance_vcpus`` sizes a SageMaker variant on a new instance type (vCPUs of an ``ml.*`` type)."""
+    """Every applier: AWS ones share one boto3 session per region (``client_hook`` sees each client).
+
+    Appliers read everything they act on from the recommendation (shape facts included): no scenario
+    file, no price catalog."""
     from advisor.apply.aws.asg import AsgApplier
     from advisor.apply.aws.ecs import EcsApplier
     from advisor.apply.aws.sagemaker import SageMakerApplier
@@ -46,7 +47,7 @@ def default_registry(
 
     registry = Registry()
     registry.register(AsgApplier(session_for))
-    registry.register(SageMakerApplier(session_for, timeout_s=timeout_s, instance_vcpus=instance_vcpus))
+    registry.register(SageMakerApplier(session_for, timeout_s=timeout_s))
     registry.register(EcsApplier(session_for))
     registry.register(KubernetesApplier(kubeconfig=kubeconfig, context=context))
     registry.register(CortexApplier())

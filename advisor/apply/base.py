@@ -26,7 +26,8 @@ from typing import Any, Protocol
 
 from advisor.errors import AdvisorError
 from advisor.platforms.targets import DeployTarget
-from advisor.recommendation.model import Deployment, ModelRecommendation, NodePool, Recommendation
+from advisor.recommendation.deployment import Deployment, NodePool
+from advisor.recommendation.model import ModelRecommendation, Recommendation
 
 State = dict[str, Any]
 

@@ -35,7 +35,7 @@ import yaml
 from advisor.apply.base import ApplyError, Intent, Progress, State, Step
 from advisor.apply.kubernetes.manifests import per_replica_target
 from advisor.platforms.naming import dns_label
-from advisor.recommendation.model import NodePool
+from advisor.recommendation.deployment import NodePool
 
 MAX_NODE_GROUP_NAME = 26  # 32 less the "cx-wd-"/"cx-ws-" prefix Cortex adds (cluster_config.go)
 _ARCHIVED = "Cortex is archived; apply writes its files (see --out), it does not call the Cortex CLI"
@@ -95,14 +95,19 @@ def node_group(intent: Intent, pool: NodePool) -> tuple[dict[str, Any], list[str
 
 
 def _arches(pool: NodePool) -> dict[str, str]:
-    """Each type's architecture: the pool's when it has one, else the bundled catalog's specs."""
+    """Each type's architecture: the pool's when it has one, else each type's as the recommendation
+    stored it."""
     if len(pool.architectures) == 1:
         return {t: pool.architectures[0].value for t in pool.instance_types}
-    from advisor.pricing.catalog import Catalog
-    from advisor.pricing.snapshot import bundled_snapshot_dir, load_snapshot
-
-    catalog = Catalog(load_snapshot(bundled_snapshot_dir()))
-    return {t: catalog.instance(t).arch.value for t in pool.instance_types}
+    missing = [t for t in pool.instance_types if t not in pool.architecture_by_instance_type]
+    if missing:
+        raise ApplyError(
+            f"node pool {pool.name} mixes architectures and the recommendation does not say which type has "
+            f"which ({', '.join(missing)})",
+            where=f"pools.{pool.name}",
+            fix="run advisor recommend again: a new recommendation records each type's architecture",
+        )
+    return {t: pool.architecture_by_instance_type[t].value for t in pool.instance_types}
 
 
 def target_in_flight(intent: Intent) -> float:

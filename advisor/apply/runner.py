@@ -154,7 +154,9 @@ def _plan_model(
     if intent.deployment.migration:
         files = dict(registry.get(_render_kind(intent)).render(intent))
         checklist = f"{m.model}/MIGRATION.md"
-        files[checklist] = migration_checklist(intent, sorted(files))
+        files[checklist] = migration_checklist(
+            intent.recommendation_id, intent.model, intent.deployment, sorted(files)
+        )
         assert m.plan is not None
         why = (
             f"platform change to {m.plan.platform.value}: its configuration and a checklist, nothing created"
@@ -182,7 +184,7 @@ def _plan_model(
 def _priced(p: ModelPlan, m: ModelRecommendation) -> ModelPlan:
     """With the model's $/month today and recommended, for the diff's cost line."""
     p.usd_per_month_today = m.current.usd_per_month if m.current else None
-    p.usd_per_month_after = m.cost.usd_per_month if m.cost else None
+    p.usd_per_month_after = m.effective_usd_per_month
     return p
 
 

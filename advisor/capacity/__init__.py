@@ -5,7 +5,8 @@ Pure (numpy, pandas, pydantic; no store, no bench harness, no SDK). The pieces, 
 * :func:`read_evidence` — the stored bench results of some labels (measured capacities, peak memory, the
   fastest p99 ever seen), read through any object with the store's ``query`` method;
 * :func:`build_capacities` — a model's anchors (measured, then given) normalised to its SLO, with its
-  latency floor and the vCPU scaling exponent fitted on its measurements;
+  latency floor and the vCPU scaling exponent fitted on its measurements; :func:`capacities_for_model`
+  builds them for a scenario's model (the one wiring of scenario → capacities);
 * :class:`ModelCapacities` — the one estimator: ``entry(itype)`` / ``fargate_entry()`` /
   ``entries_for(types)`` for ``recommend``, and :func:`capacity_table` / :func:`suggest_measurements` for
   ``bench suggest``, over the processor speed table (:func:`family_speed`) and GPU datasheets.
@@ -16,7 +17,7 @@ Measured figures always win; everything derived is flagged estimated with its ba
 from __future__ import annotations
 
 from advisor.capacity.anchors import FARGATE, Anchor, convert_capacity_to_slo
-from advisor.capacity.build import build_capacities
+from advisor.capacity.build import build_capacities, capacities_for_model
 from advisor.capacity.estimate import (
     CapacityEntry,
     EstimatePolicy,
@@ -55,6 +56,7 @@ __all__ = [
     "Suggestion",
     "Unavailable",
     "build_capacities",
+    "capacities_for_model",
     "capacity_table",
     "convert_capacity_to_slo",
     "default_candidates",

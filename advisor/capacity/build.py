@@ -1,4 +1,5 @@
-"""From evidence to a model's ModelCapacities: anchors, floor, exponent."""
+"""From evidence to a model's ModelCapacities: anchors, floor, exponent; and a scenario model's capacities as
+every stage builds them (:func:`capacities_for_model`)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from collections.abc import Mapping, Sequence
 
 from advisor.capacity.anchors import given_anchors, measured_anchors
 from advisor.capacity.estimate import EstimatePolicy, GpuWorkload, ModelCapacities, fit_exponent
-from advisor.capacity.evidence import LatencyFloor, Measurement
+from advisor.capacity.evidence import BenchEvidence, LatencyFloor, Measurement
 from advisor.pricing.catalog import Catalog
+from advisor.scenario.model import ModelSpec
 
 
 def build_capacities(
@@ -51,3 +53,16 @@ def build_capacities(
         missed=missed,
         workload=workload,
     )
+
+
+def capacities_for_model(
+    spec: ModelSpec, catalog: Catalog, evidence: BenchEvidence, policy: EstimatePolicy, where: str
+) -> ModelCapacities:
+    """The capacities of a scenario's model: its stored bench results, then what the scenario gives, with
+    its SLO, replica size and latency floor (``where`` is the model's place in the scenario, ``models.N``)."""
+    measurements, floor = evidence.for_labels(spec.bench_labels)
+    return build_capacities(
+        spec.name, catalog, slo_p99_ms=spec.slo.latency_p99_ms, measurements=measurements,
+        given=spec.capacities_rps, replica_vcpu=spec.resources.vcpu, latency_floor=floor,
+        unloaded_p99_ms=spec.unloaded_p99_ms, policy=policy, where=where,
+    )  # fmt: skip

@@ -6,7 +6,8 @@ replay's :class:`advisor.cost.replay.queueing.QueueModel` tabulates it over load
 
 Model: each replica is a queue with ``c`` servers (its concurrency: worker processes or batch slots), fed
 Poisson arrivals under a random split, with a service time of mean ``S``. Latency = S + waiting time W.
-Round-robin and least-outstanding-requests balancing change the fleet's queue (``advisor.cost.replay.balancing``).
+Round-robin and least-outstanding-requests balancing change the fleet's queue
+(``advisor.cost.replay.balancing``).
 
 Which model, and why: **M/D/c, approximated through Erlang C.** Inference on fixed-shape inputs has an
 almost constant service time (the same FLOPs per request), so deterministic service (M/D/c) is the right

@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
-from advisor.cli.output import console, err_console, print_json, warn
+from advisor.cli.output import console, err_console, print_json
 from advisor.errors import ConfigError
 from advisor.settings import Settings
 from advisor.store import Store
@@ -44,48 +44,22 @@ def _registry(settings: Settings, kubeconfig: Path | None, context: str | None, 
             f"advisor apply needs the apply extra ({exc.name} is not installed)",
             fix="pip install 'advisor[apply]'",
         ) from None
-    catalog: list[Any] = []
-
-    def vcpus(instance_type: str) -> float | None:
-        """vCPUs of an ml.* type from the price catalog (loaded on first use), None when unknown."""
-        from advisor.errors import AdvisorError
-        from advisor.pricing.catalog import Catalog
-
-        try:
-            if not catalog:
-                catalog.append(Catalog.load(settings))
-            return float(catalog[0].instance(instance_type.removeprefix("ml.")).vcpu)
-        except AdvisorError:
-            return None
-
     return default_registry(
         endpoint_url=settings.aws_endpoint_url,
         kubeconfig=kubeconfig,
         context=context,
         timeout_s=timeout_s,
-        instance_vcpus=vcpus,
     )
 
 
 def _guardrails(rec: Any, max_disruption: int | None, min_on_demand: int | None) -> Any:
-    """Flags, else the scenario's ``apply:`` section (when its file is still there), else the defaults."""
+    """Flags, else the guardrails the recommendation was made with (the scenario's ``apply:`` section)."""
     from advisor.apply import Guardrails
-    from advisor.scenario.model import load_scenario
 
-    policy = None
-    if rec.scenario_file and Path(rec.scenario_file).is_file():
-        try:
-            policy = load_scenario(Path(rec.scenario_file)).apply
-        except ConfigError as exc:
-            warn(f"guardrails: the scenario no longer reads ({exc.one_line()}); using the defaults and flags")
-    elif rec.scenario_file and (max_disruption is None or min_on_demand is None):
-        warn(f"guardrails: {rec.scenario_file} is gone; using the defaults and flags")
-    base = (
-        Guardrails() if policy is None else Guardrails(policy.max_disruption_pct, policy.min_on_demand_base)
-    )
+    policy = rec.guardrails
     return Guardrails(
-        max_disruption_pct=base.max_disruption_pct if max_disruption is None else max_disruption,
-        min_on_demand_base=base.min_on_demand_base if min_on_demand is None else min_on_demand,
+        max_disruption_pct=policy.max_disruption_pct if max_disruption is None else max_disruption,
+        min_on_demand_base=policy.min_on_demand_base if min_on_demand is None else min_on_demand,
     )
 
 

@@ -1,7 +1,8 @@
 """``advisor bench``: measure capacity under a latency SLO, show/export results, estimate, plan Jobs, import.
 
 A thin layer over :mod:`advisor.bench` and :mod:`advisor.capacity`: options come from the models that own
-them (:class:`~advisor.bench.config.BenchConfig`), targets are built by :mod:`advisor.bench.targets.spec` exactly
+them (:class:`~advisor.bench.config.BenchConfig`), targets are built by :mod:`advisor.bench.targets.spec`
+exactly
 as ``recommend --bench`` builds them, and tables and progress live in :mod:`advisor.render.bench`.
 """
 

@@ -1,5 +1,6 @@
-"""``advisor dashboard``: start the Streamlit dashboard (``dashboards/app.py``) over the store under
-ADVISOR_HOME, bound to 127.0.0.1 unless told otherwise.
+"""``advisor dashboard``: start the Streamlit dashboard (``dashboards/app.py``, shipped in the wheel as
+``advisor/dashboards/``; :data:`advisor.settings.DASHBOARD_APP`) over the store under ADVISOR_HOME, bound to
+127.0.0.1 unless told otherwise.
 
 The command checks what it can before handing over (the dashboard extra is installed, the app is there,
 the port is free) and then replaces itself with Streamlit's server, so Ctrl-C and SIGTERM reach the server
@@ -16,12 +17,11 @@ from pathlib import Path
 
 import typer
 
-import advisor
 from advisor.cli.output import err_console, warn
 from advisor.errors import InputError
-from advisor.settings import Settings
+from advisor.settings import DASHBOARD_APP, Settings
 
-APP = Path(advisor.__file__).resolve().parent.parent / "dashboards" / "app.py"
+APP = DASHBOARD_APP
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -67,7 +67,7 @@ def dashboard(
         raise InputError(
             f"the dashboard app is not at {APP}",
             where="advisor dashboard",
-            fix="run advisor from its source checkout (the app lives in dashboards/), "
+            fix="reinstall advisor (the app ships in advisor/dashboards/; in a checkout it is dashboards/), "
             "or `streamlit run path/to/dashboards/app.py`",
         )
     _check_port(address, port)

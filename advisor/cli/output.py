@@ -5,15 +5,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from rich.console import Console
-
 from advisor.recommendation.model import Recommendation
 from advisor.render import RenderOptions, render, to_json
+from advisor.render.console import console, err_console
 
-# Piped output (CI logs, `make demo | tee`) would otherwise wrap tables at 80 columns.
-_WIDTH = None if sys.stdout.isatty() else 160
-console = Console(width=_WIDTH)
-err_console = Console(stderr=True, width=_WIDTH)
+__all__ = ["console", "err_console", "print_json", "print_rendered", "warn"]
 
 
 def print_json(payload: Any) -> None:

@@ -16,10 +16,8 @@ from typing import TYPE_CHECKING
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from advisor import api
 from advisor.cli.output import console, err_console, print_rendered, warn
 from advisor.errors import AdvisorError, ConfigError, InputError, StorageError
-from advisor.optimize.recommend import RecommendOptions
 from advisor.pricing.catalog import Catalog
 from advisor.render import RENDERERS, check_format
 from advisor.scenario.model import EXAMPLE_SCENARIO, Scenario, load_scenario
@@ -46,6 +44,9 @@ def recommend(
     """Recommend the cheapest way to serve every model of a scenario within its SLO."""
     if as_json and markdown:
         raise InputError("--json and --markdown exclude each other", where="--markdown", fix="pick one")
+    from advisor import api  # the optimiser loads with the command that runs it, not with the CLI
+    from advisor.optimize.recommend import RecommendOptions
+
     fmt = "json" if as_json else "markdown" if markdown else fmt
     check_format(fmt)
     settings: Settings = ctx.obj
@@ -61,8 +62,10 @@ def recommend(
         def step(what: str, done: int, total: int) -> None:
             bar.update(task, description=what, completed=done, total=total + 1)
 
-        rec = api.recommend(
-            scenario_path,
+        rec = api.recommend(  # loaded and checked once, above
+            scenario,
+            scenario_file=scenario_path,
+            check=False,
             settings=settings,
             catalog=catalog,
             options=RecommendOptions(seed=seed),

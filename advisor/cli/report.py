@@ -13,6 +13,8 @@ import yaml
 from advisor.cli.output import console, err_console, print_json, warn
 from advisor.errors import InputError, StorageError
 from advisor.paths import write_text
+from advisor.recommendation.model import Recommendation
+from advisor.scenario.model import Scenario
 from advisor.settings import Settings
 
 app = typer.Typer(help="Cost reports e-mailed to teams: preview, send, schedule.", no_args_is_help=True)
@@ -20,6 +22,30 @@ SCENARIO = typer.Argument(..., metavar="SCENARIO.yaml", help="A scenario with a 
 REPORTS = typer.Option(
     None, "--reports", help="Reports configuration in a YAML file of its own (else the scenario's reports:)."
 )
+RECOMMEND_HELP = (
+    "Make a fresh recommendation of the scenario first and store it like `advisor recommend` does "
+    "(else the latest stored one is reported)."
+)
+
+
+def _load(path: Path) -> Scenario:
+    from advisor.scenario.model import load_scenario
+
+    return load_scenario(path)
+
+
+def _fresh(scenario: Scenario, path: Path, settings: Settings) -> Recommendation:
+    """A new recommendation of ``scenario`` (advisor.recommend, as `advisor recommend` makes it)."""
+    from advisor.api import recommend
+
+    return recommend(scenario, settings=settings, scenario_file=path)
+
+
+def _store(rec: Recommendation, settings: Settings) -> None:
+    from advisor.recommendation.store import save
+
+    save(rec, settings)
+    err_console.print(f"stored recommendation {rec.id}", markup=False, highlight=False)
 
 
 def _now(at: dt.datetime | None) -> dt.datetime:
@@ -35,12 +61,16 @@ def preview(
     reports: Path | None = REPORTS,
     team: str = typer.Option(..., "--team", help="A team of the scenario, or 'fleet' for the summary."),
     out: Path | None = typer.Option(None, "--out", help="Write the HTML here (else print the text part)."),
+    recommend: bool = typer.Option(False, "--recommend", help=RECOMMEND_HELP),
 ) -> None:
-    """Render one team's report from the latest stored recommendation (nothing is stored or sent)."""
+    """Render one team's report from the latest stored recommendation (nothing is sent)."""
     from advisor.report.runner import preview as make_preview
 
     settings: Settings = ctx.obj
-    _, rendered = make_preview(scenario, team, settings, now=_now(None), reports_file=reports)
+    loaded = _load(scenario)
+    if recommend:
+        _store(_fresh(loaded, scenario, settings), settings)
+    _, rendered = make_preview(loaded, scenario, team, settings, now=_now(None), reports_file=reports)
     if out is None:
         console.print(rendered.text, markup=False, highlight=False, soft_wrap=True)
         return
@@ -54,8 +84,11 @@ def send(
     scenario: Path = SCENARIO,
     reports: Path | None = REPORTS,
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be sent; store and send nothing."),
+    recommend: bool = typer.Option(False, "--recommend", help=RECOMMEND_HELP + " Only when a period is due."),
     refresh_traffic: bool = typer.Option(
-        False, "--refresh-traffic", help="Re-import each model's traffic from its live source first."
+        False,
+        "--refresh-traffic",
+        help="With --recommend: re-import each model's traffic from its live source first.",
     ),
     at: dt.datetime | None = typer.Option(
         None, "--at", help="Act as if it were this time (UTC unless an offset is given); default now."
@@ -66,13 +99,22 @@ def send(
     from advisor.report.runner import send as run_send
 
     settings: Settings = ctx.obj
+    if refresh_traffic and not recommend:
+        raise InputError(
+            "--refresh-traffic re-imports traffic for a new recommendation",
+            where="--refresh-traffic",
+            fix="add --recommend (or run `advisor recommend` after importing the traffic)",
+        )
+    loaded = _load(scenario)
     result = run_send(
+        loaded,
         scenario,
         settings,
         now=_now(at),
         dry_run=dry_run,
         refresh_traffic=refresh_traffic,
         reports_file=reports,
+        fresh=(lambda: _fresh(loaded, scenario, settings)) if recommend else None,
     )
     if as_json:
         print_json(result.__dict__)
@@ -182,12 +224,12 @@ def schedule(
     at the report schedule itself, in its time zone (CronJob spec.timeZone).
     """
     from advisor.report.runner import reports_of
-    from advisor.scenario.model import load_scenario
 
     if emit not in ("cron", "systemd", "k8s"):
         raise InputError(f"{emit!r} is not a schedule format", where="--emit", fix="use cron, systemd or k8s")
-    config = reports_of(load_scenario(scenario), scenario, reports)
-    extra = ["--reports", str(reports)] if reports is not None else []
+    config = reports_of(_load(scenario), scenario, reports)
+    # --recommend: each due period reports on a recommendation made then, from that week's traffic.
+    extra = ["--recommend", *(["--reports", str(reports)] if reports is not None else [])]
     if emit == "cron":
         console.print(
             _cron_entry([str(scenario), *extra], every_min), markup=False, highlight=False, soft_wrap=True
@@ -200,7 +242,7 @@ def schedule(
             soft_wrap=True,
         )
     else:
-        mounted = [f"/scenario/{scenario.name}"] + (
+        mounted = [f"/scenario/{scenario.name}", "--recommend"] + (
             ["--reports", f"/scenario/{reports.name}"] if reports else []
         )
         manifest = _cronjob(mounted, config.schedule.cron, config.schedule.timezone, image, namespace, secret)

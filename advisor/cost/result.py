@@ -31,7 +31,7 @@ class CostBreakdown(_Value):
 
 
 class SLOReport(_Value):
-    """How the plan meets its latency SLO over the profile (queueing model in ``advisor.cost.replay.queueing``)."""
+    """How the plan meets its latency SLO over the profile (queueing: ``advisor.cost.replay.queueing``)."""
 
     slo_p99_ms: float
     p99_ms_estimate: float | None = Field(

@@ -1,12 +1,11 @@
-"""What the surfaces show: stored recommendations, their history and per-model tables, bench runs, the
-replay behind a plan, and what-if re-runs. The dashboard and the reports call these and hold no logic of
-their own.
+"""What the surfaces show: stored recommendations, their history and per-model tables, bench runs, and the
+replay behind a stored plan. The dashboard and the reports call these and hold no logic of their own; none
+of them runs the optimiser (a what-if, which does, is the front door's: :mod:`advisor.api.whatif`).
 
 - ``stored``: :func:`latest_recommendations`, :func:`recommendation_history`, :func:`model_table`,
   :func:`comparison_table`, :func:`applied_changes`, :func:`bench_runs`, :func:`bench_results`,
   :func:`bench_points`;
-- ``whatif``: :func:`model_replay` (a :class:`ReplayView`), :func:`what_if` with a :class:`WhatIf`,
-  :func:`what_if_table`, :func:`cost_change`, :func:`save_what_if`, :func:`scenario_path`.
+- ``replay``: :func:`model_replay` (a :class:`ReplayView`), :func:`scenario_path`.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 from advisor.lazy import lazy_names
 
 if TYPE_CHECKING:
+    from advisor.insights.replay import ReplayView, model_replay
     from advisor.insights.stored import (
         HISTORY_COLUMNS,
         MODEL_COLUMNS,
@@ -29,17 +29,7 @@ if TYPE_CHECKING:
         model_table,
         recommendation_history,
     )
-    from advisor.insights.whatif import (
-        ReplayView,
-        WhatIf,
-        cost_change,
-        model_replay,
-        save_what_if,
-        scenario_path,
-        varied_scenario,
-        what_if,
-        what_if_table,
-    )
+    from advisor.recommendation.source import scenario_path
 
 _LAZY = {
     **dict.fromkeys(
@@ -59,18 +49,12 @@ _LAZY = {
         "advisor.insights.stored",
     ),
     **dict.fromkeys(
-        (
-            "ReplayView",
-            "WhatIf",
-            "cost_change",
-            "model_replay",
-            "save_what_if",
-            "scenario_path",
-            "varied_scenario",
-            "what_if",
-            "what_if_table",
-        ),
-        "advisor.insights.whatif",
+        ("ReplayView", "model_replay"),
+        "advisor.insights.replay",
+    ),
+    **dict.fromkeys(
+        ("scenario_path",),
+        "advisor.recommendation.source",
     ),
 }
 
@@ -78,23 +62,17 @@ __all__ = [
     "HISTORY_COLUMNS",
     "MODEL_COLUMNS",
     "ReplayView",
-    "WhatIf",
     "applied_changes",
     "bench_points",
     "bench_results",
     "bench_runs",
     "comparison_table",
-    "cost_change",
     "latest_recommendations",
     "model_replay",
     "model_row",
     "model_table",
     "recommendation_history",
-    "save_what_if",
     "scenario_path",
-    "varied_scenario",
-    "what_if",
-    "what_if_table",
 ]
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals(), __all__)

@@ -150,7 +150,7 @@ def _schedules(m: ModelRecommendation) -> str:
 def model_row(m: ModelRecommendation) -> dict[str, Any]:
     """One model's line of the overview table (``MODEL_COLUMNS``); None where the figure does not exist."""
     today = m.current.usd_per_month if m.current is not None else None
-    cost = m.cost.usd_per_month if m.cost is not None else None
+    cost = m.effective_usd_per_month  # what it costs under the recommendation, as the totals count it
     saving = today - cost if today is not None and cost is not None else None
     plan, risk = m.plan, m.slo_risk
     return {

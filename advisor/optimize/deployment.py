@@ -26,21 +26,24 @@ import math
 from collections.abc import Mapping, Sequence
 
 from advisor.domain import Arch, Platform
+from advisor.errors import AdvisorError
 from advisor.optimize.packing import PackingOptions
 from advisor.optimize.packing.labels import accelerator_kind, pool_labels, pool_name, pool_taints
 from advisor.platforms.nodes import NodeAllocatable, allocatable
+from advisor.platforms.sagemaker import PREFIX as SAGEMAKER_PREFIX
+from advisor.platforms.sagemaker import ml_name
 from advisor.platforms.targets import Orchestrator
 from advisor.pricing.catalog import Catalog
-from advisor.recommendation.model import (
+from advisor.recommendation.deployment import (
     CapacityProviderItem,
     CapacityType,
     Deployment,
     NodePool,
-    PackingSummary,
     Placement,
     SageMakerVariant,
     ScalingMetric,
 )
+from advisor.recommendation.model import PackingSummary
 from advisor.recommendation.plan import Plan
 from advisor.scenario.model import ClusterPolicy, ModelSpec
 
@@ -72,6 +75,7 @@ def deployment_for(
             initial_instance_count=low,
             min_instance_count=low,
             max_instance_count=max(low, high),
+            vcpus_by_instance_type=_sagemaker_vcpus(spec, plan, catalog),
         )
     else:
         strategy = _fargate_strategy(plan)
@@ -174,6 +178,7 @@ def node_pools(
                 orchestrator=orchestrator,
                 instance_types=types,
                 architectures=_arches(types, catalog),
+                architecture_by_instance_type=_arch_by_type(types, catalog),
                 capacity_types=capacity_types,
                 on_demand_base_capacity=plan.purchase.on_demand_base if spot else 0,
                 on_demand_percentage_above_base_capacity=100 - plan.purchase.spot_pct_above_base,
@@ -220,6 +225,26 @@ def _pool_types(plan: Plan) -> list[str]:
 
 def _arches(types: Sequence[str], catalog: Catalog) -> list[Arch]:
     return sorted({catalog.instance(t).arch for t in types}, key=lambda a: a.value)
+
+
+def _arch_by_type(types: Sequence[str], catalog: Catalog) -> dict[str, Arch]:
+    return {t: catalog.instance(t).arch for t in types}
+
+
+def _sagemaker_vcpus(spec: ModelSpec, plan: Plan, catalog: Catalog) -> dict[str, float]:
+    """vCPUs of the plan's ``ml.*`` type and of today's SageMaker type (when the catalog knows them), so that
+    the SageMaker applier sizes a change of type without a catalog."""
+    names = [plan.shape_label]
+    current = spec.current
+    if current is not None and current.platform is Platform.SAGEMAKER and current.instance_type:
+        names.append(ml_name(current.instance_type))
+    out: dict[str, float] = {}
+    for name in names:
+        try:
+            out[name] = float(catalog.instance(name.removeprefix(SAGEMAKER_PREFIX)).vcpu)
+        except AdvisorError:  # a type the catalog has no specs for keeps its instance count
+            continue
+    return out
 
 
 def _allocatable(

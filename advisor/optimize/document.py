@@ -1,6 +1,7 @@
 """The Recommendation document: per-model entries, totals, warnings and provenance, from decided outcomes.
 
-:func:`build_document` maps what the per-model and fleet stages decided (:mod:`advisor.optimize.rightsize.outcome`,
+:func:`build_document` maps what the per-model and fleet stages decided
+(:mod:`advisor.optimize.rightsize.outcome`,
 :mod:`advisor.optimize.fleet.decide`) onto the :class:`~advisor.recommendation.model.Recommendation` model. It
 computes nothing new: every figure comes from a replay or a catalog price upstream; this module only says
 where it came from. The id and the creation time are given by the caller, so the same inputs always give
@@ -10,18 +11,17 @@ the same document (golden files).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from advisor.domain import Platform
 from advisor.errors import AdvisorError
 from advisor.optimize.deployment import deployment_for, node_pools
 from advisor.optimize.fleet.decide import FleetDecisions
-from advisor.optimize.fleet.totals import fleet_totals, summary_line
-from advisor.optimize.rightsize.compare import savings_pct
 from advisor.optimize.rightsize.outcome import ModelOutcome, Served
 from advisor.optimize.rightsize.search_types import Evaluated
 from advisor.pricing.catalog import Catalog
+from advisor.recommendation.deployment import Placement
 from advisor.recommendation.model import (
     Action,
     Alternative,
@@ -29,13 +29,14 @@ from advisor.recommendation.model import (
     CostSummary,
     Efficiency,
     ModelRecommendation,
-    Placement,
     PlanSummary,
+    PlatformCost,
     Provenance,
     Recommendation,
     SLORisk,
 )
 from advisor.recommendation.plan import CapacityProvenance, LoadBalancerKind
+from advisor.recommendation.totals import fleet_totals, savings_pct, with_effective_costs
 from advisor.scenario.model import ModelSpec, Scenario
 from advisor.traffic.profile import HOURS_PER_MONTH
 
@@ -55,7 +56,7 @@ def build_document(
     notes: Sequence[str] = (),
 ) -> Recommendation:
     """The Recommendation for ``outcomes`` (one per scenario model, in order)."""
-    models = [_model_rec(o, fleet, scenario, catalog) for o in outcomes]
+    models = with_effective_costs([_model_rec(o, fleet, scenario, catalog) for o in outcomes])
     plans = {m.model: m.plan.plan for m in models if m.plan is not None}
     specs = {m.name: m for m in scenario.models}
     held = frozenset(m.model for m in models if m.action is Action.KEEP_CURRENT)
@@ -77,7 +78,8 @@ def build_document(
         scenario_file=str(scenario_file) if scenario_file is not None else None,
         region=scenario.region,
         status=status,
-        summary=summary_line(models, totals),
+        summary="",  # words are the renderers': advisor.recommend fills it (advisor.render.headline)
+        guardrails=scenario.apply,
         models=models,
         packing=fleet.packing,
         pools=pools,
@@ -130,40 +132,17 @@ def _model_rec(
         churn=churn,
         pooling_savings_usd_per_month=fleet.pooling_share_usd_per_month.get(inputs.name, 0.0),
         alternatives=[_alternative(e) for e in o.alternatives],
-        platform_choice=platform_choice(best, o.alternatives, catalog),
+        platform_costs=platform_costs(best, o.alternatives, catalog),
         **common,
     )
 
 
-def usd(value: float) -> str:
-    return f"${value:,.2f}"
-
-
-# Cost components as a platform comparison names them ($/month).
-_COMPONENT_GROUPS = (
-    ("compute", ("compute_on_demand", "compute_spot", "spot_interruptions")),
-    ("load balancer", ("load_balancer_hours", "load_balancer_capacity_units")),
-    ("data processing", ("data_processing",)),
-)
-
-
-def component_text(by_component: Mapping[str, float], platform: Platform) -> str:
-    """``instances $143.20 + data processing $9.31`` (compute is "instances" on SageMaker, "tasks" on
-    Fargate); components that cost nothing are left out."""
-    parts = []
-    for label, keys in _COMPONENT_GROUPS:
-        value = sum(by_component.get(k, 0.0) for k in keys)
-        if value <= 0 and label != "compute":
-            continue
-        if label == "compute":
-            label = {Platform.SAGEMAKER: "instances", Platform.FARGATE: "tasks"}.get(platform, "nodes")
-        parts.append(f"{label} {usd(value)}")
-    return " + ".join(parts)
-
-
-def platform_choice(best: Evaluated, alternatives: Sequence[Evaluated], catalog: Catalog) -> str | None:
-    """Why the plan's platform: its cost by component against the cheapest runner-up on each other platform
-    (SageMaker's data processing and instance premium, EC2's and Fargate's load balancer included)."""
+def platform_costs(
+    best: Evaluated, alternatives: Sequence[Evaluated], catalog: Catalog
+) -> list[PlatformCost]:
+    """The plan's cost by component, then the cheapest runner-up on each other platform (SageMaker's data
+    processing and instance premium, EC2's and Fargate's load balancer included); empty when no other
+    platform was a candidate. :func:`advisor.render.platform_choice` says it in words."""
     chosen = best.plan.platform
     others: dict[Platform, Evaluated] = {}
     for ev in alternatives:
@@ -171,33 +150,33 @@ def platform_choice(best: Evaluated, alternatives: Sequence[Evaluated], catalog:
         if p is not chosen and (p not in others or ev.usd_per_month < others[p].usd_per_month):
             others[p] = ev
     if not others:
-        return None
-
-    def line(ev: Evaluated) -> str:
-        slo = "" if ev.within_budget else f", {ev.minutes_over_slo_pct:.2f}% of minutes over the SLO"
-        premium = ""
-        if ev.plan.platform is Platform.SAGEMAKER:
-            premium = _premium_text(catalog, ev.plan.region, ev.plan.shape_label)
-        return (
-            f"{ev.plan.platform.value} {ev.plan.shape_label} {usd(ev.usd_per_month)}/month "
-            f"({component_text(ev.result.breakdown.by_component, ev.plan.platform)}{premium}{slo})"
-        )
-
-    rest = [line(others[p]) for p in sorted(others, key=lambda p: others[p].usd_per_month)]
-    return f"{line(best)}, against " + "; ".join(rest)
+        return []
+    ranked = [best, *sorted(others.values(), key=lambda ev: ev.usd_per_month)]
+    return [_platform_cost(ev, catalog) for ev in ranked]
 
 
-def _premium_text(catalog: Catalog, region: str, ml_type: str) -> str:
-    """``; instance at 1.20x EC2, estimated from the median premium`` (empty without an EC2 price)."""
+def _platform_cost(ev: Evaluated, catalog: Catalog) -> PlatformCost:
+    premium, estimated = None, False
+    if ev.plan.platform is Platform.SAGEMAKER:
+        premium, estimated = _premium(catalog, ev.plan.region, ev.plan.shape_label)
+    return PlatformCost(
+        platform=ev.plan.platform, shape=ev.plan.shape_label, usd_per_month=ev.usd_per_month,
+        by_component=dict(ev.result.breakdown.by_component), within_budget=ev.within_budget,
+        minutes_over_slo_pct=ev.minutes_over_slo_pct, instance_premium_vs_ec2=premium,
+        premium_estimated=estimated,
+    )  # fmt: skip
+
+
+def _premium(catalog: Catalog, region: str, ml_type: str) -> tuple[float | None, bool]:
+    """(SageMaker instance price ÷ EC2 on-demand, estimated?); (None, False) without an EC2 price."""
     try:
         price = catalog.sagemaker(region, ml_type)
         ec2 = catalog.on_demand(region, ml_type.removeprefix("ml."))
     except AdvisorError:
-        return ""
+        return None, False
     if ec2.usd_per_hour <= 0:
-        return ""
-    how = "estimated from the median premium" if price.estimated else "list price"
-    return f"; instance at {price.usd_per_hour / ec2.usd_per_hour:.2f}x EC2, {how}"
+        return None, False
+    return price.usd_per_hour / ec2.usd_per_hour, bool(price.estimated)
 
 
 def _efficiency(bound: float | None, floor: float | None, usd: float) -> Efficiency | None:

@@ -4,7 +4,8 @@ The stages, each taking the previous one's value:
 
 1. per model (:mod:`advisor.optimize.rightsize.per_model`): traffic, capacities and what runs today
    (:class:`~advisor.optimize.rightsize.outcome.ModelInputs`), then the right-sized plan or why there is none
-   (:class:`~advisor.optimize.rightsize.outcome.Served` / :class:`~advisor.optimize.rightsize.outcome.Unservable`);
+   (:class:`~advisor.optimize.rightsize.outcome.Served` /
+   :class:`~advisor.optimize.rightsize.outcome.Unservable`);
 2. fleet-wide (:mod:`advisor.optimize.fleet.decide`): the churn guard, shared node pools, the Savings Plan;
 3. the document (:mod:`advisor.optimize.document`), with the id and the clock supplied by the caller.
 

@@ -1,4 +1,9 @@
-"""Reading stored recommendations of every schema version: schema 2 as it is, schema 1 upgraded."""
+"""Reading stored recommendations of every schema version: schema 2 as it is, schema 1 upgraded.
+
+Fields added to schema 2 since a document was stored are filled by the rule that decides them, so that
+every surface reads them from the document: each model's ``effective_usd_per_month``
+(:func:`advisor.recommendation.totals.effective_usd`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 from typing import Any
 
 from advisor.recommendation.model import SCHEMA_V1, SCHEMA_VERSION, Recommendation
+from advisor.recommendation.totals import with_effective_costs
 
 
 def load_document(text: str | bytes) -> Recommendation:
@@ -13,7 +19,11 @@ def load_document(text: str | bytes) -> Recommendation:
     data = json.loads(text)
     if isinstance(data, dict) and data.get("schema_version") == SCHEMA_V1:
         data = upgrade_v1(data)
-    return Recommendation.model_validate(data)
+    rec = Recommendation.model_validate(data)
+    missing = isinstance(data, dict) and any(
+        isinstance(m, dict) and "effective_usd_per_month" not in m for m in data.get("models") or []
+    )
+    return rec.model_copy(update={"models": with_effective_costs(rec.models)}) if missing else rec
 
 
 def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:

@@ -29,14 +29,15 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from advisor.domain import Arch, Platform, ReplicaResources
 from advisor.domain import FrozenModel as _Out
+from advisor.domain import Platform
 from advisor.errors import NotFoundError
-from advisor.platforms.nodes import NodeAllocatable
-from advisor.platforms.targets import DeployTarget, Orchestrator
+from advisor.platforms.targets import DeployTarget
+from advisor.recommendation.deployment import Deployment, NodePool, Placement
 from advisor.recommendation.plan import CapacityProvenance, Plan, ScalingAlgorithm
-from advisor.recommendation.pools import Pool, Taint, Toleration
-from advisor.recommendation.scaling import Balancing, ScheduledMinimum
+from advisor.recommendation.pools import Pool
+from advisor.recommendation.scaling import Balancing
+from advisor.scenario.model import ApplyPolicy
 
 SCHEMA_VERSION: Literal["advisor.recommendation/2"] = "advisor.recommendation/2"
 SCHEMA_V1 = "advisor.recommendation/1"
@@ -60,107 +61,6 @@ class CapacityInfo(_Out):
     bench_run_ids: list[str] = Field(default_factory=list)
     low_rps: float | None = None
     high_rps: float | None = None
-
-
-class Placement(_Out):
-    """Where the replicas land in a cluster: the pools (names in ``Recommendation.pools``) and what a pod
-    spec needs to get there."""
-
-    pools: list[str] = Field(min_length=1)
-    shared: bool
-    node_selector: dict[str, str]
-    tolerations: list[Toleration]
-    replicas_at_peak_by_instance_type: dict[str, int]
-
-
-CapacityType = Literal["on-demand", "spot"]
-
-
-class NodePool(_Out):
-    """A pool of EC2 nodes to run, as an ASG MixedInstancesPolicy, a Karpenter NodePool or a Cortex node
-    group needs it: instance types, architectures, purchase split, node bounds, labels and taints."""
-
-    name: str
-    models: list[str]
-    shared: bool = Field(description="several models' replicas share its nodes")
-    adopted: bool = Field(
-        description="part of the recommendation; a model's own pool is not when its replicas go to a shared "
-        "pool or its change is held back (keep_current)"
-    )
-    orchestrator: Orchestrator
-    instance_types: list[str] = Field(min_length=1, description="the plan's shape first, then the spot pools")
-    architectures: list[Arch] = Field(min_length=1)
-    capacity_types: list[CapacityType] = Field(
-        min_length=1, description="Karpenter's karpenter.sh/capacity-type values"
-    )
-    on_demand_base_capacity: int = Field(ge=0, description="ASG OnDemandBaseCapacity (nodes)")
-    on_demand_percentage_above_base_capacity: int = Field(
-        ge=0, le=100, description="ASG OnDemandPercentageAboveBaseCapacity"
-    )
-    min_nodes: int = Field(ge=0)
-    max_nodes: int = Field(ge=0)
-    labels: dict[str, str]
-    taints: list[Taint]
-    allocatable: dict[str, NodeAllocatable] = Field(
-        description="per instance type: what a node leaves for replicas, and how that was computed"
-    )
-
-
-class ScalingMetric(_Out):
-    """The autoscaler's metric and target as the platform needs it."""
-
-    name: str = Field(
-        description="requests_per_second (HPA/KEDA), SageMakerVariantInvocationsPerInstance, or "
-        "ALBRequestCountPerTarget"
-    )
-    target_value: float = Field(gt=0)
-    unit: str
-    per: Literal["replica", "instance", "target"]
-    scaler: str = Field(description="hpa, keda, or application-auto-scaling / target tracking")
-    note: str = ""
-
-
-class CapacityProviderItem(_Out):
-    """One entry of an ECS capacity-provider strategy."""
-
-    capacity_provider: str
-    base: int = Field(ge=0)
-    weight: int = Field(ge=0)
-
-
-class SageMakerVariant(_Out):
-    """A SageMaker production variant and its scaling bounds."""
-
-    instance_type: str
-    initial_instance_count: int = Field(ge=1)
-    min_instance_count: int = Field(ge=1)
-    max_instance_count: int = Field(ge=1)
-
-
-class Deployment(_Out):
-    """Everything an applier needs to put the plan in place, without re-running the optimiser."""
-
-    target: DeployTarget | None = Field(description="where to apply it, from the scenario's deploy block")
-    migration: bool = Field(description="the plan's platform is not the target's: a migration, not a change")
-    orchestrator: Orchestrator | None = Field(description="how EC2 nodes run the replicas; None off EC2")
-    replica: ReplicaResources = Field(description="one replica's requests (a container's resources.requests)")
-    architectures: list[Arch]
-    min_replicas: int = Field(ge=0)
-    max_replicas: int = Field(ge=1)
-    scaling_metric: ScalingMetric
-    target_utilisation: float
-    scale_up_delay_s: float
-    scale_down_stabilisation_s: float
-    schedules: list[ScheduledMinimum] = Field(
-        default_factory=list,
-        description="minimums raised on a schedule: KEDA cron triggers, ASG or Application Auto Scaling "
-        "scheduled actions",
-    )
-    pools: list[str] = Field(default_factory=list, description="names in Recommendation.pools (EC2)")
-    sagemaker_variant: SageMakerVariant | None = None
-    capacity_provider_strategy: list[CapacityProviderItem] = Field(
-        default_factory=list, description="ECS services (Fargate: FARGATE and FARGATE_SPOT)"
-    )
 
 
 class PlanSummary(_Out):
@@ -284,6 +184,23 @@ class Alternative(_Out):
     by_component: dict[str, float] = Field(default_factory=dict, description="$/month by cost component")
 
 
+class PlatformCost(_Out):
+    """What the best plan on one platform costs, by component: why the recommended platform won."""
+
+    platform: Platform
+    shape: str = Field(description="instance type (ml.* on SageMaker) or Fargate task size")
+    usd_per_month: float
+    by_component: dict[str, float] = Field(description="$/month by cost component")
+    within_budget: bool = Field(description="holds the SLO budget in the replay")
+    minutes_over_slo_pct: float
+    instance_premium_vs_ec2: float | None = Field(
+        default=None, description="SageMaker: its instance price ÷ the same EC2 type's on-demand price"
+    )
+    premium_estimated: bool = Field(
+        default=False, description="the SageMaker price is estimated from the median premium, not listed"
+    )
+
+
 class ModelRecommendation(_Out):
     model: str
     team: str
@@ -302,7 +219,17 @@ class ModelRecommendation(_Out):
     pooling_savings_usd_per_month: float = Field(
         default=0.0, description="this model's share of the shared-pool saving (not in cost)"
     )
+    effective_usd_per_month: float | None = Field(
+        default=None,
+        description="what the model costs under the recommendation: its plan less its pooling share when it "
+        "changes (or is new), what runs today when the change is held back or cannot be recommended; None "
+        "when neither is known. The totals are the sum of these; every surface shows this figure",
+    )
     alternatives: list[Alternative] = Field(default_factory=list)
+    platform_costs: list[PlatformCost] = Field(
+        default_factory=list,
+        description="the recommended plan, then the cheapest runner-up on each other platform, by component",
+    )
     platform_choice: str | None = Field(
         default=None,
         description="why this platform: its cost by component against the best plan on each other platform",
@@ -414,6 +341,10 @@ class Recommendation(_Out):
     pools: list[NodePool] = Field(default_factory=list, description="every EC2 node pool placements name")
     commitment: CommitmentSummary | None = None
     totals: Totals
+    guardrails: ApplyPolicy = Field(
+        default_factory=ApplyPolicy,
+        description="the scenario's apply guardrails when the recommendation was made (flags override them)",
+    )
     provenance: Provenance
     warnings: list[str] = Field(default_factory=list)
 

@@ -1,5 +1,9 @@
 """Stored recommendations: save one (one transaction), load by id or the latest (of a scenario), list.
 
+Two levels: functions over an open :class:`~advisor.store.Store` (for callers that hold a transaction), and
+:func:`save`, :func:`stored_recommendation` and :func:`stored_recommendations` over the store under
+``ADVISOR_HOME`` (``advisor.save``, ``advisor.stored_recommendation``...). Reading never creates a store.
+
 The ``recommendations`` table keeps each document's JSON with its id, creation time, scenario and schema
 version, so whoever reads it later sees exactly the document ``advisor recommend`` printed.
 """
@@ -11,6 +15,7 @@ from typing import Any
 from advisor.errors import NotFoundError
 from advisor.recommendation.migrate import load_document
 from advisor.recommendation.model import Recommendation
+from advisor.settings import Settings, load_settings
 from advisor.store import Store
 
 
@@ -53,3 +58,28 @@ def list_recommendations(store: Store, limit: int = 50) -> list[dict[str, Any]]:
         " ORDER BY created_at DESC, id DESC LIMIT ?",
         (limit,),
     )
+
+
+def save(rec: Recommendation, settings: Settings | None = None) -> None:
+    """Store a recommendation in the store under ``ADVISOR_HOME`` (one transaction)."""
+    settings = settings or load_settings()
+    with Store(settings.db_path) as store:
+        save_recommendation(store, rec)
+
+
+def stored_recommendation(
+    rec_id: str | None = None, *, scenario: str | None = None, settings: Settings | None = None
+) -> Recommendation:
+    """A stored recommendation by id, or the latest (of ``scenario``); NotFoundError when there is none."""
+    settings = settings or load_settings()
+    with Store.for_reading(settings.db_path) as store:
+        return load_recommendation(store, rec_id, scenario=scenario)
+
+
+def stored_recommendations(limit: int = 50, *, settings: Settings | None = None) -> list[dict[str, object]]:
+    """Newest first: id, created_at, scenario, schema_version (empty without a store)."""
+    settings = settings or load_settings()
+    if not settings.db_path.is_file():
+        return []
+    with Store.for_reading(settings.db_path) as store:
+        return list_recommendations(store, limit)

@@ -1,6 +1,6 @@
 """Output formats, shared by the CLI and every surface that shows a recommendation.
 
-A small explicit registry: each :class:`Renderer` turns a :class:`~advisor.optimize.Recommendation` into
+A small explicit registry: each :class:`Renderer` turns a :class:`~advisor.recommendation.Recommendation` into
 text for one format. ``json`` is the document itself (stable key order), ``markdown`` a document for chat
 and pull requests, ``table`` rich tables for a terminal (coloured only when asked, laid out for the width
 given: below ``WIDE_COLUMNS`` the plan table splits in two so no model name is cut). Add a format by
@@ -18,8 +18,11 @@ from pydantic import BaseModel
 
 from advisor.errors import NotFoundError, choices_hint
 from advisor.recommendation.model import Recommendation
-from advisor.render.markdown import recommendation_markdown
+from advisor.render.headline import headline
+from advisor.render.markdown import pooling_note, recommendation_markdown
+from advisor.render.numbers import number, pct, signed_usd, usd
 from advisor.render.table import WIDE_COLUMNS, recommendation_table
+from advisor.render.words import platform_choice, with_words
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,15 @@ __all__ = [
     "RenderOptions",
     "Renderer",
     "check_format",
+    "headline",
+    "number",
+    "pct",
+    "platform_choice",
+    "pooling_note",
     "register",
     "render",
+    "signed_usd",
     "to_json",
+    "usd",
+    "with_words",
 ]

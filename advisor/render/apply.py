@@ -12,7 +12,9 @@ from typing import Any
 
 import yaml
 
-from advisor.apply.base import Intent
+from advisor.recommendation.deployment import Deployment
+from advisor.recommendation.model import ModelRecommendation
+from advisor.render.numbers import usd
 
 
 def json_file(body: Any) -> str:
@@ -23,19 +25,21 @@ def yaml_file(*documents: Any) -> str:
     return "---\n".join(yaml.safe_dump(d, sort_keys=False) for d in documents)
 
 
-def migration_checklist(intent: Intent, written: list[str]) -> str:
+def migration_checklist(
+    recommendation_id: str, m: ModelRecommendation, deployment: Deployment, written: list[str]
+) -> str:
     """Markdown: from the target's platform to the plan's, the steps before and after the traffic switch."""
-    m, target = intent.model, intent.target
-    assert m.plan is not None
+    target = deployment.target
+    assert m.plan is not None and target is not None
     src = " or ".join(p.value for p in target.platforms)
-    cost = m.cost.usd_per_month if m.cost is not None else None
+    cost = m.effective_usd_per_month
     today = m.current.usd_per_month if m.current is not None else None
     lines = [
         f"# Migration of {m.model}: {src} → {m.plan.platform.value} ({m.plan.shape})",
         "",
-        f"Recommendation {intent.recommendation_id}. Today: {target.label}"
-        + (f" at ${today:,.2f}/month" if today is not None else "")
-        + (f"; recommended ${cost:,.2f}/month." if cost is not None else "."),
+        f"Recommendation {recommendation_id}. Today: {target.label}"
+        + (f" at {usd(today)}/month" if today is not None else "")
+        + (f"; recommended {usd(cost)}/month." if cost is not None else "."),
         "advisor apply created nothing: a change of platform moves the model's image, artefact and traffic, "
         "which needs a person. Configuration written:",
         "",
@@ -44,19 +48,19 @@ def migration_checklist(intent: Intent, written: list[str]) -> str:
         "## Before the switch",
         "",
         f"- [ ] Image: the model server's image runs on {m.plan.platform.value} "
-        f"({', '.join(a.value for a in intent.deployment.architectures)}), pushed to a registry it can pull "
+        f"({', '.join(a.value for a in deployment.architectures)}), pushed to a registry it can pull "
         "from.",
         "- [ ] Model artefact: the weights are where the new platform loads them from (S3 for SageMaker, the "
         "image or a volume for containers).",
-        f"- [ ] Resources: one replica asks for {intent.deployment.replica.vcpu:g} vCPU and "
-        f"{intent.deployment.replica.memory_gib:g} GiB"
-        + (f" and {intent.deployment.replica.gpu_count:g} GPU" if intent.deployment.replica.gpu_count else "")
+        f"- [ ] Resources: one replica asks for {deployment.replica.vcpu:g} vCPU and "
+        f"{deployment.replica.memory_gib:g} GiB"
+        + (f" and {deployment.replica.gpu_count:g} GPU" if deployment.replica.gpu_count else "")
         + ".",
-        f"- [ ] Create the new deployment from the files above ({intent.deployment.min_replicas}–"
-        f"{intent.deployment.max_replicas} replicas, scaling on {intent.deployment.scaling_metric.name} "
-        f"at {intent.deployment.scaling_metric.target_value:g} {intent.deployment.scaling_metric.unit}).",
+        f"- [ ] Create the new deployment from the files above ({deployment.min_replicas}–"
+        f"{deployment.max_replicas} replicas, scaling on {deployment.scaling_metric.name} "
+        f"at {deployment.scaling_metric.target_value:g} {deployment.scaling_metric.unit}).",
         "- [ ] Health: the new deployment answers within the SLO "
-        f"(p99 {_slo(intent)}) under a load test (`advisor bench`).",
+        f"(p99 {m.plan.plan.slo.latency_p99_ms:g} ms) under a load test (`advisor bench`).",
         "",
         "## Traffic switch",
         "",
@@ -71,9 +75,3 @@ def migration_checklist(intent: Intent, written: list[str]) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _slo(intent: Intent) -> str:
-    plan = intent.model.plan
-    assert plan is not None
-    return f"{plan.plan.slo.latency_p99_ms:g} ms"

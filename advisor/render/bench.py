@@ -12,9 +12,9 @@ from rich.table import Table
 from advisor.bench.config import BenchEvent
 from advisor.bench.measurements import BenchReport, CapacityResult, PointResult
 from advisor.capacity import CapacityEstimate, Suggestion, rank_by_cost
-from advisor.cli.output import console, err_console
 from advisor.domain import PurchaseOption
 from advisor.pricing.catalog import Catalog
+from advisor.render.console import console, err_console
 
 
 class Progress:

@@ -16,19 +16,16 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from advisor.report.content import ModelLine, ReportContent
+from advisor.render.numbers import signed_usd, usd
+from advisor.render.report import ModelLine, ReportContent
 from advisor.scenario.reports import FLEET
 from advisor.version import __version__
 
 CHART_CID_DOMAIN = "advisor.report"
 
 
-def usd(value: float | None) -> str:
-    return "—" if value is None else f"${value:,.2f}"
-
-
 def signed(value: float | None) -> str:
-    return "— (first report)" if value is None else f"{'+' if value >= 0 else '−'}${abs(value):,.2f}"
+    return "— (first report)" if value is None else signed_usd(value)
 
 
 def risk(line: ModelLine) -> str:
@@ -97,7 +94,7 @@ def render_report(content: ReportContent) -> RenderedReport:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("advisor.report", "templates"),
+        loader=jinja2.PackageLoader("advisor.render", "templates"),
         autoescape=jinja2.select_autoescape(["html.j2"]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

@@ -10,6 +10,9 @@ from collections.abc import Sequence
 
 from advisor.recommendation.model import Action, Comparison, ModelRecommendation, Recommendation
 from advisor.recommendation.scaling import ScheduledMinimum
+from advisor.render.headline import headline
+from advisor.render.numbers import pct, usd
+from advisor.render.words import platform_choice
 
 BASELINE_LABELS = {
     "current": "today",
@@ -17,14 +20,6 @@ BASELINE_LABELS = {
     "sagemaker_target_tracking": "SageMaker",
     "fargate_target_tracking": "Fargate",
 }
-
-
-def usd(value: float | None) -> str:
-    return "—" if value is None else f"${value:,.2f}"
-
-
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}%"
 
 
 def plan_cells(m: ModelRecommendation) -> list[str]:
@@ -63,14 +58,25 @@ def schedule_window(s: ScheduledMinimum) -> str:
 
 
 def outcome_cells(m: ModelRecommendation) -> list[str]:
-    """The model's cost after this recommendation and its saving vs today, as the totals count them.
+    """The model's cost under this recommendation (the document's effective cost: its plan less its pooling
+    share, or today's cost when the change is held back) and its saving vs today.
 
-    A change held back by the churn guard keeps today's deployment, so its cost is today's and it saves
-    nothing; the plan shown beside it is the change that was considered.
+    A change held back by the churn guard keeps today's deployment, so it saves nothing; the plan shown
+    beside it is the change that was considered.
     """
-    if m.action is Action.KEEP_CURRENT and m.current is not None and m.current.usd_per_month is not None:
-        return [usd(m.current.usd_per_month), pct(0.0)]
-    return [usd(m.cost.usd_per_month if m.cost is not None else None), pct(m.savings_vs_current_pct)]
+    saving = 0.0 if m.action is Action.KEEP_CURRENT else m.savings_vs_current_pct
+    return [usd(m.effective_usd_per_month), pct(saving)]
+
+
+def pooling_note(rec: Recommendation) -> str | None:
+    """Where the shared-pool saving went: each model's recommended cost is less its share of it."""
+    share = sum(m.pooling_savings_usd_per_month for m in rec.models if m.effective_usd_per_month is not None)
+    if share <= 0:
+        return None
+    return (
+        f"Recommended costs are after each model's share of the shared node pools' saving "
+        f"({usd(share)}/month in all)."
+    )
 
 
 def action_label(m: ModelRecommendation) -> str:
@@ -90,7 +96,7 @@ def recommendation_markdown(rec: Recommendation) -> str:
     out = [
         f"# Recommendation for `{rec.scenario}` ({rec.region})",
         "",
-        f"{rec.summary}.",
+        f"{headline(rec.models, rec.totals)}.",
         "",
         f"Recommendation `{rec.id}`, {rec.created_at:%Y-%m-%d %H:%M} UTC; prices as of "
         f"{rec.provenance.prices_as_of_oldest}–{rec.provenance.prices_as_of_newest}; SLO budget "
@@ -129,6 +135,8 @@ def recommendation_markdown(rec: Recommendation) -> str:
     rows.append(total_row)
     out += _table(["model", *[BASELINE_LABELS[n] for n in names], "recommended", "saving vs today"], rows)
     out += [""]
+    if (pooled := pooling_note(rec)) is not None:
+        out += [pooled, ""]
     if t.efficiency is not None:
         out.append(
             f"Efficiency against the fluid lower bound ({usd(t.fluid_bound_usd_per_month)}/month): "
@@ -187,7 +195,7 @@ def _platform_sections(rec: Recommendation) -> list[str]:
     if not served:
         return []
     out = ["", "## Why each platform", ""]
-    out += [f"- **{m.model}**: {m.platform_choice}" for m in served if m.platform_choice]
+    out += [f"- **{m.model}**: {why}" for m in served if (why := platform_choice(m))]
     out += ["", "## Where to apply", ""]
     rows = [_apply_row(m) for m in served]
     out += _table(["model", "target", "change", "scaling metric", "pools / variant / strategy"], rows)

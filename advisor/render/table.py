@@ -13,15 +13,17 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 
 from advisor.recommendation.model import Action, ModelRecommendation, Recommendation
+from advisor.render.headline import headline
 from advisor.render.markdown import (
     BASELINE_LABELS,
     action_label,
     comparison_for,
     outcome_cells,
-    pct,
     plan_cells,
-    usd,
+    pooling_note,
 )
+from advisor.render.numbers import pct, usd
+from advisor.render.words import platform_choice
 
 WIDE_COLUMNS = 200
 _ACTION_STYLE = {
@@ -48,12 +50,14 @@ def recommendation_table(rec: Recommendation, width: int = 120, color: bool = Fa
 def _parts(rec: Recommendation, *, wide: bool) -> list[RenderableType]:
     p = rec.provenance
     out: list[RenderableType] = [
-        f"[bold]{rec.scenario}[/bold] ({rec.region}): {rec.summary}",
+        f"[bold]{rec.scenario}[/bold] ({rec.region}): {headline(rec.models, rec.totals)}",
         f"[dim]prices as of {p.prices_as_of_oldest} to {p.prices_as_of_newest}; SLO budget "
         f"{p.slo_budget_pct_minutes:g}% of minutes over the SLO; replay seed {p.seed}[/dim]",
     ]
     out += [_plans(rec)] if wide else [_what(rec), _cost_and_risk(rec)]
     out.append(_savings(rec))
+    if (pooled := pooling_note(rec)) is not None:
+        out.append(pooled)
     if rec.packing is not None and rec.packing.groups:
         out.append(_pools(rec))
     t = rec.totals
@@ -80,7 +84,7 @@ def _parts(rec: Recommendation, *, wide: bool) -> list[RenderableType]:
             out.append(f"[red]cannot recommend[/red] {m.model}: {m.reason}; fix: {m.fix}")
         elif m.action is Action.KEEP_CURRENT:
             out.append(f"[yellow]keep current[/yellow] {m.model}: {m.reason}")
-    out += [f"[dim]why {m.model}:[/dim] {m.platform_choice}" for m in rec.models if m.platform_choice]
+    out += [f"[dim]why {m.model}:[/dim] {why}" for m in rec.models if (why := platform_choice(m))]
     out += [f"[yellow]warning:[/yellow] {w}" for w in rec.warnings]
     return out
 

@@ -17,7 +17,7 @@ from advisor.lazy import lazy_names
 
 if TYPE_CHECKING:
     from advisor.render.email import RenderedReport, render_report
-    from advisor.report.content import ReportContent, build_report
+    from advisor.render.report import ReportContent, build_report
     from advisor.report.runner import SendResult, preview, send
     from advisor.scenario.reports import ReportSchedule, ReportsConfig, TeamReport
 
@@ -25,8 +25,8 @@ _LAZY = {
     "ReportSchedule": "advisor.scenario.reports",
     "ReportsConfig": "advisor.scenario.reports",
     "TeamReport": "advisor.scenario.reports",
-    "ReportContent": "advisor.report.content",
-    "build_report": "advisor.report.content",
+    "ReportContent": "advisor.render.report",
+    "build_report": "advisor.render.report",
     "RenderedReport": "advisor.render.email",
     "render_report": "advisor.render.email",
     "SendResult": "advisor.report.runner",

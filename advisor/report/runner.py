@@ -1,12 +1,16 @@
-"""``report send``: find the period that has come due, recommend, render, queue, deliver.
+"""``report send``: find the period that has come due, take its recommendation, render, queue, deliver.
 
 Idempotent by construction, so cron, a systemd timer or a Kubernetes CronJob may call it as often as they
 like: the period is the latest slot of the schedule at or before now (in its time zone); when that slot is
 already in ``report_runs`` nothing new is made, and missed slots are caught up once (only the latest), not
-once per slot. A due period is recommended (traffic re-imported from live sources first with
-``refresh_traffic``), rendered per team and for the fleet, and stored — recommendation, period and messages
-in one transaction — before anything is delivered; then every queued message whose retry time has come is
+once per slot. A due period reports on a stored recommendation: the latest of the scenario, or — when the
+caller passes ``fresh`` (``advisor report send --recommend``) — a new one made then (traffic re-imported
+from live sources first with ``refresh_traffic``) and stored like any other, so that every report names a
+stored id. It is rendered per team and for the fleet, and stored — recommendation, period and messages in
+one transaction — before anything is delivered; then every queued message whose retry time has come is
 delivered (see ``advisor.report.outbox`` for the at-most-once rule).
+
+This module never runs the optimiser: ``fresh`` is the caller's (the CLI passes ``advisor.recommend``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import make_msgid
 from pathlib import Path
@@ -22,15 +27,14 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from advisor.api import recommend
-from advisor.errors import ConfigError, NotFoundError
+from advisor.errors import ConfigError, InputError, NotFoundError
 from advisor.recommendation.model import Recommendation
 from advisor.recommendation.store import load_recommendation, save_recommendation
 from advisor.render.email import RenderedReport, as_email, render_report
+from advisor.render.report import ReportContent, build_report
 from advisor.report import outbox
-from advisor.report.content import ReportContent, build_report
 from advisor.report.deliver import DeliveryError, check_smtp, post_webhook, send_email, webhook_payload
-from advisor.scenario.model import Scenario, load_scenario
+from advisor.scenario.model import Scenario
 from advisor.scenario.reports import FLEET, ReportsConfig
 from advisor.settings import Settings
 from advisor.store import Store
@@ -132,7 +136,23 @@ def build_contents(
     return [build_report(rec, t, config, previous=previous, applied=applied, period=period) for t in teams]
 
 
+Fresh = Callable[[], Recommendation]  # makes a new recommendation of the scenario (not stored yet)
+
+
+def stored_for(store: Store | None, scenario: Scenario, source: Path) -> Recommendation:
+    """The latest stored recommendation of ``scenario``; NotFoundError saying how to make one."""
+    if store is not None:
+        with contextlib.suppress(NotFoundError):
+            return load_recommendation(store, scenario=scenario.name)
+    raise InputError(
+        f"no recommendation of scenario {scenario.name!r} is stored",
+        where=str(source),
+        fix=f"run `advisor recommend {source}` first, or pass --recommend to make and store one now",
+    )
+
+
 def send(
+    scenario: Scenario,
     source: Path,
     settings: Settings,
     *,
@@ -140,26 +160,31 @@ def send(
     dry_run: bool = False,
     refresh_traffic: bool = False,
     reports_file: Path | None = None,
+    fresh: Fresh | None = None,
 ) -> SendResult:
-    """Make and deliver the reports of ``source``'s scenario that are due at ``now``."""
-    scenario = load_scenario(source)
+    """Make and deliver the reports of ``scenario`` (read from ``source``) that are due at ``now``.
+
+    A due period reports on the latest stored recommendation of the scenario, or on ``fresh()`` (stored in
+    the period's transaction, after the live traffic is re-imported when ``refresh_traffic``).
+    """
     config = reports_of(scenario, source, reports_file)
     sender = "advisor@localhost" if dry_run else check_smtp(settings)
     period = period_at(config, now)
     key = outbox.iso(period[1])
     if dry_run:
-        return _dry_run(source, scenario, config, settings, period, key, refresh_traffic, now)
+        return _dry_run(source, scenario, config, settings, period, key, refresh_traffic, now, fresh)
     with outbox.sender_lock(settings.home), Store(settings.db_path) as store:
         result = SendResult(period=key, next_due=next_slot(config, now).isoformat())
         result.interrupted = outbox.mark_interrupted(store)
         last = outbox.last_period(store, scenario.name)
         if last is None or last[0] < key:
-            if refresh_traffic:
+            if fresh is not None and refresh_traffic:
                 _refresh(scenario, settings, now)
-            rec = recommend(source, settings=settings)
+            rec = fresh() if fresh is not None else stored_for(store, scenario, source)
             contents = build_contents(store, rec, config, period, audiences(config, rec))
             messages = _messages(rec, contents, config, sender, key)
-            save_recommendation(store, rec)
+            if fresh is not None:
+                save_recommendation(store, rec)
             result.queued = outbox.record_period(store, scenario.name, key, rec.id, messages, outbox.iso(now))
             result.recommendation_id = rec.id
         _deliver(store, settings, sender, now, result)
@@ -175,13 +200,15 @@ def _dry_run(
     key: str,
     refresh_traffic: bool,
     now: dt.datetime,
+    fresh: Fresh | None,
 ) -> SendResult:
     result = SendResult(period=key, next_due=next_slot(config, now).isoformat())
     with _reading(settings) as store:
         last = outbox.last_period(store, scenario.name) if store is not None else None
         if last is not None and last[0] >= key:
             return result
-        rec = recommend(source, settings=settings)
+        rec = fresh() if fresh is not None else stored_for(store, scenario, source)
+        result.recommendation_id = rec.id
         contents = build_contents(store, rec, config, period, audiences(config, rec))
     for content in contents:
         who = config.recipients(content.team)
@@ -233,22 +260,24 @@ def _json_list(text: str) -> list[str]:
 
 
 def preview(
-    source: Path, team: str, settings: Settings, *, now: dt.datetime, reports_file: Path | None = None
+    scenario: Scenario,
+    source: Path,
+    team: str,
+    settings: Settings,
+    *,
+    now: dt.datetime,
+    reports_file: Path | None = None,
 ) -> tuple[ReportContent, RenderedReport]:
-    """``team``'s report (or the fleet's) from the latest stored recommendation of the scenario, or a fresh
-    one when none is stored (not stored either way); returns (content, RenderedReport)."""
-    scenario = load_scenario(source)
+    """``team``'s report (or the fleet's) from the latest stored recommendation of ``scenario``; nothing is
+    stored or sent. NotFoundError for an unknown team, or when no recommendation of the scenario is stored.
+    Returns (content, RenderedReport)."""
     has_config = reports_file is not None or scenario.reports is not None
     config = reports_of(scenario, source, reports_file) if has_config else ReportsConfig()
     known = [*sorted({m.team for m in scenario.models}), FLEET]
     if team not in known:
         raise NotFoundError("team", team, known=known, where="--team")
     with _reading(settings) as store:
-        rec = None
-        if store is not None:
-            with contextlib.suppress(NotFoundError):
-                rec = load_recommendation(store, scenario=scenario.name)
-        rec = rec or recommend(source, settings=settings)
+        rec = stored_for(store, scenario, source)
         (content,) = build_contents(store, rec, config, period_at(config, now), [team])
     return content, render_report(content)
 

@@ -40,7 +40,7 @@ _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # Current-generation CPU families and the GPU/accelerator families inference teams use (the default set).
 DEFAULT_CPU_FAMILIES = ("c6i", "c7i", "c6g", "c7g", "m6i", "m7i", "m6g", "m7g", "r6i", "r7i", "c6a", "m6a")
 DEFAULT_GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "inf2")
-# The largest EC2 types in the bundled specs (advisor/pricing_data/ec2_instances.csv): u7i-12tb.224xlarge and
+# The largest EC2 types in the bundled specs (pricing_data/ec2_instances.csv): u7i-12tb.224xlarge and
 # the u7in-*.224xlarge have 896 vCPUs, u7in-32tb.224xlarge 32 TiB of memory.
 MAX_VCPU = 896
 MAX_MEMORY_GIB = 32_768

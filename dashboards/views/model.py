@@ -8,6 +8,7 @@ import dashkit
 import plotly.graph_objects as go
 import streamlit as st
 
+import advisor.render as render
 from advisor.insights import ReplayView, comparison_table, model_replay, model_row
 
 MAX_POINTS = 20_000  # per trace; longer replays are shown at a coarser step
@@ -124,8 +125,8 @@ def _plan_section(m) -> None:  # type: ignore[no-untyped-def]
     if p.plan.autoscaling.schedules:
         facts["scheduled minimums"] = model_row(m)["schedules"]
     st.table({"": list(facts), "value": list(facts.values())})
-    if m.platform_choice:
-        st.caption(f"Why {p.platform.value}: {m.platform_choice}")
+    if why := render.platform_choice(m):
+        st.caption(f"Why {p.platform.value}: {why}")
 
 
 def _provenance(rec, m) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dashkit
 import streamlit as st
 
+import advisor.render as render
 from advisor.insights import model_table
 
 st.title("Overview")
@@ -14,7 +15,7 @@ with dashkit.page_errors():
     if rec is not None:
         t = rec.totals
         dashkit.caption_for(rec)
-        st.markdown(f"**{rec.summary}**")
+        st.markdown(f"**{render.headline(rec.models, rec.totals)}**")
         cols = st.columns(4)
         cols[0].metric("Today ($/month)", dashkit.usd(t.current_usd_per_month))
         saving = t.savings_vs_current_pct
@@ -101,4 +102,5 @@ with dashkit.page_errors():
         st.caption(
             f"Shown: {len(table)} of {len(rec.models)} models; their recommended total "
             f"{dashkit.usd(float(table['recommended_usd_per_month'].fillna(0).sum()))}/month."
+            + (f" {pooled}" if (pooled := render.pooling_note(rec)) is not None else "")
         )

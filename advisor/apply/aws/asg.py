@@ -31,7 +31,7 @@ from typing import Any
 
 from advisor.apply.aws.clients import AwsApplier, call, poll_waits, resource_label
 from advisor.apply.base import ApplyError, Intent, Progress, Refused, State, Step
-from advisor.recommendation.model import NodePool
+from advisor.recommendation.deployment import NodePool
 from advisor.render.apply import json_file
 
 POLICY_NAME = "advisor-target-tracking"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -58,19 +58,19 @@ class SageMakerApplier(AwsApplier):
         session_for: SessionFor,
         *,
         timeout_s: float = 900.0,
-        instance_vcpus: Callable[[str], float | None] = lambda _: None,
     ) -> None:
         super().__init__(session_for)
         self.timeout_s = timeout_s
-        self._vcpus = instance_vcpus
 
-    def _count_on(self, live: Mapping[str, Any], instance_type: str) -> int:
+    @staticmethod
+    def _count_on(live: Mapping[str, Any], instance_type: str, vcpus: Mapping[str, float]) -> int:
         """The live instance count, on a new type as many as give the same vCPUs (capacity is never cut by
-        the switch; target tracking trims it afterwards). Types of unknown size keep the count."""
+        the switch; target tracking trims it afterwards). ``vcpus`` are the recommendation's
+        (``SageMakerVariant.vcpus_by_instance_type``); a type not in it keeps the count."""
         count = int(live["InstanceCount"])
         if live["InstanceType"] == instance_type:
             return count
-        old, new = self._vcpus(live["InstanceType"]), self._vcpus(instance_type)
+        old, new = vcpus.get(live["InstanceType"]), vcpus.get(instance_type)
         if old is None or new is None or new <= 0:
             return count
         return max(1, math.ceil(count * old / new - 1e-9))
@@ -158,7 +158,7 @@ class SageMakerApplier(AwsApplier):
                 fix="remove them (advisor sets target tracking and schedules itself), then apply again",
             )
         aas.refuse_others(live, intent.guardrails.force, f"endpoint variant {self.label(intent)}")
-        count = self._count_on(live["Variant"], instance_type)
+        count = self._count_on(live["Variant"], instance_type, v.vcpus_by_instance_type)
         count = min(max(count, v.min_instance_count), v.max_instance_count)
         rpn = max(1, intent.model.plan.replicas_per_node if intent.model.plan else 1)
         return {

@@ -30,7 +30,7 @@ from advisor.domain import cron_expression, iana_zone
 from advisor.platforms.kubernetes import DEFAULT_K8S_VERSION, check_k8s_version
 from advisor.platforms.naming import dns_label, kubernetes_arch
 from advisor.platforms.targets import KubernetesTarget, Orchestrator
-from advisor.recommendation.model import NodePool
+from advisor.recommendation.deployment import NodePool
 
 Manifest = dict[str, Any]
 

@@ -4,7 +4,8 @@ Imported only inside generator processes (``python -m advisor.bench.loadgen.proc
 monkey-patches the whole process with gevent, which must never happen to the orchestrator, the test runner
 or the dashboard. Everything here runs on gevent.
 
-How a point runs in one process: :class:`PointDriver` installs a schedule (:mod:`advisor.bench.loadgen.arrivals`)
+How a point runs in one process: :class:`PointDriver` installs a schedule
+(:mod:`advisor.bench.loadgen.arrivals`)
 that every :class:`ArrivalUser` of the process takes arrivals from. Each user sleeps until its arrival's
 intended time, sends through Locust's ``FastHttpSession`` with ``catch_response=True``, and before the
 response is reported rewrites ``response_time`` to the latency *from the intended send time* and the name to

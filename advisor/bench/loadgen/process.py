@@ -1,4 +1,5 @@
-"""The load-generator process: Locust as a library, driven over stdin/stdout by :mod:`advisor.bench.loadgen.driver`.
+"""The load-generator process: Locust as a library, driven over stdin/stdout by
+:mod:`advisor.bench.loadgen.driver`.
 
 Run as ``python -m advisor.bench.loadgen.process`` (never imported by the orchestrator: Locust
 monkey-patches with gevent on import). Roles:

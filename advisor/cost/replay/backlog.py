@@ -7,7 +7,8 @@ b_t = max(0, b_{t−1} + (d_t − ready_t·μ)·Δ), vectorised as b_t = S_t −
 S the cumulative sum of the net arrivals. The profile is cyclic, so the backlog entering the first step is
 the one leaving the last (a second pass).
 
-Who drains it depends on the load balancer (``advisor.cost.replay.balancing``). Behind least outstanding requests
+Who drains it depends on the load balancer (``advisor.cost.replay.balancing``). Behind least outstanding
+requests
 one shared backlog waits for whichever replica frees first: net inflow d − ready·μ, and an arrival behind B
 waits B ÷ (ready·μ). Behind a random or round-robin split each replica queues what it was sent: the same
 recursion runs on one replica's inflow d ÷ ready − μ, so the replicas ready since the burst began (the

@@ -20,7 +20,8 @@ thousands of servers cost no loop). The replica count enters through classes: th
 the class of its ready replicas, evaluated at the class's lowest count (conservative: fewer replicas
 spread no better).
 
-Backlogs (``advisor.cost.replay.backlog``): behind least-outstanding-requests a burst's backlog waits for whichever
+Backlogs (``advisor.cost.replay.backlog``): behind least-outstanding-requests a burst's backlog waits for
+whichever
 replica frees first, so every ready replica drains it; behind random and round-robin splits requests queue
 at the replica they were sent to, and only the replicas that were overloaded hold and drain it, while new
 replicas take their even share of new arrivals.

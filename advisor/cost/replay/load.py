@@ -1,5 +1,6 @@
 """Which queue-table bin each step's requests fall in, which steps are overloaded, and the backlog behind
-them (``advisor.cost.replay.backlog``): the part of the replay (``advisor.cost.replay.engine``) once replicas are known."""
+them (``advisor.cost.replay.backlog``): the part of the replay (``advisor.cost.replay.engine``) once replicas
+are known."""
 
 from __future__ import annotations
 

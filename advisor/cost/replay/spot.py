@@ -24,7 +24,8 @@ midpoint, the rate at which a pool's every node would be interrupted if all its 
 The lost nodes are replaced after ``replacement_delay_s`` from the other pools (EC2 Auto Scaling capacity
 rebalancing and Karpenter both launch into the types still available) or on-demand where the plan falls
 back; with one pool and no fallback nothing can host them until the pool recovers (``pool_outage_s``).
-That is the event an on-demand base is sized for (``advisor.optimize.rightsize.sizing.on_demand_base_for_spot``).
+That is the event an on-demand base is sized for
+(``advisor.optimize.rightsize.sizing.on_demand_base_for_spot``).
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ def load_savings_plan_rates(path: Path = SAVINGS_PLANS_CSV) -> list[SavingsPlanR
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(
             f"Savings Plans rates cannot be read ({exc.__class__.__name__})", where=str(path),
-            fix="reinstall advisor (the file ships in advisor/pricing_data/commitments/)",
+            fix="reinstall advisor (the file ships in pricing_data/commitments/)",
         ) from None  # fmt: skip
     missing = [c for c in _REQUIRED if c not in frame.columns]
     if missing:

@@ -36,13 +36,8 @@ from advisor.optimize.rightsize.candidates import CandidateTypes
 from advisor.optimize.rightsize.compare import CurrentCost
 from advisor.optimize.rightsize.outcome import ModelOutcome, Served
 from advisor.optimize.rightsize.pricecache import PriceCache
-from advisor.recommendation.model import (
-    Action,
-    ChurnCheck,
-    CommitmentSummary,
-    PackingSummary,
-    Placement,
-)
+from advisor.recommendation.deployment import Placement
+from advisor.recommendation.model import Action, ChurnCheck, CommitmentSummary, PackingSummary
 from advisor.recommendation.plan import Plan
 from advisor.scenario.model import Scenario
 from advisor.traffic.profile import HOURS_PER_MONTH
@@ -176,7 +171,8 @@ def commitment_for(
 
     The on-demand part of each plan's replayed spend ($/h per step: on-demand nodes × node price) is rolled
     up to billing hours and summed over models (profiles aligned by position, i.e. read as the same period),
-    then :func:`advisor.optimize.fleet.commitments.recommend_commitment` sizes the commitment (``base``: the lowest
+    then :func:`advisor.optimize.fleet.commitments.recommend_commitment` sizes the commitment (``base``: the
+    lowest
     hourly spend, used in full every hour). SageMaker plans are left out: Compute Savings Plans do not cover
     SageMaker (SageMaker Savings Plans do; no rates for them are on file). Returns the summary, or None with
     a note saying why there is none.

@@ -45,7 +45,8 @@ from advisor.optimize.packing.labels import (
 from advisor.optimize.rightsize.candidates import CandidateTypes
 from advisor.platforms.naming import dns_label
 from advisor.platforms.targets import Orchestrator
-from advisor.recommendation.model import PackingGroup, PackingSummary, Placement
+from advisor.recommendation.deployment import Placement
+from advisor.recommendation.model import PackingGroup, PackingSummary
 
 MIN_POOLING_GAIN = 0.02  # adopt shared pools only when they save more than 2 % at the peak
 MIN_GROUP_TIME_S = 0.2

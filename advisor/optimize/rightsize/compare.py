@@ -29,6 +29,7 @@ from advisor.recommendation.plan import (
     Plan,
     PurchaseMix,
 )
+from advisor.recommendation.totals import savings_pct
 from advisor.scenario.model import ClusterPolicy, CurrentDeployment, ModelSpec
 from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile
 
@@ -197,13 +198,6 @@ def baseline_comparisons(
             )
         )
     return out
-
-
-def savings_pct(reference_usd: float | None, recommended_usd: float) -> float | None:
-    """(reference − recommended) ÷ reference × 100; None without a positive reference."""
-    if reference_usd is None or reference_usd <= 0:
-        return None
-    return (reference_usd - recommended_usd) / reference_usd * 100.0
 
 
 # ----- helpers ---------------------------------------------------------------------------------------

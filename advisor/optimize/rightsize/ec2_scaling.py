@@ -93,7 +93,8 @@ def ec2_scaling(deploy: DeployTarget | None) -> Ec2Scaling | None:
 
 @dataclass(frozen=True)
 class Timing:
-    """The autoscaling parameters a plan on a platform gets (``advisor.recommendation.plan.AutoscalingPolicy``)."""
+    """The autoscaling parameters a plan on a platform gets
+    (``advisor.recommendation.plan.AutoscalingPolicy``)."""
 
     scale_up_delay_s: float
     scale_down_stabilisation_s: float

@@ -1,6 +1,7 @@
 """What the optimiser learnt about one model: a frozen outcome per model, served or not.
 
-The per-model stage (:mod:`advisor.optimize.rightsize.per_model`) turns a scenario model into a :class:`ModelInputs`
+The per-model stage (:mod:`advisor.optimize.rightsize.per_model`) turns a scenario model into a
+:class:`ModelInputs`
 (its traffic, its capacities, what runs today) and then into either :class:`Served` (the best plan within
 the SLO budget, the alternatives, the baselines and the bounds) or :class:`Unservable` (why, and what would
 fix it). The fleet stage and the document builder only read these values.

@@ -1,4 +1,5 @@
-"""The per-model stage of ``recommend``: from a scenario model to a frozen :mod:`~advisor.optimize.rightsize.outcome`.
+"""The per-model stage of ``recommend``: from a scenario model to a frozen
+:mod:`~advisor.optimize.rightsize.outcome`.
 
 For each model, in order:
 
@@ -8,7 +9,8 @@ For each model, in order:
    figures, and flagged estimates; an SLO below the fastest latency ever measured, or a bench that found no
    passing rate at this SLO, ends here as :class:`~advisor.optimize.rightsize.outcome.Unservable`;
 3. what runs today, priced and replayed (:func:`advisor.optimize.rightsize.compare.price_current`);
-4. its shape candidates and their prefilter (:mod:`advisor.optimize.rightsize.candidates`), then the policy and
+4. its shape candidates and their prefilter (:mod:`advisor.optimize.rightsize.candidates`), then the policy
+and
    purchase-mix search by replay (:mod:`advisor.optimize.rightsize.search`);
 5. the baselines for the chosen plan, and the fluid lower bounds over every candidate.
 
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.capacity import BenchEvidence, build_capacities
+from advisor.capacity import BenchEvidence, capacities_for_model
 from advisor.domain import Platform
 from advisor.errors import AdvisorError, ConfigError, at_field
 from advisor.optimize.rightsize.candidates import (
@@ -45,9 +47,8 @@ from advisor.pricing.catalog import Catalog
 from advisor.recommendation.plan import LoadBalancerKind, LoadBalancerSpec
 from advisor.scenario.model import ModelSpec, Scenario
 from advisor.settings import Settings
-from advisor.traffic import ops
-from advisor.traffic.library import resolve_profile
 from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile
+from advisor.traffic.scenario import load_model_profile
 
 PREFILTER_STEP_S = 3600  # the prefilter ranks shapes on hourly maxima of the demand
 
@@ -77,12 +78,7 @@ def model_inputs(index: int, spec: ModelSpec, ctx: ModelContext) -> ModelInputs:
     """Steps 1-3: the model's traffic, capacities and current deployment."""
     where = f"models.{index}"
     profile = load_model_profile(spec, ctx.settings, ctx.base_dir, where, ctx.profiles)
-    measurements, floor = ctx.evidence.for_labels(spec.bench_labels)
-    caps = build_capacities(
-        spec.name, ctx.catalog, slo_p99_ms=spec.slo.latency_p99_ms, measurements=measurements,
-        given=spec.capacities_rps, replica_vcpu=spec.resources.vcpu, latency_floor=floor,
-        unloaded_p99_ms=spec.unloaded_p99_ms, policy=ctx.scenario.capacity_estimates, where=where,
-    )  # fmt: skip
+    caps = capacities_for_model(spec, ctx.catalog, ctx.evidence, ctx.scenario.capacity_estimates, where)
     scenario = ctx.scenario
     try:
         current = price_current(
@@ -150,38 +146,6 @@ def load_balancer_for(scenario: Scenario) -> LoadBalancerSpec:
         request_kib=half,
         response_kib=half,
     )
-
-
-def load_model_profile(
-    spec: ModelSpec,
-    settings: Settings,
-    base_dir: Path | None,
-    where: str,
-    cache: dict[str, TrafficProfile] | None = None,
-) -> TrafficProfile:
-    """The model's traffic: a file beside the scenario or a profile by name, rescaled as the scenario says."""
-    ref = spec.traffic.profile
-    candidate = base_dir / ref if base_dir is not None else None
-    key = str(candidate) if candidate is not None and candidate.is_file() else ref
-    try:
-        if cache is not None and key in cache:
-            profile = cache[key]
-        else:
-            profile = resolve_profile(key, settings)
-            if cache is not None:
-                cache[key] = profile
-        profile = ops.transform(
-            profile, peak_rps=spec.traffic.peak_rps, monthly_requests=spec.traffic.monthly_requests
-        )
-    except AdvisorError as exc:
-        raise at_field(exc, f"{where}.traffic.profile") from None
-    if profile.peak_rps <= 0:
-        raise ConfigError(
-            "the traffic profile carries no requests",
-            where=f"{where}.traffic",
-            fix="use a profile with traffic",
-        )
-    return profile
 
 
 def floor_bound_usd_per_month(

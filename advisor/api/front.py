@@ -1,12 +1,5 @@
-"""The library's front door: one function per question the surfaces (CLI, notebook, dashboard) ask.
-
-Each wires the pure stages to the outside world the same way for every caller: settings (from the
-environment unless given), the price catalog in force, and the bench results in the store under
-``ADVISOR_HOME``. ``advisor recommend SCENARIO`` is :func:`recommend` followed by :func:`save`; a
-notebook gets the very same figures from ``advisor.recommend("scenario.yaml")``.
-
-Reading never creates anything: without a store there is simply no bench evidence.
-"""
+"""One function per question the surfaces ask: recommend, save, the stored recommendations, a model's
+profile and capacities (re-exported by :mod:`advisor.api`)."""
 
 from __future__ import annotations
 
@@ -14,19 +7,19 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from advisor.capacity import BenchEvidence, ModelCapacities, build_capacities, read_evidence
+from advisor.capacity import BenchEvidence, ModelCapacities, capacities_for_model, read_evidence
 from advisor.errors import NotFoundError
 from advisor.optimize.recommend import Progress, RecommendOptions, utc_now
 from advisor.optimize.recommend import recommend as _recommend
-from advisor.optimize.rightsize.per_model import load_model_profile
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.model import Recommendation, new_recommendation_id
-from advisor.recommendation.store import list_recommendations, load_recommendation, save_recommendation
+from advisor.render.words import with_words
 from advisor.scenario.checks import check_names
 from advisor.scenario.model import ModelSpec, Scenario, load_scenario
 from advisor.settings import Settings, load_settings
 from advisor.store import Store
 from advisor.traffic.profile import TrafficProfile
+from advisor.traffic.scenario import load_model_profile
 
 
 def evidence_for(scenario: Scenario, settings: Settings) -> BenchEvidence:
@@ -62,6 +55,7 @@ def recommend(
     clock: Callable[[], dt.datetime] = utc_now,
     new_id: Callable[[dt.datetime], str] = new_recommendation_id,
     scenario_file: Path | None = None,
+    check: bool = True,
 ) -> Recommendation:
     """The recommendation for a scenario (a file path or a loaded :class:`Scenario`); nothing is stored.
 
@@ -74,8 +68,9 @@ def recommend(
     scenario, read_from = _scenario(scenario)
     scenario_file = read_from or scenario_file
     catalog = catalog or Catalog.load(settings)
-    check_scenario(scenario, scenario_file, catalog)
-    return _recommend(
+    if check:  # False when the caller has just checked it (`advisor recommend` checks before --bench)
+        check_scenario(scenario, scenario_file, catalog)
+    rec = _recommend(
         scenario,
         catalog,
         settings,
@@ -86,6 +81,7 @@ def recommend(
         clock=clock,
         new_id=new_id,
     )
+    return with_words(rec)
 
 
 def model_profile(
@@ -111,38 +107,10 @@ def model_capacities(
     settings = settings or load_settings()
     scenario, _ = _scenario(scenario)
     index, spec = _model(scenario, model)
-    measurements, floor = (evidence or evidence_for(scenario, settings)).for_labels(spec.bench_labels)
-    return build_capacities(
-        spec.name, catalog or Catalog.load(settings), slo_p99_ms=spec.slo.latency_p99_ms,
-        measurements=measurements, given=spec.capacities_rps, replica_vcpu=spec.resources.vcpu,
-        latency_floor=floor, unloaded_p99_ms=spec.unloaded_p99_ms, policy=scenario.capacity_estimates,
-        where=f"models.{index}",
-    )  # fmt: skip
-
-
-def save(rec: Recommendation, settings: Settings | None = None) -> None:
-    """Store a recommendation in the store under ``ADVISOR_HOME`` (one transaction)."""
-    settings = settings or load_settings()
-    with Store(settings.db_path) as store:
-        save_recommendation(store, rec)
-
-
-def stored_recommendation(
-    rec_id: str | None = None, *, scenario: str | None = None, settings: Settings | None = None
-) -> Recommendation:
-    """A stored recommendation by id, or the latest (of ``scenario``); NotFoundError when there is none."""
-    settings = settings or load_settings()
-    with Store.for_reading(settings.db_path) as store:
-        return load_recommendation(store, rec_id, scenario=scenario)
-
-
-def stored_recommendations(limit: int = 50, *, settings: Settings | None = None) -> list[dict[str, object]]:
-    """Newest first: id, created_at, scenario, schema_version (empty without a store)."""
-    settings = settings or load_settings()
-    if not settings.db_path.is_file():
-        return []
-    with Store.for_reading(settings.db_path) as store:
-        return list_recommendations(store, limit)
+    evidence = evidence or evidence_for(scenario, settings)
+    return capacities_for_model(
+        spec, catalog or Catalog.load(settings), evidence, scenario.capacity_estimates, f"models.{index}"
+    )
 
 
 def _scenario(scenario: Scenario | Path | str) -> tuple[Scenario, Path | None]:

@@ -1,14 +1,24 @@
-"""Fleet totals of a Recommendation: what the plans cost together, against today, baselines and bounds.
+"""The rules that decide the recommendation's cost figures, each in one function, stored in the document.
 
-Every figure is a sum of per-model figures already in the document; a model held back by the churn guard
-counts at what it costs today (:func:`effective_usd`), and a baseline has a fleet total only where every
-planned model has one.
+- :func:`effective_usd`: what one model costs under the recommendation. A model that changes (or is new)
+  costs its plan less its share of the shared-pool saving; a model whose change the churn guard holds back
+  (``keep_current``), or that cannot be recommended, costs what runs today. The optimiser stores it as
+  ``ModelRecommendation.effective_usd_per_month``; :func:`advisor.recommendation.migrate.load_document`
+  fills it in documents stored before the field existed. Surfaces read the field, never this function.
+- :func:`fleet_totals`: every fleet figure is a sum of per-model figures already in the document; a
+  baseline has a fleet total only where every planned model has one.
 """
 
 from __future__ import annotations
 
-from advisor.optimize.rightsize.compare import savings_pct
 from advisor.recommendation.model import Action, ModelRecommendation, PackingSummary, Totals
+
+
+def savings_pct(reference_usd: float | None, recommended_usd: float) -> float | None:
+    """(reference − recommended) ÷ reference × 100; None without a positive reference."""
+    if reference_usd is None or reference_usd <= 0:
+        return None
+    return (reference_usd - recommended_usd) / reference_usd * 100.0
 
 
 def effective_usd(m: ModelRecommendation) -> float | None:
@@ -20,15 +30,21 @@ def effective_usd(m: ModelRecommendation) -> float | None:
     return None
 
 
+def with_effective_costs(models: list[ModelRecommendation]) -> list[ModelRecommendation]:
+    """``models`` with ``effective_usd_per_month`` set by :func:`effective_usd`."""
+    return [m.model_copy(update={"effective_usd_per_month": effective_usd(m)}) for m in models]
+
+
 def fleet_totals(models: list[ModelRecommendation], packing: PackingSummary | None) -> Totals:
-    rec = sum(v for m in models if (v := effective_usd(m)) is not None)
+    """The fleet's totals from per-model figures (``models`` carry their stored effective costs)."""
+    rec = sum(v for m in models if (v := m.effective_usd_per_month) is not None)
     with_current = [m for m in models if m.current is not None and m.current.usd_per_month is not None]
     cur = (
         sum(m.current.usd_per_month or 0.0 for m in with_current if m.current is not None)
         if with_current
         else None
     )
-    rec_cur = sum(effective_usd(m) or 0.0 for m in with_current) if with_current else None
+    rec_cur = sum(m.effective_usd_per_month or 0.0 for m in with_current) if with_current else None
     # Baselines are alternatives to each plan: a fleet total only where every planned model has one.
     planned = [m for m in models if m.cost is not None]
     plan_usd = sum(
@@ -66,29 +82,3 @@ def fleet_totals(models: list[ModelRecommendation], packing: PackingSummary | No
 def comparison_usd(m: ModelRecommendation, name: str) -> float | None:
     """$/month of one baseline of a model; None when it is unavailable."""
     return next((b.usd_per_month for b in m.baselines if b.name == name), None)
-
-
-def summary_line(models: list[ModelRecommendation], totals: Totals) -> str:
-    served = [m for m in models if m.action is not Action.CANNOT_RECOMMEND]
-    cannot = len(models) - len(served)
-    if not served:
-        return f"cannot recommend: no plan meets the SLO for any of the {len(models)} model(s)"
-    text = f"{len(served)} model(s) for ${totals.recommended_usd_per_month:,.2f}/month"
-    if totals.savings_vs_current_pct is not None and totals.current_usd_per_month is not None:
-        pct, today = totals.savings_vs_current_pct, totals.current_usd_per_month
-        running = [m for m in served if m.current is not None]
-        change = f"{pct:.1f}% less" if pct >= 0 else f"{-pct:.1f}% more"
-        if len(running) == len(served):
-            text += f", {change} than today's ${today:,.2f}/month"
-        else:  # today's cost covers only the models that run today: compare those alone
-            new = totals.recommended_for_current_models_usd_per_month or 0.0
-            text += (
-                f"; the {len(running)} model(s) running today: ${new:,.2f} against ${today:,.2f}/month "
-                f"({change})"
-            )
-    held = totals.held_back_savings_usd_per_month
-    if held > 0:
-        text += f"; ${held:,.2f}/month more held back by the churn guard ({totals.held_back_models} model(s))"
-    if cannot:
-        text += f"; {cannot} model(s) cannot be recommended"
-    return text

@@ -1,9 +1,5 @@
-"""The replay behind a stored plan, and what-if re-runs of a stored recommendation.
-
-:func:`model_replay` replays one model's stored plan over its traffic profile (the same cost model and
-seed the recommendation used) and returns the per-step series a chart needs: demand against the capacity
-that was ready, split by purchase option, with the overloaded steps. It re-prices with the catalog in
-force, so when prices moved since the recommendation, the replayed cost says so beside the stored one.
+"""What-if re-runs of a stored recommendation: a new recommendation, made by the optimiser, of the same
+scenario with a few knobs changed.
 
 :func:`what_if` re-runs the optimiser on the recommendation's scenario with a few knobs changed
 (:class:`WhatIf`): one model's traffic scale and SLO, and the scenario's spot policy, HA floor and
@@ -15,107 +11,24 @@ that the saved document replays and varies like any other.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from advisor.api import model_profile, recommend, save
-from advisor.cost import resolve_prices, simulate
+from advisor.api.front import model_profile, recommend
 from advisor.domain import InterruptionBand, Platform
 from advisor.errors import InputError, NotFoundError
 from advisor.optimize.recommend import utc_now
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.model import ModelRecommendation, Recommendation, new_recommendation_id
+from advisor.recommendation.source import scenario_path
+from advisor.recommendation.store import save
+from advisor.render.numbers import usd
 from advisor.scenario.model import Scenario, load_scenario
 from advisor.settings import Settings, load_settings
-
-
-def scenario_path(rec: Recommendation) -> Path:
-    """The scenario file ``rec`` was computed from (relative paths are read from the working directory)."""
-    if rec.scenario_file is None:
-        raise InputError(
-            f"recommendation {rec.id} was computed from a scenario given in code, not a file",
-            where="scenario_file",
-            fix="recommend from a scenario file (`advisor recommend SCENARIO.yaml`) to replay or vary it",
-        )
-    path = Path(rec.scenario_file)
-    if not path.is_file():
-        raise InputError(
-            f"scenario file {rec.scenario_file} of recommendation {rec.id} not found from {Path.cwd()}",
-            where="scenario_file",
-            fix="start the dashboard in the directory `advisor recommend` ran in",
-        )
-    return path
-
-
-def _planned(rec: Recommendation, model: str) -> ModelRecommendation:
-    m = rec.model(model)
-    if m.plan is None or m.cost is None:
-        raise NotFoundError(
-            "planned model", model, known=[x.model for x in rec.models if x.plan is not None],
-            fix=f"{model} has no plan ({m.action.value}): {m.reason or 'see the recommendation'}",
-        )  # fmt: skip
-    return m
-
-
-@dataclass(frozen=True)
-class ReplayView:
-    """One model's stored plan replayed over its profile (``frame`` per step, indexed by time)."""
-
-    model: str
-    profile: str
-    seed: int
-    step_s: int
-    frame: pd.DataFrame
-    usd_per_month: float
-    stored_usd_per_month: float
-    overload_minutes: float
-
-    @property
-    def matches_stored(self) -> bool:
-        """The replay prices the plan as the recommendation did (within a cent a month)."""
-        return abs(self.usd_per_month - self.stored_usd_per_month) < 0.01
-
-
-def model_replay(
-    rec: Recommendation, model: str, *, settings: Settings | None = None, catalog: Catalog | None = None
-) -> ReplayView:
-    """Replay ``model``'s stored plan; columns: demand_rps, capacity_rps (ready), capacity_on_demand_rps,
-    capacity_spot_rps, provisioned_capacity_rps, replicas (provisioned), overloaded, usd_per_hour."""
-    settings = settings or load_settings()
-    m = _planned(rec, model)
-    assert m.plan is not None and m.cost is not None
-    plan = m.plan.plan
-    profile = model_profile(scenario_path(rec), model, settings=settings)
-    seed = m.slo_risk.seeds[0] if m.slo_risk is not None and m.slo_risk.seeds else rec.provenance.seed
-    result = simulate(plan, profile, resolve_prices(plan, catalog or Catalog.load(settings)), seed=seed)
-    ts = result.timeseries()
-    cap = plan.capacity.rps_per_replica
-    ready = ts["ready_replicas"].to_numpy(dtype=float)
-    on_demand_ready = np.minimum(ready, ts["nodes_on_demand"].to_numpy(dtype=float) * plan.replicas_per_node)
-    frame = pd.DataFrame(
-        {
-            "demand_rps": ts["demand_rps"],
-            "capacity_rps": ready * cap,
-            "capacity_on_demand_rps": on_demand_ready * cap,
-            "capacity_spot_rps": (ready - on_demand_ready) * cap,
-            "provisioned_capacity_rps": ts["provisioned_replicas"].to_numpy(dtype=float) * cap,
-            "replicas": ts["provisioned_replicas"],
-            "overloaded": ts["overloaded"].astype(bool),
-            "usd_per_hour": ts["usd_per_hour"],
-        },
-        index=ts.index,
-    )
-    return ReplayView(
-        model=model, profile=m.traffic_profile or plan.name, seed=seed, step_s=profile.step_s, frame=frame,
-        usd_per_month=result.usd_per_month, stored_usd_per_month=m.cost.usd_per_month,
-        overload_minutes=result.slo.overload_minutes,
-    )  # fmt: skip
 
 
 class WhatIf(BaseModel):
@@ -225,7 +138,7 @@ def cost_change(stored: ModelRecommendation, varied: ModelRecommendation) -> flo
 
 
 def _usd(m: ModelRecommendation) -> str:
-    return f"${m.cost.usd_per_month:,.2f}" if m.cost is not None else "—"
+    return usd(m.cost.usd_per_month if m.cost is not None else None)
 
 
 _FIGURES: list[tuple[str, Callable[[ModelRecommendation], str]]] = [

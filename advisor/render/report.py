@@ -1,9 +1,10 @@
 """What a cost report says, per team and for the fleet, from a stored recommendation and the one the
 previous report was made from.
 
-Figures. The **projected cost** of a team is what its models' recommended plans cost per month at this
-period's traffic (the recommendation's per-model ``cost``; kept models at today's cost); **today** is what
-its current deployments cost at the same traffic. The change against the previous report is explained per
+Figures. The **projected cost** of a team is the sum of its models' effective costs as the recommendation
+stores them (``effective_usd_per_month``: a changed model's plan less its pooling share, a held-back model
+at today's cost), so that a team's figures add up to the fleet's totals; **today** is what its current
+deployments cost at the same traffic. The change against the previous report is explained per
 model: traffic (requests per month), the plan (platform, shape, bounds, purchase mix) and prices (the
 sources behind the model's cost). The **top actions** are the three largest monthly savings among the
 team's changes, each with its SLO risk. Alerts: a spend change of at least ``alerts.spend_change_pct``
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from advisor.recommendation.model import ModelRecommendation, Recommendation
+from advisor.render.numbers import usd
 from advisor.scenario.reports import FLEET, ReportsConfig
 
 TOP_ACTIONS = 3
@@ -93,12 +95,6 @@ class ReportContent:
         return f"{who} · {self.scenario}"
 
 
-def _cost(m: ModelRecommendation) -> float | None:
-    if m.cost is not None:
-        return m.cost.usd_per_month
-    return m.current.usd_per_month if m.current is not None else None
-
-
 def _plan_text(m: ModelRecommendation) -> str:
     p = m.plan
     if p is None:
@@ -119,7 +115,7 @@ def _link(config: ReportsConfig, page: str, **query: str) -> str | None:
 
 def model_line(m: ModelRecommendation, rec: Recommendation, config: ReportsConfig) -> ModelLine:
     today = m.current.usd_per_month if m.current is not None else None
-    cost = _cost(m)
+    cost = m.effective_usd_per_month
     risk = m.slo_risk
     return ModelLine(
         model=m.model,
@@ -172,7 +168,7 @@ def _alerts(
                 Alert(
                     "spend_change",
                     f"{who}: projected cost {change:+.1f}% since the last report "
-                    f"(${previous:,.2f} → ${content_usd:,.2f}/month; rule: ±{rule:g}%)",
+                    f"({usd(previous)} → {usd(content_usd)}/month; rule: ±{rule:g}%)",
                 )
             )
     if budget is not None:
@@ -181,8 +177,8 @@ def _alerts(
             alerts.append(
                 Alert(
                     "budget",
-                    f"{who}: projected ${content_usd:,.2f}/month is "
-                    f"{100 * content_usd / budget:.0f}% of the ${budget:,.2f} budget "
+                    f"{who}: projected {usd(content_usd)}/month is "
+                    f"{100 * content_usd / budget:.0f}% of the {usd(budget)} budget "
                     f"(threshold {max(reached):g}% reached)",
                 )
             )
@@ -216,12 +212,14 @@ def build_report(
     )
     before = {m.model: m for m in previous.models} if previous is not None else {}
     prev_models = [m for m in before.values() if team == FLEET or m.team == team]
-    previous_usd = sum(_cost(m) or 0.0 for m in prev_models) if previous is not None else None
+    previous_usd = (
+        sum(m.effective_usd_per_month or 0.0 for m in prev_models) if previous is not None else None
+    )
     changes = [
         Change(
             m.model,
-            _cost(before[m.model]) if m.model in before else None,
-            _cost(m),
+            before[m.model].effective_usd_per_month if m.model in before else None,
+            m.effective_usd_per_month,
             explain(before.get(m.model), m),
         )
         for m in chosen
@@ -264,7 +262,7 @@ def build_report(
         teams=[
             (
                 t,
-                sum(_cost(m) or 0.0 for m in rec.models if m.team == t),
+                sum(m.effective_usd_per_month or 0.0 for m in rec.models if m.team == t),
                 _sum_or_none(
                     [m.current.usd_per_month if m.current else None for m in rec.models if m.team == t]
                 ),
