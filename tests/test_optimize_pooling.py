@@ -13,6 +13,7 @@ from advisor.platforms.targets import Orchestrator
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.model import ChurnCheck, Comparison
 from advisor.recommendation.plan import AutoscalingPolicy, Capacity, CapacityProvenance, Plan
+from advisor.render import churn_note
 from advisor.settings import Settings
 from tests.optimize_helpers import model, scenario
 
@@ -112,7 +113,7 @@ def test_churn_guard_follows_the_balanced_rule_on_the_model_alone() -> None:
     # Move to c6i.large, peaking at 30 replicas, for $2,000: saves 33 % of its cost, restarts all 30: 0.33.
     held = _churn(cur, 2000.0, _plan("c6i.large", 30))
     assert not held.passed and held.score == pytest.approx((1000 / 3000) / 1.0)
-    assert held.disruption_fraction == 1.0 and "of this model's cost and replicas" in held.note
+    assert held.disruption_fraction == 1.0 and "of this model's cost and replicas" in churn_note(held)
     # For $1,000 the saving is 66.7 % for the same restarts: 0.67, worth it.
     ok = _churn(cur, 1000.0, _plan("c6i.large", 30))
     assert ok.passed and ok.score == pytest.approx((2000 / 3000) / 1.0)
@@ -142,7 +143,7 @@ def test_churn_guard_minimum_saving_and_payback() -> None:
     cur = _current(Platform.EC2, "m5.xlarge", 4, 100.0)
     # $8/month saved: under the $10 minimum, however little it disrupts.
     low = _churn(cur, 92.0, _plan("m5.xlarge", 4))
-    assert not low.passed and "$10.00 minimum" in low.note
+    assert not low.passed and "$10.00 minimum" in churn_note(low)
     # Each of the 4 restarted replicas runs twice for the plan's 180 s scale-up delay at $100/730/4 per
     # replica-hour: $0.0274 of roll-out against $50/month (1.64 $/day) pays back in 0.0167 days.
     quick = _churn(cur, 50.0, _plan("c6i.large", 4))
@@ -151,7 +152,7 @@ def test_churn_guard_minimum_saving_and_payback() -> None:
     assert quick.payback_days == pytest.approx(rollout / (50 / (730 / 24)))
     # With a payback limit below that, the same change is held back.
     slow = _churn(cur, 50.0, _plan("c6i.large", 4), max_payback_days=0.001)
-    assert not slow.passed and "pays back in" in slow.note
+    assert not slow.passed and "pays back in" in churn_note(slow)
 
 
 def test_disruption_counts(catalog: Catalog) -> None:

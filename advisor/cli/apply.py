@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from advisor.cli.output import console, err_console, print_json
 from advisor.errors import ConfigError
+from advisor.render.apply import change_lines, field_lines
 from advisor.settings import Settings
 from advisor.store import Store
 
@@ -63,30 +64,9 @@ def _guardrails(rec: Any, max_disruption: int | None, min_on_demand: int | None)
     )
 
 
-def _show(value: Any) -> str:
-    return "(none)" if value is None else str(value)
-
-
 def _print_plan(applying: Any) -> None:
-    for m in applying.models:
-        costs = ""
-        if m.usd_per_month_today is not None and m.usd_per_month_after is not None:
-            costs = f"  (${m.usd_per_month_today:,.2f} → ${m.usd_per_month_after:,.2f}/month)"
-        head = f"{m.model} → {m.target}: "
-        if m.kind == "change":
-            console.print(
-                f"{head}{len(m.changes)} changes{costs}", markup=False, highlight=False, soft_wrap=True
-            )
-            for c in m.changes:
-                console.print(
-                    f"  {c.path}: {_show(c.before)} → {_show(c.after)}", markup=False, highlight=False
-                )
-            for n, step in enumerate(m.steps, start=1):
-                console.print(f"  step {n}: {step}", markup=False, highlight=False, soft_wrap=True)
-        else:
-            console.print(f"{head}{m.kind}: {m.reason}{costs}", markup=False, highlight=False, soft_wrap=True)
-            for name in m.files:
-                console.print(f"  file {name}", markup=False, highlight=False, soft_wrap=True)
+    for line in change_lines(applying):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _plan_json(applying: Any) -> dict[str, Any]:
@@ -278,13 +258,8 @@ def rollback_cmd(
         rec = load_recommendation(store, row["recommendation_id"])
         intent, before, changes = rollback_plan(store, registry, rec, row, force=force)
         console.print(f"rollback of change {change_id} ({row['model']} → {row['target']}):", markup=False)
-        for c in changes:
-            console.print(
-                f"  {c.path}: {_show(c.before)} → {_show(c.after)}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+        for line in field_lines(changes):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         if not yes:
             err_console.print(
                 "dry run: nothing changed; --yes restores", markup=False, highlight=False, soft_wrap=True

@@ -8,7 +8,6 @@ from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from advisor.cli.output import console, err_console, print_json, warn
 from advisor.cli.profile import FILL_HELP
@@ -20,6 +19,7 @@ from advisor.cost.simulate import simulate_many
 from advisor.errors import InputError
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.plan import Plan, load_plan
+from advisor.render.cost import cost_report
 from advisor.settings import Settings
 from advisor.traffic import ops
 from advisor.traffic.csvfile import FillPolicy
@@ -80,7 +80,8 @@ def simulate_cmd(
     if as_json:
         print_json(_payload(profile, results, extra, series, series_step_s))
         return
-    _print(profile, results, extra)
+    for part in cost_report(profile, results, extra):
+        console.print(part)
 
 
 def _run(plans: list[Plan], profile: TrafficProfile, prices: list[Any], seed: int) -> list[CostResult]:
@@ -138,66 +139,3 @@ def _payload(
         ]
         out.append(item)
     return _clean({"profile": profile.summary().model_dump(), "results": out})  # type: ignore[no-any-return]
-
-
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"${value:,.2f}"
-
-
-def _print(profile: TrafficProfile, results: list[CostResult], extra: dict[str, list[Baseline]]) -> None:
-    s = profile.summary()
-    console.print(
-        f"Profile [bold]{s.name}[/]: {s.duration_hours:,.0f} h at {s.step_s} s steps, "
-        f"mean {s.mean_rps:,.2f} rps, "
-        f"peak {s.peak_rps:,.2f} rps, {s.requests_per_month:,.0f} requests per 730 h month"
-    )
-    for r in results:
-        table = Table(title=f"{r.plan} — {r.platform} {r.shape} in {r.region}", show_header=False)
-        table.add_column("figure")
-        table.add_column("value", justify="right")
-        slo = r.slo
-        p99 = "unbounded (overloaded)" if slo.p99_ms_estimate is None else f"{slo.p99_ms_estimate:,.1f} ms"
-        rows = [
-            ("USD per month (730 h)", _money(r.usd_per_month)),
-            ("USD per million requests", _money(r.usd_per_million_requests)),
-            ("fluid lower bound per month", _money(r.fluid_bound_usd_per_month)),
-            ("efficiency (bound ÷ cost)", f"{r.efficiency:.1%}"),
-            ("utilisation of provisioned capacity", f"{r.utilisation_mean:.1%}"),
-            ("replicas mean / max", f"{r.replicas_mean:,.2f} / {r.replicas_max:,.0f}"),
-            ("capacity per replica", f"{r.capacity_rps_per_replica:g} rps ({r.capacity_provenance.value})"),
-            (
-                f"p99 estimate (SLO {slo.slo_p99_ms:g} ms)",
-                f"{p99} " + ("[green]ok[/]" if slo.meets_slo else "[red]miss[/]"),
-            ),
-            ("requests over the SLO", f"{slo.share_requests_over_slo:.4%}"),
-            ("overload minutes per month", f"{slo.overload_minutes_per_month:,.1f}"),
-            ("spot interruptions per month", f"{slo.interruptions_per_month:,.2f}"),
-        ]
-        for name, value in rows:
-            table.add_row(name, value)
-        for component, usd in r.breakdown.by_component.items():
-            if usd > 0:
-                table.add_row(f"  {component.replace('_', ' ')}", _money(usd))
-        console.print(table)
-        bases = extra.get(r.plan, [])
-        if bases:
-            bt = Table(title=f"Baselines for {r.plan}")
-            for col in ("baseline", "USD/month", "saving vs it", "p99", "overload min/month"):
-                bt.add_column(col, justify="left" if col == "baseline" else "right")
-            for b in bases:
-                if b.result is None:
-                    bt.add_row(b.description, "-", "-", "-", f"unavailable: {b.unavailable}")
-                    continue
-                br = b.result
-                bp99 = "-" if br.slo.p99_ms_estimate is None else f"{br.slo.p99_ms_estimate:,.1f} ms"
-                bt.add_row(
-                    b.description,
-                    _money(br.usd_per_month),
-                    _money(br.usd_per_month - r.usd_per_month),
-                    bp99,
-                    f"{br.slo.overload_minutes_per_month:,.1f}",
-                )
-            console.print(bt)
-    console.print(
-        f"[dim]{results[0].slo.queue_model}; months are 730 h; figures scale the profile's length.[/]"
-    )

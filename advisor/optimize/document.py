@@ -121,7 +121,7 @@ def _model_rec(
         current = current.model_copy(update={"savings_pct": savings_pct(current.usd_per_month, rec_usd)})
     return ModelRecommendation(
         action=decision.action,
-        reason=churn.note if decision.action is Action.KEEP_CURRENT and churn is not None else None,
+        reason=None,  # a held-back change's reason is its churn decision, in words (advisor.render.words)
         plan=_plan_summary(best, fleet.placements.get(inputs.name), inputs.spec, scenario, catalog),
         cost=_cost(best),
         slo_risk=_risk(best, budget_pct),

@@ -151,6 +151,17 @@ class Comparison(_Out):
     unavailable: str | None = None
 
 
+class ChurnRule(StrEnum):
+    """Which rule of the churn guard decided (in the order they are tried)."""
+
+    SLO_MISSED = "slo_missed"  # today's deployment misses the SLO budget: change regardless
+    NO_SAVING = "no_saving"  # today's deployment is already at least as cheap
+    UNDER_MINIMUM = "under_minimum"  # the saving is under the scenario's minimum for a change
+    SLOW_PAYBACK = "slow_payback"  # the roll-out does not pay back within the scenario's limit
+    NO_RESTARTS = "no_restarts"  # autoscaling settings only: nothing restarts
+    BALANCED = "balanced"  # Karpenter's balanced rule: savings fraction ÷ disruption fraction
+
+
 class ChurnCheck(_Out):
     """Karpenter's balanced rule on one model: savings fraction ÷ disruption fraction must reach the
     threshold, the saving the scenario's minimum, and the roll-out's cost must pay back in time."""
@@ -164,7 +175,10 @@ class ChurnCheck(_Out):
     rollout_usd: float = Field(default=0.0, description="restarted replicas running twice until replaced")
     payback_days: float | None = Field(default=None, description="roll-out cost ÷ daily saving")
     passed: bool
-    note: str
+    rule: ChurnRule | None = Field(default=None, description="the rule that decided; None in older documents")
+    min_savings_usd_per_month: float | None = Field(default=None, description="the scenario's minimum")
+    max_payback_days: float | None = Field(default=None, description="the scenario's payback limit")
+    note: str = Field(description="the decision in words (advisor.render.churn_note)")
 
 
 class Alternative(_Out):

@@ -22,7 +22,7 @@ from advisor.render.headline import headline
 from advisor.render.markdown import pooling_note, recommendation_markdown
 from advisor.render.numbers import number, pct, signed_usd, usd
 from advisor.render.table import WIDE_COLUMNS, recommendation_table
-from advisor.render.words import platform_choice, with_words
+from advisor.render.words import churn_note, platform_choice, with_words
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ __all__ = [
     "RenderOptions",
     "Renderer",
     "check_format",
+    "churn_note",
     "headline",
     "number",
     "pct",

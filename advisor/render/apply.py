@@ -1,4 +1,5 @@
-"""Files apply writes instead of changing a target: JSON and YAML text, and the migration checklist.
+"""What ``advisor apply`` shows and writes: the dry run's changes (:func:`change_lines`), and the files
+it writes instead of changing a target (JSON and YAML text, the migration checklist).
 
 A plan whose platform is not its target's (``deployment.migration``) is never migrated silently: apply
 writes the configuration the new platform needs (the applier of that platform renders it) and a
@@ -75,3 +76,32 @@ def migration_checklist(
         "",
     ]
     return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    return "(none)" if value is None else str(value)
+
+
+def field_lines(changes: Any) -> list[str]:
+    """``  path: before → after`` for each field change (:class:`advisor.apply.FieldChange`)."""
+    return [f"  {c.path}: {_show(c.before)} → {_show(c.after)}" for c in changes]
+
+
+def change_lines(applying: Any) -> list[str]:
+    """The dry run of ``advisor apply`` (an :class:`advisor.apply.ApplyPlan`), a line each: per model its
+    deploy target, the cost today and after (the recommendation's effective cost), then each field's change
+    and each step, or why nothing is changed and the files written instead."""
+    out = []
+    for m in applying.models:
+        costs = ""
+        if m.usd_per_month_today is not None and m.usd_per_month_after is not None:
+            costs = f"  ({usd(m.usd_per_month_today)} → {usd(m.usd_per_month_after)}/month)"
+        head = f"{m.model} → {m.target}: "
+        if m.kind == "change":
+            out.append(f"{head}{len(m.changes)} changes{costs}")
+            out += field_lines(m.changes)
+            out += [f"  step {n}: {step}" for n, step in enumerate(m.steps, start=1)]
+        else:
+            out.append(f"{head}{m.kind}: {m.reason}{costs}")
+            out += [f"  file {name}" for name in m.files]
+    return out

@@ -1,15 +1,25 @@
-"""The document's words, written from its numbers: the headline (``summary``) and each model's
-``platform_choice``. The optimiser stores numbers and enums; :func:`with_words` fills these text fields
-from them when the front door (``advisor.recommend``) returns a document, so that JSON readers get the
-sentences every surface prints, written once, by the renderers.
+"""The document's words, written from its numbers: the headline (``summary``), each model's
+``platform_choice`` and its churn decision (``churn.note``, and ``reason`` when the change is held back).
+
+The optimiser stores numbers and enums; :func:`with_words` fills these text fields from them when the
+front door (``advisor.recommend``) returns a document, so that JSON readers get the sentences every surface
+prints, written once, by the renderers.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from advisor.domain import Platform
-from advisor.recommendation.model import ModelRecommendation, PlatformCost, Recommendation
+from advisor.recommendation.model import (
+    Action,
+    ChurnCheck,
+    ChurnRule,
+    ModelRecommendation,
+    PlatformCost,
+    Recommendation,
+)
 from advisor.render.headline import headline
 from advisor.render.numbers import usd
 
@@ -56,7 +66,46 @@ def platform_choice(m: ModelRecommendation) -> str | None:
     return f"{_platform_line(best)}, against " + "; ".join(_platform_line(c) for c in others)
 
 
+def churn_note(c: ChurnCheck) -> str:
+    """The churn guard's decision on one model, in words (the rule that decided, with its figures)."""
+    payback = c.payback_days if c.payback_days is not None else math.inf
+    match c.rule:
+        case None:  # a document stored before the rule was: its own words
+            return c.note
+        case ChurnRule.SLO_MISSED:
+            return "the current deployment misses the SLO budget: change regardless of churn"
+        case ChurnRule.NO_SAVING:
+            return "the current deployment is already at least as cheap"
+        case ChurnRule.UNDER_MINIMUM:
+            minimum = usd(c.min_savings_usd_per_month)
+            return f"saves {usd(c.savings_usd_per_month)}/month, under the {minimum} minimum for a change"
+        case ChurnRule.SLOW_PAYBACK:
+            limit = "" if c.max_payback_days is None else f", over the {c.max_payback_days:g}-day limit"
+            rollout = f"the roll-out ({usd(c.rollout_usd)} of replicas running twice)"
+            return f"{rollout} pays back in {payback:.1f} days{limit}"
+        case ChurnRule.NO_RESTARTS:
+            return "no replica restarts (autoscaling settings only)"
+    score = math.inf if c.score is None else c.score
+    verdict = f"{'>=' if c.passed else '<'} {c.threshold:g}, {'worth it' if c.passed else 'not worth it'}"
+    return (
+        f"saves {c.savings_fraction:.1%} of the cost and restarts {c.disruption_fraction:.1%} of the "
+        f"replicas: score {score:.2f} {verdict} (of this model's cost and replicas); "
+        f"pays back in {payback:.2g} days"
+    )
+
+
+def _model_words(m: ModelRecommendation) -> ModelRecommendation:
+    update: dict[str, object] = {"platform_choice": platform_choice(m)}
+    if m.churn is not None:
+        note = churn_note(m.churn)
+        update["churn"] = m.churn.model_copy(update={"note": note})
+        if m.action is Action.KEEP_CURRENT:
+            update["reason"] = note
+    return m.model_copy(update=update)
+
+
 def with_words(rec: Recommendation) -> Recommendation:
-    """``rec`` with its text fields written from its numbers (:func:`headline`, :func:`platform_choice`)."""
-    models = [m.model_copy(update={"platform_choice": platform_choice(m)}) for m in rec.models]
+    """``rec`` with its text fields written from its numbers (:func:`headline`, :func:`platform_choice`,
+    :func:`churn_note`)."""
+    models = [_model_words(m) for m in rec.models]
     return rec.model_copy(update={"models": models, "summary": headline(models, rec.totals)})

@@ -37,7 +37,7 @@ from advisor.optimize.rightsize.compare import CurrentCost
 from advisor.optimize.rightsize.outcome import ModelOutcome, Served
 from advisor.optimize.rightsize.pricecache import PriceCache
 from advisor.recommendation.deployment import Placement
-from advisor.recommendation.model import Action, ChurnCheck, CommitmentSummary, PackingSummary
+from advisor.recommendation.model import Action, ChurnCheck, ChurnRule, CommitmentSummary, PackingSummary
 from advisor.recommendation.plan import Plan
 from advisor.scenario.model import Scenario
 from advisor.traffic.profile import HOURS_PER_MONTH
@@ -131,25 +131,15 @@ def churn_check(
     rollout_usd = moved * plan.autoscaling.scale_up_delay_s / 3600.0 * per_replica_hour
     payback = rollout_usd / (saving / DAYS_PER_MONTH) if saving > 0 else math.inf
     if current.comparison.meets_slo_budget is False:
-        passed, note = True, "the current deployment misses the SLO budget: change regardless of churn"
+        passed, rule = True, ChurnRule.SLO_MISSED
     elif saving <= 0:
-        passed, note = False, "the current deployment is already at least as cheap"
+        passed, rule = False, ChurnRule.NO_SAVING
     elif saving < min_savings_usd_per_month:
-        passed = False
-        note = f"saves ${saving:,.2f}/month, under the ${min_savings_usd_per_month:,.2f} minimum for a change"
+        passed, rule = False, ChurnRule.UNDER_MINIMUM
     elif payback > max_payback_days:
-        passed = False
-        note = (
-            f"the roll-out (${rollout_usd:,.2f} of replicas running twice) pays back in {payback:.1f} days, "
-            f"over the {max_payback_days:g}-day limit"
-        )
+        passed, rule = False, ChurnRule.SLOW_PAYBACK
     else:
-        passed = verdict.worth
-        note = (
-            "no replica restarts (autoscaling settings only)"
-            if score is None
-            else f"{verdict.reason} (of this model's cost and replicas); pays back in {payback:.2g} days"
-        )
+        passed, rule = verdict.worth, ChurnRule.NO_RESTARTS if score is None else ChurnRule.BALANCED
     return ChurnCheck(
         savings_usd_per_month=saving,
         savings_fraction=verdict.savings_fraction,
@@ -160,7 +150,10 @@ def churn_check(
         rollout_usd=rollout_usd,
         payback_days=payback if math.isfinite(payback) else None,
         passed=passed,
-        note=note,
+        rule=rule,
+        min_savings_usd_per_month=min_savings_usd_per_month,
+        max_payback_days=max_payback_days if math.isfinite(max_payback_days) else None,
+        note="",  # the words are the renderers' (advisor.render.churn_note), filled by advisor.recommend
     )
 
 
