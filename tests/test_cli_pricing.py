@@ -1,4 +1,4 @@
-"""`advisor pricing` through a real subprocess: JSON figures, tables, and one-line errors."""
+"""`advisor pricing` through the console script's entry: JSON figures, tables, and one-line errors."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli_process
 from tests.traffic_cost_helpers import REPO_ROOT, invoke
 
 PLANS = REPO_ROOT / "examples" / "plans"
@@ -126,7 +126,7 @@ def test_a_plan_name_without_a_price_is_reported_at_its_line(
 def test_errors_reach_the_terminal_as_one_line_in_a_real_process(tmp_path: Path) -> None:
     bad = tmp_path / "neg.csv"
     bad.write_text("timestamp,rps\n2024-01-01T00:00:00Z,3\n2024-01-01T00:01:00Z,-1\n")
-    result = run_cli("cost", "simulate", str(PLANS / "api-c6i-spot.yaml"), "--profile", str(bad))
+    result = run_cli_process("cost", "simulate", str(PLANS / "api-c6i-spot.yaml"), "--profile", str(bad))
     assert result.code == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         f"error: {bad}:3: negative value -1; rates and counts are >= 0"

@@ -21,7 +21,7 @@ from advisor.api.front import (
     model_profile,
     recommend,
 )
-from advisor.api.whatif import WhatIf, cost_change, save_what_if, varied_scenario, what_if, what_if_table
+from advisor.api.whatif import WhatIf, cost_change, save_what_if, varied_scenario, what_if
 from advisor.recommendation.store import save, stored_recommendation, stored_recommendations
 
 __all__ = [
@@ -38,5 +38,4 @@ __all__ = [
     "stored_recommendations",
     "varied_scenario",
     "what_if",
-    "what_if_table",
 ]

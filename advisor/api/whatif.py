@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -26,7 +25,6 @@ from advisor.pricing.catalog import Catalog
 from advisor.recommendation.model import ModelRecommendation, Recommendation, new_recommendation_id
 from advisor.recommendation.source import scenario_path
 from advisor.recommendation.store import save
-from advisor.render.numbers import usd
 from advisor.scenario.model import Scenario, load_scenario
 from advisor.settings import Settings, load_settings
 
@@ -124,35 +122,11 @@ def what_if(
     return out.model_copy(update={"summary": summary})
 
 
-def what_if_table(stored: ModelRecommendation, varied: ModelRecommendation) -> pd.DataFrame:
-    """Stored plan against the what-if's, one row per figure: figure, stored, what_if (as text)."""
-    rows = [{"figure": label, "stored": get(stored), "what_if": get(varied)} for label, get in _FIGURES]
-    return pd.DataFrame(rows, columns=["figure", "stored", "what_if"])
-
-
 def cost_change(stored: ModelRecommendation, varied: ModelRecommendation) -> float | None:
     """What-if $/month − stored $/month (None unless both have a cost)."""
     if stored.cost is None or varied.cost is None:
         return None
     return varied.cost.usd_per_month - stored.cost.usd_per_month
-
-
-def _usd(m: ModelRecommendation) -> str:
-    return usd(m.cost.usd_per_month if m.cost is not None else None)
-
-
-_FIGURES: list[tuple[str, Callable[[ModelRecommendation], str]]] = [
-    ("action", lambda m: m.action.value),
-    ("platform", lambda m: m.plan.platform.value if m.plan else "—"),
-    ("instance types", lambda m: ", ".join(m.plan.instance_types) if m.plan else "—"),
-    ("replicas", lambda m: f"{m.plan.replicas_min}–{m.plan.replicas_max}" if m.plan else "—"),
-    ("purchase", lambda m: (f"{m.plan.on_demand_base_nodes} on-demand + {m.plan.spot_pct_above_base:g}% spot"
-                            if m.plan and m.plan.spot_pct_above_base > 0 else "on-demand")),
-    ("$/month", _usd),
-    ("min over SLO/month", lambda m: f"{m.slo_risk.minutes_over_slo_per_month:,.1f}" if m.slo_risk else "—"),
-    ("p99 (ms)", lambda m: f"{m.slo_risk.p99_ms_estimate:,.0f}" if m.slo_risk and m.slo_risk.p99_ms_estimate
-     else "—"),
-]  # fmt: skip
 
 
 def _portable(scenario: Scenario, base_dir: Path) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from advisor.render.headline import headline
 from advisor.render.markdown import pooling_note, recommendation_markdown
 from advisor.render.numbers import number, pct, signed_usd, usd
 from advisor.render.table import WIDE_COLUMNS, recommendation_table
+from advisor.render.whatif import what_if_table
 from advisor.render.words import churn_note, platform_choice, with_words
 
 
@@ -98,5 +99,6 @@ __all__ = [
     "signed_usd",
     "to_json",
     "usd",
+    "what_if_table",
     "with_words",
 ]

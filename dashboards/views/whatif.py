@@ -7,7 +7,8 @@ import dashkit
 import streamlit as st
 
 import advisor
-from advisor.api import WhatIf, cost_change, save_what_if, what_if, what_if_table
+from advisor.api import WhatIf, cost_change, save_what_if, what_if
+from advisor.render import what_if_table
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
