@@ -539,11 +539,11 @@ def bench_cases() -> Iterator[Case]:
         ("suggest-roofline", ("bench", "suggest", "--model", "tabular", "--slo-p99-ms", "50", "--flops-per-request", "-1", "--bytes-per-request", "1"), "--flops-per-request"),
         ("suggest-half-roofline", ("bench", "suggest", "--model", "tabular", "--slo-p99-ms", "50", "--flops-per-request", "1"), "--bytes-per-request"),
         ("suggest-unmeasured", ("bench", "suggest", "--model", "never-measured", "--slo-p99-ms", "50"), "never-measured"),
-        ("plan-emit", ("bench", "plan", "--emit", "helm", "{dir}/k8s", "--models", "tabular", "--instance-types", "c6i.large", "--slo-p99-ms", "50", "--image", "i"), "--emit"),
-        ("plan-models", ("bench", "plan", "--emit", "k8s", "{dir}/k8s", "--models", "nope", "--instance-types", "c6i.large", "--slo-p99-ms", "50", "--image", "i"), "nope"),
-        ("plan-types", ("bench", "plan", "--emit", "k8s", "{dir}/k8s", "--models", "tabular", "--instance-types", "xx", "--slo-p99-ms", "50", "--image", "i"), "xx"),
-        ("plan-version", ("bench", "plan", "--emit", "k8s", "{dir}/k8s", "--models", "tabular", "--instance-types", "c6i.large", "--slo-p99-ms", "50", "--image", "i", "--k8s-version", "0.1"), "--k8s-version"),
-        ("plan-dir-is-file", ("bench", "plan", "--emit", "k8s", "{dir}/b.json", "--models", "tabular", "--instance-types", "c6i.large", "--slo-p99-ms", "50", "--image", "i"), "b.json"),
+        ("plan-emit", ("bench", "jobs", "--emit", "helm", "{dir}/k8s", "--models", "tabular", "--instance-types", "c6i.large", "--slo-p99-ms", "50", "--image", "i"), "--emit"),
+        ("plan-models", ("bench", "jobs", "--emit", "k8s", "{dir}/k8s", "--models", "nope", "--instance-types", "c6i.large", "--slo-p99-ms", "50", "--image", "i"), "nope"),
+        ("plan-types", ("bench", "jobs", "--emit", "k8s", "{dir}/k8s", "--models", "tabular", "--instance-types", "xx", "--slo-p99-ms", "50", "--image", "i"), "xx"),
+        ("plan-version", ("bench", "jobs", "--emit", "k8s", "{dir}/k8s", "--models", "tabular", "--instance-types", "c6i.large", "--slo-p99-ms", "50", "--image", "i", "--k8s-version", "0.1"), "--k8s-version"),
+        ("plan-dir-is-file", ("bench", "jobs", "--emit", "k8s", "{dir}/b.json", "--models", "tabular", "--instance-types", "c6i.large", "--slo-p99-ms", "50", "--image", "i"), "b.json"),
         ("worker-master", ("bench", "worker", "--master", "nohostport"), "--master"),
     ]  # fmt: skip
     for name, argv, needle in other:

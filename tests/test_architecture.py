@@ -378,7 +378,7 @@ def _public_packages() -> set[str]:
     return {
         _module_name(p.parent / "__init__.py")
         for p in PACKAGE.rglob("__init__.py")
-        if not _module_name(p).startswith(("advisor.cli", "advisor.bench.targets.servers"))
+        if not _module_name(p).startswith(("advisor.cli", "advisor.bench.servers.reference"))
     }
 
 

@@ -85,7 +85,7 @@ def test_shapes_this_host_cannot_emulate_are_refused_before_anything_starts() ->
     result = run_cli(
         "bench", "run", "--model", "tabular", "--shapes", "c7a.medium,c6i.16xlarge", "--slo-p99-ms", "100"
     )
-    assert_one_line_error(result, "c6i.16xlarge needs 64 vCPU", "bench plan --emit k8s")
+    assert_one_line_error(result, "c6i.16xlarge needs 64 vCPU", "bench jobs --emit k8s")
     assert_one_line_error(
         run_cli("bench", "run", "--model", "tabular", "--shapes", "g5.xlarge", "--slo-p99-ms", "100"), "GPUs"
     )
@@ -210,10 +210,10 @@ def test_suggest_shows_measured_and_estimated_capacities() -> None:
     )
 
 
-def test_plan_writes_valid_jobs_and_import_reads_their_output(tmp_path: Path) -> None:
+def test_jobs_writes_valid_jobs_and_import_reads_their_output(tmp_path: Path) -> None:
     out = run_cli(
         "bench",
-        "plan",
+        "jobs",
         "--emit",
         "k8s",
         str(tmp_path / "jobs"),
@@ -233,7 +233,7 @@ def test_plan_writes_valid_jobs_and_import_reads_their_output(tmp_path: Path) ->
         "advisor-bench-tabular-c6i-large.yaml",
         "advisor-bench-tabular-c7g-xlarge.yaml",
     ]
-    assert_one_line_error(
+    assert_one_line_error(  # by the command's name until 0.1, still accepted
         run_cli(
             "bench",
             "plan",

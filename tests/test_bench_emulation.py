@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.bench.targets.emulation import (
+from advisor.bench.servers.emulation import (
     RLIMIT_AS_FACTOR,
     Confinement,
     cgroup_v2_group,
@@ -18,7 +18,7 @@ from advisor.bench.targets.emulation import (
     plan_emulation,
     thread_env,
 )
-from advisor.bench.targets.server import ManagedServer
+from advisor.bench.servers.process import ManagedServer
 from advisor.errors import InputError, MeasurementError
 
 GIB = 1024**3
@@ -35,7 +35,7 @@ def test_a_shape_larger_than_the_host_is_refused() -> None:
     with pytest.raises(InputError) as err:
         plan_emulation("c6i.xlarge", 4, 8, cpus=[0, 1], host_memory_gib=16)
     assert "needs 4 vCPU but this host has 2 usable CPUs" in err.value.what
-    assert "bench plan --emit k8s" in (err.value.fix or "")
+    assert "bench jobs --emit k8s" in (err.value.fix or "")
     with pytest.raises(InputError, match="GiB"):
         plan_emulation("r6i.large", 2, 16, cpus=[0, 1], host_memory_gib=8)
 

@@ -24,7 +24,7 @@ from advisor.bench.loadgen.driver import LoadGenerator
 from advisor.bench.measurements import LoadMode, PointSpec, RunStatus, merge_windows
 from advisor.bench.runner import free_port, run_capacity, run_endpoint
 from advisor.bench.search import SearchConfig
-from advisor.bench.targets.payloads import build_request
+from advisor.bench.servers.payloads import build_request
 from advisor.domain import SLO
 from advisor.settings import Settings
 from advisor.store import Store
@@ -98,7 +98,7 @@ def synthetic_server() -> Iterator[StartServer]:
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(**opts: str) -> str:
-        args = [sys.executable, "-m", "advisor.bench.targets.servers.synthetic", "--port", str(port)]
+        args = [sys.executable, "-m", "advisor.bench.servers.reference.synthetic", "--port", str(port)]
         for k, v in opts.items():
             args += [f"--{k.replace('_', '-')}", v]
         procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

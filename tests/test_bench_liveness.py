@@ -20,7 +20,7 @@ from advisor.bench.config import BenchConfig
 from advisor.bench.measurements import RunStatus
 from advisor.bench.runner import free_port, reap_abandoned, run_endpoint
 from advisor.bench.search import SearchConfig
-from advisor.bench.targets.payloads import build_request
+from advisor.bench.servers.payloads import build_request
 from advisor.domain import SLO
 from advisor.errors import MeasurementError
 from advisor.settings import Settings
@@ -29,7 +29,7 @@ from tests.helpers import REPO_ROOT, assert_one_line_error, run_cli
 
 
 def _synthetic(port: int, **opts: str) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "advisor.bench.targets.servers.synthetic", "--port", str(port)]
+    args = [sys.executable, "-m", "advisor.bench.servers.reference.synthetic", "--port", str(port)]
     for k, v in opts.items():
         args += [f"--{k.replace('_', '-')}", v]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

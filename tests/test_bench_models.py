@@ -66,7 +66,7 @@ def _synthetic_servers() -> set[int]:
     return {
         p.pid
         for p in psutil.process_iter(["cmdline"])
-        if "advisor.bench.targets.servers.synthetic" in " ".join(p.info["cmdline"] or [])
+        if "advisor.bench.servers.reference.synthetic" in " ".join(p.info["cmdline"] or [])
     }
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advisor.bench.targets.payloads import TEMPLATES, build_request, load_json_body
+from advisor.bench.servers.payloads import TEMPLATES, build_request, load_json_body
 from advisor.errors import AdvisorError, InputError, NotFoundError
 
 

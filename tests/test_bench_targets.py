@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.bench.targets.spec import Payload, command_target, model_target, reference_target, resolve
+from advisor.bench.servers.spec import Payload, command_server, reference_server, resolve, server_for_model
 from advisor.cli.bench import _server_target
 from advisor.domain import DEFAULT_REQUEST_PATH
 from advisor.errors import AdvisorError, InputError
@@ -23,17 +23,17 @@ def _spec(**server: object) -> ModelSpec:
 
 
 def test_the_port_placeholder_and_the_default_route() -> None:
-    target = command_target("scorer", COMMAND, Payload(body={"x": 1}))
+    target = command_server("scorer", COMMAND, Payload(body={"x": 1}))
     assert target.command(8123) == ["python", "-m", "my_server", "--port", "8123", "--workers", "2"]
     assert target.server_env(8123)["PORT"] == "8123"
     request = target.request(8123)
     assert (request.base_url, request.path) == ("http://127.0.0.1:8123", DEFAULT_REQUEST_PATH)
-    kserve = command_target("s", COMMAND, Payload("openai-embeddings", model_name="mini")).request(1)
+    kserve = command_server("s", COMMAND, Payload("openai-embeddings", model_name="mini")).request(1)
     assert kserve.path == "/v1/embeddings"  # another protocol: its own route
-    custom = command_target("s", COMMAND, Payload(body={}), request_path="/v1/score").request(1)
+    custom = command_server("s", COMMAND, Payload(body={}), request_path="/v1/score").request(1)
     assert custom.path == "/v1/score"
     with pytest.raises(InputError) as err:
-        command_target("s", "python -m my_server --port $PORT", Payload(), where="models.0.server.command")
+        command_server("s", "python -m my_server --port $PORT", Payload(), where="models.0.server.command")
     assert "models.0.server.command" in err.value.one_line() and "{port}" in err.value.one_line()
 
 
@@ -41,32 +41,32 @@ def test_bench_run_and_a_scenario_build_the_same_target(tmp_path: Path) -> None:
     body = tmp_path / "body.json"
     body.write_text(json.dumps({"x": [1, 2, 3]}))
     from_cli = _server_target("scorer", [], COMMAND, None, "/health", None, Payload(body_path=body))
-    from_scenario = model_target(_spec(command=COMMAND, payload="body.json"), "models.0", tmp_path)
+    from_scenario = server_for_model(_spec(command=COMMAND, payload="body.json"), "models.0", tmp_path)
     assert from_scenario is not None
     assert from_cli.command(9000) == from_scenario.command(9000)
     assert from_cli.request(9000) == from_scenario.request(9000)
     assert json.loads(from_scenario.request(9000).body) == {"x": [1, 2, 3]}
     ref_cli = _server_target("synthetic", [], None, None, "/health", None, Payload())
-    ref_scenario = model_target(_spec(reference="synthetic"), "models.0", tmp_path)
+    ref_scenario = server_for_model(_spec(reference="synthetic"), "models.0", tmp_path)
     assert ref_scenario is not None and ref_cli.command(1) == ref_scenario.command(1)
     assert ref_cli.request(1) == ref_scenario.request(1) and ref_cli.request(1).path == DEFAULT_REQUEST_PATH
-    assert model_target(_spec(endpoint="http://x:1/p"), "models.0", tmp_path) is None
+    assert server_for_model(_spec(endpoint="http://x:1/p"), "models.0", tmp_path) is None
 
 
 def test_scenario_errors_name_the_field_and_keep_the_file_location(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"x": ')
     with pytest.raises(AdvisorError) as err:
-        model_target(_spec(command=COMMAND, payload="bad.json"), "models.3", tmp_path)
+        server_for_model(_spec(command=COMMAND, payload="bad.json"), "models.3", tmp_path)
     line = err.value.one_line()
     assert line.startswith(f"models.3.server.payload: {tmp_path / 'bad.json'}:1:"), line
     with pytest.raises(AdvisorError) as missing:
-        model_target(_spec(command=COMMAND, payload="nope.json"), "models.3", tmp_path)
+        server_for_model(_spec(command=COMMAND, payload="nope.json"), "models.3", tmp_path)
     assert "models.3.server.payload" in missing.value.one_line()
     with pytest.raises(AdvisorError) as unknown:
-        model_target(_spec(reference="tabluar"), "models.3", tmp_path)
+        server_for_model(_spec(reference="tabluar"), "models.3", tmp_path)
     assert "models.3.server.reference" in unknown.value.one_line() and "tabular" in unknown.value.one_line()
     assert resolve(tmp_path, Path("/abs/b.json")) == Path("/abs/b.json")
-    assert reference_target("synthetic", options={"slots": "8"}).label == "synthetic[slots=8]"
+    assert reference_server("synthetic", options={"slots": "8"}).label == "synthetic[slots=8]"
 
 
 def test_an_old_style_port_variable_is_refused_at_its_line(tmp_path: Path) -> None:

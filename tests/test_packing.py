@@ -15,8 +15,8 @@ from advisor.optimize.packing.solve import karpenter_like_ffd, pack
 from advisor.optimize.packing.types import (
     ModelDemand,
     NodeType,
+    PackingLayout,
     PackingOptions,
-    PackingPlan,
     PackingResult,
 )
 from advisor.pricing.catalog import Catalog
@@ -50,7 +50,7 @@ def node(name: str, usd: float, vcpu: float, mem: float, gpus: float = 0, gpu_gi
 
 
 def assert_sound_plan(
-    plan: PackingPlan, demands: list[ModelDemand], types: list[NodeType], skip: set[str]
+    plan: PackingLayout, demands: list[ModelDemand], types: list[NodeType], skip: set[str]
 ) -> None:
     """Every placeable replica placed, no node over any resource, rules kept, costs add up."""
     by_type = {t.name: t for t in types}

@@ -86,7 +86,7 @@ def test_python_without_the_bench_extra_gives_the_cli_figures(
         rec = advisor.recommend("examples/demo-scenario.yaml")
         loaded = {m.rsplit(".", 1)[-1] for m in sys.modules if m.startswith("advisor.bench.")}
         # the server checks
-        assert loaded <= {"registry", "targets", "spec", "payloads", "measurements"}, loaded
+        assert loaded <= {"registry", "servers", "spec", "payloads", "measurements"}, loaded
         assert "psutil" not in sys.modules
         print(rec.model_dump_json())
         """,

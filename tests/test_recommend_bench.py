@@ -62,7 +62,7 @@ def test_bench_measures_a_server_command_as_bench_run_does(tmp_path: Path) -> No
     # to the scenario (which lives elsewhere than the working directory): a wrong route would answer 404 and a
     # wrong body path would be an error before any load.
     (tmp_path / "payload.json").write_text(json.dumps({"features": [0.1, 0.2]}))
-    server = "advisor.bench.targets.servers.synthetic"
+    server = "advisor.bench.servers.reference.synthetic"
     command = f"{sys.executable} -m {server} --port {{port}} --slots 4 --service-ms 20"
     data = scenario_dict(
         model(

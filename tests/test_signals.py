@@ -120,8 +120,10 @@ def test_sigterm_to_recommend_bench_stops_the_server_and_the_generator(tmp_path:
                     pass
         time.sleep(0.2)
     seen.update({p.pid: p for p in _tree(proc.pid)})
-    servers = [p for p in seen.values() if "advisor.bench.targets.servers.synthetic" in " ".join(p.cmdline())]
-    generators = [p for p in seen.values() if "generator_process" in " ".join(p.cmdline())]
+    servers = [
+        p for p in seen.values() if "advisor.bench.servers.reference.synthetic" in " ".join(p.cmdline())
+    ]
+    generators = [p for p in seen.values() if "advisor.bench.loadgen.process" in " ".join(p.cmdline())]
     assert servers and generators, [p.cmdline() for p in seen.values()]
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=60)

@@ -34,10 +34,10 @@ def evidence_for(scenario: Scenario, settings: Settings) -> BenchEvidence:
 def check_scenario(scenario: Scenario, source: Path | None, catalog: Catalog) -> None:
     """ConfigError (file:line, field) for a name in ``scenario`` that does not exist (region, families,
     instance types, bench shapes, reference servers) or a server that ``--bench`` could not use."""
-    from advisor.bench.targets.registry import (
+    from advisor.bench.servers.registry import (
         REFERENCE_MODELS,  # plain tables and checks: no bench extra needed
     )
-    from advisor.bench.targets.spec import check_model_server
+    from advisor.bench.servers.spec import check_model_server
 
     check_names(
         scenario, catalog, source, reference_models=REFERENCE_MODELS.keys(), check_server=check_model_server

@@ -2,8 +2,8 @@
 
 Appliers (one per target kind, behind :class:`Applier` and an explicit :class:`Registry`): EC2 Auto
 Scaling groups, SageMaker endpoints and ECS services through boto3, Kubernetes Deployments, autoscalers and
-Karpenter NodePools through server-side apply (or as files), and Cortex as files. :func:`plan` reads and
-diffs, :func:`execute` applies, verifies and rolls back on failure, :func:`rollback_plan` and
+Karpenter NodePools through server-side apply (or as files), and Cortex as files. :func:`prepare` reads and
+diffs, :func:`execute` applies, verifies and rolls back on failure, :func:`rollback_changes` and
 :func:`restore` undo a recorded change; every act is audited in the store.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 from advisor.apply.audit import change, history
 from advisor.apply.aws.clients import AwsSession
 from advisor.apply.base import Applier, ApplyError, FieldChange, Guardrails, Intent, Registry, State, Step
-from advisor.apply.runner import ApplyOutcome, ApplyPlan, ModelPlan, execute, plan
-from advisor.apply.undo import restore, rollback_plan
+from advisor.apply.runner import ApplyOutcome, ChangeSet, ModelChanges, execute, prepare
+from advisor.apply.undo import restore, rollback_changes
 
 
 def default_registry(
@@ -58,11 +58,11 @@ __all__ = [
     "Applier",
     "ApplyError",
     "ApplyOutcome",
-    "ApplyPlan",
+    "ChangeSet",
     "FieldChange",
     "Guardrails",
     "Intent",
-    "ModelPlan",
+    "ModelChanges",
     "Registry",
     "State",
     "Step",
@@ -70,7 +70,7 @@ __all__ = [
     "default_registry",
     "execute",
     "history",
-    "plan",
+    "prepare",
     "restore",
-    "rollback_plan",
+    "rollback_changes",
 ]

@@ -57,7 +57,7 @@ Kind = Literal["change", "nothing", "migration", "files", "skipped", "refused", 
 
 
 @dataclass
-class ModelPlan:
+class ModelChanges:
     """What apply would do for one model."""
 
     model: str
@@ -75,16 +75,16 @@ class ModelPlan:
 
 
 @dataclass
-class ApplyPlan:
+class ChangeSet:
     recommendation: Recommendation
-    models: list[ModelPlan]
+    models: list[ModelChanges]
 
     @property
     def has_changes(self) -> bool:
         return any(m.kind == "change" for m in self.models)
 
     @property
-    def blocked(self) -> ModelPlan | None:
+    def blocked(self) -> ModelChanges | None:
         """The first model apply must not go on with: a target it could not read, or one drifted."""
         return next((m for m in self.models if m.kind in ("error", "refused")), None)
 
@@ -109,7 +109,7 @@ def _render_kind(intent: Intent) -> str:
     return "kubernetes"
 
 
-def plan(
+def prepare(
     rec: Recommendation,
     registry: Registry,
     *,
@@ -117,7 +117,7 @@ def plan(
     guardrails: Guardrails = Guardrails(),
     force: bool = False,
     files_only: frozenset[str] = frozenset({"cortex"}),
-) -> ApplyPlan:
+) -> ChangeSet:
     """Read every target and compute the change (nothing is changed); see the module docstring."""
     for name in models:
         rec.model(name)  # NotFoundError with close names
@@ -130,11 +130,11 @@ def plan(
             out.append(_plan_model(rec, m, registry, rails, files_only))
         except Refused as exc:
             label = m.deploy.label if m.deploy is not None else "-"
-            out.append(_priced(ModelPlan(m.model, label, "refused", exc.one_line()), m))
+            out.append(_priced(ModelChanges(m.model, label, "refused", exc.one_line()), m))
         except ApplyError as exc:  # one unreachable or missing target does not hide the others' diffs
             label = m.deploy.label if m.deploy is not None else "-"
-            out.append(ModelPlan(m.model, label, "error", exc.one_line()))
-    return ApplyPlan(rec, out)
+            out.append(ModelChanges(m.model, label, "error", exc.one_line()))
+    return ChangeSet(rec, out)
 
 
 def _plan_model(
@@ -143,14 +143,16 @@ def _plan_model(
     registry: Registry,
     guardrails: Guardrails,
     files_only: frozenset[str],
-) -> ModelPlan:
+) -> ModelChanges:
     intent = intent_for(rec, m, guardrails)
     if intent is None:
         why = "no plan" if m.plan is None else "no deploy target in the scenario (add `deploy:` to the model)"
-        return ModelPlan(m.model, "-", "skipped", why)
+        return ModelChanges(m.model, "-", "skipped", why)
     label = intent.target.label
     if m.action is Action.KEEP_CURRENT:
-        return ModelPlan(m.model, label, "skipped", "kept as it runs (the churn guard held the change back)")
+        return ModelChanges(
+            m.model, label, "skipped", "kept as it runs (the churn guard held the change back)"
+        )
     if intent.deployment.migration:
         files = dict(registry.get(_render_kind(intent)).render(intent))
         checklist = f"{m.model}/MIGRATION.md"
@@ -161,27 +163,27 @@ def _plan_model(
         why = (
             f"platform change to {m.plan.platform.value}: its configuration and a checklist, nothing created"
         )
-        return _priced(ModelPlan(m.model, label, "migration", why, intent, files=files), m)
+        return _priced(ModelChanges(m.model, label, "migration", why, intent, files=files), m)
     applier = registry.get(intent.target.kind)
     if intent.target.kind in files_only:
         files = dict(applier.render(intent))
         return _priced(
-            ModelPlan(m.model, label, "files", "as files (no cluster to apply to)", intent, files=files), m
+            ModelChanges(m.model, label, "files", "as files (no cluster to apply to)", intent, files=files), m
         )
     before = applier.read(intent)
     drift = _drift(m, before)
     if drift and not guardrails.force:
         why = drift + "; recommend again, or pass --force"
-        return _priced(ModelPlan(m.model, label, "refused", why, intent, before), m)
+        return _priced(ModelChanges(m.model, label, "refused", why, intent, before), m)
     want = applier.desired(intent, before)
     changes = diff(before, want)
     steps = [s.description for s in applier.steps(intent, before, want)] if changes else []
     kind: Kind = "change" if changes else "nothing"
     why = "" if changes else "nothing to change"
-    return _priced(ModelPlan(m.model, label, kind, why, intent, before, want, changes, steps), m)
+    return _priced(ModelChanges(m.model, label, kind, why, intent, before, want, changes, steps), m)
 
 
-def _priced(p: ModelPlan, m: ModelRecommendation) -> ModelPlan:
+def _priced(p: ModelChanges, m: ModelRecommendation) -> ModelChanges:
     """With the model's $/month today and recommended, for the diff's cost line."""
     p.usd_per_month_today = m.current.usd_per_month if m.current else None
     p.usd_per_month_after = m.effective_usd_per_month
@@ -207,7 +209,7 @@ Progress = Callable[[str], None]
 
 
 def execute(
-    applying: ApplyPlan,
+    applying: ChangeSet,
     registry: Registry,
     store: Store,
     *,
@@ -225,7 +227,7 @@ def execute(
     blocked = applying.blocked
     if blocked is not None:
         raise ApplyError(f"{blocked.model}: {blocked.reason}", fix="nothing was changed")
-    done: list[tuple[ModelPlan, int]] = []
+    done: list[tuple[ModelChanges, int]] = []
     for m in applying.models:
         if m.files:
             outcome.written += _write(m, out_dir, store, outcome.run_id, rec_id, now())
@@ -304,7 +306,7 @@ def execute(
 
 
 def _write(
-    m: ModelPlan, out_dir: Path, store: Store, run_id: str, rec_id: str, at: dt.datetime
+    m: ModelChanges, out_dir: Path, store: Store, run_id: str, rec_id: str, at: dt.datetime
 ) -> list[Path]:
     paths = []
     for name, text in m.files.items():
@@ -327,7 +329,7 @@ def _write(
 
 
 def _undo(
-    changed: list[tuple[ModelPlan, int]],
+    changed: list[tuple[ModelChanges, int]],
     registry: Registry,
     store: Store,
     run_id: str,

@@ -2,7 +2,7 @@
 
 :func:`restore` moves a target to a state recorded before a change (the failed run's own rollback and
 ``advisor apply rollback`` both use it) with the applier's own steps, so an undo is as careful as an apply;
-:func:`rollback_plan` says what undoing a recorded change would do, and refuses one whose target changed
+:func:`rollback_changes` says what undoing a recorded change would do, and refuses one whose target changed
 since (unless forced).
 """
 
@@ -118,7 +118,7 @@ def restore(
     return row
 
 
-def rollback_plan(
+def rollback_changes(
     store: Store, registry: Registry, rec: Recommendation, change: dict[str, Any], *, force: bool
 ) -> tuple[Intent, State, list[FieldChange]]:
     """What undoing a recorded change would do: (intent, before-state, changes from now). Refuses a change

@@ -3,10 +3,10 @@
 Public API (the rest is private; importing this package never imports Locust, which lives only in the
 generator process started by :mod:`advisor.bench.loadgen.driver`):
 
-* :func:`run_target` — measure a :class:`ServerTarget` (a reference model, :func:`reference_target`, or a
-  server command, :func:`command_target`) on one shape; :func:`run_capacity` for a reference model by name;
+* :func:`run_target` — measure a :class:`BenchServer` (a reference model, :func:`reference_server`, or a
+  server command, :func:`command_server`) on one shape; :func:`run_capacity` for a reference model by name;
   :func:`run_endpoint` for a server already running; :class:`BenchConfig` (and its ``quick()``);
-* :func:`plan_scenario_bench` / :func:`bench_scenario` — what ``recommend --bench`` measures, and the runs;
+* :func:`scenario_bench_jobs` / :func:`bench_scenario` — what ``recommend --bench`` measures, and the runs;
 * :class:`CapacitySearch` — the pure search; :class:`CapacityResult`, :class:`PointResult` — the values;
   :data:`REFERENCE_MODELS` — the registry; :func:`mdk_capacity_rps` — the exact M/D/k truth for tests;
 * stored runs: :func:`list_runs`, :func:`load_result`, :func:`import_result` (results measured elsewhere);
@@ -38,11 +38,11 @@ if TYPE_CHECKING:
     )
     from advisor.bench.results import import_result, list_runs, load_result, points_csv
     from advisor.bench.runner import free_port, run_capacity, run_command, run_endpoint, run_target
-    from advisor.bench.scenario import BenchJob, ScenarioBench, bench_scenario, plan_scenario_bench
+    from advisor.bench.scenario import BenchJob, ScenarioBench, bench_scenario, scenario_bench_jobs
     from advisor.bench.search import CapacitySearch, SearchConfig
-    from advisor.bench.targets.payloads import build_request
-    from advisor.bench.targets.registry import REFERENCE_MODELS
-    from advisor.bench.targets.spec import Payload, ServerTarget, command_target, reference_target
+    from advisor.bench.servers.payloads import build_request
+    from advisor.bench.servers.registry import REFERENCE_MODELS
+    from advisor.bench.servers.spec import BenchServer, Payload, command_server, reference_server
 
 # Names load on first use: the harness needs the bench extra (psutil; Locust in its own process), while the
 # stored results (advisor.bench.results, .measurements) and the targets read without it.
@@ -56,27 +56,27 @@ _LAZY = {
     "GENERATOR_CPU_LIMIT_PCT": "advisor.bench.measurements",
     "LoadGenerator": "advisor.bench.loadgen.driver",
     "LoadMode": "advisor.bench.measurements",
-    "Payload": "advisor.bench.targets.spec",
+    "Payload": "advisor.bench.servers.spec",
     "PointResult": "advisor.bench.measurements",
     "PointSpec": "advisor.bench.measurements",
-    "REFERENCE_MODELS": "advisor.bench.targets.registry",
+    "REFERENCE_MODELS": "advisor.bench.servers.registry",
     "RunStatus": "advisor.bench.measurements",
     "ScenarioBench": "advisor.bench.scenario",
     "SearchConfig": "advisor.bench.search",
-    "ServerTarget": "advisor.bench.targets.spec",
+    "BenchServer": "advisor.bench.servers.spec",
     "WindowStats": "advisor.bench.measurements",
     "bench_scenario": "advisor.bench.scenario",
-    "build_request": "advisor.bench.targets.payloads",
-    "command_target": "advisor.bench.targets.spec",
+    "build_request": "advisor.bench.servers.payloads",
+    "command_server": "advisor.bench.servers.spec",
     "free_port": "advisor.bench.runner",
     "import_result": "advisor.bench.results",
     "list_runs": "advisor.bench.results",
     "load_result": "advisor.bench.results",
     "mdk_capacity_rps": "advisor.bench.exact_queue",
     "merge_windows": "advisor.bench.measurements",
-    "plan_scenario_bench": "advisor.bench.scenario",
+    "scenario_bench_jobs": "advisor.bench.scenario",
     "points_csv": "advisor.bench.results",
-    "reference_target": "advisor.bench.targets.spec",
+    "reference_server": "advisor.bench.servers.spec",
     "run_capacity": "advisor.bench.runner",
     "run_command": "advisor.bench.runner",
     "run_endpoint": "advisor.bench.runner",
@@ -90,6 +90,7 @@ __all__ = [
     "BenchEvent",
     "BenchJob",
     "BenchReport",
+    "BenchServer",
     "CapacityResult",
     "CapacitySearch",
     "LoadGenerator",
@@ -100,24 +101,23 @@ __all__ = [
     "RunStatus",
     "ScenarioBench",
     "SearchConfig",
-    "ServerTarget",
     "WindowStats",
     "bench_scenario",
     "build_request",
-    "command_target",
+    "command_server",
     "free_port",
     "import_result",
     "list_runs",
     "load_result",
     "mdk_capacity_rps",
     "merge_windows",
-    "plan_scenario_bench",
     "points_csv",
-    "reference_target",
+    "reference_server",
     "run_capacity",
     "run_command",
     "run_endpoint",
     "run_target",
+    "scenario_bench_jobs",
 ]
 
 

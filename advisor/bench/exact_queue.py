@@ -1,6 +1,6 @@
 """Ground truth for servers of known capacity: the M/D/k queue (Poisson arrivals, fixed service, k slots).
 
-The synthetic reference server (:mod:`advisor.bench.targets.servers.synthetic`) has ``k`` worker slots and a
+The synthetic reference server (:mod:`advisor.bench.servers.reference.synthetic`) has ``k`` worker slots and a
 fixed
 service time ``s``: it saturates at ``k / s`` requests/s, and under open-loop Poisson load it *is* an M/D/k
 FCFS queue. Its SLO-bounded capacity is the highest arrival rate whose p99 response time (wait + service)

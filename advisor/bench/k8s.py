@@ -1,6 +1,6 @@
 """Measuring on real instances at scale: one Kubernetes Job per (model, instance type); reading results back.
 
-``advisor bench plan --emit k8s DIR`` writes one Job manifest per pair. Each Job is pinned to its instance
+``advisor bench jobs --emit k8s DIR`` writes one Job manifest per pair. Each Job is pinned to its instance
 type with the well-known node label ``node.kubernetes.io/instance-type`` (and ``kubernetes.io/arch``), runs
 the harness with the model server inside the same pod (``advisor bench run --model M --shapes T
 --emulation none --json --quiet``: the node *is* the shape, nothing is emulated) and prints the

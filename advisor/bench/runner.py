@@ -1,6 +1,6 @@
 """The harness's entry points: measure a server advisor starts, or one that is already running.
 
-:func:`run_target` measures a :class:`~advisor.bench.targets.spec.ServerTarget` (a reference model or a server
+:func:`run_target` measures a :class:`~advisor.bench.servers.spec.BenchServer` (a reference model or a server
 command) on one shape: it plans the emulation (refusing shapes larger than the host), picks a free port,
 starts the server confined to the shape and hands over to :func:`advisor.bench.loadgen.measure.measure`.
 :func:`run_capacity` does that for a reference model by name, :func:`run_command` for a command already
@@ -17,9 +17,9 @@ from advisor.bench import results
 from advisor.bench.config import BenchConfig, BenchEvent, EventSink
 from advisor.bench.loadgen.measure import measure
 from advisor.bench.measurements import HOST_SHAPE, CapacityResult, EmulationInfo, RequestSpec
-from advisor.bench.targets.emulation import Confinement, host_cpus, plan_emulation
-from advisor.bench.targets.server import ManagedServer, stop_orphan
-from advisor.bench.targets.spec import ServerTarget, reference_target
+from advisor.bench.servers.emulation import Confinement, host_cpus, plan_emulation
+from advisor.bench.servers.process import ManagedServer, stop_orphan
+from advisor.bench.servers.spec import BenchServer, reference_server
 from advisor.domain import SLO
 from advisor.errors import InputError, MeasurementError
 from advisor.pricing.catalog import Catalog
@@ -58,7 +58,7 @@ def resolve_shape(catalog: Catalog, name: str, method: str) -> tuple[float, floa
         raise InputError(
             f"{name} has GPUs/accelerators; local emulation covers CPU shapes only",
             where="--shapes",
-            fix=f"measure {name} on a real instance (`advisor bench plan --emit k8s DIR`)",
+            fix=f"measure {name} on a real instance (`advisor bench jobs --emit k8s DIR`)",
         )
     return float(spec.vcpu), spec.memory_gib
 
@@ -105,7 +105,7 @@ def run_command(
 ) -> CapacityResult:
     """Start ``command`` (which must listen on ``port``) confined to ``shape``, measure it, stop it.
 
-    ``request`` is built with :func:`advisor.bench.targets.payloads.build_request` against ``127.0.0.1:port``.
+    ``request`` is built with :func:`advisor.bench.servers.payloads.build_request` against ``127.0.0.1:port``.
     """
     catalog = catalog or Catalog.load(settings)
     vcpu, memory = resolve_shape(catalog, shape, config.emulation)
@@ -169,7 +169,7 @@ def check_reachable(request: RequestSpec, timeout_s: float = CONNECT_TIMEOUT_S) 
 def run_target(
     settings: Settings,
     store: Store,
-    target: ServerTarget,
+    target: BenchServer,
     shape: str,
     slo: SLO,
     *,
@@ -207,7 +207,7 @@ def run_capacity(
     ``capacity_rps`` is 0.0 with a reason when the SLO cannot be met at any rate.
     """
     cfg = config or (BenchConfig.quick() if quick else BenchConfig())
-    target = reference_target(model_name, options=options)
+    target = reference_server(model_name, options=options)
     if store is not None:
         return run_target(settings, store, target, shape, slo, config=cfg, catalog=catalog, on_event=on_event)
     with Store(settings.db_path) as own:

@@ -1,6 +1,6 @@
 """``advisor recommend --bench``: measure every model of a scenario that advisor can start, on its shapes.
 
-Models with a reference server or a server command become :class:`~advisor.bench.targets.spec.ServerTarget`
+Models with a reference server or a server command become :class:`~advisor.bench.servers.spec.BenchServer`
 values built exactly as ``bench run`` builds them (one port placeholder, one default route); their payload
 paths are relative to the scenario file, and an error names the scenario field it comes from
 (``models.2.server.payload: body.json:3:7: ...``). Every shape is checked against this machine before any
@@ -17,7 +17,7 @@ from pathlib import Path
 from advisor.bench.config import BenchConfig, EventSink
 from advisor.bench.measurements import CapacityResult
 from advisor.bench.runner import check_shapes, run_target
-from advisor.bench.targets.spec import ServerTarget, model_target
+from advisor.bench.servers.spec import BenchServer, server_for_model
 from advisor.domain import SLO
 from advisor.errors import AdvisorError, InputError, at_field
 from advisor.pricing.catalog import Catalog
@@ -33,7 +33,7 @@ class BenchJob:
     model: str
     shape: str
     where: str
-    target: ServerTarget
+    target: BenchServer
     slo: SLO
 
 
@@ -44,14 +44,14 @@ class ScenarioBench:
     config: BenchConfig
 
 
-def plan_scenario_bench(scenario: Scenario, scenario_file: Path | None, catalog: Catalog) -> ScenarioBench:
+def scenario_bench_jobs(scenario: Scenario, scenario_file: Path | None, catalog: Catalog) -> ScenarioBench:
     """The jobs of a scenario, each target and shape checked (ConfigError at the offending field)."""
     base = scenario_file.parent if scenario_file is not None else None
     config = BenchConfig.quick() if scenario.bench.quick else BenchConfig()
     jobs: list[BenchJob] = []
     skipped: list[str] = []
     for i, spec in enumerate(scenario.models):
-        target = model_target(spec, f"models.{i}", base)
+        target = server_for_model(spec, f"models.{i}", base)
         if target is None:
             skipped.append(spec.name)
             continue

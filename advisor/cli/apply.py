@@ -64,12 +64,12 @@ def _guardrails(rec: Any, max_disruption: int | None, min_on_demand: int | None)
     )
 
 
-def _print_plan(applying: Any) -> None:
+def _print_changes(applying: Any) -> None:
     for line in change_lines(applying):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-def _plan_json(applying: Any) -> dict[str, Any]:
+def _changes_json(applying: Any) -> dict[str, Any]:
     return {
         "recommendation_id": applying.recommendation.id,
         "models": [
@@ -135,7 +135,7 @@ def run(
     ),
 ) -> None:
     """Show what applying a recommendation changes; with --yes apply it, verify it, and audit it."""
-    from advisor.apply import ApplyError, execute, plan
+    from advisor.apply import ApplyError, execute, prepare
     from advisor.recommendation.store import load_recommendation
 
     settings: Settings = ctx.obj
@@ -143,7 +143,7 @@ def run(
     with Store(settings.db_path) as store:
         rec = load_recommendation(store, None if rec_id == "latest" else rec_id)
         files_only = frozenset({"cortex"} if kubeconfig else {"cortex", "kubernetes"})
-        applying = plan(
+        applying = prepare(
             rec,
             registry,
             models=models,
@@ -152,12 +152,12 @@ def run(
             files_only=files_only,
         )
         if as_json:
-            print_json(_plan_json(applying))
+            print_json(_changes_json(applying))
         else:
             console.print(
                 f"recommendation {rec.id} ({rec.scenario})", markup=False, highlight=False, soft_wrap=True
             )
-            _print_plan(applying)
+            _print_changes(applying)
         if not yes:
             blocked = applying.blocked
             if blocked is not None:
@@ -200,9 +200,9 @@ def run(
 
 def _write_files_only(applying: Any, registry: Any, store: Store, out: Path) -> list[Path]:
     """``--out`` without ``--yes``: the files only (they change no cluster)."""
-    from advisor.apply import ApplyPlan, execute
+    from advisor.apply import ChangeSet, execute
 
-    only = ApplyPlan(applying.recommendation, [m for m in applying.models if m.files and m.kind != "change"])
+    only = ChangeSet(applying.recommendation, [m for m in applying.models if m.files and m.kind != "change"])
     outcome = execute(only, registry, store, out_dir=out)
     written: list[Path] = outcome.written
     return written
@@ -248,7 +248,7 @@ def rollback_cmd(
     timeout_s: float = typer.Option(900.0, "--timeout", min=1),
 ) -> None:
     """Restore a target to what it was before an applied change; verified and audited."""
-    from advisor.apply import change, restore, rollback_plan
+    from advisor.apply import change, restore, rollback_changes
     from advisor.recommendation.store import load_recommendation
 
     settings: Settings = ctx.obj
@@ -256,7 +256,7 @@ def rollback_cmd(
     with Store(settings.db_path) as store:
         row = change(store, change_id)
         rec = load_recommendation(store, row["recommendation_id"])
-        intent, before, changes = rollback_plan(store, registry, rec, row, force=force)
+        intent, before, changes = rollback_changes(store, registry, rec, row, force=force)
         console.print(f"rollback of change {change_id} ({row['model']} → {row['target']}):", markup=False)
         for line in field_lines(changes):
             console.print(line, markup=False, highlight=False, soft_wrap=True)

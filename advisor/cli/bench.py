@@ -1,7 +1,7 @@
 """``advisor bench``: measure capacity under a latency SLO, show/export results, estimate, plan Jobs, import.
 
 A thin layer over :mod:`advisor.bench` and :mod:`advisor.capacity`: options come from the models that own
-them (:class:`~advisor.bench.config.BenchConfig`), targets are built by :mod:`advisor.bench.targets.spec`
+them (:class:`~advisor.bench.config.BenchConfig`), targets are built by :mod:`advisor.bench.servers.spec`
 exactly
 as ``recommend --bench`` builds them, and tables and progress live in :mod:`advisor.render.bench`.
 """
@@ -19,9 +19,9 @@ import typer
 
 from advisor.bench.config import BenchConfig, EventSink
 from advisor.bench.measurements import HOST_SHAPE, BenchReport, CapacityResult, RunStatus
-from advisor.bench.targets.payloads import TEMPLATES, build_request
-from advisor.bench.targets.registry import REFERENCE_MODELS, parse_options
-from advisor.bench.targets.spec import Payload, ServerTarget, command_target, reference_target
+from advisor.bench.servers.payloads import TEMPLATES, build_request
+from advisor.bench.servers.registry import REFERENCE_MODELS, parse_options
+from advisor.bench.servers.spec import BenchServer, Payload, command_server, reference_server
 from advisor.cli import bench_results
 from advisor.cli.options import field_option, from_flags, parse_headers, positive, split_list
 from advisor.cli.output import console, print_json
@@ -203,15 +203,15 @@ def _server_target(
     health_path: str,
     ready_timeout: float | None,
     body: Payload,
-) -> ServerTarget:
+) -> BenchServer:
     """The server ``bench run`` starts: ``--server-cmd``, else the reference model ``--model``."""
     if server_cmd is not None:
-        return command_target(
+        return command_server(
             model or "custom", server_cmd, body, request_path=request_path, health_path=health_path,
             ready_timeout_s=ready_timeout or DEFAULT_READY_TIMEOUT_S,
         )  # fmt: skip
     assert model is not None
-    return reference_target(
+    return reference_server(
         model,
         body,
         options=parse_options(model_option),
@@ -293,5 +293,7 @@ def models_(as_json: bool = typer.Option(False, "--json")) -> None:
 app.command("show")(bench_results.show)
 app.command("export")(bench_results.export)
 app.command("suggest")(bench_results.suggest)
-app.command("plan")(bench_results.plan)
+app.command("jobs")(bench_results.jobs)
+# The command's name until 0.1: "plan" now only means a way to serve a model (docs/glossary.md).
+app.command("plan", hidden=True, deprecated=True)(bench_results.jobs)
 app.command("import")(bench_results.import_)

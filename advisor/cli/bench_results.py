@@ -14,7 +14,7 @@ import typer
 
 from advisor.bench import results
 from advisor.bench.k8s import read_report, write_jobs
-from advisor.bench.targets.registry import get_model
+from advisor.bench.servers.registry import get_model
 from advisor.capacity import (
     GpuWorkload,
     capacity_table,
@@ -156,9 +156,9 @@ def suggest(
     view.print_estimates(table, picks, catalog, region, option)
 
 
-def plan(
+def jobs(
     ctx: typer.Context,
-    emit: str = typer.Option(..., "--emit", help="Target format: k8s."),
+    emit: str = typer.Option(..., "--emit", help="Manifest format: k8s."),
     directory: Path = typer.Argument(..., help="Folder to write the manifests into."),
     models: str = typer.Option(..., "--models", help="Reference models, comma-separated."),
     instance_types: str = typer.Option(..., "--instance-types", help="Comma-separated instance types."),

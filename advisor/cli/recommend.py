@@ -110,14 +110,14 @@ def bench_models(
 ) -> int:
     """Measure every model advisor can start on its shapes (:mod:`advisor.bench.scenario`); runs made."""
     try:
-        from advisor.bench.scenario import bench_scenario, plan_scenario_bench
+        from advisor.bench.scenario import bench_scenario, scenario_bench_jobs
     except ImportError:
         raise ConfigError(
             "--bench needs the bench extra",
             where="--bench",
             fix="pip install 'advisor[bench]' (make demo does)",
         ) from None
-    plan = plan_scenario_bench(scenario, scenario_file, catalog)
+    plan = scenario_bench_jobs(scenario, scenario_file, catalog)
     for name in plan.skipped:
         warn(f"{name}: an endpoint is measured with `advisor bench run --endpoint`; --bench skips it")
     with Store(settings.db_path) as store, _progress(quiet) as bar:

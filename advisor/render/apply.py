@@ -88,7 +88,7 @@ def field_lines(changes: Any) -> list[str]:
 
 
 def change_lines(applying: Any) -> list[str]:
-    """The dry run of ``advisor apply`` (an :class:`advisor.apply.ApplyPlan`), a line each: per model its
+    """The dry run of ``advisor apply`` (an :class:`advisor.apply.ChangeSet`), a line each: per model its
     deploy target, the cost today and after (the recommendation's effective cost), then each field's change
     and each step, or why nothing is changed and the files written instead."""
     out = []

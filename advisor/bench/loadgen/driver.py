@@ -29,7 +29,7 @@ from typing import IO, Any
 from advisor.bench.measurements import PointMeasurement, PointSpec, RequestSpec
 from advisor.errors import MeasurementError
 
-MARKER = "@@advisor "  # the prefix of protocol lines on the generator's stdout (see generator_process.MARKER)
+MARKER = "@@advisor "  # the prefix of protocol lines on the generator's stdout (process.MARKER)
 START_TIMEOUT_S = 90.0
 RESULT_GRACE_S = 30.0
 

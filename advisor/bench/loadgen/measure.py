@@ -31,8 +31,8 @@ from advisor.bench.measurements import (
     merge_windows,
 )
 from advisor.bench.search import CapacitySearch, Verdict
-from advisor.bench.targets.emulation import host_info
-from advisor.bench.targets.server import ManagedServer
+from advisor.bench.servers.emulation import host_info
+from advisor.bench.servers.process import ManagedServer
 from advisor.domain import SLO
 from advisor.errors import MeasurementError
 from advisor.store import Store

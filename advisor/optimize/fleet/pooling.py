@@ -30,8 +30,8 @@ from advisor.domain import ReplicaResources
 from advisor.optimize.packing import (
     ModelDemand,
     NodeType,
+    PackingLayout,
     PackingOptions,
-    PackingPlan,
     PackingResult,
     pack,
 )
@@ -213,7 +213,7 @@ def _summarise(
     return pg, placements
 
 
-def _placement_from(plan: PackingPlan, model: str, *, shared: bool) -> Placement:
+def _placement_from(plan: PackingLayout, model: str, *, shared: bool) -> Placement:
     for p in plan.placements:
         if p.model == model:
             return Placement(

@@ -56,8 +56,8 @@ from advisor.optimize.packing.types import (
     ModelDemand,
     ModelPlacement,
     NodeType,
+    PackingLayout,
     PackingOptions,
-    PackingPlan,
     PackingResult,
     PlacedNode,
     Resources,
@@ -200,7 +200,7 @@ def _shared_layout(
 
 def karpenter_like_ffd(
     demands: Sequence[ModelDemand], node_types: Sequence[NodeType], options: PackingOptions = _DEFAULT_OPTIONS
-) -> PackingPlan | None:
+) -> PackingLayout | None:
     """The baseline: first-fit decreasing onto in-flight nodes launched as the cheapest fitting type.
 
     No MILP, no consolidation; what a Karpenter-style provisioner does in one batch. None when nothing
@@ -221,7 +221,7 @@ def _accel_kind(problem: PackingProblem, t: int) -> AcceleratorKind:
     return "gpu" if problem.capacity[t, 2] > 0 else "accel"
 
 
-def _plan(problem: PackingProblem, layout: Layout, strategy: str, options: PackingOptions) -> PackingPlan:
+def _plan(problem: PackingProblem, layout: Layout, strategy: str, options: PackingOptions) -> PackingLayout:
     used = layout.used(problem)
     pool_of_node: list[str] = []
     pool_info: dict[str, tuple[AcceleratorKind, str | None]] = {}
@@ -297,7 +297,7 @@ def _plan(problem: PackingProblem, layout: Layout, strategy: str, options: Packi
                 tolerations=tolerations([t for pool in model_pools for t in taints_of[pool]]),
             )
         )
-    return PackingPlan(
+    return PackingLayout(
         strategy="dedicated" if strategy == "dedicated" else "shared",
         usd_per_hour=layout.cost(problem),
         pools=pools,

@@ -2,7 +2,7 @@
 
 Input: what to place (:class:`ModelDemand`: a model's replica count and per-replica resources), where it
 may go (:class:`NodeType`: an instance type's allocatable resources and $/h) and how hard to try
-(:class:`PackingOptions`). Output: a :class:`PackingResult` holding the chosen :class:`PackingPlan` (pools,
+(:class:`PackingOptions`). Output: a :class:`PackingResult` holding the chosen :class:`PackingLayout` (pools,
 concrete nodes with their replicas, Kubernetes labels/taints/tolerations), the certified lower bound, the
 gap, the solver status, the shared-vs-dedicated comparison, and the models that cannot be placed at all
 (a value with a reason, never an exception).
@@ -158,7 +158,7 @@ class ModelPlacement(_Value):
     tolerations: list[Toleration]
 
 
-class PackingPlan(_Value):
+class PackingLayout(_Value):
     """One way of hosting every placeable replica: shared pools or one pool per model."""
 
     strategy: Literal["shared", "dedicated"]
@@ -199,8 +199,8 @@ class PackingResult(_Value):
     milp_usd_per_hour: float | None = Field(description="Cost of the MILP's aggregated node counts.")
     shared_usd_per_hour: float | None
     dedicated_usd_per_hour: float | None
-    plan: PackingPlan | None
-    alternative: PackingPlan | None = Field(description="The strategy not chosen, for comparison.")
+    plan: PackingLayout | None
+    alternative: PackingLayout | None = Field(description="The strategy not chosen, for comparison.")
     infeasible: list[InfeasibleModel]
     removed_pairs: int = Field(
         description="(model, type) pairs dropped before solving: one replica cannot fit."

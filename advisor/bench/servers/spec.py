@@ -1,6 +1,6 @@
 """Bench targets: a model server advisor starts, described once for ``bench run`` and ``recommend --bench``.
 
-A :class:`ServerTarget` knows how to start the server (a reference model from the registry, or a command
+A :class:`BenchServer` knows how to start the server (a reference model from the registry, or a command
 with ``{port}`` where the port goes; the port is also in the ``PORT`` variable), which route to load
 (:data:`advisor.domain.DEFAULT_REQUEST_PATH` for the json template, the protocol's route for the others,
 unless one is given), what to send (a payload template and body, checked before anything starts) and how
@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from advisor.bench.measurements import RequestSpec
-from advisor.bench.targets.payloads import build_request, get_template, split_endpoint
-from advisor.bench.targets.registry import get_model
+from advisor.bench.servers.payloads import build_request, get_template, split_endpoint
+from advisor.bench.servers.registry import get_model
 from advisor.domain import (
     DEFAULT_HEALTH_PATH,
     DEFAULT_READY_TIMEOUT_S,
@@ -42,7 +42,7 @@ class Payload:
 
 
 @dataclass(frozen=True)
-class ServerTarget:
+class BenchServer:
     """A server to start and load (module docstring). ``argv`` holds ``{port}`` where the port goes."""
 
     label: str
@@ -71,7 +71,7 @@ class ServerTarget:
             model_name=p.model_name, content_type=p.content_type, headers=dict(p.headers),
         )  # fmt: skip
 
-    def check(self, payload_where: str | None = None) -> ServerTarget:
+    def check(self, payload_where: str | None = None) -> BenchServer:
         """Build the request once, before any server starts; errors are located at ``payload_where``."""
         try:
             self.request(1)
@@ -82,7 +82,7 @@ class ServerTarget:
         return self
 
 
-def command_target(
+def command_server(
     label: str,
     command: str,
     payload: Payload,
@@ -91,7 +91,7 @@ def command_target(
     health_path: str = DEFAULT_HEALTH_PATH,
     ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S,
     where: str = "--server-cmd",
-) -> ServerTarget:
+) -> BenchServer:
     """A server started by ``command`` (split like a shell would, run without one)."""
     if PORT_PLACEHOLDER not in command:
         raise InputError(
@@ -103,10 +103,10 @@ def command_target(
         argv = tuple(shlex.split(command))
     except ValueError as exc:
         raise InputError(f"cannot split the command: {exc}", where=where, fix="balance the quotes") from None
-    return ServerTarget(label, argv, payload, request_path, health_path, {}, ready_timeout_s, where)
+    return BenchServer(label, argv, payload, request_path, health_path, {}, ready_timeout_s, where)
 
 
-def reference_target(
+def reference_server(
     name: str,
     payload: Payload | None = None,
     *,
@@ -114,7 +114,7 @@ def reference_target(
     request_path: str | None = None,
     ready_timeout_s: float | None = None,
     where: str = "--model",
-) -> ServerTarget:
+) -> BenchServer:
     """A reference model of the registry; its own example body unless ``payload`` names a body file."""
     ref = get_model(name)
     opts = dict(options or {})
@@ -123,7 +123,7 @@ def reference_target(
     body = payload or Payload()
     if body.body_path is None and body.body is None:
         body = Payload(body.template, None, ref.body(), body.model_name, body.content_type, body.headers)
-    return ServerTarget(
+    return BenchServer(
         label, argv, body, request_path or ref.path, ref.health_path, dict(ref.env),
         ready_timeout_s or ref.ready_timeout_s, where,
     )  # fmt: skip
@@ -136,7 +136,7 @@ def resolve(base_dir: Path | None, path: Path | None) -> Path | None:
     return base_dir / path
 
 
-def model_target(spec: ModelSpec, where: str, base_dir: Path | None) -> ServerTarget | None:
+def server_for_model(spec: ModelSpec, where: str, base_dir: Path | None) -> BenchServer | None:
     """The bench target of one scenario model, checked as ``bench run`` would check it before anything
     starts: the template, the reference or the command, the payload, an endpoint's URL. None for an endpoint
     (advisor does not start it). Errors are located at the field (``models.2.server.payload: body.json:3``).
@@ -158,13 +158,13 @@ def model_target(spec: ModelSpec, where: str, base_dir: Path | None) -> ServerTa
             return None
         if server.reference is not None:
             part = "reference"
-            target = reference_target(
+            target = reference_server(
                 server.reference, payload if server.payload is not None else None,
                 request_path=server.request_path, where=f"{where}.server.reference",
             )  # fmt: skip
         else:
             part = "command"
-            target = command_target(
+            target = command_server(
                 spec.name, server.command or "", payload, request_path=server.request_path,
                 health_path=server.health_path, ready_timeout_s=server.ready_timeout_s,
                 where=f"{where}.server.command",
@@ -177,12 +177,12 @@ def model_target(spec: ModelSpec, where: str, base_dir: Path | None) -> ServerTa
 
 
 def check_model_server(spec: ModelSpec, where: str, base_dir: Path | None) -> None:
-    """:func:`model_target`'s checks without building anything the bench extra is needed for: a reference
+    """:func:`server_for_model`'s checks without building anything the bench extra is needed for: a reference
     server's own example body comes from its server module, so for a reference without a payload only the
     name and the template are checked (``recommend`` without ``--bench`` runs without the extra)."""
     server = spec.server
     if server.reference is None or server.payload is not None:
-        model_target(spec, where, base_dir)
+        server_for_model(spec, where, base_dir)
         return
     for part, check in (
         ("template", lambda: get_template(server.template)),

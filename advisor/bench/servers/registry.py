@@ -17,13 +17,13 @@ from advisor.errors import InputError, NotFoundError, choices_hint
 
 
 def _tabular_body() -> Any:
-    from advisor.bench.targets.servers.tabular import example_body
+    from advisor.bench.servers.reference.tabular import example_body
 
     return example_body()
 
 
 def _embedding_body() -> Any:
-    from advisor.bench.targets.servers.embedding import example_body
+    from advisor.bench.servers.reference.embedding import example_body
 
     return example_body()
 
@@ -86,14 +86,14 @@ REFERENCE_MODELS: dict[str, ReferenceModel] = {
         ReferenceModel(
             name="tabular",
             description="scikit-learn HistGradientBoosting classifier, 20 features, trained at start-up",
-            module="advisor.bench.targets.servers.tabular",
+            module="advisor.bench.servers.reference.tabular",
             body=_tabular_body,
             ready_timeout_s=90.0,
         ),
         ReferenceModel(
             name="embedding",
             description="all-MiniLM-L6-v2 sentence embeddings (torch CPU, offline weights)",
-            module="advisor.bench.targets.servers.embedding",
+            module="advisor.bench.servers.reference.embedding",
             body=_embedding_body,
             ready_timeout_s=180.0,
             env={"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
@@ -101,7 +101,7 @@ REFERENCE_MODELS: dict[str, ReferenceModel] = {
         ReferenceModel(
             name="synthetic",
             description="known capacity: k slots x fixed service time (an M/D/k queue)",
-            module="advisor.bench.targets.servers.synthetic",
+            module="advisor.bench.servers.reference.synthetic",
             body=lambda: {"x": 1},
             options={"slots": "4", "service_ms": "100", "error_every": "0", "die_after_s": "0"},
             ready_timeout_s=30.0,

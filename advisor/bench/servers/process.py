@@ -1,7 +1,7 @@
 """A model server started, watched and stopped by the harness.
 
 Started from a command (a reference model from the registry or the user's ``--server-cmd``), confined to the
-shape (:mod:`advisor.bench.targets.emulation`), logged to a file whose last lines go into a failed run's
+shape (:mod:`advisor.bench.servers.emulation`), logged to a file whose last lines go into a failed run's
 record,
 considered ready when its health URL answers 2xx, and stopped with its whole process group (uvicorn worker
 processes included). While load runs, :meth:`ManagedServer.problem` tells the harness when the server has
@@ -24,7 +24,7 @@ from types import TracebackType
 
 import psutil
 
-from advisor.bench.targets.emulation import Confinement
+from advisor.bench.servers.emulation import Confinement
 from advisor.errors import MeasurementError
 
 MIB = 1024**2
