@@ -26,7 +26,6 @@ import numpy as np
 
 import advisor
 from advisor import Arch, Catalog, Recommendation, Scenario, Settings
-from advisor.optimize import Action
 from advisor.optimize.packing import (
     ModelDemand,
     PackingOptions,
@@ -34,6 +33,7 @@ from advisor.optimize.packing import (
     node_types_from_offers,
     pack,
 )
+from advisor.recommendation import Action
 
 REPO = Path(__file__).resolve().parent.parent
 PROFILES = ("flat", "diurnal-business-api", "weekday-business-hours", "nightly-batch", "bursty-spikes")

@@ -3,9 +3,9 @@
 Pure: numpy, pandas, scipy and pydantic only (plus advisor's capacity, cost and domain packages). Entry
 points:
 
-- :func:`recommend` runs the whole optimiser on a :class:`Scenario` (see :func:`load_scenario`) with bench
-  evidence and prices, and returns a versioned :class:`Recommendation` (``advisor.recommend`` wires it to
-  the store and the price catalog);
+- :func:`recommend` runs the whole optimiser on a scenario (:mod:`advisor.scenario`) with bench evidence
+  and prices, and returns a versioned recommendation (:mod:`advisor.recommendation`; ``advisor.recommend``
+  wires it to the store and the price catalog);
 - :func:`pack` (``advisor.optimize.packing``) places every model's replicas on the cheapest nodes found,
   with a certified lower bound;
 - :func:`worth_changing` / :func:`assess_change` decide whether a saving justifies its disruption;
@@ -37,46 +37,25 @@ from advisor.optimize.packing import (
     pack,
 )
 from advisor.optimize.recommend import RecommendOptions, recommend
-from advisor.recommendation.model import (
-    SCHEMA_PATH,
-    Action,
-    Comparison,
-    ModelRecommendation,
-    PlanSummary,
-    Recommendation,
-    Totals,
-)
-from advisor.scenario.model import EXAMPLE_SCENARIO, ModelSpec, Scenario, load_scenario
 
 __all__ = [
-    "EXAMPLE_SCENARIO",
-    "SCHEMA_PATH",
-    "Action",
     "ChangeAssessment",
     "CommitmentRecommendation",
-    "Comparison",
     "InfeasibleModel",
     "ModelDemand",
     "ModelPlacement",
-    "ModelRecommendation",
-    "ModelSpec",
     "NodeType",
     "PackingLayout",
     "PackingOptions",
     "PackingResult",
     "PlacedNode",
-    "PlanSummary",
     "Pool",
     "RecommendOptions",
-    "Recommendation",
     "SavingsPlanRate",
-    "Scenario",
-    "Totals",
     "assess_change",
     "disruption_fraction",
     "karpenter_like_ffd",
     "load_savings_plan_rates",
-    "load_scenario",
     "node_types_from_offers",
     "pack",
     "recommend",

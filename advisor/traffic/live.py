@@ -1,16 +1,5 @@
-"""Live traffic sources a scenario's model may name, so scheduled runs refresh its profile from them.
-
-::
-
-    traffic:
-      profile: search-api            # the imported profile the refresh writes ($ADVISOR_HOME/profiles/)
-      source:
-        prometheus:
-          url: http://prometheus.monitoring:9090
-          query: sum(rate(http_requests_total{service="search-api"}[1m]))
-          since: 14d
-          header_env: PROM_AUTH      # optional: an environment variable holding an Authorization value
-      # or: source: {cloudwatch: {sagemaker_endpoint: search-embedder, since: 14d}}
+"""Refreshing a model's traffic profile from the live source its scenario names
+(:mod:`advisor.scenario.live`: one Prometheus query or one CloudWatch metric), for scheduled runs.
 
 Credentials never sit in the scenario: a Prometheus header comes from the environment variable named, and
 CloudWatch uses the standard AWS credential chain.
