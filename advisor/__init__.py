@@ -1,8 +1,9 @@
 """advisor: a cost-analysis and right-sizing advisor for ML inference serving.
 
-The library is the product; the ``advisor`` CLI and the notebook are thin layers over it. Pipeline: bench
-(measure capacity) -> capacity (estimate the rest) -> pricing + traffic -> cost (replay a plan) -> optimize
-(recommend) -> render. The questions every surface asks have one function each::
+The library is the product; the ``advisor`` CLI and the notebook are thin layers over it. Pipeline: a
+scenario (``advisor.scenario``) -> bench (measure capacity) -> capacity (estimate the rest) -> pricing +
+traffic -> cost (replay a plan) -> optimize -> a recommendation (``advisor.recommendation``, stored) ->
+render. The questions every surface asks have one function each::
 
     import advisor
     rec = advisor.recommend("examples/demo-scenario.yaml")      # scenario + stored bench results + prices
@@ -11,8 +12,10 @@ The library is the product; the ``advisor`` CLI and the notebook are thin layers
 
 Every name loads on first use, so that ``import advisor`` costs nothing for the processes that only need a
 piece (model servers, the load generator, the console script before its signal handlers are in place).
-Each package (``advisor.capacity``, ``advisor.cost``, ``advisor.optimize``, ``advisor.traffic``,
-``advisor.pricing``, ``advisor.render``, ``advisor.bench``) lists its public names in ``__all__``.
+Each package (``advisor.scenario``, ``advisor.recommendation``, ``advisor.capacity``, ``advisor.cost``,
+``advisor.optimize``, ``advisor.traffic``, ``advisor.pricing``, ``advisor.render``, ``advisor.bench``,
+``advisor.api``) lists its public names in ``__all__``. Reading and storing recommendations
+(``advisor.save``, ``advisor.stored_recommendation``) loads no optimiser.
 """
 
 from __future__ import annotations

@@ -146,7 +146,8 @@ def apply_scenario(folder: Path) -> Path:
 
 
 def clients() -> dict[str, Any]:
-    return {s: boto3.client(s, region_name="us-east-1") for s in _SERVICES}
+    make: Any = boto3.client  # one client per service name (the stubs type each name's client apart)
+    return {s: make(s, region_name="us-east-1") for s in _SERVICES}
 
 
 _SERVICES = ("ec2", "elbv2", "autoscaling", "sagemaker", "ecs", "application-autoscaling")
@@ -283,7 +284,8 @@ def snapshot() -> dict[str, Any]:
             aas.describe_scaling_policies(ServiceNamespace=ns)["ScalingPolicies"],
             aas.describe_scheduled_actions(ServiceNamespace=ns)["ScheduledActions"],
         ]
-    return _clean(copy.deepcopy(out))
+    cleaned: dict[str, Any] = _clean(copy.deepcopy(out))
+    return cleaned
 
 
 def _clean(value: Any) -> Any:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
@@ -54,7 +55,7 @@ class _Login:
 def smtp_server(port: int, *, user: str | None = None, password: str | None = None) -> Iterator[Mailbox]:
     """An SMTP server on 127.0.0.1:``port`` (AUTH LOGIN/PLAIN without TLS when a user is given)."""
     box = Mailbox()
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}
     if user is not None:
         kwargs = {"authenticator": _Login(box, user, password or ""), "auth_require_tls": False}
     controller = Controller(box, hostname="127.0.0.1", port=port, **kwargs)
@@ -77,4 +78,4 @@ def smtp_env(port: int, **extra: str) -> dict[str, str]:
 
 def parts(msg: EmailMessage) -> dict[str, EmailMessage]:
     """The message's leaf parts by content type."""
-    return {p.get_content_type(): p for p in msg.walk() if not p.is_multipart()}  # type: ignore[misc]
+    return {p.get_content_type(): p for p in msg.walk() if not p.is_multipart()}

@@ -14,7 +14,8 @@ import heapq
 import numpy as np
 import pytest
 
-from advisor.cost.replay.queueing import RHO_BINS, QueueModel
+from advisor.capacity.queueing import RHO_BINS
+from advisor.cost.replay.queueing import QueueModel
 from advisor.recommendation.scaling import Balancing
 
 SERVICE_MS = 50.0

@@ -147,7 +147,7 @@ def test_the_point_budget_ends_the_search() -> None:
 
 def test_the_plateau_bounds_the_search_without_being_measured_first() -> None:
     search = CapacitySearch(SLO100, SearchConfig(start_rps=50, resolution=0.05), ceiling_rps=120)
-    proposed = []
+    proposed: list[float] = []
     while (rate := search.next_rate()) is not None and len(proposed) < 8:
         proposed.append(rate)
         search.record(rate, [window(rate, 30), window(rate, 30)])  # this server passes everywhere

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import statistics
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -35,6 +36,7 @@ def test_m5_xlarge_specs_and_prices(catalog: Catalog) -> None:
     assert od.source.startswith("karpenter-pricing") and str(od.as_of) == "2026-07-20"
     spot = catalog.spot("us-east-1", "m5.xlarge")
     assert spot.interruption_band is InterruptionBand.GT20
+    assert spot.savings_pct_vs_on_demand is not None
     assert spot.usd_per_hour == pytest.approx(0.192 * (1 - spot.savings_pct_vs_on_demand / 100), rel=1e-3)
 
 
@@ -84,12 +86,10 @@ def test_sagemaker_listed_price_and_flagged_estimates_with_cpu_and_gpu_premiums(
 def test_only_sagemaker_endpoint_types_have_a_sagemaker_price(catalog: Catalog) -> None:
     import botocore.session
 
-    enum = (
-        botocore.session.get_session()
-        .get_service_model("sagemaker")
-        .shape_for("ProductionVariantInstanceType")
-        .enum
+    shape: Any = (  # a StringShape, whose .enum the stubs do not know
+        botocore.session.get_session().get_service_model("sagemaker").shape_for("ProductionVariantInstanceType")
     )
+    enum = shape.enum
     assert "ml.c7a.medium" not in enum and "ml.c7i.large" in enum
     with pytest.raises(NotFoundError) as err:
         catalog.sagemaker("us-east-1", "ml.c7a.medium")
