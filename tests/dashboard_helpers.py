@@ -111,5 +111,8 @@ def values(trace: dict[str, Any], key: str) -> list[Any]:
     """A trace's ``x``/``y`` as a list, decoding plotly's typed-array form ({"dtype", "bdata"})."""
     raw = trace.get(key, [])
     if isinstance(raw, dict) and "bdata" in raw:
-        return np.frombuffer(base64.b64decode(raw["bdata"]), dtype=np.dtype(raw["dtype"])).tolist()
+        decoded: list[Any] = np.frombuffer(
+            base64.b64decode(raw["bdata"]), dtype=np.dtype(raw["dtype"])
+        ).tolist()
+        return decoded
     return list(raw)

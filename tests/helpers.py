@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from advisor import signals
 from advisor.cli import entry
@@ -36,6 +36,20 @@ class CliResult:
     code: int
     stdout: str
     stderr: str
+
+
+class Outcome(Protocol):
+    """What a command left: its exit status and both streams (a :class:`CliResult`, or the in-process
+    ``Run`` of tests/traffic_cost_helpers.py)."""
+
+    @property
+    def code(self) -> int: ...
+
+    @property
+    def stdout(self) -> str: ...
+
+    @property
+    def stderr(self) -> str: ...
 
 
 class _ProcessExit(BaseException):
@@ -169,7 +183,7 @@ def _fresh_process_state(
         os.environ.update(saved_env)
 
 
-def assert_one_line_error(result: CliResult, *needles: str) -> None:
+def assert_one_line_error(result: Outcome, *needles: str) -> None:
     """A user error: exit 2, no traceback, exactly one `error:` line that mentions every needle."""
     assert result.code == 2, (result.code, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout

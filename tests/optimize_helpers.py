@@ -9,7 +9,7 @@ import yaml
 
 from advisor.bench import results
 from advisor.bench.measurements import CapacityResult, LoadMode, PointResult, RunStatus
-from advisor.capacity import ModelCapacities, build_capacities, read_evidence
+from advisor.capacity import LatencyFloor, Measurement, ModelCapacities, build_capacities, read_evidence
 from advisor.pricing.catalog import Catalog
 from advisor.scenario.model import ModelSpec, Scenario
 from advisor.store import Store
@@ -31,7 +31,8 @@ def model(name: str = "m", **over: Any) -> dict[str, Any]:
 
 def caps_for(spec: ModelSpec, catalog: Catalog, store: Store | None = None, **kw: Any) -> ModelCapacities:
     """The capacities ``recommend`` builds for ``spec`` (from ``store``'s bench results when given)."""
-    measurements, floor = [], None
+    measurements: list[Measurement] = []
+    floor: LatencyFloor | None = None
     if store is not None:
         measurements, floor = read_evidence(store, spec.bench_labels).for_labels(spec.bench_labels)
     return build_capacities(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 import advisor.apply
 from advisor.api import recommend
@@ -292,7 +292,7 @@ def test_a_throttled_call_is_retried_with_backoff(
             if b"Action=UpdateAutoScalingGroup" in (sent if isinstance(sent, bytes) else sent.encode()):
                 attempts.append("UpdateAutoScalingGroup")
                 if len(attempts) <= 2:
-                    return AWSResponse(request.url, 400, {}, _Raw(body))
+                    return AWSResponse(request.url, 400, HTTPHeaders(), _Raw(body))
             return None
 
         client.meta.events.register("before-send.auto-scaling", before_send)

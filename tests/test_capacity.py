@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -37,7 +38,7 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     return Catalog.load(Settings(home=tmp_path_factory.mktemp("home")))
 
 
-def _spec(**over: object) -> ModelSpec:
+def _spec(**over: Any) -> ModelSpec:
     return ModelSpec.model_validate(model(**over))
 
 
@@ -276,7 +277,9 @@ def test_suggest_lists_types_whose_best_case_beats_the_best_guarantee(catalog: C
     picks = suggest_measurements(table, catalog, "us-east-1")
     best = od["c6i.large"] / 100
     expected = {
-        t for t, e in (("c7g.large", table[1]), ("m6i.4xlarge", table[2])) if od[t] / e.high_rps < best
+        t
+        for t, e in (("c7g.large", table[1]), ("m6i.4xlarge", table[2]))
+        if od[t] / cast(float, e.high_rps) < best
     }
     assert {p.instance_type for p in picks} == expected and "c7g.large" in expected
     assert all(p.usd_per_rps_hour_best_case < p.best_guaranteed_usd_per_rps_hour for p in picks)

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import psutil
 import pytest
@@ -54,16 +55,19 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90.
     raise AssertionError(f"the dashboard did not answer on {url} within {timeout_s:.0f} s")
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, advisor.Recommendation, int]]:
-    """`advisor dashboard` on a free port over a seeded store: (url, the stored recommendation, pid)."""
-    home = tmp_path / "home"
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, advisor.Recommendation, int]]:
+    """`advisor dashboard` on a free port over a seeded store: (url, the stored recommendation, pid).
+
+    One server for the module: its tests only read what it serves."""
+    home = tmp_path_factory.mktemp("dashboard") / "home"
     rec = seed_store(home)
     port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "ADVISOR_CONFIG"}  # as tests/conftest.py isolates
     proc = subprocess.Popen(
         [sys.executable, "-m", "advisor", "dashboard", "--port", str(port)],
         cwd=REPO_ROOT,
-        env={**os.environ, "ADVISOR_HOME": str(home)},
+        env={**env, "ADVISOR_HOME": str(home)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -118,7 +122,7 @@ def test_the_overview_renders_the_total_in_chromium(served: tuple[str, advisor.R
             text: str = d.find_element(By.TAG_NAME, "body").text
             return text if total in text else False
 
-        body = WebDriverWait(driver, 90).until(shown)
+        body = cast(str, WebDriverWait(driver, 90).until(shown))  # shown gives the text once it is there
         assert "Overview" in body and rec.scenario in body and "Traceback" not in body
         time.sleep(1.5)  # let the tables settle before the picture
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

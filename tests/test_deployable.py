@@ -27,12 +27,10 @@ from advisor.scenario.model import Scenario, load_scenario
 from tests.helpers import REPO_ROOT
 from tests.optimize_helpers import model, scenario_dict, write_scenario
 
-ENUM = frozenset(
-    botocore.session.get_session()
-    .get_service_model("sagemaker")
-    .shape_for("ProductionVariantInstanceType")
-    .enum
+_ENDPOINT_TYPES: Any = (  # a StringShape, whose .enum the stubs do not know
+    botocore.session.get_session().get_service_model("sagemaker").shape_for("ProductionVariantInstanceType")
 )
+ENUM = frozenset(_ENDPOINT_TYPES.enum)
 DEMO = REPO_ROOT / "examples" / "demo-scenario.yaml"
 
 
@@ -190,7 +188,7 @@ def test_the_scenarios_exercise_what_they_claim(recs: dict[str, Any]) -> None:
     _sc, west = recs["us-west-gpu"]
     embedder = west.model("embedder")
     assert embedder.plan is not None
-    assert {a.value for a in embedder.plan.deployment.architectures} == {"arm64"}  # type: ignore[union-attr]
+    assert {a.value for a in embedder.plan.deployment.architectures} == {"arm64"}
 
 
 def _with_plan(rec: Recommendation, model_name: str, **plan_updates: Any) -> Recommendation:
@@ -234,7 +232,7 @@ def test_validation_names_a_replica_that_does_not_fit_its_node(
     sc, rec = recs["demo"]
     churn = rec.model("churn-predictor")
     assert churn.plan is not None
-    two_by_four = churn.plan.plan.replica.model_copy(update={"vcpu": 2.0, "memory_gib": 4.0})  # type: ignore[union-attr]
+    two_by_four = churn.plan.plan.replica.model_copy(update={"vcpu": 2.0, "memory_gib": 4.0})
     eks = sc.model_copy(
         update={"models": tuple(m.model_copy(update={"deploy": None}) for m in sc.models)}
     )  # no deploy target: the scenario's cluster, EKS
@@ -271,7 +269,7 @@ def test_the_demo_explains_its_platform_choices_with_data_processing_and_premium
         lb = (
             fraud.cost.by_component["load_balancer_hours"]
             + fraud.cost.by_component["load_balancer_capacity_units"]
-        )  # type: ignore[union-attr]
+        )
         assert f"load balancer ${lb:,.2f}" in chosen
 
 

@@ -35,7 +35,7 @@ def kernel_on_this_interpreter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_walkthrough_executes_without_errors(kernel_on_this_interpreter: str) -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
     client = NotebookClient(
         nb,
         timeout=300,

@@ -87,7 +87,9 @@ def test_only_sagemaker_endpoint_types_have_a_sagemaker_price(catalog: Catalog) 
     import botocore.session
 
     shape: Any = (  # a StringShape, whose .enum the stubs do not know
-        botocore.session.get_session().get_service_model("sagemaker").shape_for("ProductionVariantInstanceType")
+        botocore.session.get_session()
+        .get_service_model("sagemaker")
+        .shape_for("ProductionVariantInstanceType")
     )
     enum = shape.enum
     assert "ml.c7a.medium" not in enum and "ml.c7i.large" in enum

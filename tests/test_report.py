@@ -223,7 +223,7 @@ def _team_usd(rec: advisor.Recommendation, team: str) -> float:
     return sum(m.effective_usd_per_month or 0.0 for m in rec.models if m.team == team)
 
 
-def _smtp_settings(port: int) -> dict[str, object]:
+def _smtp_settings(port: int) -> dict[str, Any]:
     return {
         "smtp_host": "127.0.0.1",
         "smtp_port": port,

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import psutil
 import pytest
@@ -91,7 +92,7 @@ def test_a_signal_once_the_command_is_done_leaves_its_status(tmp_path: Path, sig
 
 def _tree(pid: int) -> list[psutil.Process]:
     try:
-        return psutil.Process(pid).children(recursive=True)
+        return cast(list[psutil.Process], psutil.Process(pid).children(recursive=True))
     except psutil.NoSuchProcess:
         return []
 

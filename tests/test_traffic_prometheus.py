@@ -167,7 +167,7 @@ class _FakeApi(BaseHTTPRequestHandler):
             )
         if query == "secret" and self.headers.get("Authorization") != "Bearer t0ken":
             return self._reply(401, {"status": "error", "errorType": "unauthorized", "error": "no"})
-        series = [
+        series: list[dict[str, Any]] = [
             {
                 "metric": {},
                 "values": [
