@@ -26,6 +26,7 @@ from advisor import signals
 from advisor.cli import entry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+TESTS_DIR = REPO_ROOT / "tests"  # golden files and test data, wherever a test module sits below it
 SHARED = REPO_ROOT.parent / "shared"
 # What ``python -m advisor`` puts in sys.argv[0] (a command may read it, e.g. to write a cron line).
 MAIN_PATH = REPO_ROOT / "advisor" / "__main__.py"

@@ -2,7 +2,7 @@
 
 Each :class:`Case` is a command line, the files it needs (written into a fresh folder, ``{dir}`` in the
 arguments) and the environment it runs with. The contract each must meet is checked by
-``tests/test_input_corpus.py``: exit status 1 or 2, exactly one line on stderr starting ``error:``, no
+``tests/e2e/test_input_corpus.py``: exit status 1 or 2, exactly one line on stderr starting ``error:``, no
 traceback and no "internal error", and the store and every file in ADVISOR_HOME unchanged.
 """
 

@@ -1,10 +1,10 @@
 """Ground truth for servers of known capacity: the M/D/k queue (Poisson arrivals, fixed service, k slots).
 
 The synthetic reference server (:mod:`advisor.bench.servers.reference.synthetic`) has ``k`` worker slots and a
-fixed
-service time ``s``: it saturates at ``k / s`` requests/s, and under open-loop Poisson load it *is* an M/D/k
-FCFS queue. Its SLO-bounded capacity is the highest arrival rate whose p99 response time (wait + service)
-stays under the SLO. That is what the harness must find, so the tests and benchmarks compare against it.
+fixed service time ``s``: it saturates at ``k / s`` requests/s, and under open-loop Poisson load it *is* an
+M/D/k FCFS queue. Its SLO-bounded capacity is the highest arrival rate whose p99 response time (wait +
+service) stays under the SLO. That is what the harness must find, so the tests and benchmarks compare against
+it.
 
 Method (exact recursion, Monte Carlo over arrivals, fixed seed). With FCFS and identical deterministic
 service, customers start in arrival order and finish in start order, so customer ``i`` starts when it arrives

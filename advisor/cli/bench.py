@@ -1,8 +1,7 @@
 """``advisor bench``: measure capacity under a latency SLO, show/export results, estimate, plan Jobs, import.
 
-A thin layer over :mod:`advisor.bench` and :mod:`advisor.capacity`: options come from the models that own
-them (:class:`~advisor.bench.config.BenchConfig`), targets are built by :mod:`advisor.bench.servers.spec`
-exactly
+A thin layer over :mod:`advisor.bench` and :mod:`advisor.capacity`: options come from the models that own them
+(:class:`~advisor.bench.config.BenchConfig`), targets are built by :mod:`advisor.bench.servers.spec` exactly
 as ``recommend --bench`` builds them, and tables and progress live in :mod:`advisor.render.bench`.
 """
 

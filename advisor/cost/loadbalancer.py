@@ -1,9 +1,8 @@
 """Load balancer capacity units (ALB LCUs, NLB NLCUs) estimated from the request rate.
 
-AWS bills a load balancer per hour plus per capacity unit-hour, where the units in an hour are those of
-the dimension with the highest usage. Dimensions per unit (Elastic Load Balancing pricing page, as
-summarised at https://handbook.vantage.sh/aws/services/elb-pricing, which ``pricing_data/SOURCES.md``
-cites):
+AWS bills a load balancer per hour plus per capacity unit-hour, where the units in an hour are those of the
+dimension with the highest usage. Dimensions per unit (Elastic Load Balancing pricing page, as summarised at
+https://handbook.vantage.sh/aws/services/elb-pricing, which ``pricing_data/SOURCES.md`` cites):
 
 - ALB (LCU): 25 new connections/s; 3,000 active connections (per minute); 1 GB processed per hour for
   EC2/IP targets; 1,000 rule evaluations/s, where rule evaluations = request rate × (rules processed − 10

@@ -2,10 +2,9 @@
 
 Started from a command (a reference model from the registry or the user's ``--server-cmd``), confined to the
 shape (:mod:`advisor.bench.servers.emulation`), logged to a file whose last lines go into a failed run's
-record,
-considered ready when its health URL answers 2xx, and stopped with its whole process group (uvicorn worker
-processes included). While load runs, :meth:`ManagedServer.problem` tells the harness when the server has
-exited or outgrown the shape's memory, and :meth:`sample` gives its CPU % and RSS over the process tree.
+record, considered ready when its health URL answers 2xx, and stopped with its whole process group (uvicorn
+worker processes included). While load runs, :meth:`ManagedServer.problem` tells the harness when the server
+has exited or outgrown the shape's memory, and :meth:`sample` gives its CPU % and RSS over the process tree.
 """
 
 from __future__ import annotations

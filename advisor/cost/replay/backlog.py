@@ -8,10 +8,9 @@ S the cumulative sum of the net arrivals. The profile is cyclic, so the backlog 
 the one leaving the last (a second pass).
 
 Who drains it depends on the load balancer (``advisor.cost.replay.balancing``). Behind least outstanding
-requests
-one shared backlog waits for whichever replica frees first: net inflow d − ready·μ, and an arrival behind B
-waits B ÷ (ready·μ). Behind a random or round-robin split each replica queues what it was sent: the same
-recursion runs on one replica's inflow d ÷ ready − μ, so the replicas ready since the burst began (the
+requests one shared backlog waits for whichever replica frees first: net inflow d − ready·μ, and an arrival
+behind B waits B ÷ (ready·μ). Behind a random or round-robin split each replica queues what it was sent: the
+same recursion runs on one replica's inflow d ÷ ready − μ, so the replicas ready since the burst began (the
 holders) hold the most and drain last, at μ less their even share of the new arrivals however many replicas
 have joined since; an arrival sent to a holder waits b ÷ μ. The requests waiting are then counted as the
 holders' backlog (a lower bound: replicas that joined during the burst hold some too).

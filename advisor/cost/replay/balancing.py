@@ -21,10 +21,9 @@ the class of its ready replicas, evaluated at the class's lowest count (conserva
 spread no better).
 
 Backlogs (``advisor.cost.replay.backlog``): behind least-outstanding-requests a burst's backlog waits for
-whichever
-replica frees first, so every ready replica drains it; behind random and round-robin splits requests queue
-at the replica they were sent to, and only the replicas that were overloaded hold and drain it, while new
-replicas take their even share of new arrivals.
+whichever replica frees first, so every ready replica drains it; behind random and round-robin splits requests
+queue at the replica they were sent to, and only the replicas that were overloaded hold and drain it, while
+new replicas take their even share of new arrivals.
 """
 
 from __future__ import annotations

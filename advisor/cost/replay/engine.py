@@ -1,13 +1,12 @@
 """The vectorised replay engine: many plans × one profile as 2-D numpy arrays (plans × steps).
 
-Plans are grouped by what shapes their arrays the same way (dead-band tolerance, stabilisation and delay
-in steps), then processed in chunks of rows. Per chunk: desired → provisioned → ready replicas
+Plans are grouped by what shapes their arrays the same way (dead-band tolerance, stabilisation and delay in
+steps), then processed in chunks of rows. Per chunk: desired → provisioned → ready replicas
 (``advisor.cost.replay.autoscaler``), nodes and the on-demand/spot split, spot interruptions
-(``advisor.cost.replay.spot``,
-the only per-plan work, and it touches only the few steps with events), served capacity, overload, and
-a histogram of requests by per-replica load that the queueing model (``advisor.cost.replay.queueing``) turns
-into
-the share over the SLO and the p99. Nothing loops over steps in Python.
+(``advisor.cost.replay.spot``, the only per-plan work, and it touches only the few steps with events), served
+capacity, overload, and a histogram of requests by per-replica load that the queueing model
+(``advisor.cost.replay.queueing``) turns into the share over the SLO and the p99. Nothing loops over steps in
+Python.
 
 Billing: nodes follow *provisioned* replicas (an instance bills from launch, booting included), serving
 follows *ready* replicas. Fargate bills per second with a one-minute minimum per task: at steps of 60 s

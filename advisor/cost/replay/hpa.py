@@ -14,12 +14,11 @@ What the HPA does each sync period (``--horizontal-pod-autoscaler-sync-period``,
   [minReplicas, maxReplicas].
 
 So after a jump the replicas grow in waves: each wave multiplies the ready pods by at most s/(capacity ×
-target) and lasts one start-up delay. The simple model (``advisor.cost.replay.autoscaler``) grants the whole
-jump
-in one delay: on a square wave 20 → 200 rps with 60 s start-ups it counts 2.25 minutes over the SLO per
-jump where the HPA (``tests/test_hpa_replay.py``) spends 6. A **requests metric** (an external metric on
-the load balancer or ingress, e.g. KEDA's Prometheus scaler, ALB RequestCountPerTarget) counts arrivals,
-does not saturate and is not averaged over pods, so only the rate limit applies.
+target) and lasts one start-up delay. The simple model (``advisor.cost.replay.autoscaler``) grants the
+whole jump in one delay: on a square wave 20 → 200 rps with 60 s start-ups it counts 2.25 minutes over the
+SLO per jump where the HPA (``tests/unit/cost/test_hpa_replay.py``) spends 6. A **requests metric** (an
+external metric on the load balancer or ingress, e.g. KEDA's Prometheus scaler, ALB RequestCountPerTarget)
+counts arrivals, does not saturate and is not averaged over pods, so only the rate limit applies.
 
 Vectorised without a loop over steps: the replica trajectory p is the greatest fixed point of the monotone
 map F(p) = stabilise(max(floor, min(desired, cap(ready(p)), limit(p shifted by a period)))); starting from

@@ -29,10 +29,9 @@ from advisor.recommendation.scaling import Balancing
 class QueueModel:
     """One plan's queue, with tables over per-replica load ρ (and replica classes) for the vectorised replay.
 
-    ``rho`` = arrivals per replica ÷ (c/S). Bin ``b < RHO_BINS`` holds ρ in [b/B, (b+1)/B) and is evaluated
-    at its upper edge (conservative); bin ``RHO_BINS`` holds overload (ρ ≥ 1 or no replica at all). Where
-    the load balancer's algorithm makes the replica count matter (``advisor.cost.replay.balancing``) the
-    tables
+    ``rho`` = arrivals per replica ÷ (c/S). Bin ``b < RHO_BINS`` holds ρ in [b/B, (b+1)/B) and is evaluated at
+    its upper edge (conservative); bin ``RHO_BINS`` holds overload (ρ ≥ 1 or no replica at all). Where the
+    load balancer's algorithm makes the replica count matter (``advisor.cost.replay.balancing``) the tables
     repeat per replica class: flat index = class × (RHO_BINS + 1) + ρ bin.
     """
 

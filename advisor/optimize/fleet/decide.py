@@ -162,13 +162,12 @@ def commitment_for(
 ) -> tuple[CommitmentSummary | None, str | None]:
     """A Compute Savings Plan for the always-on on-demand base of the adopted EC2 and Fargate plans.
 
-    The on-demand part of each plan's replayed spend ($/h per step: on-demand nodes × node price) is rolled
-    up to billing hours and summed over models (profiles aligned by position, i.e. read as the same period),
-    then :func:`advisor.optimize.fleet.commitments.recommend_commitment` sizes the commitment (``base``: the
-    lowest
+    The on-demand part of each plan's replayed spend ($/h per step: on-demand nodes × node price) is rolled up
+    to billing hours and summed over models (profiles aligned by position, i.e. read as the same period), then
+    :func:`advisor.optimize.fleet.commitments.recommend_commitment` sizes the commitment (``base``: the lowest
     hourly spend, used in full every hour). SageMaker plans are left out: Compute Savings Plans do not cover
-    SageMaker (SageMaker Savings Plans do; no rates for them are on file). Returns the summary, or None with
-    a note saying why there is none.
+    SageMaker (SageMaker Savings Plans do; no rates for them are on file). Returns the summary, or None with a
+    note saying why there is none.
     """
     series: list[np.ndarray] = []
     for o in adopted:

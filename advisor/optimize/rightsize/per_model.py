@@ -8,9 +8,8 @@ For each model, in order:
 2. its capacities (:mod:`advisor.capacity`): stored bench results under its labels, the scenario's given
    figures, and flagged estimates; an SLO below the fastest latency ever measured, or a bench that found no
    passing rate at this SLO, ends here as :class:`~advisor.optimize.rightsize.outcome.Unservable`;
-3. what runs today, priced and replayed (:func:`advisor.optimize.rightsize.compare.price_current`);
-4. its shape candidates and their prefilter (:mod:`advisor.optimize.rightsize.candidates`), then the policy
-and
+3. what runs today, priced and replayed (:func:`advisor.optimize.rightsize.compare.price_current`); 4. its
+shape candidates and their prefilter (:mod:`advisor.optimize.rightsize.candidates`), then the policy and
    purchase-mix search by replay (:mod:`advisor.optimize.rightsize.search`);
 5. the baselines for the chosen plan, and the fluid lower bounds over every candidate.
 

@@ -4,12 +4,11 @@ A nightly batch that jumps from 2 to 150 requests/s in a minute cannot be follow
 replicas take minutes to start: without a schedule, the plan must keep the batch's replicas all day. With
 one, the floor rises shortly before the batch and falls after it.
 
-:func:`daily_schedules` reads the profile day by day (the worst day at each time of day, in 15-minute
-slots), finds the windows where the demand needs more replicas than the flat minimum, and proposes one
+:func:`daily_schedules` reads the profile day by day (the worst day at each time of day, in 15-minute slots),
+finds the windows where the demand needs more replicas than the flat minimum, and proposes one
 :class:`~advisor.cost.replay.schedules.ScheduledMinimum` per window: from one scale-up delay (plus a slot)
-before
-the window to its end, holding the most replicas the window needs. Windows that cover more than half the
-day are left to the flat minimum (a schedule would buy little there). The right-sizing search replays the
+before the window to its end, holding the most replicas the window needs. Windows that cover more than half
+the day are left to the flat minimum (a schedule would buy little there). The right-sizing search replays the
 scheduled plans beside the flat ones, and keeps whichever is cheaper within the SLO budget.
 """
 

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers import REPO_ROOT
+
+REPO = REPO_ROOT
 PACKAGE = REPO / "advisor"
 PURE = ("capacity", "cost", "optimize")
 THIRD_PARTY_EDGES = {

@@ -10,7 +10,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "walkthrough.ipynb"
+from tests.helpers import REPO_ROOT
+
+NOTEBOOK = REPO_ROOT / "notebooks" / "walkthrough.ipynb"
 
 
 @pytest.fixture

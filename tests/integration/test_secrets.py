@@ -10,8 +10,8 @@ import pytest
 
 from advisor.bench.runner import free_port
 from advisor.redact import MASK, redact_text, redact_url
+from tests.e2e.test_bench_liveness import _synthetic
 from tests.helpers import CliResult, run_cli
-from tests.test_bench_liveness import _synthetic
 
 PLANTED = {
     "url": "PLANTEDurlpw9",

@@ -39,9 +39,10 @@ from advisor.apply.kubernetes.manifests import manifests, validate
 from advisor.platforms.targets import CortexTarget, DeployTarget, KubernetesTarget
 from advisor.recommendation.migrate import load_document
 from advisor.recommendation.model import Recommendation
+from tests.helpers import SHARED, TESTS_DIR
 
-GOLDEN = Path(__file__).parent / "golden" / "demo-recommendation.json"
-SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "kubernetes"
+GOLDEN = TESTS_DIR / "golden" / "demo-recommendation.json"
+SCHEMAS = SHARED / "schemas" / "kubernetes"
 CRDS = {"NodePool": "karpenter.sh_nodepools.yaml", "ScaledObject": "keda.sh_scaledobjects.yaml"}
 K8S_VERSION = "1.31"
 TOKEN = "s3cr3t-bearer-token-for-tests"

@@ -15,6 +15,7 @@ from advisor.traffic.csvfile import read_profile_csv, write_profile_csv
 from advisor.traffic.generators import generate_file
 from advisor.traffic.profile import TrafficProfile
 from advisor.traffic.requestlog import read_request_log
+from tests.helpers import REPO_ROOT
 from tests.traffic_cost_helpers import TRACES, invoke
 
 
@@ -98,7 +99,7 @@ def test_each_bad_profile_file_is_one_line_naming_file_and_line(
     error = invoke(capsys, "profile", "show", str(path)).one_error_line()
     assert f"{path}:{line}:" in error and needle in error
     # ... and the same file through `cost simulate` fails the same way, before any work
-    plan = Path(__file__).resolve().parent.parent / "examples" / "plans" / "api-c6i-spot.yaml"
+    plan = REPO_ROOT / "examples" / "plans" / "api-c6i-spot.yaml"
     again = invoke(capsys, "cost", "simulate", str(plan), "--profile", str(path)).one_error_line()
     assert f"{path}:{line}:" in again
 

@@ -29,6 +29,7 @@ from tests.apply_helpers import (
     moto_aws,
     snapshot,
 )
+from tests.helpers import REPO_ROOT
 from tests.traffic_cost_helpers import invoke
 
 SECRET = "testing-secret-never-printed"
@@ -388,7 +389,7 @@ def test_a_platform_change_writes_configuration_and_a_checklist(
     apply writes the EC2 configuration and a checklist and calls no AWS API (no endpoint is reachable)."""
     monkeypatch.setenv("ADVISOR_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: any call would fail
-    demo = recommend(Path(__file__).resolve().parents[1] / "examples" / "demo-scenario.yaml")
+    demo = recommend(REPO_ROOT / "examples" / "demo-scenario.yaml")
     with Store(tmp_path / "home" / "advisor.db") as store:
         save_recommendation(store, demo)
     moved = demo.model("search-embedder")
@@ -435,7 +436,7 @@ def test_an_ecs_plan_on_ec2_needs_its_pools_capacity_provider(
     """The demo as it is puts churn-predictor's ECS service on EC2 nodes (pool inference-churn-predictor):
     apply uses the capacity provider of that name and says so, in one line, when the cluster lacks it."""
     monkeypatch.setenv("ADVISOR_HOME", str(tmp_path / "home"))
-    demo = recommend(Path(__file__).resolve().parents[1] / "examples" / "demo-scenario.yaml")
+    demo = recommend(REPO_ROOT / "examples" / "demo-scenario.yaml")
     with Store(tmp_path / "home" / "advisor.db") as store:
         save_recommendation(store, demo)
     churn = demo.model("churn-predictor")

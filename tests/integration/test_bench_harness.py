@@ -32,8 +32,8 @@ from tests.helpers import run_cli
 
 pytestmark = pytest.mark.slow
 
-# Windows long enough for a p99 near saturation to show (see tests/test_bench_search.py for the same check
-# against a simulated queue), short enough to keep each search near a minute.
+# Windows long enough for a p99 near saturation to show (see tests/unit/bench/test_bench_search.py for the
+# same check against a simulated queue), short enough to keep each search near a minute.
 MDK_CONFIG = BenchConfig.quick(
     warmup_s=2.0,
     window_s=3.0,

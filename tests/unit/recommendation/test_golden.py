@@ -2,7 +2,8 @@
 
 Any change in a figure, a label or the document's shape shows in review as a diff of
 ``tests/golden/demo-recommendation.{json,md}``. When the change is intended, rewrite them with
-``ADVISOR_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py`` and commit the diff.
+``ADVISOR_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/unit/recommendation/test_golden.py`` and commit
+the diff.
 Numbers are compared to 1e-9 relative (the same code on another CPU may round the last bits differently);
 everything else exactly.
 """
@@ -24,10 +25,11 @@ from advisor.cost import resolve_prices
 from advisor.optimize.rightsize.search import CONFIRM_SEEDS, MAX_CONFIRM_SEEDS, confirm_replays
 from advisor.pricing.catalog import Catalog
 from advisor.render import render
+from tests.helpers import REPO_ROOT, TESTS_DIR
 from tests.traffic_cost_helpers import flat_profile, make_plan
 
-REPO = Path(__file__).resolve().parent.parent
-GOLDEN = Path(__file__).resolve().parent / "golden"
+REPO = REPO_ROOT
+GOLDEN = TESTS_DIR / "golden"
 FIXED_CLOCK = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 UPDATE = os.environ.get("ADVISOR_UPDATE_GOLDEN") == "1"
 

@@ -11,10 +11,10 @@ import yaml
 from advisor.recommendation.model import Recommendation
 from advisor.settings import Settings
 from advisor.store import Store
-from tests.helpers import assert_one_line_error, run_cli
+from tests.helpers import REPO_ROOT, assert_one_line_error, run_cli
 from tests.optimize_helpers import model, scenario_dict, store_bench_run, write_scenario
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = REPO_ROOT
 
 
 def test_init_writes_the_example_and_refuses_to_overwrite(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from advisor import Recommendation
 from advisor.render import RENDERERS, WIDE_COLUMNS, RenderOptions, render
 from tests.helpers import assert_one_line_error, run_cli
-from tests.test_golden import demo_recommendation
+from tests.unit.recommendation.test_golden import demo_recommendation
 
 LONG_NAMES = (
     "fraud-scorer-eu-payments-v2",

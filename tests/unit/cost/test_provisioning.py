@@ -17,8 +17,9 @@ from advisor.cost.replay.provisioning import (
     ec2_scale_up_delay_s,
     fargate_task_start_s,
 )
+from tests.helpers import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 
 
 def _delays(scenario: Path, home: Path) -> dict[str, tuple[str, str, float]]:

@@ -1,0 +1,1 @@
+"""Unit tests: one package at a time, in-process, no servers (tests/unit/<package>/)."""
