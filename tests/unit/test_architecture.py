@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -430,3 +431,37 @@ def test_notebook_benchmarks_and_dashboard_use_only_the_public_api() -> None:
 )
 def test_the_public_api_check_can_fail(code: str, expected: list[str]) -> None:
     assert _private_uses(code, _public_packages()) == expected
+
+
+# ----- the layout as the README explains it -------------------------------------------------------------
+
+
+def _readme_paths(text: str) -> set[str]:
+    """Every ``advisor/...`` folder the first column of the README's architecture tables names."""
+    section = text.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    out = set()
+    for row in section.splitlines():
+        cells = row.split("|")
+        if len(cells) < 3:
+            continue
+        out |= {path.rstrip("/") for path in re.findall(r"`(advisor/[\w/]+?)/?`", cells[1])}
+    return out
+
+
+def _packages_on_disk() -> set[str]:
+    return {str(p.parent.relative_to(REPO)) for p in PACKAGE.rglob("__init__.py")} - {"advisor"}
+
+
+def test_the_readme_explains_every_package_and_names_none_that_does_not_exist() -> None:
+    named = _readme_paths((REPO / "README.md").read_text(encoding="utf-8"))
+    assert _packages_on_disk() - named == set()
+    assert {p for p in named if not (REPO / p).is_dir()} == set()
+
+
+def test_the_readme_check_can_fail() -> None:
+    rows = ["| `advisor/cost/`, `advisor/cost/replay/` | the cost model |", "| `advisor/gone/` | x |"]
+    text = "## Architecture\n\n" + "\n".join(rows) + "\n## Next"
+    named = _readme_paths(text)
+    assert named == {"advisor/cost", "advisor/cost/replay", "advisor/gone"}
+    assert {p for p in named if not (REPO / p).is_dir()} == {"advisor/gone"}
+    assert _packages_on_disk() - named  # most packages are missing from this README
