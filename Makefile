@@ -42,8 +42,9 @@ check: $(VENV)/.stamp-test
 	$(BIN)/ruff check $(SOURCES)
 	$(MAKE) --no-print-directory -j2 --output-sync=target typecheck test-fast
 
+# Every test under tests/integration/ is slow (tests/conftest.py), so only unit/ and e2e/ are collected.
 test-fast: $(VENV)/.stamp-test
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q tests/unit tests/e2e
 
 ## dashboard: open the dashboard over the store `make demo` left (http://127.0.0.1:8501).
 dashboard: $(VENV)/.stamp-demo

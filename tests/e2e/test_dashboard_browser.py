@@ -5,6 +5,7 @@ is kept under build/test-artifacts/ (or $ADVISOR_TEST_ARTIFACTS)."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +19,6 @@ import psutil
 import pytest
 
 import advisor
-from tests.dashboard_helpers import seed_store
 from tests.helpers import REPO_ROOT, assert_one_line_error, run_cli
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,12 +56,14 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90.
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, advisor.Recommendation, int]]:
-    """`advisor dashboard` on a free port over a seeded store: (url, the stored recommendation, pid).
-
-    One server for the module: its tests only read what it serves."""
+def served(
+    tmp_path_factory: pytest.TempPathFactory, seeded_demo_store: tuple[Path, advisor.Recommendation]
+) -> Iterator[tuple[str, advisor.Recommendation, int]]:
+    """`advisor dashboard` on a free port over a copy of the seeded store: (url, the stored recommendation,
+    pid). One server for the module: its tests only read what it serves."""
     home = tmp_path_factory.mktemp("dashboard") / "home"
-    rec = seed_store(home)
+    shutil.copytree(seeded_demo_store[0], home)
+    rec = seeded_demo_store[1]
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "ADVISOR_CONFIG"}  # as tests/conftest.py isolates
     proc = subprocess.Popen(

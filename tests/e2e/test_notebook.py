@@ -14,6 +14,8 @@ from tests.helpers import REPO_ROOT
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "walkthrough.ipynb"
 
+pytestmark = pytest.mark.slow  # a Jupyter kernel runs the whole walkthrough
+
 
 @pytest.fixture
 def kernel_on_this_interpreter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:

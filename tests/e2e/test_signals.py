@@ -26,6 +26,8 @@ import pytest
 from tests.helpers import REPO_ROOT
 from tests.optimize_helpers import model, scenario_dict, write_scenario
 
+pytestmark = pytest.mark.slow  # a fresh interpreter per test: the process and its signals are the subject
+
 
 @pytest.fixture(scope="module")
 def interpreter_start_s() -> float:

@@ -113,7 +113,7 @@ def synthetic_server() -> Iterator[StartServer]:
 
     yield start
     for proc in procs:
-        proc.terminate()
+        proc.kill()  # not terminate(): a graceful stop would first wait out requests still being served (3 s)
         proc.wait(timeout=10)
 
 

@@ -20,7 +20,6 @@ from tests.dashboard_helpers import (
     open_page,
     plotly_figures,
     recommendation_count,
-    seed_store,
     texts,
     values,
 )
@@ -32,9 +31,8 @@ def usd(value: float | None) -> str:
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, advisor.Recommendation]:
-    home = tmp_path_factory.mktemp("seeded") / "home"
-    return home, seed_store(home)
+def seeded(seeded_demo_store: tuple[Path, advisor.Recommendation]) -> tuple[Path, advisor.Recommendation]:
+    return seeded_demo_store  # made once per session (tests/conftest.py); each test copies the folder
 
 
 @pytest.fixture

@@ -143,9 +143,11 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(where)], check=False)
 
 
-@pytest.fixture
-def read_only_home(tmp_path: Path) -> Iterator[Path]:
-    src, where = tmp_path / "src", tmp_path / "ro"
+@pytest.fixture(scope="module")
+def read_only_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A seeded home, mounted read-only: one for the module, as nothing can write to it."""
+    folder = tmp_path_factory.mktemp("read-only")
+    src, where = folder / "src", folder / "ro"
     src.mkdir()
     where.mkdir()
     seeded = run_cli("recommend", "examples/demo-scenario.yaml", "--json", env={"ADVISOR_HOME": str(src)})

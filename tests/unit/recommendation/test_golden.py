@@ -10,48 +10,29 @@ everything else exactly.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-import advisor
 from advisor import Recommendation, Settings
 from advisor.cost import resolve_prices
 from advisor.optimize.rightsize.search import CONFIRM_SEEDS, MAX_CONFIRM_SEEDS, confirm_replays
 from advisor.pricing.catalog import Catalog
 from advisor.render import render
-from tests.helpers import REPO_ROOT, TESTS_DIR
+from tests.helpers import TESTS_DIR
 from tests.traffic_cost_helpers import flat_profile, make_plan
 
-REPO = REPO_ROOT
 GOLDEN = TESTS_DIR / "golden"
-FIXED_CLOCK = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 UPDATE = os.environ.get("ADVISOR_UPDATE_GOLDEN") == "1"
 
 
-def demo_recommendation(home: Path) -> Recommendation:
-    """The demo scenario (capacities as given in the file: no bench results in ``home``)."""
-    return advisor.recommend(
-        Path("examples/demo-scenario.yaml"),
-        settings=Settings(home=home),
-        clock=lambda: FIXED_CLOCK,
-        new_id=lambda _t: "rec-golden",
-    )
-
-
 @pytest.fixture(scope="module")
-def rec(tmp_path_factory: pytest.TempPathFactory) -> Recommendation:
-    cwd = Path.cwd()
-    os.chdir(REPO)  # the document records the scenario path as given
-    try:
-        return demo_recommendation(tmp_path_factory.mktemp("home"))
-    finally:
-        os.chdir(cwd)
+def rec(golden_demo: Recommendation) -> Recommendation:
+    """The demo recommendation with a fixed clock and id (tests/conftest.py makes it once per session)."""
+    return golden_demo
 
 
 def _differences(got: Any, want: Any, path: str = "$") -> list[str]:

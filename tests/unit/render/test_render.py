@@ -10,7 +10,6 @@ import pytest
 from advisor import Recommendation
 from advisor.render import RENDERERS, WIDE_COLUMNS, RenderOptions, render
 from tests.helpers import assert_one_line_error, run_cli
-from tests.unit.recommendation.test_golden import demo_recommendation
 
 LONG_NAMES = (
     "fraud-scorer-eu-payments-v2",
@@ -21,8 +20,8 @@ LONG_NAMES = (
 
 
 @pytest.fixture(scope="module")
-def rec(tmp_path_factory: pytest.TempPathFactory) -> Recommendation:
-    base = demo_recommendation(tmp_path_factory.mktemp("home"))
+def rec(golden_demo: Recommendation) -> Recommendation:
+    base = golden_demo  # made once per session (tests/conftest.py)
     models = [m.model_copy(update={"model": name}) for m, name in zip(base.models, LONG_NAMES, strict=True)]
     return base.model_copy(update={"models": models})
 
