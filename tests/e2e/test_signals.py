@@ -115,6 +115,14 @@ def _tree(pid: int) -> list[psutil.Process]:
         return []
 
 
+def _command_line(p: psutil.Process) -> str:
+    """The process's command line; "" for one that has already ended (a probe that ran and exited)."""
+    try:
+        return " ".join(p.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return ""
+
+
 @pytest.mark.slow
 def test_sigterm_to_recommend_bench_stops_the_server_and_the_generator(tmp_path: Path) -> None:
     data = scenario_dict(
@@ -126,9 +134,11 @@ def test_sigterm_to_recommend_bench_stops_the_server_and_the_generator(tmp_path:
     home = tmp_path / "home"
     proc = _start("recommend", str(path), "--bench", home=home)
     seen: dict[int, psutil.Process] = {}
+    commands: dict[int, str] = {}  # read when first seen: a short-lived descendant may be gone later
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until points are being measured, keeping every descendant
         seen.update({p.pid: p for p in _tree(proc.pid)})
+        commands.update({pid: _command_line(p) for pid, p in seen.items() if not commands.get(pid)})
         db = home / "advisor.db"
         if db.is_file():
             with sqlite3.connect(db) as conn:
@@ -139,17 +149,16 @@ def test_sigterm_to_recommend_bench_stops_the_server_and_the_generator(tmp_path:
                     pass
         time.sleep(0.2)
     seen.update({p.pid: p for p in _tree(proc.pid)})
-    servers = [
-        p for p in seen.values() if "advisor.bench.servers.reference.synthetic" in " ".join(p.cmdline())
-    ]
-    generators = [p for p in seen.values() if "advisor.bench.loadgen.process" in " ".join(p.cmdline())]
-    assert servers and generators, [p.cmdline() for p in seen.values()]
+    commands.update({pid: _command_line(p) for pid, p in seen.items() if not commands.get(pid)})
+    servers = [pid for pid, cmd in commands.items() if "advisor.bench.servers.reference.synthetic" in cmd]
+    generators = [pid for pid, cmd in commands.items() if "advisor.bench.loadgen.process" in cmd]
+    assert servers and generators, list(commands.values())
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     _one_interrupt_line(err)
     time.sleep(0.5)
     alive = [p for p in seen.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert alive == [], [p.cmdline() for p in alive]
+    assert alive == [], [commands.get(p.pid) or _command_line(p) for p in alive]
     with sqlite3.connect(home / "advisor.db") as conn:
         assert conn.execute("SELECT status FROM bench_runs").fetchall() == [("interrupted",)]
