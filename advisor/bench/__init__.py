@@ -3,7 +3,7 @@
 Public API (the rest is private; importing this package never imports Locust, which lives only in the
 generator process started by :mod:`advisor.bench.loadgen.driver`):
 
-* :func:`run_target` — measure a :class:`BenchServer` (a reference model, :func:`reference_server`, or a
+* :func:`run_server` — measure a :class:`BenchServer` (a reference model, :func:`reference_server`, or a
   server command, :func:`command_server`) on one shape; :func:`run_capacity` for a reference model by name;
   :func:`run_endpoint` for a server already running; :class:`BenchConfig` (and its ``quick()``);
 * :func:`scenario_bench_jobs` / :func:`bench_scenario` — what ``recommend --bench`` measures, and the runs;
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
         merge_windows,
     )
     from advisor.bench.results import import_result, list_runs, load_result, points_csv
-    from advisor.bench.runner import free_port, run_capacity, run_command, run_endpoint, run_target
+    from advisor.bench.runner import free_port, run_capacity, run_command, run_endpoint, run_server
     from advisor.bench.scenario import BenchJob, ScenarioBench, bench_scenario, scenario_bench_jobs
     from advisor.bench.search import CapacitySearch, SearchConfig
     from advisor.bench.servers.payloads import build_request
@@ -80,7 +80,7 @@ _LAZY = {
     "run_capacity": "advisor.bench.runner",
     "run_command": "advisor.bench.runner",
     "run_endpoint": "advisor.bench.runner",
-    "run_target": "advisor.bench.runner",
+    "run_server": "advisor.bench.runner",
 }
 
 __all__ = [
@@ -116,7 +116,7 @@ __all__ = [
     "run_capacity",
     "run_command",
     "run_endpoint",
-    "run_target",
+    "run_server",
     "scenario_bench_jobs",
 ]
 

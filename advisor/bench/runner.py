@@ -1,6 +1,6 @@
 """The harness's entry points: measure a server advisor starts, or one that is already running.
 
-:func:`run_target` measures a :class:`~advisor.bench.servers.spec.BenchServer` (a reference model or a server
+:func:`run_server` measures a :class:`~advisor.bench.servers.spec.BenchServer` (a reference model or a server
 command) on one shape: it plans the emulation (refusing shapes larger than the host), picks a free port,
 starts the server confined to the shape and hands over to :func:`advisor.bench.loadgen.measure.measure`.
 :func:`run_capacity` does that for a reference model by name, :func:`run_command` for a command already
@@ -39,7 +39,7 @@ __all__ = [
     "run_capacity",
     "run_command",
     "run_endpoint",
-    "run_target",
+    "run_server",
 ]
 
 
@@ -166,7 +166,7 @@ def check_reachable(request: RequestSpec, timeout_s: float = CONNECT_TIMEOUT_S) 
         ) from None
 
 
-def run_target(
+def run_server(
     settings: Settings,
     store: Store,
     target: BenchServer,
@@ -209,9 +209,9 @@ def run_capacity(
     cfg = config or (BenchConfig.quick() if quick else BenchConfig())
     target = reference_server(model_name, options=options)
     if store is not None:
-        return run_target(settings, store, target, shape, slo, config=cfg, catalog=catalog, on_event=on_event)
+        return run_server(settings, store, target, shape, slo, config=cfg, catalog=catalog, on_event=on_event)
     with Store(settings.db_path) as own:
-        return run_target(settings, own, target, shape, slo, config=cfg, catalog=catalog, on_event=on_event)
+        return run_server(settings, own, target, shape, slo, config=cfg, catalog=catalog, on_event=on_event)
 
 
 def run_endpoint(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from advisor.bench.config import BenchConfig, EventSink
 from advisor.bench.measurements import CapacityResult
-from advisor.bench.runner import check_shapes, run_target
+from advisor.bench.runner import check_shapes, run_server
 from advisor.bench.servers.spec import BenchServer, server_for_model
 from advisor.domain import SLO
 from advisor.errors import AdvisorError, InputError, at_field
@@ -82,7 +82,7 @@ def bench_scenario(
         if on_job is not None:
             on_job(job, n)
         try:
-            result = run_target(
+            result = run_server(
                 settings, store, job.target, job.shape, job.slo, config=plan.config, catalog=catalog,
                 on_event=on_event,
             )  # fmt: skip

@@ -129,10 +129,10 @@ def run(
             model, model_option, server_cmd, request_path, health_path, ready_timeout, body
         )
         _require_harness("bench run")
-        from advisor.bench.runner import check_shapes, run_target
+        from advisor.bench.runner import check_shapes, run_server
 
         check_shapes(catalog, shape_list, emulation)  # refuse impossible shapes before anything starts
-        run_one = partial(run_target, settings, target=target, config=config, catalog=catalog)
+        run_one = partial(run_server, settings, target=target, config=config, catalog=catalog)
     else:
         # the machine behind an endpoint is not ours to know: --shapes only labels it (checked)
         where_it_runs = "unknown" if shapes == HOST_SHAPE else catalog.instance(shape_list[0]).name

@@ -7,11 +7,12 @@ Pure (numpy, pandas, scipy, pydantic; no cloud SDK). Typical use::
     result = simulate(plan, profile, resolve_prices(plan, catalog), seed=0)
     result.usd_per_month, result.slo.p99_ms_estimate, result.efficiency, result.timeseries()
 
-Modules: ``plan`` (the Plan model), ``prices`` (catalog → PlanPrices), ``autoscaler`` (dead bands and
-windows), ``hpa`` (the HPA's scale-up), ``provisioning`` (start-up delays), ``spot`` (interruptions and
-pool reclaims), ``queueing`` (p99 and SLO share), ``balancing`` (random, round robin, least outstanding),
-``backlog`` (requests carried over), ``load`` (load bins), ``loadbalancer`` (LCUs), ``billing``, ``replay``
-(the vectorised engine), ``series`` (time series), ``simulate`` (entry points, fluid bound), ``baselines``.
+The Plan model is the recommendation's (:mod:`advisor.recommendation.plan`, re-exported here). Modules:
+``prices`` (catalog → PlanPrices), ``simulate`` (entry points, fluid bound), ``baselines``,
+``loadbalancer`` (LCUs), ``billing``, ``result``, ``plan_checks``; ``replay/`` the vectorised engine
+(``engine``), its autoscalers (``autoscaler``, ``hpa``), ``provisioning`` (start-up delays), ``spot``
+(interruptions and pool reclaims), ``schedules``, ``balancing``, ``queueing`` (the queue's tables; the
+formulas are :mod:`advisor.capacity.queueing`'s), ``backlog``, ``load`` (load bins) and ``series``.
 """
 
 from __future__ import annotations

@@ -127,7 +127,7 @@ def test_the_purity_check_can_fail(tmp_path: Path) -> None:
     sample = tmp_path / "x.py"
     sample.write_text(
         "import boto3\nfrom advisor import store\n\ndef f():\n    from advisor.cli.output import console\n"
-        "    from advisor.bench.runner import run_target\n"
+        "    from advisor.bench.runner import run_server\n"
     )
     assert _impure(sample) == ["advisor.bench.runner", "advisor.cli.output", "advisor.store", "boto3"]
 
