@@ -66,10 +66,11 @@ def run_cli(*args: str, env: Mapping[str, str] | None = None, timeout: float = 3
 
     What a fresh process would not carry over is reset around the command: the working directory (the
     repository root), the environment (``env`` on top of this one, all of it put back after), sys.argv,
-    the SIGINT/SIGTERM handlers and the interrupt notes in :mod:`advisor.signals`. An exception that escapes
-    the entry is printed as a traceback with exit 1, and ``sys.exit(n)`` is exit ``n``, as in a process;
-    ``os._exit`` ends the run with its status instead of the test process. Not emulated: the console
-    script's signal blocking once the command returned (``hold``; test_signals.py checks it in a process).
+    sys.excepthook, the SIGINT/SIGTERM handlers and the interrupt notes in :mod:`advisor.signals`. An
+    exception that escapes the entry is printed as a traceback with exit 1, and ``sys.exit(n)`` is exit
+    ``n``, as in a process; ``os._exit`` ends the run with its status instead of the test process. Not
+    emulated: the console script's signal blocking once the command returned (``hold``; test_signals.py
+    checks it in a process).
     A command that would replace the process (``os.exec*``: ``bench worker``, ``dashboard``) fails the
     test: run those with :func:`run_cli_process`. ``timeout`` is checked when the command returns
     (pytest-timeout stops one that hangs).
@@ -135,6 +136,7 @@ def _fresh_process_state(
     saved_handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     saved_notes = (signals.received[:], signals.reported[:])
     saved_streams = (sys.stdin, sys.stdout, sys.stderr)
+    saved_excepthook = sys.excepthook  # Typer installs its own on every call
     out, err = io.BytesIO(), io.BytesIO()
 
     def exit_here(status: int) -> NoReturn:
@@ -171,6 +173,7 @@ def _fresh_process_state(
         yield out, err
     finally:
         sys.stdin, sys.stdout, sys.stderr = saved_streams
+        sys.excepthook = saved_excepthook
         os._exit = real_exit
         for name, real in execs.items():
             setattr(os, name, real)

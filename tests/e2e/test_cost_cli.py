@@ -123,6 +123,7 @@ def test_a_plan_name_without_a_price_is_reported_at_its_line(
     assert f"{bad}:{line}: {field}: " in error and needle in error, error
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_errors_reach_the_terminal_as_one_line_in_a_real_process(tmp_path: Path) -> None:
     bad = tmp_path / "neg.csv"
     bad.write_text("timestamp,rps\n2024-01-01T00:00:00Z,3\n2024-01-01T00:01:00Z,-1\n")

@@ -77,6 +77,7 @@ def cli_document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow  # recommends the demo in fresh interpreters
 def test_python_without_the_bench_extra_gives_the_cli_figures(
     tmp_path: Path, cli_document: dict[str, Any]
 ) -> None:
@@ -96,6 +97,7 @@ def test_python_without_the_bench_extra_gives_the_cli_figures(
     assert _figures(json.loads(got.stdout)) == _figures(cli_document)
 
 
+@pytest.mark.slow  # recommends the demo in fresh interpreters
 def test_the_cli_without_the_bench_extra_recommends_and_says_what_measuring_needs(
     tmp_path: Path, cli_document: dict[str, Any]
 ) -> None:
@@ -187,6 +189,7 @@ def _undeclared(imports: dict[str, list[str]], declared: set[str]) -> dict[str, 
     }
 
 
+@pytest.mark.slow  # recommends the demo in fresh interpreters
 def test_the_base_commands_import_only_declared_dependencies(tmp_path: Path) -> None:
     # A dependency that is only there because another one pulls it in today is one release away from
     # `ModuleNotFoundError` in a plain install (typer >= 0.20 stopped installing click).
