@@ -19,6 +19,9 @@ from tests.helpers import REPO_ROOT, run_cli
 from tests.input_corpus import Case, all_cases, damaged_store_cases
 from tests.optimize_helpers import store_bench_run
 
+# Some 400 commands: a sweep for make test, not the fast path before each commit.
+pytestmark = pytest.mark.slow
+
 CASES = all_cases()
 
 
