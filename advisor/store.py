@@ -193,6 +193,25 @@ MIGRATIONS: list[str] = [
     ALTER TABLE applied_changes ADD COLUMN verification TEXT;
     ALTER TABLE applied_changes ADD COLUMN rollback_of INTEGER REFERENCES applied_changes(id);
     """,
+    # 6: LLM bench runs (advisor.bench.llm.store): one row per (run, shape, bucket) with the whole
+    # LLMCapacity document (points and all), written when measured and rewritten as points arrive.
+    """
+    CREATE TABLE llm_bench_runs (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        shape TEXT NOT NULL,
+        bucket TEXT,
+        tool TEXT NOT NULL,
+        target TEXT NOT NULL,
+        status TEXT NOT NULL,
+        capacity_rps REAL NOT NULL,
+        started_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        result_json TEXT NOT NULL
+    );
+    CREATE INDEX llm_bench_runs_model ON llm_bench_runs (model, started_at);
+    """,
 ]
 WAL_ATTEMPTS = 200  # x 25 ms: how long an opener waits for another one switching a new store to WAL
 ADVISOR_TABLES = frozenset({"bench_runs", "bench_points", "capacities", "recommendations"})

@@ -41,6 +41,7 @@ class ReferenceModel:
     options: dict[str, str] = field(default_factory=dict)
     ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S
     env: dict[str, str] = field(default_factory=dict)
+    kind: str = "request"  # "llm": an OpenAI-compatible streaming server, measured by advisor.bench.llm
 
     def command(self, port: int | str, options: dict[str, str] | None = None) -> list[str]:
         """``python -m MODULE --port P --OPTION VALUE ...`` with options checked against the known ones.

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -88,14 +89,21 @@ def serve(factory: str, host: str, port: int, workers: int | None) -> None:
 
     n = workers or worker_count()
     os.environ[WORKERS_ENV] = str(n)
-    os.environ.setdefault(READY_DIR_ENV, tempfile.mkdtemp(prefix="advisor-ready-"))
-    uvicorn.run(
-        factory,
-        http=NoDelayH11Protocol,
-        factory=True,
-        host=host,
-        port=port,
-        workers=n if n > 1 else None,
-        log_level="warning",
-        access_log=False,
-    )
+    own_dir = None
+    if READY_DIR_ENV not in os.environ:
+        own_dir = tempfile.mkdtemp(prefix="advisor-ready-")
+        os.environ[READY_DIR_ENV] = own_dir
+    try:
+        uvicorn.run(
+            factory,
+            http=NoDelayH11Protocol,
+            factory=True,
+            host=host,
+            port=port,
+            workers=n if n > 1 else None,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        if own_dir is not None:
+            shutil.rmtree(own_dir, ignore_errors=True)
