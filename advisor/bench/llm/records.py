@@ -185,6 +185,10 @@ class LLMPoint(FrozenModel):
     generator_saturated: bool = False
     stopped_early: int = Field(default=0, ge=0, description="requests that returned fewer tokens than asked")
     verdict: PointVerdict
+    estimate_passes: bool = Field(
+        default=False, description="the percentile estimates alone are within every bound (screening)"
+    )
+    confirm: bool = Field(default=False, description="measured long enough to decide with confidence")
     backlog: bool = Field(default=False, description="stopped early: TTFT kept rising (rate above capacity)")
     note: str = ""
     definitions: str = DEFINITIONS_ID

@@ -1,0 +1,328 @@
+"""The streaming load generator: open-loop arrivals to an OpenAI-compatible server, every chunk timestamped.
+
+Why not Locust (which the request/response bench uses): Locust's users are gevent greenlets that each send
+one request at a time and its stats keep one response time per request; an open loop at a precise rate needs
+as many users as requests in flight (hundreds while answers stream for seconds) and a per-chunk timeline that
+Locust's stats do not carry. So the LLM generator is one asyncio event loop with aiohttp (a well-kept async
+HTTP client with streaming reads): a dispatcher sleeps until each arrival's intended time and starts its
+request as a task, so a slow answer never delays the next send (no coordinated omission), and every latency
+is counted from the intended time. The lag between intended and actual send is recorded per request; a
+point whose p99 lag passes :data:`advisor.bench.llm.metrics.SEND_LAG_LIMIT_MS` measured the generator and is
+invalid.
+
+Arrivals (:func:`arrival_times`): Poisson; Gamma with a burstiness factor (shape = burstiness, mean gap
+1/rate: vLLM's ``--burstiness``, ``vllm/benchmarks/serve.py``); or a trace's own timestamps, time-scaled.
+
+Prompts (:class:`PromptBuilder`) need no tokenizer: they are words from a fixed list, and the words-per-token
+ratio is calibrated on the server's own ``usage.prompt_tokens`` (two probes, a line fitted through them, so
+the chat template's fixed overhead is counted). Output length is forced with ``max_tokens`` plus
+``min_tokens`` and ``ignore_eos`` where the server accepts them (a server that refuses them gets
+``max_tokens`` only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+from advisor.bench.llm.records import Api, StreamRecord
+from advisor.errors import InputError, MeasurementError
+
+_WORDS_TEXT = """
+time year people way day man thing woman life child world school state family student group country
+problem hand part place case week company system program question work government number night point
+home water room mother area money story fact month lot right study book eye job word business issue
+side kind head house service friend father power hour game line end member law car city community
+name
+"""
+WORDS: tuple[str, ...] = tuple(_WORDS_TEXT.split())
+ROUTES = {Api.CHAT: "/v1/chat/completions", Api.COMPLETIONS: "/v1/completions"}
+
+
+def arrival_times(
+    rate_rps: float,
+    duration_s: float,
+    *,
+    seed: int,
+    burstiness: float = 1.0,
+    trace_s: np.ndarray | None = None,
+    time_scale: float = 1.0,
+) -> np.ndarray:
+    """Intended send times (s from the start of the point) over ``[0, duration_s)``.
+
+    Gamma gaps with shape ``burstiness`` and mean ``1/rate_rps`` (1.0 is Poisson; below 1 burstier); with
+    ``trace_s`` the trace's own arrival offsets divided by ``time_scale`` (2.0 replays twice as fast).
+    """
+    if trace_s is not None:
+        times = np.asarray(trace_s, dtype=float) / time_scale
+        return times[times < duration_s]
+    rng = np.random.default_rng(seed)
+    expected = int(rate_rps * duration_s * 1.2 + 20 * np.sqrt(rate_rps * duration_s + 1) + 10)
+    gaps = rng.gamma(shape=burstiness, scale=1.0 / (rate_rps * burstiness), size=expected)
+    times = np.cumsum(gaps)
+    while times[-1] < duration_s:  # vanishingly rare: draw more
+        more = np.cumsum(rng.gamma(burstiness, 1.0 / (rate_rps * burstiness), size=expected)) + times[-1]
+        times = np.concatenate([times, more])
+    return times[times < duration_s]
+
+
+@dataclass
+class PromptBuilder:
+    """Prompts of a given token length from words, calibrated so that tokens ≈ overhead + per_word × words."""
+
+    overhead_tokens: float = 0.0
+    tokens_per_word: float = 1.3
+    calibrated: bool = False
+
+    def words_for(self, tokens: int) -> int:
+        return max(1, round((tokens - self.overhead_tokens) / self.tokens_per_word))
+
+    def prompt(self, tokens: int, index: int) -> str:
+        """A prompt of about ``tokens`` tokens, unique per ``index`` (no prefix-cache hit across requests)."""
+        n = self.words_for(tokens)
+        head = f"{index} "
+        body = [WORDS[(index * 7 + i * 13) % len(WORDS)] for i in range(n - 1)]
+        return head + " ".join(body)
+
+
+@dataclass
+class Target:
+    """Where and how to send: the route, the model name, headers, and which forcing fields are accepted."""
+
+    url: str
+    api: Api
+    model_name: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    force_fields: bool = True
+    request_timeout_s: float = 300.0
+
+    def body(self, prompt: str, max_tokens: int) -> bytes:
+        doc: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}}
+        if self.model_name:
+            doc["model"] = self.model_name
+        if self.api is Api.CHAT:
+            doc["messages"] = [{"role": "user", "content": prompt}]
+        else:
+            doc["prompt"] = prompt
+        doc["max_tokens"] = max_tokens
+        doc["temperature"] = 0.0
+        if self.force_fields:
+            doc["ignore_eos"] = True
+            doc["min_tokens"] = max_tokens
+        return json.dumps(doc).encode()
+
+
+def _content(event: dict[str, Any]) -> str:
+    choices = event.get("choices") or []
+    if not choices:
+        return ""
+    first = choices[0]
+    delta = first.get("delta")
+    if isinstance(delta, dict):
+        return str(delta.get("content") or delta.get("reasoning_content") or "")
+    return str(first.get("text") or "")
+
+
+async def stream_one(
+    session: aiohttp.ClientSession,
+    target: Target,
+    body: bytes,
+    *,
+    intended_s: float,
+    requested: int,
+    bucket: str | None = None,
+) -> StreamRecord:
+    """Send one streaming request and timestamp every content chunk (loop clock, seconds)."""
+    loop = asyncio.get_running_loop()
+    sent = loop.time()
+    chunks: list[float] = []
+    usage: dict[str, Any] | None = None
+    error: str | None = None
+    end: float | None = None
+    try:
+        async with session.post(target.url, data=body, headers=target.headers) as resp:
+            if resp.status != 200:
+                text = (await resp.text())[:200]
+                error = f"HTTP {resp.status}: {text}"
+            else:
+                async for raw in resp.content:
+                    now = loop.time()
+                    line = raw.strip()
+                    if not line.startswith(b"data:"):
+                        continue
+                    payload = line[5:].strip()
+                    if payload == b"[DONE]":
+                        break
+                    event = json.loads(payload)
+                    if event.get("usage"):
+                        usage = event["usage"]
+                    if _content(event):
+                        chunks.append(now)
+                end = loop.time()
+    except asyncio.CancelledError:
+        raise
+    except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:200]
+    return StreamRecord(
+        intended_s=intended_s,
+        sent_s=sent,
+        chunk_s=chunks,
+        end_s=end if error is None else None,
+        input_tokens=(usage or {}).get("prompt_tokens"),
+        output_tokens=(usage or {}).get("completion_tokens", len(chunks) if error is None else None),
+        requested_output_tokens=requested,
+        tokens_reported=usage is not None,
+        error=error,
+        bucket=bucket,
+    )
+
+
+def open_session(target: Target) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=0, force_close=False, enable_cleanup_closed=True)
+    timeout = aiohttp.ClientTimeout(total=target.request_timeout_s, sock_connect=10)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    offset_s: float
+    input_tokens: int
+    output_tokens: int
+    body: bytes
+    in_window: bool
+    bucket: str | None = None
+
+
+@dataclass
+class PointRun:
+    """What one point left: the records of its window's arrivals, and why it stopped."""
+
+    records: list[StreamRecord]
+    window_start_s: float
+    cutoff_s: float
+    stopped_early: str = ""
+
+
+async def run_point(
+    session: aiohttp.ClientSession,
+    target: Target,
+    arrivals: list[Arrival],
+    *,
+    drain_s: float,
+    should_stop: Callable[[list[StreamRecord], int], str] | None = None,
+    check_every_s: float = 0.5,
+) -> PointRun:
+    """Send ``arrivals`` open loop and wait up to ``drain_s`` after the last one for the window's answers.
+
+    ``should_stop(window_records_so_far, window_arrivals_sent)`` is asked every ``check_every_s``; a
+    non-empty reason ends the point at once (requests still in flight are cancelled and count as unfinished).
+    """
+    loop = asyncio.get_running_loop()
+    t0 = loop.time() + 0.05
+    window_tasks: list[asyncio.Task[StreamRecord]] = []
+    window_intended: list[float] = []
+    other_tasks: list[asyncio.Task[StreamRecord]] = []
+    window_start = next((t0 + a.offset_s for a in arrivals if a.in_window), t0)
+
+    async def dispatch() -> None:
+        for a in arrivals:
+            intended = t0 + a.offset_s
+            delay = intended - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.ensure_future(
+                stream_one(
+                    session, target, a.body, intended_s=intended, requested=a.output_tokens, bucket=a.bucket
+                )
+            )
+            if a.in_window:
+                window_tasks.append(task)
+                window_intended.append(intended)
+            else:
+                other_tasks.append(task)
+
+    dispatcher = asyncio.ensure_future(dispatch())
+    reason = ""
+    deadline: float | None = None
+    while True:
+        await asyncio.sleep(check_every_s)
+        if dispatcher.done() and deadline is None:
+            deadline = loop.time() + drain_s
+        if should_stop is not None:
+            seen = [
+                t.result() if t.done() else StreamRecord(intended_s=at, sent_s=at)  # waiting: censored later
+                for t, at in zip(window_tasks, window_intended, strict=True)
+            ]
+            reason = should_stop(seen, len(window_tasks))
+            if reason:
+                break
+        if dispatcher.done() and all(t.done() for t in window_tasks):
+            break
+        if deadline is not None and loop.time() >= deadline:
+            break
+    cutoff = loop.time()
+    dispatcher.cancel()
+    records: list[StreamRecord] = []
+    for task, at in zip(window_tasks, window_intended, strict=True):
+        if task.done() and not task.cancelled() and task.exception() is None:
+            records.append(task.result())
+        else:
+            task.cancel()
+            records.append(StreamRecord(intended_s=at, sent_s=at))  # unfinished: a miss
+    for task in other_tasks:
+        task.cancel()
+    await asyncio.gather(*window_tasks, *other_tasks, dispatcher, return_exceptions=True)
+    return PointRun(records, window_start, cutoff, reason)
+
+
+async def probe(target: Target, prompt: str, max_tokens: int) -> StreamRecord:
+    async with open_session(target) as session:
+        now = asyncio.get_running_loop().time()
+        return await stream_one(
+            session, target, target.body(prompt, max_tokens), intended_s=now, requested=max_tokens
+        )
+
+
+async def calibrate(target: Target) -> tuple[PromptBuilder, list[str]]:
+    """Fit the prompt builder on the server's token counts; find whether it takes min_tokens/ignore_eos.
+
+    Returns the builder and warnings (no usage reported: the default ratio is used and counts are chunks).
+    """
+    warnings: list[str] = []
+    builder = PromptBuilder()
+    first = await _probe_at(target, builder, 16)
+    if first.error and first.error.startswith("HTTP 400") and target.force_fields:
+        target.force_fields = False
+        first = await _probe_at(target, builder, 16)
+        warnings.append(
+            "the server refused min_tokens/ignore_eos: output length is forced by max_tokens only"
+        )
+    if first.error:
+        raise MeasurementError(
+            f"the server did not stream an answer ({first.error})",
+            where=target.url,
+            fix="check --endpoint/--api/--model-name; the route must accept stream=true",
+        )
+    second = await _probe_at(target, builder, 256)
+    if first.input_tokens is None or second.input_tokens is None or second.error:
+        warnings.append(
+            "the server reports no usage.prompt_tokens:"
+            " prompts use 1.3 tokens/word and token counts are chunks"
+        )
+        return builder, warnings
+    w1, w2 = builder.words_for(16), builder.words_for(256)
+    per_word = (second.input_tokens - first.input_tokens) / (w2 - w1)
+    if per_word <= 0:
+        raise InputError("the server's prompt token counts do not grow with the prompt", where=target.url)
+    overhead = first.input_tokens - per_word * w1
+    return PromptBuilder(overhead_tokens=overhead, tokens_per_word=per_word, calibrated=True), warnings
+
+
+async def _probe_at(target: Target, builder: PromptBuilder, tokens: int) -> StreamRecord:
+    return await probe(target, builder.prompt(tokens, index=tokens), 2)

@@ -1,0 +1,272 @@
+"""The LLM harness: calibrate prompts, run the capacity search point by point, store every point as it lands.
+
+:func:`measure_llm` measures a server that is running (an endpoint, or one :func:`serve` started) for one
+request-size distribution; with ``per_bucket`` it also measures each bucket of a trace alone (the grid the
+optimiser uses). Each point runs open loop (:mod:`advisor.bench.llm.client`) for a warm-up, then a window
+sized in requests: a short **screening** window while the search brackets the capacity, a long
+**confirming** one (enough requests to bound the percentile at 95 %, doubled while undecided up to
+``confirm_max_requests``) for the answer. A point stops early when the SLO is already missed with
+confidence or TTFT keeps rising (a backlog: the rate is above capacity).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field
+
+from advisor.bench.llm import store as llm_store
+from advisor.bench.llm.client import (
+    Arrival,
+    PromptBuilder,
+    Target,
+    arrival_times,
+    calibrate,
+    open_session,
+    run_point,
+)
+from advisor.bench.llm.metrics import clearly_failing, order_statistic_interval, summarize, ttft_trend_rising
+from advisor.bench.llm.records import LLMSLO, LLMCapacity, LLMPoint, PointVerdict, SizeSpec, StreamRecord
+from advisor.bench.llm.search import LLMSearch, LLMSearchConfig
+from advisor.domain import FrozenModel
+from advisor.store import Store
+from advisor.traffic.tokens import SizeSampler, TokenTrace, bucket_grid, in_bucket
+
+Listener = Callable[[str, LLMPoint | None], None]
+
+
+class LLMBenchConfig(FrozenModel):
+    """How long points run and how the search moves (defaults suit a GPU server; ``quick()`` a test)."""
+
+    warmup_s: float = Field(default=2.0, ge=0)
+    screen_requests: int = Field(default=80, ge=10, description="requests in a screening window")
+    screen_min_s: float = Field(default=4.0, gt=0)
+    confirm_max_requests: int = Field(default=3000, ge=50)
+    max_window_s: float = Field(default=300.0, gt=0)
+    drain_s: float = Field(default=30.0, gt=0, description="wait for answers after the last arrival")
+    burstiness: float = Field(default=1.0, gt=0, description="Gamma shape of the arrivals (1 = Poisson)")
+    seed: int = 0
+    search: LLMSearchConfig = LLMSearchConfig()
+
+    @classmethod
+    def quick(cls) -> LLMBenchConfig:
+        return cls(
+            warmup_s=1.0, screen_requests=40, screen_min_s=2.0, confirm_max_requests=1200, drain_s=15.0
+        )
+
+
+def confirm_requests(quantile: float) -> int:
+    """The fewest requests whose order statistics bound the ``quantile`` from above at 95 % (plus 10 %)."""
+    n = 10
+    while order_statistic_interval(n, quantile)[1] is None:
+        n = int(n * 1.1) + 1
+    return int(n * 1.1)
+
+
+@dataclass
+class Measured:
+    point: LLMPoint
+    records: list[StreamRecord]
+
+
+def _arrivals(
+    rate: float,
+    n_window: int,
+    config: LLMBenchConfig,
+    sampler: SizeSampler,
+    builder: PromptBuilder,
+    target: Target,
+    seed: int,
+    bucket: str | None,
+) -> tuple[list[Arrival], float]:
+    window_s = min(max(n_window / rate, config.screen_min_s), config.max_window_s)
+    times = arrival_times(rate, config.warmup_s + window_s, seed=seed, burstiness=config.burstiness)
+    tin, tout = sampler.sample(len(times), seed=seed + 1)
+    arrivals = [
+        Arrival(
+            float(t),
+            int(i),
+            int(o),
+            target.body(builder.prompt(int(i), index=seed * 100_000 + k), int(o)),
+            t >= config.warmup_s,
+            bucket,
+        )
+        for k, (t, i, o) in enumerate(zip(times, tin, tout, strict=True))
+    ]
+    return arrivals, window_s
+
+
+def _stopper(slo: LLMSLO, planned: int, started: float) -> Callable[[list[StreamRecord], int], str]:
+    def should_stop(records: list[StreamRecord], sent: int) -> str:
+        now = time.monotonic()
+        ttft_bound = slo.ttft_p99_ms
+        if ttft_bound is not None:
+            ages = [(r.chunk_s[0] if r.chunk_s else now) - r.intended_s for r in records if r.error is None]
+            if clearly_failing([a * 1000.0 for a in ages], ttft_bound, slo.quantile, planned):
+                return "TTFT bound already missed"
+        if slo.tpot_p99_ms is not None:
+            tpots = [v for r in records if (v := r.tpot_ms) is not None]
+            if clearly_failing(tpots, slo.tpot_p99_ms, slo.quantile, planned):
+                return "TPOT bound already missed"
+        errors = sum(1 for r in records if r.error is not None)
+        if errors > max(5, slo.max_error_rate * planned * 2):
+            return "too many errors"
+        if now - started > 3.0 and ttft_trend_rising(records):
+            return "backlog: TTFT rising"
+        return ""
+
+    return should_stop
+
+
+async def _measure_point(
+    target: Target,
+    rate: float,
+    *,
+    confirm: bool,
+    seq: int,
+    slo: LLMSLO,
+    config: LLMBenchConfig,
+    sampler: SizeSampler,
+    builder: PromptBuilder,
+    bucket: str | None,
+) -> LLMPoint:
+    n = confirm_requests(slo.quantile) if confirm else config.screen_requests
+    while True:
+        seed = config.seed + seq * 7919 + n
+        arrivals, window_s = _arrivals(rate, n, config, sampler, builder, target, seed, bucket)
+        planned = sum(1 for a in arrivals if a.in_window)
+        async with open_session(target) as session:
+            run = await run_point(
+                session,
+                target,
+                arrivals,
+                drain_s=config.drain_s,
+                should_stop=_stopper(slo, planned, time.monotonic()),
+            )
+        duration = max(min(run.cutoff_s - run.window_start_s, window_s), 1e-3)
+        point = summarize(
+            run.records,
+            seq=seq,
+            offered_rps=rate,
+            duration_s=duration,
+            cutoff_s=run.cutoff_s,
+            slo=slo,
+            backlog=run.stopped_early.startswith("backlog"),
+            confirm=confirm,
+            note=run.stopped_early,
+        )
+        if not confirm or point.verdict is not PointVerdict.UNDECIDED or run.stopped_early:
+            return point
+        if n * 2 > config.confirm_max_requests or (n * 2) / rate > config.max_window_s:
+            return point.model_copy(update={"note": "undecided after the longest window"})
+        n *= 2
+
+
+def measure_llm(
+    store: Store | None,
+    target: Target,
+    *,
+    model: str,
+    shape: str,
+    run_id: str,
+    slo: LLMSLO,
+    sizes: SizeSpec,
+    sampler: SizeSampler,
+    config: LLMBenchConfig,
+    bucket: str | None = None,
+    builder: PromptBuilder | None = None,
+    warnings: list[str] | None = None,
+    on_point: Listener | None = None,
+) -> LLMCapacity:
+    """Search the capacity of a running server for one size distribution; stored after every point."""
+    started = time.monotonic()
+    warns = list(warnings or [])
+    if builder is None:
+        builder, more = asyncio.run(calibrate(target))
+        warns += more
+    search = LLMSearch(config.search)
+    result = LLMCapacity(
+        run_id=run_id, model=model, shape=shape, api=target.api, status="running", slo=slo, sizes=sizes,
+        bucket=bucket, capacity_rps=0.0, warnings=warns,
+    )  # fmt: skip
+    _save(store, result, target)
+    try:
+        while (step := search.next_step()) is not None:
+            point = asyncio.run(
+                _measure_point(
+                    target,
+                    step.rate_rps,
+                    confirm=step.confirm,
+                    seq=len(search.points),
+                    slo=slo,
+                    config=config,
+                    sampler=sampler,
+                    builder=builder,
+                    bucket=bucket,
+                )
+            )
+            search.record(point)
+            result = result.model_copy(update={"points": list(search.points)})
+            _save(store, result, target)
+            if on_point is not None:
+                on_point(bucket or "all", point)
+    except KeyboardInterrupt:
+        _save(store, result.model_copy(update={"status": "interrupted"}), target)
+        raise
+    out = search.outcome()
+    at_cap = [p for p in search.points if p.confirm and p.offered_rps == out.capacity_rps]
+    early = sum(p.stopped_early for p in search.points)
+    if early:
+        warns.append(
+            f"{early} requests ended before their max_tokens: the server ignored ignore_eos/min_tokens,"
+            " so output lengths (and TPOT) are shorter than asked"
+        )
+    result = result.model_copy(
+        update={
+            "status": "completed",
+            "capacity_rps": out.capacity_rps,
+            "capacity_high_rps": out.high_rps,
+            "capacity_undecided": out.undecided,
+            "lower_bound": out.lower_bound,
+            "reason": out.reason,
+            "input_tokens_per_s": at_cap[-1].input_tokens_per_s if at_cap else 0.0,
+            "output_tokens_per_s": at_cap[-1].output_tokens_per_s if at_cap else 0.0,
+            "warnings": warns,
+            "wall_s": round(time.monotonic() - started, 1),
+        }
+    )
+    _save(store, result, target)
+    return result
+
+
+def _save(store: Store | None, result: LLMCapacity, target: Target) -> None:
+    if store is not None:
+        llm_store.save(store, result, target=target.url)
+
+
+def bucket_runs(trace: TokenTrace, min_share: float, limit: int) -> Iterator[tuple[str, float, SizeSampler]]:
+    """(bucket label, share, sampler of that bucket's requests) for the largest cells of the trace's grid."""
+    for label, share, _i, _o in bucket_grid(trace).cells(min_share)[:limit]:
+        yield label, share, SizeSampler(kind="trace", trace=in_bucket(trace, label))
+
+
+@contextlib.contextmanager
+def served(
+    command: list[str], health_url: str, log_path: Path, env: dict[str, str], ready_timeout_s: float
+) -> Iterator[None]:
+    """Start a server process, wait for its health route, and stop it afterwards."""
+    from advisor.bench.servers.process import ManagedServer
+
+    server = ManagedServer(
+        command, health_url=health_url, log_path=log_path, env=env, ready_timeout_s=ready_timeout_s
+    )
+    server.start()
+    try:
+        yield
+    finally:
+        server.stop()
