@@ -13,14 +13,16 @@ import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from advisor.bench.config import BenchConfig, EventSink
 from advisor.bench.measurements import HOST_SHAPE, BenchReport, CapacityResult, RunStatus
-from advisor.bench.servers.payloads import TEMPLATES, build_request
+from advisor.bench.servers.payloads import TEMPLATES, build_request, split_endpoint
 from advisor.bench.servers.registry import REFERENCE_MODELS, parse_options
 from advisor.bench.servers.spec import BenchServer, Payload, command_server, reference_server
+from advisor.cli import bench_llm as llm
 from advisor.cli import bench_results
 from advisor.cli.options import field_option, from_flags, parse_headers, positive, split_list
 from advisor.cli.output import console, print_json
@@ -83,7 +85,9 @@ def run(
         "--shapes",
         help="Instance types to emulate (comma-separated), or host; a label with --endpoint.",
     ),
-    slo_p99_ms: float = typer.Option(..., "--slo-p99-ms", help="p99 latency bound (ms)."),
+    slo_p99_ms: float | None = typer.Option(
+        None, "--slo-p99-ms", help="p99 latency bound (ms); LLMs take --slo-ttft/tpot-p99-ms instead."
+    ),
     max_error_rate: float = typer.Option(0.001, "--max-error-rate", help="Allowed error share (0-1)."),
     quick: bool = typer.Option(
         False, "--quick", help="Shorter windows, coarser answer (about half the time)."
@@ -109,10 +113,35 @@ def run(
         False, "--json", help="Print the BenchReport JSON (what `bench import` reads)."
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
-) -> None:
-    """Find the capacity (req/s under the p99 SLO) of a model on each shape; points are stored as measured."""
+    api: llm.ApiOpt = None, input_tokens: llm.InTok = None, output_tokens: llm.OutTok = None,
+    input_stddev: llm.InSd = None, output_stddev: llm.OutSd = None, input_range: llm.InRange = None,
+    output_range: llm.OutRange = None, dataset: llm.Dataset = None, slo_ttft_p99_ms: llm.Ttft = None,
+    slo_tpot_p99_ms: llm.Tpot = None, slo_e2e_p99_ms: llm.E2e = None, slo_attainment: llm.Attain = None,
+    slo_percentile: llm.Pct = 99.0, burstiness: llm.Burst = 1.0, per_bucket: llm.PerBucket = False,
+    min_bucket_share: llm.MinShare = 0.02, max_buckets: llm.MaxBuckets = 8, start_rps: llm.StartRps = None,
+) -> None:  # fmt: skip
+    """Find the capacity of a model on each shape under its SLO; points are stored as measured.
+
+    Request/response models: req/s under a p99 latency (--slo-p99-ms). LLMs (a reference LLM, or any LLM
+    flag): req/s and tokens/s under p99 TTFT and TPOT bounds, open loop, per request-size bucket on request.
+    """
     settings: Settings = ctx.obj
     _check_run_args(emulation, server_cmd, endpoint, model)
+    args = llm.LLMArgs(
+        api, input_tokens, output_tokens, input_stddev, output_stddev, input_range, output_range, dataset,
+        slo_ttft_p99_ms, slo_tpot_p99_ms, slo_e2e_p99_ms, slo_attainment, slo_percentile, burstiness,
+        per_bucket, min_bucket_share, max_buckets, start_rps,
+    )  # fmt: skip
+    if args.given or (endpoint is None and server_cmd is None and _is_llm(model)):
+        opts = {"max_error_rate": max_error_rate, "model_option": model_option, "request_path": request_path,
+                "health_path": health_path, "ready_timeout": ready_timeout}  # fmt: skip
+        _run_llm(settings, args, model, server_cmd, endpoint, shapes, quick, model_name, header, as_json,
+                 quiet, opts)  # fmt: skip
+        return
+    if slo_p99_ms is None:
+        raise InputError(
+            "no SLO given", where="--slo-p99-ms", fix="pass --slo-p99-ms MS (or the LLM bounds for an LLM)"
+        )
     slo = bench_results.slo_from(slo_p99_ms, max_error_rate)
     config = from_flags(
         BenchConfig, CONFIG_FLAGS, BenchConfig.quick if quick else BenchConfig, workers=workers,
@@ -141,6 +170,42 @@ def run(
     out = _measure_each(settings, shape_list, slo, run_one, quiet)
     label = target.label if target is not None else model or "custom"
     _report(out, label, endpoint or server_cmd or label, slo, as_json)
+
+
+def _is_llm(model: str | None) -> bool:
+    return model is not None and model in REFERENCE_MODELS and REFERENCE_MODELS[model].kind == "llm"
+
+
+def _run_llm(
+    settings: Settings, args: llm.LLMArgs, model: str | None, server_cmd: str | None, endpoint: str | None,
+    shapes: str, quick: bool, model_name: str | None, header: list[str], as_json: bool, quiet: bool,
+    opts: dict[str, Any],
+) -> None:  # fmt: skip
+    """``bench run`` for an LLM: a running endpoint, a --server-cmd, or a reference LLM."""
+    slo = llm.slo_of(args, opts["max_error_rate"])
+    llm.sizes_of(args)  # checked before any server starts
+    shape = HOST_SHAPE if shapes == HOST_SHAPE else split_list(shapes, "--shapes")[0]
+    if endpoint is None:
+        shape = Catalog.load(settings).instance(shape).name if shape != HOST_SHAPE else shape
+    common: dict[str, Any] = dict(args=args, shape=shape, slo=slo, quick=quick, model_name=model_name,
+                  headers=parse_headers(header), quiet=quiet)  # fmt: skip
+    if endpoint is not None:
+        split_endpoint(endpoint)  # a URL, or one clear line
+        label = model or "custom"
+        out = llm.measure_all(settings, target_url=endpoint, label=label, **common)
+        target = endpoint
+    else:
+        body = Payload("json", None, None, model_name, "application/json", parse_headers(header))
+        server = _server_target(
+            model, opts["model_option"], server_cmd, opts["request_path"] or "/v1/chat/completions",
+            opts["health_path"], opts["ready_timeout"], body,
+        )  # fmt: skip
+        label = server.label
+        out = llm.run_server_llm(settings, server, label=label, **common)
+        target = server_cmd or label
+    llm.emit(out, label=label, target=target, slo=slo, as_json=as_json)
+    if any(r.status != "completed" for r in out):
+        raise typer.Exit(1)
 
 
 def _require_harness(command: str) -> None:
@@ -296,3 +361,4 @@ app.command("jobs")(bench_results.jobs)
 # The command's name until 0.1: "plan" now only means a way to serve a model (docs/glossary.md).
 app.command("plan", hidden=True, deprecated=True)(bench_results.jobs)
 app.command("import")(bench_results.import_)
+app.command("buckets")(llm.buckets)
