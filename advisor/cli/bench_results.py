@@ -14,6 +14,9 @@ import typer
 
 from advisor.bench import results
 from advisor.bench.k8s import read_report, write_jobs
+from advisor.bench.llm import store as llm_store
+from advisor.bench.llm.records import DEFINITIONS
+from advisor.bench.llm.results import llm_points_csv
 from advisor.bench.servers.registry import get_model
 from advisor.capacity import (
     GpuWorkload,
@@ -29,6 +32,7 @@ from advisor.errors import InputError
 from advisor.platforms.kubernetes import DEFAULT_K8S_VERSION
 from advisor.pricing.catalog import Catalog
 from advisor.render import bench as view
+from advisor.render import bench_llm as llm_view
 from advisor.settings import Settings
 from advisor.store import Store
 
@@ -58,7 +62,23 @@ def show(
     with Store.for_reading(settings.db_path) as store:
         if run_id is None:
             rows = results.list_runs(store, model=model, limit=limit)
-            print_json({"runs": rows}) if as_json else view.print_runs(rows)
+            llm_rows = llm_store.list_runs(store, model=model, limit=limit)
+            if as_json:
+                print_json({"runs": rows, "llm_runs": llm_rows})
+                return
+            if rows or not llm_rows:
+                view.print_runs(rows)
+            if llm_rows:
+                llm_view.print_runs(llm_rows)
+            return
+        if llm_store.has_run(store, run_id):
+            llm_results = llm_store.load_run(store, run_id)
+            if as_json:
+                print_json({"run": run_id, "results": llm_results})
+                return
+            for r in llm_results:
+                llm_view.print_capacity(r, with_points=True)
+            console.print(llm_view.definitions_note())
             return
         result = results.load_result(store, run_id)
     print_json(result) if as_json else view.print_result(result)
@@ -78,18 +98,31 @@ def export(
         raise InputError(f"unknown format {fmt!r}", where="--format", fix="use csv or json")
     settings: Settings = ctx.obj
     with Store.for_reading(settings.db_path) as store:
-        ids = run_ids or [r["id"] for r in results.list_runs(store, model=model, limit=1_000_000)]
-        loaded = [results.load_result(store, i) for i in ids]
-    text = (
-        results.points_csv(loaded)
-        if fmt == "csv"
-        else json.dumps([r.model_dump(mode="json") for r in loaded], indent=2)
-    )
+        classic_ids = [i for i in run_ids if not llm_store.has_run(store, i)]
+        llm_ids = [i for i in run_ids if llm_store.has_run(store, i)]
+        if not run_ids:
+            classic_ids = [r["id"] for r in results.list_runs(store, model=model, limit=1_000_000)]
+            llm_ids = sorted({r["run_id"] for r in llm_store.list_runs(store, model=model, limit=1_000_000)})
+        loaded = [results.load_result(store, i) for i in classic_ids]
+        llm_loaded = [r for i in llm_ids for r in llm_store.load_run(store, i)]
+    if llm_loaded and loaded and fmt == "csv":
+        raise InputError(
+            "LLM and request/response runs have different columns",
+            where="--run",
+            fix="export one kind at a time (name the runs with --run), or use --format json",
+        )
+    if fmt == "csv":
+        text = llm_points_csv(llm_loaded) if llm_loaded else results.points_csv(loaded)
+    else:
+        docs = [r.model_dump(mode="json") for r in loaded]
+        docs += [{"kind": "llm", "definitions": DEFINITIONS, **r.model_dump(mode="json")} for r in llm_loaded]
+        text = json.dumps(docs, indent=2)
+    loaded_count = len(loaded) + len(llm_loaded)
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
         output.write_text(text, encoding="utf-8")
-        console.print(f"wrote {len(loaded)} runs to {output}")
+        console.print(f"wrote {loaded_count} runs to {output}")
 
 
 def suggest(
