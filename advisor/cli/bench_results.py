@@ -9,12 +9,14 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from advisor.bench import results
 from advisor.bench.k8s import read_report, write_jobs
 from advisor.bench.llm import store as llm_store
+from advisor.bench.llm.k8s import VLLM_IMAGE, LLMJobSpec, write_llm_jobs
 from advisor.bench.llm.records import DEFINITIONS
 from advisor.bench.llm.results import llm_points_csv
 from advisor.bench.servers.registry import get_model
@@ -25,6 +27,7 @@ from advisor.capacity import (
     read_evidence,
     suggest_measurements,
 )
+from advisor.cli import bench_llm as llm
 from advisor.cli.options import from_flags, split_list
 from advisor.cli.output import console, print_json
 from advisor.domain import SLO, PurchaseOption
@@ -189,13 +192,57 @@ def suggest(
     view.print_estimates(table, picks, catalog, region, option)
 
 
+_L = "LLM Jobs (--llm-model)"
+LlmModel = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-model", help="Hugging Face id: Jobs run vLLM beside the LLM bench.", rich_help_panel=_L
+    ),
+]
+ServerImage = Annotated[
+    str | None,
+    typer.Option("--server-image", help=f"Server image (default {VLLM_IMAGE}).", rich_help_panel=_L),
+]
+TensorParallel = Annotated[
+    int | None,
+    typer.Option("--tensor-parallel-size", help="GPUs per server (default: all).", rich_help_panel=_L),
+]
+MaxModelLen = Annotated[
+    int | None,
+    typer.Option("--max-model-len", help="vLLM context length (default: the model's).", rich_help_panel=_L),
+]
+GpuMemory = Annotated[
+    float | None,
+    typer.Option("--gpu-memory-utilization", help="Share of GPU memory (default 0.9).", rich_help_panel=_L),
+]
+NodePool = Annotated[str | None, typer.Option("--node-pool", help="Karpenter NodePool.", rich_help_panel=_L)]
+HfSecret = Annotated[
+    str | None,
+    typer.Option("--hf-token-secret", help="Secret whose key 'token' is HF_TOKEN.", rich_help_panel=_L),
+]
+JobDataset = Annotated[
+    str | None, typer.Option("--dataset", help="Token trace: its path inside --image.", rich_help_panel=_L)
+]
+JobPerBucket = Annotated[
+    bool, typer.Option("--per-bucket", help="Also measure each bucket of --dataset.", rich_help_panel=_L)
+]
+LLM_JOB_FLAGS = {
+    "hf_model": "--llm-model", "image": "--image", "server_image": "--server-image",
+    "tensor_parallel_size": "--tensor-parallel-size", "max_model_len": "--max-model-len",
+    "gpu_memory_utilization": "--gpu-memory-utilization", "node_pool": "--node-pool",
+    "hf_token_secret": "--hf-token-secret", "input_tokens": "--input-tokens",
+    "output_tokens": "--output-tokens", "dataset": "--dataset", "per_bucket": "--per-bucket",
+    "namespace": "--namespace", "ttft": "--slo-ttft-p99-ms", "tpot": "--slo-tpot-p99-ms",
+}  # fmt: skip
+
+
 def jobs(
     ctx: typer.Context,
     emit: str = typer.Option(..., "--emit", help="Manifest format: k8s."),
     directory: Path = typer.Argument(..., help="Folder to write the manifests into."),
-    models: str = typer.Option(..., "--models", help="Reference models, comma-separated."),
+    models: str | None = typer.Option(None, "--models", help="Reference models, comma-separated."),
     instance_types: str = typer.Option(..., "--instance-types", help="Comma-separated instance types."),
-    slo_p99_ms: float = typer.Option(..., "--slo-p99-ms"),
+    slo_p99_ms: float | None = typer.Option(None, "--slo-p99-ms", help="p99 bound (reference models)."),
     max_error_rate: float = typer.Option(0.001, "--max-error-rate"),
     image: str = typer.Option(..., "--image", help="Container image with advisor installed."),
     namespace: str = typer.Option("default", "--namespace"),
@@ -203,24 +250,54 @@ def jobs(
     k8s_version: str = typer.Option(
         DEFAULT_K8S_VERSION, "--k8s-version", help="Schema version to validate against."
     ),
-) -> None:
-    """Write one validated Kubernetes Job per (model, instance type) to measure on real instances."""
+    llm_model: LlmModel = None, server_image: ServerImage = None, tensor_parallel: TensorParallel = None,
+    max_model_len: MaxModelLen = None, gpu_memory_utilization: GpuMemory = None, node_pool: NodePool = None,
+    hf_token_secret: HfSecret = None, input_tokens: llm.InTok = None, output_tokens: llm.OutTok = None,
+    dataset: JobDataset = None, slo_ttft_p99_ms: llm.Ttft = None, slo_tpot_p99_ms: llm.Tpot = None,
+    per_bucket: JobPerBucket = False,
+) -> None:  # fmt: skip
+    """Write one validated Kubernetes Job per (model, instance type) to measure on real instances.
+
+    Reference models (--models, --slo-p99-ms); or an LLM (--llm-model), served by vLLM in the same pod and
+    measured under TTFT/TPOT bounds.
+    """
     if emit != "k8s":
         raise InputError(f"unknown target {emit!r}", where="--emit", fix="use --emit k8s")
     settings: Settings = ctx.obj
     catalog = Catalog.load(settings)
-    model_list = [get_model(m).name for m in split_list(models, "--models")]
     itypes = [catalog.instance(t) for t in split_list(instance_types, "--instance-types")]
-    paths = write_jobs(
-        directory,
-        model_list,
-        itypes,
-        slo_from(slo_p99_ms, max_error_rate),
-        image=image,
-        namespace=namespace,
-        quick=quick,
-        k8s_version=k8s_version,
-    )
+    llm_opts: dict[str, Any] = {
+        "server_image": server_image, "tensor_parallel_size": tensor_parallel, "max_model_len": max_model_len,
+        "gpu_memory_utilization": gpu_memory_utilization, "node_pool": node_pool,
+        "hf_token_secret": hf_token_secret, "input_tokens": input_tokens, "output_tokens": output_tokens,
+        "dataset": dataset, "per_bucket": per_bucket or None,
+    }  # fmt: skip
+    given = {k: v for k, v in llm_opts.items() if v is not None}
+    bounds = {"ttft": slo_ttft_p99_ms, "tpot": slo_tpot_p99_ms}  # not spec fields: they build the SLO
+    if llm_model is not None and models is not None:
+        raise InputError(
+            "--models and --llm-model exclude each other",
+            where="--models/--llm-model",
+            fix="write the Jobs of reference models and those of an LLM in two runs",
+        )
+    if llm_model is not None:
+        slo = llm.slo_of(llm.LLMArgs(ttft_ms=slo_ttft_p99_ms, tpot_ms=slo_tpot_p99_ms), max_error_rate)
+        spec = from_flags(LLMJobSpec, LLM_JOB_FLAGS, hf_model=llm_model, image=image, slo=slo, quick=quick,
+                          namespace=namespace, **given)  # fmt: skip
+        paths = write_llm_jobs(directory, spec, itypes, k8s_version=k8s_version)
+    else:
+        llm_only = [LLM_JOB_FLAGS[k] for k in given] + [LLM_JOB_FLAGS[k] for k, v in bounds.items() if v]
+        if models is None or llm_only:
+            raise InputError(
+                f"{llm_only[0]} is for LLM Jobs" if llm_only else "no model to write Jobs for",
+                where="--llm-model" if llm_only else "--models",
+                fix="pass --models REFERENCE_MODELS, or --llm-model HF_ID for an LLM served by vLLM",
+            )
+        if slo_p99_ms is None:
+            raise InputError("no SLO given", where="--slo-p99-ms", fix="pass --slo-p99-ms MS")
+        model_list = [get_model(m).name for m in split_list(models, "--models")]
+        paths = write_jobs(directory, model_list, itypes, slo_from(slo_p99_ms, max_error_rate), image=image,
+                           namespace=namespace, quick=quick, k8s_version=k8s_version)  # fmt: skip
     console.print(
         f"wrote {len(paths)} Job manifest{'s' if len(paths) != 1 else ''} to {directory}"
         f" (validated against Kubernetes {k8s_version})"
