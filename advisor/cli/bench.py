@@ -120,11 +120,7 @@ def run(
     slo_percentile: llm.Pct = 99.0, burstiness: llm.Burst = 1.0, per_bucket: llm.PerBucket = False,
     min_bucket_share: llm.MinShare = 0.02, max_buckets: llm.MaxBuckets = 8, start_rps: llm.StartRps = None,
 ) -> None:  # fmt: skip
-    """Find the capacity of a model on each shape under its SLO; points are stored as measured.
-
-    Request/response models: req/s under a p99 latency (--slo-p99-ms). LLMs (a reference LLM, or any LLM
-    flag): req/s and tokens/s under p99 TTFT and TPOT bounds, open loop, per request-size bucket on request.
-    """
+    """Capacity on each shape under the SLO (p99 latency; an LLM's TTFT/TPOT); points stored as measured."""
     settings: Settings = ctx.obj
     _check_run_args(emulation, server_cmd, endpoint, model)
     args = llm.LLMArgs(
@@ -133,16 +129,11 @@ def run(
         per_bucket, min_bucket_share, max_buckets, start_rps,
     )  # fmt: skip
     if args.given or (endpoint is None and server_cmd is None and _is_llm(model)):
-        opts = {"max_error_rate": max_error_rate, "model_option": model_option, "request_path": request_path,
-                "health_path": health_path, "ready_timeout": ready_timeout}  # fmt: skip
-        _run_llm(settings, args, model, server_cmd, endpoint, shapes, quick, model_name, header, as_json,
-                 quiet, opts)  # fmt: skip
-        return
-    if slo_p99_ms is None:
-        raise InputError(
-            "no SLO given", where="--slo-p99-ms", fix="pass --slo-p99-ms MS (or the LLM bounds for an LLM)"
-        )
-    slo = bench_results.slo_from(slo_p99_ms, max_error_rate)
+        opts = dict(max_error_rate=max_error_rate, model_option=model_option, request_path=request_path,
+                    health_path=health_path, ready_timeout=ready_timeout)  # fmt: skip
+        return _run_llm(settings, args, model, server_cmd, endpoint, shapes, quick, model_name, header,
+                        as_json, quiet, opts)  # fmt: skip
+    slo = bench_results.slo_from(_required(slo_p99_ms), max_error_rate)
     config = from_flags(
         BenchConfig, CONFIG_FLAGS, BenchConfig.quick if quick else BenchConfig, workers=workers,
         remote_workers=remote_workers, master_bind=master_bind, master_port=master_port, emulation=emulation,
@@ -150,26 +141,43 @@ def run(
     ).tuned(warmup_s=warmup_s, window_s=window_s, max_points=max_points, resolution=resolution)  # fmt: skip
     positive(ready_timeout, "--ready-timeout", maximum=3600)
     body = Payload(template, payload, None, model_name, content_type, parse_headers(header))
-    catalog = Catalog.load(settings)
-    shape_list = split_list(shapes, "--shapes")
     target = None
     if endpoint is None:
         target = _server_target(
             model, model_option, server_cmd, request_path, health_path, ready_timeout, body
         )
+    shape_list, run_one = _runner(settings, target, endpoint, shapes, emulation, body, model, config)
+    out = _measure_each(settings, shape_list, slo, run_one, quiet)
+    label = target.label if target is not None else model or "custom"
+    _report(out, label, endpoint or server_cmd or label, slo, as_json)
+
+
+def _runner(
+    settings: Settings, target: BenchServer | None, endpoint: str | None, shapes: str, emulation: str,
+    body: Payload, model: str | None, config: BenchConfig,
+) -> tuple[list[str], Callable[..., CapacityResult]]:  # fmt: skip
+    """The shapes to measure and how to measure one: a server started here, or an endpoint."""
+    catalog = Catalog.load(settings)
+    shape_list = split_list(shapes, "--shapes")
+    if target is not None:
         _require_harness("bench run")
         from advisor.bench.runner import check_shapes, run_server
 
         check_shapes(catalog, shape_list, emulation)  # refuse impossible shapes before anything starts
-        run_one = partial(run_server, settings, target=target, config=config, catalog=catalog)
-    else:
-        # the machine behind an endpoint is not ours to know: --shapes only labels it (checked)
-        where_it_runs = "unknown" if shapes == HOST_SHAPE else catalog.instance(shape_list[0]).name
-        shape_list = [where_it_runs]
-        run_one = partial(_run_endpoint, endpoint=endpoint, body=body, label=model or "custom", config=config)
-    out = _measure_each(settings, shape_list, slo, run_one, quiet)
-    label = target.label if target is not None else model or "custom"
-    _report(out, label, endpoint or server_cmd or label, slo, as_json)
+        return shape_list, partial(run_server, settings, target=target, config=config, catalog=catalog)
+    assert endpoint is not None
+    # the machine behind an endpoint is not ours to know: --shapes only labels it (checked)
+    where_it_runs = "unknown" if shapes == HOST_SHAPE else catalog.instance(shape_list[0]).name
+    run_one = partial(_run_endpoint, endpoint=endpoint, body=body, label=model or "custom", config=config)
+    return [where_it_runs], run_one
+
+
+def _required(slo_p99_ms: float | None) -> float:
+    if slo_p99_ms is None:
+        raise InputError(
+            "no SLO given", where="--slo-p99-ms", fix="pass --slo-p99-ms MS (or the LLM bounds for an LLM)"
+        )
+    return slo_p99_ms
 
 
 def _is_llm(model: str | None) -> bool:

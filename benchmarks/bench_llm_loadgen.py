@@ -1,0 +1,173 @@
+"""Benchmark: the LLM generator's open-loop accuracy while streaming (achieved vs intended rate, send lag).
+
+A minimal asyncio responder (no framework) streams every request's answer as an OpenAI chat stream: a role
+chunk, then ``--output-tokens`` content chunks ``--tpot-ms`` apart, a usage chunk and ``[DONE]``. It runs on
+one CPU and the generator (advisor's aiohttp client, one event loop) on the other, so what is measured is
+the generator. For each rate it reports:
+
+* **achieved / intended**: requests sent in the window over the schedule's own arrivals (the generator's
+  accuracy), and completed requests/s over the nominal rate;
+* **send lag p99**: intended → actual send time (advisor marks a point invalid above 10 ms);
+* chunks/s read, and the generator process's CPU.
+
+Targets (issue 21): at 200 requests/s with 64 output tokens each, achieved within 2 % of intended and p99
+send lag at most 5 ms.
+
+    .venv/bin/python benchmarks/bench_llm_loadgen.py [--rates 50,100,200] [--output-tokens 64] [--window-s 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from advisor.bench.llm import (
+    LLMSLO,
+    Api,
+    Arrival,
+    Target,
+    arrival_times,
+    open_session,
+    run_point,
+    summarize,
+)
+
+RESPONDER = r"""
+import asyncio, json, sys
+TPOT = float(sys.argv[2]) / 1000.0
+N = int(sys.argv[3])
+HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+def chunk(data): return b"%x\r\n%s\r\n" % (len(data), data)
+ROLE = chunk(b'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n')
+TOKEN = chunk(b'data: {"choices":[{"index":0,"delta":{"content":" tok"}}]}\n\n')
+USAGE = chunk(b'data: {"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":%d,"total_tokens":%d}}\n\n'
+              % (N, N + 10))
+DONE = chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n"
+class P(asyncio.Protocol):
+    def connection_made(self, t): self.t = t; self.buf = b""
+    def data_received(self, data):
+        self.buf += data
+        while True:
+            head, sep, rest = self.buf.partition(b"\r\n\r\n")
+            if not sep: return
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                k, _, v = line.partition(b":")
+                if k.strip().lower() == b"content-length": length = int(v)
+            if len(rest) < length: return
+            self.buf = rest[length:]
+            self.t.write(HEAD + ROLE)
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            for i in range(N):
+                loop.call_at(start + TPOT * (i + 1), self._tok, i == N - 1)
+    def _tok(self, last):
+        if self.t.is_closing(): return
+        self.t.write(TOKEN + (USAGE + DONE if last else b""))
+async def main():
+    server = await asyncio.get_running_loop().create_server(P, "127.0.0.1", int(sys.argv[1]), backlog=4096)
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _point(
+    url: str, rate: float, window_s: float, output_tokens: int, warmup_s: float
+) -> dict[str, float]:
+    target = Target(url=url, api=Api.CHAT, force_fields=False)
+    times = arrival_times(rate, warmup_s + window_s, seed=int(rate))
+    arrivals = [
+        Arrival(float(t), 10, output_tokens, target.body(f"{k} hello", output_tokens), t >= warmup_s)
+        for k, t in enumerate(times)
+    ]
+    intended = sum(a.in_window for a in arrivals)
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    wall0 = time.monotonic()
+    async with open_session(target) as session:
+        run = await run_point(session, target, arrivals, drain_s=10.0)
+    wall = time.monotonic() - wall0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_pct = 100 * ((cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)) / wall
+    point = summarize(
+        run.records,
+        seq=0,
+        offered_rps=rate,
+        duration_s=window_s,
+        cutoff_s=run.cutoff_s,
+        slo=LLMSLO(ttft_p99_ms=1e6),
+    )
+    sent = sum(1 for r in run.records if r.sent_s > 0)
+    chunks = sum(len(r.chunk_s) for r in run.records)
+    return {
+        "rate": rate,
+        "intended": intended,
+        "sent_over_intended": sent / intended,
+        "achieved_over_nominal": point.achieved_rps / rate,
+        "errors": point.errors + point.unfinished,
+        "lag_p50_ms": float(np.percentile([r.send_lag_ms for r in run.records], 50)),
+        "lag_p99_ms": point.send_lag_p99_ms,
+        "chunks_per_s": chunks / window_s,
+        "tpot_p50_ms": point.tpot_ms.p50 or 0.0,
+        "generator_cpu_pct": cpu_pct,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rates", default="50,100,200")
+    parser.add_argument("--output-tokens", type=int, default=64)
+    parser.add_argument("--tpot-ms", type=float, default=10.0)
+    parser.add_argument("--window-s", type=float, default=20.0)
+    parser.add_argument("--warmup-s", type=float, default=2.0)
+    args = parser.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", RESPONDER, str(port), str(args.tpot_ms), str(args.output_tokens)]
+    )
+    if len(cpus) >= 2:
+        os.sched_setaffinity(server.pid, {cpus[0]})
+        os.sched_setaffinity(0, set(cpus[1:]))
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        print(
+            f"streaming {args.output_tokens} tokens {args.tpot_ms:g} ms apart; window {args.window_s:g} s; "
+            f"responder on CPU {cpus[0]}, generator on {cpus[1:] or cpus}"
+        )
+        print(f"{'rate':>6} {'intended':>8} {'sent/int':>9} {'done/nom':>9} {'err':>4} {'lag p50':>8} "
+              f"{'lag p99':>8} {'chunks/s':>9} {'TPOT p50':>9} {'gen CPU%':>8}")  # fmt: skip
+        for rate in (float(r) for r in args.rates.split(",")):
+            m = asyncio.run(_point(url, rate, args.window_s, args.output_tokens, args.warmup_s))
+            print(
+                f"{m['rate']:>6g} {m['intended']:>8.0f} {m['sent_over_intended']:>9.4f} "
+                f"{m['achieved_over_nominal']:>9.4f} {m['errors']:>4.0f} {m['lag_p50_ms']:>8.2f} "
+                f"{m['lag_p99_ms']:>8.2f} {m['chunks_per_s']:>9.0f} {m['tpot_p50_ms']:>9.2f} "
+                f"{m['generator_cpu_pct']:>8.0f}"
+            )
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
