@@ -28,6 +28,12 @@ def _embedding_body() -> Any:
     return example_body()
 
 
+def _tiny_llm_body() -> Any:
+    from advisor.bench.servers.reference.tiny_llm import example_body
+
+    return example_body()
+
+
 @dataclass(frozen=True)
 class ReferenceModel:
     """A model server shipped with advisor."""
@@ -106,6 +112,23 @@ REFERENCE_MODELS: dict[str, ReferenceModel] = {
             body=lambda: {"x": 1},
             options={"slots": "4", "service_ms": "100", "error_every": "0", "die_after_s": "0"},
             ready_timeout_s=30.0,
+        ),
+        ReferenceModel(
+            name="tiny-llm",
+            description="small random transformer (torch CPU): OpenAI streaming API, continuous batching",
+            module="advisor.bench.servers.reference.tiny_llm",
+            body=_tiny_llm_body,
+            path="/v1/chat/completions",
+            options={
+                "layers": "4",
+                "d_model": "256",
+                "heads": "4",
+                "max_model_len": "4096",
+                "max_num_seqs": "16",
+                "prefill_chunk": "512",
+            },
+            ready_timeout_s=120.0,
+            kind="llm",
         ),
     )
 }
