@@ -177,7 +177,7 @@ def read_report(path: Path) -> BenchReport:
         )
     text = read_text(path, "results file")
     try:
-        document = _extract_json(text)
+        document = extract_json(text)
     except RecursionError:
         raise InputError("the results file is nested too deeply to read", where=str(path)) from None
     if document is None:
@@ -200,7 +200,8 @@ def read_report(path: Path) -> BenchReport:
         ) from None
 
 
-def _extract_json(text: str) -> Any:
+def extract_json(text: str) -> Any:
+    """The JSON document in ``text``: all of it, or the first ``{`` ... ``}`` block of lines (pod logs)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:

@@ -14,11 +14,13 @@ from typing import Annotated, Any
 import typer
 
 from advisor.bench import results
-from advisor.bench.k8s import read_report, write_jobs
+from advisor.bench.k8s import extract_json, read_report, write_jobs
+from advisor.bench.llm import imports as llm_imports
 from advisor.bench.llm import store as llm_store
 from advisor.bench.llm.k8s import VLLM_IMAGE, LLMJobSpec, write_llm_jobs
-from advisor.bench.llm.records import DEFINITIONS
+from advisor.bench.llm.records import DEFINITIONS, LLMSLO, LLMBenchReport, LLMCapacity
 from advisor.bench.llm.results import llm_points_csv
+from advisor.bench.measurements import BenchReport
 from advisor.bench.servers.registry import get_model
 from advisor.capacity import (
     GpuWorkload,
@@ -312,34 +314,72 @@ def jobs(
 
 def import_(
     ctx: typer.Context,
-    files: list[Path] = typer.Argument(..., help="Files holding `bench run --json` output."),
+    files: list[Path] = typer.Argument(
+        ..., help="`bench run --json` output (also in pod logs), or vLLM, GuideLLM or AIPerf results."
+    ),
+    model: str | None = typer.Option(None, "--model", help="LLM results: the model, when the file lacks it."),
+    shape: str = typer.Option("unknown", "--shape", help="LLM results: the instance type they ran on."),
+    slo_ttft_p99_ms: float | None = typer.Option(None, "--slo-ttft-p99-ms", help="Judge LLM points."),
+    slo_tpot_p99_ms: float | None = typer.Option(None, "--slo-tpot-p99-ms", help="Judge LLM points."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Store results measured elsewhere (Kubernetes Jobs); the same run is never imported twice."""
+    """Store results measured elsewhere (Kubernetes Jobs, vLLM, GuideLLM, AIPerf), never one run twice."""
     settings: Settings = ctx.obj
-    reports = [(f, read_report(f)) for f in files]  # validate every file before storing any
+    slo = None
+    if slo_ttft_p99_ms is not None or slo_tpot_p99_ms is not None:
+        slo = llm.slo_of(llm.LLMArgs(ttft_ms=slo_ttft_p99_ms, tpot_ms=slo_tpot_p99_ms), 0.01)
+    loaded = [(f, _read_any(f, model=model, shape=shape, slo=slo)) for f in files]  # all checked first
     summary = []
     with Store(settings.db_path) as store:
-        for path, report in reports:
-            for result in report.results:
-                added = results.import_result(
-                    store, result, target=f"imported from {path.name}: {report.target}"
-                )
+        for path, found in loaded:
+            if isinstance(found, list):
+                for cap in found:
+                    added = not llm_store.exists(store, cap)
+                    if added:
+                        llm_store.save(store, cap, target=f"imported from {path.name} ({cap.tool})")
+                    summary.append(_row(path, cap.run_id, cap.model, cap.shape, cap.capacity_rps, added, cap))
+                continue
+            for result in found.results:
+                target = f"imported from {path.name}: {found.target}"
+                added = results.import_result(store, result, target=target)
                 summary.append(
-                    {
-                        "file": str(path),
-                        "run_id": result.run_id,
-                        "model": result.model,
-                        "shape": result.shape,
-                        "capacity_rps": result.capacity_rps,
-                        "imported": added,
-                    }
+                    _row(path, result.run_id, result.model, result.shape, result.capacity_rps, added, None)
                 )
     if as_json:
         print_json({"imported": summary})
         return
     for row in summary:
         state = "imported" if row["imported"] else "already stored"
-        console.print(
-            f"{row['run_id']}: {row['model']} on {row['shape']}: {row['capacity_rps']:.3g} req/s ({state})"
-        )
+        what = f"{row['model']} on {row['shape']}" + (f" bucket {row['bucket']}" if row.get("bucket") else "")
+        tool = f", {row['tool']}" if row.get("tool") else ""
+        console.print(f"{row['run_id']}: {what}: {row['capacity_rps']:.3g} req/s ({state}{tool})")
+        for warning in row.get("warnings") or []:  # type: ignore[attr-defined]
+            console.print(f"  [yellow]warning:[/] {warning}", highlight=False)
+
+
+def _read_any(
+    path: Path, *, model: str | None, shape: str, slo: LLMSLO | None
+) -> BenchReport | list[LLMCapacity]:
+    """A request/response BenchReport, or LLM results (advisor's own, vLLM, GuideLLM, AIPerf)."""
+    if path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        document = extract_json(text) if text else None
+        kind = llm_imports.detect(document)
+        if kind == "advisor":  # possibly wrapped in pod log lines, which read_file does not expect
+            return LLMBenchReport.model_validate(document).results
+        if kind is not None or (document is None and text.lstrip().startswith("{")):
+            return llm_imports.read_file(path, model=model, shape=shape, slo=slo)
+    return read_report(path)
+
+
+def _row(
+    path: Path, run_id: str, model: str, shape: str, capacity: float, added: bool, cap: LLMCapacity | None
+) -> dict[str, object]:
+    row: dict[str, object] = {"file": str(path), "run_id": run_id, "model": model, "shape": shape,
+                              "capacity_rps": capacity, "imported": added}  # fmt: skip
+    if cap is not None:
+        row.update(kind="llm", tool=cap.tool, bucket=cap.bucket, warnings=cap.warnings)
+    return row

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -259,14 +260,47 @@ def bucket_runs(trace: TokenTrace, min_share: float, limit: int) -> Iterator[tup
 def served(
     command: list[str], health_url: str, log_path: Path, env: dict[str, str], ready_timeout_s: float
 ) -> Iterator[None]:
-    """Start a server process, wait for its health route, and stop it afterwards."""
+    """Start a server process, wait for its health route, and stop it afterwards.
+
+    On a host with two CPUs or more the server and the generator get CPUs of their own (the first CPU for the
+    generator, the rest for the server and every thread it starts), as the request/response bench does: a
+    server computing on the generator's CPU delays sends and makes points invalid.
+    """
+    from advisor.bench.servers.emulation import host_cpus, thread_env
     from advisor.bench.servers.process import ManagedServer
 
+    cpus = host_cpus()
+    split = len(cpus) >= 2
+    server_cpus, generator_cpus = (cpus[1:], cpus[:1]) if split else (cpus, cpus)
+    if split:
+        env = {**thread_env(len(server_cpus)), "ADVISOR_SHAPE_VCPU": str(len(server_cpus)), **env}
     server = ManagedServer(
         command, health_url=health_url, log_path=log_path, env=env, ready_timeout_s=ready_timeout_s
     )
-    server.start()
+    server.start(on_spawn=lambda pid: _pin_tree(pid, server_cpus) if split else None)
+    mine = os.sched_getaffinity(0)
     try:
+        if split:
+            _pin_tree(server.pid or 0, server_cpus)  # threads started while it loaded
+            os.sched_setaffinity(0, set(generator_cpus))
         yield
     finally:
+        os.sched_setaffinity(0, mine)
         server.stop()
+
+
+def _pin_tree(pid: int, cpus: list[int]) -> None:
+    """Every thread of the process ``pid`` and its children onto ``cpus`` (threads started later inherit)."""
+    import psutil
+
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return
+    for proc in procs:
+        try:
+            for thread in proc.threads():
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(thread.id, set(cpus))
+        except psutil.Error:
+            continue
