@@ -22,15 +22,15 @@ def _ms(value: float | None) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
-def _p99(p: Percentiles) -> str:
-    """``p99 [low, high]``: the 95 % interval beside the estimate ('?' where no rank bounds it)."""
-    if p.p99 is None:
+def _slo_pct(p: Percentiles) -> str:
+    """The SLO percentile with its 95 % interval: ``107 (59-111)``; '?' where no rank bounds a side."""
+    if p.ci_estimate is None:
         return "-"
-    if p.p99_low is None and p.p99_high is None:
-        return _ms(p.p99)
-    return f"{_ms(p.p99)} [{_ms(p.p99_low) if p.p99_low is not None else '?'}, " + (
-        f"{_ms(p.p99_high)}]" if p.p99_high is not None else "?]"
-    )
+    if p.ci_low is None and p.ci_high is None:
+        return _ms(p.ci_estimate)
+    low = _ms(p.ci_low) if p.ci_low is not None else "?"
+    high = _ms(p.ci_high) if p.ci_high is not None else "?"
+    return f"{_ms(p.ci_estimate)} ({low}-{high})"
 
 
 def slo_text(slo: LLMSLO) -> str:
@@ -46,7 +46,7 @@ def points_table(points: list[LLMPoint], slo: LLMSLO) -> Table:
     table = Table(title=f"Points (latencies in ms; {pct} with its 95 % interval)")
     cols = (
         *("#", "offered req/s", "achieved", "TTFT p50", f"TTFT {pct}", "TPOT p50", f"TPOT {pct}"),
-        *(f"ITL {pct}", f"E2E {pct}", "in tok/s", "out tok/s", "goodput", "attain.", "lag p99", "verdict"),
+        *("ITL p99", "E2E p99", "tok/s in / out", "goodput", "attain.", "lag p99", "verdict"),
     )
     for col in cols:
         table.add_column(col, justify="left" if col == "verdict" else "right")
@@ -59,9 +59,10 @@ def points_table(points: list[LLMPoint], slo: LLMSLO) -> Table:
         if p.note:
             verdict += f" [dim]({p.note})[/]"
         table.add_row(
-            str(p.seq), f"{p.offered_rps:.3g}", f"{p.achieved_rps:.3g}", _ms(p.ttft_ms.p50), _p99(p.ttft_ms),
-            _ms(p.tpot_ms.p50), _p99(p.tpot_ms), _ms(p.itl_ms.p99), _ms(p.e2e_ms.p99),
-            f"{p.input_tokens_per_s:,.0f}", f"{p.output_tokens_per_s:,.0f}", f"{p.goodput_rps:.3g}",
+            str(p.seq), f"{p.offered_rps:.3g}", f"{p.achieved_rps:.3g}", _ms(p.ttft_ms.p50),
+            _slo_pct(p.ttft_ms), _ms(p.tpot_ms.p50), _slo_pct(p.tpot_ms), _ms(p.itl_ms.p99),
+            _ms(p.e2e_ms.p99),
+            f"{p.input_tokens_per_s:,.0f} / {p.output_tokens_per_s:,.0f}", f"{p.goodput_rps:.3g}",
             f"{p.attainment:.1%}", f"{p.send_lag_p99_ms:.1f}", verdict,
         )  # fmt: skip
     return table

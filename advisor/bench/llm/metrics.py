@@ -68,8 +68,10 @@ def percentiles(values: Sequence[float] | np.ndarray, q_ci: float = 0.99) -> Per
         p90=p90,
         p95=p95,
         p99=p99,
-        p99_low=float(arr[lo - 1]) if lo is not None else None,
-        p99_high=float(arr[hi - 1]) if hi is not None else None,
+        ci_quantile=q_ci,
+        ci_estimate=float(np.percentile(arr, q_ci * 100)),
+        ci_low=float(arr[lo - 1]) if lo is not None else None,
+        ci_high=float(arr[hi - 1]) if hi is not None else None,
         max=float(arr[-1]),
     )
 

@@ -141,7 +141,8 @@ class LLMSLO(FrozenModel):
 
 
 class Percentiles(FrozenModel):
-    """Percentiles of one metric in ms over a point, with a distribution-free 95 % interval for the p99."""
+    """Percentiles of one metric in ms over a point, with a distribution-free 95 % interval of the SLO's
+    percentile (``ci_quantile``: 0.99 unless the SLO judges another, e.g. p90)."""
 
     count: int = Field(ge=0)
     mean: float | None = None
@@ -149,9 +150,11 @@ class Percentiles(FrozenModel):
     p90: float | None = None
     p95: float | None = None
     p99: float | None = None
-    p99_low: float | None = Field(default=None, description="95 % confidence interval of the p99, low end")
-    p99_high: float | None = Field(default=None, description="high end; None when too few samples bound it")
     max: float | None = None
+    ci_quantile: float = Field(default=0.99, gt=0, lt=1)
+    ci_estimate: float | None = Field(default=None, description="the ci_quantile's estimate")
+    ci_low: float | None = Field(default=None, description="95 % interval of the ci_quantile, low end")
+    ci_high: float | None = Field(default=None, description="high end; None when too few samples bound it")
 
 
 class PointVerdict(StrEnum):

@@ -8,15 +8,16 @@ import io
 from advisor.bench.llm.records import DEFINITIONS_ID, LLMCapacity, Percentiles
 
 _METRICS = ("ttft", "tpot", "itl", "e2e")
-_STATS = ("p50", "p90", "p95", "p99", "p99_low", "p99_high", "mean", "max")
+_STATS = ("p50", "p90", "p95", "p99", "mean", "max", "ci_estimate", "ci_low", "ci_high")
 
 
 def llm_points_csv(results: list[LLMCapacity]) -> str:
     """One row per point: run, shape, bucket, tool, offered/achieved rate, each metric's percentiles (ms,
-    named ``<metric>_<stat>_ms``), token rates, goodput, attainment, send lag, verdict; ``definitions``
-    names the definitions the figures follow (``advisor/1``: see the README)."""
-    head = ["run_id", "model", "shape", "bucket", "tool", "definitions", "seq", "offered_rps", "achieved_rps",
-            "duration_s", "requests", "errors", "unfinished"]  # fmt: skip
+    named ``<metric>_<stat>_ms``; ``ci_*`` is the SLO percentile's estimate and 95 % interval, the
+    percentile named in ``slo_percentile``), token rates, goodput, attainment, send lag, verdict;
+    ``definitions`` names the definitions the figures follow (``advisor/1``: see the README)."""
+    head = ["run_id", "model", "shape", "bucket", "tool", "definitions", "slo_percentile", "seq",
+            "offered_rps", "achieved_rps", "duration_s", "requests", "errors", "unfinished"]  # fmt: skip
     head += [f"{m}_{s}_ms" for m in _METRICS for s in _STATS]
     head += ["input_tokens_per_s", "output_tokens_per_s", "goodput_rps", "attainment", "send_lag_p99_ms",
              "confirm", "verdict", "note"]  # fmt: skip

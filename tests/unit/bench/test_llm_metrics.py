@@ -63,9 +63,9 @@ def test_order_statistic_interval_covers_the_true_quantile_95_percent_of_the_tim
     for _ in range(400):
         sample = rng.exponential(size=600)
         p = percentiles(sample)
-        assert p.p99_low is not None and p.p99_high is not None
+        assert p.ci_low is not None and p.ci_high is not None and p.ci_quantile == 0.99
         trials += 1
-        hits += p.p99_low <= true_p99 <= p.p99_high
+        hits += p.ci_low <= true_p99 <= p.ci_high
     assert 0.92 <= hits / trials <= 0.995
 
 
