@@ -234,24 +234,10 @@ def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
 
 def create_app() -> FastAPI:
     """Build the model, warm it up, and serve it; settings come from :data:`CONFIG_ENV` (JSON, see main)."""
-    import torch
-
     from advisor.bench.servers.reference import tiny_llm_model as tm
 
     settings: dict[str, int] = json.loads(os.environ.get(CONFIG_ENV, "{}"))
-    model_config = tm.ModelConfig(
-        **{k: settings[k] for k in ("layers", "d_model", "heads", "max_model_len", "seed") if k in settings}
-    )
-    engine_config = tm.EngineConfig(
-        max_num_seqs=settings.get("max_num_seqs", 16),
-        prefill_chunk=settings.get("prefill_chunk", 512),
-        threads=shape_vcpu(),
-        seed=model_config.seed,
-    )
-    torch.set_num_threads(engine_config.threads)
-    with torch.inference_mode():
-        engine = tm.Engine(tm.TinyDecoder(model_config), engine_config)
-        _warm_up(engine)
+    engine, model_config = tm.build_engine(settings, threads=shape_vcpu(), warm_up=_warm_up)
     streams: dict[object, asyncio.Queue[TokenEvent]] = {}
     max_len = model_config.max_model_len
 

@@ -402,3 +402,24 @@ class Engine:
         self._prefilling.clear()
         self._decoding.clear()
         return [TokenEvent(r, None, FINISH_ERROR) for r in requests]
+
+
+def build_engine(
+    settings: dict[str, int], *, threads: int, warm_up: Callable[[Engine], None]
+) -> tuple[Engine, ModelConfig]:
+    """The model and its engine from the server's settings (layers, d_model, heads, max_model_len, seed,
+    max_num_seqs, prefill_chunk), on ``threads`` torch threads, warmed up by ``warm_up``."""
+    model_config = ModelConfig(
+        **{k: settings[k] for k in ("layers", "d_model", "heads", "max_model_len", "seed") if k in settings}
+    )
+    engine_config = EngineConfig(
+        max_num_seqs=settings.get("max_num_seqs", 16),
+        prefill_chunk=settings.get("prefill_chunk", 512),
+        threads=threads,
+        seed=model_config.seed,
+    )
+    torch.set_num_threads(engine_config.threads)
+    with torch.inference_mode():
+        engine = Engine(TinyDecoder(model_config), engine_config)
+        warm_up(engine)
+    return engine, model_config
