@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -115,7 +115,8 @@ class LLMArgs:
     min_bucket_share: float = 0.02
     max_buckets: int = 8
     start_rps: float | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    max_points: int | None = None
+    resolution: float | None = None
 
     @property
     def given(self) -> bool:
@@ -273,7 +274,10 @@ def measure_all(
         raise InputError("--per-bucket needs --dataset", where="--per-bucket", fix="pass a token trace")
     api = api_of(args, target_url)
     config = LLMBenchConfig.quick() if quick else LLMBenchConfig()
-    search = LLMSearchConfig(start_rps=args.start_rps or 1.0)
+    tuned = {"max_points": args.max_points, "resolution": args.resolution}
+    search = LLMSearchConfig(
+        start_rps=args.start_rps or 1.0, **{k: v for k, v in tuned.items() if v is not None}
+    )
     config = config.model_copy(update={"burstiness": args.burstiness, "search": search})
     target = Target(url=target_url, api=api, model_name=model_name, headers=headers)
     builder, warnings = asyncio.run(calibrate(target))

@@ -33,7 +33,7 @@ class LLMSearchConfig(FrozenModel):
     min_rps: float = Field(default=0.05, gt=0, description="below this the SLO counts as unmeetable")
     max_rps: float = Field(default=10_000.0, gt=0)
     resolution: float = Field(default=0.1, gt=0, lt=1, description="relative width of the final bracket")
-    max_points: int = Field(default=16, ge=2)
+    max_points: int = Field(default=16, ge=1)
 
 
 @dataclass(frozen=True)
