@@ -34,6 +34,12 @@ def _tiny_llm_body() -> Any:
     return example_body()
 
 
+def _synthetic_llm_body() -> Any:
+    from advisor.bench.servers.reference.synthetic_llm import example_body
+
+    return example_body()
+
+
 @dataclass(frozen=True)
 class ReferenceModel:
     """A model server shipped with advisor."""
@@ -128,6 +134,26 @@ REFERENCE_MODELS: dict[str, ReferenceModel] = {
                 "prefill_chunk": "512",
             },
             ready_timeout_s=120.0,
+            kind="llm",
+        ),
+        ReferenceModel(
+            name="synthetic-llm",
+            description="known LLM capacity: a simulated engine (mode 1 continuous batching, 0 k slots), "
+            "OpenAI streaming API; advisor.bench.llm.simulate computes its truth",
+            module="advisor.bench.servers.reference.synthetic_llm",
+            body=_synthetic_llm_body,
+            path="/v1/chat/completions",
+            options={
+                "mode": "1",
+                "slots": "8",
+                "max_num_seqs": "64",
+                "step_base_ms": "8",
+                "step_per_seq_ms": "0.25",
+                "prefill_ms_per_token": "0.02",
+                "tpot_ms": "20",
+                "tokens_per_word": "1.3",
+            },
+            ready_timeout_s=30.0,
             kind="llm",
         ),
     )
