@@ -349,7 +349,13 @@ def models_(as_json: bool = typer.Option(False, "--json")) -> None:
         print_json(
             {
                 "models": [
-                    {"name": m.name, "description": m.description, "path": m.path, "options": m.options}
+                    {
+                        "name": m.name,
+                        "kind": m.kind,
+                        "description": m.description,
+                        "path": m.path,
+                        "options": m.options,
+                    }
                     for m in models
                 ]
             }
@@ -358,7 +364,8 @@ def models_(as_json: bool = typer.Option(False, "--json")) -> None:
     for m in models:
         opts = ", ".join(f"{k}={v}" for k, v in m.options.items())
         console.print(
-            f"[bold]{m.name}[/]: {m.description} (POST {m.path}{'; options ' + opts if opts else ''})"
+            f"[bold]{m.name}[/]{' (LLM)' if m.kind == 'llm' else ''}: {m.description} "
+            f"(POST {m.path}{'; options ' + opts if opts else ''})"
         )
 
 

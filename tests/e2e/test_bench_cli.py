@@ -283,7 +283,9 @@ def test_jobs_writes_valid_jobs_and_import_reads_their_output(tmp_path: Path) ->
 
 def test_models_are_listed() -> None:
     data = json.loads(run_cli("bench", "models", "--json").stdout)
-    assert {m["name"] for m in data["models"]} == {"tabular", "embedding", "synthetic"}
+    kinds = {m["name"]: m["kind"] for m in data["models"]}
+    assert kinds == {"tabular": "request", "embedding": "request", "synthetic": "request", "tiny-llm": "llm",
+                     "synthetic-llm": "llm"}  # fmt: skip
 
 
 @pytest.mark.parametrize("master", ["nohost", "h:port"])
