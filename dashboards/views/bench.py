@@ -1,19 +1,25 @@
-"""Bench: stored runs and their points — latency percentiles against the offered rate per shape, the SLO
-line, the capacity found, the load generator's CPU — with a CSV export."""
+"""Bench: stored runs and their points, with CSV exports. Request/response runs: latency percentiles against
+the offered rate per shape, the SLO line, the capacity found, the load generator's CPU. LLM runs (token
+streaming): TTFT, TPOT, E2E and tokens/s against the offered rate, the capacity per request-size bucket
+(the section is in ``bench_llm.py`` beside dashkit)."""
 
 from __future__ import annotations
 
+import bench_llm
 import dashkit
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+import advisor
 from advisor.bench import points_csv
-from advisor.insights import bench_points, bench_results, bench_runs
+from advisor.insights import bench_points, bench_results, bench_runs, llm_bench_runs
 
 NO_RUNS_HINT = (
     "No bench run in the store yet. `make demo` measures the two reference models; "
-    "`advisor bench run --help` measures a server of your own."
+    "`advisor bench run --help` measures a server of your own (an LLM with `--slo-ttft-p99-ms` and "
+    "`--slo-tpot-p99-ms`), and `advisor bench import` stores vLLM, GuideLLM or AIPerf results."
 )
 
 
@@ -76,39 +82,52 @@ def _chart(points, results) -> go.Figure:  # type: ignore[no-untyped-def]
     return fig
 
 
+def _classic(runs: pd.DataFrame, settings: advisor.Settings) -> None:
+    """Request/response runs: the runs table, the run picker, the chart, the capacity found, the CSV."""
+    st.dataframe(
+        runs,
+        hide_index=True,
+        column_config={"capacity_rps": st.column_config.NumberColumn("capacity (rps)", format="%.4g")},
+    )
+    latest_per_shape = runs.drop_duplicates(["model", "shape"])["id"].tolist()
+    chosen = st.multiselect(
+        "Runs to plot", runs["id"].tolist(), default=latest_per_shape[:6], key="bench_runs"
+    )
+    if not chosen:
+        return
+    results = bench_results(chosen, settings=settings)
+    points = bench_points(results)
+    if points.empty:
+        st.info("These runs have no stored points.")
+    else:
+        st.plotly_chart(_chart(points, results), width="stretch")
+        found = [
+            f"{r.shape}: {r.capacity_rps:,.4g} requests/s at p99 ≤ {r.slo_p99_ms:g} ms"
+            + (" (lower bound: the generator capped it)" if r.lower_bound else "")
+            for r in results
+        ]
+        st.markdown("**Capacity found** — " + "; ".join(found))
+    st.download_button(
+        "Export points as CSV", points_csv(results), file_name="bench-points.csv", mime="text/csv"
+    )
+
+
 st.title("Bench")
 with dashkit.page_errors():
     settings = dashkit.settings()
     runs = bench_runs(settings=settings)
-    if runs.empty:
+    llm_runs = llm_bench_runs(settings=settings)
+    if runs.empty and llm_runs.empty:
         st.info(NO_RUNS_HINT)
     else:
-        models = sorted(runs["model"].unique())
+        models = sorted({*runs["model"], *llm_runs["model"]})
         model = st.sidebar.selectbox("Bench model", ["(all)", *models], key="bench_model")
         if model != "(all)":
             runs = runs[runs["model"] == model]
-        st.dataframe(
-            runs,
-            hide_index=True,
-            column_config={"capacity_rps": st.column_config.NumberColumn("capacity (rps)", format="%.4g")},
-        )
-        latest_per_shape = runs.drop_duplicates(["model", "shape"])["id"].tolist()
-        chosen = st.multiselect(
-            "Runs to plot", runs["id"].tolist(), default=latest_per_shape[:6], key="bench_runs"
-        )
-        if chosen:
-            results = bench_results(chosen, settings=settings)
-            points = bench_points(results)
-            if points.empty:
-                st.info("These runs have no stored points.")
-            else:
-                st.plotly_chart(_chart(points, results), width="stretch")
-                found = [
-                    f"{r.shape}: {r.capacity_rps:,.4g} requests/s at p99 ≤ {r.slo_p99_ms:g} ms"
-                    + (" (lower bound: the generator capped it)" if r.lower_bound else "")
-                    for r in results
-                ]
-                st.markdown("**Capacity found** — " + "; ".join(found))
-            st.download_button(
-                "Export points as CSV", points_csv(results), file_name="bench-points.csv", mime="text/csv"
-            )
+            llm_runs = llm_runs[llm_runs["model"] == model]
+        if not runs.empty:
+            if not llm_runs.empty:
+                st.subheader("Request/response runs")
+            _classic(runs, settings)
+        if not llm_runs.empty:
+            bench_llm.show(llm_runs, settings)
