@@ -366,7 +366,10 @@ def _read_any(
             text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError):
             text = ""
-        document = extract_json(text) if text else None
+        try:
+            document = extract_json(text) if text else None
+        except RecursionError:
+            raise InputError("the results file is nested too deeply to read", where=str(path)) from None
         kind = llm_imports.detect(document)
         if kind == "advisor":  # possibly wrapped in pod log lines, which read_file does not expect
             return LLMBenchReport.model_validate(document).results

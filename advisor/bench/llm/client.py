@@ -56,20 +56,24 @@ def arrival_times(
 ) -> np.ndarray:
     """Intended send times (s from the start of the point) over ``[0, duration_s)``.
 
-    Gamma gaps with shape ``burstiness`` and mean ``1/rate_rps`` (1.0 is Poisson; below 1 burstier); with
-    ``trace_s`` the trace's own arrival offsets divided by ``time_scale`` (2.0 replays twice as fast).
+    Exactly ``round(rate_rps × duration_s)`` arrivals: a Poisson process conditioned on its count (the times
+    are sorted uniform draws), so a point offers the rate it names; an unconditioned window of 400 requests
+    would offer ±5 % (one standard deviation) around it, and a point near capacity would be judged at a load
+    it never saw. With ``burstiness`` other than 1, Gamma gaps (shape = burstiness, vLLM's ``--burstiness``)
+    scaled to span the window. With ``trace_s``, the trace's own arrival offsets divided by ``time_scale``
+    (2.0 replays twice as fast).
     """
     if trace_s is not None:
         times = np.asarray(trace_s, dtype=float) / time_scale
         return times[times < duration_s]
     rng = np.random.default_rng(seed)
-    expected = int(rate_rps * duration_s * 1.2 + 20 * np.sqrt(rate_rps * duration_s + 1) + 10)
-    gaps = rng.gamma(shape=burstiness, scale=1.0 / (rate_rps * burstiness), size=expected)
-    times = np.cumsum(gaps)
-    while times[-1] < duration_s:  # vanishingly rare: draw more
-        more = np.cumsum(rng.gamma(burstiness, 1.0 / (rate_rps * burstiness), size=expected)) + times[-1]
-        times = np.concatenate([times, more])
-    return times[times < duration_s]
+    n = max(1, round(rate_rps * duration_s))
+    if burstiness == 1.0:
+        uniform: np.ndarray = np.sort(rng.uniform(0.0, duration_s, size=n))
+        return uniform
+    gaps = rng.gamma(shape=burstiness, scale=1.0, size=n + 1)
+    spread: np.ndarray = np.cumsum(gaps)[:-1] / gaps.sum() * duration_s
+    return spread
 
 
 @dataclass

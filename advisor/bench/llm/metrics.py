@@ -9,7 +9,12 @@ Pure functions over :class:`~advisor.bench.llm.records.StreamRecord` lists; the 
 number below the true q-quantile is Binomial(n, q), so the sorted samples ``x(l)`` and ``x(u)`` with
 P(l ≤ B < u) ≥ 95 % bracket it (Hahn & Meeker, *Statistical Intervals*, §5.2). Worked example: 600
 requests and q = 0.99 give ranks 589 and 599 (the 589th to the 599th fastest request); with fewer than
-370 requests no rank bounds a p99 from above at 95 % and the high end is None (unbounded).
+370 requests no rank bounds a p99 from above at 95 % and the high end is None (unbounded). Latencies of
+an open-loop point are not independent, though: near capacity a burst delays every request behind it, so
+slow requests come in runs. The count is therefore taken over n / τ effective samples, τ being the
+integrated autocorrelation time of "slower than the estimate" in send order (:func:`correlation_time`), and
+the ranks scaled back: a point whose tail comes in runs gets the wider interval it deserves, and is measured
+longer or left undecided rather than passed on a narrow interval.
 
 **Verdicts** use the same intervals one bound at a time: a bound is met when its interval's high end is at or
 under it, missed when the low end is over it, else undecided. A point passes when every bound is met and the
@@ -53,14 +58,53 @@ def order_statistic_interval(
     return (lo if lo >= 1 else None), (hi if hi <= n else None)
 
 
+def correlation_time(indicator: np.ndarray, max_lag: int = 400) -> float:
+    """Integrated autocorrelation time τ = 1 + 2 Σ ρ_k of a 0/1 series in send order (1 for independent
+    samples), summed while ρ_k stays above its noise level max(0.05, 2/√n) (after the initial-positive-
+    sequence rule of Geyer, Statistical Science 7(4), 1992). Latencies in a queue come in runs (a burst
+    delays everyone behind it), so n requests carry the information of about n / τ independent ones."""
+    x = np.asarray(indicator, dtype=float)
+    n = len(x)
+    x = x - x.mean()
+    var = float((x * x).mean())
+    if n < 4 or var == 0.0:
+        return 1.0
+    tau = 1.0
+    noise = max(0.05, 2.0 / np.sqrt(n))  # a sample autocorrelation under this is indistinguishable from 0
+    for k in range(1, min(max_lag, n // 4)):
+        rho = float((x[:-k] * x[k:]).mean()) / var
+        if rho < noise:
+            break
+        tau += 2.0 * rho
+    return tau
+
+
+def _interval_ranks(
+    series: np.ndarray, q: float, estimate: float, confidence: float
+) -> tuple[int | None, int | None]:
+    """Order-statistic ranks of the q-quantile's interval, widened for the series' correlation time: the
+    binomial count is taken over n / τ effective samples and its ranks scaled back to the n samples."""
+    n = len(series)
+    tau = correlation_time(series > estimate)
+    n_eff = max(1, int(n / tau))
+    lo, hi = order_statistic_interval(n_eff, q, confidence)
+    scale = n / n_eff
+    lo_rank = max(1, int(np.floor(lo * scale))) if lo is not None else None
+    hi_rank = int(np.ceil(hi * scale)) if hi is not None else None
+    return lo_rank, hi_rank if hi_rank is not None and hi_rank <= n else None
+
+
 def percentiles(values: Sequence[float] | np.ndarray, q_ci: float = 0.99) -> Percentiles:
-    """p50/p90/p95/p99, mean and max of ``values`` (ms), with the 95 % interval of the ``q_ci`` quantile."""
-    arr = np.sort(np.asarray(values, dtype=float))
+    """p50/p90/p95/p99, mean and max of ``values`` (ms, in send order), with the 95 % interval of the
+    ``q_ci`` quantile (widened for autocorrelation, :func:`correlation_time`)."""
+    series = np.asarray(values, dtype=float)
+    arr = np.sort(series)
     n = len(arr)
     if n == 0:
         return Percentiles(count=0)
     p50, p90, p95, p99 = (float(v) for v in np.percentile(arr, [50, 90, 95, 99]))
-    lo, hi = order_statistic_interval(n, q_ci)
+    estimate = float(np.percentile(arr, q_ci * 100))
+    lo, hi = _interval_ranks(series, q_ci, estimate, CONFIDENCE)
     return Percentiles(
         count=n,
         mean=float(arr.mean()),
@@ -69,7 +113,7 @@ def percentiles(values: Sequence[float] | np.ndarray, q_ci: float = 0.99) -> Per
         p95=p95,
         p99=p99,
         ci_quantile=q_ci,
-        ci_estimate=float(np.percentile(arr, q_ci * 100)),
+        ci_estimate=estimate,
         ci_low=float(arr[lo - 1]) if lo is not None else None,
         ci_high=float(arr[hi - 1]) if hi is not None else None,
         max=float(arr[-1]),
@@ -79,24 +123,40 @@ def percentiles(values: Sequence[float] | np.ndarray, q_ci: float = 0.99) -> Per
 def quantile_interval(
     values: Sequence[float] | np.ndarray, q: float, confidence: float = CONFIDENCE
 ) -> tuple[float, float | None, float | None]:
-    """(estimate, low, high) of the q-quantile; ``high`` None when unbounded, everything None-safe."""
-    arr = np.sort(np.asarray(values, dtype=float))
+    """(estimate, low, high) of the q-quantile of ``values`` in send order; ``high`` None when unbounded."""
+    series = np.asarray(values, dtype=float)
+    arr = np.sort(series)
     if len(arr) == 0:
         return float("nan"), None, None
-    lo, hi = order_statistic_interval(len(arr), q, confidence)
+    estimate = float(np.percentile(arr, q * 100))
+    lo, hi = _interval_ranks(series, q, estimate, confidence)
     return (
-        float(np.percentile(arr, q * 100)),
+        estimate,
         float(arr[lo - 1]) if lo is not None else None,
         float(arr[hi - 1]) if hi is not None else None,
     )
 
 
 def bound_verdict(values: Sequence[float] | np.ndarray, bound: float, q: float) -> PointVerdict:
-    """Whether the q-quantile of ``values`` is under ``bound``, with 95 % confidence either way."""
-    _est, low, high = quantile_interval(values, q)
-    if high is not None and high <= bound:
+    """Whether the q-quantile of ``values`` (in send order) is under ``bound``, with 95 % confidence.
+
+    The test counts the requests over the bound: were the q-quantile exactly the bound, that count would be
+    Binomial(n, 1 − q); significantly fewer passes, significantly more fails. Runs of slow requests count
+    once per correlation time (:func:`correlation_time` of "over the bound"), so a burst is not taken for
+    many independent misses, nor a quiet stretch for many independent passes.
+    """
+    series = np.asarray(values, dtype=float)
+    n = len(series)
+    if n == 0:
+        return PointVerdict.UNDECIDED
+    over = series > bound
+    tau = correlation_time(over)
+    n_eff = max(1, int(n / tau))
+    k_eff = int(over.sum()) / tau
+    alpha = 1.0 - CONFIDENCE
+    if float(stats.binom.cdf(np.floor(k_eff), n_eff, 1.0 - q)) < alpha / 2:
         return PointVerdict.PASS
-    if low is not None and low > bound:
+    if k_eff >= 1 and float(stats.binom.sf(np.ceil(k_eff) - 1, n_eff, 1.0 - q)) < alpha / 2:
         return PointVerdict.FAIL
     return PointVerdict.UNDECIDED
 
@@ -232,24 +292,31 @@ def _attainment_verdict(attainment: float, n: int, target: float) -> PointVerdic
 
 def clearly_failing(values: Sequence[float], bound: float, q: float, sent: int) -> bool:
     """Early stop: already so many of the ``sent`` requests exceed ``bound`` that the q-quantile is over it
-    with 95 % confidence, whatever the rest of the point brings (used while the point is still running)."""
-    over = sum(1 for v in values if v > bound)
+    with 95 % confidence, whatever the rest of the point brings (asked while the point runs; ``values`` in
+    send order, counted over n / τ effective samples as :func:`percentiles` does)."""
+    series = np.asarray(values, dtype=float)
+    over_mask = series > bound
+    over = int(over_mask.sum())
     if sent == 0 or over == 0:
         return False
-    # P(at least `over` of `sent` samples above the q-quantile) when the quantile were exactly the bound
-    return float(stats.binom.sf(over - 1, sent, 1 - q)) < (1 - CONFIDENCE) / 2
+    tau = correlation_time(over_mask)
+    over_eff, sent_eff = max(1, int(over / tau)), max(1, int(sent / tau))
+    # P(at least that many of the samples above the q-quantile) were the quantile exactly the bound
+    return float(stats.binom.sf(over_eff - 1, sent_eff, 1 - q)) < (1 - CONFIDENCE) / 2
 
 
-def ttft_trend_rising(records: list[StreamRecord], min_requests: int = 40) -> bool:
-    """Backlog: TTFT rises through the point (the rate is above what the server drains).
+def ttft_trend_rising(records: list[StreamRecord], rise_ms: float, min_requests: int = 40) -> bool:
+    """Backlog: TTFT climbs through the point (the rate is above what the server drains).
 
-    Compares the median TTFT of the last third of the requests that got a first token with the first third;
-    a backlog doubles it and more (an M/M/1 queue at ρ = 0.9 does not drift at all in steady state).
+    Compares the median TTFT of the last third of the requests (in send order, a request still waiting
+    counted by its age, as the caller passes it) with the first third: over capacity the queue, and TTFT
+    with it, grows in proportion to time, so the medians part by more than ``rise_ms`` (the caller uses half
+    the TTFT bound); below capacity a burst moves a median by far less.
     """
-    got = sorted((r for r in records if r.chunk_s), key=lambda r: r.intended_s)
+    got = sorted((r for r in records if r.chunk_s and r.error is None), key=lambda r: r.intended_s)
     if len(got) < min_requests:
         return False
     third = len(got) // 3
-    first = np.median([r.chunk_s[0] - r.intended_s for r in got[:third]])
-    last = np.median([r.chunk_s[0] - r.intended_s for r in got[-third:]])
-    return bool(last > 2.0 * first and last - first > 0.05)
+    first = float(np.median([r.chunk_s[0] - r.intended_s for r in got[:third]]))
+    last = float(np.median([r.chunk_s[0] - r.intended_s for r in got[-third:]]))
+    return (last - first) * 1000.0 > rise_ms and last > 2.0 * first

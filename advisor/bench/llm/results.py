@@ -35,6 +35,7 @@ def llm_points_csv(results: list[LLMCapacity]) -> str:
                     r.bucket or "",
                     r.tool,
                     r.definitions or DEFINITIONS_ID,
+                    f"{r.slo.quantile * 100:g}",
                     p.seq,
                     p.offered_rps,
                     round(p.achieved_rps, 4),

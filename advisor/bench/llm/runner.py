@@ -29,6 +29,7 @@ from advisor.bench.llm.client import (
     arrival_times,
     calibrate,
     open_session,
+    probe,
     run_point,
 )
 from advisor.bench.llm.metrics import clearly_failing, order_statistic_interval, summarize, ttft_trend_rising
@@ -52,6 +53,7 @@ class LLMBenchConfig(FrozenModel):
     drain_s: float = Field(default=30.0, gt=0, description="wait for answers after the last arrival")
     burstiness: float = Field(default=1.0, gt=0, description="Gamma shape of the arrivals (1 = Poisson)")
     seed: int = 0
+    settle_max_s: float = Field(default=120.0, gt=0, description="longest wait for the server to drain")
     search: LLMSearchConfig = LLMSearchConfig()
 
     @classmethod
@@ -117,7 +119,11 @@ def _stopper(slo: LLMSLO, planned: int, started: float) -> Callable[[list[Stream
         errors = sum(1 for r in records if r.error is not None)
         if errors > max(5, slo.max_error_rate * planned * 2):
             return "too many errors"
-        if now - started > 3.0 and ttft_trend_rising(records):
+        rise_ms = 0.5 * ttft_bound if ttft_bound is not None else 1000.0
+        waiting = [
+            r if r.chunk_s else r.model_copy(update={"chunk_s": [now]}) for r in records if r.error is None
+        ]
+        if now - started > 3.0 and ttft_trend_rising(waiting, rise_ms):
             return "backlog: TTFT rising"
         return ""
 
@@ -196,8 +202,11 @@ def measure_llm(
         bucket=bucket, capacity_rps=0.0, warnings=warns,
     )  # fmt: skip
     _save(store, result, target)
+    baseline_ms = asyncio.run(_idle_ttft_ms(target, builder))
     try:
         while (step := search.next_step()) is not None:
+            if search.points:
+                asyncio.run(_settle(target, builder, baseline_ms, config.settle_max_s))
             point = asyncio.run(
                 _measure_point(
                     target,
@@ -243,6 +252,29 @@ def measure_llm(
     )
     _save(store, result, target)
     return result
+
+
+async def _idle_ttft_ms(target: Target, builder: PromptBuilder) -> float:
+    """TTFT of a lone short request on the idle server (the median of three), in ms."""
+    ttfts = []
+    for i in range(3):
+        record = await probe(target, builder.prompt(16, index=900_000 + i), 2)
+        if record.ttft_ms is not None:
+            ttfts.append(record.ttft_ms)
+    return sorted(ttfts)[len(ttfts) // 2] if ttfts else 1000.0
+
+
+async def _settle(target: Target, builder: PromptBuilder, baseline_ms: float, max_s: float) -> None:
+    """Wait until the server is idle again (a lone request's TTFT back near its idle value): a point above
+    capacity leaves a queue behind that the next point must not inherit. Gives up after ``max_s``."""
+    deadline = time.monotonic() + max_s
+    i = 0
+    while time.monotonic() < deadline:
+        record = await probe(target, builder.prompt(16, index=800_000 + i), 2)
+        if record.ttft_ms is not None and record.ttft_ms <= max(2 * baseline_ms, baseline_ms + 50.0):
+            return
+        i += 1
+        await asyncio.sleep(0.5)
 
 
 def _save(store: Store | None, result: LLMCapacity, target: Target) -> None:
