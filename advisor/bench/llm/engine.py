@@ -21,17 +21,11 @@ input and 3 output tokens, B at 5 with 50 and 2. Step 0 runs 0–21 (10 + 1×1 +
 Step 1 admits B and runs 21–38 (10 + 2 + 5): A's second and B's first token at 38. Step 2 runs 38–50: the last
 tokens of both. A: TTFT 21, TPOT (50 − 21)/2 = 14.5; B: TTFT 33, TPOT 12.
 
-Two ways to drive the one model, over the same schedulers (so they cannot disagree):
-
-* :class:`LLMEngine`, the step API a real-time server drives: ``submit`` each request as it arrives,
-  ``advance(now)`` to get the tokens due by now, ``next_event_ms`` to know when to wake up.
-* :func:`schedule`, a whole arrival sequence at once, for the simulator (:mod:`advisor.bench.llm.simulate`).
-
-The batching scheduler forms steps in *runs*: after a step that admits requests, the following steps have the
-same batch and no prefill until the next departure or the next admission, so they are one arithmetic run
-(end of step ``i`` of the run = end of its first step + ``i × step time``). The cost of a simulation is then
-proportional to the number of requests, not tokens. In real time the next arrival is unknown when a run is
-formed; a run formed without one is cut at the arrival when it comes (:meth:`_BatchScheduler.add`).
+Two drivers share the schedulers, so they cannot disagree: :class:`LLMEngine` (``submit``, ``advance(now)``,
+``next_event_ms``) for a real-time server, :func:`schedule` (a whole arrival sequence) for the simulator.
+Batching steps are formed in *runs* (same batch, no prefill, until the next departure or admission: one
+arithmetic run), so a simulation costs per request, not per token; a run formed before an arrival was known
+is cut at that arrival (:meth:`_BatchScheduler.add`).
 """
 
 from __future__ import annotations
