@@ -1,13 +1,11 @@
 """A deterministic model of an LLM serving engine: when each token of each request comes out.
 
-Pure: no clock, no I/O, no randomness. Times are milliseconds on whatever clock the caller uses; a request is
-(arrival time, input tokens, output tokens ≥ 1) and the model says when its first and every later token is
-produced. Two modes (:class:`EngineMode`):
+Pure (no clock, I/O or randomness); times in ms. A request is (arrival, input tokens, output tokens ≥ 1).
+Two modes (:class:`EngineMode`):
 
-* **slots** (TTFT-bound): ``slots`` requests are served at once, first come first served. A request holds a
-  slot for ``prefill_ms_per_token × input`` (its first token comes out at the end of that) plus
-  ``tpot_ms × (output − 1)`` (one token every ``tpot_ms``). TPOT is constant; past ``slots / service time``
-  requests queue for a slot and TTFT grows without bound. With fixed sizes it is an M/D/k queue.
+* **slots** (TTFT-bound): ``slots`` requests served at once, FCFS; a request holds a slot for
+  ``prefill_ms_per_token × input`` (then its first token) plus ``tpot_ms × (output − 1)``. TPOT is constant;
+  past ``slots / service time`` TTFT grows without bound (with fixed sizes, an M/D/k queue).
 * **batching** (TPOT-bound, continuous batching à la vLLM): the engine runs steps back to back while it has
   work; every step produces one token for every sequence in the batch and lasts
   ``step_base_ms + step_per_seq_ms × batch size + prefill_ms_per_token × (input tokens admitted in it)``.
@@ -16,10 +14,9 @@ produced. Two modes (:class:`EngineMode`):
   everyone) and its first token comes out at the step's end. A request leaves after its last token. An idle
   engine starts a step the moment a request arrives; a request arriving during a step waits for the next.
 
-Worked example (batching, base 10 ms, 1 ms per sequence, 0.1 ms per prompt token): A arrives at 0 with 100
-input and 3 output tokens, B at 5 with 50 and 2. Step 0 runs 0–21 (10 + 1×1 + 100×0.1): A's first token at 21.
-Step 1 admits B and runs 21–38 (10 + 2 + 5): A's second and B's first token at 38. Step 2 runs 38–50: the last
-tokens of both. A: TTFT 21, TPOT (50 − 21)/2 = 14.5; B: TTFT 33, TPOT 12.
+Worked example (batching, base 10 ms, 1 ms per sequence, 0.1 ms per prompt token): A arrives at 0 (100 in,
+3 out), B at 5 (50 in, 2 out). Step 0 runs 0–21 (A's first token), step 1 admits B and runs 21–38, step 2
+runs 38–50. A: TTFT 21, TPOT (50 − 21)/2 = 14.5; B: TTFT 33, TPOT 12.
 
 Two drivers share the schedulers, so they cannot disagree: :class:`LLMEngine` (``submit``, ``advance(now)``,
 ``next_event_ms``) for a real-time server, :func:`schedule` (a whole arrival sequence) for the simulator.
