@@ -14,9 +14,8 @@ Two modes (:class:`EngineMode`):
   everyone) and its first token comes out at the step's end. A request leaves after its last token. An idle
   engine starts a step the moment a request arrives; a request arriving during a step waits for the next.
 
-Worked example (batching, base 10 ms, 1 ms per sequence, 0.1 ms per prompt token): A arrives at 0 (100 in,
-3 out), B at 5 (50 in, 2 out). Step 0 runs 0–21 (A's first token), step 1 admits B and runs 21–38, step 2
-runs 38–50. A: TTFT 21, TPOT (50 − 21)/2 = 14.5; B: TTFT 33, TPOT 12.
+Worked example (batching; 10 ms a step, 1 per sequence, 0.1 per prompt token): A at 0 (100 in, 3 out), B at 5
+(50 in, 2 out): steps 0–21, 21–38 (admits B), 38–50. A: TTFT 21, TPOT 14.5; B: TTFT 33, TPOT 12.
 
 Two drivers share the schedulers, so they cannot disagree: :class:`LLMEngine` (``submit``, ``advance(now)``,
 ``next_event_ms``) for a real-time server, :func:`schedule` (a whole arrival sequence) for the simulator.
