@@ -16,7 +16,7 @@ from advisor.bench.llm.records import LLMCapacity
 from advisor.bench.llm.store import list_runs, load_run
 from advisor.errors import InputError
 from advisor.insights.stored import _store
-from advisor.render.bench_llm import slo_text
+from advisor.render.bench_llm import capacity_sentence
 from advisor.settings import Settings
 from advisor.traffic.tokens import range_labels
 
@@ -121,29 +121,8 @@ def llm_bench_points(results: list[LLMCapacity]) -> pd.DataFrame:
 
 
 def llm_capacity_sentence(result: LLMCapacity) -> str:
-    """What one result found, in a line: ``4.2 req/s (true capacity in [4.2, 4.6)), 1,234 input + 567 output
-    tokens/s at p99 TTFT ≤ 2000 ms, p99 TPOT ≤ 100 ms``. Token rates are those measured at the capacity;
-    a result with no passing rate says so (with its reason), one still running or cut short says the figure
-    is what was measured so far."""
-    slo = slo_text(result.slo).replace("<=", "≤").replace(">=", "≥")
-    if result.capacity_rps <= 0:
-        found = f"no offered rate met {slo}"
-        if result.reason:
-            found += f" ({result.reason})"
-    else:
-        cap = f"{result.capacity_rps:.4g} req/s"
-        if result.capacity_high_rps is not None:
-            cap += f" (true capacity in [{result.capacity_rps:.4g}, {result.capacity_high_rps:.4g})"
-            cap += ", upper end undecided)" if result.capacity_undecided else ")"
-        if result.lower_bound:
-            cap += " (lower bound: the generator capped it)"
-        tokens = (
-            f", {result.input_tokens_per_s:,.0f} input + {result.output_tokens_per_s:,.0f} output tokens/s"
-        )
-        found = f"{cap}{tokens} at {slo}"
-    if result.status != "completed":
-        found += f" (run {result.status}: measured so far)"
-    return found
+    """What one result found, in a line (:func:`advisor.render.bench_llm.capacity_sentence`, with ≤)."""
+    return capacity_sentence(result, symbols=True)
 
 
 def parse_bucket(label: str) -> tuple[str, str] | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from advisor.bench.llm.records import DEFINITIONS, LLMSLO, LLMBenchReport, LLMCapacity, LLMPoint, Percentiles
@@ -68,18 +69,40 @@ def points_table(points: list[LLMPoint], slo: LLMSLO) -> Table:
     return table
 
 
+def capacity_sentence(result: LLMCapacity, *, symbols: bool = False) -> str:
+    """What one result found, in plain words (the CLI and the dashboard say it the same way):
+    ``4.2 req/s (4.6 req/s failed), 1,234 input + 567 output tokens/s at p99 TTFT <= 2000 ms, ...``.
+
+    The rate above the capacity is named with what happened to it (failed, or undecided: its interval
+    straddled a bound); nothing is claimed between the two. Token rates are those measured at the capacity;
+    a result with no passing rate says so with its reason; ``symbols`` writes ≤ and ≥.
+    """
+    slo = slo_text(result.slo)
+    if symbols:
+        slo = slo.replace("<=", "≤").replace(">=", "≥")
+    if result.capacity_rps <= 0:
+        found = f"no offered rate met {slo}" + (f" ({result.reason})" if result.reason else "")
+    else:
+        cap = f"{result.capacity_rps:.4g} req/s"
+        if result.capacity_high_rps is not None:
+            state = "undecided" if result.capacity_undecided else "failed"
+            cap += f" ({result.capacity_high_rps:.4g} req/s {state})"
+        if result.lower_bound:
+            cap += " (lower bound: the generator capped it)"
+        tokens = (
+            f", {result.input_tokens_per_s:,.0f} input + {result.output_tokens_per_s:,.0f} output tokens/s"
+        )
+        found = f"{cap}{tokens} at {slo}"
+    if result.status != "completed":
+        found += f" (run {result.status}: measured so far)"
+    return found
+
+
 def capacity_line(r: LLMCapacity) -> str:
-    cap = f"{r.capacity_rps:.4g} req/s"
-    if r.capacity_high_rps is not None:
-        cap += f" (true capacity in [{r.capacity_rps:.4g}, {r.capacity_high_rps:.4g})"
-        cap += ", upper end undecided)" if r.capacity_undecided else ")"
-    if r.lower_bound:
-        cap += " (lower bound)"
-    tokens = f"; {r.input_tokens_per_s:,.0f} input + {r.output_tokens_per_s:,.0f} output tokens/s"
     where = f" bucket [bold]{r.bucket}[/]" if r.bucket else ""
     return (
-        f"[bold]{r.model}[/] on [bold]{r.shape}[/]{where}: capacity [bold]{cap}[/]"
-        f"{tokens if r.capacity_rps else ''} at {slo_text(r.slo)}  [dim](run {r.run_id}, {r.tool})[/]"
+        f"[bold]{r.model}[/] on [bold]{r.shape}[/]{where}: capacity {escape(capacity_sentence(r))}"
+        f"  [dim](run {r.run_id}, {r.tool})[/]"
     )
 
 

@@ -216,9 +216,9 @@ class SizeSpec(FrozenModel):
 class LLMCapacity(FrozenModel):
     """The answer for one (model, shape[, bucket]): capacity at the SLO and every point behind it.
 
-    ``capacity_rps`` is the highest passing offered rate; the true capacity lies in
-    ``[capacity_rps, capacity_high_rps)`` (the lowest failing rate). ``capacity_undecided`` is true when the
-    next rate up could not be decided either way (its interval straddled a bound after the longest window).
+    ``capacity_rps`` is the highest offered rate a confirming point passed; ``capacity_high_rps`` the lowest
+    rate above it that failed, or stayed undecided (``capacity_undecided``: its interval straddled a bound
+    after the longest window). Each is a measurement at one rate; nothing is claimed in between.
     """
 
     run_id: str = Field(min_length=1, max_length=200)

@@ -4,14 +4,15 @@ No server, no clock: the harness asks :meth:`LLMSearch.next_step` for a rate and
 (screening) or long (confirming), measures, and hands the :class:`LLMPoint` to :meth:`LLMSearch.record`.
 Tests drive it with synthetic points.
 
-1. **Bracket** with short points judged on their percentile estimates: from ``start_rps`` double while they
-   pass, halve while they fail (below ``min_rps`` the SLO is unmeetable: capacity 0 with the reason).
-2. **Bisect** geometrically between the highest passing and the lowest failing rate until the bracket is
-   ``resolution`` wide (relative).
-3. **Confirm** the candidate (the highest passing rate) with a long point judged on its 95 % intervals.
-   Passed: that is the capacity. Failed: it becomes the failing end and the next lower pass is confirmed.
-   Undecided (an interval straddles a bound after the longest point): likewise, and the result says the
-   capacity's upper end is undecided, never rounded up.
+1. **Bracket** with short screening points judged on their percentile estimates: from ``start_rps`` double
+   while they pass, halve while they fail (below ``min_rps`` the SLO is unmeetable: capacity 0 with the
+   reason). Far from capacity a short point is reliable; near it, it is not (a queue needs time to build, so
+   a short window flatters a rate just over capacity), which is why the answer is never taken from one.
+2. **Confirm and bisect** with long points judged on their 95 % intervals only: first the highest screening
+   pass (halving until one is confirmed), then the geometric middle of the highest confirmed pass and the
+   lowest rate that failed or stayed undecided, until that bracket is ``resolution`` wide (relative). An
+   undecided point counts against its rate: the capacity is never rounded up, and the result says when its
+   upper end was undecided rather than failed.
 
 A point the generator could not drive (``INVALID``) is not the server's failure: no rate at or above it is
 proposed again and a capacity bounded by it is flagged ``lower_bound``. A point stopped for a backlog fails.
@@ -55,85 +56,83 @@ class Outcome:
 class LLMSearch:
     config: LLMSearchConfig
     points: list[LLMPoint] = field(default_factory=list)
-    _failed_confirms: set[float] = field(default_factory=set)
-    _undecided: set[float] = field(default_factory=set)
-    _confirmed: float | None = None
 
     # ----- reading the history ------------------------------------------------------------------------------
     def _invalid_floor(self) -> float | None:
         rates = [p.offered_rps for p in self.points if p.verdict is PointVerdict.INVALID]
         return min(rates) if rates else None
 
-    def _passing(self) -> list[float]:
-        """Rates that pass (confirmed or on their estimates) and are not voided by a failure below them."""
-        fail = self._lowest_fail()
-        out = []
-        for p in self.points:
-            if p.verdict is PointVerdict.INVALID or p.offered_rps in self._failed_confirms:
-                continue
-            ok = p.verdict is PointVerdict.PASS if p.confirm else p.estimate_passes
-            if ok and (fail is None or p.offered_rps < fail):
-                out.append(p.offered_rps)
-        return sorted(set(out))
+    def _confirmed(self) -> list[LLMPoint]:
+        return [p for p in self.points if p.confirm and p.verdict is not PointVerdict.INVALID]
 
-    def _lowest_fail(self) -> float | None:
-        rates = [p.offered_rps for p in self.points if self._fails(p)]
-        rates += list(self._failed_confirms | self._undecided)
-        return min(rates) if rates else None
+    def _lowest_failure(self) -> float | None:
+        """The lowest rate a confirming point failed or left undecided, else the lowest screening failure."""
+        confirmed = [p.offered_rps for p in self._confirmed() if p.verdict is not PointVerdict.PASS]
+        if confirmed:
+            return min(confirmed)
+        screened = [
+            p.offered_rps
+            for p in self.points
+            if not p.confirm and p.verdict is not PointVerdict.INVALID and not p.estimate_passes
+        ]
+        return min(screened) if screened else None
 
-    def _fails(self, p: LLMPoint) -> bool:
-        if p.verdict is PointVerdict.INVALID:
-            return False
-        if p.confirm:
-            return p.verdict in (PointVerdict.FAIL, PointVerdict.UNDECIDED)
-        return p.verdict is PointVerdict.FAIL or not p.estimate_passes
+    def _highest_confirmed_pass(self) -> float | None:
+        fail = self._lowest_failure()
+        rates = [
+            p.offered_rps
+            for p in self._confirmed()
+            if p.verdict is PointVerdict.PASS and (fail is None or p.offered_rps < fail)
+        ]
+        return max(rates) if rates else None
 
     # ----- the protocol -------------------------------------------------------------------------------------
     def record(self, point: LLMPoint) -> None:
         self.points.append(point)
-        if point.confirm:
-            if point.verdict is PointVerdict.PASS:
-                self._confirmed = point.offered_rps
-            elif point.verdict is PointVerdict.UNDECIDED:
-                self._undecided.add(point.offered_rps)
-            elif point.verdict is PointVerdict.FAIL:
-                self._failed_confirms.add(point.offered_rps)
 
     def next_step(self) -> Step | None:
         """The next rate to measure, or None when the search is over."""
-        if self._confirmed is not None or len(self.points) >= self.config.max_points:
-            return None
         cfg = self.config
-        passing, fail, ceiling = self._passing(), self._lowest_fail(), self._invalid_floor()
+        if len(self.points) >= cfg.max_points:
+            return None
         if not self.points:
             return Step(min(cfg.start_rps, cfg.max_rps), False)
-        if not passing:
-            low = min(p.offered_rps for p in self.points)
-            nxt = low / 2
-            return None if nxt < cfg.min_rps else Step(nxt, False)
-        lo = passing[-1]
-        hi = min(x for x in (fail, ceiling) if x is not None) if (fail or ceiling) else None
-        if hi is None:
-            nxt = lo * 2
-            return None if lo >= cfg.max_rps else Step(min(nxt, cfg.max_rps), False)
-        if (hi - lo) / lo > cfg.resolution and hi != ceiling:
-            return Step(math.sqrt(lo * hi), False)
-        if self._confirmed_at(lo):
+        fail, ceiling = self._lowest_failure(), self._invalid_floor()
+        top = min(x for x in (fail, ceiling, math.inf) if x is not None)
+        if not any(p.confirm for p in self.points):
+            return self._bracket(top)
+        lo = self._highest_confirmed_pass()
+        if lo is None:  # every confirmation so far failed: halve below the lowest
+            nxt = min(p.offered_rps for p in self._confirmed()) / 2 if self._confirmed() else top / 2
+            return None if nxt < cfg.min_rps else Step(nxt, True)
+        if top == math.inf:
+            return None if lo >= cfg.max_rps else Step(min(lo * 2, cfg.max_rps), True)
+        if (top - lo) / lo <= cfg.resolution:
             return None
+        return Step(math.sqrt(lo * top), True)
+
+    def _bracket(self, top: float) -> Step | None:
+        """Screening: double while passing, halve while failing; then confirm the highest pass."""
+        cfg = self.config
+        passes = [
+            p.offered_rps for p in self.points if p.estimate_passes and not p.confirm and p.offered_rps < top
+        ]
+        if not passes:
+            nxt = min(p.offered_rps for p in self.points) / 2
+            return None if nxt < cfg.min_rps else Step(nxt, False)
+        lo = max(passes)
+        if top == math.inf and lo < cfg.max_rps:
+            return Step(min(lo * 2, cfg.max_rps), False)
         return Step(lo, True)
 
-    def _confirmed_at(self, rate: float) -> bool:
-        return any(
-            p.confirm and p.verdict is PointVerdict.PASS and p.offered_rps == rate for p in self.points
-        )
-
     def outcome(self) -> Outcome:
-        confirmed = [p.offered_rps for p in self.points if p.confirm and p.verdict is PointVerdict.PASS]
-        fail, ceiling = self._lowest_fail(), self._invalid_floor()
-        capacity = max((r for r in confirmed if fail is None or r < fail), default=0.0)
+        capacity = self._highest_confirmed_pass() or 0.0
+        fail, ceiling = self._lowest_failure(), self._invalid_floor()
         above = [r for r in (fail, ceiling) if r is not None and r > capacity]
         high = min(above) if above else None
-        undecided = high is not None and high in self._undecided
+        undecided = high is not None and any(
+            p.confirm and p.verdict is PointVerdict.UNDECIDED and p.offered_rps == high for p in self.points
+        )
         lower_bound = ceiling is not None and high == ceiling
         reason = ""
         if capacity == 0.0:
@@ -141,7 +140,7 @@ class LLMSearch:
                 reason = "nothing was measured"
             elif fail is not None and fail <= self.config.min_rps * 2:
                 reason = f"the SLO is missed even at {fail:g} requests/s"
-            elif self._undecided:
+            elif any(p.confirm and p.verdict is PointVerdict.UNDECIDED for p in self.points):
                 reason = "no rate could be confirmed: every confirming point straddled a bound"
             else:
                 reason = "no rate was confirmed within the point budget"

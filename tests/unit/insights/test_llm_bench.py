@@ -99,19 +99,19 @@ def test_a_side_no_order_statistic_bounds_is_nan_and_no_points_is_an_empty_frame
     assert empty.empty and list(empty.columns) == list(LLM_POINT_COLUMNS)
 
 
-def test_the_capacity_sentence_names_the_interval_tokens_and_slo() -> None:
+def test_the_capacity_sentence_names_the_rate_above_tokens_and_slo() -> None:
     r = llm_result("run-a", "g5.xlarge", 4.2, with_points=False).model_copy(
         update={"capacity_high_rps": 4.6, "input_tokens_per_s": 1234.4, "output_tokens_per_s": 567.0}
     )
     assert llm_capacity_sentence(r) == (
-        "4.2 req/s (true capacity in [4.2, 4.6)), 1,234 input + 567 output tokens/s"
+        "4.2 req/s (4.6 req/s failed), 1,234 input + 567 output tokens/s"
         " at p99 TTFT ≤ 2000 ms, p99 TPOT ≤ 100 ms"
     )
     undecided = r.model_copy(
         update={"capacity_undecided": True, "lower_bound": True, "status": "interrupted"}
     )
     assert llm_capacity_sentence(undecided) == (
-        "4.2 req/s (true capacity in [4.2, 4.6), upper end undecided) (lower bound: the generator capped it),"
+        "4.2 req/s (4.6 req/s undecided) (lower bound: the generator capped it),"
         " 1,234 input + 567 output tokens/s at p99 TTFT ≤ 2000 ms, p99 TPOT ≤ 100 ms"
         " (run interrupted: measured so far)"
     )
