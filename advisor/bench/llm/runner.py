@@ -48,6 +48,9 @@ class LLMBenchConfig(FrozenModel):
     warmup_s: float = Field(default=2.0, ge=0)
     screen_requests: int = Field(default=80, ge=10, description="requests in a screening window")
     screen_min_s: float = Field(default=4.0, gt=0)
+    confirm_min_requests: int = Field(
+        default=600, ge=10, description="a confirming point's least requests, whatever its percentile needs"
+    )
     confirm_max_requests: int = Field(default=3000, ge=50)
     max_window_s: float = Field(default=300.0, gt=0)
     drain_s: float = Field(default=30.0, gt=0, description="wait for answers after the last arrival")
@@ -59,7 +62,13 @@ class LLMBenchConfig(FrozenModel):
     @classmethod
     def quick(cls) -> LLMBenchConfig:
         return cls(
-            warmup_s=1.0, screen_requests=40, screen_min_s=2.0, confirm_max_requests=1200, drain_s=15.0
+            warmup_s=1.0,
+            screen_requests=40,
+            screen_min_s=2.0,
+            confirm_min_requests=100,
+            confirm_max_requests=1200,
+            max_window_s=40.0,
+            drain_s=15.0,
         )
 
 
@@ -119,11 +128,14 @@ def _stopper(slo: LLMSLO, planned: int, started: float) -> Callable[[list[Stream
         errors = sum(1 for r in records if r.error is not None)
         if errors > max(5, slo.max_error_rate * planned * 2):
             return "too many errors"
-        rise_ms = 0.5 * ttft_bound if ttft_bound is not None else 1000.0
+        if ttft_bound is not None:  # a backlog shows as waiting requests over the bound: already caught above
+            return ""
+        # Without a TTFT bound a backlog breaks no bound, but the rate cannot be sustained: stop on the trend.
+        # (Not with a bound: a mix of prompt sizes moves TTFT's medians by itself.)
         waiting = [
             r if r.chunk_s else r.model_copy(update={"chunk_s": [now]}) for r in records if r.error is None
         ]
-        if now - started > 3.0 and ttft_trend_rising(waiting, rise_ms):
+        if now - started > 3.0 and ttft_trend_rising(waiting, 1000.0):
             return "backlog: TTFT rising"
         return ""
 
@@ -142,7 +154,11 @@ async def _measure_point(
     builder: PromptBuilder,
     bucket: str | None,
 ) -> LLMPoint:
-    n = confirm_requests(slo.quantile) if confirm else config.screen_requests
+    n = (
+        max(confirm_requests(slo.quantile), config.confirm_min_requests)
+        if confirm
+        else config.screen_requests
+    )
     while True:
         seed = config.seed + seq * 7919 + n
         arrivals, window_s = _arrivals(rate, n, config, sampler, builder, target, seed, bucket)

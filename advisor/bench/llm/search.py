@@ -14,8 +14,9 @@ Tests drive it with synthetic points.
    undecided point counts against its rate: the capacity is never rounded up, and the result says when its
    upper end was undecided rather than failed.
 
-A point the generator could not drive (``INVALID``) is not the server's failure: no rate at or above it is
-proposed again and a capacity bounded by it is flagged ``lower_bound``. A point stopped for a backlog fails.
+A point the generator could not drive (``INVALID``) is not the server's failure: it is measured once more,
+and a rate invalid twice bounds the search (no rate at or above it is proposed again; a capacity bounded by it
+is flagged ``lower_bound``). A point stopped for a backlog fails.
 """
 
 from __future__ import annotations
@@ -59,8 +60,16 @@ class LLMSearch:
 
     # ----- reading the history ------------------------------------------------------------------------------
     def _invalid_floor(self) -> float | None:
-        rates = [p.offered_rps for p in self.points if p.verdict is PointVerdict.INVALID]
+        """The lowest rate the generator failed to drive twice (once may be a stall of a busy machine)."""
+        invalid = [p.offered_rps for p in self.points if p.verdict is PointVerdict.INVALID]
+        rates = [r for r in set(invalid) if invalid.count(r) >= 2]
         return min(rates) if rates else None
+
+    def _retry_invalid(self) -> Step | None:
+        last = self.points[-1]
+        if last.verdict is PointVerdict.INVALID and self._invalid_floor() != last.offered_rps:
+            return Step(last.offered_rps, last.confirm)
+        return None
 
     def _confirmed(self) -> list[LLMPoint]:
         return [p for p in self.points if p.confirm and p.verdict is not PointVerdict.INVALID]
@@ -97,6 +106,8 @@ class LLMSearch:
             return None
         if not self.points:
             return Step(min(cfg.start_rps, cfg.max_rps), False)
+        if (retry := self._retry_invalid()) is not None:
+            return retry
         fail, ceiling = self._lowest_failure(), self._invalid_floor()
         top = min(x for x in (fail, ceiling, math.inf) if x is not None)
         if not any(p.confirm for p in self.points):
