@@ -27,6 +27,8 @@ from advisor.bench.runner import free_port
 from advisor.bench.servers.reference.synthetic_llm import MODEL_NAME, prompt_tokens
 from advisor.bench.servers.registry import get_model
 
+pytestmark = pytest.mark.load  # times an isolated request to the millisecond: run alone
+
 CHAT = "/v1/chat/completions"
 COMPLETIONS = "/v1/completions"
 BATCHING_OPTIONS = {"step_base_ms": "20", "step_per_seq_ms": "5", "prefill_ms_per_token": "0.5"}

@@ -26,6 +26,8 @@ from advisor.bench.runner import free_port
 from advisor.bench.servers.reference.tiny_llm import MODEL_NAME, chat_prompt
 from advisor.bench.servers.registry import get_model
 
+pytestmark = pytest.mark.load  # measures under load: run alone (see pyproject's markers)
+
 pytest.importorskip("torch")
 
 CHAT = "/v1/chat/completions"
