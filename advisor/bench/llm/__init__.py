@@ -7,7 +7,8 @@ Public API (names load on first use; the generator needs aiohttp, the bench extr
 * the generator: :class:`Target`, :class:`Arrival`, :func:`arrival_times`, :func:`open_session`,
   :func:`run_point`, :func:`calibrate` (:mod:`advisor.bench.llm.client`);
 * a point from its requests: :func:`summarize`, :func:`percentiles` (:mod:`advisor.bench.llm.metrics`);
-* the search and the harness: :class:`LLMSearch`, :func:`measure_llm`, :class:`LLMBenchConfig`.
+* the search and the harness: :class:`LLMSearch`, :func:`measure_llm`, :class:`LLMBenchConfig`;
+* the synthetic engine and its truth: :class:`EngineConfig`, :func:`simulate_point`, :func:`true_capacity`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from advisor.lazy import lazy_names
 
 if TYPE_CHECKING:
     from advisor.bench.llm.client import Arrival, Target, arrival_times, calibrate, open_session, run_point
+    from advisor.bench.llm.engine import EngineConfig, EngineMode
     from advisor.bench.llm.metrics import percentiles, summarize
     from advisor.bench.llm.records import (
         DEFINITIONS,
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     )
     from advisor.bench.llm.runner import LLMBenchConfig, measure_llm
     from advisor.bench.llm.search import LLMSearch
+    from advisor.bench.llm.simulate import simulate_point, true_capacity
 
 _LAZY = {
     **dict.fromkeys(
@@ -43,12 +46,16 @@ _LAZY = {
     ),
     **dict.fromkeys(("LLMBenchConfig", "measure_llm"), "advisor.bench.llm.runner"),
     "LLMSearch": "advisor.bench.llm.search",
+    **dict.fromkeys(("EngineConfig", "EngineMode"), "advisor.bench.llm.engine"),
+    **dict.fromkeys(("simulate_point", "true_capacity"), "advisor.bench.llm.simulate"),
 }
 __all__ = [
     "DEFINITIONS",
     "LLMSLO",
     "Api",
     "Arrival",
+    "EngineConfig",
+    "EngineMode",
     "LLMBenchConfig",
     "LLMBenchReport",
     "LLMCapacity",
@@ -62,6 +69,8 @@ __all__ = [
     "open_session",
     "percentiles",
     "run_point",
+    "simulate_point",
     "summarize",
+    "true_capacity",
 ]
 __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals(), __all__)

@@ -52,6 +52,12 @@ class LLMBenchConfig(FrozenModel):
         default=600, ge=10, description="a confirming point's least requests, whatever its percentile needs"
     )
     confirm_max_requests: int = Field(default=3000, ge=50)
+    confirm_min_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="a confirming window's least length: near capacity a queue takes long"
+        " to reach its steady state, and a shorter window sees a shorter tail than the server's",
+    )
     max_window_s: float = Field(default=300.0, gt=0)
     drain_s: float = Field(default=30.0, gt=0, description="wait for answers after the last arrival")
     burstiness: float = Field(default=1.0, gt=0, description="Gamma shape of the arrivals (1 = Poisson)")
@@ -66,8 +72,9 @@ class LLMBenchConfig(FrozenModel):
             screen_requests=40,
             screen_min_s=2.0,
             confirm_min_requests=100,
-            confirm_max_requests=1200,
-            max_window_s=40.0,
+            confirm_min_s=6.0,
+            confirm_max_requests=400,
+            max_window_s=20.0,
             drain_s=15.0,
         )
 
@@ -95,9 +102,13 @@ def _arrivals(
     target: Target,
     seed: int,
     bucket: str | None,
+    confirm: bool = False,
 ) -> tuple[list[Arrival], float]:
-    window_s = min(max(n_window / rate, config.screen_min_s), config.max_window_s)
-    times = arrival_times(rate, config.warmup_s + window_s, seed=seed, burstiness=config.burstiness)
+    least_s = config.confirm_min_s if confirm else config.screen_min_s
+    window_s = min(max(n_window / rate, least_s), config.max_window_s)
+    # a confirming point starts from a queue in steady state: a quarter of its window runs as warm-up
+    warmup_s = max(config.warmup_s, 0.25 * window_s) if confirm else config.warmup_s
+    times = arrival_times(rate, warmup_s + window_s, seed=seed, burstiness=config.burstiness)
     tin, tout = sampler.sample(len(times), seed=seed + 1)
     arrivals = [
         Arrival(
@@ -105,7 +116,7 @@ def _arrivals(
             int(i),
             int(o),
             target.body(builder.prompt(int(i), index=seed * 100_000 + k), int(o)),
-            t >= config.warmup_s,
+            t >= warmup_s,
             bucket,
         )
         for k, (t, i, o) in enumerate(zip(times, tin, tout, strict=True))
@@ -161,7 +172,7 @@ async def _measure_point(
     )
     while True:
         seed = config.seed + seq * 7919 + n
-        arrivals, window_s = _arrivals(rate, n, config, sampler, builder, target, seed, bucket)
+        arrivals, window_s = _arrivals(rate, n, config, sampler, builder, target, seed, bucket, confirm)
         planned = sum(1 for a in arrivals if a.in_window)
         async with open_session(target) as session:
             run = await run_point(
