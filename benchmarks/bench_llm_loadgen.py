@@ -48,8 +48,8 @@ HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encodin
 def chunk(data): return b"%x\r\n%s\r\n" % (len(data), data)
 ROLE = chunk(b'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n')
 TOKEN = chunk(b'data: {"choices":[{"index":0,"delta":{"content":" tok"}}]}\n\n')
-USAGE = chunk(b'data: {"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":%d,"total_tokens":%d}}\n\n'
-              % (N, N + 10))
+USAGE = chunk(b'data: {"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":%d,'
+              b'"total_tokens":%d}}\n\n' % (N, N + 10))
 DONE = chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n"
 class P(asyncio.Protocol):
     def connection_made(self, t): self.t = t; self.buf = b""

@@ -1,5 +1,5 @@
-"""``advisor bench`` for LLMs as a user runs it, without a server: the trace's bucket grid, and bad input as one
-line before anything starts. The measuring runs are in tests/integration/test_bench_llm.py."""
+"""``advisor bench`` for LLMs as a user runs it, without a server: the trace's bucket grid, and bad input as
+one line before anything starts. The measuring runs are in tests/integration/test_bench_llm.py."""
 
 from __future__ import annotations
 

@@ -31,7 +31,9 @@ SHORT = ["--quick", "--warmup-s", "1", "--window-s", "1.5", "--max-points", "3",
 
 @pytest.mark.load  # capacities on emulated shapes: nothing else may use their CPUs
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="c6i.large needs a host with 2 CPUs")
-@pytest.mark.parametrize(("model", "slo_ms", "shapes"), [("tabular", 100, SHAPES), ("embedding", 300, SHAPES[:1])])
+@pytest.mark.parametrize(
+    ("model", "slo_ms", "shapes"), [("tabular", 100, SHAPES), ("embedding", 300, SHAPES[:1])]
+)
 def test_reference_models_on_their_shapes(model: str, slo_ms: int, shapes: list[str]) -> None:
     """tabular on two shapes (one run, two servers), embedding on one (its server loads torch: slow)."""
     out = run_cli(
