@@ -112,7 +112,9 @@ def test_tiny_llm_end_to_end_with_both_slos() -> None:
     """A real transformer: a capacity above zero under both bounds; TPOT grows with the offered rate (the
     batch), and TTFT with the prompt (prefill: a 512-token prompt against a 32-token one, same rate)."""
     pytest.importorskip("torch")
-    short = _tiny("--input-tokens", "32", "--output-tokens", "64", "--max-points", "6", "--resolution", "0.5")
+    short = _tiny(
+        "--input-tokens", "32", "--output-tokens", "64", "--max-points", "10", "--resolution", "0.5"
+    )
     result = short["results"][0]
     assert short["capacity_rps"] > 0, result["reason"]
     assert result["input_tokens_per_s"] > 0 and result["output_tokens_per_s"] > 0
