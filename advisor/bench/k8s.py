@@ -155,17 +155,26 @@ def write_jobs(
     k8s_version: str = DEFAULT_K8S_VERSION,
 ) -> list[Path]:
     """Validate and write one ``<job-name>.yaml`` per (model, type); returns the paths written."""
-    manifests = []
-    for model in models:
-        for itype in itypes:
-            manifest = job_manifest(model, itype, slo, image=image, namespace=namespace, quick=quick)
-            name = manifest["metadata"]["name"]
-            validate_manifest(manifest, where=f"{name}.yaml", k8s_version=k8s_version)
-            manifests.append((name, manifest))
+    jobs = [
+        job_manifest(model, itype, slo, image=image, namespace=namespace, quick=quick)
+        for model in models
+        for itype in itypes
+    ]
+    return write_manifests(directory, jobs, k8s_version=k8s_version)
+
+
+def write_manifests(
+    directory: Path, manifests: list[dict[str, Any]], *, k8s_version: str = DEFAULT_K8S_VERSION
+) -> list[Path]:
+    """Validate every manifest first (nothing is written if one is wrong), then write ``<name>.yaml`` each."""
+    for manifest in manifests:
+        validate_manifest(manifest, where=f"{manifest['metadata']['name']}.yaml", k8s_version=k8s_version)
     ensure_dir(directory, "the manifests folder")
     return [
-        write_text(directory / f"{name}.yaml", yaml.safe_dump(manifest, sort_keys=False), "the manifest")
-        for name, manifest in manifests
+        write_text(
+            directory / f"{m['metadata']['name']}.yaml", yaml.safe_dump(m, sort_keys=False), "the manifest"
+        )
+        for m in manifests
     ]
 
 

@@ -43,14 +43,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field
 
-from advisor.bench.k8s import ALLOCATABLE_REQUEST_SHARE, validate_manifest
+from advisor.bench.k8s import ALLOCATABLE_REQUEST_SHARE, write_manifests
 from advisor.bench.llm.records import LLMSLO, Api
 from advisor.domain import InputModel, InstanceType
 from advisor.errors import InputError
-from advisor.paths import ensure_dir, write_text
 from advisor.platforms.kubernetes import DEFAULT_K8S_VERSION
 from advisor.platforms.naming import MAX_LABEL_LENGTH, dns_label, kubernetes_arch, label_value
 from advisor.platforms.nodes import allocatable
@@ -201,17 +199,7 @@ def write_llm_jobs(
                 where="--instance-types",
                 fix=f"an LLM Job needs GPU instance types: drop {itype.name}",
             )
-    manifests = []
-    for itype in itypes:
-        manifest = llm_job_manifest(spec, itype)
-        name = manifest["metadata"]["name"]
-        validate_manifest(manifest, where=f"{name}.yaml", k8s_version=k8s_version)
-        manifests.append((name, manifest))
-    ensure_dir(directory, "the manifests folder")
-    return [
-        write_text(directory / f"{name}.yaml", yaml.safe_dump(manifest, sort_keys=False), "the manifest")
-        for name, manifest in manifests
-    ]
+    return write_manifests(directory, [llm_job_manifest(spec, t) for t in itypes], k8s_version=k8s_version)
 
 
 def check_spec(spec: LLMJobSpec) -> None:
