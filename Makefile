@@ -26,15 +26,16 @@ demo: $(VENV)/.stamp-demo
 	$(BIN)/advisor recommend examples/demo-scenario.yaml --bench
 
 ## test: install the dev extras (and, as root, Debian's Chromium and Prometheus for the tests that drive them),
-## run format, lint, types and the whole test suite: two processes side by side (one module's tests stay on one
-## process, sharing its server or browser), then the tests marked load alone, so that nothing else competes
-## for the CPUs they measure with.
+## run format, lint, types and the whole test suite: three processes side by side (one module's tests stay on
+## one process, sharing its server or browser; many wait on servers, subprocesses and timeouts, so a third
+## keeps two CPUs busy), then the tests marked load alone, so that nothing else competes for the CPUs they
+## measure with.
 test: $(VENV)/.stamp-test
 	bash .ci/packages.sh
 	$(BIN)/ruff format --check $(SOURCES)
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/mypy advisor tests
-	$(BIN)/python -m pytest -m "not load" -n 2 --dist loadfile
+	$(BIN)/python -m pytest -m "not load" -n 3 --dist loadfile
 	$(BIN)/python -m pytest -m load
 
 ## check: the fast check, run before every commit (under 3 minutes on 2 cores, cold): format and lint, then

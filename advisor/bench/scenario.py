@@ -47,7 +47,9 @@ class ScenarioBench:
 def scenario_bench_jobs(scenario: Scenario, scenario_file: Path | None, catalog: Catalog) -> ScenarioBench:
     """The jobs of a scenario, each target and shape checked (ConfigError at the offending field)."""
     base = scenario_file.parent if scenario_file is not None else None
-    config = BenchConfig.quick() if scenario.bench.quick else BenchConfig()
+    config = (BenchConfig.quick() if scenario.bench.quick else BenchConfig()).tuned(
+        max_points=scenario.bench.max_points
+    )
     jobs: list[BenchJob] = []
     skipped: list[str] = []
     for i, spec in enumerate(scenario.models):

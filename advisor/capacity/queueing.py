@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import brentq
 
 FloatArray = npt.NDArray[np.float64]
 P99_TAIL = 0.01
@@ -138,4 +137,6 @@ def calibrate_service_time_ms(
     lo, hi = s_max * 1e-9, s_max * (1 - 1e-12)
     if excess(hi) <= 0:  # pragma: no cover - defensive; excess(hi) > 0 by construction
         return hi
+    from scipy.optimize import brentq  # here: scipy.optimize takes half a second to import
+
     return float(brentq(excess, lo, hi, xtol=s_max * 1e-12))

@@ -126,7 +126,7 @@ def run(
     args = llm.LLMArgs(
         api, input_tokens, output_tokens, input_stddev, output_stddev, input_range, output_range, dataset,
         slo_ttft_p99_ms, slo_tpot_p99_ms, slo_e2e_p99_ms, slo_attainment, slo_percentile, burstiness,
-        per_bucket, min_bucket_share, max_buckets, start_rps, max_points, resolution,
+        per_bucket, min_bucket_share, max_buckets, start_rps, max_points, resolution, warmup_s, window_s,
     )  # fmt: skip
     if args.given or (endpoint is None and server_cmd is None and _is_llm(model)):
         opts = dict(max_error_rate=max_error_rate, model_option=model_option, request_path=request_path,

@@ -117,6 +117,8 @@ class LLMArgs:
     start_rps: float | None = None
     max_points: int | None = None
     resolution: float | None = None
+    warmup_s: float | None = None
+    window_s: float | None = None
 
     @property
     def given(self) -> bool:
@@ -278,7 +280,9 @@ def measure_all(
     search = LLMSearchConfig(
         start_rps=args.start_rps or 1.0, **{k: v for k, v in tuned.items() if v is not None}
     )
-    config = config.model_copy(update={"burstiness": args.burstiness, "search": search})
+    windows = {"warmup_s": args.warmup_s, "screen_min_s": args.window_s, "confirm_min_s": args.window_s}
+    update = {k: v for k, v in windows.items() if v is not None}
+    config = config.model_copy(update={**update, "burstiness": args.burstiness, "search": search})
     target = Target(url=target_url, api=api, model_name=model_name, headers=headers)
     builder, warnings = asyncio.run(calibrate(target))
     listener = progress(quiet)

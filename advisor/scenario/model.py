@@ -117,6 +117,13 @@ class BenchPolicy(_Strict):
         description="Instance types to emulate locally (each at most the size of this machine).",
     )
     quick: bool = Field(default=True, description="Short windows (about a minute per shape).")
+    max_points: int | None = Field(
+        default=None,
+        ge=1,
+        le=50,
+        description="At most this many open-loop points per shape (default: the search's own budget,"
+        " 10 quick, 12 otherwise); fewer is faster and coarser.",
+    )
 
 
 class ServerSpec(_Strict):

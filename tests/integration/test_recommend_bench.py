@@ -29,7 +29,7 @@ def test_bench_then_recommend_uses_the_measured_capacity(tmp_path: Path) -> None
             capacities_rps={},
         ),
         candidates={"families": ["c7a", "c6i"], "max_size_vcpu": 8},
-        bench={"shapes": ["c7a.medium"], "quick": True},
+        bench={"shapes": ["c7a.medium"], "quick": True, "max_points": 2},
     )
     path = write_scenario(tmp_path / "s.yaml", data)
     home = tmp_path / "home"
@@ -73,7 +73,7 @@ def test_bench_measures_a_server_command_as_bench_run_does(tmp_path: Path) -> No
             capacities_rps={},
         ),
         candidates={"families": ["c7a"], "max_size_vcpu": 4},
-        bench={"shapes": ["c7a.medium"], "quick": True},
+        bench={"shapes": ["c7a.medium"], "quick": True, "max_points": 2},
     )
     path = write_scenario(tmp_path / "s.yaml", data)
     home = tmp_path / "home"

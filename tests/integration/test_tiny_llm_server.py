@@ -25,6 +25,7 @@ import pytest
 from advisor.bench.runner import free_port
 from advisor.bench.servers.reference.tiny_llm import MODEL_NAME, chat_prompt
 from advisor.bench.servers.registry import get_model
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.load  # measures under load: run alone (see pyproject's markers)
 
@@ -305,3 +306,26 @@ def test_a_client_that_hangs_up_frees_its_sequence(base_url: str) -> None:
 
     got = asyncio.run(go())
     assert got.status == 200 and got.ttft_s < 5.0
+
+
+# -- the bench against it ------------------------------------------------------------------------------------
+
+
+def test_bench_run_against_the_endpoint_confirms_a_capacity_under_both_slos(base_url: str) -> None:
+    """``bench run --endpoint`` on a real transformer: calibrated prompts, forced output lengths counted by
+    the server, a confirmed capacity under both bounds (a short search: a screen, then its confirmation)."""
+    out = run_cli(
+        "bench", "run", "--endpoint", base_url + CHAT, "--model", "tiny", "--model-name", MODEL_NAME,
+        "--input-tokens", "32", "--output-tokens", "16", "--slo-ttft-p99-ms", "2000",
+        "--slo-tpot-p99-ms", "100", "--start-rps", "20", "--max-points", "2", "--window-s", "2",
+        "--warmup-s", "0.5", "--quick", "--slo-percentile", "90", "--json", timeout=300,
+    )  # fmt: skip
+    assert out.code == 0, out.stderr[-3000:]
+    (result,) = json.loads(out.stdout)["results"]
+    assert result["capacity_rps"] == 20.0, result["reason"]
+    assert [p["confirm"] for p in result["points"]] == [False, True]
+    assert result["input_tokens_per_s"] > 0 and result["output_tokens_per_s"] > 0
+    for point in result["points"]:
+        assert point["mean_output_tokens"] == 16  # forced with ignore_eos, counted by the server
+        assert abs(point["mean_input_tokens"] - 32) <= 4  # prompts calibrated on its usage
+        assert point["tpot_ms"]["p50"] > 0 and point["ttft_ms"]["p50"] > 0

@@ -26,9 +26,9 @@ invalid, whatever it measured.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import ModuleType
 
 import numpy as np
-from scipy import stats
 
 from advisor.bench.llm.records import (
     LLMSLO,
@@ -39,6 +39,15 @@ from advisor.bench.llm.records import (
 )
 
 CONFIDENCE = 0.95
+
+
+def _stats() -> ModuleType:
+    """scipy.stats, imported on first use: it takes most of a second, and every CLI command imports this."""
+    import importlib
+
+    return importlib.import_module("scipy.stats")
+
+
 SEND_LAG_LIMIT_MS = 10.0
 """Send lag above which a request left late; a point with more than 1 % of its requests late (and at least
 three) measured the generator, not the server (AIPerf and vLLM users report timer under-delivery at a few
@@ -54,8 +63,8 @@ def order_statistic_interval(
         return None, None
     alpha = 1.0 - confidence
     # B ~ Binomial(n, q) samples fall below the quantile; x(l) <= quantile <= x(u) when l <= B < u.
-    lo = int(stats.binom.ppf(alpha / 2, n, q))  # P(B < lo) <= alpha/2
-    hi = int(stats.binom.ppf(1 - alpha / 2, n, q)) + 1
+    lo = int(_stats().binom.ppf(alpha / 2, n, q))  # P(B < lo) <= alpha/2
+    hi = int(_stats().binom.ppf(1 - alpha / 2, n, q)) + 1
     return (lo if lo >= 1 else None), (hi if hi <= n else None)
 
 
@@ -158,9 +167,9 @@ def bound_verdict(values: Sequence[float] | np.ndarray, bound: float, q: float) 
     n_eff = max(1, int(n / tau))
     k_eff = int(over.sum()) / tau
     alpha = 1.0 - CONFIDENCE
-    if float(stats.binom.cdf(np.floor(k_eff), n_eff, 1.0 - q)) < alpha / 2:
+    if float(_stats().binom.cdf(np.floor(k_eff), n_eff, 1.0 - q)) < alpha / 2:
         return PointVerdict.PASS
-    if k_eff >= 1 and float(stats.binom.sf(np.ceil(k_eff) - 1, n_eff, 1.0 - q)) < alpha / 2:
+    if k_eff >= 1 and float(_stats().binom.sf(np.ceil(k_eff) - 1, n_eff, 1.0 - q)) < alpha / 2:
         return PointVerdict.FAIL
     return PointVerdict.UNDECIDED
 
@@ -302,8 +311,8 @@ def judge(
 def _attainment_verdict(attainment: float, n: int, target: float) -> PointVerdict:
     """Clopper-Pearson 95 % interval of the attainment share against ``target``."""
     k = round(attainment * n)
-    low = stats.beta.ppf(0.025, k, n - k + 1) if k > 0 else 0.0
-    high = stats.beta.ppf(0.975, k + 1, n - k) if k < n else 1.0
+    low = _stats().beta.ppf(0.025, k, n - k + 1) if k > 0 else 0.0
+    high = _stats().beta.ppf(0.975, k + 1, n - k) if k < n else 1.0
     if low >= target:
         return PointVerdict.PASS
     if high < target:
@@ -323,7 +332,7 @@ def clearly_failing(values: Sequence[float], bound: float, q: float, sent: int) 
     tau = correlation_time(over_mask)
     over_eff, sent_eff = max(1, int(over / tau)), max(1, int(sent / tau))
     # P(at least that many of the samples above the q-quantile) were the quantile exactly the bound
-    return float(stats.binom.sf(over_eff - 1, sent_eff, 1 - q)) < (1 - CONFIDENCE) / 2
+    return float(_stats().binom.sf(over_eff - 1, sent_eff, 1 - q)) < (1 - CONFIDENCE) / 2
 
 
 def ttft_trend_rising(records: list[StreamRecord], rise_ms: float, min_requests: int = 40) -> bool:

@@ -9,7 +9,8 @@ Tests drive it with synthetic points.
    reason). Far from capacity a short point is reliable; near it, it is not (a queue needs time to build, so
    a short window flatters a rate just over capacity), which is why the answer is never taken from one.
 2. **Confirm and bisect** with long points judged on their 95 % intervals only: first the highest screening
-   pass (halving until one is confirmed), then the geometric middle of the highest confirmed pass and the
+   pass (halving until one is confirmed; when the point budget has one point left and nothing is confirmed
+   yet, that point confirms the highest pass), then the geometric middle of the highest confirmed pass and the
    lowest rate that failed or stayed undecided, until that bracket is ``resolution`` wide (relative). An
    undecided point counts against its rate: the capacity is never rounded up, and the result says when its
    upper end was undecided rather than failed.
@@ -111,7 +112,7 @@ class LLMSearch:
         fail, ceiling = self._lowest_failure(), self._invalid_floor()
         top = min(x for x in (fail, ceiling, math.inf) if x is not None)
         if not any(p.confirm for p in self.points):
-            return self._bracket(top)
+            return self._bracket(top, last=len(self.points) == cfg.max_points - 1)
         lo = self._highest_confirmed_pass()
         if lo is None:  # every confirmation so far failed: halve below the lowest
             nxt = min(p.offered_rps for p in self._confirmed()) / 2 if self._confirmed() else top / 2
@@ -122,8 +123,10 @@ class LLMSearch:
             return None
         return Step(math.sqrt(lo * top), True)
 
-    def _bracket(self, top: float) -> Step | None:
-        """Screening: double while passing, halve while failing; then confirm the highest pass."""
+    def _bracket(self, top: float, last: bool) -> Step | None:
+        """Screening: double while passing, halve while failing; then confirm the highest pass. The budget's
+        ``last`` point confirms the highest pass so far: a capacity held at 95 %, if lower than a longer
+        search would find, rather than none."""
         cfg = self.config
         passes = [
             p.offered_rps for p in self.points if p.estimate_passes and not p.confirm and p.offered_rps < top
@@ -132,7 +135,7 @@ class LLMSearch:
             nxt = min(p.offered_rps for p in self.points) / 2
             return None if nxt < cfg.min_rps else Step(nxt, False)
         lo = max(passes)
-        if top == math.inf and lo < cfg.max_rps:
+        if top == math.inf and lo < cfg.max_rps and not last:
             return Step(min(lo * 2, cfg.max_rps), False)
         return Step(lo, True)
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import brentq
 
 from advisor.capacity.queueing import (
     P99_TAIL,
@@ -188,6 +187,8 @@ class QueueModel:
             hi *= 2
         else:  # pragma: no cover - only for loads within one bin of saturation
             return None
+        from scipy.optimize import brentq  # here: scipy.optimize takes half a second to import
+
         return float(brentq(over, self.service_time_ms, hi, xtol=1e-6 * self.service_time_ms))
 
 

@@ -95,3 +95,19 @@ def test_a_screening_pass_that_fails_to_confirm_moves_the_search_down() -> None:
     flattering.record(_point(16, PointVerdict.FAIL, estimate=False, confirm=False, seq=1))
     flattering.record(_point(8, PointVerdict.FAIL, estimate=False, confirm=True, seq=2))  # short window lied
     assert flattering.next_step() == Step(4, True)
+
+
+@pytest.mark.parametrize("max_points", [2, 3, 4])
+def test_a_short_budget_ends_on_a_confirmation_of_the_highest_pass(max_points: int) -> None:
+    """Still doubling when the budget nears its end: the last point confirms the highest screening pass, so a
+    short search answers with a confirmed (lower) capacity instead of none."""
+    search, out = _run(1000.0, start_rps=1.0, max_points=max_points)
+    assert len(search.points) == max_points
+    assert [p.confirm for p in search.points] == [False] * (max_points - 1) + [True]
+    assert out.capacity_rps == 2.0 ** (max_points - 2) == search.points[-2].offered_rps
+    assert out.high_rps is None and out.reason
+
+
+def test_a_budget_of_one_point_screens_and_confirms_nothing() -> None:
+    search, out = _run(1000.0, start_rps=1.0, max_points=1)
+    assert [p.confirm for p in search.points] == [False] and out.capacity_rps == 0.0
