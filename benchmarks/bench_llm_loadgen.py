@@ -19,7 +19,6 @@ send lag at most 5 ms.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import resource
 import socket
@@ -36,6 +35,7 @@ from advisor.bench.llm import (
     Target,
     arrival_times,
     open_session,
+    run_loop,
     run_point,
     summarize,
 )
@@ -157,7 +157,7 @@ def main() -> None:
         print(f"{'rate':>6} {'intended':>8} {'sent/int':>9} {'done/nom':>9} {'err':>4} {'lag p50':>8} "
               f"{'lag p99':>8} {'chunks/s':>9} {'TPOT p50':>9} {'gen CPU%':>8}")  # fmt: skip
         for rate in (float(r) for r in args.rates.split(",")):
-            m = asyncio.run(_point(url, rate, args.window_s, args.output_tokens, args.warmup_s))
+            m = run_loop(_point(url, rate, args.window_s, args.output_tokens, args.warmup_s))
             print(
                 f"{m['rate']:>6g} {m['intended']:>8.0f} {m['sent_over_intended']:>9.4f} "
                 f"{m['achieved_over_nominal']:>9.4f} {m['errors']:>4.0f} {m['lag_p50_ms']:>8.2f} "

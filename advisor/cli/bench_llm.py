@@ -7,7 +7,6 @@ that ``bench run`` lists them beside its own. The harness is :mod:`advisor.bench
 
 from __future__ import annotations
 
-import asyncio
 import math
 import sys
 from dataclasses import dataclass
@@ -266,7 +265,7 @@ def measure_all(
     quiet: bool,
 ) -> list[LLMCapacity]:
     """Measure a running server: the whole distribution, then (with --per-bucket) each bucket alone."""
-    from advisor.bench.llm.client import Target, calibrate
+    from advisor.bench.llm.client import Target, calibrate, run_loop
     from advisor.bench.llm.runner import LLMBenchConfig, bucket_runs, measure_llm
     from advisor.bench.llm.search import LLMSearchConfig
     from advisor.bench.results import new_run_id
@@ -284,7 +283,7 @@ def measure_all(
     update = {k: v for k, v in windows.items() if v is not None}
     config = config.model_copy(update={**update, "burstiness": args.burstiness, "search": search})
     target = Target(url=target_url, api=api, model_name=model_name, headers=headers)
-    builder, warnings = asyncio.run(calibrate(target))
+    builder, warnings = run_loop(calibrate(target))
     listener = progress(quiet)
     run_id = new_run_id()
     out = []

@@ -154,7 +154,6 @@ def test_timeouts_count_as_errors(settings: Settings, synthetic_server: StartSer
     assert "answered none" in result.reason and result.points[0].errors > 0
 
 
-@pytest.mark.load
 def test_open_loop_counts_latency_from_the_intended_send_time(synthetic_server: StartServer) -> None:
     base = synthetic_server(slots="1", service_ms="100")  # serves 10 req/s at most
     request = build_request(base + "/predict", body={"x": 1})

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING
 from advisor.lazy import lazy_names
 
 if TYPE_CHECKING:
-    from advisor.bench.llm.client import Arrival, Target, arrival_times, calibrate, open_session, run_point
+    from advisor.bench.llm.client import (
+        Arrival,
+        Target,
+        arrival_times,
+        calibrate,
+        open_session,
+        run_loop,
+        run_point,
+    )
     from advisor.bench.llm.engine import EngineConfig, EngineMode
     from advisor.bench.llm.metrics import percentiles, summarize
     from advisor.bench.llm.records import (
@@ -36,7 +44,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     **dict.fromkeys(
-        ("Arrival", "Target", "arrival_times", "calibrate", "open_session", "run_point"),
+        ("Arrival", "Target", "arrival_times", "calibrate", "open_session", "run_loop", "run_point"),
         "advisor.bench.llm.client",
     ),
     **dict.fromkeys(("percentiles", "summarize"), "advisor.bench.llm.metrics"),
@@ -68,6 +76,7 @@ __all__ = [
     "measure_llm",
     "open_session",
     "percentiles",
+    "run_loop",
     "run_point",
     "simulate_point",
     "summarize",

@@ -30,6 +30,7 @@ from advisor.bench.llm.client import (
     calibrate,
     open_session,
     probe,
+    run_loop,
     run_point,
 )
 from advisor.bench.llm.metrics import clearly_failing, order_statistic_interval, summarize, ttft_trend_rising
@@ -103,9 +104,12 @@ def _arrivals(
     seed: int,
     bucket: str | None,
     confirm: bool = False,
+    least_requests: int = 0,
 ) -> tuple[list[Arrival], float]:
     least_s = config.confirm_min_s if confirm else config.screen_min_s
-    window_s = min(max(n_window / rate, least_s), config.max_window_s)
+    # max_window_s never cuts a window below the requests its percentile needs: a p99 at a few requests/s
+    # takes minutes to bound, and a shorter window could only ever be undecided
+    window_s = max(min(max(n_window / rate, least_s), config.max_window_s), least_requests / rate)
     # a confirming point starts from a queue in steady state: a quarter of its window runs as warm-up
     warmup_s = max(config.warmup_s, 0.25 * window_s) if confirm else config.warmup_s
     times = arrival_times(rate, warmup_s + window_s, seed=seed, burstiness=config.burstiness)
@@ -172,7 +176,10 @@ async def _measure_point(
     )
     while True:
         seed = config.seed + seq * 7919 + n
-        arrivals, window_s = _arrivals(rate, n, config, sampler, builder, target, seed, bucket, confirm)
+        least = confirm_requests(slo.quantile) if confirm else 0
+        arrivals, window_s = _arrivals(
+            rate, n, config, sampler, builder, target, seed, bucket, confirm, least
+        )
         planned = sum(1 for a in arrivals if a.in_window)
         async with open_session(target) as session:
             run = await run_point(
@@ -221,7 +228,7 @@ def measure_llm(
     started = time.monotonic()
     warns = list(warnings or [])
     if builder is None:
-        builder, more = asyncio.run(calibrate(target))
+        builder, more = run_loop(calibrate(target))
         warns += more
     search = LLMSearch(config.search)
     result = LLMCapacity(
@@ -229,12 +236,12 @@ def measure_llm(
         bucket=bucket, capacity_rps=0.0, warnings=warns,
     )  # fmt: skip
     _save(store, result, target)
-    baseline_ms = asyncio.run(_idle_ttft_ms(target, builder))
+    baseline_ms = run_loop(_idle_ttft_ms(target, builder))
     try:
         while (step := search.next_step()) is not None:
             if search.points:
-                asyncio.run(_settle(target, builder, baseline_ms, config.settle_max_s))
-            point = asyncio.run(
+                run_loop(_settle(target, builder, baseline_ms, config.settle_max_s))
+            point = run_loop(
                 _measure_point(
                     target,
                     step.rate_rps,
