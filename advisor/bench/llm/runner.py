@@ -19,6 +19,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+# metrics imports scipy.stats on first use (the CLI starts faster); here it is loaded before any point runs,
+# since a first import (most of a second) inside a point would stall the event loop and so its sends
+import scipy.stats  # noqa: F401
 from pydantic import Field
 
 from advisor.bench.llm import store as llm_store
