@@ -128,6 +128,8 @@ def main() -> None:
     parser.add_argument("--cases", default="ttft,tpot,buckets", help="which of ttft, tpot, buckets to run")
     args = parser.parse_args()
     chosen = set(args.cases.split(","))
+    if not chosen <= {"ttft", "tpot", "buckets"}:
+        parser.error(f"--cases: {args.cases!r} is not a list of ttft, tpot, buckets")
     q = args.percentile / 100
     print(
         f"p{args.percentile:g} SLOs; truth: the engine simulated (60,000 requests); "

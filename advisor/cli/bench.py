@@ -192,6 +192,7 @@ def _run_llm(
     """``bench run`` for an LLM: a running endpoint, a --server-cmd, or a reference LLM."""
     slo = llm.slo_of(args, opts["max_error_rate"])
     llm.sizes_of(args)  # checked before any server starts
+    llm.config_of(args, quick)
     shape = HOST_SHAPE if shapes == HOST_SHAPE else split_list(shapes, "--shapes")[0]
     if endpoint is None:
         shape = Catalog.load(settings).instance(shape).name if shape != HOST_SHAPE else shape

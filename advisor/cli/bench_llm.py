@@ -11,18 +11,22 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from advisor.bench.llm.records import LLMSLO, Api, LLMBenchReport, LLMCapacity, SizeSpec
 from advisor.bench.servers.spec import BenchServer
+from advisor.cli.options import from_flags
 from advisor.cli.output import print_json
 from advisor.errors import InputError
 from advisor.render import bench_llm as view
 from advisor.settings import Settings
 from advisor.store import Store
 from advisor.traffic.tokens import SizeSampler, TokenTrace, bucket_grid, read_token_trace
+
+if TYPE_CHECKING:
+    from advisor.bench.llm.runner import LLMBenchConfig
 
 _P = "LLM (token streaming)"
 ApiOpt = Annotated[
@@ -162,6 +166,35 @@ def slo_of(args: LLMArgs, max_error_rate: float) -> LLMSLO:
     )
 
 
+SEARCH_FLAGS = {"start_rps": "--start-rps", "max_points": "--max-points", "resolution": "--resolution"}
+CONFIG_FLAGS = {
+    "warmup_s": "--warmup-s",
+    "screen_min_s": "--window-s",
+    "confirm_min_s": "--window-s",
+    "burstiness": "--burstiness",
+}
+
+
+def config_of(args: LLMArgs, quick: bool) -> LLMBenchConfig:
+    """The bench's knobs from the flags (``--quick``'s or the defaults, then what was given), each value
+    checked at its flag: ``bench run`` calls it before any server starts."""
+    from advisor.bench.llm.runner import LLMBenchConfig
+    from advisor.bench.llm.search import LLMSearchConfig
+
+    def given(**values: Any) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if v is not None}
+
+    search = from_flags(
+        LLMSearchConfig,
+        SEARCH_FLAGS,
+        **given(start_rps=args.start_rps, max_points=args.max_points, resolution=args.resolution),
+    )
+    base = LLMBenchConfig.quick() if quick else LLMBenchConfig()
+    windows = given(warmup_s=args.warmup_s, screen_min_s=args.window_s, confirm_min_s=args.window_s)
+    values = {**base.model_dump(), **windows, "burstiness": args.burstiness, "search": search}
+    return from_flags(LLMBenchConfig, CONFIG_FLAGS, **values)
+
+
 def _range(text: str, flag: str) -> tuple[int, int]:
     lo, sep, hi = text.partition(":")
     if not sep or not lo.strip().isdigit() or not hi.strip().isdigit() or not 1 <= int(lo) <= int(hi):
@@ -266,22 +299,15 @@ def measure_all(
 ) -> list[LLMCapacity]:
     """Measure a running server: the whole distribution, then (with --per-bucket) each bucket alone."""
     from advisor.bench.llm.client import Target, calibrate, run_loop
-    from advisor.bench.llm.runner import LLMBenchConfig, bucket_runs, measure_llm
-    from advisor.bench.llm.search import LLMSearchConfig
+    from advisor.bench.llm.runner import bucket_runs, measure_llm
     from advisor.bench.results import new_run_id
 
     spec, sampler, trace = sizes_of(args)
     if args.per_bucket and trace is None:
         raise InputError("--per-bucket needs --dataset", where="--per-bucket", fix="pass a token trace")
     api = api_of(args, target_url)
-    config = LLMBenchConfig.quick() if quick else LLMBenchConfig()
-    tuned = {"max_points": args.max_points, "resolution": args.resolution}
-    search = LLMSearchConfig(
-        start_rps=args.start_rps or 1.0, **{k: v for k, v in tuned.items() if v is not None}
-    )
-    windows = {"warmup_s": args.warmup_s, "screen_min_s": args.window_s, "confirm_min_s": args.window_s}
-    update = {k: v for k, v in windows.items() if v is not None}
-    config = config.model_copy(update={**update, "burstiness": args.burstiness, "search": search})
+    config = config_of(args, quick)
+    search = config.search
     target = Target(url=target_url, api=api, model_name=model_name, headers=headers)
     builder, warnings = run_loop(calibrate(target))
     listener = progress(quiet)

@@ -79,6 +79,8 @@ def test_a_burstgpt_style_trace_drops_failed_requests(tmp_path: Path) -> None:
         (["--model", "tiny-llm", "--slo-tpot-p99-ms", "50", "--dataset", "nowhere.csv"], ["nowhere.csv"]),
         (["--model", "tiny-llm", "--slo-tpot-p99-ms", "50", "--per-bucket"], ["--per-bucket", "--dataset"]),
         (["--model", "tabular"], ["--slo-p99-ms"]),
+        (["--model", "tiny-llm", "--slo-tpot-p99-ms", "50", "--start-rps", "-1"], ["--start-rps"]),
+        (["--model", "tiny-llm", "--slo-tpot-p99-ms", "50", "--burstiness", "0"], ["--burstiness"]),
     ],
 )
 def test_bad_llm_input_is_one_line_before_anything_starts(args: list[str], needles: list[str]) -> None:

@@ -177,9 +177,9 @@ async def _measure_point(
         if confirm
         else config.screen_requests
     )
+    least = confirm_requests(slo.quantile) if confirm else 0
     while True:
         seed = config.seed + seq * 7919 + n
-        least = confirm_requests(slo.quantile) if confirm else 0
         arrivals, window_s = _arrivals(
             rate, n, config, sampler, builder, target, seed, bucket, confirm, least
         )
