@@ -20,25 +20,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import socket
 import subprocess
 import sys
 import time
 
 import numpy as np
+import psutil
 
-from advisor.bench.llm import (
-    LLMSLO,
-    Api,
-    Arrival,
-    Target,
-    arrival_times,
-    open_session,
-    run_loop,
-    run_point,
-    summarize,
-)
+from advisor.bench.llm import LLMSLO, Api, Arrival, Generators, Target, arrival_times, summarize
 
 RESPONDER = r"""
 import asyncio, json, sys
@@ -79,14 +69,29 @@ asyncio.run(main())
 """
 
 
+RESPONDER_NICE = 10
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-async def _point(
-    url: str, rate: float, window_s: float, output_tokens: int, warmup_s: float
+def _cpu_s(responder: int) -> float:
+    """CPU seconds of this process and its worker processes (not the responder)."""
+    procs = [psutil.Process(), *(p for p in psutil.Process().children(recursive=True) if p.pid != responder)]
+    return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
+
+
+def _point(
+    generators: Generators,
+    responder: int,
+    url: str,
+    rate: float,
+    window_s: float,
+    output_tokens: int,
+    warmup_s: float,
 ) -> dict[str, float]:
     target = Target(url=url, api=Api.CHAT, force_fields=False)
     times = arrival_times(rate, warmup_s + window_s, seed=int(rate))
@@ -95,13 +100,10 @@ async def _point(
         for k, t in enumerate(times)
     ]
     intended = sum(a.in_window for a in arrivals)
-    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    wall0 = time.monotonic()
-    async with open_session(target) as session:
-        run = await run_point(session, target, arrivals, drain_s=10.0)
+    cpu0, wall0 = _cpu_s(responder), time.monotonic()
+    run = generators.run(target, arrivals, drain_s=10.0, slo=LLMSLO(ttft_p99_ms=1e6))
     wall = time.monotonic() - wall0
-    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_pct = 100 * ((cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)) / wall
+    cpu_pct = 100 * (_cpu_s(responder) - cpu0) / wall
     point = summarize(
         run.records,
         seq=0,
@@ -133,15 +135,21 @@ def main() -> None:
     parser.add_argument("--tpot-ms", type=float, default=10.0)
     parser.add_argument("--window-s", type=float, default=20.0)
     parser.add_argument("--warmup-s", type=float, default=2.0)
+    parser.add_argument("--processes", type=int, default=2, help="generator processes (bench run --workers)")
     args = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-c", RESPONDER, str(port), str(args.tpot_ms), str(args.output_tokens)]
     )
-    if len(cpus) >= 2:
+    # the responder gets a CPU of its own only where the generator keeps one per process
+    pinned = len(cpus) > args.processes
+    if not pinned:  # it stands in for a server on its own machine: the generator comes first on a shared CPU
+        os.setpriority(os.PRIO_PROCESS, server.pid, RESPONDER_NICE)
+    if pinned:
         os.sched_setaffinity(server.pid, {cpus[0]})
         os.sched_setaffinity(0, set(cpus[1:]))
+    where = f"responder on CPU {cpus[0]}, generator on {cpus[1:]}" if pinned else f"all on CPUs {cpus}"
     try:
         for _ in range(100):
             try:
@@ -152,18 +160,21 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         print(
             f"streaming {args.output_tokens} tokens {args.tpot_ms:g} ms apart; window {args.window_s:g} s; "
-            f"responder on CPU {cpus[0]}, generator on {cpus[1:] or cpus}"
+            f"{args.processes} generator process(es); {where}"
         )
         print(f"{'rate':>6} {'intended':>8} {'sent/int':>9} {'done/nom':>9} {'err':>4} {'lag p50':>8} "
               f"{'lag p99':>8} {'chunks/s':>9} {'TPOT p50':>9} {'gen CPU%':>8}")  # fmt: skip
-        for rate in (float(r) for r in args.rates.split(",")):
-            m = run_loop(_point(url, rate, args.window_s, args.output_tokens, args.warmup_s))
-            print(
-                f"{m['rate']:>6g} {m['intended']:>8.0f} {m['sent_over_intended']:>9.4f} "
-                f"{m['achieved_over_nominal']:>9.4f} {m['errors']:>4.0f} {m['lag_p50_ms']:>8.2f} "
-                f"{m['lag_p99_ms']:>8.2f} {m['chunks_per_s']:>9.0f} {m['tpot_p50_ms']:>9.2f} "
-                f"{m['generator_cpu_pct']:>8.0f}"
-            )
+        with Generators(args.processes) as generators:
+            for rate in (float(r) for r in args.rates.split(",")):
+                m = _point(
+                    generators, server.pid, url, rate, args.window_s, args.output_tokens, args.warmup_s
+                )
+                print(
+                    f"{m['rate']:>6g} {m['intended']:>8.0f} {m['sent_over_intended']:>9.4f} "
+                    f"{m['achieved_over_nominal']:>9.4f} {m['errors']:>4.0f} {m['lag_p50_ms']:>8.2f} "
+                    f"{m['lag_p99_ms']:>8.2f} {m['chunks_per_s']:>9.0f} {m['tpot_p50_ms']:>9.2f} "
+                    f"{m['generator_cpu_pct']:>8.0f}"
+                )
     finally:
         server.terminate()
         server.wait(10)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ class Script:
     status: int = 200
     reject_fields: tuple[str, ...] = ()
     seen: list[dict[str, Any]] = field(default_factory=list)
+    seen_at: list[float] = field(default_factory=list)  # time.monotonic() as each request came
 
 
 class ScriptedServer:
@@ -67,9 +69,11 @@ class ScriptedServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         start = loop.time()
+        arrived = time.monotonic()
         body = await request.json()
         s = self.script
         s.seen.append(body)
+        s.seen_at.append(arrived)
         if s.status != 200 or any(f in body for f in s.reject_fields):
             status = s.status if s.status != 200 else 400
             return web.json_response(

@@ -35,7 +35,12 @@ class BenchConfig(InputModel):
     request_timeout_s: float = Field(
         default=10.0, gt=0, le=3600, description="seconds before a request is an error"
     )
-    workers: int = Field(default=0, ge=0, description="local Locust worker processes (0: one process)")
+    workers: int = Field(
+        default=0,
+        ge=0,
+        description="load-generator processes on this machine: Locust workers, or the LLM bench's"
+        " generator processes (0: one process)",
+    )
     remote_workers: int = Field(default=0, ge=0, description="wait for this many workers from other machines")
     master_bind: str = Field(default="127.0.0.1", description="master address (0.0.0.0 for remote workers)")
     master_port: int = Field(default=5557, ge=1, le=65535, description="master port for Locust workers")

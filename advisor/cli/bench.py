@@ -119,6 +119,7 @@ def run(
     slo_tpot_p99_ms: llm.Tpot = None, slo_e2e_p99_ms: llm.E2e = None, slo_attainment: llm.Attain = None,
     slo_percentile: llm.Pct = 99.0, burstiness: llm.Burst = 1.0, per_bucket: llm.PerBucket = False,
     min_bucket_share: llm.MinShare = 0.02, max_buckets: llm.MaxBuckets = 8, start_rps: llm.StartRps = None,
+    replay: llm.Replay = False, time_scale: llm.TimeScale = 1.0,
 ) -> None:  # fmt: skip
     """Capacity on each shape under the SLO (p99 latency; an LLM's TTFT/TPOT); points stored as measured."""
     settings: Settings = ctx.obj
@@ -127,6 +128,7 @@ def run(
         api, input_tokens, output_tokens, input_stddev, output_stddev, input_range, output_range, dataset,
         slo_ttft_p99_ms, slo_tpot_p99_ms, slo_e2e_p99_ms, slo_attainment, slo_percentile, burstiness,
         per_bucket, min_bucket_share, max_buckets, start_rps, max_points, resolution, warmup_s, window_s,
+        workers, replay, time_scale,
     )  # fmt: skip
     if args.given or (endpoint is None and server_cmd is None and _is_llm(model)):
         opts = dict(max_error_rate=max_error_rate, model_option=model_option, request_path=request_path,
@@ -141,11 +143,9 @@ def run(
     ).tuned(warmup_s=warmup_s, window_s=window_s, max_points=max_points, resolution=resolution)  # fmt: skip
     positive(ready_timeout, "--ready-timeout", maximum=3600)
     body = Payload(template, payload, None, model_name, content_type, parse_headers(header))
-    target = None
-    if endpoint is None:
-        target = _server_target(
-            model, model_option, server_cmd, request_path, health_path, ready_timeout, body
-        )
+    target = None if endpoint else _server_target(
+        model, model_option, server_cmd, request_path, health_path, ready_timeout, body
+    )  # fmt: skip
     shape_list, run_one = _runner(settings, target, endpoint, shapes, emulation, body, model, config)
     out = _measure_each(settings, shape_list, slo, run_one, quiet)
     label = target.label if target is not None else model or "custom"

@@ -85,6 +85,15 @@ MaxBuckets = Annotated[
     int, typer.Option("--max-buckets", help="At most this many buckets.", rich_help_panel=_P)
 ]
 StartRps = Annotated[float | None, typer.Option("--start-rps", help="First rate to try.", rich_help_panel=_P)]
+Replay = Annotated[
+    bool,
+    typer.Option(
+        "--replay", help="Send --dataset's requests at their own times (one point).", rich_help_panel=_P
+    ),
+]
+TimeScale = Annotated[
+    float, typer.Option("--time-scale", help="--replay this many times faster.", rich_help_panel=_P)
+]
 
 LLM_FLAGS = (
     "--api",
@@ -122,6 +131,9 @@ class LLMArgs:
     resolution: float | None = None
     warmup_s: float | None = None
     window_s: float | None = None
+    workers: int = 0  # generator processes (bench run --workers; 0 and 1: this process)
+    replay: bool = False
+    time_scale: float = 1.0
 
     @property
     def given(self) -> bool:
@@ -172,6 +184,7 @@ CONFIG_FLAGS = {
     "screen_min_s": "--window-s",
     "confirm_min_s": "--window-s",
     "burstiness": "--burstiness",
+    "generator_processes": "--workers",
 }
 
 
@@ -191,7 +204,8 @@ def config_of(args: LLMArgs, quick: bool) -> LLMBenchConfig:
     )
     base = LLMBenchConfig.quick() if quick else LLMBenchConfig()
     windows = given(warmup_s=args.warmup_s, screen_min_s=args.window_s, confirm_min_s=args.window_s)
-    values = {**base.model_dump(), **windows, "burstiness": args.burstiness, "search": search}
+    values = {**base.model_dump(), **windows, "burstiness": args.burstiness, "search": search,
+              "generator_processes": max(1, args.workers)}  # fmt: skip
     return from_flags(LLMBenchConfig, CONFIG_FLAGS, **values)
 
 
@@ -204,6 +218,16 @@ def _range(text: str, flag: str) -> tuple[int, int]:
 
 def sizes_of(args: LLMArgs) -> tuple[SizeSpec, SizeSampler, TokenTrace | None]:
     """The request-size distribution the flags describe (checked), its sampler, and the trace if any."""
+    if args.replay and (args.dataset is None or args.per_bucket):
+        raise InputError(
+            "--replay sends one trace's requests at their own times",
+            where="--replay",
+            fix="give --dataset TRACE, without --per-bucket",
+        )
+    if not (math.isfinite(args.time_scale) and 0 < args.time_scale <= 10_000):
+        raise InputError(
+            f"{args.time_scale:g} is not a speed-up", where="--time-scale", fix="use 0 < X <= 10000"
+        )
     if args.dataset is not None:
         if any(
             v is not None
@@ -213,6 +237,12 @@ def sizes_of(args: LLMArgs) -> tuple[SizeSpec, SizeSampler, TokenTrace | None]:
                 "--dataset gives the sizes", where="--dataset", fix="drop --input-*/--output-* or --dataset"
             )
         trace = read_token_trace(args.dataset)
+        if args.replay and trace.arrival_s is None:
+            raise InputError(
+                f"{args.dataset.name} has no arrival times to replay",
+                where="--replay",
+                fix="replay a trace with a TIMESTAMP (Azure) or Timestamp (BurstGPT) column",
+            )
         spec = SizeSpec(kind="trace", trace=args.dataset.name)
         return spec, SizeSampler(kind="trace", trace=trace), trace
     if args.input_range is not None or args.output_range is not None:
@@ -303,6 +333,9 @@ def measure_all(
     from advisor.bench.results import new_run_id
 
     spec, sampler, trace = sizes_of(args)
+    if args.replay and trace is not None:
+        one = _replay(settings, target_url, args, trace, spec, label, shape, slo, quick, model_name, headers)
+        return [one]
     if args.per_bucket and trace is None:
         raise InputError("--per-bucket needs --dataset", where="--per-bucket", fix="pass a token trace")
     api = api_of(args, target_url)
@@ -331,6 +364,25 @@ def measure_all(
     return out
 
 
+def _replay(
+    settings: Settings, url: str, args: LLMArgs, trace: TokenTrace, spec: SizeSpec, label: str, shape: str,
+    slo: LLMSLO, quick: bool, model_name: str | None, headers: dict[str, str],
+) -> LLMCapacity:  # fmt: skip
+    """``bench run --replay``: the trace at its own times against the server, one point, stored."""
+    from advisor.bench.llm.client import Target, calibrate, run_loop
+    from advisor.bench.llm.replay import replay_trace
+    from advisor.bench.results import new_run_id
+
+    target = Target(url=url, api=api_of(args, url), model_name=model_name, headers=headers)
+    builder, warnings = run_loop(calibrate(target))
+    with Store(settings.db_path) as store:
+        return replay_trace(
+            store, target, trace, model=label, shape=shape, run_id=new_run_id(), slo=slo, sizes=spec,
+            builder=builder, config=config_of(args, quick), time_scale=args.time_scale,
+            window_s=args.window_s, warnings=warnings,
+        )  # fmt: skip
+
+
 def run_server_llm(settings: Settings, server: BenchServer, **kwargs: Any) -> list[LLMCapacity]:
     """Start ``server`` (a reference LLM or --server-cmd) on a free port, measure it, stop it."""
     from advisor.bench.llm.runner import served
@@ -340,6 +392,7 @@ def run_server_llm(settings: Settings, server: BenchServer, **kwargs: Any) -> li
     port = free_port()
     log = Path(settings.home) / "bench" / f"llm-{new_run_id()}" / "server.log"
     health = f"http://127.0.0.1:{port}{server.health_path}"
-    with served(server.command(port), health, log, server.server_env(port), server.ready_timeout_s):
+    env, cpus = server.server_env(port), max(1, kwargs["args"].workers)
+    with served(server.command(port), health, log, env, server.ready_timeout_s, generator_cpus=cpus):
         url = f"http://127.0.0.1:{port}{server.request_path or '/v1/chat/completions'}"
         return measure_all(settings, target_url=url, **kwargs)

@@ -87,7 +87,9 @@ def capacity_sentence(result: LLMCapacity, *, symbols: bool = False) -> str:
         if result.capacity_high_rps is not None:
             state = "undecided" if result.capacity_undecided else "failed"
             cap += f" ({result.capacity_high_rps:.4g} req/s {state})"
-        if result.lower_bound:
+        if result.replay_time_scale is not None:
+            cap += " (lower bound: the SLO held under the replayed trace)"
+        elif result.lower_bound:
             cap += " (lower bound: the generator capped it)"
         tokens = (
             f", {result.input_tokens_per_s:,.0f} input + {result.output_tokens_per_s:,.0f} output tokens/s"

@@ -81,6 +81,7 @@ def test_a_burstgpt_style_trace_drops_failed_requests(tmp_path: Path) -> None:
         (["--model", "tabular"], ["--slo-p99-ms"]),
         (["--model", "tiny-llm", "--slo-tpot-p99-ms", "50", "--start-rps", "-1"], ["--start-rps"]),
         (["--model", "tiny-llm", "--slo-tpot-p99-ms", "50", "--burstiness", "0"], ["--burstiness"]),
+        (["--model", "tiny-llm", "--slo-tpot-p99-ms", "50", "--replay"], ["--replay", "--dataset"]),
     ],
 )
 def test_bad_llm_input_is_one_line_before_anything_starts(args: list[str], needles: list[str]) -> None:
@@ -93,6 +94,24 @@ def test_a_dataset_with_fixed_sizes_is_refused(tmp_path: Path) -> None:
     out = run_cli("bench", "run", "--model", "tiny-llm", "--slo-tpot-p99-ms", "50", "--dataset", str(trace),
                   "--input-tokens", "5")  # fmt: skip
     assert_one_line_error(out, "--dataset")
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "extra", "needles"),
+    [
+        ("ContextTokens,GeneratedTokens", "10,20", [], ["--replay", "no arrival times"]),
+        ("TIMESTAMP,ContextTokens,GeneratedTokens", "2023-11-16 18:15:46.68,10,20", ["--time-scale", "0"],
+         ["--time-scale"]),
+    ],
+)  # fmt: skip
+def test_a_replay_needs_arrival_times_and_a_speed_up(
+    tmp_path: Path, header: str, row: str, extra: list[str], needles: list[str]
+) -> None:
+    trace = tmp_path / "t.csv"
+    trace.write_text(f"{header}\n{row}\n")
+    out = run_cli("bench", "run", "--model", "tiny-llm", "--slo-tpot-p99-ms", "50", "--dataset", str(trace),
+                  "--replay", *extra)  # fmt: skip
+    assert_one_line_error(out, *needles)
 
 
 def test_a_trace_with_a_bad_count_names_its_line(tmp_path: Path) -> None:

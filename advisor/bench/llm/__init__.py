@@ -6,6 +6,7 @@ Public API (names load on first use; the generator needs aiohttp, the bench extr
   :class:`LLMCapacity`, :class:`LLMBenchReport`, :data:`DEFINITIONS` (:mod:`advisor.bench.llm.records`);
 * the generator: :class:`Target`, :class:`Arrival`, :func:`arrival_times`, :func:`open_session`,
   :func:`run_point`, :func:`calibrate` (:mod:`advisor.bench.llm.client`);
+* several generator processes for one point: :class:`Generators` (:mod:`advisor.bench.llm.fanout`);
 * a point from its requests: :func:`summarize`, :func:`percentiles` (:mod:`advisor.bench.llm.metrics`);
 * the search and the harness: :class:`LLMSearch`, :func:`measure_llm`, :class:`LLMBenchConfig`;
 * the synthetic engine and its truth: :class:`EngineConfig`, :func:`simulate_point`, :func:`true_capacity`.
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
         run_point,
     )
     from advisor.bench.llm.engine import EngineConfig, EngineMode
+    from advisor.bench.llm.fanout import Generators
     from advisor.bench.llm.metrics import percentiles, summarize
     from advisor.bench.llm.records import (
         DEFINITIONS,
@@ -54,6 +56,7 @@ _LAZY = {
     ),
     **dict.fromkeys(("LLMBenchConfig", "measure_llm"), "advisor.bench.llm.runner"),
     "LLMSearch": "advisor.bench.llm.search",
+    "Generators": "advisor.bench.llm.fanout",
     **dict.fromkeys(("EngineConfig", "EngineMode"), "advisor.bench.llm.engine"),
     **dict.fromkeys(("simulate_point", "true_capacity"), "advisor.bench.llm.simulate"),
 }
@@ -64,6 +67,7 @@ __all__ = [
     "Arrival",
     "EngineConfig",
     "EngineMode",
+    "Generators",
     "LLMBenchConfig",
     "LLMBenchReport",
     "LLMCapacity",

@@ -31,12 +31,11 @@ from advisor.bench.llm.client import (
     Target,
     arrival_times,
     calibrate,
-    open_session,
     probe,
     run_loop,
-    run_point,
 )
-from advisor.bench.llm.metrics import clearly_failing, order_statistic_interval, summarize, ttft_trend_rising
+from advisor.bench.llm.fanout import Generators
+from advisor.bench.llm.metrics import order_statistic_interval, summarize
 from advisor.bench.llm.records import LLMSLO, LLMCapacity, LLMPoint, PointVerdict, SizeSpec, StreamRecord
 from advisor.bench.llm.search import LLMSearch, LLMSearchConfig
 from advisor.domain import FrozenModel
@@ -66,6 +65,9 @@ class LLMBenchConfig(FrozenModel):
     drain_s: float = Field(default=30.0, gt=0, description="wait for answers after the last arrival")
     burstiness: float = Field(default=1.0, gt=0, description="Gamma shape of the arrivals (1 = Poisson)")
     seed: int = 0
+    generator_processes: int = Field(
+        default=1, ge=1, le=256, description="processes sending the load (bench run --workers)"
+    )
     settle_max_s: float = Field(default=120.0, gt=0, description="longest wait for the server to drain")
     search: LLMSearchConfig = LLMSearchConfig()
 
@@ -131,36 +133,8 @@ def _arrivals(
     return arrivals, window_s
 
 
-def _stopper(slo: LLMSLO, planned: int, started: float) -> Callable[[list[StreamRecord], int], str]:
-    def should_stop(records: list[StreamRecord], sent: int) -> str:
-        now = time.monotonic()
-        ttft_bound = slo.ttft_p99_ms
-        if ttft_bound is not None:
-            ages = [(r.chunk_s[0] if r.chunk_s else now) - r.intended_s for r in records if r.error is None]
-            if clearly_failing([a * 1000.0 for a in ages], ttft_bound, slo.quantile, planned):
-                return "TTFT bound already missed"
-        if slo.tpot_p99_ms is not None:
-            tpots = [v for r in records if (v := r.tpot_ms) is not None]
-            if clearly_failing(tpots, slo.tpot_p99_ms, slo.quantile, planned):
-                return "TPOT bound already missed"
-        errors = sum(1 for r in records if r.error is not None)
-        if errors > max(5, slo.max_error_rate * planned * 2):
-            return "too many errors"
-        if ttft_bound is not None:  # a backlog shows as waiting requests over the bound: already caught above
-            return ""
-        # Without a TTFT bound a backlog breaks no bound, but the rate cannot be sustained: stop on the trend.
-        # (Not with a bound: a mix of prompt sizes moves TTFT's medians by itself.)
-        waiting = [
-            r if r.chunk_s else r.model_copy(update={"chunk_s": [now]}) for r in records if r.error is None
-        ]
-        if now - started > 3.0 and ttft_trend_rising(waiting, 1000.0):
-            return "backlog: TTFT rising"
-        return ""
-
-    return should_stop
-
-
-async def _measure_point(
+def _measure_point(
+    generators: Generators,
     target: Target,
     rate: float,
     *,
@@ -183,15 +157,7 @@ async def _measure_point(
         arrivals, window_s = _arrivals(
             rate, n, config, sampler, builder, target, seed, bucket, confirm, least
         )
-        planned = sum(1 for a in arrivals if a.in_window)
-        async with open_session(target) as session:
-            run = await run_point(
-                session,
-                target,
-                arrivals,
-                drain_s=config.drain_s,
-                should_stop=_stopper(slo, planned, time.monotonic()),
-            )
+        run = generators.run(target, arrivals, drain_s=config.drain_s, slo=slo)
         duration = max(min(run.cutoff_s - run.window_start_s, window_s), 1e-3)
         point = summarize(
             run.records,
@@ -241,11 +207,12 @@ def measure_llm(
     _save(store, result, target)
     baseline_ms = run_loop(_idle_ttft_ms(target, builder))
     try:
-        while (step := search.next_step()) is not None:
-            if search.points:
-                run_loop(_settle(target, builder, baseline_ms, config.settle_max_s))
-            point = run_loop(
-                _measure_point(
+        with Generators(config.generator_processes) as generators:
+            while (step := search.next_step()) is not None:
+                if search.points:
+                    run_loop(_settle(target, builder, baseline_ms, config.settle_max_s))
+                point = _measure_point(
+                    generators,
                     target,
                     step.rate_rps,
                     confirm=step.confirm,
@@ -256,12 +223,11 @@ def measure_llm(
                     builder=builder,
                     bucket=bucket,
                 )
-            )
-            search.record(point)
-            result = result.model_copy(update={"points": list(search.points)})
-            _save(store, result, target)
-            if on_point is not None:
-                on_point(bucket or "all", point)
+                search.record(point)
+                result = result.model_copy(update={"points": list(search.points)})
+                _save(store, result, target)
+                if on_point is not None:
+                    on_point(bucket or "all", point)
     except KeyboardInterrupt:
         _save(store, result.model_copy(update={"status": "interrupted"}), target)
         raise
@@ -327,20 +293,26 @@ def bucket_runs(trace: TokenTrace, min_share: float, limit: int) -> Iterator[tup
 
 @contextlib.contextmanager
 def served(
-    command: list[str], health_url: str, log_path: Path, env: dict[str, str], ready_timeout_s: float
+    command: list[str],
+    health_url: str,
+    log_path: Path,
+    env: dict[str, str],
+    ready_timeout_s: float,
+    generator_cpus: int = 1,
 ) -> Iterator[None]:
     """Start a server process, wait for its health route, and stop it afterwards.
 
-    On a host with two CPUs or more the server and the generator get CPUs of their own (the first CPU for the
-    generator, the rest for the server and every thread it starts), as the request/response bench does: a
-    server computing on the generator's CPU delays sends and makes points invalid.
+    On a host with more CPUs than ``generator_cpus`` the server and the generator get CPUs of their own (the
+    first ``generator_cpus`` for the generator and its worker processes, the rest for the server and every
+    thread it starts), as the request/response bench does: a server computing on the generator's CPU delays
+    sends and makes points invalid.
     """
     from advisor.bench.servers.emulation import host_cpus, thread_env
     from advisor.bench.servers.process import ManagedServer
 
     cpus = host_cpus()
-    split = len(cpus) >= 2
-    server_cpus, generator_cpus = (cpus[1:], cpus[:1]) if split else (cpus, cpus)
+    split = len(cpus) > generator_cpus
+    server_cpus, mine_cpus = (cpus[generator_cpus:], cpus[:generator_cpus]) if split else (cpus, cpus)
     if split:
         env = {**thread_env(len(server_cpus)), "ADVISOR_SHAPE_VCPU": str(len(server_cpus)), **env}
     server = ManagedServer(
@@ -351,7 +323,7 @@ def served(
     try:
         if split:
             _pin_tree(server.pid or 0, server_cpus)  # threads started while it loaded
-            os.sched_setaffinity(0, set(generator_cpus))
+            os.sched_setaffinity(0, set(mine_cpus))
         yield
     finally:
         os.sched_setaffinity(0, mine)

@@ -141,7 +141,8 @@ def scripted() -> Iterator[ScriptedServer]:
         yield server
 
 
-@pytest.mark.load  # timings to a few ms: not beside other work
+@pytest.mark.load  # timings to a few ms: not beside other work (make test runs it alone)
+@pytest.mark.slow  # nor beside make check's type check
 @pytest.mark.parametrize("api", [Api.CHAT, Api.COMPLETIONS])
 def test_the_client_times_a_scripted_stream_as_defined(scripted: ScriptedServer, api: Api) -> None:
     """The server sends content at 100, 130, 170 and 220 ms after the request: the client's figures follow."""
