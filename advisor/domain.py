@@ -34,6 +34,11 @@ class InputModel(FrozenModel):
 # Bounds on what a user writes (rates, replica counts) that keep every plan computable in seconds and are far
 # beyond any one model's deployment; a value above them is a typo (a unit slip, digits too many).
 MAX_RPS = 1e8
+MIN_CAPACITY_RPS = 1e-3
+"""The least requests/s a replica may be said to serve (one request in about 17 minutes): below it a
+capacity is a typo or a unit slip, and a plan would need more replicas than any fleet has."""
+MAX_COUNT = 2**63 - 1
+"""The largest count the store can hold (SQLite's INTEGER is a signed 64-bit number)."""
 MAX_REPLICAS = 100_000
 
 

@@ -91,10 +91,28 @@ def read_text(path: Path, what: str) -> str:
     return text.lstrip("\ufeff")
 
 
+def _no_constant(literal: str) -> Any:
+    raise _NotJson(literal)
+
+
+class _NotJson(ValueError):
+    pass
+
+
 def parse_json(text: str, where: str, what: str) -> Any:
-    """JSON ``text``; InputError at ``where:line:column`` when malformed, or nested too deeply to read."""
+    """JSON ``text``; InputError at ``where:line:column`` when malformed, or nested too deeply to read.
+
+    Strict JSON: ``NaN``, ``Infinity`` and ``-Infinity`` (which Python's json reads, and servers refuse) are
+    errors too.
+    """
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
+    except _NotJson as exc:
+        raise InputError(
+            f"malformed JSON in the {what}: {exc} is not a JSON number",
+            where=where,
+            fix="write a number, or null",
+        ) from None
     except json.JSONDecodeError as exc:
         raise InputError(
             f"malformed JSON in the {what}: {exc.msg}",

@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from advisor.errors import ConfigError
 from advisor.paths import read_text
+from advisor.yamlio import check_unique_keys, compose, safe_load
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -110,7 +111,8 @@ def _check_settings_file(path: Path) -> None:
         raise ConfigError("settings file not found", where=str(path), fix="pass an existing YAML file")
     text = read_text(path, "settings file")
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
+        check_unique_keys(compose(text), str(path))
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)

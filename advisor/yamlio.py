@@ -4,6 +4,11 @@ Shared by every YAML input: profile generator specs (``load_profiles/*.yaml``), 
 A YAML syntax error reports the line PyYAML stopped at; a validation error reports the line of the
 offending key (or of the mapping that lacks a required key) and the dotted field path, e.g.
 ``plans/api.yaml:14: autoscaling.target_utilisation: Input should be less than or equal to 1``.
+
+A key given twice in one mapping (two ``name:`` or two ``models:``) is an error at the second one: YAML
+leaves it undefined and PyYAML silently keeps the last, so half of what the user wrote would be ignored. A
+file over :data:`MAX_YAML_BYTES` is refused before it is read (a 2,000-model scenario is about 0.5 MB),
+and documents are parsed by libyaml where PyYAML has it (tens of times faster than the pure-Python parser).
 """
 
 from __future__ import annotations
@@ -18,6 +23,18 @@ from advisor.errors import ConfigError, InputError
 from advisor.paths import read_text
 
 M = TypeVar("M", bound=BaseModel)
+MAX_YAML_BYTES = 4 * 2**20
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` on libyaml where available."""
+    return yaml.load(text, Loader=_Loader)  # CSafeLoader or SafeLoader: safe
+
+
+def compose(text: str) -> yaml.Node | None:
+    """``yaml.compose`` (the node tree, with line numbers) on libyaml where available."""
+    return yaml.compose(text, Loader=_Loader)
 
 
 def load_yaml_model(path: Path, model: type[M], *, what: str, fix: str | None = None) -> M:
@@ -25,6 +42,14 @@ def load_yaml_model(path: Path, model: type[M], *, what: str, fix: str | None = 
     if not path.is_file():
         hint = "give a file, not a folder" if path.is_dir() else "pass an existing YAML file"
         raise ConfigError(f"{what} file not found", where=str(path), fix=fix or hint)
+    size = path.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise ConfigError(
+            f"the {what} file is {size / 2**20:.1f} MiB; advisor reads YAML inputs up to"
+            f" {MAX_YAML_BYTES // 2**20} MiB",
+            where=str(path),
+            fix=f"pass the {what} file itself (is this the right file?)",
+        )
     text = read_text(path, what)
     return parse_yaml_model(text, model, where=str(path), what=what, fix=fix)
 
@@ -32,8 +57,8 @@ def load_yaml_model(path: Path, model: type[M], *, what: str, fix: str | None = 
 def parse_yaml_model(text: str, model: type[M], *, where: str, what: str, fix: str | None = None) -> M:
     """Validate YAML ``text`` as ``model``; ``where`` (a file name) prefixes the line in errors."""
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
+        data = safe_load(text)
+        root = compose(text)
     except RecursionError:
         raise ConfigError(
             "the YAML is nested too deeply to read", where=where, fix="flatten the document"
@@ -47,6 +72,7 @@ def parse_yaml_model(text: str, model: type[M], *, where: str, what: str, fix: s
         raise ConfigError(
             f"invalid YAML ({problem})", where=f"{where}{at}", fix="fix the YAML syntax"
         ) from None
+    check_unique_keys(root, where)
     if not isinstance(data, dict):
         raise ConfigError(
             f"a {what} must be a YAML mapping (key: value lines)",
@@ -67,6 +93,28 @@ def parse_yaml_model(text: str, model: type[M], *, where: str, what: str, fix: s
         raise ConfigError(f"{field}: {msg}", where=f"{where}:{line}", fix=fix or _fix_for(err)) from None
 
 
+def check_unique_keys(root: yaml.Node | None, where: str) -> None:
+    """ConfigError at the second occurrence of a key given twice in one mapping, anywhere in the document."""
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    line = key.start_mark.line + 1
+                    if key.value in seen:
+                        raise ConfigError(
+                            f"duplicate key {key.value!r} (first on line {seen[key.value]})",
+                            where=f"{where}:{line}",
+                            fix="keep one of them: YAML takes a key once per mapping",
+                        )
+                    seen[key.value] = line
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
 def field_error(source: Path | None, loc: tuple[Any, ...], what: str, fix: str | None = None) -> ConfigError:
     """A ConfigError about the field at ``loc`` of the YAML file ``source``, located as validation errors are
     (``s.yaml:12: candidates.families.1: unknown instance family 'c99x'``); just the field path without a
@@ -75,7 +123,7 @@ def field_error(source: Path | None, loc: tuple[Any, ...], what: str, fix: str |
     if source is None or not source.is_file():
         return ConfigError(f"{field}: {what}", where=None, fix=fix)
     try:
-        root = yaml.compose(read_text(source, "file"))
+        root = compose(read_text(source, "file"))
     except (InputError, yaml.YAMLError, RecursionError, ValueError):
         root = None
     line, _ = locate(root, loc)

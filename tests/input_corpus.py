@@ -229,9 +229,14 @@ def scenario_cases() -> Iterator[Case]:
         b"e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
         "nul-bytes": b"name: x\x00\x00\nmodels: []\n",
         "huge-int": b"name: x\nmin_replicas: " + b"9" * 5000 + b"\nmodels: []\n",
+        "garbage-10mb": (b"kq: zv ]x {wo: 'p\n  - ; ,u\t" * 400_000)[: 10 * 2**20],
     }
     for name, content in files.items():
         yield Case(f"scenario-file:{name}", ("recommend", "{dir}/s.yaml"), {"s.yaml": content})
+    base = _yaml(BASE_SCENARIO)
+    for key, doc in (("name", b"name: other\n" + base), ("models", base + b"models: []\n")):
+        yield Case(f"scenario-file:duplicate-{key}", ("recommend", "{dir}/s.yaml"), {"s.yaml": doc},
+                   needle=f"duplicate key '{key}'")  # fmt: skip
     yield Case("scenario-file:missing", ("recommend", "{dir}/nope.yaml"), needle="nope.yaml")
     yield Case("scenario-file:a-folder", ("recommend", "{dir}"))
     yield Case("scenario-file:too-long", ("recommend", "{dir}/" + "a" * 5000 + ".yaml"))
@@ -285,6 +290,9 @@ PLAN_MUTATIONS: list[tuple[str, Any, str]] = [
     ("load_balancer", {"kind": "gateway"}, "kind"),
     ("name", "", "name"),
     ("extra", 1, "extra"),
+    ("capacity.rps_per_replica", 1e-300, "rps_per_replica"),  # a divide by zero in float32, once
+    ("replica", {"vcpu": 64, "memory_gib": 8}, "replica"),  # bigger than its node
+    ("replica", {"vcpu": 3, "memory_gib": 2}, "replica"),  # two of them (replicas_per_node) are
 ]
 
 
@@ -298,6 +306,7 @@ def plan_cases() -> Iterator[Case]:
     for extra, needle in (
         (("flat", "--seed", "-1"), "--seed"),
         (("flat", "--peak-rps", "nan"), "--peak-rps"),
+        (("flat", "--peak-rps", "1e7"), "rps_per_replica"),  # 12 req/s replicas: 833,334 of them
         (("flat", "--peak-rps", "-5"), "--peak-rps"),
         (("flat", "--peak-rps", "inf"), "--peak-rps"),
         (("flat", "--monthly-requests", "-1"), "--monthly-requests"),
@@ -406,6 +415,8 @@ SPEC_MUTATIONS: list[tuple[str, Any]] = [
     ("step_s", 0),
     ("seed", -1),
     ("noise_pct", -10),
+    ("name", "../../escaped-spec"),  # a profile's name names its file: never a path
+    ("name", "a/b"),
 ]
 
 
@@ -434,6 +445,10 @@ def generator_cases() -> Iterator[Case]:
     yield Case("generate:not-a-spec", ("profile", "generate", "{dir}/g.csv"), {"g.csv": b"timestamp,rps\n"})
 
 
+_POINT = {"seq": 0, "mode": "open", "target_rps": 10, "achieved_rps": 10, "requests": 100, "errors": 0,
+          "error_rate": 0, "p99_ms": 20, "duration_s": 10, "valid": True, "passed": True}  # fmt: skip
+
+
 def _report(capacity: Any, **over: Any) -> bytes:
     result = {"run_id": "imp-1", "model": "m", "shape": "c6i.large", "status": "completed", "slo_p99_ms": 100,
               "max_error_rate": 0.001, "capacity_rps": capacity, "points": []}  # fmt: skip
@@ -457,7 +472,12 @@ def bench_cases() -> Iterator[Case]:
         "slo-zero": _report(10, slo_p99_ms=0),
         "bad-status": _report(10, status="finished"),
         "empty-id": _report(10, run_id=""),
-    }
+        "requests-beyond-sqlite": _report(10, points=[_POINT | {"requests": 2**70}]),
+        "no-results": json.dumps({"schema_version": "advisor.bench/1", "model": "m", "target": "t",
+                                  "slo_p99_ms": 100, "max_error_rate": 0.001, "results": []}).encode(),
+        "llm-no-results": json.dumps({"schema_version": "advisor.llm-bench/1", "model": "m", "target": "t",
+                                      "slo": {"ttft_p99_ms": 100}, "capacity_rps": 0, "results": []}).encode(),
+    }  # fmt: skip
     for name, content in imports.items():
         yield Case(f"bench-import:{name}", ("bench", "import", "{dir}/r.json"), {"r.json": content})
     yield Case("bench-import:missing", ("bench", "import", "{dir}/none.json"), needle="none.json")
@@ -521,6 +541,8 @@ def bench_cases() -> Iterator[Case]:
         "deep": b"[" * 200_000 + b"]" * 200_000,
         "broken": b'{"x": ',
         "kserve-no-inputs": b'{"data": 1}',
+        "nan-literal": b'{"x": [1.0, NaN]}',
+        "infinity-literal": b'{"x": -Infinity}',
     }
     for name, content in payloads.items():
         template = "kserve-v2" if name.startswith("kserve") else "json"
@@ -544,6 +566,10 @@ def bench_cases() -> Iterator[Case]:
         ("plan-types", ("bench", "jobs", "--emit", "k8s", "{dir}/k8s", "--models", "tabular", "--instance-types", "xx", "--slo-p99-ms", "50", "--image", "i"), "xx"),
         ("plan-version", ("bench", "jobs", "--emit", "k8s", "{dir}/k8s", "--models", "tabular", "--instance-types", "c6i.large", "--slo-p99-ms", "50", "--image", "i", "--k8s-version", "0.1"), "--k8s-version"),
         ("plan-dir-is-file", ("bench", "jobs", "--emit", "k8s", "{dir}/b.json", "--models", "tabular", "--instance-types", "c6i.large", "--slo-p99-ms", "50", "--image", "i"), "b.json"),
+        ("plan-empty-image", ("bench", "jobs", "--emit", "k8s", "{dir}/k8s", "--models", "tabular", "--instance-types", "c6i.large", "--slo-p99-ms", "50", "--image", ""), "--image"),
+        ("plan-namespace", ("bench", "jobs", "--emit", "k8s", "{dir}/k8s", "--models", "tabular", "--instance-types", "c6i.large", "--slo-p99-ms", "50", "--image", "i", "--namespace", "Team_A"), "--namespace"),
+        ("jobs-llm-server-image", ("bench", "jobs", "--emit", "k8s", "{dir}/k8s", "--llm-model", "org/m", "--instance-types", "g5.xlarge", "--slo-ttft-p99-ms", "500", "--image", "i", "--server-image", "vllm/vllm openai"), "--server-image"),
+        ("jobs-llm-namespace", ("bench", "jobs", "--emit", "k8s", "{dir}/k8s", "--llm-model", "org/m", "--instance-types", "g5.xlarge", "--slo-ttft-p99-ms", "500", "--image", "i", "--namespace", "-x"), "--namespace"),
         ("worker-master", ("bench", "worker", "--master", "nohostport"), "--master"),
     ]  # fmt: skip
     for name, argv, needle in other:
@@ -571,6 +597,13 @@ def pricing_cases() -> Iterator[Case]:
             "fargate",
         ),
         ("show-fargate-half", ("pricing", "show", "--fargate-vcpu", "1"), "--fargate-memory-gib"),
+        ("show-fargate-memory-only", ("pricing", "show", "--fargate-memory-gib", "2"), "--fargate-vcpu"),
+        ("show-region-empty", ("pricing", "show", "--region", ""), "--region"),
+        (
+            "show-region-empty-type",
+            ("pricing", "show", "--instance-type", "m5.large", "--region", ""),
+            "--region",
+        ),
         ("compare-types", ("pricing", "compare", "--instance-types", ",,"), "--instance-types"),
         (
             "compare-region",
@@ -586,6 +619,9 @@ def pricing_cases() -> Iterator[Case]:
     ]
     for name, argv, needle in rows:
         yield Case(f"pricing:{name}", argv, needle=needle)
+    for var in ("AWS_ENDPOINT_URL", "ADVISOR_AWS_ENDPOINT_URL"):  # not a URL: one line, before any progress
+        yield Case(f"pricing:refresh-endpoint-{var}", ("pricing", "refresh", "--region", "us-east-1"),
+                   env={var: "notaurl"}, needle=var)  # fmt: skip
 
 
 def setting_cases() -> Iterator[Case]:

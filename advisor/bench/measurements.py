@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from advisor.domain import HOST_SHAPE as HOST_SHAPE
+from advisor.domain import MAX_COUNT
 from advisor.domain import FrozenModel as _Value
 from advisor.redact import redact_text
 
@@ -145,13 +146,13 @@ class PointMeasurement(_Value):
 class PointResult(_Value):
     """One stored point: the measurement summarised, plus the server's resource use and the verdict."""
 
-    seq: int
+    seq: int = Field(ge=0, le=MAX_COUNT)
     mode: LoadMode
     target_rps: float | None = None
-    users: int | None = None
+    users: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     achieved_rps: float = Field(ge=0, allow_inf_nan=False)
-    requests: int = Field(ge=0)
-    errors: int = Field(ge=0)
+    requests: int = Field(ge=0, le=MAX_COUNT)
+    errors: int = Field(ge=0, le=MAX_COUNT)
     error_rate: float = Field(ge=0, le=1)
     p50_ms: float | None = None
     p90_ms: float | None = None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import TypeAdapter, ValidationError
 
 from advisor.bench import results
 from advisor.bench.k8s import extract_json, read_report, write_jobs
@@ -35,6 +36,7 @@ from advisor.cli.output import console, print_json
 from advisor.domain import SLO, PurchaseOption
 from advisor.errors import InputError
 from advisor.platforms.kubernetes import DEFAULT_K8S_VERSION
+from advisor.platforms.targets import DnsLabel
 from advisor.pricing.catalog import Catalog
 from advisor.render import bench as view
 from advisor.render import bench_llm as llm_view
@@ -265,6 +267,7 @@ def jobs(
     """
     if emit != "k8s":
         raise InputError(f"unknown target {emit!r}", where="--emit", fix="use --emit k8s")
+    _check_job_flags(image=image, server_image=server_image, namespace=namespace)
     settings: Settings = ctx.obj
     catalog = Catalog.load(settings)
     itypes = [catalog.instance(t) for t in split_list(instance_types, "--instance-types")]
@@ -312,6 +315,25 @@ def jobs(
     )
 
 
+def _check_job_flags(*, image: str, server_image: str | None, namespace: str) -> None:
+    """What the Kubernetes schema cannot see: a Job with an empty image or a namespace Kubernetes refuses
+    validates against the OpenAPI schema, then fails at ``kubectl apply``. Refused here, before anything is
+    written."""
+    for flag, value in (("--image", image), ("--server-image", server_image)):
+        if value is not None and (not value.strip() or any(c.isspace() for c in value)):
+            raise InputError(
+                f"{value!r} is not a container image", where=flag, fix="e.g. ghcr.io/acme/advisor:0.3"
+            )
+    try:
+        TypeAdapter(DnsLabel).validate_python(namespace)
+    except ValidationError as exc:
+        raise InputError(
+            str(exc.errors()[0]["msg"]).removeprefix("Value error, "),
+            where="--namespace",
+            fix="use an existing namespace, e.g. default",
+        ) from None
+
+
 def import_(
     ctx: typer.Context,
     files: list[Path] = typer.Argument(
@@ -329,6 +351,13 @@ def import_(
     if slo_ttft_p99_ms is not None or slo_tpot_p99_ms is not None:
         slo = llm.slo_of(llm.LLMArgs(ttft_ms=slo_ttft_p99_ms, tpot_ms=slo_tpot_p99_ms), 0.01)
     loaded = [(f, _read_any(f, model=model, shape=shape, slo=slo)) for f in files]  # all checked first
+    for path, found in loaded:
+        if not (found if isinstance(found, list) else found.results):
+            raise InputError(
+                "the file holds no results: nothing to import",
+                where=str(path),
+                fix="import the --json output of a bench run that measured at least one shape",
+            )
     summary = []
     with Store(settings.db_path) as store:
         for path, found in loaded:
@@ -372,7 +401,16 @@ def _read_any(
             raise InputError("the results file is nested too deeply to read", where=str(path)) from None
         kind = llm_imports.detect(document)
         if kind == "advisor":  # possibly wrapped in pod log lines, which read_file does not expect
-            return LLMBenchReport.model_validate(document).results
+            try:
+                return LLMBenchReport.model_validate(document).results
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                field = ".".join(str(p) for p in err["loc"])
+                raise InputError(
+                    f"not an advisor LLM bench report: {field}: {err['msg']}",
+                    where=str(path),
+                    fix="import the unchanged --json output of `advisor bench run`",
+                ) from None
         if kind is not None or (document is None and text.lstrip().startswith("{")):
             return llm_imports.read_file(path, model=model, shape=shape, slo=slo)
     return read_report(path)

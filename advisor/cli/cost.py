@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from advisor.cli.output import console, err_console, print_json, warn
 from advisor.cli.profile import FILL_HELP
 from advisor.cost.baselines import Baseline, evaluate_baselines
-from advisor.cost.plan_checks import check_plan
+from advisor.cost.plan_checks import check_plan, check_plan_scale
 from advisor.cost.prices import resolve_prices
 from advisor.cost.result import CostResult
 from advisor.cost.simulate import simulate_many
@@ -67,6 +67,7 @@ def simulate_cmd(
     catalog = Catalog.load(settings)
     for path, plan in zip(plan_files, plans, strict=True):
         check_plan(plan, catalog, path)
+        check_plan_scale(plan, profile.peak_rps, path)
     prices = [resolve_prices(plan, catalog) for plan in plans]
     results = _run(plans, profile, prices, seed)
     extra = (
@@ -93,7 +94,9 @@ def _run(plans: list[Plan], profile: TrafficProfile, prices: list[Any], seed: in
         TextColumn("{task.completed}/{task.total} plans"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err_console, transient=True) as progress:
+    with Progress(
+        *columns, console=err_console, transient=True, disable=not err_console.is_terminal
+    ) as progress:
         task = progress.add_task("replay", total=len(plans))
         return simulate_many(
             plans,

@@ -50,7 +50,13 @@ def show(
     """Specs and every price of one instance type (or a Fargate task size) in a region."""
     catalog = _catalog(ctx)
     settings: Settings = ctx.obj
+    if region is not None and not region.strip():
+        raise InputError("an empty region", where="--region", fix="e.g. --region us-east-1, or leave it out")
     region = catalog.check_region(region or settings.default_region)
+    if (fargate_vcpu is None) != (fargate_memory_gib is None):
+        raise InputError(
+            "a Fargate size needs both", where="--fargate-vcpu/--fargate-memory-gib", fix="pass both"
+        )
     if instance_type is None and fargate_vcpu is None:
         _show_snapshot(catalog, as_json)
         return
@@ -63,11 +69,7 @@ def show(
         for option, fn in (("spot", catalog.spot), ("sagemaker", catalog.sagemaker)):
             got = try_price(fn, region, spec.name)
             out["prices"][option] = _price_dict(got) if isinstance(got, Price) else {"unavailable": got}
-    if fargate_vcpu is not None or fargate_memory_gib is not None:
-        if fargate_vcpu is None or fargate_memory_gib is None:
-            raise InputError(
-                "a Fargate size needs both", where="--fargate-vcpu/--fargate-memory-gib", fix="pass both"
-            )
+    if fargate_vcpu is not None and fargate_memory_gib is not None:
         fargate = {"fargate": catalog.fargate_task(region, fargate_vcpu, fargate_memory_gib)}
         spot = try_price(
             catalog.fargate_task, region, fargate_vcpu, fargate_memory_gib, PurchaseOption.FARGATE_SPOT

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
-from advisor.domain import FargateSize, Platform, PurchaseOption
+from advisor.domain import MAX_REPLICAS, FargateSize, Platform, PurchaseOption
 from advisor.errors import AdvisorError
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.plan import LoadBalancerKind, Plan
@@ -51,3 +51,48 @@ def check_plan(plan: Plan, catalog: Catalog, source: Path | None = None) -> None
             lookup()
         except AdvisorError as exc:
             raise field_error(source, loc, exc.what, fix=exc.fix) from None
+    _check_replicas_fit(plan, catalog, source)
+
+
+def check_plan_scale(plan: Plan, peak_rps: float, source: Path | None = None) -> None:
+    """ConfigError at ``capacity.rps_per_replica`` when the profile's peak needs more replicas than any fleet
+    has (:data:`~advisor.domain.MAX_REPLICAS`, at full utilisation): a capacity typed in the wrong unit, and
+    a replay that would need memory for every one of them."""
+    needed = peak_rps / plan.capacity.rps_per_replica
+    if needed > MAX_REPLICAS:
+        raise field_error(
+            source,
+            ("capacity", "rps_per_replica"),
+            f"the profile's peak of {peak_rps:.4g} req/s needs {needed:.3g} replicas of"
+            f" {plan.capacity.rps_per_replica:.4g} req/s (advisor plans at most {MAX_REPLICAS:,})",
+            fix="check the capacity's unit (requests per second, per replica) or the profile's peak",
+        )
+
+
+def _check_replicas_fit(plan: Plan, catalog: Catalog, source: Path | None) -> None:
+    """ConfigError at ``replica`` when ``replicas_per_node`` replicas of it cannot share one node of the
+    plan's shape (by the instance's whole CPU, memory and GPUs: a node keeps some for itself, so a plan that
+    passes may still be tight, but one that fails is impossible)."""
+    if plan.replica is None or isinstance(plan.shape, FargateSize):
+        return
+    itype = catalog.instance(plan.shape_label)
+    n, r = plan.replicas_per_node, plan.replica
+    if (
+        r.fits_on(itype)
+        and n * r.vcpu <= itype.vcpu
+        and n * r.memory_gib <= itype.memory_gib
+        and (n * r.gpu_count <= itype.gpu_count)
+    ):
+        return
+    need = f"{n} x {r.vcpu:g} vCPU / {r.memory_gib:g} GiB" + (
+        f" / {r.gpu_count:g} GPU" if r.gpu_count else ""
+    )
+    has = f"{itype.vcpu:g} vCPU / {itype.memory_gib:g} GiB" + (
+        f" / {itype.gpu_count} GPU" if itype.gpu_count else ""
+    )
+    raise field_error(
+        source,
+        ("replica",),
+        f"{need} do not fit on one {itype.name} ({has}{', ' + itype.arch.value if r.arch else ''})",
+        fix="choose a larger shape, fewer replicas_per_node, or a smaller replica",
+    )

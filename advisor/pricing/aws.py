@@ -101,12 +101,21 @@ class AwsClients:
     def _client(self, service: str, region: str) -> Any:
         if self._session is None:
             self._session = boto3.session.Session()
-        return self._session.client(
-            service,  # type: ignore[call-overload]
-            region_name=region,
-            endpoint_url=self._settings.aws_endpoint_url,
-            config=self._config,
-        )
+        endpoint = self._settings.aws_endpoint_url
+        try:
+            return self._session.client(
+                service,  # type: ignore[call-overload]
+                region_name=region,
+                endpoint_url=endpoint,
+                config=self._config,
+            )
+        except ValueError as exc:  # botocore: "Invalid endpoint: ..." (the setting, or AWS_ENDPOINT_URL*)
+            where = "ADVISOR_AWS_ENDPOINT_URL" if endpoint else "AWS_ENDPOINT_URL"
+            raise ConfigError(
+                f"the AWS endpoint is not a URL ({exc})",
+                where=where,
+                fix="give an http(s) URL such as http://127.0.0.1:5000, or unset it to reach AWS itself",
+            ) from None
 
     def pricing(self) -> Any:
         """The Price List Query API client (always in :data:`PRICING_API_REGION`)."""

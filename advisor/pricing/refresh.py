@@ -197,6 +197,7 @@ def _progress(console: Console) -> Iterator[Progress]:
         TextColumn("{task.fields[pages]} pages, {task.fields[items]} items"),
         TimeElapsedColumn(),
         console=console,
+        disable=not console.is_terminal,  # a progress line belongs to a terminal, not to a log
     )
     with progress:
         yield progress

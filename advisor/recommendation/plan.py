@@ -24,7 +24,16 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from advisor.domain import MAX_REPLICAS, SLO, FargateSize, InterruptionBand, Platform, ReplicaResources
+from advisor.domain import (
+    MAX_REPLICAS,
+    MAX_RPS,
+    MIN_CAPACITY_RPS,
+    SLO,
+    FargateSize,
+    InterruptionBand,
+    Platform,
+    ReplicaResources,
+)
 from advisor.domain import InputModel as _Model
 from advisor.recommendation.scaling import Balancing, ScheduledMinimum
 from advisor.yamlio import field_error, load_yaml_model, register_union_tags
@@ -45,7 +54,9 @@ class CapacityProvenance(StrEnum):
 class Capacity(_Model):
     """What one replica serves: the highest arrival rate meeting the SLO, and how we know it."""
 
-    rps_per_replica: float = Field(gt=0, description="requests/s one replica serves within the SLO")
+    rps_per_replica: float = Field(
+        ge=MIN_CAPACITY_RPS, le=MAX_RPS, description="requests/s one replica serves within the SLO"
+    )
     provenance: CapacityProvenance
     source: str = Field(default="", description="bench run id, estimation method, or who gave it")
     low_rps: float | None = Field(default=None, gt=0, description="lower end of the uncertainty band")

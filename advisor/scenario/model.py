@@ -20,6 +20,7 @@ from advisor.domain import (
     DEFAULT_REQUEST_PATH,
     MAX_REPLICAS,
     MAX_RPS,
+    MIN_CAPACITY_RPS,
     PORT_PLACEHOLDER,
     SLO,
     Arch,
@@ -302,9 +303,12 @@ class ModelSpec(_Strict):
     @field_validator("capacities_rps")
     @classmethod
     def _positive_capacities(cls, value: dict[str, float]) -> dict[str, float]:
-        bad = sorted(k for k, v in value.items() if not 0 < v <= MAX_RPS)
+        bad = sorted(k for k, v in value.items() if not MIN_CAPACITY_RPS <= v <= MAX_RPS)
         if bad:
-            raise ValueError(f"capacities must be finite and > 0 requests/s; not for {', '.join(bad)}")
+            raise ValueError(
+                f"capacities must be finite, {MIN_CAPACITY_RPS:g} to {MAX_RPS:g} requests/s;"
+                f" not for {', '.join(bad)}"
+            )
         return value
 
 

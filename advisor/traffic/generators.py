@@ -23,6 +23,7 @@ Example (``load_profiles/diurnal-business-api.yaml``)::
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -164,10 +165,22 @@ class ScaleSpec(InputModel):
         return self
 
 
+PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+PROFILE_NAME_RULE = "use letters, digits, '-', '_' and '.', starting with a letter or digit (no folders)"
+
+
 class ProfileSpec(InputModel):
     """A parametric profile: what ``load_profiles/*.yaml`` and ``advisor profile generate`` read."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="names the profile and its file: a name, never a path")
+
+    @field_validator("name")
+    @classmethod
+    def _a_name(cls, value: str) -> str:
+        if not PROFILE_NAME_RE.match(value) or ".." in value:
+            raise ValueError(f"{value!r} cannot name a profile: {PROFILE_NAME_RULE}")
+        return value
+
     description: str = ""
     timezone: str = "UTC"
     start: dt.date | dt.datetime = Field(

@@ -10,7 +10,6 @@ otherwise — a log's header must name a timestamp column unless it has only one
 from __future__ import annotations
 
 import csv
-import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -19,7 +18,7 @@ from advisor.errors import InputError, NotFoundError
 from advisor.paths import read_text
 from advisor.settings import Settings
 from advisor.traffic.csvfile import FillPolicy, is_profile_table, read_profile_csv
-from advisor.traffic.generators import generate_file, load_spec
+from advisor.traffic.generators import PROFILE_NAME_RE, PROFILE_NAME_RULE, generate_file, load_spec
 from advisor.traffic.profile import DEFAULT_STEP_S, TrafficProfile
 from advisor.traffic.requestlog import read_request_log
 from advisor.traffic.timestamps import TIMESTAMP_COLUMNS
@@ -39,16 +38,10 @@ class ProfileEntry(BaseModel):
     description: str = ""
 
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-
-
 def check_profile_name(name: str | None, where: str = "--name") -> str | None:
     """``name`` when it can name a profile file in a folder (no path, no ``..``); InputError otherwise."""
-    if name is not None and (not _NAME_RE.match(name) or ".." in name):
-        raise InputError(
-            f"{name!r} cannot name a profile", where=where,
-            fix="use letters, digits, '-', '_' and '.', starting with a letter or digit (no folders)",
-        )  # fmt: skip
+    if name is not None and (not PROFILE_NAME_RE.match(name) or ".." in name):
+        raise InputError(f"{name!r} cannot name a profile", where=where, fix=PROFILE_NAME_RULE)
     return name
 
 

@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from advisor.domain import FrozenModel
+from advisor.domain import MAX_COUNT, FrozenModel
 from advisor.redact import redact_text
 
 DEFINITIONS: dict[str, str] = {
@@ -144,7 +144,7 @@ class Percentiles(FrozenModel):
     """Percentiles of one metric in ms over a point, with a distribution-free 95 % interval of the SLO's
     percentile (``ci_quantile``: 0.99 unless the SLO judges another, e.g. p90)."""
 
-    count: int = Field(ge=0)
+    count: int = Field(ge=0, le=MAX_COUNT)
     mean: float | None = None
     p50: float | None = None
     p90: float | None = None
@@ -167,13 +167,15 @@ class PointVerdict(StrEnum):
 class LLMPoint(FrozenModel):
     """One open-loop point: offered rate, what was achieved, and every metric under :data:`DEFINITIONS`."""
 
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=MAX_COUNT)
     offered_rps: float = Field(gt=0, allow_inf_nan=False)
     achieved_rps: float = Field(ge=0, allow_inf_nan=False, description="completed requests / window")
     duration_s: float = Field(gt=0)
-    requests: int = Field(ge=0)
-    errors: int = Field(ge=0)
-    unfinished: int = Field(default=0, ge=0, description="still streaming when the point ended (misses)")
+    requests: int = Field(ge=0, le=MAX_COUNT)
+    errors: int = Field(ge=0, le=MAX_COUNT)
+    unfinished: int = Field(
+        default=0, ge=0, le=MAX_COUNT, description="still streaming when the point ended (misses)"
+    )
     ttft_ms: Percentiles
     tpot_ms: Percentiles
     itl_ms: Percentiles
@@ -186,7 +188,9 @@ class LLMPoint(FrozenModel):
     attainment: float = Field(ge=0, le=1)
     send_lag_p99_ms: float = Field(ge=0)
     generator_saturated: bool = False
-    stopped_early: int = Field(default=0, ge=0, description="requests that returned fewer tokens than asked")
+    stopped_early: int = Field(
+        default=0, ge=0, le=MAX_COUNT, description="requests that returned fewer tokens than asked"
+    )
     verdict: PointVerdict
     estimate_passes: bool = Field(
         default=False, description="the percentile estimates alone are within every bound (screening)"
