@@ -93,6 +93,9 @@ def send(
     at: dt.datetime | None = typer.Option(
         None, "--at", help="Act as if it were this time (UTC unless an offset is given); default now."
     ),
+    retry_now: bool = typer.Option(
+        False, "--retry-now", help="Deliver queued messages now, not at their retry time."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Send every report that has come due (once per period), then deliver whatever is queued."""
@@ -115,6 +118,7 @@ def send(
         refresh_traffic=refresh_traffic,
         reports_file=reports,
         fresh=(lambda: _fresh(loaded, scenario, settings)) if recommend else None,
+        retry_now=retry_now,
     )
     if as_json:
         print_json(result.__dict__)
@@ -129,12 +133,21 @@ def send(
                 f"period {result.period}: recommendation {result.recommendation_id}, "
                 f"{result.queued} message(s) queued"
             )
-        else:
+        elif not (result.waiting and not result.failed):  # else the queue is the news (below)
             console.print(
                 f"nothing new due: period {result.period} is already reported; next {result.next_due}"
             )
         for subject in result.sent:
             console.print(f"sent: {subject}", markup=False, highlight=False, soft_wrap=True)
+        if result.waiting and not result.failed:
+            why = f" (last attempt: {result.waiting_error})" if result.waiting_error else ""
+            console.print(
+                f"{result.waiting} message(s) wait in the outbox{why}; next attempt from {result.next_retry}"
+                " (`advisor report send --retry-now` tries them now)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         if result.interrupted:
             warn(
                 f"{result.interrupted} message(s) left mid-delivery by an earlier run are marked unknown,"
@@ -146,7 +159,7 @@ def send(
         raise StorageError(
             f"{len(result.failed)} message(s) stay queued: {error}",
             where=subject,
-            fix=f"retried by the next `advisor report send` from {retry}",
+            fix=f"retried by the next `advisor report send` from {retry}, or at once with --retry-now",
         )
 
 

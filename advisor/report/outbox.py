@@ -133,16 +133,30 @@ def mark_interrupted(store: Store) -> int:
         return cur.rowcount
 
 
-def due(store: Store, now: dt.datetime, scenario: str | None = None) -> list[dict[str, Any]]:
-    """Queued messages whose next attempt has come, oldest first."""
+def due(
+    store: Store, now: dt.datetime, scenario: str | None = None, *, retry_now: bool = False
+) -> list[dict[str, Any]]:
+    """Queued messages whose next attempt has come (every queued one with ``retry_now``), oldest first."""
     sql = (
         "SELECT * FROM report_outbox WHERE status = 'queued'"
-        " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+        " AND (next_attempt_at IS NULL OR next_attempt_at <= ? OR ?)"
     )
-    params: tuple[Any, ...] = (iso(now),)
+    params: tuple[Any, ...] = (iso(now), int(retry_now))
     if scenario is not None:
         sql, params = sql + " AND scenario = ?", (*params, scenario)
     return store.query(sql + " ORDER BY id", params)
+
+
+def waiting(store: Store, now: dt.datetime) -> tuple[int, str | None, str | None]:
+    """Queued messages whose retry time is still to come: how many, the earliest retry, its last error."""
+    rows = store.query(
+        "SELECT next_attempt_at, last_error FROM report_outbox WHERE status = 'queued'"
+        " AND next_attempt_at > ? ORDER BY next_attempt_at",
+        (iso(now),),
+    )
+    if not rows:
+        return 0, None, None
+    return len(rows), str(rows[0]["next_attempt_at"]), rows[0]["last_error"]
 
 
 def claim(store: Store, row_id: int) -> bool:

@@ -86,6 +86,9 @@ class SendResult:
     interrupted: int = 0
     planned: list[dict[str, object]] = field(default_factory=list)  # --dry-run: what would be sent
     next_due: str = ""
+    waiting: int = 0  # queued messages whose retry time is still to come (after this run)
+    next_retry: str | None = None  # the earliest of those retry times
+    waiting_error: str | None = None  # why the first of them failed last
 
 
 def _messages(
@@ -161,11 +164,14 @@ def send(
     refresh_traffic: bool = False,
     reports_file: Path | None = None,
     fresh: Fresh | None = None,
+    retry_now: bool = False,
 ) -> SendResult:
     """Make and deliver the reports of ``scenario`` (read from ``source``) that are due at ``now``.
 
     A due period reports on the latest stored recommendation of the scenario, or on ``fresh()`` (stored in
-    the period's transaction, after the live traffic is re-imported when ``refresh_traffic``).
+    the period's transaction, after the live traffic is re-imported when ``refresh_traffic``). Queued
+    messages are delivered when their retry time has come, or all at once with ``retry_now``; those still
+    waiting are counted in the result, with the earliest retry time.
     """
     config = reports_of(scenario, source, reports_file)
     sender = "advisor@localhost" if dry_run else check_smtp(settings)
@@ -187,7 +193,8 @@ def send(
                 save_recommendation(store, rec)
             result.queued = outbox.record_period(store, scenario.name, key, rec.id, messages, outbox.iso(now))
             result.recommendation_id = rec.id
-        _deliver(store, settings, sender, now, result)
+        _deliver(store, settings, sender, now, result, retry_now=retry_now)
+        result.waiting, result.next_retry, result.waiting_error = outbox.waiting(store, now)
     return result
 
 
@@ -232,8 +239,10 @@ def _refresh(scenario: Scenario, settings: Settings, now: dt.datetime) -> None:
             refresh(spec.traffic.source, spec.traffic.profile, settings, now)
 
 
-def _deliver(store: Store, settings: Settings, sender: str, now: dt.datetime, result: SendResult) -> None:
-    for row in outbox.due(store, now):
+def _deliver(
+    store: Store, settings: Settings, sender: str, now: dt.datetime, result: SendResult, *, retry_now: bool
+) -> None:
+    for row in outbox.due(store, now, retry_now=retry_now):
         if not outbox.claim(store, row["id"]):
             continue
         try:

@@ -130,10 +130,23 @@ def test_an_smtp_outage_keeps_the_messages_and_each_arrives_once_after(tmp_path:
         settings = Settings(home=home, **_smtp_settings(port))
         early = send(Path(DEMO), settings, now=WEEK1_DT + dt.timedelta(seconds=30))
         assert early.sent == [] and box.received == []  # its retry time has not come
+        assert (early.waiting, early.next_retry) == (4, "2026-11-30T09:01:00+00:00")
+        told = run_cli(
+            "report", "send", DEMO, "--recommend", "--at", "2026-11-30T09:00:40Z", env=smtp_env(port)
+        )
+        assert told.code == 0 and box.received == [], told.stderr
+        assert "4 message(s) wait in the outbox" in told.stdout and "Connection refused" in told.stdout
+        assert "2026-11-30T09:01:00" in told.stdout and "--retry-now" in told.stdout
+        assert "nothing new due" not in told.stdout
         back = run_cli(
-            "report", "send", DEMO, "--recommend", "--at", "2026-11-30T09:02:00Z", env=smtp_env(port)
+            "report", "send", DEMO, "--retry-now", "--at", "2026-11-30T09:00:50Z", env=smtp_env(port)
         )
         assert back.code == 0, back.stderr
+        assert len(box.received) == 4 and back.stdout.count("sent: ") == 4
+        again = run_cli(
+            "report", "send", DEMO, "--retry-now", "--at", "2026-11-30T09:00:55Z", env=smtp_env(port)
+        )
+        assert again.code == 0 and "sent: " not in again.stdout and "nothing new due" in again.stdout
         assert len(box.received) == 4
         assert send(Path(DEMO), settings, now=WEEK1_DT + dt.timedelta(hours=1)).sent == []
         assert len(box.received) == 4
