@@ -220,6 +220,7 @@ def test_importing_the_harness_never_imports_locust() -> None:
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.load  # a capacity under a p99 from three Locust processes: beside other tests it found none
 def test_cli_measures_a_running_endpoint_with_locust_workers(
     synthetic_server: StartServer, tmp_path: Path
 ) -> None:
