@@ -119,7 +119,7 @@ def run(
     slo_tpot_p99_ms: llm.Tpot = None, slo_e2e_p99_ms: llm.E2e = None, slo_attainment: llm.Attain = None,
     slo_percentile: llm.Pct = 99.0, burstiness: llm.Burst = 1.0, per_bucket: llm.PerBucket = False,
     min_bucket_share: llm.MinShare = 0.02, max_buckets: llm.MaxBuckets = 8, start_rps: llm.StartRps = None,
-    replay: llm.Replay = False, time_scale: llm.TimeScale = 1.0,
+    fixed_schedule: llm.FixedSchedule = False, time_scale: llm.TimeScale = 1.0,
 ) -> None:  # fmt: skip
     """Capacity on each shape under the SLO (p99 latency; an LLM's TTFT/TPOT); points stored as measured."""
     settings: Settings = ctx.obj
@@ -128,7 +128,7 @@ def run(
         api, input_tokens, output_tokens, input_stddev, output_stddev, input_range, output_range, dataset,
         slo_ttft_p99_ms, slo_tpot_p99_ms, slo_e2e_p99_ms, slo_attainment, slo_percentile, burstiness,
         per_bucket, min_bucket_share, max_buckets, start_rps, max_points, resolution, warmup_s, window_s,
-        workers, replay, time_scale,
+        workers, fixed_schedule, time_scale,
     )  # fmt: skip
     if args.given or (endpoint is None and server_cmd is None and _is_llm(model)):
         opts = dict(max_error_rate=max_error_rate, model_option=model_option, request_path=request_path,

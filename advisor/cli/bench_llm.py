@@ -85,14 +85,14 @@ MaxBuckets = Annotated[
     int, typer.Option("--max-buckets", help="At most this many buckets.", rich_help_panel=_P)
 ]
 StartRps = Annotated[float | None, typer.Option("--start-rps", help="First rate to try.", rich_help_panel=_P)]
-Replay = Annotated[
+FixedSchedule = Annotated[
     bool,
     typer.Option(
-        "--replay", help="Send --dataset's requests at their own times (one point).", rich_help_panel=_P
+        "--fixed-schedule", help="Send --dataset's requests at their own times.", rich_help_panel=_P
     ),
 ]
 TimeScale = Annotated[
-    float, typer.Option("--time-scale", help="--replay this many times faster.", rich_help_panel=_P)
+    float, typer.Option("--time-scale", help="--fixed-schedule this many times faster.", rich_help_panel=_P)
 ]
 
 LLM_FLAGS = (
@@ -132,7 +132,7 @@ class LLMArgs:
     warmup_s: float | None = None
     window_s: float | None = None
     workers: int = 0  # generator processes (bench run --workers; 0 and 1: this process)
-    replay: bool = False
+    fixed_schedule: bool = False
     time_scale: float = 1.0
 
     @property
@@ -218,10 +218,10 @@ def _range(text: str, flag: str) -> tuple[int, int]:
 
 def sizes_of(args: LLMArgs) -> tuple[SizeSpec, SizeSampler, TokenTrace | None]:
     """The request-size distribution the flags describe (checked), its sampler, and the trace if any."""
-    if args.replay and (args.dataset is None or args.per_bucket):
+    if args.fixed_schedule and (args.dataset is None or args.per_bucket):
         raise InputError(
-            "--replay sends one trace's requests at their own times",
-            where="--replay",
+            "--fixed-schedule sends one trace's requests at their own times",
+            where="--fixed-schedule",
             fix="give --dataset TRACE, without --per-bucket",
         )
     if not (math.isfinite(args.time_scale) and 0 < args.time_scale <= 10_000):
@@ -237,11 +237,11 @@ def sizes_of(args: LLMArgs) -> tuple[SizeSpec, SizeSampler, TokenTrace | None]:
                 "--dataset gives the sizes", where="--dataset", fix="drop --input-*/--output-* or --dataset"
             )
         trace = read_token_trace(args.dataset)
-        if args.replay and trace.arrival_s is None:
+        if args.fixed_schedule and trace.arrival_s is None:
             raise InputError(
-                f"{args.dataset.name} has no arrival times to replay",
-                where="--replay",
-                fix="replay a trace with a TIMESTAMP (Azure) or Timestamp (BurstGPT) column",
+                f"{args.dataset.name} has no arrival times to send on",
+                where="--fixed-schedule",
+                fix="give a trace with a TIMESTAMP (Azure) or Timestamp (BurstGPT) column",
             )
         spec = SizeSpec(kind="trace", trace=args.dataset.name)
         return spec, SizeSampler(kind="trace", trace=trace), trace
@@ -333,9 +333,9 @@ def measure_all(
     from advisor.bench.results import new_run_id
 
     spec, sampler, trace = sizes_of(args)
-    if args.replay and trace is not None:
-        one = _replay(settings, target_url, args, trace, spec, label, shape, slo, quick, model_name, headers)
-        return [one]
+    if args.fixed_schedule and trace is not None:
+        at = (target_url, args, trace, spec, label, shape, slo, quick, model_name, headers)
+        return [_fixed_schedule(settings, *at)]
     if args.per_bucket and trace is None:
         raise InputError("--per-bucket needs --dataset", where="--per-bucket", fix="pass a token trace")
     api = api_of(args, target_url)
@@ -364,19 +364,19 @@ def measure_all(
     return out
 
 
-def _replay(
+def _fixed_schedule(
     settings: Settings, url: str, args: LLMArgs, trace: TokenTrace, spec: SizeSpec, label: str, shape: str,
     slo: LLMSLO, quick: bool, model_name: str | None, headers: dict[str, str],
 ) -> LLMCapacity:  # fmt: skip
-    """``bench run --replay``: the trace at its own times against the server, one point, stored."""
+    """``bench run --fixed-schedule``: the trace at its own times against the server, one point, stored."""
     from advisor.bench.llm.client import Target, calibrate, run_loop
-    from advisor.bench.llm.replay import replay_trace
+    from advisor.bench.llm.schedule import send_schedule
     from advisor.bench.results import new_run_id
 
     target = Target(url=url, api=api_of(args, url), model_name=model_name, headers=headers)
     builder, warnings = run_loop(calibrate(target))
     with Store(settings.db_path) as store:
-        return replay_trace(
+        return send_schedule(
             store, target, trace, model=label, shape=shape, run_id=new_run_id(), slo=slo, sizes=spec,
             builder=builder, config=config_of(args, quick), time_scale=args.time_scale,
             window_s=args.window_s, warnings=warnings,

@@ -87,8 +87,8 @@ def capacity_sentence(result: LLMCapacity, *, symbols: bool = False) -> str:
         if result.capacity_high_rps is not None:
             state = "undecided" if result.capacity_undecided else "failed"
             cap += f" ({result.capacity_high_rps:.4g} req/s {state})"
-        if result.replay_time_scale is not None:
-            cap += " (lower bound: the SLO held under the replayed trace)"
+        if result.schedule_time_scale is not None:
+            cap += " (lower bound: the SLO held under the trace's own schedule)"
         elif result.lower_bound:
             cap += " (lower bound: the generator capped it)"
         tokens = (

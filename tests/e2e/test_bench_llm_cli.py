@@ -81,7 +81,10 @@ def test_a_burstgpt_style_trace_drops_failed_requests(tmp_path: Path) -> None:
         (["--model", "tabular"], ["--slo-p99-ms"]),
         (["--model", "tiny-llm", "--slo-tpot-p99-ms", "50", "--start-rps", "-1"], ["--start-rps"]),
         (["--model", "tiny-llm", "--slo-tpot-p99-ms", "50", "--burstiness", "0"], ["--burstiness"]),
-        (["--model", "tiny-llm", "--slo-tpot-p99-ms", "50", "--replay"], ["--replay", "--dataset"]),
+        (
+            ["--model", "tiny-llm", "--slo-tpot-p99-ms", "50", "--fixed-schedule"],
+            ["--fixed-schedule", "--dataset"],
+        ),
     ],
 )
 def test_bad_llm_input_is_one_line_before_anything_starts(args: list[str], needles: list[str]) -> None:
@@ -99,18 +102,18 @@ def test_a_dataset_with_fixed_sizes_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("header", "row", "extra", "needles"),
     [
-        ("ContextTokens,GeneratedTokens", "10,20", [], ["--replay", "no arrival times"]),
+        ("ContextTokens,GeneratedTokens", "10,20", [], ["--fixed-schedule", "no arrival times"]),
         ("TIMESTAMP,ContextTokens,GeneratedTokens", "2023-11-16 18:15:46.68,10,20", ["--time-scale", "0"],
          ["--time-scale"]),
     ],
 )  # fmt: skip
-def test_a_replay_needs_arrival_times_and_a_speed_up(
+def test_a_fixed_schedule_needs_arrival_times_and_a_speed_up(
     tmp_path: Path, header: str, row: str, extra: list[str], needles: list[str]
 ) -> None:
     trace = tmp_path / "t.csv"
     trace.write_text(f"{header}\n{row}\n")
     out = run_cli("bench", "run", "--model", "tiny-llm", "--slo-tpot-p99-ms", "50", "--dataset", str(trace),
-                  "--replay", *extra)  # fmt: skip
+                  "--fixed-schedule", *extra)  # fmt: skip
     assert_one_line_error(out, *needles)
 
 

@@ -92,10 +92,10 @@ def test_a_stream_in_flight_counts_its_first_token_not_its_age() -> None:
     assert all(len(r.chunk_s) == 1 for r in cut)  # the first token came, the second was still to come
 
 
-def test_bench_run_replay_sends_the_trace_at_its_own_times_with_its_own_sizes(tmp_path: Path) -> None:
-    """``--replay --time-scale 2``: 40 requests of a 4 s Azure-format trace, sent over 2 s in trace order,
-    each asking for its own output length; the first 0.5 s are warm-up; one point, judged against the SLO (at
-    p50: 29 requests cannot bound a p99)."""
+def test_bench_run_fixed_schedule_sends_the_trace_at_its_own_times_with_its_own_sizes(tmp_path: Path) -> None:
+    """``--fixed-schedule --time-scale 2``: 40 requests of a 4 s Azure-format trace, sent over 2 s in trace
+    order, each asking for its own output length; the first 0.5 s are warm-up; one point, judged against the
+    SLO (at p50: 29 requests cannot bound a p99)."""
     rng = np.random.default_rng(5)
     offsets = np.sort(rng.uniform(0.0, 4.0, size=40))
     offsets[0] = 0.0
@@ -110,7 +110,7 @@ def test_bench_run_replay_sends_the_trace_at_its_own_times_with_its_own_sizes(tm
     with ScriptedServer(script) as server:
         out = run_cli(
             "bench", "run", "--endpoint", server.url + "/v1/chat/completions", "--dataset", str(trace),
-            "--replay", "--time-scale", "2", "--warmup-s", "0.5", "--slo-ttft-p99-ms", "1000",
+            "--fixed-schedule", "--time-scale", "2", "--warmup-s", "0.5", "--slo-ttft-p99-ms", "1000",
             "--slo-tpot-p99-ms", "500", "--slo-percentile", "50", "--json", "--quiet", timeout=120,
         )  # fmt: skip
     assert out.code == 0, out.stderr[-2000:]
@@ -124,6 +124,6 @@ def test_bench_run_replay_sends_the_trace_at_its_own_times_with_its_own_sizes(tm
     window = int(np.sum(offsets / 2 >= 0.5))
     (point,) = result["points"]
     assert point["requests"] == window and point["verdict"] == "pass"
-    assert result["replay_time_scale"] == 2 and result["lower_bound"] is True
+    assert result["schedule_time_scale"] == 2 and result["lower_bound"] is True
     assert result["capacity_rps"] == pytest.approx(point["offered_rps"])
-    assert "trace replay" in result["reason"]
+    assert "fixed schedule" in result["reason"]

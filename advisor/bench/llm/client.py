@@ -83,7 +83,7 @@ def arrival_times(
     would offer ±5 % (one standard deviation) around it, and a point near capacity would be judged at a load
     it never saw. With ``burstiness`` other than 1, Gamma gaps (shape = burstiness, vLLM's ``--burstiness``)
     scaled to span the window. With ``trace_s``, the trace's own arrival offsets divided by ``time_scale``
-    (2.0 replays twice as fast).
+    (2.0 sends twice as fast).
     """
     if trace_s is not None:
         times = np.asarray(trace_s, dtype=float) / time_scale

@@ -239,10 +239,10 @@ class LLMCapacity(FrozenModel):
     input_tokens_per_s: float = Field(default=0.0, ge=0, description="at capacity")
     output_tokens_per_s: float = Field(default=0.0, ge=0, description="at capacity")
     lower_bound: bool = Field(
-        default=False, description="a lower bound: the generator capped it, or a trace replay met the SLO"
+        default=False, description="a lower bound: the generator capped it, or a fixed schedule met the SLO"
     )
-    replay_time_scale: float | None = Field(
-        default=None, gt=0, description="a trace replayed at its own times, this many times faster"
+    schedule_time_scale: float | None = Field(
+        default=None, gt=0, description="a fixed schedule (a trace at its own times), this many times faster"
     )
     reason: str = ""
     points: list[LLMPoint] = Field(default_factory=list)

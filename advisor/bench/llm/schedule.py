@@ -1,14 +1,17 @@
-"""Trace replay: a token trace's requests sent at their own times, each with its own sizes, as one point.
+"""A fixed schedule: a token trace's requests sent at their own times, each with its own sizes, as one point.
+
+(AIPerf's name for it is ``--fixed-schedule``. "Replay" in advisor means the cost model's replay of a plan:
+``docs/glossary.md``.)
 
 The capacity search (:mod:`advisor.bench.llm.runner`) offers Poisson arrivals at chosen rates with sizes drawn
-from a distribution. A replay answers another question: *does this server meet the SLO under this day's real
-traffic*, bursts and size mix as they came. The trace's requests (sorted by arrival, offsets from the first)
-are sent in order at ``offset / time_scale`` (``time_scale`` 2 replays twice as fast: twice the rate, the same
-bursts), each with its own input and output tokens; the first ``warmup_s`` are sent and not measured, and
-``window_s`` (when given) cuts the replay after that many seconds. The point is judged like any other (TTFT
-and TPOT percentiles with their intervals, errors as misses); the result's ``capacity_rps`` is the replay's
-mean rate when the SLO held (a lower bound on the capacity for this traffic: ``lower_bound`` is set) and 0
-when it did not.
+from a distribution. A fixed schedule answers another question: *does this server meet the SLO under this
+day's real traffic*, bursts and size mix as they came. The trace's requests (sorted by arrival, offsets from
+the first) are sent in order at ``offset / time_scale`` (``time_scale`` 2 sends twice as fast: twice the
+rate, the same bursts), each with its own input and output tokens; the first ``warmup_s`` are sent and not
+measured, and ``window_s`` (when given) cuts the schedule after that many seconds. The point is judged like
+any other (TTFT and TPOT percentiles with their intervals, errors as misses); the result's ``capacity_rps``
+is the schedule's mean rate when the SLO held (a lower bound on the capacity for this traffic:
+``lower_bound`` is set) and 0 when it did not.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from advisor.store import Store
 from advisor.traffic.tokens import TokenTrace
 
 
-def replay_arrivals(
+def schedule_arrivals(
     trace: TokenTrace,
     target: Target,
     builder: PromptBuilder,
@@ -40,9 +43,9 @@ def replay_arrivals(
     """The trace's requests as arrivals at ``offset / time_scale``, cut after ``warmup_s + window_s``."""
     if trace.arrival_s is None:
         raise InputError(
-            f"{trace.path.name} has no arrival times to replay",
+            f"{trace.path.name} has no arrival times to send on",
             where=str(trace.path),
-            fix="replay a trace with a TIMESTAMP (Azure) or Timestamp (BurstGPT) column, or drop --replay",
+            fix="give a trace with a TIMESTAMP (Azure) or Timestamp (BurstGPT) column",
         )
     horizon = np.inf if window_s is None else warmup_s + window_s
     times = arrival_times(0.0, horizon, seed=0, trace_s=trace.arrival_s, time_scale=time_scale)
@@ -58,7 +61,7 @@ def replay_arrivals(
     ]
 
 
-def replay_trace(
+def send_schedule(
     store: Store | None,
     target: Target,
     trace: TokenTrace,
@@ -74,23 +77,23 @@ def replay_trace(
     window_s: float | None = None,
     warnings: list[str] | None = None,
 ) -> LLMCapacity:
-    """Replay ``trace`` against a running server as one point; the result is stored before and after."""
+    """Send ``trace`` on its own schedule to a running server as one point; stored before and after."""
     started = time.monotonic()
-    arrivals = replay_arrivals(
+    arrivals = schedule_arrivals(
         trace, target, builder, time_scale=time_scale, warmup_s=config.warmup_s, window_s=window_s
     )
     window = [a.offset_s for a in arrivals if a.in_window]
     if len(window) < 2:
         raise InputError(
-            f"the replay's measured window holds {len(window)} requests",
-            where="--replay",
+            f"the schedule's measured window holds {len(window)} requests",
+            where="--fixed-schedule",
             fix="give a longer --window-s, a shorter --warmup-s, or a larger --time-scale",
         )
     span = window[-1] - window[0]
     rate = (len(window) - 1) / span if span > 0 else float(len(window))
     result = LLMCapacity(
         run_id=run_id, model=model, shape=shape, api=target.api, status="running", slo=slo, sizes=sizes,
-        capacity_rps=0.0, replay_time_scale=time_scale, warnings=list(warnings or []),
+        capacity_rps=0.0, schedule_time_scale=time_scale, warnings=list(warnings or []),
     )  # fmt: skip
     _save(store, result, target)
     try:
@@ -119,7 +122,7 @@ def replay_trace(
             "points": [point],
             "capacity_rps": rate if held else 0.0,
             "lower_bound": held,
-            "reason": f"trace replay, {how}: the SLO {verdict} at {rate:.3g} requests/s",
+            "reason": f"fixed schedule, {how}: the SLO {verdict} at {rate:.3g} requests/s",
             "input_tokens_per_s": point.input_tokens_per_s if held else 0.0,
             "output_tokens_per_s": point.output_tokens_per_s if held else 0.0,
             "wall_s": round(time.monotonic() - started, 1),
