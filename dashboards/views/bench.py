@@ -26,11 +26,15 @@ NO_RUNS_HINT = (
 def _chart(points, results) -> go.Figure:  # type: ignore[no-untyped-def]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.06)
     for (run_id, shape), pts in points.groupby(["run_id", "shape"], sort=False):
-        pts = pts.sort_values("achieved_rps")
+        # drawn in offered-rate order (the closed-loop probe at what it achieved): over capacity a server
+        # completes less than it is offered, and an achieved-rate order zigzags the curve
+        pts = pts.assign(offered=pts["target_rps"].fillna(pts["achieved_rps"])).sort_values(
+            "offered", kind="stable"
+        )
         label = f"{shape} ({run_id[-6:]})"
         fig.add_trace(
             go.Scatter(
-                x=pts["target_rps"].fillna(pts["achieved_rps"]),
+                x=pts["offered"],
                 y=pts["p99_ms"],
                 mode="lines+markers",
                 name=f"p99 {label}",
@@ -40,7 +44,7 @@ def _chart(points, results) -> go.Figure:  # type: ignore[no-untyped-def]
         )
         fig.add_trace(
             go.Scatter(
-                x=pts["target_rps"].fillna(pts["achieved_rps"]),
+                x=pts["offered"],
                 y=pts["p50_ms"],
                 mode="lines",
                 line={"dash": "dot"},
@@ -51,7 +55,7 @@ def _chart(points, results) -> go.Figure:  # type: ignore[no-untyped-def]
         )
         fig.add_trace(
             go.Scatter(
-                x=pts["target_rps"].fillna(pts["achieved_rps"]),
+                x=pts["offered"],
                 y=pts["generator_cpu_pct"],
                 mode="lines+markers",
                 name=f"generator CPU {label}",

@@ -134,6 +134,9 @@ def test_the_bench_page_plots_runs_against_the_slo_and_exports_csv(demo: advisor
     (fig,) = plotly_figures(at)
     names = [t["name"] for t in fig["data"]]
     assert any(n.startswith("p99 c7a.large") for n in names) and any("generator CPU" in n for n in names)
+    for trace in fig["data"]:  # each curve in offered-rate order, though the saturated point achieved less
+        xs = values(trace, "x")
+        assert xs == sorted(xs), (trace["name"], xs)
     lines = [s for s in fig["layout"]["shapes"]]
     assert {round(s["y0"], 3) for s in lines if s["type"] == "line" and s["y0"] == s["y1"]} == {100.0}
     assert {round(s["x0"], 3) for s in lines if s["x0"] == s["x1"]} == {120.0, 95.0}
