@@ -39,11 +39,12 @@ with dashkit.page_errors():
             }
             for name, usd in t.baselines_usd_per_month.items()
         ]
+        # the reference every saving above is taken from: its own cell stays empty, not "saves 0 %"
         rows.append(
             {
                 "plan": "recommended",
                 "usd_per_month": t.recommended_usd_per_month,
-                "recommended_saves_pct": 0.0,
+                "recommended_saves_pct": None,
             }
         )
         st.dataframe(

@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import advisor
@@ -69,6 +70,9 @@ def test_the_overview_shows_the_stored_totals(demo: advisor.Recommendation) -> N
     shown = dict(zip(baselines["plan"], baselines["usd_per_month"], strict=True))
     assert shown["static_peak"] == pytest.approx(t.baselines_usd_per_month["static_peak"])
     assert shown["recommended"] == pytest.approx(t.recommended_usd_per_month)
+    saves = dict(zip(baselines["plan"], baselines["recommended_saves_pct"], strict=True))
+    assert pd.isna(saves["recommended"])  # the reference row: no "recommended saves 0 %"
+    assert saves["today"] == pytest.approx(t.savings_vs_current_pct)
     assert list(models["model"]) == [m.model for m in demo.models]
     assert models["recommended_usd_per_month"].sum() == pytest.approx(t.recommended_usd_per_month)
     assert set(texts(at, "warning")) == set(demo.warnings)
