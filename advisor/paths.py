@@ -91,12 +91,12 @@ def read_text(path: Path, what: str) -> str:
     return text.lstrip("\ufeff")
 
 
+class _NotJson(ValueError):
+    """A NaN or ±Infinity literal (what ``json.loads`` accepts and JSON does not)."""
+
+
 def _no_constant(literal: str) -> Any:
     raise _NotJson(literal)
-
-
-class _NotJson(ValueError):
-    pass
 
 
 def parse_json(text: str, where: str, what: str) -> Any:

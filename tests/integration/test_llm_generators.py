@@ -25,14 +25,24 @@ def _arrivals(target: Target, rate: float, duration_s: float, warmup_s: float) -
     ]
 
 
+def _send(
+    script: Script, api: Api, *, rate: float, duration_s: float, warmup_s: float, processes: int,
+    drain_s: float, slo: LLMSLO,
+) -> tuple[PointRun, list[Arrival]]:  # fmt: skip
+    """One point of Poisson arrivals to a scripted server, from ``processes`` generator processes."""
+    route = "/v1/chat/completions" if api is Api.CHAT else "/v1/completions"
+    with ScriptedServer(script) as server:
+        target = Target(url=server.url + route, api=api)
+        arrivals = _arrivals(target, rate=rate, duration_s=duration_s, warmup_s=warmup_s)
+        with Generators(processes=processes) as generators:
+            return generators.run(target, arrivals, drain_s=drain_s, slo=slo), arrivals
+
+
 def test_two_generator_processes_send_every_arrival_once_and_merge_their_records() -> None:
     script = Script(chunk_ms=[2.0, 4.0])
-    with ScriptedServer(script) as server:
-        target = Target(url=server.url + "/v1/chat/completions", api=Api.CHAT)
-        arrivals = _arrivals(target, rate=40.0, duration_s=3.0, warmup_s=0.5)
-        before = time.monotonic()
-        with Generators(processes=2) as generators:
-            run = generators.run(target, arrivals, drain_s=5.0, slo=LLMSLO(ttft_p99_ms=10_000.0))
+    before = time.monotonic()
+    run, arrivals = _send(script, Api.CHAT, rate=40.0, duration_s=3.0, warmup_s=0.5, processes=2, drain_s=5.0,
+                          slo=LLMSLO(ttft_p99_ms=10_000.0))  # fmt: skip
     prompts = [body["messages"][0]["content"] for body in script.seen]
     assert sorted(prompts) == sorted(json.loads(a.body)["messages"][0]["content"] for a in arrivals)
     window = [a for a in arrivals if a.in_window]
@@ -48,11 +58,8 @@ def test_two_generator_processes_send_every_arrival_once_and_merge_their_records
 
 def test_an_early_stop_in_one_process_ends_the_point_in_all() -> None:
     script = Script(status=500)
-    with ScriptedServer(script) as server:
-        target = Target(url=server.url + "/v1/completions", api=Api.COMPLETIONS)
-        arrivals = _arrivals(target, rate=40.0, duration_s=20.0, warmup_s=0.0)
-        with Generators(processes=2) as generators:
-            run = generators.run(target, arrivals, drain_s=5.0, slo=LLMSLO(ttft_p99_ms=10_000.0))
+    run, arrivals = _send(script, Api.COMPLETIONS, rate=40.0, duration_s=20.0, warmup_s=0.0, processes=2,
+                          drain_s=5.0, slo=LLMSLO(ttft_p99_ms=10_000.0))  # fmt: skip
     assert run.stopped_early == "too many errors"
     assert len(script.seen) < len(arrivals) / 2  # neither process sent the rest of its 20 s of arrivals
     assert len(run.records) == len(script.seen)  # every request sent, whichever process sent it
@@ -80,12 +87,8 @@ def test_a_stream_in_flight_counts_its_first_token_not_its_age() -> None:
     """First tokens come at once and the streams go on for 600 ms: at each stop check many are in flight,
     older than the 100 ms TTFT bound but long past their first token. The point is not stopped, and a stream
     cut off at the end keeps its TTFT."""
-    script = Script(chunk_ms=[5.0, 600.0])
-    with ScriptedServer(script) as server:
-        target = Target(url=server.url + "/v1/chat/completions", api=Api.CHAT)
-        arrivals = _arrivals(target, rate=20.0, duration_s=3.0, warmup_s=0.5)
-        with Generators(processes=1) as generators:
-            run = generators.run(target, arrivals, drain_s=0.2, slo=LLMSLO(ttft_p99_ms=100.0))
+    run, _ = _send(Script(chunk_ms=[5.0, 600.0]), Api.CHAT, rate=20.0, duration_s=3.0, warmup_s=0.5,
+                   processes=1, drain_s=0.2, slo=LLMSLO(ttft_p99_ms=100.0))  # fmt: skip
     assert run.stopped_early == ""
     cut = [r for r in run.records if not r.ok]
     assert cut and all(r.error is None and r.chunk_s and r.sent_s >= r.intended_s for r in cut)
