@@ -22,6 +22,7 @@ from advisor.optimize.rightsize.outcome import ModelOutcome, Served
 from advisor.optimize.rightsize.search_types import Evaluated
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.deployment import Placement
+from advisor.recommendation.levers import Lever, LeverSaving, with_commitment
 from advisor.recommendation.model import (
     Action,
     Alternative,
@@ -63,10 +64,11 @@ def build_document(
     pools = node_pools(specs, plans, fleet.packing, scenario.cluster, catalog, held)
     totals = fleet_totals(models, fleet.packing)
     if fleet.commitment is not None:
+        saving = fleet.commitment.savings_usd_per_month
         totals = totals.model_copy(
             update={
-                "with_commitment_usd_per_month": totals.recommended_usd_per_month
-                - fleet.commitment.savings_usd_per_month
+                "with_commitment_usd_per_month": totals.recommended_usd_per_month - saving,
+                "savings_by_lever": with_commitment(totals.savings_by_lever, saving),
             }
         )
     served = [m for m in models if m.action is not Action.CANNOT_RECOMMEND]
@@ -117,6 +119,13 @@ def _model_rec(
         )
     best, churn = o.best, decision.churn
     rec_usd = best.usd_per_month
+    pooling = fleet.pooling_share_usd_per_month.get(inputs.name, 0.0)
+    levers = []
+    if decision.action in (Action.CHANGE, Action.NEW) and o.levers:
+        pooled = LeverSaving(
+            lever=Lever.INSTANCE_SHARING, usd_per_month=pooling, usd_per_month_after=rec_usd - pooling
+        )
+        levers = [*o.levers, pooled]
     if current is not None:
         current = current.model_copy(update={"savings_pct": savings_pct(current.usd_per_month, rec_usd)})
     return ModelRecommendation(
@@ -130,7 +139,8 @@ def _model_rec(
         baselines=list(o.baselines),
         savings_vs_current_pct=current.savings_pct if current is not None else None,
         churn=churn,
-        pooling_savings_usd_per_month=fleet.pooling_share_usd_per_month.get(inputs.name, 0.0),
+        pooling_savings_usd_per_month=pooling,
+        savings_by_lever=levers,
         alternatives=[_alternative(e) for e in o.alternatives],
         platform_costs=platform_costs(best, o.alternatives, catalog),
         **common,

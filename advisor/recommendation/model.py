@@ -34,6 +34,7 @@ from advisor.domain import Platform
 from advisor.errors import NotFoundError
 from advisor.platforms.targets import DeployTarget
 from advisor.recommendation.deployment import Deployment, NodePool, Placement
+from advisor.recommendation.levers import LeverSaving
 from advisor.recommendation.plan import CapacityProvenance, Plan, ScalingAlgorithm
 from advisor.recommendation.pools import Pool
 from advisor.recommendation.scaling import Balancing
@@ -239,6 +240,11 @@ class ModelRecommendation(_Out):
         "changes (or is new), what runs today when the change is held back or cannot be recommended; None "
         "when neither is known. The totals are the sum of these; every surface shows this figure",
     )
+    savings_by_lever: list[LeverSaving] = Field(
+        default_factory=list,
+        description="the saving against today split by lever, in the order of advisor.recommendation.levers; "
+        "sums to current − effective cost; empty when the model keeps what runs today or has nothing today",
+    )
     alternatives: list[Alternative] = Field(default_factory=list)
     platform_costs: list[PlatformCost] = Field(
         default_factory=list,
@@ -324,6 +330,11 @@ class Totals(_Out):
         default=None, description="that bound ÷ the recommended plans' cost"
     )
     with_commitment_usd_per_month: float | None = None
+    savings_by_lever: list[LeverSaving] = Field(
+        default_factory=list,
+        description="the models' levers summed: the in-total parts sum to current − recommended for the "
+        "models with a current deployment; the Savings Plan follows, apart (in_total false)",
+    )
 
 
 class Provenance(_Out):

@@ -6,11 +6,13 @@
   ``ModelRecommendation.effective_usd_per_month``; :func:`advisor.recommendation.migrate.load_document`
   fills it in documents stored before the field existed. Surfaces read the field, never this function.
 - :func:`fleet_totals`: every fleet figure is a sum of per-model figures already in the document; a
-  baseline has a fleet total only where every planned model has one.
+  baseline has a fleet total only where every planned model has one; the fleet's savings by lever are
+  the models' summed (:func:`advisor.recommendation.levers.fleet_levers`).
 """
 
 from __future__ import annotations
 
+from advisor.recommendation.levers import fleet_levers
 from advisor.recommendation.model import Action, ModelRecommendation, PackingSummary, Totals
 
 
@@ -62,6 +64,7 @@ def fleet_totals(models: list[ModelRecommendation], packing: PackingSummary | No
     all_floors = bool(floors) and all(f is not None for f in floors)
     floor = sum(f for f in floors if f is not None)
     held = [m for m in models if m.action is Action.KEEP_CURRENT and m.churn is not None]
+    levers = fleet_levers([m.savings_by_lever for m in with_current], cur)
     return Totals(
         recommended_usd_per_month=rec,
         held_back_savings_usd_per_month=sum(max(m.churn.savings_usd_per_month, 0.0) for m in held if m.churn),
@@ -76,6 +79,7 @@ def fleet_totals(models: list[ModelRecommendation], packing: PackingSummary | No
         efficiency=bound / cost if cost > 0 else None,
         floor_bound_usd_per_month=floor if all_floors else None,
         floor_efficiency=floor / cost if all_floors and cost > 0 else None,
+        savings_by_lever=levers,
     )
 
 

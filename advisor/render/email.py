@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from advisor.render.levers import LEVER_LABELS, lever_amount
+from advisor.render.markdown import baseline_label
 from advisor.render.numbers import signed_usd, usd
 from advisor.render.report import ModelLine, ReportContent
 from advisor.scenario.reports import FLEET
@@ -106,6 +108,9 @@ def render_report(content: ReportContent) -> RenderedReport:
         "usd": usd,
         "signed": signed,
         "risk": risk,
+        "lever_label": LEVER_LABELS.__getitem__,
+        "lever_amount": lever_amount,
+        "baseline_label": baseline_label,
         "chart_cid": cid,
         "version": __version__,
     }

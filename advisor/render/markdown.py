@@ -8,18 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from advisor.recommendation.levers import Lever, total_saving
 from advisor.recommendation.model import Action, Comparison, ModelRecommendation, Recommendation
 from advisor.recommendation.scaling import ScheduledMinimum
 from advisor.render.headline import headline
+from advisor.render.levers import LEVER_LABELS, METHOD, lever_amount, lever_table
 from advisor.render.numbers import pct, usd
 from advisor.render.words import platform_choice
 
 BASELINE_LABELS = {
     "current": "today",
-    "static_peak": "static on-demand peak",
-    "sagemaker_target_tracking": "SageMaker",
-    "fargate_target_tracking": "Fargate",
+    "static_peak": "static on-demand at peak",
+    "sagemaker_target_tracking": "SageMaker (target tracking)",
+    "fargate_target_tracking": "Fargate (target tracking)",
 }
+
+
+def baseline_label(name: str) -> str:
+    """A comparison's name in words (``static_peak`` → "static on-demand at peak"); others as they are."""
+    return BASELINE_LABELS.get(name, name.replace("_", " "))
 
 
 def plan_cells(m: ModelRecommendation) -> list[str]:
@@ -137,6 +144,7 @@ def recommendation_markdown(rec: Recommendation) -> str:
     out += [""]
     if (pooled := pooling_note(rec)) is not None:
         out += [pooled, ""]
+    out += _lever_section(rec)
     if t.efficiency is not None:
         out.append(
             f"Efficiency against the fluid lower bound ({usd(t.fluid_bound_usd_per_month)}/month): "
@@ -187,6 +195,25 @@ def recommendation_markdown(rec: Recommendation) -> str:
         f"- replay seed {rec.provenance.seed}; advisor {rec.provenance.advisor_version}",
     ]
     return "\n".join(out) + "\n"
+
+
+def _lever_section(rec: Recommendation) -> list[str]:
+    """Where the saving against today comes from: the fleet's levers, then each model's."""
+    levers = rec.totals.savings_by_lever
+    if not levers:
+        return []
+    total = total_saving(levers)
+    rows = []
+    for p in levers:
+        share = f"{p.usd_per_month / total:.1%}" if p.in_total and abs(total) > 0.005 else "—"
+        rows.append([LEVER_LABELS[p.lever], lever_amount(p), share])
+        if p.lever is Lever.INSTANCE_SHARING:
+            rows.append(["**saving against today**", f"**{usd(total)}**", "100.0%"])
+    out = ["## Savings by lever", "", f"Against today ({METHOD}):", ""]
+    out += _table(["lever", "$/month", "share of the saving"], rows)
+    header, per_model = lever_table(rec)
+    out += ["", *_table(header, per_model), ""]
+    return out
 
 
 def _platform_sections(rec: Recommendation) -> list[str]:

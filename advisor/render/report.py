@@ -8,7 +8,9 @@ deployments cost at the same traffic. The change against the previous report is 
 model: traffic (requests per month), the plan (platform, shape, bounds, purchase mix) and prices (the
 sources behind the model's cost). The **top actions** are the three largest monthly savings among the
 team's changes, each with its SLO risk. Alerts: a spend change of at least ``alerts.spend_change_pct``
-against the previous report, and the highest budget threshold the projected cost reaches.
+against the previous report, and the highest budget threshold the projected cost reaches. **Where the
+saving comes from**: the saving against today by lever, the fleet's as the document stores them, a team's
+its models' summed (:func:`advisor.recommendation.levers.fleet_levers`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from advisor.recommendation.levers import LeverSaving, fleet_levers
 from advisor.recommendation.model import ModelRecommendation, Recommendation
 from advisor.render.numbers import usd
 from advisor.scenario.reports import FLEET, ReportsConfig
@@ -78,6 +81,7 @@ class ReportContent:
     link: str | None
     prices_as_of: str
     teams: list[tuple[str, float, float | None]] = field(default_factory=list)  # fleet: (team, usd, today)
+    levers: list[LeverSaving] = field(default_factory=list)  # the saving against today by lever
 
     @property
     def delta_usd(self) -> float | None:
@@ -271,7 +275,18 @@ def build_report(
         ]
         if team == FLEET
         else [],
+        levers=_levers(rec, chosen, today, team),
     )
+
+
+def _levers(
+    rec: Recommendation, chosen: list[ModelRecommendation], today: float | None, team: str
+) -> list[LeverSaving]:
+    """The fleet's levers as the document stores them; a team's, its models' summed by the same rule."""
+    if team == FLEET:
+        return list(rec.totals.savings_by_lever)
+    with_today = [m for m in chosen if m.current is not None and m.current.usd_per_month is not None]
+    return fleet_levers([m.savings_by_lever for m in with_today], today if with_today else None)
 
 
 def _sum_or_none(values: list[float | None]) -> float | None:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from advisor.recommendation.model import Action, ModelRecommendation, Recommendation
 from advisor.render.headline import headline
+from advisor.render.levers import lever_lines
 from advisor.render.markdown import (
     BASELINE_LABELS,
     action_label,
@@ -56,6 +57,10 @@ def _parts(rec: Recommendation, *, wide: bool) -> list[RenderableType]:
     ]
     out += [_plans(rec)] if wide else [_what(rec), _cost_and_risk(rec)]
     out.append(_savings(rec))
+    if lines := lever_lines(rec.totals.savings_by_lever):
+        how = "[dim](each lever a replayed step, in this order)[/dim]"
+        out.append(f"[bold]Where the saving against today comes from[/bold] {how}")
+        out += [f"  {line}" for line in lines]
     if (pooled := pooling_note(rec)) is not None:
         out.append(pooled)
     if rec.packing is not None and rec.packing.groups:

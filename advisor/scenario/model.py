@@ -198,6 +198,11 @@ class CurrentDeployment(_Strict):
     purchase_option: PurchaseOption = PurchaseOption.ON_DEMAND
     fargate_vcpu: float | None = None
     fargate_memory_gib: float | None = None
+    load_balancer: Literal["own", "shared"] | None = Field(
+        default=None,
+        description="Today's load balancer on ec2/fargate: its own, or shared with the scenario's other "
+        "models; default: as load_balancer.shared says.",
+    )
 
 
 class ModelSpec(_Strict):

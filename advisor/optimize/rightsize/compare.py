@@ -25,6 +25,7 @@ from advisor.pricing.fargate import validate_fargate_size
 from advisor.recommendation.model import Comparison
 from advisor.recommendation.plan import (
     AutoscalingPolicy,
+    LoadBalancerKind,
     LoadBalancerSpec,
     Plan,
     PurchaseMix,
@@ -45,6 +46,7 @@ class CurrentCost:
     spot: bool
     plan: Plan | None = None
     result: CostResult | None = None
+    load_balancer_shared_by: int = 0  # models sharing today's load balancer; 0 = none (SageMaker)
 
 
 def replicas_per_node(itype: InstanceType, need: ReplicaResources) -> int:
@@ -72,11 +74,19 @@ def price_current(
     seed: int,
     where: str,
     cluster: ClusterPolicy | None = None,
+    fleet_models: int = 1,
 ) -> CurrentCost | None:
-    """The current deployment's cost and SLO risk; None without one. ConfigError for an unknown type."""
+    """The current deployment's cost and SLO risk; None without one. ConfigError for an unknown type.
+
+    It is replayed behind the scenario's ``load_balancer``, shared as ``current.load_balancer`` says: its
+    own, or shared by all ``fleet_models`` models (by default as the scenario's policy says), none on
+    SageMaker. A deployment priced only (no capacity known for its shape) is its instances' list price.
+    """
     cur = spec.current
     if cur is None:
         return None
+    lb = today_load_balancer(cur, load_balancer, fleet_models)
+    shared_by = 0 if lb.kind is LoadBalancerKind.NONE else lb.shared_by
     cluster = cluster or ClusterPolicy()
     shape, rpn, entry, fargate = _current_shape(cur, spec, caps, catalog, where, cluster)
     replicas = cur.count * rpn
@@ -108,8 +118,8 @@ def price_current(
             cur.platform,
             label,
             spot,
+            load_balancer_shared_by=shared_by,
         )
-    lb = load_balancer if cur.platform is not Platform.SAGEMAKER else load_balancer.without_balancer()
     plan = Plan(
         name=f"{spec.name}: current",
         model=spec.name,
@@ -147,7 +157,21 @@ def price_current(
         spot,
         plan,
         result,
+        shared_by,
     )
+
+
+def today_load_balancer(
+    cur: CurrentDeployment, scenario_lb: LoadBalancerSpec, fleet_models: int
+) -> LoadBalancerSpec:
+    """The load balancer in front of today's deployment (see :func:`price_current`)."""
+    if cur.platform is Platform.SAGEMAKER:
+        return scenario_lb.without_balancer()
+    if cur.load_balancer == "own":
+        return scenario_lb.model_copy(update={"shared_by": 1})
+    if cur.load_balancer == "shared":
+        return scenario_lb.model_copy(update={"shared_by": max(1, fleet_models)})
+    return scenario_lb
 
 
 def baseline_comparisons(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from advisor.capacity import ModelCapacities
 from advisor.optimize.rightsize.compare import CurrentCost
 from advisor.optimize.rightsize.search_types import Evaluated
+from advisor.recommendation.levers import LeverSaving
 from advisor.recommendation.model import Comparison
 from advisor.scenario.model import ModelSpec
 from advisor.traffic.profile import TrafficProfile
@@ -52,6 +53,7 @@ class Served:
     baselines: tuple[Comparison, ...]
     fluid_bound_usd_per_month: float | None
     floor_bound_usd_per_month: float | None
+    levers: tuple[LeverSaving, ...] = ()  # today → the plan, by lever (no pooling share); () without today
 
 
 @dataclass(frozen=True)

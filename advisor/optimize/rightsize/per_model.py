@@ -11,7 +11,9 @@ For each model, in order:
 3. what runs today, priced and replayed (:func:`advisor.optimize.rightsize.compare.price_current`); 4. its
 shape candidates and their prefilter (:mod:`advisor.optimize.rightsize.candidates`), then the policy and
    purchase-mix search by replay (:mod:`advisor.optimize.rightsize.search`);
-5. the baselines for the chosen plan, and the fluid lower bounds over every candidate.
+5. the baselines for the chosen plan, and the fluid lower bounds over every candidate;
+6. with a current deployment, the lever steps from it to the chosen plan
+   (:mod:`advisor.optimize.rightsize.levers`).
 
 Bad scenario content raises ConfigError naming the field path (and the inner file:line where there is one).
 """
@@ -37,6 +39,7 @@ from advisor.optimize.rightsize.candidates import (
 )
 from advisor.optimize.rightsize.compare import baseline_comparisons, price_current
 from advisor.optimize.rightsize.ec2_scaling import ec2_scaling
+from advisor.optimize.rightsize.levers import lever_steps
 from advisor.optimize.rightsize.outcome import ModelInputs, ModelOutcome, Served, Unservable
 from advisor.optimize.rightsize.pricecache import PriceCache
 from advisor.optimize.rightsize.search import rightsize_model
@@ -83,7 +86,7 @@ def model_inputs(index: int, spec: ModelSpec, ctx: ModelContext) -> ModelInputs:
         current = price_current(
             spec, caps, profile, ctx.catalog, ctx.prices, region=scenario.region,
             load_balancer=ctx.load_balancer, budget_pct=scenario.slo_budget_pct_minutes, seed=ctx.seed,
-            where=where, cluster=scenario.cluster,
+            where=where, cluster=scenario.cluster, fleet_models=len(scenario.models),
         )  # fmt: skip
     except ConfigError:
         raise
@@ -123,6 +126,8 @@ def plan_model(inputs: ModelInputs, ctx: ModelContext) -> ModelOutcome:
         seed=ctx.seed, recommended_usd=best.usd_per_month,
     )  # fmt: skip
     fluid, floor = _bounds(cands, profile, scenario, best.result.breakdown.by_component)
+    current = inputs.current
+    levers = () if current is None else lever_steps(current, best, profile, ctx.prices, seed=ctx.seed)
     return Served(
         inputs=inputs,
         best=best,
@@ -132,6 +137,7 @@ def plan_model(inputs: ModelInputs, ctx: ModelContext) -> ModelOutcome:
         baselines=tuple(baselines),
         fluid_bound_usd_per_month=fluid,
         floor_bound_usd_per_month=floor,
+        levers=levers,
     )
 
 
