@@ -11,11 +11,13 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import plotly.graph_objects as go
 import streamlit as st
 
 import advisor
 import advisor.render as render
 from advisor.insights import latest_recommendations
+from advisor.recommendation import LeverSaving
 
 EMPTY_STORE_HINT = (
     "No recommendation in the store yet ({db}). Run `make demo` (measures the two reference models, then "
@@ -110,5 +112,111 @@ def caption_for(rec: advisor.Recommendation) -> None:
 
 
 def money_columns(*names: str) -> dict[str, Any]:
-    """Column formats for $/month columns of ``st.dataframe``."""
-    return {n: st.column_config.NumberColumn(n.replace("_", " "), format="$%.2f") for n in names}
+    """Column formats for $/month columns of ``st.dataframe``, headed in words (:func:`label`)."""
+    return {n: st.column_config.NumberColumn(label(n), format="$%.2f") for n in names}
+
+
+# Column names as a reader says them; the rest follow the unit suffixes below (never an identifier shown).
+LABELS = {
+    "usd_per_month": "$/month",
+    "today_usd_per_month": "Today ($/month)",
+    "current_usd_per_month": "Today ($/month)",
+    "recommended_usd_per_month": "Recommended ($/month)",
+    "with_commitment_usd_per_month": "With the Savings Plan ($/month)",
+    "held_back_savings_usd_per_month": "Held back by the churn guard ($/month)",
+    "saving_usd_per_month": "Saving ($/month)",
+    "saving_pct": "Saving (%)",
+    "savings_vs_current_pct": "Saving vs today (%)",
+    "minutes_over_slo_pct": "% of minutes over the SLO",
+    "minutes_over_slo_per_month": "Minutes over the SLO per month",
+    "meets_slo_budget": "Meets the SLO budget",
+    "within_slo_budget": "Within the SLO budget",
+    "capacity_rps_per_replica": "Capacity per replica (req/s)",
+    "capacity_provenance": "Capacity from",
+    "capacity_rps": "Capacity (req/s)",
+    "p99_ms": "p99 (ms)",
+    "instance_types": "Instance types",
+    "recommendation_id": "Recommendation",
+    "created_at": "Created (UTC)",
+    "started_at": "Started (UTC)",
+    "dry_run": "Dry run",
+    "rollback_of": "Rollback of",
+    "id": "Id",
+}
+_SUFFIXES = (
+    ("_usd_per_month", "($/month)"),
+    ("_usd_per_hour", "($/hour)"),
+    ("_pct", "(%)"),
+    ("_rps", "(req/s)"),
+    ("_ms", "(ms)"),
+    ("_s", "(s)"),
+)
+
+
+def label(column: str) -> str:
+    """``recommended_usd_per_month`` → "Recommended ($/month)": a column's name in words, with its unit."""
+    if column in LABELS:
+        return LABELS[column]
+    for suffix, unit in _SUFFIXES:
+        if column.endswith(suffix) and len(column) > len(suffix):
+            return f"{label(column.removesuffix(suffix))} {unit}"
+    words = column.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def dataframe(frame: Any, *, money: tuple[str, ...] = (), **config: Any) -> None:
+    """``st.dataframe`` without the index, every column headed in words (:func:`label`), ``money``
+    columns as dollars; ``config`` overrides a column's configuration."""
+    columns = {str(c): st.column_config.Column(label(str(c))) for c in frame.columns}
+    columns.update(money_columns(*money))
+    columns.update(config)
+    st.dataframe(frame, hide_index=True, column_config=columns)
+
+
+ACTION_WORDS = {
+    "change": "change",
+    "new": "new",
+    "keep_current": "keep as today",
+    "cannot_recommend": "cannot recommend",
+}
+
+
+def action_words(action: Any) -> str:
+    """A model's action in words (``keep_current`` → "keep as today")."""
+    value = str(getattr(action, "value", action))
+    return ACTION_WORDS.get(value, value.replace("_", " "))
+
+
+LEVER_NOTE = (
+    "Each lever is the cost before its step less the cost after it, the steps in this order, each a "
+    "replayed plan; the Savings Plan is bought apart and is not in the totals."
+)
+
+
+def lever_waterfall(
+    levers: list[LeverSaving], today: float | None, recommended: float | None, *, height: int = 360
+) -> go.Figure | None:
+    """Today → each lever → recommended (then the Savings Plan apart), as stored; None without levers."""
+    if not levers or today is None or recommended is None:
+        return None
+    in_total = [p for p in levers if p.in_total]
+    x = ["Today", *(render.LEVER_LABELS[p.lever] for p in in_total), "Recommended"]
+    y = [today, *(-p.usd_per_month for p in in_total), 0.0]
+    measure = ["absolute", *["relative"] * len(in_total), "total"]
+    text = [usd(today), *(render.signed_usd(-p.usd_per_month) for p in in_total), usd(recommended)]
+    for p in levers:
+        if not p.in_total:  # the Savings Plan, bought apart: after the recommended total
+            x += ["Savings Plan", "With the Savings Plan"]
+            y += [-p.usd_per_month, 0.0]
+            measure += ["relative", "total"]
+            text += [render.signed_usd(-p.usd_per_month), usd(p.usd_per_month_after)]
+    fig = go.Figure(
+        go.Waterfall(
+            x=x, y=y, measure=measure, text=text, textposition="outside", cliponaxis=False,
+            decreasing={"marker": {"color": "#2ca02c"}}, increasing={"marker": {"color": "#d62728"}},
+            totals={"marker": {"color": "#1f77b4"}}, connector={"line": {"color": "#bbbbbb"}},
+        )
+    )  # fmt: skip
+    return fig.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_title="$/month", showlegend=False
+    )

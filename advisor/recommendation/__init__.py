@@ -7,11 +7,13 @@ the guardrails in force, the facts an applier needs); surfaces render it and nev
 Modules: ``model`` (the document and its JSON schema, ``recommendation.schema.json``), ``plan`` (the cost
 model's plan of one model: shape, capacity, purchase mix, autoscaling, load balancer), ``scaling``
 (balancing algorithm, scheduled minimums), ``pools`` (node pools, taints, tolerations), ``migrate``
-(older schema versions read as the current one), ``store`` (saving and loading documents in the store).
+(older schema versions read as the current one), ``levers`` (the saving against today by lever),
+``store`` (saving and loading documents in the store).
 """
 
 from __future__ import annotations
 
+from advisor.recommendation.levers import Lever, LeverSaving
 from advisor.recommendation.migrate import load_document
 from advisor.recommendation.model import (
     SCHEMA_PATH,
@@ -33,6 +35,8 @@ __all__ = [
     "Capacity",
     "CapacityProvenance",
     "Comparison",
+    "Lever",
+    "LeverSaving",
     "ModelRecommendation",
     "Plan",
     "PlanSummary",

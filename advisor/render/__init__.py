@@ -19,11 +19,12 @@ from pydantic import BaseModel
 from advisor.errors import NotFoundError, choices_hint
 from advisor.recommendation.model import Recommendation
 from advisor.render.headline import headline
-from advisor.render.markdown import pooling_note, recommendation_markdown
+from advisor.render.levers import LEVER_HELP, LEVER_LABELS, lever_amount, lever_lines
+from advisor.render.markdown import baseline_label, pooling_note, recommendation_markdown
 from advisor.render.numbers import number, pct, signed_usd, usd
 from advisor.render.table import WIDE_COLUMNS, recommendation_table
 from advisor.render.whatif import what_if_table
-from advisor.render.words import churn_note, platform_choice, with_words
+from advisor.render.words import churn_note, component_label, platform_choice, with_words
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,19 @@ def render(rec: Recommendation, fmt: str, options: RenderOptions = RenderOptions
 
 
 __all__ = [
+    "LEVER_HELP",
+    "LEVER_LABELS",
     "RENDERERS",
     "WIDE_COLUMNS",
     "RenderOptions",
     "Renderer",
+    "baseline_label",
     "check_format",
     "churn_note",
+    "component_label",
     "headline",
+    "lever_amount",
+    "lever_lines",
     "number",
     "pct",
     "platform_choice",

@@ -31,6 +31,21 @@ _COMPONENT_GROUPS = (
 )
 
 
+COMPONENT_LABELS = {
+    "compute_on_demand": "Instances, on-demand",
+    "compute_spot": "Instances, spot",
+    "spot_interruptions": "Spot interruptions",
+    "load_balancer_hours": "Load balancer hours",
+    "load_balancer_capacity_units": "Load balancer capacity units",
+    "data_processing": "Data processing (SageMaker)",
+}
+
+
+def component_label(key: str) -> str:
+    """A cost component in words (``compute_on_demand`` → "Instances, on-demand")."""
+    return COMPONENT_LABELS.get(key, key.replace("_", " ").capitalize())
+
+
 def component_text(by_component: Mapping[str, float], platform: Platform) -> str:
     """``instances $143.20 + data processing $9.31`` (compute is "instances" on SageMaker, "tasks" on
     Fargate); components that cost nothing are left out."""

@@ -129,6 +129,26 @@ def _plan_section(m) -> None:  # type: ignore[no-untyped-def]
         st.caption(f"Why {p.platform.value}: {why}")
 
 
+def _comparison_name(name: str, kind: str) -> str:
+    if kind == "recommended":
+        return "Recommended"
+    if kind == "alternative":
+        return f"Alternative: {name}"
+    return render.baseline_label(name).capitalize()
+
+
+def _levers(m) -> None:  # type: ignore[no-untyped-def]
+    st.subheader("Where the saving against today comes from")
+    today = m.current.usd_per_month if m.current is not None else None
+    fig = dashkit.lever_waterfall(m.savings_by_lever, today, m.effective_usd_per_month, height=320)
+    if fig is None:
+        why = "it has no deployment today" if m.current is None else "it keeps what runs today"
+        st.info(f"No saving against today to split: {why}.")
+        return
+    st.plotly_chart(fig, width="stretch", key="model_levers")
+    st.caption(dashkit.LEVER_NOTE)
+
+
 def _provenance(rec, m) -> None:  # type: ignore[no-untyped-def]
     cap = m.plan.capacity
     st.subheader("Where the figures come from")
@@ -159,7 +179,7 @@ with dashkit.page_errors():
     if rec is not None and name is not None:
         m = rec.model(name)
         dashkit.caption_for(rec)
-        st.header(f"{m.model} · team {m.team} · {m.action.value}")
+        st.header(f"{m.model} · team {m.team} · {dashkit.action_words(m.action)}")
         if m.reason:
             st.info(m.reason + (f" — {m.fix}" if m.fix else ""))
         if m.plan is not None and m.cost is not None:
@@ -181,13 +201,15 @@ with dashkit.page_errors():
                 f"Profile {view.profile}, step {view.step_s} s, seed {view.seed}: "
                 f"{view.overload_minutes:,.0f} overloaded minutes in the replayed period.{note}"
             )
+            _levers(m)
             left, right = st.columns(2)
             left.subheader("Cost breakdown ($/month)")
-            parts = {k: v for k, v in m.cost.by_component.items() if abs(v) >= 0.005}
+            parts = {render.component_label(k): v for k, v in m.cost.by_component.items() if abs(v) >= 0.005}
             bars = go.Figure(go.Bar(x=list(parts.values()), y=list(parts), orientation="h"))
             left.plotly_chart(bars.update_layout(BAR_LAYOUT), width="stretch")
             right.subheader("Alternatives and baselines")
             comp = comparison_table(m)
+            comp["name"] = [_comparison_name(n, k) for n, k in zip(comp["name"], comp["kind"], strict=True)]
             colours = [
                 "#2ca02c" if k == "recommended" else "#1f77b4" if k == "alternative" else "#7f7f7f"
                 for k in comp["kind"]
@@ -196,5 +218,11 @@ with dashkit.page_errors():
                 go.Bar(x=comp["usd_per_month"], y=comp["name"], orientation="h", marker_color=colours)
             )
             right.plotly_chart(bars.update_layout(BAR_LAYOUT), width="stretch")
-            st.dataframe(comp, hide_index=True, column_config=dashkit.money_columns("usd_per_month"))
+            dashkit.dataframe(
+                comp.drop(columns=["kind"]).rename(columns={"name": "plan"}),
+                money=("usd_per_month",),
+                minutes_over_slo_pct=st.column_config.NumberColumn(
+                    "% of minutes over the SLO", format="%.2f"
+                ),
+            )
             _provenance(rec, m)

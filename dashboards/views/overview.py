@@ -1,13 +1,117 @@
-"""Overview: the latest recommendation of a scenario — today against recommended and the baselines, the
-savings, SLO risk, efficiency against the bounds, the warnings, and the models by team and action."""
+"""Overview: the latest recommendation of a scenario at a glance — today against recommended by team and by
+model, where the saving comes from (the lever waterfall), the baselines, SLO risk, efficiency, and the
+models, whose rows add up to the total on the page (the shared node pools' saving on its own line)."""
 
 from __future__ import annotations
 
 import dashkit
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
+import advisor
 import advisor.render as render
 from advisor.insights import model_table
+from advisor.recommendation import Totals
+
+CHART_LAYOUT = {"height": 360, "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "legend": {"orientation": "h"}}
+MAX_MODEL_BARS = 25  # the by-model chart shows the models that cost most today; the table has them all
+POOLING_ROW = "Shared node pools (the models' shares)"
+
+
+def _by(frame: pd.DataFrame, key: str) -> go.Figure:
+    grouped = frame.groupby(key, sort=False)[["today_usd_per_month", "plan_usd_per_month"]].sum(min_count=1)
+    grouped = grouped.sort_values("today_usd_per_month", ascending=False).head(MAX_MODEL_BARS)
+    fig = go.Figure()
+    fig.add_bar(name="Today", x=grouped.index, y=grouped["today_usd_per_month"], marker_color="#7f7f7f")
+    fig.add_bar(name="Recommended", x=grouped.index, y=grouped["plan_usd_per_month"], marker_color="#2ca02c")
+    return fig.update_layout(barmode="group", yaxis_title="$/month", **CHART_LAYOUT)
+
+
+def _charts(rec: advisor.Recommendation, table: pd.DataFrame) -> None:
+    left, right = st.columns(2)
+    left.subheader("Today against recommended ($/month)")
+    by_team, by_model = left.tabs(["By team", "By model"])
+    by_team.plotly_chart(_by(table, "team"), width="stretch", key="by_team")
+    by_model.plotly_chart(_by(table, "model"), width="stretch", key="by_model")
+    right.subheader("Where the saving comes from")
+    t = rec.totals
+    fig = dashkit.lever_waterfall(
+        t.savings_by_lever, t.current_usd_per_month, t.recommended_for_current_models_usd_per_month
+    )
+    if fig is None:
+        right.info(
+            "No model of this recommendation runs today, so there is no saving against today to split."
+        )
+        return
+    right.plotly_chart(fig, width="stretch", key="levers")
+    right.caption(f"Models with a deployment today. {dashkit.LEVER_NOTE}")
+
+
+def _baselines(t: Totals, saving: float | None) -> None:
+    st.subheader("Against the baselines")
+    rows = [{"plan": "Today", "usd_per_month": t.current_usd_per_month, "saves": saving}]
+    rows += [
+        {
+            "plan": render.baseline_label(name).capitalize(),
+            "usd_per_month": usd,
+            "saves": t.savings_vs_baselines_pct.get(name),
+        }
+        for name, usd in t.baselines_usd_per_month.items()
+    ]
+    # the reference every saving above is taken from: its own cell stays empty, not "saves 0 %"
+    rows.append({"plan": "Recommended", "usd_per_month": t.recommended_usd_per_month, "saves": None})
+    dashkit.dataframe(
+        pd.DataFrame(rows),
+        money=("usd_per_month",),
+        plan=st.column_config.TextColumn("Plan"),
+        saves=st.column_config.NumberColumn("Recommended saves (%)", format="%.1f%%"),
+    )
+
+
+def _models(rec: advisor.Recommendation, table: pd.DataFrame) -> None:
+    st.subheader("Models")
+    f1, f2 = st.columns(2)
+    teams = f1.multiselect("Team", sorted(table["team"].unique()), key="teams")
+    actions = f2.multiselect("Action", sorted(table["action"].unique()), key="actions")
+    if teams:
+        table = table[table["team"].isin(teams)]
+    if actions:
+        table = table[table["action"].isin(actions)]
+    shown = table[
+        ["model", "team", "action", "platform", "instance_types", "replicas", "purchase",
+         "today_usd_per_month", "plan_usd_per_month", "p99_ms"]
+    ].copy()  # fmt: skip
+    shown.insert(1, "page", [f"/model?scenario={rec.scenario}&model={name}" for name in shown["model"]])
+    pooled = float(table["pooling_usd_per_month"].sum())
+    extra = []
+    if pooled > 0.005:
+        extra.append({"model": POOLING_ROW, "plan_usd_per_month": -pooled})
+    total = float(table["plan_usd_per_month"].fillna(0).sum()) - pooled
+    today = table["today_usd_per_month"].sum(min_count=1)
+    extra.append({"model": "Total", "today_usd_per_month": today, "plan_usd_per_month": total})
+    shown = pd.concat([shown, pd.DataFrame(extra)], ignore_index=True)
+    dashkit.dataframe(
+        shown,
+        money=("today_usd_per_month", "plan_usd_per_month"),
+        page=st.column_config.LinkColumn("Details", display_text="open"),
+        plan_usd_per_month=st.column_config.NumberColumn("Recommended ($/month)", format="$%.2f"),
+        p99_ms=st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
+    )
+    note = "" if pooled <= 0.005 else " Each model's row is its own plan; the pools' saving is its own line."
+    st.caption(f"Shown: {len(table)} of {len(rec.models)} models; their recommended total "
+               f"{dashkit.usd(total)}/month.{note}")  # fmt: skip
+
+
+def _table(rec: advisor.Recommendation) -> pd.DataFrame:
+    """The models' rows in words: each costs its own plan (effective cost + pooling share)."""
+    table = model_table(rec)
+    pooling = {m.model: m.pooling_savings_usd_per_month for m in rec.models}
+    table["pooling_usd_per_month"] = table["model"].map(pooling).fillna(0.0)
+    table["plan_usd_per_month"] = table["recommended_usd_per_month"] + table["pooling_usd_per_month"]
+    table["action"] = table["action"].map(dashkit.action_words)
+    return table
+
 
 st.title("Overview")
 with dashkit.page_errors():
@@ -29,32 +133,9 @@ with dashkit.page_errors():
         risky = [m for m in rec.models if m.slo_risk is not None and not m.slo_risk.within_budget]
         planned = [m for m in rec.models if m.slo_risk is not None]
         cols[3].metric("Within the SLO budget", f"{len(planned) - len(risky)} of {len(planned)} models")
-        st.subheader("Against the baselines")
-        rows = [{"plan": "today", "usd_per_month": t.current_usd_per_month, "recommended_saves_pct": saving}]
-        rows += [
-            {
-                "plan": name,
-                "usd_per_month": usd,
-                "recommended_saves_pct": t.savings_vs_baselines_pct.get(name),
-            }
-            for name, usd in t.baselines_usd_per_month.items()
-        ]
-        # the reference every saving above is taken from: its own cell stays empty, not "saves 0 %"
-        rows.append(
-            {
-                "plan": "recommended",
-                "usd_per_month": t.recommended_usd_per_month,
-                "recommended_saves_pct": None,
-            }
-        )
-        st.dataframe(
-            rows,
-            hide_index=True,
-            column_config={
-                **dashkit.money_columns("usd_per_month"),
-                "recommended_saves_pct": st.column_config.NumberColumn("recommended saves", format="%.1f%%"),
-            },
-        )
+        table = _table(rec)
+        _charts(rec, table)
+        _baselines(t, saving)
         eff = st.columns(3)
         eff[0].metric(
             "Efficiency vs the fluid bound",
@@ -78,30 +159,4 @@ with dashkit.page_errors():
                 f"{m.model}: {m.slo_risk.minutes_over_slo_per_month:,.1f} minutes over the SLO per month,"  # type: ignore[union-attr]
                 " more than the budget allows"
             )
-        st.subheader("Models")
-        table = model_table(rec)
-        f1, f2 = st.columns(2)
-        teams = f1.multiselect("Team", sorted(table["team"].unique()), key="teams")
-        actions = f2.multiselect("Action", sorted(table["action"].unique()), key="actions")
-        if teams:
-            table = table[table["team"].isin(teams)]
-        if actions:
-            table = table[table["action"].isin(actions)]
-        table.insert(1, "page", [f"/model?scenario={rec.scenario}&model={name}" for name in table["model"]])
-        st.dataframe(
-            table,
-            hide_index=True,
-            column_config={
-                "page": st.column_config.LinkColumn("details", display_text="open"),
-                **dashkit.money_columns(
-                    "today_usd_per_month", "recommended_usd_per_month", "saving_usd_per_month"
-                ),
-                "saving_pct": st.column_config.NumberColumn("saving", format="%.1f%%"),
-                "p99_ms": st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
-            },
-        )
-        st.caption(
-            f"Shown: {len(table)} of {len(rec.models)} models; their recommended total "
-            f"{dashkit.usd(float(table['recommended_usd_per_month'].fillna(0).sum()))}/month."
-            + (f" {pooled}" if (pooled := render.pooling_note(rec)) is not None else "")
-        )
+        _models(rec, table)

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import advisor
+from advisor import render
 from advisor.insights import model_replay
 from advisor.store import Store
 from tests.dashboard_helpers import (
@@ -68,26 +69,59 @@ def test_the_overview_shows_the_stored_totals(demo: advisor.Recommendation) -> N
     assert metrics["Within the SLO budget"] == f"{within} of {len(demo.models)} models"
     baselines, models = (d.value for d in at.dataframe)
     shown = dict(zip(baselines["plan"], baselines["usd_per_month"], strict=True))
-    assert shown["static_peak"] == pytest.approx(t.baselines_usd_per_month["static_peak"])
-    assert shown["recommended"] == pytest.approx(t.recommended_usd_per_month)
-    saves = dict(zip(baselines["plan"], baselines["recommended_saves_pct"], strict=True))
-    assert pd.isna(saves["recommended"])  # the reference row: no "recommended saves 0 %"
-    assert saves["today"] == pytest.approx(t.savings_vs_current_pct)
-    assert list(models["model"]) == [m.model for m in demo.models]
-    assert models["recommended_usd_per_month"].sum() == pytest.approx(t.recommended_usd_per_month)
+    assert shown["Static on-demand at peak"] == pytest.approx(t.baselines_usd_per_month["static_peak"])
+    assert shown["Recommended"] == pytest.approx(t.recommended_usd_per_month)
+    saves = dict(zip(baselines["plan"], baselines["saves"], strict=True))
+    assert pd.isna(saves["Recommended"])  # the reference row: no "recommended saves 0 %"
+    assert saves["Today"] == pytest.approx(t.savings_vs_current_pct)
+    assert list(models["model"]) == [m.model for m in demo.models] + ["Total"]
+    rows, total = models.iloc[:-1], models.iloc[-1]
+    assert rows["plan_usd_per_month"].sum() == pytest.approx(t.recommended_usd_per_month)  # no pooling here
+    assert total["plan_usd_per_month"] == pytest.approx(t.recommended_usd_per_month)
+    assert total["today_usd_per_month"] == pytest.approx(t.current_usd_per_month)
     assert set(texts(at, "warning")) == set(demo.warnings)
+
+
+def test_the_overview_opens_with_the_cost_charts_and_the_lever_waterfall(
+    demo: advisor.Recommendation,
+) -> None:
+    at = open_page("overview")
+    by_team, by_model, levers = plotly_figures(at)
+    teams = {m.team for m in demo.models}
+    today, recommended = (by_team["data"][i] for i in (0, 1))
+    assert (today["name"], recommended["name"]) == ("Today", "Recommended")
+    assert set(values(today, "x")) == teams
+    team_totals = dict(zip(values(recommended, "x"), values(recommended, "y"), strict=True))
+    for team in teams:
+        mine = [m for m in demo.models if m.team == team]
+        assert team_totals[team] == pytest.approx(sum(m.effective_usd_per_month or 0.0 for m in mine))
+    assert set(values(by_model["data"][0], "x")) == {m.model for m in demo.models}
+    fall = levers["data"][0]
+    assert fall["type"] == "waterfall"
+    x, y = values(fall, "x"), values(fall, "y")
+    parts = demo.totals.savings_by_lever
+    assert x[0] == "Today" and y[0] == pytest.approx(demo.totals.current_usd_per_month)
+    assert x[1:6] == [render.LEVER_LABELS[p.lever] for p in parts if p.in_total]
+    assert y[1:6] == pytest.approx([-p.usd_per_month for p in parts if p.in_total])
+    assert x[6] == "Recommended" and x[-2:] == ["Savings Plan", "With the Savings Plan"]
+    assert fall["text"][6] == usd(demo.totals.recommended_for_current_models_usd_per_month)
 
 
 def test_the_model_table_filters_by_team_and_action(demo: advisor.Recommendation) -> None:
     at = open_page("overview")
     at.multiselect(key="teams").set_value(["search"]).run()
-    models = at.dataframe[1].value
+    models = at.dataframe[1].value.iloc[:-1]  # the last row is the total of those shown
     assert sorted(models["model"]) == sorted(m.model for m in demo.models if m.team == "search")
     assert list(models["page"]) == [f"/model?scenario=demo&model={name}" for name in models["model"]]
-    assert at.multiselect(key="actions").options == sorted({m.action.value for m in demo.models})
+    assert at.dataframe[1].value.iloc[-1]["plan_usd_per_month"] == pytest.approx(
+        models["plan_usd_per_month"].sum()
+    )
+    assert at.multiselect(key="actions").options == [
+        "change"
+    ]  # in words: "keep as today", never keep_current
     at.multiselect(key="teams").set_value([]).run()
     at.multiselect(key="actions").set_value(["change"]).run()
-    assert len(at.dataframe[1].value) == sum(1 for m in demo.models if m.action.value == "change")
+    assert len(at.dataframe[1].value) == 1 + sum(1 for m in demo.models if m.action.value == "change")
 
 
 def test_the_model_page_shows_the_plan_its_replay_and_provenance(demo: advisor.Recommendation) -> None:
@@ -98,7 +132,9 @@ def test_the_model_page_shows_the_plan_its_replay_and_provenance(demo: advisor.R
     assert metrics["$/month"] == usd(m.cost.usd_per_month)
     assert metrics["Replicas"] == f"{m.plan.replicas_min}–{m.plan.replicas_max}"
     assert metrics["Platform"] == m.plan.platform.value
-    traffic, breakdown, comparison = plotly_figures(at)
+    traffic, levers, breakdown, comparison = plotly_figures(at)
+    fall = levers["data"][0]
+    assert values(fall, "y")[1:6] == pytest.approx([-p.usd_per_month for p in m.savings_by_lever])
     traces = {t["name"]: t for t in traffic["data"]}
     view = model_replay(demo, "doc-reranker")
     assert max(values(traces["demand"], "y")) == pytest.approx(view.frame["demand_rps"].max())
@@ -109,7 +145,8 @@ def test_the_model_page_shows_the_plan_its_replay_and_provenance(demo: advisor.R
     bars = breakdown["data"][0]
     assert sum(values(bars, "x")) == pytest.approx(m.cost.usd_per_month, abs=0.05)
     names = values(comparison["data"][0], "y")
-    assert "recommended" in names and "current" in names and "static_peak" in names
+    assert "Recommended" in names and "Today" in names and "Static on-demand at peak" in names
+    assert "Instances, on-demand" in values(bars, "y")
     page = " ".join(texts(at, "markdown") + texts(at, "caption"))
     assert "given in the scenario" in page and "karpenter-pricing" in page
     assert "min 6 00:30–04:00 UTC" in str(at.table[0].value)

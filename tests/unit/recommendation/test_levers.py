@@ -3,18 +3,22 @@ the fleet, and each step's figure is reproduced by replaying the step's stored p
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
 
-from advisor import Recommendation, Settings
+from advisor import Recommendation, Settings, render
 from advisor.cost import resolve_prices
 from advisor.cost.simulate import simulate
 from advisor.optimize.recommend import recommend
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.levers import IN_TOTAL, Lever, LeverSaving, fleet_levers, total_saving
 from advisor.recommendation.model import Action
-from advisor.scenario import load_scenario
+from advisor.render.email import render_report
+from advisor.render.report import build_report
+from advisor.scenario import ReportsConfig, load_scenario
 from advisor.traffic.profile import HOURS_PER_MONTH
 from advisor.traffic.scenario import load_model_profile
 from tests.helpers import REPO_ROOT
@@ -150,3 +154,25 @@ def test_a_model_with_its_own_balancer_today_saves_by_sharing_the_scenarios(tmp_
     # The rest of the way is the same plan: the other levers do not move.
     for lever in (Lever.AUTOSCALING, Lever.SPOT):
         assert got["own"][lever] == pytest.approx(got["shared"][lever], abs=0.005)
+
+
+def test_the_demos_cli_markdown_and_team_report_show_the_stored_levers(rec: Recommendation) -> None:
+    """(The dashboard's waterfall on the demo: tests/integration/test_dashboard.py.)"""
+    figures = {render.LEVER_LABELS[p.lever]: render.lever_amount(p) for p in rec.totals.savings_by_lever}
+    cli = render.render(rec, "table", render.RenderOptions(width=200))
+    md = render.render(rec, "markdown")
+    for label, amount in figures.items():
+        assert re.search(rf"^\s+{re.escape(label)}\s+{re.escape(amount)}/month", cli, re.M), label
+        assert f"| {label} | {amount} |" in md
+    period = (dt.datetime(2026, 11, 23, tzinfo=dt.UTC), dt.datetime(2026, 11, 30, tzinfo=dt.UTC))
+    content = build_report(rec, "search", ReportsConfig(), previous=None, applied=[], period=period)
+    search = [m for m in rec.models if m.team == "search"]
+    text = render_report(content).text
+    for p in content.levers:
+        want = sum(q.usd_per_month for m in search for q in m.savings_by_lever if q.lever is p.lever)
+        assert p.usd_per_month == pytest.approx(want, abs=CENT)
+        assert f"- {render.LEVER_LABELS[p.lever]}: {render.lever_amount(p)}/month" in text
+    assert total_saving(content.levers) == pytest.approx(
+        sum((m.current.usd_per_month or 0) - (m.effective_usd_per_month or 0) for m in search if m.current),
+        abs=CENT,
+    )

@@ -18,12 +18,12 @@ import pytest
 
 import advisor
 from advisor import render
-from advisor.recommendation import Action, Recommendation
+from advisor.recommendation import Action, Lever, LeverSaving, Recommendation
 from advisor.render import RenderOptions
 from advisor.render.email import render_report
 from advisor.render.report import build_report
 from advisor.scenario import ReportsConfig
-from tests.dashboard_helpers import open_page
+from tests.dashboard_helpers import open_page, plotly_figures, values
 from tests.optimize_helpers import model, scenario_dict, write_scenario
 
 PERIOD = (dt.datetime(2026, 11, 23, tzinfo=dt.UTC), dt.datetime(2026, 11, 30, tzinfo=dt.UTC))
@@ -135,11 +135,60 @@ def test_the_dashboard_overview_shows_the_stored_effective_costs(
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Recommended ($/month)"] == render.usd(rec.totals.recommended_usd_per_month)
     _baselines, models = (d.value for d in at.dataframe)
-    shown = dict(zip(models["model"], models["recommended_usd_per_month"], strict=True))
+    shown = dict(zip(models["model"], models["plan_usd_per_month"], strict=True))
+    # each model's row is its own plan (effective cost + its pooling share); the shares are their own line
+    own = {m.model: (m.effective_usd_per_month or 0.0) + m.pooling_savings_usd_per_month for m in rec.models}
+    pooled = sum(m.pooling_savings_usd_per_month for m in rec.models)
+    assert pooled > 0
     assert {k: render.usd(v) for k, v in shown.items()} == {
-        k: render.usd(v) for k, v in _effective(rec).items()
+        **{k: render.usd(v) for k, v in own.items()},
+        "Shared node pools (the models' shares)": render.usd(-pooled),
+        "Total": render.usd(rec.totals.recommended_usd_per_month),
     }
     caption = " ".join(str(c.value) for c in at.caption)
     assert f"their recommended total {render.usd(rec.totals.recommended_usd_per_month)}/month" in caption
     headline = " ".join(str(m.value) for m in at.markdown)
     assert f"for {render.usd(rec.totals.recommended_usd_per_month)}/month" in headline
+
+
+def _lever_figures(levers: list[LeverSaving]) -> dict[str, str]:
+    return {render.LEVER_LABELS[p.lever]: render.lever_amount(p) for p in levers}
+
+
+def test_every_surface_shows_the_stored_savings_by_lever(
+    stored: tuple[Path, Recommendation], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home, rec = stored
+    fleet = rec.totals.savings_by_lever
+    assert {p.lever for p in fleet if p.usd_per_month > 1.0} >= {Lever.INSTANCE_TYPE, Lever.INSTANCE_SHARING}
+    # the CLI: one line per lever, as stored
+    text = render.render(rec, "table", RenderOptions(width=250))
+    for label, amount in _lever_figures(fleet).items():
+        assert re.search(rf"^\s+{re.escape(label)}\s+{re.escape(amount)}/month", text, re.M), label
+    # the markdown: the fleet's levers and each model's row
+    md = render.render(rec, "markdown").split("## Savings by lever")[1].split("\n## ")[0]
+    for label, amount in _lever_figures(fleet).items():
+        assert f"| {label} | {amount} |" in md
+    for m in rec.models:
+        row = next((line for line in md.splitlines() if line.startswith(f"| {m.model} | ")), None)
+        if not m.savings_by_lever:  # held back: no saving to split, no row
+            assert m.action is Action.KEEP_CURRENT and row is None
+            continue
+        assert row is not None and all(v in row for v in _lever_figures(m.savings_by_lever).values()), row
+    # a team report: its models' levers summed; the fleet's as stored
+    for team in ("risk", "fleet"):
+        content = build_report(rec, team, ReportsConfig(), previous=None, applied=[], period=PERIOD)
+        mine = [m for m in rec.models if team == "fleet" or m.team == team]
+        for p in content.levers:
+            want = sum(q.usd_per_month for m in mine for q in m.savings_by_lever if q.lever is p.lever)
+            if p.in_total:
+                assert p.usd_per_month == pytest.approx(want, abs=0.005), (team, p.lever)
+        report = render_report(content).text
+        for label, amount in _lever_figures(content.levers).items():
+            assert f"- {label}: {amount}/month" in report
+    # the dashboard's waterfall
+    monkeypatch.setenv("ADVISOR_HOME", str(home))
+    at = open_page("overview")
+    fall = next(f["data"][0] for f in plotly_figures(at) if f["data"][0]["type"] == "waterfall")
+    in_total = [p for p in fleet if p.in_total]
+    assert values(fall, "y")[1 : 1 + len(in_total)] == pytest.approx([-p.usd_per_month for p in in_total])
