@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import dashkit
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -40,11 +41,7 @@ def show(runs: pd.DataFrame, settings: advisor.Settings) -> None:
     """The LLM section for ``runs`` (``llm_bench_runs``' rows, not empty)."""
     st.subheader("LLM runs (token streaming)")
     table = runs[RUN_COLUMNS].assign(bucket=runs["bucket"].fillna("all"))
-    st.dataframe(
-        table,
-        hide_index=True,
-        column_config={"capacity_rps": st.column_config.NumberColumn("capacity (req/s)", format="%.4g")},
-    )
+    dashkit.dataframe(table, capacity_rps=st.column_config.NumberColumn("Capacity (req/s)", format="%.4g"))
     run_ids = list(dict.fromkeys(runs["run_id"]))
     latest_per_shape = list(dict.fromkeys(runs.drop_duplicates(["model", "shape"])["run_id"]))
     chosen = st.multiselect("LLM runs to show", run_ids, default=latest_per_shape[:4], key="llm_bench_runs")
@@ -248,7 +245,7 @@ def _grids(results: list[LLMCapacity]) -> None:
         if grid.empty:
             continue
         st.markdown(f"**Capacity per request-size bucket** (req/s): {shape}, run `{run_id}`")
-        st.dataframe(grid.reset_index().rename_axis(columns=None), hide_index=True)
+        dashkit.dataframe(grid.reset_index().rename_axis(columns=None))
         if grid.size > 1:
             heat = go.Heatmap(
                 z=grid.to_numpy(),

@@ -113,7 +113,7 @@ def caption_for(rec: advisor.Recommendation) -> None:
 
 def money_columns(*names: str) -> dict[str, Any]:
     """Column formats for $/month columns of ``st.dataframe``, headed in words (:func:`label`)."""
-    return {n: st.column_config.NumberColumn(label(n), format="$%.2f") for n in names}
+    return {n: st.column_config.NumberColumn(label(n), format="dollar") for n in names}  # $6,037.83
 
 
 # Column names as a reader says them; the rest follow the unit suffixes below (never an identifier shown).
@@ -173,18 +173,7 @@ def dataframe(frame: Any, *, money: tuple[str, ...] = (), **config: Any) -> None
     st.dataframe(frame, hide_index=True, column_config=columns)
 
 
-ACTION_WORDS = {
-    "change": "change",
-    "new": "new",
-    "keep_current": "keep as today",
-    "cannot_recommend": "cannot recommend",
-}
-
-
-def action_words(action: Any) -> str:
-    """A model's action in words (``keep_current`` → "keep as today")."""
-    value = str(getattr(action, "value", action))
-    return ACTION_WORDS.get(value, value.replace("_", " "))
+action_words = render.action_words  # a model's action in words ("keep as today")
 
 
 LEVER_NOTE = (
@@ -212,11 +201,19 @@ def lever_waterfall(
             text += [render.signed_usd(-p.usd_per_month), usd(p.usd_per_month_after)]
     fig = go.Figure(
         go.Waterfall(
-            x=x, y=y, measure=measure, text=text, textposition="outside", cliponaxis=False,
-            decreasing={"marker": {"color": "#2ca02c"}}, increasing={"marker": {"color": "#d62728"}},
-            totals={"marker": {"color": "#1f77b4"}}, connector={"line": {"color": "#bbbbbb"}},
+            orientation="h", y=x, x=y, measure=measure, text=text, textposition="outside",
+            cliponaxis=False, decreasing={"marker": {"color": "#2ca02c"}},
+            increasing={"marker": {"color": "#d62728"}}, totals={"marker": {"color": "#1f77b4"}},
+            connector={"line": {"color": "#bbbbbb"}},
         )
     )  # fmt: skip
+    fig.update_yaxes(autorange="reversed")  # from today at the top down to what is recommended
     return fig.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_title="$/month", showlegend=False
+        height=max(height, 34 * len(x) + 60),
+        margin={"l": 10, "r": 70, "t": 40, "b": 10},
+        xaxis_title="$/month",
+        showlegend=False,
     )
+
+
+code_spans = render.code_spans  # identifiers and paths in a text as markdown code, for st.markdown and kin

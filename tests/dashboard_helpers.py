@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,24 @@ def values(trace: dict[str, Any], key: str) -> list[Any]:
         ).tolist()
         return decoded
     return list(raw)
+
+
+SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")  # static_peak, usd_per_month
+
+
+def identifiers_shown(at: AppTest) -> list[str]:
+    """The snake_case identifiers a page shows in its tables (drawn on a canvas, out of a browser test's
+    reach: their headers as shown, the column's label else its name, and their text cells) and metrics."""
+    shown: list[str] = []
+    for frame in at.dataframe:
+        config = json.loads(frame.proto.columns or "{}")
+        for column in frame.value.columns:
+            conf = config.get(str(column), {})
+            if not conf.get("hidden"):
+                shown.append(conf.get("label") or str(column))
+        cells = frame.value.select_dtypes(include="object")
+        shown += [v for col in cells.columns for v in cells[col].dropna() if isinstance(v, str)]
+    for table in at.table:
+        shown += [str(v) for v in table.value.to_numpy().ravel()] + [str(c) for c in table.value.columns]
+    shown += [m.label for m in at.metric] + [str(m.value) for m in at.metric]
+    return sorted({s for text in shown for s in SNAKE.findall(text)})

@@ -141,7 +141,7 @@ def resolve_prices(plan: Plan, catalog: Catalog) -> PlanPrices:
                 )
     sources.insert(
         0,
-        f"{od.option.value} {od.shape}: {od.source} {od.as_of}"
+        f"{od.option.value.replace('_', '-')} {od.shape}: {od.source} {od.as_of}"
         + (f" ({od.note})" if od.estimated and od.note else ""),
     )
     estimated |= od.estimated

@@ -20,11 +20,18 @@ from advisor.errors import NotFoundError, choices_hint
 from advisor.recommendation.model import Recommendation
 from advisor.render.headline import headline
 from advisor.render.levers import LEVER_HELP, LEVER_LABELS, lever_amount, lever_lines
-from advisor.render.markdown import baseline_label, pooling_note, recommendation_markdown
+from advisor.render.markdown import action_words, baseline_label, pooling_note, recommendation_markdown
 from advisor.render.numbers import number, pct, signed_usd, usd
 from advisor.render.table import WIDE_COLUMNS, recommendation_table
 from advisor.render.whatif import what_if_table
-from advisor.render.words import churn_note, component_label, platform_choice, with_words
+from advisor.render.words import (
+    churn_note,
+    code_spans,
+    component_label,
+    html_code_spans,
+    platform_choice,
+    with_words,
+)
 
 
 @dataclass(frozen=True)
@@ -90,11 +97,14 @@ __all__ = [
     "WIDE_COLUMNS",
     "RenderOptions",
     "Renderer",
+    "action_words",
     "baseline_label",
     "check_format",
     "churn_note",
+    "code_spans",
     "component_label",
     "headline",
+    "html_code_spans",
     "lever_amount",
     "lever_lines",
     "number",

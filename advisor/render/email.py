@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from advisor.recommendation.levers import total_saving
 from advisor.render.levers import LEVER_LABELS, lever_amount
 from advisor.render.markdown import baseline_label
 from advisor.render.numbers import signed_usd, usd
 from advisor.render.report import ModelLine, ReportContent
+from advisor.render.words import html_code_spans
 from advisor.scenario.reports import FLEET
 from advisor.version import __version__
 
@@ -94,6 +96,7 @@ def render_report(content: ReportContent) -> RenderedReport:
     """HTML (CSS inlined) and text parts of ``content``, with its chart."""
     import css_inline
     import jinja2
+    import markupsafe
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("advisor.render", "templates"),
@@ -110,7 +113,9 @@ def render_report(content: ReportContent) -> RenderedReport:
         "risk": risk,
         "lever_label": LEVER_LABELS.__getitem__,
         "lever_amount": lever_amount,
+        "lever_total": total_saving,
         "baseline_label": baseline_label,
+        "code": lambda text: markupsafe.Markup(html_code_spans(text)),
         "chart_cid": cid,
         "version": __version__,
     }

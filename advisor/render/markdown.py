@@ -14,7 +14,7 @@ from advisor.recommendation.scaling import ScheduledMinimum
 from advisor.render.headline import headline
 from advisor.render.levers import LEVER_LABELS, METHOD, lever_amount, lever_table
 from advisor.render.numbers import pct, usd
-from advisor.render.words import platform_choice
+from advisor.render.words import component_label, platform_choice
 
 BASELINE_LABELS = {
     "current": "today",
@@ -86,10 +86,26 @@ def pooling_note(rec: Recommendation) -> str | None:
     )
 
 
+ACTION_WORDS = {
+    Action.CHANGE: "change",
+    Action.NEW: "new",
+    Action.KEEP_CURRENT: "keep as today",
+    Action.CANNOT_RECOMMEND: "cannot recommend",
+}
+
+
+def action_words(action: Action | str) -> str:
+    """A model's action in words (``keep_current`` → "keep as today")."""
+    try:
+        return ACTION_WORDS[Action(action)]
+    except ValueError:
+        return str(action).replace("_", " ")
+
+
 def action_label(m: ModelRecommendation) -> str:
     if m.action is Action.KEEP_CURRENT:
-        return "keep_current (plan considered, held back)"
-    return m.action.value
+        return "keep as today (plan considered, held back)"
+    return action_words(m.action)
 
 
 def comparison_for(m: ModelRecommendation, name: str) -> Comparison | None:
@@ -229,7 +245,9 @@ def _platform_sections(rec: Recommendation) -> list[str]:
     out += ["", "## Cost breakdown and price sources", ""]
     for m in served:
         assert m.cost is not None
-        parts = ", ".join(f"{k} {usd(v)}" for k, v in m.cost.by_component.items() if v > 0)
+        parts = ", ".join(
+            f"{component_label(k).lower()} {usd(v)}" for k, v in m.cost.by_component.items() if v > 0
+        )
         flag = " Some prices are estimated." if m.cost.prices_estimated else ""
         out.append(f"- **{m.model}** ({usd(m.cost.usd_per_month)}/month): {parts}.{flag}")
         out += [f"  - {source}" for source in m.cost.price_sources]

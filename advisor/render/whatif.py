@@ -7,13 +7,14 @@ from collections.abc import Callable
 import pandas as pd
 
 from advisor.recommendation.model import ModelRecommendation
+from advisor.render.markdown import action_words
 from advisor.render.numbers import usd
 
 
 def what_if_table(stored: ModelRecommendation, varied: ModelRecommendation) -> pd.DataFrame:
-    """Stored plan against the what-if's, one row per figure: figure, stored, what_if (as text)."""
-    rows = [{"figure": label, "stored": get(stored), "what_if": get(varied)} for label, get in _FIGURES]
-    return pd.DataFrame(rows, columns=["figure", "stored", "what_if"])
+    """Stored plan against the what-if's, one row per figure: figure, stored, what-if (as text)."""
+    rows = [{"figure": label, "stored": get(stored), "what-if": get(varied)} for label, get in _FIGURES]
+    return pd.DataFrame(rows, columns=["figure", "stored", "what-if"])
 
 
 def _usd(m: ModelRecommendation) -> str:
@@ -21,7 +22,7 @@ def _usd(m: ModelRecommendation) -> str:
 
 
 _FIGURES: list[tuple[str, Callable[[ModelRecommendation], str]]] = [
-    ("action", lambda m: m.action.value),
+    ("action", lambda m: action_words(m.action)),
     ("platform", lambda m: m.plan.platform.value if m.plan else "—"),
     ("instance types", lambda m: ", ".join(m.plan.instance_types) if m.plan else "—"),
     ("replicas", lambda m: f"{m.plan.replicas_min}–{m.plan.replicas_max}" if m.plan else "—"),

@@ -8,7 +8,9 @@ prints, written once, by the renderers.
 
 from __future__ import annotations
 
+import html
 import math
+import re
 from collections.abc import Mapping
 
 from advisor.domain import Platform
@@ -23,6 +25,27 @@ from advisor.recommendation.model import (
 from advisor.render.headline import headline
 from advisor.render.numbers import usd
 
+# An identifier or a path someone types (a scenario key, a field path, a file): shown as code, never as words.
+_IDENTIFIER = re.compile(r"(?<![`\w./-])([\w./-]*[A-Za-z0-9]_[\w./-]*[\w/])(?![`\w])")
+
+
+def code_spans(text: str) -> str:
+    """``text`` for markdown, its identifiers and paths as code (``bench_shapes`` → `` `bench_shapes` ``), so
+    that a page's words are words and what a user types is set apart as such; code already marked stays."""
+    parts = re.split(r"(`[^`]*`)", text)
+    return "".join(p if p.startswith("`") else _IDENTIFIER.sub(r"`\1`", p) for p in parts)
+
+
+def html_code_spans(text: str) -> str:
+    """``text`` escaped for HTML, its identifiers and paths (and markdown code) as ``<code>``."""
+    parts = re.split(r"`([^`]*)`", text)  # odd items were marked as code
+    out = []
+    for i, part in enumerate(parts):
+        escaped = html.escape(part, quote=False)
+        out.append(f"<code>{escaped}</code>" if i % 2 else _IDENTIFIER.sub(r"<code>\1</code>", escaped))
+    return "".join(out)
+
+
 # Cost components as a platform comparison names them ($/month).
 _COMPONENT_GROUPS = (
     ("compute", ("compute_on_demand", "compute_spot", "spot_interruptions")),
@@ -32,8 +55,8 @@ _COMPONENT_GROUPS = (
 
 
 COMPONENT_LABELS = {
-    "compute_on_demand": "Instances, on-demand",
-    "compute_spot": "Instances, spot",
+    "compute_on_demand": "On-demand instances",
+    "compute_spot": "Spot instances",
     "spot_interruptions": "Spot interruptions",
     "load_balancer_hours": "Load balancer hours",
     "load_balancer_capacity_units": "Load balancer capacity units",
@@ -42,7 +65,7 @@ COMPONENT_LABELS = {
 
 
 def component_label(key: str) -> str:
-    """A cost component in words (``compute_on_demand`` → "Instances, on-demand")."""
+    """A cost component in words (``compute_on_demand`` → "On-demand instances")."""
     return COMPONENT_LABELS.get(key, key.replace("_", " ").capitalize())
 
 

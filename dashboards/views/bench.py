@@ -88,11 +88,7 @@ def _chart(points, results) -> go.Figure:  # type: ignore[no-untyped-def]
 
 def _classic(runs: pd.DataFrame, settings: advisor.Settings) -> None:
     """Request/response runs: the runs table, the run picker, the chart, the capacity found, the CSV."""
-    st.dataframe(
-        runs,
-        hide_index=True,
-        column_config={"capacity_rps": st.column_config.NumberColumn("capacity (rps)", format="%.4g")},
-    )
+    dashkit.dataframe(runs, capacity_rps=st.column_config.NumberColumn("Capacity (req/s)", format="%.4g"))
     latest_per_shape = runs.drop_duplicates(["model", "shape"])["id"].tolist()
     chosen = st.multiselect(
         "Runs to plot", runs["id"].tolist(), default=latest_per_shape[:6], key="bench_runs"

@@ -26,18 +26,15 @@ with dashkit.page_errors():
         fig.update_layout(height=360, yaxis_title="$/month", margin={"l": 10, "r": 10, "t": 30, "b": 10})
         st.subheader(f"Recommendations of {rec.scenario}: {len(history)}")
         st.plotly_chart(fig, width="stretch")
-        st.dataframe(
+        dashkit.dataframe(
             history.iloc[::-1],
-            hide_index=True,
-            column_config={
-                **dashkit.money_columns(
-                    "current_usd_per_month",
-                    "recommended_usd_per_month",
-                    "with_commitment_usd_per_month",
-                    "held_back_savings_usd_per_month",
-                ),
-                "savings_vs_current_pct": st.column_config.NumberColumn("saving vs today", format="%.1f%%"),
-            },
+            money=(
+                "current_usd_per_month",
+                "recommended_usd_per_month",
+                "with_commitment_usd_per_month",
+                "held_back_savings_usd_per_month",
+            ),
+            savings_vs_current_pct=st.column_config.NumberColumn("Saving vs today", format="%.1f%%"),
         )
         st.subheader("Applied changes")
         changes = applied_changes(settings=settings)
@@ -45,4 +42,4 @@ with dashkit.page_errors():
         if changes.empty:
             st.info("No change applied to a cluster from these recommendations is recorded in the store.")
         else:
-            st.dataframe(changes, hide_index=True)
+            dashkit.dataframe(changes)

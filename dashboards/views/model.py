@@ -116,9 +116,9 @@ def _plan_section(m) -> None:  # type: ignore[no-untyped-def]
     }
     if d is not None:
         facts["deploy target"] = d.target.label if d.target is not None else "—"
-        facts["scaling metric"] = (
-            f"{d.scaling_metric.name} {d.scaling_metric.target_value:,.4g} ({d.scaling_metric.unit})"
-        )
+        metric = d.scaling_metric
+        scaler = {"hpa": "HPA", "keda": "KEDA"}.get(metric.scaler, metric.scaler)
+        facts["scaling target"] = f"{metric.target_value:,.4g} {metric.unit} ({scaler})"
         facts["pools"] = ", ".join(d.pools) or "—"
         if d.migration:
             facts["migration"] = f"the plan's platform ({p.platform.value}) is not the target's: a migration"
@@ -126,7 +126,7 @@ def _plan_section(m) -> None:  # type: ignore[no-untyped-def]
         facts["scheduled minimums"] = model_row(m)["schedules"]
     st.table({"": list(facts), "value": list(facts.values())})
     if why := render.platform_choice(m):
-        st.caption(f"Why {p.platform.value}: {why}")
+        st.caption(dashkit.code_spans(f"Why {p.platform.value}: {why}"))
 
 
 def _comparison_name(name: str, kind: str) -> str:
@@ -134,7 +134,8 @@ def _comparison_name(name: str, kind: str) -> str:
         return "Recommended"
     if kind == "alternative":
         return f"Alternative: {name}"
-    return render.baseline_label(name).capitalize()
+    label = render.baseline_label(name)
+    return label[:1].upper() + label[1:]
 
 
 def _levers(m) -> None:  # type: ignore[no-untyped-def]
@@ -154,13 +155,13 @@ def _provenance(rec, m) -> None:  # type: ignore[no-untyped-def]
     st.subheader("Where the figures come from")
     st.markdown(
         f"- **capacity**: {cap.rps_per_replica:,.4g} requests/s per replica, **{cap.provenance.value}** "
-        f"({cap.basis}); {cap.source}"
+        f"({cap.basis}); {dashkit.code_spans(cap.source)}"
         + (f"; band {cap.low_rps:,.4g}–{cap.high_rps:,.4g}" if cap.low_rps and cap.high_rps else "")
         + (f"; bench runs {', '.join(cap.bench_run_ids)}" if cap.bench_run_ids else "")
     )
     est = "estimated" if m.cost.prices_estimated else "list prices"
-    st.markdown(f"- **prices** ({est}; snapshot {rec.provenance.price_snapshot}):")
-    st.markdown("\n".join(f"    - {s}" for s in m.cost.price_sources))
+    st.markdown(f"- **prices** ({est}; snapshot {dashkit.code_spans(rec.provenance.price_snapshot)}):")
+    st.markdown("\n".join(f"    - {dashkit.code_spans(s)}" for s in m.cost.price_sources))
     if m.slo_risk is not None:
         r = m.slo_risk
         draws = (
@@ -181,7 +182,7 @@ with dashkit.page_errors():
         dashkit.caption_for(rec)
         st.header(f"{m.model} · team {m.team} · {dashkit.action_words(m.action)}")
         if m.reason:
-            st.info(m.reason + (f" — {m.fix}" if m.fix else ""))
+            st.info(dashkit.code_spans(m.reason + (f" — {m.fix}" if m.fix else "")))
         if m.plan is not None and m.cost is not None:
             _plan_section(m)
             st.subheader("Traffic against capacity")
@@ -198,7 +199,7 @@ with dashkit.page_errors():
                 )
             )
             st.caption(
-                f"Profile {view.profile}, step {view.step_s} s, seed {view.seed}: "
+                f"Profile {dashkit.code_spans(view.profile)}, step {view.step_s} s, seed {view.seed}: "
                 f"{view.overload_minutes:,.0f} overloaded minutes in the replayed period.{note}"
             )
             _levers(m)

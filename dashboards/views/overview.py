@@ -48,24 +48,28 @@ def _charts(rec: advisor.Recommendation, table: pd.DataFrame) -> None:
     right.caption(f"Models with a deployment today. {dashkit.LEVER_NOTE}")
 
 
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _baselines(t: Totals, saving: float | None) -> None:
     st.subheader("Against the baselines")
-    rows = [{"plan": "Today", "usd_per_month": t.current_usd_per_month, "saves": saving}]
+    rows = [{"plan": "Today", "usd_per_month": t.current_usd_per_month, "saves": dashkit.pct(saving)}]
     rows += [
         {
-            "plan": render.baseline_label(name).capitalize(),
+            "plan": _first_upper(render.baseline_label(name)),
             "usd_per_month": usd,
-            "saves": t.savings_vs_baselines_pct.get(name),
+            "saves": dashkit.pct(t.savings_vs_baselines_pct.get(name)),
         }
         for name, usd in t.baselines_usd_per_month.items()
     ]
     # the reference every saving above is taken from: its own cell stays empty, not "saves 0 %"
-    rows.append({"plan": "Recommended", "usd_per_month": t.recommended_usd_per_month, "saves": None})
+    rows.append({"plan": "Recommended", "usd_per_month": t.recommended_usd_per_month, "saves": "—"})
     dashkit.dataframe(
         pd.DataFrame(rows),
         money=("usd_per_month",),
         plan=st.column_config.TextColumn("Plan"),
-        saves=st.column_config.NumberColumn("Recommended saves (%)", format="%.1f%%"),
+        saves=st.column_config.TextColumn("Recommended saves"),
     )
 
 
@@ -95,7 +99,7 @@ def _models(rec: advisor.Recommendation, table: pd.DataFrame) -> None:
         shown,
         money=("today_usd_per_month", "plan_usd_per_month"),
         page=st.column_config.LinkColumn("Details", display_text="open"),
-        plan_usd_per_month=st.column_config.NumberColumn("Recommended ($/month)", format="$%.2f"),
+        plan_usd_per_month=st.column_config.NumberColumn("Recommended ($/month)", format="dollar"),
         p99_ms=st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
     )
     note = "" if pooled <= 0.005 else " Each model's row is its own plan; the pools' saving is its own line."
@@ -153,7 +157,7 @@ with dashkit.page_errors():
             help=f"{t.held_back_models} model(s) kept as they run; not in the totals",
         )
         for warning in rec.warnings:
-            st.warning(warning)
+            st.warning(dashkit.code_spans(warning))
         for m in risky:
             st.error(
                 f"{m.model}: {m.slo_risk.minutes_over_slo_per_month:,.1f} minutes over the SLO per month,"  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ is kept under build/test-artifacts/ (or $ADVISOR_TEST_ARTIFACTS)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -13,12 +14,13 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import psutil
 import pytest
 
 import advisor
+from advisor import render
 from tests.helpers import REPO_ROOT, assert_one_line_error, run_cli
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -58,9 +60,9 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90.
 @pytest.fixture(scope="module")
 def served(
     tmp_path_factory: pytest.TempPathFactory, seeded_demo_store: tuple[Path, advisor.Recommendation]
-) -> Iterator[tuple[str, advisor.Recommendation, int]]:
+) -> Iterator[tuple[str, advisor.Recommendation, int, Path]]:
     """`advisor dashboard` on a free port over a copy of the seeded store: (url, the stored recommendation,
-    pid). One server for the module: its tests only read what it serves."""
+    pid, the store's home). One server for the module: its tests only read what it serves."""
     home = tmp_path_factory.mktemp("dashboard") / "home"
     shutil.copytree(seeded_demo_store[0], home)
     rec = seeded_demo_store[1]
@@ -76,7 +78,7 @@ def served(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc)
-        yield url, rec, proc.pid
+        yield url, rec, proc.pid, home
     finally:
         proc.terminate()
         try:
@@ -87,51 +89,139 @@ def served(
 
 
 @pytest.mark.slow
-def test_the_dashboard_listens_on_loopback_only(served: tuple[str, advisor.Recommendation, int]) -> None:
-    _, _, pid = served
+def test_the_dashboard_listens_on_loopback_only(
+    served: tuple[str, advisor.Recommendation, int, Path],
+) -> None:
+    _, _, pid, _ = served
     listening = [c.laddr for c in psutil.Process(pid).net_connections("inet") if c.status == "LISTEN"]
     assert listening and {addr.ip for addr in listening} == {"127.0.0.1"}, listening
 
 
-@pytest.mark.slow
-def test_the_overview_renders_the_total_in_chromium(served: tuple[str, advisor.Recommendation, int]) -> None:
+# Every page, with the text it shows once drawn (Streamlit draws over a websocket: wait for the text).
+PAGE_VISITS = {
+    "overview": ("", "Where the saving comes from"),
+    "model": ("model?scenario=demo&model=doc-reranker", "Where the saving against today comes from"),
+    "bench": ("bench", "Capacity found"),
+    "what-if": ("what-if?scenario=demo&model=fraud-scorer", "Run what-if"),
+    "history": ("history?scenario=demo", "Applied changes"),
+}
+# A snake_case identifier (static_peak, usd_per_month): the pages speak in words. What a user types (a
+# scenario key, a field path, a file) is shown as code, and code is left out of the words checked.
+SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+WORDS_ONLY = """
+const style = document.createElement('style');
+style.textContent = 'code, pre { display: none !important; }';
+document.head.appendChild(style);
+const text = document.body.innerText;
+style.remove();
+return text;
+"""
+PLOTS = """
+return Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => ({
+  text: Array.from(p.querySelectorAll('text')).map(t => t.textContent).join('|'),
+  bars: p.querySelectorAll('g.trace.bars g.point path').length,
+  height: p.getBoundingClientRect().height,
+}));
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the module (Debian's, through chromium-driver)."""
     reason = no_browser_reason()
     if reason is not None:
         pytest.skip(reason)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    url, rec, _ = served
-    total = f"${rec.totals.recommended_usd_per_month:,.2f}"
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1700",
-    ):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1400,1900"):  # fmt: skip
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
-        driver.get(url)
-
-        # Streamlit draws over a websocket after the page has loaded: wait for the text itself.
-        def shown(d: webdriver.Chrome) -> str | bool:
-            text: str = d.find_element(By.TAG_NAME, "body").text
-            return text if total in text else False
-
-        body = cast(str, WebDriverWait(driver, 90).until(shown))  # shown gives the text once it is there
-        assert "Overview" in body and rec.scenario in body and "Traceback" not in body
-        time.sleep(1.5)  # let the tables settle before the picture
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shot = ARTIFACTS / "dashboard-overview.png"
-        assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+        yield driver
     finally:
         driver.quit()
+
+
+def _open(driver: Any, url: str, wanted: str) -> tuple[str, str]:
+    """Load ``url`` and wait until its page shows ``wanted``: (its visible text, the same without code)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+
+    def shown(d: Any) -> str | bool:
+        text: str = d.find_element(By.TAG_NAME, "body").text
+        running = d.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget']")
+        return text if wanted in text and not running else False
+
+    text = cast(str, WebDriverWait(driver, 90).until(shown))
+    time.sleep(1.5)  # let the charts and tables settle
+    return text, cast(str, driver.execute_script(WORDS_ONLY))
+
+
+@pytest.mark.slow
+def test_every_page_renders_its_charts_in_words_in_chromium(
+    served: tuple[str, advisor.Recommendation, int, Path], browser: Any
+) -> None:
+    url, rec, _, _ = served
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    checked: dict[str, str] = {}
+    full: dict[str, str] = {}
+    plots: dict[str, list[dict[str, Any]]] = {}
+    for page, (path, wanted) in PAGE_VISITS.items():
+        full[page], checked[page] = _open(browser, f"{url}/{path}", wanted)
+        plots[page] = browser.execute_script(PLOTS)
+        if page in ("overview", "model"):
+            shot = ARTIFACTS / f"dashboard-{page}.png"
+            assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    # the list of the page texts checked, kept beside the screenshots
+    (ARTIFACTS / "dashboard-pages.txt").write_text(
+        "".join(f"===== {page}\n{text}\n" for page, text in checked.items()), encoding="utf-8"
+    )
+    assert sorted(checked) == sorted(PAGE_VISITS)
+    for page, text in checked.items():
+        assert "Traceback" not in text and "Page not found" not in text, page
+        assert not SNAKE.findall(text), (page, sorted(set(SNAKE.findall(text))))
+    overview = full["overview"]
+    assert rec.scenario in overview and render.usd(rec.totals.recommended_usd_per_month) in overview
+    # the overview opens with today against recommended (by team) and the lever waterfall, both drawn
+    by_team = [
+        p for p in plots["overview"] if all(t in p["text"] for t in ("Today", "Recommended", "search"))
+    ]
+    assert by_team and by_team[0]["bars"] >= 2 * len({m.team for m in rec.models}), plots["overview"]
+    levers = [p for p in plots["overview"] if "Instance type and platform" in p["text"]]
+    assert len(levers) == 1 and levers[0]["height"] > 100, plots["overview"]
+    fleet = rec.totals.savings_by_lever
+    assert levers[0]["bars"] == len(fleet) + 3  # today, the levers, recommended, then with the Savings Plan
+    for part in fleet:
+        assert render.signed_usd(-part.usd_per_month) in levers[0]["text"], part.lever
+    model_levers = [p for p in plots["model"] if "Autoscaling and schedules" in p["text"]]
+    assert len(model_levers) == 1 and model_levers[0]["bars"] >= 7, plots["model"]
+
+
+@pytest.mark.slow
+def test_a_team_report_renders_in_chromium(
+    served: tuple[str, advisor.Recommendation, int, Path], browser: Any, tmp_path: Path
+) -> None:
+    """The search team's report as `advisor report preview` writes it, drawn by Chromium (the README's
+    picture), with its levers."""
+    home = served[3]
+    out = tmp_path / "search.html"
+    env = {**os.environ, "ADVISOR_HOME": str(home)}
+    result = subprocess.run(
+        [sys.executable, "-m", "advisor", "report", "preview", "examples/demo-scenario.yaml", "--team",
+         "search", "--out", str(out)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    _, text = _open(browser, out.as_uri(), "Where the saving against today comes from")
+    assert "Sharing load balancers" in text and not SNAKE.findall(text), sorted(set(SNAKE.findall(text)))
+    shot = ARTIFACTS / "report-search.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
 
 
 def test_a_busy_port_is_one_line() -> None:

@@ -15,7 +15,14 @@ from advisor.bench.llm import DEFINITIONS
 from advisor.bench.llm.store import save
 from advisor.bench.results import import_result
 from advisor.store import Store
-from tests.dashboard_helpers import bench_result, open_page, plotly_figures, texts, values
+from tests.dashboard_helpers import (
+    bench_result,
+    identifiers_shown,
+    open_page,
+    plotly_figures,
+    texts,
+    values,
+)
 from tests.llm_bench_helpers import BUCKETS, llm_result, seed_llm_runs
 
 SENTENCE = (
@@ -50,6 +57,7 @@ def test_only_llm_runs_show_capacity_slo_lines_and_the_bucket_grid(home: Path) -
     at = open_page("bench")
     assert not at.error and not any("No bench run" in t for t in texts(at, "info"))
     assert _subheaders(at) == ["LLM runs (token streaming)"]  # no request/response section
+    assert not identifiers_shown(at)
     runs = at.dataframe[0].value
     assert set(runs["id"]) == {"llm-g5", "llm-g6-buckets"} | {f"llm-g6-buckets#{b}" for b in BUCKETS}
     assert list(runs.columns) == [

@@ -191,4 +191,4 @@ def test_every_surface_shows_the_stored_savings_by_lever(
     at = open_page("overview")
     fall = next(f["data"][0] for f in plotly_figures(at) if f["data"][0]["type"] == "waterfall")
     in_total = [p for p in fleet if p.in_total]
-    assert values(fall, "y")[1 : 1 + len(in_total)] == pytest.approx([-p.usd_per_month for p in in_total])
+    assert values(fall, "x")[1 : 1 + len(in_total)] == pytest.approx([-p.usd_per_month for p in in_total])
