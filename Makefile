@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS_DEMO := bench,nlp,dashboard
-EXTRAS_TEST := dev,bench,nlp,dashboard,report,apply
+EXTRAS_TEST := dev,bench,nlp,dashboard,report,apply,distributed
 SOURCES := advisor tests benchmarks dashboards
 
 .PHONY: demo test check test-fast lint typecheck bench dashboard clean

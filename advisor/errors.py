@@ -27,6 +27,11 @@ class AdvisorError(Exception):
         self.fix = fix
         super().__init__(self.one_line())
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled as its class and fields, so that an error raised in a worker process (or on a Dask worker)
+        arrives whole: the same class, what, where, fix, and any field a subclass adds."""
+        return (_rebuild, (type(self), dict(self.__dict__)))
+
     def one_line(self) -> str:
         """``what (where); fix`` on a single line, newlines folded."""
         text = self.what
@@ -171,3 +176,10 @@ def closest_names(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
     pool = {k.lower(): k for k in known}
     hits = difflib.get_close_matches(name.lower(), list(pool), n=limit, cutoff=0.6)
     return [pool[h] for h in hits]
+
+
+def _rebuild(cls: type[AdvisorError], fields: dict[str, object]) -> AdvisorError:
+    err = cls.__new__(cls)
+    err.__dict__.update(fields)
+    Exception.__init__(err, err.one_line())
+    return err

@@ -18,14 +18,15 @@ bound and the saving against static on-demand for the peak and against today.
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 import advisor
-from advisor import Arch, Catalog, Recommendation, Scenario, Settings
+from advisor import Catalog, Recommendation, Scenario, Settings
+from advisor.optimize import RecommendOptions, fleet_type_names, parse_executor, synthetic_fleet
 from advisor.optimize.packing import (
     ModelDemand,
     PackingOptions,
@@ -36,79 +37,33 @@ from advisor.optimize.packing import (
 from advisor.recommendation import Action
 
 REPO = Path(__file__).resolve().parent.parent
-PROFILES = ("flat", "diurnal-business-api", "weekday-business-hours", "nightly-batch", "bursty-spikes")
-TYPE_SAMPLE_SEED = 7
-
-
-def candidate_type_names(catalog: Catalog, n_types: int) -> list[str]:
-    """``n_types`` real us-east-1 types: all accelerated ones plus a seeded sample of CPU types."""
-    types = node_types_from_offers(catalog.offers("us-east-1"))
-    accel = [t.name for t in types if t.accelerated]
-    cpu = [t.name for t in types if not t.accelerated]
-    rng = np.random.default_rng(TYPE_SAMPLE_SEED)
-    picked = rng.choice(len(cpu), size=min(max(n_types - len(accel), 0), len(cpu)), replace=False)
-    return accel[:n_types] + [cpu[i] for i in sorted(picked)]
-
-
-def fleet_scenario(catalog: Catalog, n_models: int, type_names: list[str], seed: int) -> Scenario:
-    """The synthetic fleet (module docstring)."""
-    rng = np.random.default_rng(seed)
-    cpu_refs = [t for t in ("c6i.large", "m6i.large", "c7i.large", "c6a.large") if t in type_names] or [
-        "c6i.large"
-    ]
-    models = []
-    for k in range(n_models):
-        profile = PROFILES[k % len(PROFILES)]
-        if rng.random() < 0.75:
-            vcpu = float(rng.choice([0.5, 1, 1, 2, 2, 2, 4, 4, 8]))
-            mem = round(vcpu * float(rng.choice([2, 4, 4, 8])), 2)
-            arch = None if rng.random() < 0.8 else Arch.X86_64.value
-            resources = {"vcpu": vcpu, "memory_gib": mem, **({"arch": arch} if arch else {})}
-            caps = {str(rng.choice(cpu_refs)): round(float(rng.uniform(20, 300)) * vcpu, 1)}
-            peak = float(rng.uniform(20, 3000))
-            host = "m5.4xlarge" if vcpu * 1.2 <= 16 else "m5.12xlarge"
-            current = {"platform": "ec2", "instance_type": host, "count": int(rng.integers(2, 12))}
-        else:
-            gpus = 1.0 if rng.random() < 0.85 else float(rng.choice([2, 4]))
-            resources = {
-                "vcpu": 4 * gpus,
-                "memory_gib": 16 * gpus,
-                "gpu_count": gpus,
-                "gpu_memory_gib": 16 * gpus,
-            }
-            caps = {"g5.xlarge" if gpus == 1 else "g5.12xlarge": round(float(rng.uniform(10, 80)), 1)}
-            caps["g6.xlarge" if gpus == 1 else "g6.12xlarge"] = round(float(rng.uniform(8, 60)), 1)
-            peak = float(rng.uniform(10, 400))
-            current = {"platform": "ec2", "instance_type": "g5.12xlarge", "count": int(rng.integers(1, 4))}
-        models.append(
-            {
-                "name": f"model-{k:03d}", "server": {"endpoint": "http://127.0.0.1:9/predict"},
-                "resources": resources, "slo": {"latency_p99_ms": float(rng.choice([50, 100, 200, 500]))},
-                "traffic": {"profile": profile, "peak_rps": round(peak, 1)}, "capacities_rps": caps,
-                **({"current": current} if k % 2 == 0 else {}),
-            }
-        )  # fmt: skip
-    return Scenario.model_validate(
-        {
-            "name": f"fleet-{n_models}x{len(type_names)}",
-            "candidates": {"families": [], "instance_types": type_names, "max_size_vcpu": 512},
-            "models": models,
-        }
-    )
+REFERENCE = REPO / "benchmarks" / "data" / "recommend_reference.json"
+TARGETS_S = {(200, 300): 5.0, (2000, 600): 60.0}
 
 
 def part1(args: argparse.Namespace, settings: Settings, catalog: Catalog) -> None:
-    names = candidate_type_names(catalog, args.types)
-    sc = fleet_scenario(catalog, args.models, names, args.seed)
+    names = fleet_type_names(catalog, args.types)
+    sc = synthetic_fleet(catalog, args.models, names, args.seed)
+    options = RecommendOptions(executor=parse_executor(args.executor))
     start, cpu_start = time.perf_counter(), time.process_time()
-    rec = advisor.recommend(sc, settings=settings, catalog=catalog)
+    rec = advisor.recommend(sc, settings=settings, catalog=catalog, options=options)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     served = [m for m in rec.models if m.plan is not None]
     replayed = sum(m.plans_replayed for m in rec.models)
-    print(f"== {args.models} models x {len(names)} instance types ==")
+    print(f"== {args.models} models x {len(names)} instance types, on {options.executor.describe()} ==")
     cannot = sum(m.action is Action.CANNOT_RECOMMEND for m in rec.models)
-    print(f"recommend wall time: {wall:6.2f} s (target <= 10 s; CPU {cpu:.2f} s; {replayed} replays)")
-    print(f"models with a plan:               {len(served)} of {len(rec.models)} ({cannot} without one)")
+    target = TARGETS_S.get((args.models, args.types))
+    print(
+        f"recommend wall time: {wall:6.2f} s ({f'target <= {target:g} s; ' if target else ''}"
+        f"CPU here {cpu:.2f} s; {replayed} replays)"
+    )
+    print(
+        f"peak memory:          {peak_memory_gib():.2f} GiB (this process and its workers, each at its peak)"
+    )
+    print(f"models with a plan:   {len(served)} of {len(rec.models)} ({cannot} without one)")
+    for note in rec.warnings[-3:]:
+        if "worker" in note:
+            print(f"note: {note}")
     if rec.packing is not None and rec.packing.ratio_to_lower_bound is not None:
         p = rec.packing
         adopted = sum(g.adopted for g in p.groups)
@@ -117,11 +72,48 @@ def part1(args: argparse.Namespace, settings: Settings, catalog: Catalog) -> Non
             f"{p.lower_bound_usd_per_hour:.2f} $/h = {p.ratio_to_lower_bound:.4f}   (target <= 1.02; "
             f"{len(p.groups)} groups, {adopted} shared pools adopted)"
         )
-    _pack_all(rec, sc, catalog, names)
+    _against_reference(rec, args)
+    if args.pack_all:
+        _pack_all(rec, sc, catalog, names)
     if rec.totals.efficiency is not None:
         print(f"fleet cost / fluid lower bound:   {1 / rec.totals.efficiency:.2f}")
     if rec.totals.floor_efficiency is not None:
         print(f"fleet cost / bound with HA floor: {1 / rec.totals.floor_efficiency:.2f}")
+
+
+def peak_memory_gib() -> float:
+    """Peak resident memory of this process plus the largest of its finished workers (ru_maxrss, KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + workers) / 1024**2
+
+
+def _against_reference(rec: Recommendation, args: argparse.Namespace) -> None:
+    """The totals against those main gave for the same seeded fleet before the fleet-scale work."""
+    key = f"{args.models}x{args.types}@{args.seed}"
+    refs = json.loads(REFERENCE.read_text(encoding="utf-8"))
+    ref = refs["fleets"].get(key)
+    t = rec.totals
+    now = {
+        "recommended_usd_per_month": t.recommended_usd_per_month,
+        "current_usd_per_month": t.current_usd_per_month,
+        "recommended_for_current_models_usd_per_month": t.recommended_for_current_models_usd_per_month,
+        "packing_ratio": rec.packing.ratio_to_lower_bound if rec.packing else None,
+    }
+    if args.write_reference:
+        refs["fleets"][key] = now
+        REFERENCE.write_text(json.dumps(refs, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"reference for {key} written to {REFERENCE.relative_to(REPO)}")
+        return
+    if ref is None:
+        print(f"no reference totals for {key} in {REFERENCE.relative_to(REPO)}")
+        return
+    for name, value in now.items():
+        was = ref.get(name)
+        if value is None or was is None:
+            continue
+        diff = 100.0 * (value - was) / was if was else 0.0
+        print(f"{name:<46} now {value:14.4f}  main ({refs['commit']}) {was:14.4f}  {diff:+.3f}%")
 
 
 def _pack_all(rec: Recommendation, sc: Scenario, catalog: Catalog, names: list[str]) -> None:
@@ -189,12 +181,17 @@ def main() -> None:
     parser.add_argument("--types", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--home", type=Path, default=None, help="ADVISOR_HOME with stored bench results")
+    parser.add_argument("--executor", default="local", help="local, local:N or dask://HOST:PORT")
+    parser.add_argument("--pack-all", action="store_true", help="also pack every EC2 plan over all types")
+    parser.add_argument("--skip-demo", action="store_true", help="part 1 only")
+    parser.add_argument("--write-reference", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     home = args.home or Path(tempfile.mkdtemp()) / "home"
     settings = Settings(home=home)
     catalog = Catalog.load(settings)
     part1(args, settings, catalog)
-    part2(args, settings, catalog)
+    if not args.skip_demo:
+        part2(args, settings, catalog)
 
 
 if __name__ == "__main__":

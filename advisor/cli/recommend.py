@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from advisor.cli.output import console, err_console, print_rendered, warn
 from advisor.errors import AdvisorError, ConfigError, InputError, StorageError
@@ -40,15 +47,23 @@ def recommend(
     bench: bool = typer.Option(False, "--bench", help="Measure the models advisor can start first."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the spot interruption draws in the replay."),
     store_it: bool = typer.Option(True, "--store/--no-store", help="Store the recommendation (default)."),
+    executor: str = typer.Option(
+        "local",
+        "--executor",
+        help="Where the per-model searches run: local (one process per core), local:N, or "
+        "dask://HOST:PORT (a Dask scheduler; advisor installed on its workers).",
+    ),
 ) -> None:
     """Recommend the cheapest way to serve every model of a scenario within its SLO."""
     if as_json and markdown:
         raise InputError("--json and --markdown exclude each other", where="--markdown", fix="pick one")
     from advisor import api  # the optimiser loads with the command that runs it, not with the CLI
+    from advisor.optimize.executor import parse_executor
     from advisor.optimize.recommend import RecommendOptions
 
     fmt = "json" if as_json else "markdown" if markdown else fmt
     check_format(fmt)
+    where = parse_executor(executor)  # a bad --executor is one line before anything runs
     settings: Settings = ctx.obj
     scenario = load_scenario(scenario_path)
     catalog = Catalog.load(settings)
@@ -68,7 +83,7 @@ def recommend(
             check=False,
             settings=settings,
             catalog=catalog,
-            options=RecommendOptions(seed=seed),
+            options=RecommendOptions(seed=seed, executor=where),
             progress=step,
         )
     try:
@@ -146,6 +161,7 @@ def _progress(quiet: bool) -> Progress:
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
+        MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,

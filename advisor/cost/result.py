@@ -96,6 +96,12 @@ class CostResult(_Value):
         self._series = compute
         return self
 
+    def detach_series(self) -> CostResult:
+        """Forget the replay inputs behind :meth:`timeseries` (the figures stay): a result kept for its
+        figures then holds no per-step arrays, and pickles (to a worker process or a Dask worker)."""
+        self._series = None
+        return self
+
     @property
     def minutes_over_slo_pct(self) -> float:
         """Share of the horizon's minutes with demand above ready capacity (p99 over the SLO), in %."""

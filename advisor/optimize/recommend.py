@@ -2,7 +2,8 @@
 
 The stages, each taking the previous one's value:
 
-1. per model (:mod:`advisor.optimize.rightsize.per_model`): traffic, capacities and what runs today
+1. per model (:mod:`advisor.optimize.rightsize.per_model`, on the executor the options name:
+   :mod:`advisor.optimize.executor`): traffic, capacities and what runs today
    (:class:`~advisor.optimize.rightsize.outcome.ModelInputs`), then the right-sized plan or why there is none
    (:class:`~advisor.optimize.rightsize.outcome.Served` /
    :class:`~advisor.optimize.rightsize.outcome.Unservable`);
@@ -25,11 +26,12 @@ from pathlib import Path
 from advisor.capacity import BenchEvidence
 from advisor.domain import Platform
 from advisor.optimize.document import build_document
+from advisor.optimize.executor import ExecutorSpec, plan_all
 from advisor.optimize.fleet.decide import decide_fleet
 from advisor.optimize.rightsize.candidates import CandidateTypes
 from advisor.optimize.rightsize.fit import fit_warnings
 from advisor.optimize.rightsize.outcome import ModelOutcome
-from advisor.optimize.rightsize.per_model import ModelContext, load_balancer_for, model_inputs, plan_model
+from advisor.optimize.rightsize.per_model import ModelContext, load_balancer_for
 from advisor.optimize.rightsize.pricecache import PriceCache
 from advisor.optimize.rightsize.search_types import SearchOptions
 from advisor.optimize.validate import validate
@@ -54,6 +56,7 @@ class RecommendOptions:
     seed: int = 0
     shapes_per_platform: Mapping[Platform, int] = field(default_factory=lambda: dict(DEFAULT_PER_PLATFORM))
     packing_time_s: float = 2.0
+    executor: ExecutorSpec = field(default_factory=ExecutorSpec)  # where the per-model searches run
 
 
 def recommend(
@@ -92,14 +95,11 @@ def recommend(
         base_dir=scenario_file.parent if scenario_file is not None else None,
     )
     total = len(scenario.models)
-    outcomes: list[ModelOutcome] = []
-    for i, spec in enumerate(scenario.models):
-        if progress is not None:
-            progress(f"right-sizing {spec.name}", i, total)
-        outcomes.append(plan_model(model_inputs(i, spec, ctx), ctx))
+    planned = plan_all(ctx, options.executor, progress)
+    outcomes: list[ModelOutcome] = planned.outcomes
     if progress is not None:
         progress("packing shared pools", total, total)
-    fleet = decide_fleet(outcomes, scenario, ctx.types, ctx.prices, packing_time_s=options.packing_time_s)
+    fleet = decide_fleet(outcomes, scenario, ctx.types, packing_time_s=options.packing_time_s)
     created_at = clock()
     rec = build_document(
         scenario,
@@ -112,6 +112,6 @@ def recommend(
         seed=options.seed,
         version=__version__,
         stale_after_days=settings.price_staleness_days,
-        notes=fit_warnings(scenario, ctx.types, catalog),
+        notes=[*fit_warnings(scenario, ctx.types, catalog), *planned.notes],
     )
     return validate(rec, scenario, catalog)

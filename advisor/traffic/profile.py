@@ -235,6 +235,11 @@ class TrafficProfile:
             peak_to_mean=self.peak_to_mean,
         )
 
+    def forget(self) -> TrafficProfile:
+        """Drop what :meth:`memo` keeps (derived arrays, often several times the profile's own size)."""
+        self._memo.clear()
+        return self
+
     def memo(self, key: Any, compute: Any) -> Any:
         """Cache ``compute()`` under ``key`` for this profile (profiles are immutable, so it stays valid)."""
         if key not in self._memo:

@@ -30,12 +30,11 @@ import numpy as np
 from advisor.domain import Platform
 from advisor.errors import AdvisorError
 from advisor.optimize.fleet.churn import assess_change
-from advisor.optimize.fleet.commitments import hourly_spend, recommend_commitment
+from advisor.optimize.fleet.commitments import recommend_commitment
 from advisor.optimize.fleet.pooling import PoolMember, pool_models
 from advisor.optimize.rightsize.candidates import CandidateTypes
 from advisor.optimize.rightsize.compare import CurrentCost
 from advisor.optimize.rightsize.outcome import ModelOutcome, Served
-from advisor.optimize.rightsize.pricecache import PriceCache
 from advisor.recommendation.deployment import Placement
 from advisor.recommendation.model import Action, ChurnCheck, ChurnRule, CommitmentSummary, PackingSummary
 from advisor.recommendation.plan import Plan
@@ -71,7 +70,6 @@ def decide_fleet(
     outcomes: Sequence[ModelOutcome],
     scenario: Scenario,
     types: CandidateTypes,
-    prices: PriceCache,
     *,
     packing_time_s: float,
 ) -> FleetDecisions:
@@ -92,7 +90,7 @@ def decide_fleet(
             decisions[o.inputs.name] = Decision(Action.CHANGE if churn.passed else Action.KEEP_CURRENT, churn)
     adopted = [o for o in outcomes if isinstance(o, Served) and decisions[o.inputs.name].action in ADOPTED]
     packing, placements, share = _pool(adopted, types, packing_time_s)
-    commitment, note = commitment_for(adopted, prices)
+    commitment, note = commitment_for(adopted)
     return FleetDecisions(decisions, packing, placements, share, commitment, note)
 
 
@@ -157,27 +155,19 @@ def churn_check(
     )
 
 
-def commitment_for(
-    adopted: Sequence[Served], prices: PriceCache
-) -> tuple[CommitmentSummary | None, str | None]:
+def commitment_for(adopted: Sequence[Served]) -> tuple[CommitmentSummary | None, str | None]:
     """A Compute Savings Plan for the always-on on-demand base of the adopted EC2 and Fargate plans.
 
-    The on-demand part of each plan's replayed spend ($/h per step: on-demand nodes × node price) is rolled up
-    to billing hours and summed over models (profiles aligned by position, i.e. read as the same period), then
-    :func:`advisor.optimize.fleet.commitments.recommend_commitment` sizes the commitment (``base``: the lowest
-    hourly spend, used in full every hour). SageMaker plans are left out: Compute Savings Plans do not cover
-    SageMaker (SageMaker Savings Plans do; no rates for them are on file). Returns the summary, or None with a
+    The on-demand part of each plan's replayed spend ($/h per step: on-demand nodes × node price, rolled
+    up to billing hours by the per-model stage: ``Served.on_demand_usd_hourly``) is summed over models
+    (profiles aligned by position, i.e. read as the same period), then
+    :func:`advisor.optimize.fleet.commitments.recommend_commitment` sizes the commitment (``base``: the
+    lowest hourly spend, used in full every hour). SageMaker plans are left out: Compute Savings Plans do not
+    cover SageMaker (SageMaker Savings Plans do; no rates for them are on file). Returns the summary, or None
+    with a
     note saying why there is none.
     """
-    series: list[np.ndarray] = []
-    for o in adopted:
-        best = o.best
-        if best.plan.platform is Platform.SAGEMAKER:
-            continue
-        frame = best.result.timeseries()
-        node_usd = prices.prices(best.plan).on_demand_usd_per_node_hour
-        spend = frame["nodes_on_demand"].to_numpy(dtype=float) * node_usd
-        series.append(hourly_spend(spend, float(o.inputs.profile.step_s)))
+    series = [o.on_demand_usd_hourly for o in adopted if o.on_demand_usd_hourly is not None]
     if not series:
         return (
             None,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 
 import numpy as np
@@ -61,6 +61,10 @@ SPOT_POOL_MAX_SIZE_RATIO = 2.0  # pool types at most twice the shape's vCPUs (th
 _FIT_EPS = 1e-9
 
 
+def _no_pools() -> SpotPools:
+    return (), ""
+
+
 @dataclass(frozen=True)
 class ShapeCandidate:
     """One way to host a model's replicas, priced per unit of capacity."""
@@ -75,7 +79,12 @@ class ShapeCandidate:
     fargate: FargateSize | None = None
     spot_usd_per_node_hour: float | None = None
     # Pool names and the reason for none, looked up on first use (most candidates never need them).
-    spot_lookup: Callable[[], SpotPools] = field(default=lambda: ((), ""), repr=False, compare=False)
+    spot_lookup: Callable[[], SpotPools] = field(default=_no_pools, repr=False, compare=False)
+
+    def resolved(self) -> ShapeCandidate:
+        """This candidate with its spot pools looked up now: it then holds no look-up over every type (a
+        fleet's outcomes stay small) and pickles (to a worker process or a Dask worker)."""
+        return replace(self, spot_lookup=partial(_fixed_pools, *self.spot_lookup()))
 
     @cached_property
     def spot_pools(self) -> tuple[str, ...]:

@@ -10,7 +10,9 @@ fix it). The fleet stage and the document builder only read these values.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from advisor.capacity import ModelCapacities
 from advisor.optimize.rightsize.compare import CurrentCost
@@ -54,6 +56,7 @@ class Served:
     fluid_bound_usd_per_month: float | None
     floor_bound_usd_per_month: float | None
     levers: tuple[LeverSaving, ...] = ()  # today → the plan, by lever (no pooling share); () without today
+    on_demand_usd_hourly: np.ndarray | None = None  # on-demand spend per billing hour (commitments)
 
 
 @dataclass(frozen=True)
@@ -67,3 +70,21 @@ class Unservable:
 
 
 ModelOutcome = Served | Unservable
+
+
+def detached(outcome: ModelOutcome) -> ModelOutcome:
+    """``outcome`` holding figures only: every replay result's per-step inputs dropped
+    (:meth:`advisor.cost.result.CostResult.detach_series`), the profile's derived arrays forgotten, and the
+    candidates' spot pools looked up
+    (:meth:`~advisor.optimize.rightsize.candidates.ShapeCandidate.resolved`), so that a fleet's outcomes stay
+    small and travel between processes. The fleet stage and the document read figures only."""
+    outcome.inputs.profile.forget()
+    current = outcome.inputs.current
+    if current is not None and current.result is not None:
+        current.result.detach_series()
+    if isinstance(outcome, Served):
+        for ev in (outcome.best, *outcome.alternatives):
+            ev.result.detach_series()
+            ev.candidate = ev.candidate.resolved()
+            ev.job = replace(ev.job, candidate=ev.candidate)
+    return outcome

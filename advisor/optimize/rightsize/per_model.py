@@ -30,6 +30,7 @@ import numpy as np
 from advisor.capacity import BenchEvidence, capacities_for_model
 from advisor.domain import Platform
 from advisor.errors import AdvisorError, ConfigError, at_field
+from advisor.optimize.fleet.commitments import hourly_spend
 from advisor.optimize.rightsize.candidates import (
     CandidateTypes,
     ShapeCandidate,
@@ -40,10 +41,10 @@ from advisor.optimize.rightsize.candidates import (
 from advisor.optimize.rightsize.compare import baseline_comparisons, price_current
 from advisor.optimize.rightsize.ec2_scaling import ec2_scaling
 from advisor.optimize.rightsize.levers import lever_steps
-from advisor.optimize.rightsize.outcome import ModelInputs, ModelOutcome, Served, Unservable
+from advisor.optimize.rightsize.outcome import ModelInputs, ModelOutcome, Served, Unservable, detached
 from advisor.optimize.rightsize.pricecache import PriceCache
 from advisor.optimize.rightsize.search import rightsize_model
-from advisor.optimize.rightsize.search_types import SearchOptions
+from advisor.optimize.rightsize.search_types import Evaluated, SearchOptions
 from advisor.platforms.targets import Orchestrator
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.plan import LoadBalancerKind, LoadBalancerSpec
@@ -99,7 +100,7 @@ def plan_model(inputs: ModelInputs, ctx: ModelContext) -> ModelOutcome:
     """Steps 4-5, unless the evidence already rules every plan out (step 2)."""
     ruled_out = _ruled_out(inputs)
     if ruled_out is not None:
-        return ruled_out
+        return detached(ruled_out)
     spec, profile, scenario = inputs.spec, inputs.profile, ctx.scenario
     need = spec.need
     orchestrator = spec.orchestrator(scenario.cluster)
@@ -107,7 +108,7 @@ def plan_model(inputs: ModelInputs, ctx: ModelContext) -> ModelOutcome:
     if spec.platforms is not None:
         cands = [c for c in cands if c.platform in spec.platforms]
     if not cands:
-        return _no_candidates(inputs, ctx.types, orchestrator)
+        return detached(_no_candidates(inputs, ctx.types, orchestrator))
     shortlist = prefilter(
         cands, _hourly_maxima(profile), dict(ctx.shapes_per_platform), min_replicas=scenario.min_replicas
     )
@@ -119,7 +120,9 @@ def plan_model(inputs: ModelInputs, ctx: ModelContext) -> ModelOutcome:
         ),
     )  # fmt: skip
     if found.best is None:
-        return Unservable(inputs, found.reason or "no plan found", found.fix or "", found.plans_replayed)
+        return detached(
+            Unservable(inputs, found.reason or "no plan found", found.fix or "", found.plans_replayed)
+        )
     best = found.best
     baselines = baseline_comparisons(
         best.plan, profile, ctx.catalog, ctx.prices, budget_pct=scenario.slo_budget_pct_minutes,
@@ -128,7 +131,7 @@ def plan_model(inputs: ModelInputs, ctx: ModelContext) -> ModelOutcome:
     fluid, floor = _bounds(cands, profile, scenario, best.result.breakdown.by_component)
     current = inputs.current
     levers = () if current is None else lever_steps(current, best, profile, ctx.prices, seed=ctx.seed)
-    return Served(
+    outcome = Served(
         inputs=inputs,
         best=best,
         alternatives=tuple(found.alternatives),
@@ -138,7 +141,19 @@ def plan_model(inputs: ModelInputs, ctx: ModelContext) -> ModelOutcome:
         fluid_bound_usd_per_month=fluid,
         floor_bound_usd_per_month=floor,
         levers=levers,
+        on_demand_usd_hourly=on_demand_spend(best, ctx.prices, profile.step_s),
     )
+    return detached(outcome)
+
+
+def on_demand_spend(best: Evaluated, prices: PriceCache, step_s: int) -> np.ndarray | None:
+    """The plan's on-demand spend per billing hour (on-demand nodes × node price, rolled up), for the
+    fleet's Savings Plan; None on SageMaker (Compute Savings Plans do not cover it)."""
+    if best.plan.platform is Platform.SAGEMAKER:
+        return None
+    frame = best.result.timeseries()
+    node_usd = prices.prices(best.plan).on_demand_usd_per_node_hour
+    return hourly_spend(frame["nodes_on_demand"].to_numpy(dtype=float) * node_usd, float(step_s))
 
 
 def load_balancer_for(scenario: Scenario) -> LoadBalancerSpec:

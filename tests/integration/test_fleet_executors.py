@@ -1,0 +1,151 @@
+"""The per-model searches off this process: a local process pool and a real Dask cluster (a scheduler and two
+worker processes on loopback, started here), each giving the recommendation a single process gives; and a
+worker killed mid-run, whose models are run again, with the output saying so."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psutil
+import pytest
+
+import advisor
+from advisor import Catalog, Recommendation, Scenario, Settings
+from advisor.optimize import RecommendOptions, fleet_type_names, parse_executor, synthetic_fleet
+from tests.helpers import REPO_ROOT
+
+CLOCK = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+PACKING_TIME_S = 120.0  # the packer converges well within it: its answer then depends on nothing but input
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(home=tmp_path_factory.mktemp("fleet") / "home")
+
+
+@pytest.fixture(scope="module")
+def catalog(settings: Settings) -> Catalog:
+    return Catalog.load(settings)
+
+
+def _fleet(catalog: Catalog, models: int) -> Scenario:
+    return synthetic_fleet(catalog, models, fleet_type_names(catalog, 300), seed=0)
+
+
+def _recommend(
+    scenario: Scenario, settings: Settings, catalog: Catalog, executor: str, progress: Any = None
+) -> Recommendation:
+    options = RecommendOptions(executor=parse_executor(executor), packing_time_s=PACKING_TIME_S)
+    return advisor.recommend(
+        scenario, settings=settings, catalog=catalog, options=options, progress=progress,
+        clock=lambda: CLOCK, new_id=lambda _t: "rec-fleet",
+    )  # fmt: skip
+
+
+def _doc(rec: Recommendation, *, warnings: bool = True) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(rec.model_dump_json())
+    if not warnings:
+        data.pop("warnings")
+    return data
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[psutil.Process]]]:
+    """A Dask scheduler and two single-threaded workers (no nanny: a killed worker stays dead), as separate
+    processes on 127.0.0.1: (the scheduler's address, the worker processes)."""
+    folder = tmp_path_factory.mktemp("dask")
+    info = folder / "scheduler.json"
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    common = {"cwd": REPO_ROOT, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+         "--no-dashboard", "--scheduler-file", str(info)], **common,  # type: ignore[call-overload]
+    )  # fmt: skip
+    procs = [scheduler]
+    try:
+        deadline = time.monotonic() + 60
+        while not info.is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(info.read_text())["address"]
+        worker = [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                  "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"]  # fmt: skip
+        procs += [subprocess.Popen(worker, **common) for _ in range(2)]  # type: ignore[call-overload]
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:  # type: ignore[no-untyped-call]
+            client.wait_for_workers(2, timeout=60)
+        yield address, [psutil.Process(p.pid) for p in procs[1:]]
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_a_500_model_fleet_is_the_same_locally_and_on_a_dask_cluster(
+    settings: Settings, catalog: Catalog, dask_cluster: tuple[str, list[psutil.Process]]
+) -> None:
+    address, _ = dask_cluster
+    fleet = _fleet(catalog, 500)
+    here = _recommend(fleet, settings, catalog, "local")
+    there = _recommend(fleet, settings, catalog, address.replace("tcp://", "dask://"))
+    assert len(here.models) == 500 and sum(m.plan is not None for m in here.models) > 400
+    assert _doc(there) == _doc(here)  # the same id and clock were given: the whole document, byte for byte
+    assert not any("worker" in w for w in here.warnings)
+
+
+def test_a_process_pool_gives_what_one_process_gives(settings: Settings, catalog: Catalog) -> None:
+    fleet = _fleet(catalog, 40)
+    assert _doc(_recommend(fleet, settings, catalog, "local:2")) == _doc(
+        _recommend(fleet, settings, catalog, "local:1")
+    )
+
+
+def test_a_local_worker_killed_mid_run_has_its_models_run_again(settings: Settings, catalog: Catalog) -> None:
+    fleet = _fleet(catalog, 40)
+    killed: list[int] = []
+    before = {p.pid for p in psutil.Process().children()}  # the Dask cluster's, when the module started one
+
+    def kill_one(what: str, done: int, total: int) -> None:
+        workers = [p for p in psutil.Process().children() if p.pid not in before]  # the pool's
+        if done and not killed and workers:
+            killed.append(workers[0].pid)
+            os.kill(workers[0].pid, signal.SIGKILL)
+
+    rec = _recommend(fleet, settings, catalog, "local:2", progress=kill_one)
+    assert killed
+    notes = [w for w in rec.warnings if "worker process died" in w]
+    assert len(notes) == 1 and "recommended again" in notes[0], rec.warnings
+    alone = _recommend(fleet, settings, catalog, "local:1")
+    assert _doc(rec, warnings=False) == _doc(alone, warnings=False)
+
+
+def test_a_dask_worker_killed_mid_run_has_its_models_run_again(
+    settings: Settings, catalog: Catalog, dask_cluster: tuple[str, list[psutil.Process]]
+) -> None:
+    address, workers = dask_cluster
+    fleet = _fleet(catalog, 60)
+    killed: list[int] = []
+
+    def kill_one(what: str, done: int, total: int) -> None:
+        if done and not killed and "Dask" in what:
+            killed.append(workers[0].pid)
+            workers[0].kill()
+
+    rec = _recommend(fleet, settings, catalog, address.replace("tcp://", "dask://"), progress=kill_one)
+    assert killed
+    notes = [w for w in rec.warnings if "Dask worker" in w]
+    assert len(notes) == 1, rec.warnings
+    alone = _recommend(fleet, settings, catalog, "local:1")
+    assert _doc(rec, warnings=False) == _doc(alone, warnings=False)
