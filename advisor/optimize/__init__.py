@@ -16,7 +16,7 @@ points:
 
 from __future__ import annotations
 
-from advisor.optimize.executor import EXECUTOR_HELP, ExecutorSpec, parse_executor
+from advisor.optimize.executor import EXECUTOR_HELP, ExecutorSpec, available_cores, parse_executor
 from advisor.optimize.fleet.churn import ChangeAssessment, assess_change, disruption_fraction, worth_changing
 from advisor.optimize.fleet.commitments import (
     CommitmentRecommendation,
@@ -59,6 +59,7 @@ __all__ = [
     "RecommendOptions",
     "SavingsPlanRate",
     "assess_change",
+    "available_cores",
     "disruption_fraction",
     "fleet_type_names",
     "karpenter_like_ffd",
