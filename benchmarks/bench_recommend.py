@@ -9,9 +9,10 @@ for the same seeded fleet before the fleet-scale work (``benchmarks/data/recomme
 ``--models 2000 --types 600`` is the large fleet; ``--pack-all`` also packs every EC2 plan over all types at
 once (the packer against a Karpenter-like first-fit-decreasing).
 
-Measured on the 2-core development machine (2026-12-05, idle): 200 x 300 in 10.3 s on two processes (16.6 s
-in one; target 5 s), 2,000 x 600 in 108.6 s (main: 143 s; target 60 s) at 0.99 GiB peak (main: 3.7 GB),
-packing 1.0024 and 1.0030 x the bound, totals 0.05-0.07 % under main's (the packer's time-limited MILP).
+Measured on the 2-core development machine (2026-12-05, idle): 200 x 300 in 11.3 s on two processes (16.6 s
+in one; target 5 s), 2,000 x 600 in 114.8 s (main: 143 s; target 60 s) at 1.34 GiB peak, every process
+summed (main: 3.7 GB), packing 1.0024 and 1.0030 x the bound, totals 0.05-0.07 % under main's (the packer's
+MILP runs to a time limit, so its answers vary that much from run to run).
 
 Part 2 - the demo scenario (``examples/demo-scenario.yaml``, capacities as given in the file unless
 ``--home`` points at a store with bench results): per model and in total, recommended cost / fluid lower
@@ -24,17 +25,19 @@ bound and the saving against static on-demand for the peak and against today.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import resource
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import psutil
 
 import advisor
 from advisor import Catalog, Recommendation, Scenario, Settings
 from advisor.optimize import (
     RecommendOptions,
-    available_cores,
     fleet_type_names,
     parse_executor,
     synthetic_fleet,
@@ -58,7 +61,8 @@ def part1(args: argparse.Namespace, settings: Settings, catalog: Catalog) -> Non
     sc = synthetic_fleet(catalog, args.models, names, args.seed)
     options = RecommendOptions(executor=parse_executor(args.executor))
     start, cpu_start = time.perf_counter(), time.process_time()
-    rec = advisor.recommend(sc, settings=settings, catalog=catalog, options=options)
+    with MemorySampler() as memory:
+        rec = advisor.recommend(sc, settings=settings, catalog=catalog, options=options)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     served = [m for m in rec.models if m.plan is not None]
     replayed = sum(m.plans_replayed for m in rec.models)
@@ -69,12 +73,9 @@ def part1(args: argparse.Namespace, settings: Settings, catalog: Catalog) -> Non
         f"recommend wall time: {wall:6.2f} s ({f'target <= {target:g} s; ' if target else ''}"
         f"CPU here {cpu:.2f} s; {replayed} replays)"
     )
-    own, worker = peak_memory_gib()
-    workers = 1 if options.executor.workers == 1 else available_cores()
-    together = own + (worker * workers if worker > 0 else 0.0)
     print(
-        f"peak memory:          {together:.2f} GiB at most (this process {own:.2f} GiB, each of its "
-        f"{workers if worker > 0 else 0} workers at most {worker:.2f} GiB; forked pages counted in each)"
+        f"peak memory:          {memory.peak_gib:.2f} GiB (resident: this process and its workers, "
+        f"summed; sampled every {MemorySampler.EVERY_S:g} s)"
     )
     print(f"models with a plan:   {len(served)} of {len(rec.models)} ({cannot} without one)")
     for note in rec.warnings[-3:]:
@@ -97,11 +98,34 @@ def part1(args: argparse.Namespace, settings: Settings, catalog: Catalog) -> Non
         print(f"fleet cost / bound with HA floor: {1 / rec.totals.floor_efficiency:.2f}")
 
 
-def peak_memory_gib() -> tuple[float, float]:
-    """(this process's peak resident memory, the largest finished worker's), in GiB (ru_maxrss is KiB)."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return own / 1024**2, workers / 1024**2
+class MemorySampler:
+    """The peak of the resident memory summed over this process and its descendants (the pool's workers,
+    started from a fork server, are not this process's children), sampled on a thread."""
+
+    EVERY_S = 0.1
+
+    def __init__(self) -> None:
+        self.peak_gib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += proc.memory_info().rss
+            self.peak_gib = max(self.peak_gib, total / 1024**3)
+            self._stop.wait(self.EVERY_S)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _against_reference(rec: Recommendation, args: argparse.Namespace) -> None:

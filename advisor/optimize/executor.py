@@ -5,9 +5,10 @@ model, so it runs as batches of models, each a task; the fleet stage then runs o
 this process. Every executor gives the same outcomes (the search is seeded and every worker prices from
 the same context), so the recommendation is the same wherever it ran.
 
-- ``local`` (the default): a process pool with one worker per core available to this process (forked
-  on Linux, so the shared context is not copied); a fleet under ``POOL_MIN_MODELS_PER_WORKER`` models per
-  worker runs in this process, where starting workers would cost more than it saves. ``local:N`` sets the
+- ``local`` (the default): a process pool with one worker per core available to this process (started
+  from a fork server, with the shared context sent once to each); a fleet under
+  ``POOL_MIN_MODELS_PER_WORKER`` models per worker runs in this process, where starting workers would cost
+  more than it saves. ``local:N`` sets the
   number of processes (``local:1``: in this process).
 - ``dask://HOST:PORT``: Dask distributed. The context (scenario, prices, evidence) is scattered to every
   worker once; each batch is a task. Chosen over Ray for the people who run advisor: a pure-Python wheel,
@@ -160,6 +161,17 @@ def _in_pool(ctx: ModelContext, workers: int, progress: Progress | None) -> Outc
     return Outcomes([done[i] for i in range(total)], notes)
 
 
+def _start_method() -> multiprocessing.context.BaseContext:
+    """Workers forked from a fork server (a fresh single-threaded process), never from this one: a process
+    that has started threads (a Dask client's event loop, a test runner's) cannot fork safely. Spawned where
+    there is no fork server (not Linux)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["advisor.optimize.executor"])  # imported once, not per worker
+    return ctx
+
+
 def _run_pool(
     ctx: ModelContext,
     workers: int,
@@ -168,12 +180,11 @@ def _run_pool(
     progress: Progress | None,
 ) -> list[list[int]]:
     """Run ``pending`` batches in a fresh pool into ``done``; the batches a dead worker took down."""
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     lost: list[list[int]] = []
     total = len(ctx.scenario.models)
     with ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=multiprocessing.get_context(method),
+        mp_context=_start_method(),
         initializer=_init_worker,
         initargs=(ctx,),
     ) as pool:

@@ -115,10 +115,11 @@ def test_a_process_pool_gives_what_one_process_gives(settings: Settings, catalog
 def test_a_local_worker_killed_mid_run_has_its_models_run_again(settings: Settings, catalog: Catalog) -> None:
     fleet = _fleet(catalog, 40)
     killed: list[int] = []
-    before = {p.pid for p in psutil.Process().children()}  # the Dask cluster's, when the module started one
 
     def kill_one(what: str, done: int, total: int) -> None:
-        workers = [p for p in psutil.Process().children() if p.pid not in before]  # the pool's
+        # the pool's workers: children of the fork server this process started
+        servers = [p for p in psutil.Process().children() if "forkserver" in " ".join(p.cmdline())]
+        workers = [w for server in servers for w in server.children()]
         if done and not killed and workers:
             killed.append(workers[0].pid)
             os.kill(workers[0].pid, signal.SIGKILL)
