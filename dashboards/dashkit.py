@@ -193,15 +193,18 @@ def lever_waterfall(
     y = [today, *(-p.usd_per_month for p in in_total), 0.0]
     measure = ["absolute", *["relative"] * len(in_total), "total"]
     text = [usd(today), *(render.signed_usd(-p.usd_per_month) for p in in_total), usd(recommended)]
+    hover = ["what runs today", *(render.LEVER_HELP[p.lever] for p in in_total), "the recommendation"]
     for p in levers:
         if not p.in_total:  # the Savings Plan, bought apart: after the recommended total
             x += ["Savings Plan", "With the Savings Plan"]
             y += [-p.usd_per_month, 0.0]
             measure += ["relative", "total"]
             text += [render.signed_usd(-p.usd_per_month), usd(p.usd_per_month_after)]
+            hover += [render.LEVER_HELP[p.lever], "the recommendation with the Savings Plan"]
     fig = go.Figure(
         go.Waterfall(
             orientation="h", y=x, x=y, measure=measure, text=text, textposition="outside",
+            hovertext=hover, hoverinfo="text+x",
             cliponaxis=False, decreasing={"marker": {"color": "#2ca02c"}},
             increasing={"marker": {"color": "#d62728"}}, totals={"marker": {"color": "#1f77b4"}},
             connector={"line": {"color": "#bbbbbb"}},
