@@ -163,6 +163,25 @@ def _open(driver: Any, url: str, wanted: str) -> tuple[str, str]:
     return text, cast(str, driver.execute_script(WORDS_ONLY))
 
 
+def _drawn(driver: Any, label: str | None) -> list[dict[str, Any]]:
+    """The page's plotly charts once drawn: with ``label``, once the chart showing it has its bars (charts
+    draw after the text, later still on a busy machine)."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    seen: list[Any] = []
+
+    def ready(d: Any) -> bool:
+        seen[:] = d.execute_script(PLOTS)
+        return label is None or any(label in p["text"] and p["bars"] > 0 for p in seen)
+
+    try:
+        WebDriverWait(driver, 60).until(ready)
+        return list(seen)
+    except TimeoutException:
+        raise AssertionError(f"no chart showing {label!r} was drawn: {seen}") from None
+
+
 @pytest.mark.slow
 def test_every_page_renders_its_charts_in_words_in_chromium(
     served: tuple[str, advisor.Recommendation, int, Path], browser: Any
@@ -174,7 +193,7 @@ def test_every_page_renders_its_charts_in_words_in_chromium(
     plots: dict[str, list[dict[str, Any]]] = {}
     for page, (path, wanted) in PAGE_VISITS.items():
         full[page], checked[page] = _open(browser, f"{url}/{path}", wanted)
-        plots[page] = browser.execute_script(PLOTS)
+        plots[page] = _drawn(browser, "Sharing load balancers" if page in ("overview", "model") else None)
         if page in ("overview", "model"):
             shot = ARTIFACTS / f"dashboard-{page}.png"
             assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
