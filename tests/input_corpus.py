@@ -238,6 +238,9 @@ def scenario_cases() -> Iterator[Case]:
         yield Case(f"scenario-file:duplicate-{key}", ("recommend", "{dir}/s.yaml"), {"s.yaml": doc},
                    needle=f"duplicate key '{key}'")  # fmt: skip
     yield Case("scenario-file:missing", ("recommend", "{dir}/nope.yaml"), needle="nope.yaml")
+    for bad in ("ray://head:10001", "local:0", "dask://scheduler"):  # where the per-model searches run
+        yield Case(f"recommend:executor-{bad.split(':')[0]}", ("recommend", "{dir}/s.yaml", "--executor", bad),
+                   {"s.yaml": base}, needle="--executor")  # fmt: skip
     yield Case("scenario-file:a-folder", ("recommend", "{dir}"))
     yield Case("scenario-file:too-long", ("recommend", "{dir}/" + "a" * 5000 + ".yaml"))
     # a traffic file beside the scenario with a bad row: the error keeps its file:line inside the field
