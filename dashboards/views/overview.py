@@ -20,11 +20,16 @@ POOLING_ROW = "Shared node pools (the models' shares)"
 
 
 def _by(frame: pd.DataFrame, key: str) -> go.Figure:
-    grouped = frame.groupby(key, sort=False)[["today_usd_per_month", "plan_usd_per_month"]].sum(min_count=1)
+    """Today against recommended per team or model: what each costs under the recommendation (its
+    effective cost, pooling share taken off), so that the bars add up to the page's total."""
+    columns = ["today_usd_per_month", "recommended_usd_per_month"]
+    grouped = frame.groupby(key, sort=False)[columns].sum(min_count=1)
     grouped = grouped.sort_values("today_usd_per_month", ascending=False).head(MAX_MODEL_BARS)
     fig = go.Figure()
     fig.add_bar(name="Today", x=grouped.index, y=grouped["today_usd_per_month"], marker_color="#7f7f7f")
-    fig.add_bar(name="Recommended", x=grouped.index, y=grouped["plan_usd_per_month"], marker_color="#2ca02c")
+    fig.add_bar(
+        name="Recommended", x=grouped.index, y=grouped["recommended_usd_per_month"], marker_color="#2ca02c"
+    )
     return fig.update_layout(barmode="group", yaxis_title="$/month", **CHART_LAYOUT)
 
 

@@ -189,6 +189,9 @@ def test_every_surface_shows_the_stored_savings_by_lever(
     # the dashboard's waterfall
     monkeypatch.setenv("ADVISOR_HOME", str(home))
     at = open_page("overview")
-    fall = next(f["data"][0] for f in plotly_figures(at) if f["data"][0]["type"] == "waterfall")
+    figures = plotly_figures(at)
+    by_team = figures[0]["data"][1]  # the recommended bars: what each team pays, pooling share taken off
+    assert sum(values(by_team, "y")) == pytest.approx(rec.totals.recommended_usd_per_month, abs=0.01)
+    fall = next(f["data"][0] for f in figures if f["data"][0]["type"] == "waterfall")
     in_total = [p for p in fleet if p.in_total]
     assert values(fall, "x")[1 : 1 + len(in_total)] == pytest.approx([-p.usd_per_month for p in in_total])
