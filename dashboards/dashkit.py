@@ -160,8 +160,7 @@ def label(column: str) -> str:
     for suffix, unit in _SUFFIXES:
         if column.endswith(suffix) and len(column) > len(suffix):
             return f"{label(column.removesuffix(suffix))} {unit}"
-    words = column.replace("_", " ").strip()
-    return words[:1].upper() + words[1:]
+    return first_upper(column.replace("_", " ").strip())
 
 
 def dataframe(frame: Any, *, money: tuple[str, ...] = (), **config: Any) -> None:
@@ -176,9 +175,14 @@ def dataframe(frame: Any, *, money: tuple[str, ...] = (), **config: Any) -> None
 action_words = render.action_words  # a model's action in words ("keep as today")
 
 
+def first_upper(text: str) -> str:
+    """``static on-demand at peak`` → "Static on-demand at peak" (the rest kept: "SageMaker" stays)."""
+    return text[:1].upper() + text[1:]
+
+
 LEVER_NOTE = (
-    "Each lever is the cost before its step less the cost after it, the steps in this order, each a "
-    "replayed plan; the Savings Plan is bought apart and is not in the totals."
+    f"{first_upper(render.LEVER_METHOD)} (in this order); the Savings Plan is bought apart and is not in "
+    "the totals."
 )
 
 

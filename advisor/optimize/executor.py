@@ -8,8 +8,7 @@ the same context), so the recommendation is the same wherever it ran.
 - ``local`` (the default): a process pool with one worker per core available to this process (started
   from a fork server, with the shared context sent once to each); a fleet under
   ``POOL_MIN_MODELS_PER_WORKER`` models per worker runs in this process, where starting workers would cost
-  more than it saves. ``local:N`` sets the
-  number of processes (``local:1``: in this process).
+  more than it saves. ``local:N`` sets the number of processes (``local:1``: in this process).
 - ``dask://HOST:PORT``: Dask distributed. The context (scenario, prices, evidence) is scattered to every
   worker once; each batch is a task. Chosen over Ray for the people who run advisor: a pure-Python wheel,
   the same scheduler on a laptop and on Kubernetes (the Dask Helm chart or the dask-kubernetes operator),
@@ -55,7 +54,9 @@ class ExecutorSpec:
     def describe(self) -> str:
         if self.kind == "dask":
             return f"Dask cluster at {self.address}"
-        return "this process" if self.workers == 1 else f"{self.workers or 'one per core'} local processes"
+        if self.workers == 1:
+            return "this process"
+        return f"{self.workers} local processes" if self.workers else "local processes, one per core"
 
 
 def parse_executor(text: str) -> ExecutorSpec:

@@ -41,7 +41,6 @@ class Lever(StrEnum):
     COMMITMENT = "commitment"
 
 
-LEVER_ORDER = tuple(Lever)
 IN_TOTAL = tuple(lv for lv in Lever if lv is not Lever.COMMITMENT)
 
 

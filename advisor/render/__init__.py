@@ -20,6 +20,7 @@ from advisor.errors import NotFoundError, choices_hint
 from advisor.recommendation.model import Recommendation
 from advisor.render.headline import headline
 from advisor.render.levers import LEVER_HELP, LEVER_LABELS, lever_amount, lever_lines
+from advisor.render.levers import METHOD as LEVER_METHOD
 from advisor.render.markdown import action_words, baseline_label, pooling_note, recommendation_markdown
 from advisor.render.numbers import number, pct, signed_usd, usd
 from advisor.render.table import WIDE_COLUMNS, recommendation_table
@@ -93,6 +94,7 @@ def render(rec: Recommendation, fmt: str, options: RenderOptions = RenderOptions
 __all__ = [
     "LEVER_HELP",
     "LEVER_LABELS",
+    "LEVER_METHOD",
     "RENDERERS",
     "WIDE_COLUMNS",
     "RenderOptions",

@@ -419,7 +419,7 @@ models:                                # REQUIRED: at least one
     slo: {latency_p99_ms: 50, max_error_rate: 0.001}  # REQUIRED
     traffic: {profile: diurnal-business-api, peak_rps: 400}  # REQUIRED: bundled name or file
     current: {platform: ec2, instance_type: m5.2xlarge, count: 4, purchase_option: on_demand}
-    # current.load_balancer: own       # today behind its own load balancer (or shared; default: as above)
+    #   add load_balancer: own to current when today it has a balancer of its own (default: as above)
     capacities_rps: {c7a.medium: 350}  # by hand, per replica within the SLO (measured ones win)
     # unloaded_p99_ms: 5               # p99 of a lone request, if known: no SLO below it can be met
     # bench_shapes: [c7a.medium]       # shapes --bench measures this model on (default: bench.shapes)

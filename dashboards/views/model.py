@@ -134,8 +134,7 @@ def _comparison_name(name: str, kind: str) -> str:
         return "Recommended"
     if kind == "alternative":
         return f"Alternative: {name}"
-    label = render.baseline_label(name)
-    return label[:1].upper() + label[1:]
+    return dashkit.first_upper(render.baseline_label(name))
 
 
 def _levers(m) -> None:  # type: ignore[no-untyped-def]

@@ -53,16 +53,12 @@ def _charts(rec: advisor.Recommendation, table: pd.DataFrame) -> None:
     right.caption(f"Models with a deployment today. {dashkit.LEVER_NOTE}")
 
 
-def _first_upper(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 def _baselines(t: Totals, saving: float | None) -> None:
     st.subheader("Against the baselines")
     rows = [{"plan": "Today", "usd_per_month": t.current_usd_per_month, "saves": dashkit.pct(saving)}]
     rows += [
         {
-            "plan": _first_upper(render.baseline_label(name)),
+            "plan": dashkit.first_upper(render.baseline_label(name)),
             "usd_per_month": usd,
             "saves": dashkit.pct(t.savings_vs_baselines_pct.get(name)),
         }

@@ -164,8 +164,7 @@ def commitment_for(adopted: Sequence[Served]) -> tuple[CommitmentSummary | None,
     :func:`advisor.optimize.fleet.commitments.recommend_commitment` sizes the commitment (``base``: the
     lowest hourly spend, used in full every hour). SageMaker plans are left out: Compute Savings Plans do not
     cover SageMaker (SageMaker Savings Plans do; no rates for them are on file). Returns the summary, or None
-    with a
-    note saying why there is none.
+    with a note saying why there is none.
     """
     series = [o.on_demand_usd_hourly for o in adopted if o.on_demand_usd_hourly is not None]
     if not series:
