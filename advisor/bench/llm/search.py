@@ -35,7 +35,13 @@ class LLMSearchConfig(FrozenModel):
     start_rps: float = Field(default=1.0, gt=0)
     min_rps: float = Field(default=0.05, gt=0, description="below this the SLO counts as unmeetable")
     max_rps: float = Field(default=10_000.0, gt=0)
-    resolution: float = Field(default=0.1, gt=0, lt=1, description="relative width of the final bracket")
+    resolution: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="relative width of the final bracket: the capacity is its lower end, so a bracket of 10 %"
+        " alone puts the answer up to 10 % under the truth",
+    )
     max_points: int = Field(default=16, ge=1)
 
 
