@@ -551,6 +551,7 @@ def bench_cases() -> Iterator[Case]:
         template = "kserve-v2" if name.startswith("kserve") else "json"
         yield Case(f"bench-payload:{name}", (*run, "100", "--endpoint", "http://127.0.0.1:9/v2/models/m/infer",
                    "--payload", "{dir}/b.json", "--template", template), {"b.json": content})  # fmt: skip
+    est = ("bench", "estimate", "--input-tokens", "500", "--output-tokens", "100")
     other = [
         ("show-run", ("bench", "show", "--run", "no-such-run"), "no-such-run"),
         ("show-limit", ("bench", "show", "--limit", "0"), "--limit"),
@@ -574,9 +575,26 @@ def bench_cases() -> Iterator[Case]:
         ("jobs-llm-server-image", ("bench", "jobs", "--emit", "k8s", "{dir}/k8s", "--llm-model", "org/m", "--instance-types", "g5.xlarge", "--slo-ttft-p99-ms", "500", "--image", "i", "--server-image", "vllm/vllm openai"), "--server-image"),
         ("jobs-llm-namespace", ("bench", "jobs", "--emit", "k8s", "{dir}/k8s", "--llm-model", "org/m", "--instance-types", "g5.xlarge", "--slo-ttft-p99-ms", "500", "--image", "i", "--namespace", "-x"), "--namespace"),
         ("worker-master", ("bench", "worker", "--master", "nohostport"), "--master"),
+        ("estimate-preset", (*est, "--llm", "gpt-5", "--shapes", "g5.xlarge"), "gpt-5"),
+        ("estimate-shape", (*est, "--llm", "llama-3.1-8b", "--shapes", "g5.xlrage"), "g5.xlrage"),
+        ("estimate-no-shapes", (*est, "--llm", "llama-3.1-8b", "--shapes", " , "), "--shapes"),
+        ("estimate-concurrency", (*est, "--llm", "llama-3.1-8b", "--shapes", "g5.xlarge", "--concurrency", "1,x"), "--concurrency"),
+        ("estimate-concurrency-0", (*est, "--llm", "llama-3.1-8b", "--shapes", "g5.xlarge", "--concurrency", "0"), "--concurrency"),
+        ("estimate-dtype", (*est, "--llm", "llama-3.1-8b", "--shapes", "g5.xlarge", "--dtype", "fp4"), "--dtype"),
+        ("estimate-slo", (*est, "--llm", "llama-3.1-8b", "--shapes", "g5.xlarge", "--slo-tpot-p99-ms", "nan"), "--slo-tpot-p99-ms"),
+        ("estimate-config-missing", (*est, "--llm", "{dir}/none/config.json", "--shapes", "g5.xlarge"), "none"),
+        ("estimate-tokens", ("bench", "estimate", "--llm", "llama-3.1-8b", "--shapes", "g5.xlarge", "--input-tokens", "0", "--output-tokens", "1"), "--input-tokens"),
     ]  # fmt: skip
     for name, argv, needle in other:
         yield Case(f"bench:{name}", argv, body, needle=needle)
+    configs = {
+        "broken": (b'{"hidden_size": ', "config.json"),
+        "field": (json.dumps({"num_hidden_layers": 2, "hidden_size": "big"}).encode(), "hidden_size"),
+        "a-list": (b"[1, 2]", "JSON object"),
+    }
+    for name, (content, needle) in configs.items():
+        argv = (*est, "--llm", "{dir}/config.json", "--shapes", "g5.xlarge")
+        yield Case(f"bench:estimate-config-{name}", argv, {"config.json": content}, needle=needle)
 
 
 def pricing_cases() -> Iterator[Case]:

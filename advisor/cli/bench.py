@@ -22,8 +22,8 @@ from advisor.bench.measurements import HOST_SHAPE, BenchReport, CapacityResult, 
 from advisor.bench.servers.payloads import TEMPLATES, build_request, split_endpoint
 from advisor.bench.servers.registry import REFERENCE_MODELS, parse_options
 from advisor.bench.servers.spec import BenchServer, Payload, command_server, reference_server
+from advisor.cli import bench_estimate, bench_results
 from advisor.cli import bench_llm as llm
-from advisor.cli import bench_results
 from advisor.cli.options import field_option, from_flags, parse_headers, positive, split_list
 from advisor.cli.output import console, print_json
 from advisor.domain import (
@@ -378,3 +378,4 @@ app.command("jobs")(bench_results.jobs)
 app.command("plan", hidden=True, deprecated=True)(bench_results.jobs)
 app.command("import")(bench_results.import_)
 app.command("buckets")(llm.buckets)
+app.command("estimate")(bench_estimate.estimate)

@@ -207,3 +207,37 @@ def print_runs(rows: list[dict[str, Any]]) -> None:
             f"{r['capacity_rps']:.4g}", r["started_at"],
         )  # fmt: skip
     console.print(table)
+
+
+def print_llm_estimates(estimates: list[Any], *, model: str, dtype: str, sizes: str, slo: str | None) -> None:
+    """``bench estimate --llm``: one row per shape and concurrency, the memory plan and capacity per shape."""
+    table = Table(title=f"{escape(model)} ({dtype}), {sizes}: the performance prior (not measured)")
+    for col in ("shape", "TP", "concurrency", "TTFT ms", "TPOT ms", "output tok/s"):
+        table.add_column(col, justify="left" if col == "shape" else "right")
+    for e in estimates:
+        if not e.fits:
+            table.add_row(e.shape, "-", "-", "-", "-", "[yellow]does not fit[/]")
+            continue
+        for i, p in enumerate(e.points):
+            first = i == 0
+            table.add_row(e.shape if first else "", str(e.tp) if first else "", str(p.concurrency),
+                          _ms(p.ttft_ms), _ms(p.tpot_ms), f"{p.output_tokens_per_s:,.0f}")  # fmt: skip
+    console.print(table)
+    for e in estimates:
+        if not e.fits:
+            console.print(escape(f"{e.shape}: does not fit ({e.reason})"))
+            continue
+        replicas = f"{e.replicas_per_instance} replica{'s' if e.replicas_per_instance != 1 else ''}"
+        line = (
+            f"{e.shape}: {replicas} on {e.tp} x {e.device}; a device holds"
+            f" {e.weights_gib_per_device:g} GiB of weights and {e.kv_cache_gib_per_device:g} GiB of KV cache"
+            f" ({e.kv_cache_tokens:,} tokens, a batch of {e.max_batch})"
+        )
+        if slo is not None and e.capacity_rps is not None:
+            line += (
+                f"; capacity at {slo}: {e.capacity_rps:.3g} requests/s a replica,"
+                f" {e.capacity_rps_per_instance:.3g} an instance"
+                f" ({e.capacity_output_tokens_per_s:,.0f} output tokens/s)"
+            )
+        console.print(escape(line))
+        console.print(f"[dim]  factors {escape(e.basis)}[/]")

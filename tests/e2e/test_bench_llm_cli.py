@@ -121,3 +121,52 @@ def test_a_trace_with_a_bad_count_names_its_line(tmp_path: Path) -> None:
     trace = tmp_path / "t.csv"
     trace.write_text("ContextTokens,GeneratedTokens\n10,20\n10,abc\n")
     assert_one_line_error(run_cli("bench", "buckets", str(trace)), f"{trace}:3", "GeneratedTokens")
+
+
+def test_bench_estimate_prints_the_prior_per_shape_and_concurrency(tmp_path: Path) -> None:
+    args = ("bench", "estimate", "--llm", "llama-3.1-8b", "--shapes", "g5.2xlarge,p5.4xlarge,c6i.large",
+            "--input-tokens", "550", "--output-tokens", "150", "--concurrency", "1,16,64")  # fmt: skip
+    out = run_cli(*args, "--json")
+    assert out.code == 0, out.stderr
+    doc = json.loads(out.stdout)
+    rows = doc["estimates"]
+    assert [(r["shape"], r["concurrency"]) for r in rows] == [
+        (s, c) for s in ("g5.2xlarge", "p5.4xlarge") for c in (1, 16, 64)
+    ]
+    for r in rows:  # the contract's fields
+        assert (
+            r["ttft_ms"] > 0 and r["tpot_ms"] > 0 and r["output_tokens_per_s"] > 0 and r["method"] == "prior"
+        )
+    a10g = [r for r in rows if r["shape"] == "g5.2xlarge"]
+    h100 = [r for r in rows if r["shape"] == "p5.4xlarge"]
+    assert all(a["tpot_ms"] > h["tpot_ms"] for a, h in zip(a10g, h100, strict=True))  # 600 vs 3,350 GB/s
+    assert a10g[0]["tpot_ms"] < a10g[1]["tpot_ms"] < a10g[2]["tpot_ms"]
+    shapes = {s["shape"]: s for s in doc["shapes"]}
+    assert not shapes["c6i.large"]["fits"] and shapes["c6i.large"]["reason"]
+    assert shapes["p5.4xlarge"]["capacity_rps"] is None  # no SLO, no capacity
+    with_slo = json.loads(
+        run_cli(*args, "--json", "--slo-ttft-p99-ms", "2000", "--slo-tpot-p99-ms", "100").stdout
+    )
+    cap = {s["shape"]: s for s in with_slo["shapes"]}
+    assert cap["p5.4xlarge"]["capacity_rps"] > cap["g5.2xlarge"]["capacity_rps"] > 0
+    table = run_cli(*args, "--slo-tpot-p99-ms", "100")
+    assert table.code == 0
+    assert "not measured" in table.stdout and "g5.2xlarge: does not fit" not in table.stdout
+    assert "c6i.large: does not fit" in table.stdout and "requests/s a replica" in table.stdout
+    cfg = tmp_path / "config.json"
+    cfg.write_text(
+        json.dumps(
+            {
+                "num_hidden_layers": 32,
+                "hidden_size": 4096,
+                "num_attention_heads": 32,
+                "num_key_value_heads": 8,
+                "intermediate_size": 14336,
+                "vocab_size": 128256,
+            }
+        )
+    )
+    from_config = json.loads(run_cli("bench", "estimate", "--llm", str(cfg), "--shapes", "g5.2xlarge",
+                                     "--input-tokens", "550", "--output-tokens", "150", "--concurrency", "1",
+                                     "--json").stdout)  # fmt: skip
+    assert from_config["estimates"][0]["tpot_ms"] == pytest.approx(a10g[0]["tpot_ms"], rel=1e-6)

@@ -1,0 +1,48 @@
+"""LLM capacity for shapes nobody measured: architectures, devices, a roofline + KV-cache prior, calibration.
+
+* :class:`LLMArchitecture` (:func:`preset`, ``LLMArchitecture.from_config``): a model's shape, its parameters
+  and KV bytes per token;
+* :func:`instance_devices`: the GPUs or Inferentia2 chips of an instance type and their datasheet figures;
+* :class:`LLMPrior`: memory, engine steps, TTFT/TPOT at a concurrency, capacity at an SLO;
+* :func:`factors_for` / :func:`fit_factors`: the prior's efficiency factors calibrated on measurements;
+* :func:`estimate_shape`: all of it for one instance type, as ``advisor bench estimate`` prints it.
+"""
+
+from __future__ import annotations
+
+from advisor.capacity.llm.architecture import PRESETS, LLMArchitecture, WeightsDtype, preset
+from advisor.capacity.llm.calibration import (
+    LLMMeasurement,
+    factors_for,
+    fit_factors,
+    held_out_errors,
+    published_factors,
+    published_points,
+)
+from advisor.capacity.llm.devices import DeviceSpec, InstanceDevices, instance_devices
+from advisor.capacity.llm.estimate import ConcurrencyPoint, ShapeEstimate, estimate_shape
+from advisor.capacity.llm.prior import EngineSteps, Estimate, LLMPrior, MemoryPlan, PriorFactors
+
+__all__ = [
+    "PRESETS",
+    "ConcurrencyPoint",
+    "DeviceSpec",
+    "EngineSteps",
+    "Estimate",
+    "InstanceDevices",
+    "LLMArchitecture",
+    "LLMMeasurement",
+    "LLMPrior",
+    "MemoryPlan",
+    "PriorFactors",
+    "ShapeEstimate",
+    "WeightsDtype",
+    "estimate_shape",
+    "factors_for",
+    "fit_factors",
+    "held_out_errors",
+    "instance_devices",
+    "preset",
+    "published_factors",
+    "published_points",
+]
