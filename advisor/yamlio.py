@@ -86,7 +86,11 @@ def parse_yaml_model(text: str, model: type[M], *, where: str, what: str, fix: s
         raise ConfigError("the document is nested too deeply", where=where, fix="flatten it") from None
     except ValidationError as exc:
         err = exc.errors()[0]
-        line, path = locate(root, tuple(err["loc"]))
+        loc = tuple(err["loc"])
+        remap = getattr(model, "source_loc", None)  # a model that reshapes its input maps errors back
+        if callable(remap):
+            loc = remap(data, loc)
+        line, path = locate(root, loc)
         msg = str(err["msg"])
         if err["type"] == "extra_forbidden":
             msg = "unknown field"

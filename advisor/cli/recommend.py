@@ -27,7 +27,8 @@ from advisor.cli.output import console, err_console, print_rendered, warn
 from advisor.errors import AdvisorError, ConfigError, InputError, StorageError
 from advisor.pricing.catalog import Catalog
 from advisor.render import RENDERERS, check_format
-from advisor.scenario.model import EXAMPLE_SCENARIO, Scenario, load_scenario
+from advisor.scenario.example import EXAMPLE_SCENARIO
+from advisor.scenario.model import Scenario, load_scenario
 from advisor.settings import Settings
 from advisor.store import Store
 

@@ -23,6 +23,7 @@ from advisor.optimize.rightsize.search_types import Evaluated
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.deployment import Placement
 from advisor.recommendation.levers import Lever, LeverSaving, with_commitment
+from advisor.recommendation.llm import LLMModelRecommendation
 from advisor.recommendation.model import (
     Action,
     Alternative,
@@ -55,6 +56,7 @@ def build_document(
     version: str,
     stale_after_days: int = 90,
     notes: Sequence[str] = (),
+    llm_models: Sequence[LLMModelRecommendation] = (),
 ) -> Recommendation:
     """The Recommendation for ``outcomes`` (one per scenario model, in order)."""
     models = with_effective_costs([_model_rec(o, fleet, scenario, catalog) for o in outcomes])
@@ -62,7 +64,7 @@ def build_document(
     specs = {m.name: m for m in scenario.models}
     held = frozenset(m.model for m in models if m.action is Action.KEEP_CURRENT)
     pools = node_pools(specs, plans, fleet.packing, scenario.cluster, catalog, held)
-    totals = fleet_totals(models, fleet.packing)
+    totals = fleet_totals(models, fleet.packing, llm_models)
     if fleet.commitment is not None:
         saving = fleet.commitment.savings_usd_per_month
         totals = totals.model_copy(
@@ -83,6 +85,7 @@ def build_document(
         summary="",  # words are the renderers': advisor.recommend fills it (advisor.render.headline)
         guardrails=scenario.apply,
         models=models,
+        llm_models=list(llm_models),
         packing=fleet.packing,
         pools=pools,
         commitment=fleet.commitment,

@@ -28,6 +28,7 @@ from advisor.domain import Platform
 from advisor.optimize.document import build_document
 from advisor.optimize.executor import ExecutorSpec, plan_all
 from advisor.optimize.fleet.decide import decide_fleet
+from advisor.optimize.llm.recommend import recommend_llm
 from advisor.optimize.rightsize.candidates import CandidateTypes
 from advisor.optimize.rightsize.fit import fit_warnings
 from advisor.optimize.rightsize.outcome import ModelOutcome
@@ -37,7 +38,7 @@ from advisor.optimize.rightsize.search_types import SearchOptions
 from advisor.optimize.validate import validate
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.model import Recommendation, new_recommendation_id
-from advisor.scenario.model import Scenario
+from advisor.scenario.model import LLMModelSpec, Scenario
 from advisor.settings import Settings
 from advisor.version import __version__
 
@@ -57,6 +58,16 @@ class RecommendOptions:
     shapes_per_platform: Mapping[Platform, int] = field(default_factory=lambda: dict(DEFAULT_PER_PLATFORM))
     packing_time_s: float = 2.0
     executor: ExecutorSpec = field(default_factory=ExecutorSpec)  # where the per-model searches run
+
+
+def _llm_entries(scenario: Scenario) -> list[tuple[int, LLMModelSpec]]:
+    """Each language model with its index among the scenario file's ``models`` (after the classic ones when
+    the scenario was built in code: the index only names a field in errors)."""
+    at = scenario.llm_positions
+    return [
+        (at[i] if i < len(at) else len(scenario.models) + i, spec)
+        for i, spec in enumerate(scenario.llm_models)
+    ]
 
 
 def recommend(
@@ -94,7 +105,11 @@ def recommend(
         shapes_per_platform=options.shapes_per_platform,
         base_dir=scenario_file.parent if scenario_file is not None else None,
     )
-    total = len(scenario.models)
+    total = len(scenario.models) + len(scenario.llm_models)
+    llm_models = [
+        recommend_llm(spec, scenario, catalog, settings, ctx.base_dir, f"models.{i}")
+        for i, spec in _llm_entries(scenario)
+    ]
     planned = plan_all(ctx, options.executor, progress)
     outcomes: list[ModelOutcome] = planned.outcomes
     if progress is not None:
@@ -113,5 +128,6 @@ def recommend(
         version=__version__,
         stale_after_days=settings.price_staleness_days,
         notes=[*fit_warnings(scenario, ctx.types, catalog), *planned.notes],
+        llm_models=llm_models,
     )
     return validate(rec, scenario, catalog)

@@ -1,6 +1,6 @@
-"""Reading stored recommendations of every schema version: schema 2 as it is, schema 1 upgraded.
+"""Reading stored recommendations of every schema version: schema 3 as it is, 1 and 2 upgraded.
 
-Fields added to schema 2 since a document was stored are filled by the rule that decides them, so that
+Fields added since a document was stored are filled by the rule that decides them, so that
 every surface reads them from the document: each model's ``effective_usd_per_month``
 (:func:`advisor.recommendation.totals.effective_usd`).
 """
@@ -10,20 +10,33 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from advisor.recommendation.model import SCHEMA_V1, SCHEMA_VERSION, Recommendation
+from advisor.recommendation.model import SCHEMA_V1, SCHEMA_V2, SCHEMA_VERSION, Recommendation
 from advisor.recommendation.totals import with_effective_costs
 
 
 def load_document(text: str | bytes) -> Recommendation:
-    """A stored document as a Recommendation: schema 2 as it is, schema 1 upgraded (:func:`upgrade_v1`)."""
+    """A stored document as a Recommendation: schema 3 as it is, 1 and 2 upgraded (:func:`upgrade_v1`,
+    :func:`upgrade_v2`)."""
     data = json.loads(text)
     if isinstance(data, dict) and data.get("schema_version") == SCHEMA_V1:
         data = upgrade_v1(data)
+    if isinstance(data, dict) and data.get("schema_version") == SCHEMA_V2:
+        data = upgrade_v2(data)
     rec = Recommendation.model_validate(data)
     missing = isinstance(data, dict) and any(
         isinstance(m, dict) and "effective_usd_per_month" not in m for m in data.get("models") or []
     )
     return rec.model_copy(update={"models": with_effective_costs(rec.models)}) if missing else rec
+
+
+def upgrade_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """A schema-2 document in schema 3's shape: schema 2 had no language models, so its totals (classic
+    models only) are schema 3's for the same fleet; ``llm_models`` is empty."""
+    out = dict(data)
+    out["schema_version"] = SCHEMA_VERSION
+    out["upgraded_from"] = out.get("upgraded_from") or SCHEMA_V2
+    out.setdefault("llm_models", [])
+    return out
 
 
 def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
@@ -33,7 +46,7 @@ def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
     document keeps ``upgraded_from`` so a reader knows why.
     """
     out: dict[str, Any] = json.loads(json.dumps(data))
-    out["schema_version"] = SCHEMA_VERSION
+    out["schema_version"] = SCHEMA_V2
     out["upgraded_from"] = SCHEMA_V1
     for model in out.get("models") or []:
         placement = (model.get("plan") or {}).get("placement")

@@ -35,12 +35,14 @@ from advisor.errors import NotFoundError
 from advisor.platforms.targets import DeployTarget
 from advisor.recommendation.deployment import Deployment, NodePool, Placement
 from advisor.recommendation.levers import LeverSaving
+from advisor.recommendation.llm import LLMModelRecommendation
 from advisor.recommendation.plan import CapacityProvenance, Plan, ScalingAlgorithm
 from advisor.recommendation.pools import Pool
 from advisor.recommendation.scaling import Balancing
 from advisor.scenario.model import ApplyPolicy
 
-SCHEMA_VERSION: Literal["advisor.recommendation/2"] = "advisor.recommendation/2"
+SCHEMA_VERSION: Literal["advisor.recommendation/3"] = "advisor.recommendation/3"
+SCHEMA_V2 = "advisor.recommendation/2"
 SCHEMA_V1 = "advisor.recommendation/1"
 SCHEMA_PATH = Path(__file__).with_name("recommendation.schema.json")
 
@@ -306,8 +308,12 @@ class CommitmentSummary(_Out):
 
 
 class Totals(_Out):
-    recommended_usd_per_month: float = Field(description="per-model costs (current where kept) − pooling")
-    current_usd_per_month: float | None = Field(description="models with a current deployment only")
+    recommended_usd_per_month: float = Field(
+        description="per-model costs (current where kept) − pooling, language models included"
+    )
+    current_usd_per_month: float | None = Field(
+        description="models with a current deployment only, language models included"
+    )
     recommended_for_current_models_usd_per_month: float | None
     savings_vs_current_pct: float | None
     pooling_savings_usd_per_month: float
@@ -317,6 +323,7 @@ class Totals(_Out):
     held_back_models: int = 0
     baselines_usd_per_month: dict[str, float] = Field(
         description="per baseline, the sum over planned models; only baselines every planned model has"
+        " (language models have their own baselines, not summed here)"
     )
     savings_vs_baselines_pct: dict[str, float] = Field(description="the plans' total against each of them")
     fluid_bound_usd_per_month: float = Field(
@@ -352,7 +359,7 @@ class Provenance(_Out):
 
 
 class Recommendation(_Out):
-    schema_version: Literal["advisor.recommendation/2"] = SCHEMA_VERSION
+    schema_version: Literal["advisor.recommendation/3"] = SCHEMA_VERSION
     upgraded_from: str | None = Field(default=None, description="the schema a stored document was read from")
     id: str
     created_at: dt.datetime
@@ -362,6 +369,9 @@ class Recommendation(_Out):
     status: Literal["ok", "partial", "cannot_recommend"]
     summary: str
     models: list[ModelRecommendation]
+    llm_models: list[LLMModelRecommendation] = Field(
+        default_factory=list, description="language models: their GPU mix over the day and $/M tokens"
+    )
     packing: PackingSummary | None = None
     pools: list[NodePool] = Field(default_factory=list, description="every EC2 node pool placements name")
     commitment: CommitmentSummary | None = None

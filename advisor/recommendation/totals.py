@@ -12,7 +12,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from advisor.recommendation.levers import fleet_levers
+from advisor.recommendation.llm import LLMModelRecommendation
 from advisor.recommendation.model import Action, ModelRecommendation, PackingSummary, Totals
 
 
@@ -37,16 +40,24 @@ def with_effective_costs(models: list[ModelRecommendation]) -> list[ModelRecomme
     return [m.model_copy(update={"effective_usd_per_month": effective_usd(m)}) for m in models]
 
 
-def fleet_totals(models: list[ModelRecommendation], packing: PackingSummary | None) -> Totals:
-    """The fleet's totals from per-model figures (``models`` carry their stored effective costs)."""
+def fleet_totals(
+    models: list[ModelRecommendation],
+    packing: PackingSummary | None,
+    llm: Sequence[LLMModelRecommendation] = (),
+) -> Totals:
+    """The fleet's totals from per-model figures (``models`` carry their stored effective costs; language
+    models count in the recommended and current totals and the levers, not in the classic baselines)."""
     rec = sum(v for m in models if (v := m.effective_usd_per_month) is not None)
+    rec += sum(m.effective_usd_per_month for m in llm)
     with_current = [m for m in models if m.current is not None and m.current.usd_per_month is not None]
-    cur = (
-        sum(m.current.usd_per_month or 0.0 for m in with_current if m.current is not None)
-        if with_current
-        else None
-    )
-    rec_cur = sum(m.effective_usd_per_month or 0.0 for m in with_current) if with_current else None
+    llm_current = [m for m in llm if m.current_usd_per_month is not None]
+    cur: float | None = None
+    rec_cur: float | None = None
+    if with_current or llm_current:
+        cur = sum(m.current.usd_per_month or 0.0 for m in with_current if m.current is not None)
+        cur += sum(m.current_usd_per_month or 0.0 for m in llm_current)
+        rec_cur = sum(m.effective_usd_per_month or 0.0 for m in with_current)
+        rec_cur += sum(m.effective_usd_per_month for m in llm_current)
     # Baselines are alternatives to each plan: a fleet total only where every planned model has one.
     planned = [m for m in models if m.cost is not None]
     plan_usd = sum(
@@ -64,7 +75,9 @@ def fleet_totals(models: list[ModelRecommendation], packing: PackingSummary | No
     all_floors = bool(floors) and all(f is not None for f in floors)
     floor = sum(f for f in floors if f is not None)
     held = [m for m in models if m.action is Action.KEEP_CURRENT and m.churn is not None]
-    levers = fleet_levers([m.savings_by_lever for m in with_current], cur)
+    levers = fleet_levers(
+        [*(m.savings_by_lever for m in with_current), *(m.savings_by_lever for m in llm_current)], cur
+    )
     return Totals(
         recommended_usd_per_month=rec,
         held_back_savings_usd_per_month=sum(max(m.churn.savings_usd_per_month, 0.0) for m in held if m.churn),

@@ -13,6 +13,7 @@ from advisor.recommendation.model import Action, Comparison, ModelRecommendation
 from advisor.recommendation.scaling import ScheduledMinimum
 from advisor.render.headline import headline
 from advisor.render.levers import LEVER_LABELS, METHOD, lever_amount, lever_table
+from advisor.render.llm import llm_markdown
 from advisor.render.numbers import pct, usd
 from advisor.render.words import component_label, platform_choice
 
@@ -119,7 +120,7 @@ def recommendation_markdown(rec: Recommendation) -> str:
     out = [
         f"# Recommendation for `{rec.scenario}` ({rec.region})",
         "",
-        f"{headline(rec.models, rec.totals)}.",
+        f"{headline(rec.models, rec.totals, rec.llm_models)}.",
         "",
         f"Recommendation `{rec.id}`, {rec.created_at:%Y-%m-%d %H:%M} UTC; prices as of "
         f"{rec.provenance.prices_as_of_oldest}–{rec.provenance.prices_as_of_newest}; SLO budget "
@@ -141,6 +142,7 @@ def recommendation_markdown(rec: Recommendation) -> str:
          "capacity/replica", "$/month", "$/1M req", "p99", "min over SLO/month"],
         rows,
     )  # fmt: skip
+    out += llm_markdown(rec.llm_models)
     out += ["", "## Savings", ""]
     names = ["current", "static_peak", "sagemaker_target_tracking", "fargate_target_tracking"]
     rows = []

@@ -15,6 +15,7 @@ from rich.table import Table
 from advisor.recommendation.model import Action, ModelRecommendation, Recommendation
 from advisor.render.headline import headline
 from advisor.render.levers import lever_lines
+from advisor.render.llm import llm_parts
 from advisor.render.markdown import (
     BASELINE_LABELS,
     action_label,
@@ -51,11 +52,13 @@ def recommendation_table(rec: Recommendation, width: int = 120, color: bool = Fa
 def _parts(rec: Recommendation, *, wide: bool) -> list[RenderableType]:
     p = rec.provenance
     out: list[RenderableType] = [
-        f"[bold]{rec.scenario}[/bold] ({rec.region}): {headline(rec.models, rec.totals)}",
+        f"[bold]{rec.scenario}[/bold] ({rec.region}): {headline(rec.models, rec.totals, rec.llm_models)}",
         f"[dim]prices as of {p.prices_as_of_oldest} to {p.prices_as_of_newest}; SLO budget "
         f"{p.slo_budget_pct_minutes:g}% of minutes over the SLO; replay seed {p.seed}[/dim]",
     ]
-    out += [_plans(rec)] if wide else [_what(rec), _cost_and_risk(rec)]
+    if rec.models:
+        out += [_plans(rec)] if wide else [_what(rec), _cost_and_risk(rec)]
+    out += llm_parts(rec.llm_models) if rec.llm_models else []
     out.append(_savings(rec))
     if lines := lever_lines(rec.totals.savings_by_lever):
         how = "[dim](each lever a replayed step, in this order)[/dim]"

@@ -146,4 +146,4 @@ def with_words(rec: Recommendation) -> Recommendation:
     """``rec`` with its text fields written from its numbers (:func:`headline`, :func:`platform_choice`,
     :func:`churn_note`)."""
     models = [_model_words(m) for m in rec.models]
-    return rec.model_copy(update={"models": models, "summary": headline(models, rec.totals)})
+    return rec.model_copy(update={"models": models, "summary": headline(models, rec.totals, rec.llm_models)})

@@ -9,13 +9,15 @@ alerts), ``live`` (the live traffic sources a model may name).
 from __future__ import annotations
 
 from advisor.scenario.checks import KnownNames, check_names
-from advisor.scenario.model import EXAMPLE_SCENARIO, ApplyPolicy, ModelSpec, Scenario, load_scenario
+from advisor.scenario.example import EXAMPLE_SCENARIO
+from advisor.scenario.model import ApplyPolicy, LLMModelSpec, ModelSpec, Scenario, load_scenario
 from advisor.scenario.reports import ReportsConfig
 
 __all__ = [
     "EXAMPLE_SCENARIO",
     "ApplyPolicy",
     "KnownNames",
+    "LLMModelSpec",
     "ModelSpec",
     "ReportsConfig",
     "Scenario",

@@ -3,7 +3,7 @@
 A scenario names the region, the platforms and instance candidates the team will accept, the spot and
 load-balancer policy, and per model: its server, per-replica resources, SLO, traffic and what runs today.
 ``load_scenario`` validates it with errors naming the field path and the line (see advisor.yamlio).
-``EXAMPLE_SCENARIO`` is what ``advisor init`` writes: every field, commented.
+``EXAMPLE_SCENARIO`` (in ``example``) is what ``advisor init`` writes: every field, commented.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from advisor.domain import InputModel as _Strict
 from advisor.platforms.nodes import DEFAULT_DAEMONSETS, Daemonset
 from advisor.platforms.targets import DeployTarget, Orchestrator
 from advisor.scenario.live import LiveTraffic
+from advisor.scenario.llm import LLMServing, LLMSLOSpec, TokenSizes
 from advisor.scenario.reports import ReportsConfig
 from advisor.yamlio import load_yaml_model
 
@@ -317,6 +318,23 @@ class ModelSpec(_Strict):
         return value
 
 
+class LLMModelSpec(_Strict):
+    """A language model served by an engine on GPUs (``models[]`` entries with an ``llm:`` key)."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    team: str = Field(default="default", min_length=1, max_length=63)
+    llm: LLMServing
+    slo: LLMSLOSpec
+    traffic: TrafficSpec
+    tokens: TokenSizes
+    current: CurrentDeployment | None = None
+    instance_types: tuple[str, ...] = Field(
+        default=(),
+        description="GPU instance types the mix may use (default: every type with whole GPUs or"
+        " Inferentia2 chips in candidates.families, else in every GPU family priced in the region)",
+    )
+
+
 class Scenario(_Strict):
     name: str = "scenario"
     region: str = "us-east-1"
@@ -346,14 +364,51 @@ class Scenario(_Strict):
     )
     bench: BenchPolicy = BenchPolicy()
     cluster: ClusterPolicy = ClusterPolicy()
-    models: tuple[ModelSpec, ...] = Field(min_length=1)
+    models: tuple[ModelSpec, ...] = ()
+    llm_models: tuple[LLMModelSpec, ...] = Field(
+        default=(), description="The models listed with an `llm:` key (language models served by an engine)."
+    )
+    llm_positions: tuple[int, ...] = Field(
+        default=(), exclude=True, description="where each language model stands in the file's `models` list"
+    )
     reports: ReportsConfig | None = Field(
         default=None, description="Scheduled cost reports: schedule, recipients per team, alerts."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _split_llms(cls, data: object) -> object:
+        """``models:`` lists both kinds; an entry with an ``llm:`` key is a language model."""
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("models"), list | tuple)
+            and "llm_models" not in data
+        ):
+            entries = list(data["models"])
+            llms = [m for m in entries if isinstance(m, dict) and "llm" in m]
+            if llms:
+                rest = [m for m in entries if not (isinstance(m, dict) and "llm" in m)]
+                at = [j for j, m in enumerate(entries) if isinstance(m, dict) and "llm" in m]
+                return {**data, "models": rest, "llm_models": llms, "llm_positions": at}
+        return data
+
+    @staticmethod
+    def source_loc(data: object, loc: tuple[object, ...]) -> tuple[object, ...]:
+        """An error's place in the file: ``llm_models.i`` is the i-th ``models`` entry with ``llm:``."""
+        if loc[:1] != ("llm_models",) or len(loc) < 2 or not isinstance(data, dict):
+            return loc
+        entries = data.get("models")
+        if not isinstance(entries, list):
+            return loc
+        llm_at = [j for j, m in enumerate(entries) if isinstance(m, dict) and "llm" in m]
+        i = loc[1]
+        return ("models", llm_at[i], *loc[2:]) if isinstance(i, int) and i < len(llm_at) else loc
+
     @model_validator(mode="after")
     def _unique_names(self) -> Scenario:
-        names = [m.name for m in self.models]
+        if not self.models and not self.llm_models:
+            raise ValueError("models: list at least one model")
+        names = [*(m.name for m in self.models), *(m.name for m in self.llm_models)]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"model names must be unique; repeated: {', '.join(dupes)}")
@@ -370,76 +425,3 @@ class Scenario(_Strict):
 def load_scenario(path: Path) -> Scenario:
     """Parse and validate a scenario file; errors are one line with the field path and line."""
     return load_yaml_model(path, Scenario, what="scenario file")
-
-
-EXAMPLE_SCENARIO = """\
-# advisor scenario: what to serve, under which SLO, at what traffic, and what runs today.
-# `advisor recommend scenario.yaml` reads it. Every key below is optional unless marked REQUIRED.
-name: my-team-inference
-region: us-east-1                      # AWS region to price in
-platforms: [ec2, sagemaker, fargate]   # where replicas may run
-candidates:
-  families: [c6i, c7i, c7g, m6i, m7i, g5, g6]   # instance families the optimiser may pick
-  instance_types: []                   # or exact types, added to the families
-  exclude: []                          # types never to use
-  max_size_vcpu: 64
-spot:
-  allowed: true
-  max_interruption_band: "10-15%"      # <5%, 5-10%, 10-15%, 15-20%, >20% (AWS Spot Instance Advisor bands)
-  min_on_demand_base: 1                # on-demand nodes kept under the spot share
-  min_instance_types_per_pool: 2       # diversify spot pools over at least this many types
-apply:                                 # guardrails `advisor apply` keeps (flags override them)
-  max_disruption_pct: 25               # at most this share of a model's replicas replaced at once
-  min_on_demand_base: 0                # never set an on-demand base below this (nodes, tasks)
-load_balancer:
-  kind: application
-  shared: true                         # one ALB for all models
-  payload_kib: 4
-slo_budget_pct_minutes: 0.1            # at most 0.1% of minutes over the SLO
-min_replicas: 2                        # high-availability floor
-churn_threshold: 0.5                   # a model's saving share / its restarted share needed to change it
-churn_min_savings_usd_per_month: 10    # changes saving less are not worth a roll-out
-churn_max_payback_days: 30             # the roll-out (replicas running twice) must pay back within this
-capacity_estimates: conservative       # unmeasured families: conservative (low end), point, or off
-bench:                                 # `advisor recommend --bench` measures reference/command servers on
-  shapes: [c7a.medium]                 #   these shapes (each at most the size of this machine)
-  quick: true
-cluster:                               # how EC2 nodes run replicas when a model's deploy target does not say
-  orchestrator: eks                    # eks, ecs, or instance (an ASG, one server per instance)
-  daemonsets:                          # on every EKS node; their requests are not left for replicas
-    - {name: aws-node, vcpu: 0.05}
-    - {name: kube-proxy, vcpu: 0.1}
-  # ecs_reserved_memory_mib: 0         # the ECS agent's ECS_RESERVED_MEMORY
-models:                                # REQUIRED: at least one
-  - name: fraud-scorer                 # REQUIRED
-    team: risk
-    server:
-      reference: tabular               # or command: "python -m my_server --port {port}", or endpoint: URL
-    resources: {vcpu: 1, memory_gib: 2}             # REQUIRED: per-replica request
-    slo: {latency_p99_ms: 50, max_error_rate: 0.001}  # REQUIRED
-    traffic: {profile: diurnal-business-api, peak_rps: 400}  # REQUIRED: bundled name or file
-    current: {platform: ec2, instance_type: m5.2xlarge, count: 4, purchase_option: on_demand}
-    #   add load_balancer: own to current when today it has a balancer of its own (default: as above)
-    capacities_rps: {c7a.medium: 350}  # by hand, per replica within the SLO (measured ones win)
-    # unloaded_p99_ms: 5               # p99 of a lone request, if known: no SLO below it can be met
-    # bench_shapes: [c7a.medium]       # shapes --bench measures this model on (default: bench.shapes)
-    architectures: [x86_64, arm64]     # what the image is built for (default x86_64 only; arm64 = Graviton)
-    # deploy: where `advisor apply` puts the recommendation; exactly one of
-    #   {aws_asg: {name: fraud-scorer}}
-    #   {sagemaker: {endpoint: fraud-scorer, variant: AllTraffic}}
-    #   {ecs: {cluster: prod, service: fraud-scorer}}
-    #   {kubernetes: {namespace: risk, deployment: fraud-scorer, container: server,
-    #                 autoscaler: hpa, nodes: karpenter}}   # or keda; or cluster-autoscaler
-    #   {cortex: {api: fraud-scorer, cluster: prod}}
-    deploy: {aws_asg: {name: fraud-scorer}}
-  - name: search-embedder
-    team: search
-    server: {reference: embedding}
-    resources: {vcpu: 2, memory_gib: 4}
-    slo: {latency_p99_ms: 300}
-    traffic: {profile: flat, monthly_requests: 50000000}
-    current: {platform: sagemaker, instance_type: ml.c5.2xlarge, count: 3}
-    capacities_rps: {c7a.large: 40}
-    deploy: {sagemaker: {endpoint: search-embedder}}
-    # platforms: [sagemaker]           # hold this model to some of the scenario's platforms
-"""

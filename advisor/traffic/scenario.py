@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from advisor.errors import AdvisorError, ConfigError, at_field
-from advisor.scenario.model import ModelSpec
+from advisor.scenario.model import LLMModelSpec, ModelSpec
 from advisor.settings import Settings
 from advisor.traffic import ops
 from advisor.traffic.library import resolve_profile
@@ -17,7 +17,7 @@ from advisor.traffic.profile import TrafficProfile
 
 
 def load_model_profile(
-    spec: ModelSpec,
+    spec: ModelSpec | LLMModelSpec,
     settings: Settings,
     base_dir: Path | None,
     where: str,

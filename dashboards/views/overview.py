@@ -124,7 +124,7 @@ with dashkit.page_errors():
     if rec is not None:
         t = rec.totals
         dashkit.caption_for(rec)
-        st.markdown(f"**{render.headline(rec.models, rec.totals)}**")
+        st.markdown(f"**{render.headline(rec.models, rec.totals, rec.llm_models)}**")
         cols = st.columns(4)
         cols[0].metric("Today ($/month)", dashkit.usd(t.current_usd_per_month))
         saving = t.savings_vs_current_pct

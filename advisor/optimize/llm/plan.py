@@ -205,8 +205,13 @@ def _forward_max(rps: np.ndarray, steps: int) -> np.ndarray:
     return np.asarray(windows.max(axis=1), dtype=float)
 
 
-def _curve(rps: np.ndarray, step_s: float, lead_s: float, levels: list[tuple[float, Mix]],
-           prices: Mapping[str, float]) -> CurveCost:  # fmt: skip
+def _curve(
+    rps: np.ndarray,
+    step_s: float,
+    lead_s: float,
+    levels: list[tuple[float, Mix]],
+    prices: Mapping[str, float],
+) -> CurveCost:
     need = _forward_max(rps, math.ceil(lead_s / step_s))
     tops = np.asarray([lvl for lvl, _ in levels])
     index = np.clip(np.searchsorted(tops, need - 1e-9, side="left"), 0, len(tops) - 1)
@@ -269,8 +274,13 @@ def plan_llm(
     )
 
 
-def _best_single(rps: np.ndarray, step_s: float, shares: Mapping[str, float], options: Sequence[LLMOption],
-                 steps: Sequence[float]) -> tuple[str, CurveCost] | None:  # fmt: skip
+def _best_single(
+    rps: np.ndarray,
+    step_s: float,
+    shares: Mapping[str, float],
+    options: Sequence[LLMOption],
+    steps: Sequence[float],
+) -> tuple[str, CurveCost] | None:
     best: tuple[str, CurveCost] | None = None
     for o in options:
         levels = []

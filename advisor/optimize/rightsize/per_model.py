@@ -162,7 +162,7 @@ def load_balancer_for(scenario: Scenario) -> LoadBalancerSpec:
     half = policy.payload_kib / 2.0
     return LoadBalancerSpec(
         kind=LoadBalancerKind(policy.kind),
-        shared_by=len(scenario.models) if policy.shared else 1,
+        shared_by=max(1, len(scenario.models)) if policy.shared else 1,
         request_kib=half,
         response_kib=half,
     )

@@ -43,7 +43,7 @@ def test_real_output_validates_against_the_committed_schema(rec: Recommendation)
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     document = json.loads(rec.model_dump_json())
     jsonschema.validate(document, schema)
-    assert document["schema_version"] == "advisor.recommendation/2"
+    assert document["schema_version"] == "advisor.recommendation/3"
     broken = {**document, "status": "maybe"}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
@@ -80,12 +80,24 @@ def test_store_round_trip(tmp_path: Path, rec: Recommendation) -> None:
     assert rows[0]["id"] == rec.id and rows[0]["schema_version"] == rec.schema_version
 
 
+def test_a_v2_document_loads_as_schema_3_with_no_language_models(rec: Recommendation) -> None:
+    data = json.loads(rec.model_dump_json())
+    data["schema_version"] = "advisor.recommendation/2"
+    del data["llm_models"]
+    again = load_document(json.dumps(data))
+    assert (
+        again.schema_version == "advisor.recommendation/3"
+        and again.upgraded_from == "advisor.recommendation/2"
+    )
+    assert again.llm_models == [] and again.totals == rec.totals and again.models == rec.models
+
+
 def test_a_v1_document_still_loads_and_is_upgraded(tmp_path: Path) -> None:
     text = V1_DOCUMENT.read_text(encoding="utf-8")
     assert json.loads(text)["schema_version"] == "advisor.recommendation/1"
     rec = load_document(text)
     assert (
-        rec.schema_version == "advisor.recommendation/2" and rec.upgraded_from == "advisor.recommendation/1"
+        rec.schema_version == "advisor.recommendation/3" and rec.upgraded_from == "advisor.recommendation/1"
     )
     placed = {m.model: m.plan.placement for m in rec.models if m.plan and m.plan.placement}
     assert placed["search-embedder"].pools == ["inference-search-embedder"]

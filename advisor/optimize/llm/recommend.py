@@ -1,0 +1,271 @@
+"""One language model of a scenario, recommended: its architecture, request sizes and traffic read, every GPU
+option priced in the region, the plan over the day (:func:`~advisor.optimize.llm.plan.plan_llm`), and the
+document's :class:`~advisor.recommendation.llm.LLMModelRecommendation` with $/M tokens, baselines and levers.
+
+Candidates: the model's ``instance_types`` when given, else every instance type with whole GPUs or
+Inferentia2 chips priced on demand in the region (the scenario's ``candidates.exclude`` left out): a GPU
+mix is chosen from every family, whatever families the classic models are held to. Capacities are the
+performance prior's (no LLM bench evidence is read yet). Today's cost: the current instance type × count at
+its purchase option's price (SageMaker's for ``ml.`` types), all month.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from advisor.capacity.llm import LLMArchitecture, WeightsDtype, instance_devices, preset
+from advisor.cost.tokens import token_cost
+from advisor.domain import Platform, PurchaseOption
+from advisor.errors import AdvisorError, ConfigError, at_field
+from advisor.optimize.llm.plan import (
+    HOURS_PER_MONTH,
+    LLMPlan,
+    SizeBucket,
+    fixed_sizes,
+    llm_options,
+    plan_llm,
+    size_buckets,
+)
+from advisor.pricing.catalog import Catalog
+from advisor.recommendation.levers import Lever, LeverSaving
+from advisor.recommendation.llm import (
+    LLMBaseline,
+    LLMInstanceGroup,
+    LLMModelRecommendation,
+    LLMRoute,
+    LLMTokenCost,
+)
+from advisor.scenario.model import LLMModelSpec, Scenario
+from advisor.settings import Settings
+from advisor.traffic.scenario import load_model_profile
+from advisor.traffic.tokens import read_token_trace
+
+
+def _beside(base_dir: Path | None, path: Path) -> Path:
+    """A path beside the scenario file when it is there, else as given (as traffic profiles are found)."""
+    candidate = base_dir / path if base_dir is not None and not path.is_absolute() else None
+    return candidate if candidate is not None and candidate.exists() else path
+
+
+def architecture_of(spec: LLMModelSpec, base_dir: Path | None, where: str) -> LLMArchitecture:
+    try:
+        if spec.llm.config is not None:
+            return LLMArchitecture.from_config(_beside(base_dir, spec.llm.config))
+        return preset(spec.llm.model or "")
+    except AdvisorError as exc:
+        raise at_field(exc, f"{where}.llm") from None
+
+
+def buckets_of(spec: LLMModelSpec, base_dir: Path | None, where: str) -> list[SizeBucket]:
+    if spec.tokens.trace is None:
+        return fixed_sizes(spec.tokens.input or 1, spec.tokens.output or 1)
+    try:
+        return size_buckets(read_token_trace(_beside(base_dir, spec.tokens.trace)))
+    except AdvisorError as exc:
+        raise at_field(exc, f"{where}.tokens.trace") from None
+
+
+def _price(catalog: Catalog, region: str, name: str) -> float | None:
+    try:
+        return catalog.on_demand(region, name).usd_per_hour
+    except AdvisorError:
+        return None
+
+
+def _current_usd(spec: LLMModelSpec, catalog: Catalog, region: str, where: str) -> float | None:
+    cur = spec.current
+    if cur is None or cur.instance_type is None:
+        return None
+    try:
+        if cur.platform is Platform.SAGEMAKER:
+            price = catalog.sagemaker(region, cur.instance_type)
+        elif cur.purchase_option is PurchaseOption.SPOT:
+            price = catalog.spot(region, cur.instance_type)
+        else:
+            price = catalog.on_demand(region, cur.instance_type)
+    except AdvisorError as exc:
+        raise at_field(exc, f"{where}.current.instance_type") from None
+    return price.usd_per_hour * cur.count * HOURS_PER_MONTH
+
+
+def recommend_llm(
+    spec: LLMModelSpec,
+    scenario: Scenario,
+    catalog: Catalog,
+    settings: Settings,
+    base_dir: Path | None,
+    where: str,
+) -> LLMModelRecommendation:
+    """The recommendation of one language model (module docstring); ConfigError at its field when no option
+    serves it."""
+    arch = architecture_of(spec, base_dir, where)
+    dtype = WeightsDtype(spec.llm.dtype)
+    buckets = buckets_of(spec, base_dir, where)
+    profile = load_model_profile(spec, settings, base_dir, where)
+    region, excluded = scenario.region, set(scenario.candidates.exclude)
+    names = spec.instance_types or tuple(n for n in catalog.instance_type_names if n not in excluded)
+    itypes = []
+    for name in names:
+        try:
+            itype = catalog.instance(name)
+        except AdvisorError as exc:
+            if spec.instance_types:
+                raise at_field(exc, f"{where}.instance_types") from None
+            continue
+        if instance_devices(itype) is not None:
+            itypes.append(itype)
+    options = llm_options(
+        arch,
+        dtype,
+        itypes,
+        lambda n: _price(catalog, region, n),
+        buckets,
+        spec.slo.ttft_p99_ms,
+        spec.slo.tpot_p99_ms,
+    )
+    if not options:
+        raise ConfigError(
+            f"no GPU instance type holds {arch.name} ({dtype.value}) and meets the SLO for any request size",
+            where=f"{where}.slo",
+            fix="allow larger GPU types (instance_types), a smaller dtype (fp8, int4), or relax the SLO",
+        )
+    try:
+        plan = plan_llm(profile.rps, profile.step_s, buckets, options)
+    except AdvisorError as exc:
+        raise at_field(exc, f"{where}.tokens") from None
+    return _document(spec, arch, dtype, plan, _current_usd(spec, catalog, region, where))
+
+
+def _document(
+    spec: LLMModelSpec, arch: LLMArchitecture, dtype: WeightsDtype, plan: LLMPlan, current: float | None
+) -> LLMModelRecommendation:
+    usd = plan.curve.usd_per_month
+    keep = current is not None and current <= usd
+    effective = current if keep and current is not None else usd
+    seconds = HOURS_PER_MONTH * 3600.0
+    tin, tout = plan.input_tokens_per_month / seconds, plan.output_tokens_per_month / seconds
+    tc = token_cost(
+        usd / HOURS_PER_MONTH,
+        tin,
+        tout,
+        prefill_s_per_s=plan.prefill_share,
+        decode_s_per_s=1 - plan.prefill_share,
+    )
+    tokens_m = (plan.input_tokens_per_month + plan.output_tokens_per_month) / 1e6
+
+    def blended(v: float) -> float | None:
+        return v / tokens_m if tokens_m > 0 else None
+
+    peak = " + ".join(f"{n} x {name}" for name, n in sorted(plan.peak_mix.counts.items()))
+    baselines = [
+        LLMBaseline(
+            name="static_peak_mix",
+            detail=peak,
+            usd_per_month=plan.static_peak_usd_per_month,
+            usd_per_m_blended=blended(plan.static_peak_usd_per_month),
+        )
+    ]
+    if plan.best_single is not None:
+        name, cost = plan.best_single
+        baselines.insert(
+            0,
+            LLMBaseline(
+                name="best_single_type",
+                detail=name,
+                usd_per_month=cost.usd_per_month,
+                usd_per_m_blended=blended(cost.usd_per_month),
+            ),
+        )
+    if current is not None and spec.current is not None:
+        detail = f"{spec.current.count} x {spec.current.instance_type}"
+        baselines.append(
+            LLMBaseline(
+                name="current", detail=detail, usd_per_month=current, usd_per_m_blended=blended(current)
+            )
+        )
+    return LLMModelRecommendation(
+        model=spec.name,
+        team=spec.team,
+        llm=arch.name,
+        dtype=dtype.value,
+        engine=spec.llm.engine,
+        slo_ttft_p99_ms=spec.slo.ttft_p99_ms,
+        slo_tpot_p99_ms=spec.slo.tpot_p99_ms,
+        action="keep_current" if keep else ("change" if current is not None else "new"),
+        groups=_groups(plan),
+        routing=[
+            LLMRoute(
+                bucket=b.label,
+                share_of_requests=b.share,
+                input_tokens=b.input_tokens,
+                output_tokens=b.output_tokens,
+                to=dict(plan.peak_mix.routing.get(b.label, {})),
+            )
+            for b in plan.buckets
+        ],
+        peak_rps=plan.peak_rps,
+        levels=len(plan.levels),
+        start_up_s=plan.lead_s,
+        usd_per_month=usd,
+        current_usd_per_month=current,
+        effective_usd_per_month=effective,
+        input_tokens_per_month=plan.input_tokens_per_month,
+        output_tokens_per_month=plan.output_tokens_per_month,
+        tokens=LLMTokenCost(
+            usd_per_m_input=tc.usd_per_m_input,
+            usd_per_m_output=tc.usd_per_m_output,
+            usd_per_m_blended=tc.usd_per_m_blended,
+            input_share=tc.input_share,
+            split="time" if tc.split == "time" else "ratio",
+        ),
+        baselines=baselines,
+        savings_by_lever=_levers(current, plan.static_peak_usd_per_month, effective),
+        notes=["capacities from the performance prior (no LLM bench run of this model is read)"],
+    )
+
+
+def _groups(plan: LLMPlan) -> list[LLMInstanceGroup]:
+    out = []
+    steps = len(plan.curve.served_rps)
+    hours_scale = HOURS_PER_MONTH / steps if steps else 0.0  # instance-steps to instance-hours a month
+    for name, counts in sorted(plan.curve.counts.items()):
+        if counts.max() == 0:
+            continue
+        o = plan.options[name]
+        out.append(
+            LLMInstanceGroup(
+                option=name,
+                instance_type=o.instance_type,
+                tensor_parallel=o.tp,
+                replicas_per_instance=o.replicas_per_instance,
+                device=o.device,
+                usd_per_hour=o.usd_per_hour,
+                min_instances=int(counts.min()),
+                max_instances=int(counts.max()),
+                instance_hours_per_month=float(counts.sum()) * hours_scale,
+                weights_gib_per_device=o.weights_gib_per_device,
+                kv_cache_gib_per_device=o.kv_cache_gib_per_device,
+                capacity_rps_per_instance=dict(o.capacity_rps),
+            )
+        )
+    return out
+
+
+def _levers(current: float | None, static_peak: float, effective: float) -> list[LeverSaving]:
+    """Today → the peak mix held all month (instance type) → the mix following the curve (autoscaling);
+    no load balancer, spot or shared instances in an LLM plan yet. Kept as today: every part is 0."""
+    if current is None:
+        return []
+    if effective >= current:
+        return [
+            LeverSaving(lever=lv, usd_per_month=0.0, usd_per_month_after=current)
+            for lv in (Lever.INSTANCE_TYPE, Lever.AUTOSCALING)
+        ]
+    return [
+        LeverSaving(
+            lever=Lever.INSTANCE_TYPE, usd_per_month=current - static_peak, usd_per_month_after=static_peak
+        ),
+        LeverSaving(
+            lever=Lever.AUTOSCALING, usd_per_month=static_peak - effective, usd_per_month_after=effective
+        ),
+    ]

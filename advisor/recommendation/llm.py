@@ -1,0 +1,90 @@
+"""An LLM model's part of the recommendation: its mix of GPU instances over the day, routing, $/M tokens.
+
+A language model is served by an engine (vLLM) on GPU instances of possibly several types (the mix), each
+type at a tensor-parallel degree and with its own autoscaling bounds, and a router that sends each
+request-size bucket to the types the plan names in the shares it names. Its figures: $/month over the
+traffic curve, tokens per month, $/M input, output and blended tokens (OpenCost's split by prefill and
+decode time), the baselines (the best single type over the same curve, the peak mix held all day, today's
+deployment), and the saving against today split by lever like every model's (today → the peak mix held
+all day: instance type; → the mix following the curve: autoscaling).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from advisor.domain import FrozenModel as _Out
+from advisor.recommendation.levers import LeverSaving
+
+
+class LLMInstanceGroup(_Out):
+    """One instance type at one tensor-parallel degree in the mix, with its own autoscaling bounds."""
+
+    option: str = Field(description="instance type and degree, as the routing names it: 'g6e.xlarge tp1'")
+    instance_type: str
+    tensor_parallel: int
+    replicas_per_instance: int
+    device: str
+    purchase_option: Literal["on_demand"] = "on_demand"
+    usd_per_hour: float
+    min_instances: int
+    max_instances: int
+    instance_hours_per_month: float
+    weights_gib_per_device: float
+    kv_cache_gib_per_device: float
+    capacity_rps_per_instance: dict[str, float] = Field(description="per request-size bucket, alone")
+    capacity_method: Literal["measured", "calibrated", "prior"] = "prior"
+
+
+class LLMRoute(_Out):
+    """Where one request-size bucket goes: the share of its requests per option (they sum to 1)."""
+
+    bucket: str
+    share_of_requests: float
+    input_tokens: float = Field(description="the bucket's mean")
+    output_tokens: float = Field(description="the bucket's mean")
+    to: dict[str, float]
+
+
+class LLMTokenCost(_Out):
+    usd_per_m_input: float | None
+    usd_per_m_output: float | None
+    usd_per_m_blended: float | None
+    input_share: float = Field(description="the share of the cost carried by input tokens")
+    split: Literal["time", "ratio"] = Field(description="by prefill vs decode time, or a fixed ratio")
+
+
+class LLMBaseline(_Out):
+    name: Literal["best_single_type", "static_peak_mix", "current"]
+    detail: str
+    usd_per_month: float
+    usd_per_m_blended: float | None
+
+
+class LLMModelRecommendation(_Out):
+    model: str
+    team: str
+    llm: str = Field(description="the architecture: a preset name or the config.json's model")
+    dtype: str
+    engine: str
+    slo_ttft_p99_ms: float
+    slo_tpot_p99_ms: float
+    action: Literal["change", "new", "keep_current"]
+    groups: list[LLMInstanceGroup]
+    routing: list[LLMRoute]
+    peak_rps: float
+    levels: int = Field(description="traffic levels the mix was solved at, up to the peak")
+    start_up_s: float = Field(
+        description="a new GPU replica until it serves: instances are ordered this early"
+    )
+    usd_per_month: float
+    current_usd_per_month: float | None
+    effective_usd_per_month: float = Field(description="the plan, or today's cost where it is kept")
+    input_tokens_per_month: float
+    output_tokens_per_month: float
+    tokens: LLMTokenCost
+    baselines: list[LLMBaseline]
+    savings_by_lever: list[LeverSaving] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)

@@ -1,0 +1,69 @@
+"""The parts of a language model's entry in a scenario: what is served (``llm:``), the two-number SLO
+(``slo:``) and the request sizes (``tokens:``). The keys are issue 22's contract::
+
+    models:
+      - name: chat
+        llm: {model: llama-3.1-8b, dtype: bf16, engine: vllm}       # or {config: path/to/config.json, ...}
+        slo: {ttft_p99_ms: 2000, tpot_p99_ms: 100}
+        traffic: {profile: diurnal-business-api, peak_rps: 6}
+        tokens: {trace: ../shared/traces/azure_llm_inference_2023_conv.csv}   # or {input: 1000, output: 130}
+        current: {platform: ec2, instance_type: p4d.24xlarge, count: 1}
+
+Paths are read relative to the working directory, as every path in a scenario is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from advisor.domain import InputModel as _Strict
+
+LLM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4")
+LLM_ENGINES = ("vllm",)
+MAX_TOKENS = 10_000_000
+
+
+class LLMServing(_Strict):
+    """The model (a preset name or a Hugging Face ``config.json``), its weights' dtype and its engine."""
+
+    model: str | None = Field(
+        default=None, min_length=1, max_length=100, description="a preset, e.g. llama-3.1-8b"
+    )
+    config: Path | None = Field(
+        default=None, description="a Hugging Face config.json, read without a download"
+    )
+    dtype: Literal["bf16", "fp16", "fp8", "int8", "int4"] = "bf16"
+    engine: Literal["vllm"] = Field(default="vllm", description="the serving engine advisor models (vLLM)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LLMServing:
+        if (self.model is None) == (self.config is None):
+            raise ValueError("give llm.model (a preset) or llm.config (a config.json), one of them")
+        return self
+
+
+class LLMSLOSpec(_Strict):
+    """p99 time to first token and p99 time per output token (the bench's definitions)."""
+
+    ttft_p99_ms: float = Field(gt=0, le=3_600_000)
+    tpot_p99_ms: float = Field(gt=0, le=60_000)
+
+
+class TokenSizes(_Strict):
+    """Request sizes: a token trace (Azure or BurstGPT columns), or fixed input and output tokens."""
+
+    trace: Path | None = None
+    input: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    output: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TokenSizes:
+        fixed = self.input is not None or self.output is not None
+        if self.trace is not None and fixed:
+            raise ValueError("give tokens.trace or tokens.input and tokens.output, not both")
+        if self.trace is None and (self.input is None or self.output is None):
+            raise ValueError("give tokens.trace, or both tokens.input and tokens.output")
+        return self

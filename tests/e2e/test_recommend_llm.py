@@ -1,0 +1,147 @@
+"""``advisor recommend`` with language models: the Azure conversation case of issue 22 through the CLI, the
+demo with one LLM model added (its classic figures as in the golden file), and bad LLM entries as one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from advisor.recommendation.model import Recommendation
+from tests.helpers import REPO_ROOT, SHARED, assert_one_line_error, run_cli
+
+CONV = SHARED / "traces" / "azure_llm_inference_2023_conv.csv"
+DEMO = REPO_ROOT / "examples" / "demo-scenario.yaml"
+GOLDEN = REPO_ROOT / "tests" / "golden" / "demo-recommendation.json"
+GPU_FAMILIES = ("g5", "g6", "g6e", "p4d", "p4de", "p5")
+CHAT = {
+    "name": "chat",
+    "team": "assistants",
+    "llm": {"model": "llama-3.1-8b", "dtype": "bf16", "engine": "vllm"},
+    "slo": {"ttft_p99_ms": 2000, "tpot_p99_ms": 100},
+    "traffic": {"profile": "diurnal-business-api", "peak_rps": 6},
+    "current": {"platform": "ec2", "instance_type": "p4d.24xlarge", "count": 1},
+}
+
+
+def _gpu_types() -> list[str]:
+    from advisor import Catalog, Settings
+
+    catalog = Catalog.load(Settings())
+    return [n for n in catalog.instance_type_names if n.split(".")[0] in GPU_FAMILIES]
+
+
+def _write(tmp_path: Path, data: dict) -> Path:  # type: ignore[type-arg]
+    path = tmp_path / "llm.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def azure(tmp_path_factory: pytest.TempPathFactory) -> tuple[Recommendation, str, str]:
+    if not CONV.is_file():
+        pytest.skip("../shared/traces/ is not beside the checkout")
+    tmp = tmp_path_factory.mktemp("llm")
+    chat = {**CHAT, "tokens": {"trace": str(CONV)}, "instance_types": _gpu_types()}
+    path = _write(tmp, {"name": "azure-chat", "region": "us-east-1", "models": [chat]})
+    env = {"ADVISOR_HOME": str(tmp / "home")}
+    out = run_cli("recommend", str(path), "--json", "--no-store", env=env)
+    assert out.code == 0, out.stderr
+    table = run_cli("recommend", str(path), "--no-store", env=env)
+    md = run_cli("recommend", str(path), "--markdown", "--no-store", env=env)
+    return Recommendation.model_validate(json.loads(out.stdout)), table.stdout, md.stdout
+
+
+def test_the_azure_chat_plan_fits_holds_and_beats_the_best_single_type(
+    azure: tuple[Recommendation, str, str],
+) -> None:
+    rec, _, _ = azure
+    assert rec.models == [] and len(rec.llm_models) == 1
+    m = rec.llm_models[0]
+    assert m.action == "change" and m.groups and m.routing
+    for g in m.groups:  # weights + the KV cache of the batch it assumes fit under vLLM's cap
+        assert g.weights_gib_per_device + g.kv_cache_gib_per_device <= 0.9 * 80
+        assert 0 <= g.min_instances <= g.max_instances
+    for r in m.routing:
+        assert sum(r.to.values()) == pytest.approx(1.0)
+        assert set(r.to) <= {g.option for g in m.groups}
+    assert sum(r.share_of_requests for r in m.routing) == pytest.approx(1.0)
+    tokens_m = (m.input_tokens_per_month + m.output_tokens_per_month) / 1e6
+    assert m.tokens.usd_per_m_blended == pytest.approx(m.usd_per_month / tokens_m)
+    best = next(b for b in m.baselines if b.name == "best_single_type")
+    assert m.usd_per_month <= best.usd_per_month + 1e-6
+    hours = sum(g.instance_hours_per_month * g.usd_per_hour for g in m.groups)
+    assert hours == pytest.approx(m.usd_per_month)
+    # the totals carry the language model, the levers add up to the saving against today
+    t = rec.totals
+    assert t.recommended_usd_per_month == pytest.approx(m.effective_usd_per_month)
+    assert t.current_usd_per_month == pytest.approx(m.current_usd_per_month)
+    parts = sum(lv.usd_per_month for lv in t.savings_by_lever if lv.in_total)
+    assert parts == pytest.approx(t.current_usd_per_month - t.recommended_usd_per_month)  # type: ignore[operator]
+
+
+def test_the_table_and_markdown_show_the_mix_routing_and_token_prices(
+    azure: tuple[Recommendation, str, str],
+) -> None:
+    rec, table, md = azure
+    m = rec.llm_models[0]
+    for text in (table, md):
+        assert "Language models" in text and "$/M blended" in text
+        assert f"${m.tokens.usd_per_m_blended:,.3f}" in text
+        assert m.routing[0].bucket in text and "best single type" in text
+    assert "## Language models" in md and "Routing (request-size bucket → instance types):" in md
+
+
+def test_the_demo_with_an_llm_model_keeps_its_classic_figures(tmp_path: Path) -> None:
+    demo = yaml.safe_load(DEMO.read_text())
+    chat = {
+        **CHAT,
+        "tokens": {"input": 1000, "output": 130},
+        "instance_types": ["g5.xlarge", "g6e.xlarge", "p5.4xlarge"],
+    }
+    demo["models"].append(chat)
+    path = tmp_path / "demo-scenario.yaml"  # beside the demo's own files
+    path.write_text(yaml.safe_dump(demo, sort_keys=False))
+    for extra in (REPO_ROOT / "examples").iterdir():
+        if extra.is_file() and extra.name != path.name:
+            (tmp_path / extra.name).write_bytes(extra.read_bytes())
+    out = run_cli(
+        "recommend",
+        str(path),
+        "--json",
+        "--no-store",
+        "--seed",
+        "0",
+        env={"ADVISOR_HOME": str(tmp_path / "h")},
+    )
+    assert out.code == 0, out.stderr
+    rec = Recommendation.model_validate(json.loads(out.stdout))
+    golden = Recommendation.model_validate(json.loads(GOLDEN.read_text()))
+    assert [m.model_dump() for m in rec.models] == [m.model_dump() for m in golden.models]
+    (llm,) = rec.llm_models
+    assert llm.model == "chat" and llm.tokens.usd_per_m_blended is not None
+    assert rec.totals.recommended_usd_per_month == pytest.approx(
+        golden.totals.recommended_usd_per_month + llm.effective_usd_per_month
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "needles"),
+    [
+        ({"slo": {"ttft_p99_ms": 2000}}, ["models.0.slo.tpot_p99_ms"]),
+        ({"tokens": {"input": 10}}, ["models.0.tokens", "tokens.output"]),
+        ({"llm": {"model": "gpt-5"}}, ["gpt-5", "models.0.llm"]),
+        ({"llm": {"model": "llama-3.1-8b", "config": "c.json"}}, ["llm.model", "llm.config"]),
+        ({"tokens": {"trace": "nowhere.csv"}}, ["nowhere.csv"]),
+        ({"instance_types": ["g5.xlrage"]}, ["g5.xlrage"]),
+        ({"slo": {"ttft_p99_ms": 1, "tpot_p99_ms": 1}}, ["models.0.slo", "SLO"]),
+    ],
+)
+def test_a_bad_llm_entry_is_one_line(tmp_path: Path, change: dict, needles: list[str]) -> None:  # type: ignore[type-arg]
+    chat = {**CHAT, "tokens": {"input": 500, "output": 100}, "instance_types": ["g5.xlarge"], **change}
+    path = _write(tmp_path, {"name": "bad", "models": [chat]})
+    assert_one_line_error(
+        run_cli("recommend", str(path), "--no-store", env={"ADVISOR_HOME": str(tmp_path / "h")}), *needles
+    )
