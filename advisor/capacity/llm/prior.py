@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cache
 
 from pydantic import Field
 
@@ -196,27 +197,7 @@ class LLMPrior:
     ) -> bool:
         """Whether Poisson arrivals at ``rate_rps`` keep pX TTFT and TPOT within the bounds."""
         e = self.engine(input_tokens, output_tokens)
-        lam = rate_rps / 1e3  # per ms
-        u = lam * input_tokens * e.prefill_ms_per_token  # share of time spent prefilling
-        decode_load = lam * output_tokens * e.step_per_seq_ms / max(1e-9, 1 - u)
-        if u >= 1 or decode_load >= 1:
-            return False
-        prefill = input_tokens * e.prefill_ms_per_token
-        batch = lam * (output_tokens * e.step_base_ms / (1 - u) + prefill) / (1 - decode_load)
-        z = _z(quantile)
-        batch_q = batch + z * math.sqrt(batch) / (1 - u)
-        if batch_q > e.max_num_seqs:
-            return False
-        step_q = e.step_base_ms + e.step_per_seq_ms * batch_q
-        # a request's decode is stalled by the prompts admitted during its life: a Poisson count
-        life = batch / lam
-        stalls_q = lam * life + z * math.sqrt(lam * life) / (1 - u)
-        tpot = step_q + prefill * stalls_q / max(1, output_tokens - 1)
-        arrivals_q = lam * step_q + z * math.sqrt(lam * step_q)  # admitted with us in one step
-        # and a prompt waits behind the prompts ahead of it: Kingman's M/D/1 tail, P(W > t) ≈ u·e^(−2(1−u)t/s)
-        wait_q = prefill * math.log(u / (1 - quantile)) / (2 * (1 - u)) if u > 1 - quantile else 0.0
-        ttft = 2 * step_q + prefill * (1 + arrivals_q) + wait_q
-        return (ttft_ms is None or ttft <= ttft_ms) and (tpot_ms is None or tpot <= tpot_ms)
+        return _meets(e, rate_rps, input_tokens, output_tokens, ttft_ms, tpot_ms, quantile)
 
     def capacity_rps(
         self,
@@ -228,25 +209,60 @@ class LLMPrior:
         rel_tol: float = 0.005,
     ) -> float:
         """The highest Poisson rate meeting both bounds (0 when even a trickle misses one)."""
-        if not self.memory().fits or not self.meets(
-            1e-6, input_tokens, output_tokens, ttft_ms, tpot_ms, quantile
-        ):
+        if not self.memory().fits:
+            return 0.0
+        e = self.engine(input_tokens, output_tokens)
+
+        def ok(rate: float) -> bool:
+            return _meets(e, rate, input_tokens, output_tokens, ttft_ms, tpot_ms, quantile)
+
+        if not ok(1e-6):
             return 0.0
         lo, hi = 1e-6, 1.0
-        while self.meets(hi, input_tokens, output_tokens, ttft_ms, tpot_ms, quantile):
+        while ok(hi):
             lo, hi = hi, hi * 2
         while (hi - lo) > rel_tol * hi:
             mid = (lo + hi) / 2
-            lo, hi = (
-                (mid, hi)
-                if self.meets(mid, input_tokens, output_tokens, ttft_ms, tpot_ms, quantile)
-                else (lo, mid)
-            )
+            lo, hi = (mid, hi) if ok(mid) else (lo, mid)
         return lo
 
 
+def _meets(
+    e: EngineSteps,
+    rate_rps: float,
+    input_tokens: float,
+    output_tokens: float,
+    ttft_ms: float | None,
+    tpot_ms: float | None,
+    quantile: float,
+) -> bool:
+    """:meth:`LLMPrior.meets` on the engine steps of one request size (the closed forms of the module)."""
+    lam = rate_rps / 1e3  # per ms
+    u = lam * input_tokens * e.prefill_ms_per_token  # share of time spent prefilling
+    decode_load = lam * output_tokens * e.step_per_seq_ms / max(1e-9, 1 - u)
+    if u >= 1 or decode_load >= 1:
+        return False
+    prefill = input_tokens * e.prefill_ms_per_token
+    batch = lam * (output_tokens * e.step_base_ms / (1 - u) + prefill) / (1 - decode_load)
+    z = _z(quantile)
+    batch_q = batch + z * math.sqrt(batch) / (1 - u)
+    if batch_q > e.max_num_seqs:
+        return False
+    step_q = e.step_base_ms + e.step_per_seq_ms * batch_q
+    # a request's decode is stalled by the prompts admitted during its life: a Poisson count
+    life = batch / lam
+    stalls_q = lam * life + z * math.sqrt(lam * life) / (1 - u)
+    tpot = step_q + prefill * stalls_q / max(1, output_tokens - 1)
+    arrivals_q = lam * step_q + z * math.sqrt(lam * step_q)  # admitted with us in one step
+    # and a prompt waits behind the prompts ahead of it: Kingman's M/D/1 tail, P(W > t) ≈ u·e^(−2(1−u)t/s)
+    wait_q = prefill * math.log(u / (1 - quantile)) / (2 * (1 - u)) if u > 1 - quantile else 0.0
+    ttft = 2 * step_q + prefill * (1 + arrivals_q) + wait_q
+    return (ttft_ms is None or ttft <= ttft_ms) and (tpot_ms is None or tpot <= tpot_ms)
+
+
+@cache
 def _z(quantile: float) -> float:
-    """The standard normal's quantile (Acklam's rational approximation is overkill: scipy is a dependency)."""
+    """The standard normal's quantile (cached: a capacity search asks it for every rate it tries)."""
     from scipy.stats import norm
 
     return float(norm.ppf(quantile))

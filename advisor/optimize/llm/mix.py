@@ -17,7 +17,10 @@ router needs; :func:`best_single` is Mélange's baseline, the cheapest one candi
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +29,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from advisor.errors import InputError
 
 MIP_REL_GAP = 1e-6
+PER_BUCKET = 8
 TIME_LIMIT_S = 20.0
 
 
@@ -53,9 +57,16 @@ class Mix:
 
 
 def solve_mix(
-    bucket_rps: Mapping[str, float], candidates: Sequence[MixCandidate], slice_factor: int = 4
+    bucket_rps: Mapping[str, float],
+    candidates: Sequence[MixCandidate],
+    slice_factor: int = 4,
+    per_bucket: int | None = PER_BUCKET,
 ) -> Mix:
-    """The cheapest mix serving every bucket's rate; InputError when some bucket has no candidate at all."""
+    """The cheapest mix serving every bucket's rate; InputError when some bucket has no candidate at all.
+
+    ``per_bucket`` keeps, for each bucket, only the candidates cheapest per request/s of it (the rest could
+    only serve it at a higher price per request; None keeps all): the MILP's size stays in hundreds of
+    binaries however many instance types there are."""
     if slice_factor < 1:
         raise InputError(f"slice_factor must be at least 1, not {slice_factor}")
     buckets = [b for b, r in bucket_rps.items() if r > 0]
@@ -69,13 +80,12 @@ def solve_mix(
                 fix="allow larger GPUs or tensor-parallel degrees, or relax the SLO",
             )
     candidates = undominated(candidates, buckets)
+    single = best_single(bucket_rps, candidates)
+    # the best single candidate stays allowed everywhere, so the MILP can always do at least as well
+    alone = [k for k, c in enumerate(candidates) if single is not None and c.name in single.counts]
     slices = [(b, bucket_rps[b] / slice_factor) for b in buckets for _ in range(slice_factor)]
-    pairs = [
-        (s, k)
-        for s, (b, _) in enumerate(slices)
-        for k, c in enumerate(candidates)
-        if c.capacity_rps.get(b, 0) > 0
-    ]
+    allowed = {b: sorted({*_cheapest(candidates, b, per_bucket), *alone}) for b in buckets}
+    pairs = [(s, k) for s, (b, _) in enumerate(slices) for k in allowed[b]]
     n_x, n_k = len(pairs), len(candidates)
     cost = np.concatenate([np.zeros(n_x), [c.usd_per_hour for c in candidates]])
     assign = np.zeros((len(slices), n_x + n_k))
@@ -88,18 +98,18 @@ def solve_mix(
     upper = np.concatenate([np.ones(n_x), np.full(n_k, np.inf)])
 
     def solve(presolve: bool) -> np.ndarray | None:
-        res = milp(
-            cost,
-            constraints=[LinearConstraint(assign, 1, 1), LinearConstraint(load, -np.inf, 0)],
-            integrality=np.ones(n_x + n_k),
-            bounds=Bounds(np.zeros(n_x + n_k), upper),
-            options={"mip_rel_gap": MIP_REL_GAP, "time_limit": TIME_LIMIT_S, "presolve": presolve},
-        )
+        with _native_output_silenced():  # HiGHS may write a debug line to the process's stdout
+            res = milp(
+                cost,
+                constraints=[LinearConstraint(assign, 1, 1), LinearConstraint(load, -np.inf, 0)],
+                integrality=np.ones(n_x + n_k),
+                bounds=Bounds(np.zeros(n_x + n_k), upper),
+                options={"mip_rel_gap": MIP_REL_GAP, "time_limit": TIME_LIMIT_S, "presolve": presolve},
+            )
         return None if res.x is None else np.round(res.x).astype(int)
 
     # HiGHS's presolve (scipy 1.17) has returned a costlier mix than the best single candidate as "optimal"
     # on LLM problems of some forty candidates; such an answer is solved again without it
-    single = best_single(bucket_rps, candidates)
     x = solve(presolve=True)
     if x is None or (single is not None and float(cost @ x) > single.usd_per_hour + 1e-9):
         x = solve(presolve=False)
@@ -118,6 +128,32 @@ def solve_mix(
             loads[name] = loads.get(name, 0.0) + rate / candidates[k].capacity_rps[b]
     usd = sum(candidates[k].usd_per_hour * x[n_x + k] for k in range(n_k))
     return Mix(counts, float(usd), routing, loads)
+
+
+@contextmanager
+def _native_output_silenced() -> Iterator[None]:
+    """File descriptors 1 and 2 pointed at /dev/null for the duration (a C library's prints, not Python's:
+    ``--json`` output must stay JSON)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
+
+
+def _cheapest(candidates: Sequence[MixCandidate], bucket: str, keep: int | None) -> list[int]:
+    """Indices of the candidates serving ``bucket``, the ``keep`` cheapest per request/s of it."""
+    serving = [k for k, c in enumerate(candidates) if c.capacity_rps.get(bucket, 0.0) > 0]
+    serving.sort(key=lambda k: candidates[k].usd_per_hour / candidates[k].capacity_rps[bucket])
+    return sorted(serving if keep is None else serving[:keep])
 
 
 def undominated(candidates: Sequence[MixCandidate], buckets: Sequence[str]) -> list[MixCandidate]:

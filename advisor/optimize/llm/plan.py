@@ -41,6 +41,7 @@ load from gp3's default 125 MiB/s is slower, from instance NVMe faster); the sta
 LLM_IMAGE_GIB = 10.0
 """Assumption: a vLLM serving image (CUDA, PyTorch, the engine), pulled on a new node."""
 DEFAULT_LEVELS = 12
+MIN_BUCKET_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,17 @@ class SizeBucket:
     output_tokens: float
 
 
-def size_buckets(trace: TokenTrace, edges: Sequence[int] = MELANGE_EDGES) -> list[SizeBucket]:
-    """The non-empty input × output buckets of ``trace``, largest share first, with their mean sizes."""
+def size_buckets(
+    trace: TokenTrace, edges: Sequence[int] = MELANGE_EDGES, min_share: float = MIN_BUCKET_SHARE
+) -> list[SizeBucket]:
+    """The non-empty input × output buckets of ``trace``, largest share first, with their mean sizes; a
+    bucket under ``min_share`` of the requests joins the nearest larger one (in log input and output
+    tokens), whose sizes become the share-weighted mean of both (Mélange's README leaves the grid's
+    granularity to the user, against the solver's size)."""
+    return merge_small(_grid_buckets(trace, edges), min_share)
+
+
+def _grid_buckets(trace: TokenTrace, edges: Sequence[int]) -> list[SizeBucket]:
     labels = range_labels(edges)
     i_idx, o_idx = bucket_index(trace.input_tokens, edges), bucket_index(trace.output_tokens, edges)
     out = []
@@ -66,6 +76,28 @@ def size_buckets(trace: TokenTrace, edges: Sequence[int] = MELANGE_EDGES) -> lis
                 float(max(1.0, trace.output_tokens[mask].mean())),
             )
         )
+    return sorted(out, key=lambda b: -b.share)
+
+
+def merge_small(buckets: Sequence[SizeBucket], min_share: float) -> list[SizeBucket]:
+    big = [b for b in buckets if b.share >= min_share] or list(buckets[:1])
+    groups: dict[str, list[SizeBucket]] = {b.label: [b] for b in big}
+    for b in buckets:
+        if b.label in groups:
+            continue
+        host = min(
+            big,
+            key=lambda h: math.hypot(
+                math.log(h.input_tokens / b.input_tokens), math.log(h.output_tokens / b.output_tokens)
+            ),
+        )
+        groups[host.label].append(b)
+    out = []
+    for label, members in groups.items():
+        share = sum(m.share for m in members)
+        inp = sum(m.share * m.input_tokens for m in members) / share
+        outp = sum(m.share * m.output_tokens for m in members) / share
+        out.append(SizeBucket(label, share, inp, outp))
     return sorted(out, key=lambda b: -b.share)
 
 

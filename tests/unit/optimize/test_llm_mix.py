@@ -72,3 +72,13 @@ def test_a_candidate_never_gets_a_bucket_it_cannot_serve() -> None:
     with pytest.raises(InputError, match="no candidate serves bucket huge"):
         solve_mix({"huge": 1.0}, cands)
     assert solve_mix({"short": 0.0}, cands).counts == {}
+
+
+def test_keeping_the_cheapest_candidates_per_bucket_never_loses_to_the_best_single_type() -> None:
+    rates, cands = _melange()
+    full = solve_mix(rates, cands, slice_factor=4, per_bucket=None)
+    for keep in (1, 2):
+        pruned = solve_mix(rates, cands, slice_factor=4, per_bucket=keep)
+        single = best_single(rates, cands)
+        assert single is not None and full.usd_per_hour <= pruned.usd_per_hour <= single.usd_per_hour + 1e-9
+    assert solve_mix(rates, cands, slice_factor=1, per_bucket=2).counts == {"A10G": 3, "A100-80GB": 1}

@@ -135,3 +135,19 @@ def test_instances_are_ordered_ahead_of_the_demand_by_the_start_time() -> None:
     assert slow.curve.counts["x"].tolist() == [1, 4, 4, 4, 4, 1]  # two steps ahead of the rise
     assert slow.curve.usd_per_month > quick.curve.usd_per_month
     assert replica_start_s(16.0) > replica_start_s(1.0)
+
+
+def test_small_buckets_join_their_nearest_larger_one() -> None:
+    from advisor.optimize.llm.plan import merge_small
+
+    buckets = [
+        SizeBucket("big-short", 0.6, 100, 50),
+        SizeBucket("big-long", 0.395, 2000, 400),
+        SizeBucket("tiny", 0.005, 2500, 450),
+    ]
+    merged = {b.label: b for b in merge_small(buckets, 0.01)}
+    assert set(merged) == {"big-short", "big-long"}
+    long = merged["big-long"]
+    assert long.share == pytest.approx(0.4)
+    assert long.input_tokens == pytest.approx((0.395 * 2000 + 0.005 * 2500) / 0.4)
+    assert sum(b.share for b in merged.values()) == pytest.approx(1.0)
