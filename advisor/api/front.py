@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from advisor.capacity import BenchEvidence, ModelCapacities, capacities_for_model, read_evidence
+from advisor.capacity.llm import LLMMeasured, read_llm_evidence
 from advisor.errors import NotFoundError
 from advisor.optimize.recommend import Progress, RecommendOptions, utc_now
 from advisor.optimize.recommend import recommend as _recommend
@@ -29,6 +30,14 @@ def evidence_for(scenario: Scenario, settings: Settings) -> BenchEvidence:
     labels = [label for m in scenario.models for label in m.bench_labels]
     with Store.for_reading(settings.db_path) as store:
         return read_evidence(store, labels)
+
+
+def llm_evidence_for(scenario: Scenario, settings: Settings) -> dict[str, list[LLMMeasured]]:
+    """The stored LLM bench results of the scenario's language models, by model name."""
+    if not scenario.llm_models or not settings.db_path.is_file():
+        return {}
+    with Store.for_reading(settings.db_path) as store:
+        return read_llm_evidence(store, [m.name for m in scenario.llm_models])
 
 
 def check_scenario(scenario: Scenario, source: Path | None, catalog: Catalog) -> None:
@@ -75,6 +84,7 @@ def recommend(
         catalog,
         settings,
         evidence=evidence if evidence is not None else evidence_for(scenario, settings),
+        llm_evidence=llm_evidence_for(scenario, settings),
         scenario_file=scenario_file,
         options=options,
         progress=progress,

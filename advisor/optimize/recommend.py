@@ -19,11 +19,12 @@ served is a value (``action: cannot_recommend``) with the reason and the fix.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from advisor.capacity import BenchEvidence
+from advisor.capacity.llm import LLMMeasured
 from advisor.domain import Platform
 from advisor.optimize.document import build_document
 from advisor.optimize.executor import ExecutorSpec, plan_all
@@ -76,6 +77,7 @@ def recommend(
     settings: Settings,
     *,
     evidence: BenchEvidence | None = None,
+    llm_evidence: Mapping[str, Sequence[LLMMeasured]] | None = None,
     scenario_file: Path | None = None,
     options: RecommendOptions = RecommendOptions(),
     progress: Progress | None = None,
@@ -85,8 +87,9 @@ def recommend(
     """Recommend how to serve every model of ``scenario`` (module docstring). Nothing is stored here.
 
     ``evidence`` holds the stored bench results of the scenario's models (none: capacities come from the
-    scenario alone); ``scenario_file`` anchors the relative paths inside the scenario; ``clock`` and
-    ``new_id`` make the document's creation time and id reproducible.
+    scenario alone), ``llm_evidence`` the LLM bench results of its language models by name;
+    ``scenario_file`` anchors the relative paths inside the scenario; ``clock`` and ``new_id`` make the
+    document's creation time and id reproducible.
     """
     ctx = ModelContext(
         scenario=scenario,
@@ -107,7 +110,15 @@ def recommend(
     )
     total = len(scenario.models) + len(scenario.llm_models)
     llm_models = [
-        recommend_llm(spec, scenario, catalog, settings, ctx.base_dir, f"models.{i}")
+        recommend_llm(
+            spec,
+            scenario,
+            catalog,
+            settings,
+            ctx.base_dir,
+            f"models.{i}",
+            (llm_evidence or {}).get(spec.name, ()),
+        )
         for i, spec in _llm_entries(scenario)
     ]
     planned = plan_all(ctx, options.executor, progress)

@@ -35,7 +35,15 @@ class LLMInstanceGroup(_Out):
     weights_gib_per_device: float
     kv_cache_gib_per_device: float
     capacity_rps_per_instance: dict[str, float] = Field(description="per request-size bucket, alone")
-    capacity_method: Literal["measured", "calibrated", "prior"] = "prior"
+    capacity_method: Literal["measured", "calibrated", "prior"] = Field(
+        default="prior",
+        description="measured on every bucket, the prior alone on every bucket, else calibrated",
+    )
+    capacity_methods: dict[str, Literal["measured", "calibrated", "prior"]] = Field(
+        default_factory=dict,
+        description="per bucket: a bench run of this shape (measured), the prior scaled by this device's"
+        " measurements (calibrated), or the prior",
+    )
 
 
 class LLMRoute(_Out):

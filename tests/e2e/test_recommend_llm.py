@@ -145,3 +145,36 @@ def test_a_bad_llm_entry_is_one_line(tmp_path: Path, change: dict, needles: list
     assert_one_line_error(
         run_cli("recommend", str(path), "--no-store", env={"ADVISOR_HOME": str(tmp_path / "h")}), *needles
     )
+
+
+def test_a_stored_llm_bench_run_wins_over_the_prior(tmp_path: Path) -> None:
+    from advisor.bench.llm.records import LLMSLO, LLMCapacity, SizeSpec
+    from advisor.bench.llm.store import save
+    from advisor.settings import Settings
+    from advisor.store import Store
+
+    home = tmp_path / "home"
+    env = {"ADVISOR_HOME": str(home)}
+    chat = {**CHAT, "tokens": {"input": 1000, "output": 130}, "instance_types": ["g5.xlarge", "g5.2xlarge"]}
+    path = _write(tmp_path, {"name": "measured", "models": [chat]})
+    before = Recommendation.model_validate(
+        json.loads(run_cli("recommend", str(path), "--json", "--no-store", env=env).stdout)
+    )
+    prior = {g.instance_type: g for g in before.llm_models[0].groups}
+    assert all(g.capacity_method == "prior" for g in prior.values())
+    sizes = SizeSpec(kind="fixed", input_tokens=1000, output_tokens=130)
+    slo = LLMSLO(ttft_p99_ms=2000, tpot_p99_ms=100)
+    result = LLMCapacity(
+        run_id="llm-run-1", model="chat", shape="g5.2xlarge", slo=slo, sizes=sizes, capacity_rps=0.5
+    )
+    with Store(Settings(home=home).db_path) as store:
+        save(store, result, target="http://127.0.0.1:8000/v1/chat/completions")
+    after = Recommendation.model_validate(
+        json.loads(run_cli("recommend", str(path), "--json", "--no-store", env=env).stdout)
+    )
+    m = after.llm_models[0]
+    methods = {g.instance_type: g.capacity_method for g in m.groups}
+    assert "measured" in methods.values() or "calibrated" in methods.values()
+    assert "measured" in m.notes[0]
+    # half a request/s a g5.2xlarge: far under the prior, so the plan needs more instances and costs more
+    assert m.usd_per_month > before.llm_models[0].usd_per_month

@@ -21,6 +21,7 @@ from advisor.capacity.llm.calibration import (
 )
 from advisor.capacity.llm.devices import DeviceSpec, InstanceDevices, instance_devices
 from advisor.capacity.llm.estimate import ConcurrencyPoint, ShapeEstimate, estimate_shape
+from advisor.capacity.llm.evidence import LLMMeasured, read_llm_evidence
 from advisor.capacity.llm.prior import EngineSteps, Estimate, LLMPrior, MemoryPlan, PriorFactors
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Estimate",
     "InstanceDevices",
     "LLMArchitecture",
+    "LLMMeasured",
     "LLMMeasurement",
     "LLMPrior",
     "MemoryPlan",
@@ -45,4 +47,5 @@ __all__ = [
     "preset",
     "published_factors",
     "published_points",
+    "read_llm_evidence",
 ]

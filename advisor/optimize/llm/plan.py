@@ -121,6 +121,10 @@ class LLMOption:
     weights_gib_per_device: float
     kv_cache_gib_per_device: float
     max_batch: Mapping[str, int]
+    methods: Mapping[str, str] = field(default_factory=dict)  # bucket -> measured, calibrated or prior
+
+    def method(self, bucket: str) -> str:
+        return self.methods.get(bucket, "prior")
 
     def candidate(self) -> MixCandidate:
         return MixCandidate(self.name, self.usd_per_hour, self.capacity_rps)

@@ -11,14 +11,17 @@ its purchase option's price (SageMaker's for ``ml.`` types), all month.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from advisor.capacity.llm import LLMArchitecture, WeightsDtype, instance_devices, preset
+from advisor.capacity.llm import LLMArchitecture, LLMMeasured, WeightsDtype, instance_devices, preset
 from advisor.cost.tokens import token_cost
 from advisor.domain import Platform, PurchaseOption
 from advisor.errors import AdvisorError, ConfigError, at_field
+from advisor.optimize.llm.evidence import apply_measurements
 from advisor.optimize.llm.plan import (
     HOURS_PER_MONTH,
+    LLMOption,
     LLMPlan,
     SizeBucket,
     fixed_sizes,
@@ -95,6 +98,7 @@ def recommend_llm(
     settings: Settings,
     base_dir: Path | None,
     where: str,
+    measured: Sequence[LLMMeasured] = (),
 ) -> LLMModelRecommendation:
     """The recommendation of one language model (module docstring); ConfigError at its field when no option
     serves it."""
@@ -123,6 +127,7 @@ def recommend_llm(
         spec.slo.ttft_p99_ms,
         spec.slo.tpot_p99_ms,
     )
+    options = apply_measurements(options, buckets, measured, spec.slo.ttft_p99_ms, spec.slo.tpot_p99_ms)
     if not options:
         raise ConfigError(
             f"no GPU instance type holds {arch.name} ({dtype.value}) and meets the SLO for any request size",
@@ -133,11 +138,17 @@ def recommend_llm(
         plan = plan_llm(profile.rps, profile.step_s, buckets, options)
     except AdvisorError as exc:
         raise at_field(exc, f"{where}.tokens") from None
-    return _document(spec, arch, dtype, plan, _current_usd(spec, catalog, region, where))
+    current = _current_usd(spec, catalog, region, where)
+    return _document(spec, arch, dtype, plan, current, _provenance_note(options, buckets))
 
 
 def _document(
-    spec: LLMModelSpec, arch: LLMArchitecture, dtype: WeightsDtype, plan: LLMPlan, current: float | None
+    spec: LLMModelSpec,
+    arch: LLMArchitecture,
+    dtype: WeightsDtype,
+    plan: LLMPlan,
+    current: float | None,
+    note: str,
 ) -> LLMModelRecommendation:
     usd = plan.curve.usd_per_month
     keep = current is not None and current <= usd
@@ -220,8 +231,24 @@ def _document(
         ),
         baselines=baselines,
         savings_by_lever=_levers(current, plan.static_peak_usd_per_month, effective),
-        notes=["capacities from the performance prior (no LLM bench run of this model is read)"],
+        notes=[note],
     )
+
+
+def _provenance_note(options: Sequence[LLMOption], buckets: Sequence[SizeBucket]) -> str:
+    """How the capacities of every option considered were known, counted per option and bucket."""
+    methods = [o.method(b.label) for o in options for b in buckets]
+    counts = {k: methods.count(k) for k in ("measured", "calibrated", "prior") if k in methods}
+    text = f"capacities of the {len(options)} options considered (option x bucket): "
+    text += ", ".join(f"{n} {k}" for k, n in counts.items())
+    if "measured" not in counts:
+        text += "; no LLM bench run of this model applies (advisor bench run --label NAME)"
+    return text
+
+
+def _summary_method(o: LLMOption, buckets: Sequence[str]) -> str:
+    methods = {o.method(b) for b in buckets}
+    return "measured" if methods == {"measured"} else ("prior" if methods == {"prior"} else "calibrated")
 
 
 def _groups(plan: LLMPlan) -> list[LLMInstanceGroup]:
@@ -246,6 +273,8 @@ def _groups(plan: LLMPlan) -> list[LLMInstanceGroup]:
                 weights_gib_per_device=o.weights_gib_per_device,
                 kv_cache_gib_per_device=o.kv_cache_gib_per_device,
                 capacity_rps_per_instance=dict(o.capacity_rps),
+                capacity_method=_summary_method(o, [b.label for b in plan.buckets]),
+                capacity_methods={b.label: o.method(b.label) for b in plan.buckets},
             )
         )
     return out

@@ -1,0 +1,76 @@
+"""Measured always wins: LLM bench results replace the prior on the shapes they measured, and correct it on
+the shapes of the same device they did not.
+
+A measurement applies to the option it measured: the same instance type with the engine over all its
+devices (as ``bench jobs`` runs vLLM), under an SLO at least as strict as the model's, for a request-size
+bucket of the same label (a whole-distribution run applies to a model of fixed sizes within 10 % of its
+mean sizes). Its capacity replaces the prior's there (``measured``). The ratio of each measurement to the
+prior's figure for the same option and bucket, averaged geometrically per device, then scales the prior on
+every other option and bucket of that device (``calibrated``): a device the prior over- or under-rates by a
+steady factor (an engine faster than the published measurements, a different driver) is corrected on the
+shapes nobody measured, without changing the prior elsewhere. The rest stays ``prior``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+
+from advisor.capacity.llm.evidence import LLMMeasured
+from advisor.optimize.llm.plan import LLMOption, SizeBucket
+
+FIXED_SIZE_TOLERANCE = 0.10
+
+
+def _matches(m: LLMMeasured, bucket: SizeBucket, single: bool) -> bool:
+    if m.bucket is not None:
+        return m.bucket == bucket.label
+    if not single or m.input_tokens is None or m.output_tokens is None:
+        return False
+    near_in = abs(m.input_tokens / bucket.input_tokens - 1) <= FIXED_SIZE_TOLERANCE
+    return near_in and abs(m.output_tokens / bucket.output_tokens - 1) <= FIXED_SIZE_TOLERANCE
+
+
+def apply_measurements(
+    options: Sequence[LLMOption],
+    buckets: Sequence[SizeBucket],
+    measured: Sequence[LLMMeasured],
+    slo_ttft_p99_ms: float,
+    slo_tpot_p99_ms: float,
+    quantile: float = 0.99,
+) -> list[LLMOption]:
+    """``options`` with measured capacities where a measurement applies, calibrated ones on their devices."""
+    usable = [m for m in measured if m.holds_for(slo_ttft_p99_ms, slo_tpot_p99_ms, quantile)]
+    if not usable:
+        return list(options)
+    single = len(buckets) == 1
+    found: dict[tuple[str, str], float] = {}
+    ratios: dict[str, list[float]] = {}
+    for o in options:
+        if o.replicas_per_instance != 1:  # a bench measures one engine over the whole instance
+            continue
+        for b in buckets:
+            hits = [
+                m for m in usable if m.shape.removeprefix("ml.") == o.instance_type and _matches(m, b, single)
+            ]
+            if not hits:
+                continue
+            rps = min(m.capacity_rps for m in hits)  # the strictest of several SLOs that all hold
+            found[(o.name, b.label)] = rps
+            if o.capacity_rps.get(b.label, 0.0) > 0:
+                ratios.setdefault(o.device, []).append(rps / o.capacity_rps[b.label])
+    factor = {d: math.exp(sum(math.log(r) for r in rs) / len(rs)) for d, rs in ratios.items()}
+    out = []
+    for o in options:
+        caps, methods = dict(o.capacity_rps), dict(o.methods)
+        for b in buckets:
+            if (o.name, b.label) in found:
+                caps[b.label], methods[b.label] = (
+                    found[(o.name, b.label)] * o.replicas_per_instance,
+                    "measured",
+                )
+            elif o.device in factor and caps.get(b.label, 0.0) > 0:
+                caps[b.label], methods[b.label] = caps[b.label] * factor[o.device], "calibrated"
+        out.append(replace(o, capacity_rps=caps, methods=methods))
+    return out
