@@ -65,7 +65,7 @@ class LLMTokenCost(_Out):
 
 
 class LLMBaseline(_Out):
-    name: Literal["best_single_type", "static_peak_mix", "current"]
+    name: Literal["best_single_type", "static_peak_mix", "current", "per_token_api"]
     detail: str
     usd_per_month: float
     usd_per_m_blended: float | None
@@ -94,5 +94,9 @@ class LLMModelRecommendation(_Out):
     output_tokens_per_month: float
     tokens: LLMTokenCost
     baselines: list[LLMBaseline]
+    break_even_rps: float | None = Field(
+        default=None,
+        description="with a per-token API: the mean request rate at which the plan costs what the API bills",
+    )
     savings_by_lever: list[LeverSaving] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)

@@ -17,6 +17,7 @@ BASELINE_WORDS = {
     "best_single_type": "best single type",
     "static_peak_mix": "peak mix all month",
     "current": "today",
+    "per_token_api": "per-token API",
 }
 ROUTES_SHOWN = 6
 
@@ -99,6 +100,11 @@ def llm_parts(models: list[LLMModelRecommendation]) -> list[RenderableType]:
             f"{BASELINE_WORDS[b.name]} ({escape(b.detail)}) {usd(b.usd_per_month)}/month" for b in m.baselines
         )
         out.append(f"  baselines: {base}")
+        if m.break_even_rps is not None:
+            out.append(
+                f"  self-hosting costs what the per-token API bills at {m.break_even_rps:.3g}"
+                " requests/s on average"
+            )
         out += [f"  [dim]{escape(note)}[/dim]" for note in m.notes]
     return out
 
@@ -142,5 +148,7 @@ def llm_markdown(models: list[LLMModelRecommendation]) -> list[str]:
             f"{per_m(b.usd_per_m_blended)}/M tokens"
             for b in m.baselines
         ]
+        if m.break_even_rps is not None:
+            out.append(f"- break-even with the per-token API: {m.break_even_rps:.3g} requests/s on average")
         out += [f"- note: {n}" for n in m.notes]
     return out

@@ -67,3 +67,13 @@ class TokenSizes(_Strict):
         if self.trace is None and (self.input is None or self.output is None):
             raise ValueError("give tokens.trace, or both tokens.input and tokens.output")
         return self
+
+
+class PerTokenAPI(_Strict):
+    """A managed per-token API serving the same open model, as a baseline: its prices and where they are
+    from (Amazon Bedrock's on-demand prices, say, with the page and the date read)."""
+
+    name: str = Field(default="per-token API", min_length=1, max_length=100)
+    usd_per_m_input: float = Field(ge=0, le=10_000)
+    usd_per_m_output: float = Field(ge=0, le=10_000)
+    source: str = Field(min_length=1, max_length=500, description="where the prices were read, and when")

@@ -33,7 +33,7 @@ from advisor.domain import InputModel as _Strict
 from advisor.platforms.nodes import DEFAULT_DAEMONSETS, Daemonset
 from advisor.platforms.targets import DeployTarget, Orchestrator
 from advisor.scenario.live import LiveTraffic
-from advisor.scenario.llm import LLMServing, LLMSLOSpec, TokenSizes
+from advisor.scenario.llm import LLMServing, LLMSLOSpec, PerTokenAPI, TokenSizes
 from advisor.scenario.reports import ReportsConfig
 from advisor.yamlio import load_yaml_model
 
@@ -328,6 +328,10 @@ class LLMModelSpec(_Strict):
     traffic: TrafficSpec
     tokens: TokenSizes
     current: CurrentDeployment | None = None
+    per_token_api: PerTokenAPI | None = Field(
+        default=None,
+        description="a per-token API of the same model to compare with (prices and their source)",
+    )
     instance_types: tuple[str, ...] = Field(
         default=(),
         description="GPU instance types the mix may use (default: every type with whole GPUs or"

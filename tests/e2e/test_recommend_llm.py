@@ -44,7 +44,8 @@ def azure(tmp_path_factory: pytest.TempPathFactory) -> tuple[Recommendation, str
     if not CONV.is_file():
         pytest.skip("../shared/traces/ is not beside the checkout")
     tmp = tmp_path_factory.mktemp("llm")
-    chat = {**CHAT, "tokens": {"trace": str(CONV)}, "instance_types": _gpu_types()}
+    api = {"name": "Bedrock", "usd_per_m_input": 0.22, "usd_per_m_output": 0.22, "source": "test prices"}
+    chat = {**CHAT, "tokens": {"trace": str(CONV)}, "instance_types": _gpu_types(), "per_token_api": api}
     path = _write(tmp, {"name": "azure-chat", "region": "us-east-1", "models": [chat]})
     env = {"ADVISOR_HOME": str(tmp / "home")}
     out = run_cli("recommend", str(path), "--json", "--no-store", env=env)
@@ -72,6 +73,12 @@ def test_the_azure_chat_plan_fits_holds_and_beats_the_best_single_type(
     assert m.tokens.usd_per_m_blended == pytest.approx(m.usd_per_month / tokens_m)
     best = next(b for b in m.baselines if b.name == "best_single_type")
     assert m.usd_per_month <= best.usd_per_month + 1e-6
+    api = next(b for b in m.baselines if b.name == "per_token_api")
+    assert api.usd_per_month == pytest.approx(0.22 * tokens_m)
+    # at the break-even mean rate the API bills exactly what the plan costs
+    tokens_per_request = sum(r.share_of_requests * (r.input_tokens + r.output_tokens) for r in m.routing)
+    per_request_usd = tokens_per_request * 0.22 / 1e6
+    assert m.break_even_rps == pytest.approx(m.usd_per_month / (730 * 3600) / per_request_usd)
     hours = sum(g.instance_hours_per_month * g.usd_per_hour for g in m.groups)
     assert hours == pytest.approx(m.usd_per_month)
     # the totals carry the language model, the levers add up to the saving against today
@@ -125,6 +132,12 @@ def test_the_demo_with_an_llm_model_keeps_its_classic_figures(tmp_path: Path) ->
     assert rec.totals.recommended_usd_per_month == pytest.approx(
         golden.totals.recommended_usd_per_month + llm.effective_usd_per_month
     )
+    env = {"ADVISOR_HOME": str(tmp_path / "h")}
+    table = run_cli("recommend", str(path), "--no-store", env=env).stdout
+    md = run_cli("recommend", str(path), "--markdown", "--no-store", env=env).stdout
+    for text in (table, md):  # the classic tables and the language model's section, side by side
+        assert "fraud-scorer" in text and "Language models" in text and "chat" in text
+        assert f"${llm.tokens.usd_per_m_blended:,.3f}" in text
 
 
 @pytest.mark.parametrize(

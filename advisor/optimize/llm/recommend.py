@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from advisor.capacity.llm import LLMArchitecture, LLMMeasured, WeightsDtype, instance_devices, preset
-from advisor.cost.tokens import token_cost
+from advisor.cost.tokens import break_even_rps, token_cost
 from advisor.domain import Platform, PurchaseOption
 from advisor.errors import AdvisorError, ConfigError, at_field
 from advisor.optimize.llm.evidence import apply_measurements
@@ -38,6 +38,7 @@ from advisor.recommendation.llm import (
     LLMRoute,
     LLMTokenCost,
 )
+from advisor.scenario.llm import PerTokenAPI
 from advisor.scenario.model import LLMModelSpec, Scenario
 from advisor.settings import Settings
 from advisor.traffic.scenario import load_model_profile
@@ -187,6 +188,20 @@ def _document(
                 usd_per_m_blended=blended(cost.usd_per_month),
             ),
         )
+    api = spec.per_token_api
+    if api is not None:
+        api_usd = (
+            plan.input_tokens_per_month * api.usd_per_m_input
+            + plan.output_tokens_per_month * api.usd_per_m_output
+        ) / 1e6
+        baselines.append(
+            LLMBaseline(
+                name="per_token_api",
+                detail=f"{api.name} ({api.source})",
+                usd_per_month=api_usd,
+                usd_per_m_blended=blended(api_usd),
+            )
+        )
     if current is not None and spec.current is not None:
         detail = f"{spec.current.count} x {spec.current.instance_type}"
         baselines.append(
@@ -230,8 +245,18 @@ def _document(
             split="time" if tc.split == "time" else "ratio",
         ),
         baselines=baselines,
+        break_even_rps=_break_even(plan, api) if api is not None else None,
         savings_by_lever=_levers(current, plan.static_peak_usd_per_month, effective),
         notes=[note],
+    )
+
+
+def _break_even(plan: LLMPlan, api: PerTokenAPI) -> float:
+    """The mean request rate at which the plan's monthly cost equals the API's bill for the same requests."""
+    per_in = sum(b.share * b.input_tokens for b in plan.buckets)
+    per_out = sum(b.share * b.output_tokens for b in plan.buckets)
+    return break_even_rps(
+        plan.curve.usd_per_month / HOURS_PER_MONTH, per_in, per_out, api.usd_per_m_input, api.usd_per_m_output
     )
 
 
