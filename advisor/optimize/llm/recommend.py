@@ -163,6 +163,51 @@ def _document(
         prefill_s_per_s=plan.prefill_share,
         decode_s_per_s=1 - plan.prefill_share,
     )
+    baselines = _baselines(spec, plan, current)
+    return LLMModelRecommendation(
+        model=spec.name,
+        team=spec.team,
+        llm=arch.name,
+        dtype=dtype.value,
+        engine=spec.llm.engine,
+        slo_ttft_p99_ms=spec.slo.ttft_p99_ms,
+        slo_tpot_p99_ms=spec.slo.tpot_p99_ms,
+        action="keep_current" if keep else ("change" if current is not None else "new"),
+        groups=_groups(plan),
+        routing=[
+            LLMRoute(
+                bucket=b.label,
+                share_of_requests=b.share,
+                input_tokens=b.input_tokens,
+                output_tokens=b.output_tokens,
+                to=dict(plan.peak_mix.routing.get(b.label, {})),
+            )
+            for b in plan.buckets
+        ],
+        peak_rps=plan.peak_rps,
+        levels=len(plan.levels),
+        start_up_s=plan.lead_s,
+        usd_per_month=usd,
+        current_usd_per_month=current,
+        effective_usd_per_month=effective,
+        input_tokens_per_month=plan.input_tokens_per_month,
+        output_tokens_per_month=plan.output_tokens_per_month,
+        tokens=LLMTokenCost(
+            usd_per_m_input=tc.usd_per_m_input,
+            usd_per_m_output=tc.usd_per_m_output,
+            usd_per_m_blended=tc.usd_per_m_blended,
+            input_share=tc.input_share,
+            split="time" if tc.split == "time" else "ratio",
+        ),
+        baselines=baselines,
+        break_even_rps=_break_even(plan, spec.per_token_api) if spec.per_token_api is not None else None,
+        savings_by_lever=_levers(current, plan.static_peak_usd_per_month, effective),
+        notes=[note],
+    )
+
+
+def _baselines(spec: LLMModelSpec, plan: LLMPlan, current: float | None) -> list[LLMBaseline]:
+    """The best single type over the curve, the peak mix all month, a per-token API, today."""
     tokens_m = (plan.input_tokens_per_month + plan.output_tokens_per_month) / 1e6
 
     def blended(v: float) -> float | None:
@@ -209,46 +254,7 @@ def _document(
                 name="current", detail=detail, usd_per_month=current, usd_per_m_blended=blended(current)
             )
         )
-    return LLMModelRecommendation(
-        model=spec.name,
-        team=spec.team,
-        llm=arch.name,
-        dtype=dtype.value,
-        engine=spec.llm.engine,
-        slo_ttft_p99_ms=spec.slo.ttft_p99_ms,
-        slo_tpot_p99_ms=spec.slo.tpot_p99_ms,
-        action="keep_current" if keep else ("change" if current is not None else "new"),
-        groups=_groups(plan),
-        routing=[
-            LLMRoute(
-                bucket=b.label,
-                share_of_requests=b.share,
-                input_tokens=b.input_tokens,
-                output_tokens=b.output_tokens,
-                to=dict(plan.peak_mix.routing.get(b.label, {})),
-            )
-            for b in plan.buckets
-        ],
-        peak_rps=plan.peak_rps,
-        levels=len(plan.levels),
-        start_up_s=plan.lead_s,
-        usd_per_month=usd,
-        current_usd_per_month=current,
-        effective_usd_per_month=effective,
-        input_tokens_per_month=plan.input_tokens_per_month,
-        output_tokens_per_month=plan.output_tokens_per_month,
-        tokens=LLMTokenCost(
-            usd_per_m_input=tc.usd_per_m_input,
-            usd_per_m_output=tc.usd_per_m_output,
-            usd_per_m_blended=tc.usd_per_m_blended,
-            input_share=tc.input_share,
-            split="time" if tc.split == "time" else "ratio",
-        ),
-        baselines=baselines,
-        break_even_rps=_break_even(plan, api) if api is not None else None,
-        savings_by_lever=_levers(current, plan.static_peak_usd_per_month, effective),
-        notes=[note],
-    )
+    return baselines
 
 
 def _break_even(plan: LLMPlan, api: PerTokenAPI) -> float:
