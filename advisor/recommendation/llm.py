@@ -65,7 +65,7 @@ class LLMTokenCost(_Out):
 
 
 class LLMBaseline(_Out):
-    name: Literal["best_single_type", "static_peak_mix", "current", "per_token_api"]
+    name: Literal["best_single_type", "static_peak_mix", "current", "per_token_api", "ec2", "sagemaker"]
     detail: str
     usd_per_month: float
     usd_per_m_blended: float | None
@@ -75,6 +75,9 @@ class LLMModelRecommendation(_Out):
     model: str
     team: str
     llm: str = Field(description="the architecture: a preset name or the config.json's model")
+    platform: Literal["ec2", "sagemaker"] = Field(
+        default="ec2", description="where the mix runs: EC2 instances (vLLM) or SageMaker real-time endpoints"
+    )
     dtype: str
     engine: str
     slo_ttft_p99_ms: float

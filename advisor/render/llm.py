@@ -18,6 +18,8 @@ BASELINE_WORDS = {
     "static_peak_mix": "peak mix all month",
     "current": "today",
     "per_token_api": "per-token API",
+    "ec2": "on EC2",
+    "sagemaker": "on SageMaker",
 }
 ROUTES_SHOWN = 6
 

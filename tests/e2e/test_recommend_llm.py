@@ -191,3 +191,27 @@ def test_a_stored_llm_bench_run_wins_over_the_prior(tmp_path: Path) -> None:
     assert "measured" in m.notes[0]
     # half a request/s a g5.2xlarge: far under the prior, so the plan needs more instances and costs more
     assert m.usd_per_month > before.llm_models[0].usd_per_month
+
+
+def test_a_mix_stays_on_one_platform_and_the_other_is_a_baseline(tmp_path: Path) -> None:
+    from advisor import Catalog, Settings
+
+    chat = {**CHAT, "tokens": {"input": 1000, "output": 130}, "instance_types": ["g5.xlarge", "g5.2xlarge"]}
+    env = {"ADVISOR_HOME": str(tmp_path / "h")}
+    runs = {}
+    for platforms in (["sagemaker"], ["ec2"], ["ec2", "sagemaker"]):
+        path = _write(tmp_path, {"name": "p", "platforms": platforms, "models": [chat]})
+        out = run_cli("recommend", str(path), "--json", "--no-store", env=env)
+        assert out.code == 0, out.stderr
+        runs[tuple(platforms)] = Recommendation.model_validate(json.loads(out.stdout)).llm_models[0]
+    sm, ec2, both = runs[("sagemaker",)], runs[("ec2",)], runs[("ec2", "sagemaker")]
+    catalog = Catalog.load(Settings())
+    assert sm.platform == "sagemaker" and all(g.instance_type.startswith("ml.") for g in sm.groups)
+    for g in sm.groups:
+        assert g.usd_per_hour == catalog.sagemaker("us-east-1", g.instance_type).usd_per_hour
+    assert ec2.platform == "ec2" and not any(g.instance_type.startswith("ml.") for g in ec2.groups)
+    assert both.usd_per_month == pytest.approx(min(sm.usd_per_month, ec2.usd_per_month))
+    other = "sagemaker" if both.platform == "ec2" else "ec2"
+    assert next(b for b in both.baselines if b.name == other).usd_per_month == pytest.approx(
+        max(sm.usd_per_month, ec2.usd_per_month)
+    )

@@ -51,9 +51,8 @@ def apply_measurements(
         if o.replicas_per_instance != 1:  # a bench measures one engine over the whole instance
             continue
         for b in buckets:
-            hits = [
-                m for m in usable if m.shape.removeprefix("ml.") == o.instance_type and _matches(m, b, single)
-            ]
+            shape = o.instance_type.removeprefix("ml.")
+            hits = [m for m in usable if m.shape.removeprefix("ml.") == shape and _matches(m, b, single)]
             if not hits:
                 continue
             rps = min(m.capacity_rps for m in hits)  # the strictest of several SLOs that all hold

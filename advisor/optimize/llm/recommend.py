@@ -29,6 +29,7 @@ from advisor.optimize.llm.plan import (
     plan_llm,
     size_buckets,
 )
+from advisor.optimize.llm.platforms import LLM_PLATFORMS, priced_for
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.levers import Lever, LeverSaving
 from advisor.recommendation.llm import (
@@ -119,28 +120,28 @@ def recommend_llm(
             continue
         if instance_devices(itype) is not None:
             itypes.append(itype)
-    options = llm_options(
-        arch,
-        dtype,
-        itypes,
-        lambda n: _price(catalog, region, n),
-        buckets,
-        spec.slo.ttft_p99_ms,
-        spec.slo.tpot_p99_ms,
-    )
-    options = apply_measurements(options, buckets, measured, spec.slo.ttft_p99_ms, spec.slo.tpot_p99_ms)
-    if not options:
+    slo = (spec.slo.ttft_p99_ms, spec.slo.tpot_p99_ms)
+    unpriced = llm_options(arch, dtype, itypes, lambda _n: 0.0, buckets, *slo)
+    plans: dict[Platform, tuple[LLMPlan, list[LLMOption]]] = {}
+    for platform in (p for p in LLM_PLATFORMS if p in scenario.platforms):
+        options = apply_measurements(priced_for(platform, unpriced, catalog, region), buckets, measured, *slo)
+        if options:
+            try:
+                plans[platform] = (plan_llm(profile.rps, profile.step_s, buckets, options), options)
+            except AdvisorError as exc:
+                raise at_field(exc, f"{where}.tokens") from None
+    if not plans:
         raise ConfigError(
             f"no GPU instance type holds {arch.name} ({dtype.value}) and meets the SLO for any request size",
             where=f"{where}.slo",
             fix="allow larger GPU types (instance_types), a smaller dtype (fp8, int4), or relax the SLO",
         )
-    try:
-        plan = plan_llm(profile.rps, profile.step_s, buckets, options)
-    except AdvisorError as exc:
-        raise at_field(exc, f"{where}.tokens") from None
+    chosen = min(plans, key=lambda p: plans[p][0].curve.usd_per_month)
+    plan, options = plans[chosen]
+    others = {p.value: v[0].curve.usd_per_month for p, v in plans.items() if p is not chosen}
     current = _current_usd(spec, catalog, region, where)
-    return _document(spec, arch, dtype, plan, current, _provenance_note(options, buckets))
+    doc = _document(spec, arch, dtype, plan, current, _provenance_note(options, buckets), chosen, others)
+    return doc
 
 
 def _document(
@@ -150,6 +151,8 @@ def _document(
     plan: LLMPlan,
     current: float | None,
     note: str,
+    platform: Platform,
+    other_platforms: dict[str, float],
 ) -> LLMModelRecommendation:
     usd = plan.curve.usd_per_month
     keep = current is not None and current <= usd
@@ -163,11 +166,12 @@ def _document(
         prefill_s_per_s=plan.prefill_share,
         decode_s_per_s=1 - plan.prefill_share,
     )
-    baselines = _baselines(spec, plan, current)
+    baselines = _baselines(spec, plan, current, other_platforms)
     return LLMModelRecommendation(
         model=spec.name,
         team=spec.team,
         llm=arch.name,
+        platform=platform.value,
         dtype=dtype.value,
         engine=spec.llm.engine,
         slo_ttft_p99_ms=spec.slo.ttft_p99_ms,
@@ -206,8 +210,11 @@ def _document(
     )
 
 
-def _baselines(spec: LLMModelSpec, plan: LLMPlan, current: float | None) -> list[LLMBaseline]:
-    """The best single type over the curve, the peak mix all month, a per-token API, today."""
+def _baselines(
+    spec: LLMModelSpec, plan: LLMPlan, current: float | None, other_platforms: dict[str, float]
+) -> list[LLMBaseline]:
+    """The best single type over the curve, the peak mix all month, the other platform, a per-token API,
+    today."""
     tokens_m = (plan.input_tokens_per_month + plan.output_tokens_per_month) / 1e6
 
     def blended(v: float) -> float | None:
@@ -232,6 +239,16 @@ def _baselines(spec: LLMModelSpec, plan: LLMPlan, current: float | None) -> list
                 usd_per_month=cost.usd_per_month,
                 usd_per_m_blended=blended(cost.usd_per_month),
             ),
+        )
+    for name, usd in other_platforms.items():
+        what = "SageMaker endpoints" if name == "sagemaker" else "EC2 instances"
+        baselines.append(
+            LLMBaseline(
+                name=name,
+                detail=f"the same search on {what}",
+                usd_per_month=usd,
+                usd_per_m_blended=blended(usd),
+            )
         )
     api = spec.per_token_api
     if api is not None:
