@@ -560,6 +560,7 @@ def bench_cases() -> Iterator[Case]:
         ("export-to-dir", ("bench", "export", "-o", "{dir}"), ""),
         ("export-run", ("bench", "export", "--run", "no-such-run"), "no-such-run"),
         ("suggest-slo", ("bench", "suggest", "--model", "tabular", "--slo-p99-ms", "nan"), "--slo-p99-ms"),
+        ("suggest-no-slo", ("bench", "suggest", "--model", "tabular"), "--slo-p99-ms"),
         ("suggest-types", ("bench", "suggest", "--model", "tabular", "--slo-p99-ms", "50", "--instance-types", "m5.xlrage"), "m5.xlrage"),
         ("suggest-region", ("bench", "suggest", "--model", "tabular", "--slo-p99-ms", "50", "--region", "us-east-9"), "us-east-9"),
         ("suggest-roofline", ("bench", "suggest", "--model", "tabular", "--slo-p99-ms", "50", "--flops-per-request", "-1", "--bytes-per-request", "1"), "--flops-per-request"),

@@ -18,6 +18,7 @@ from advisor.cli.output import print_json
 from advisor.errors import InputError
 from advisor.pricing.catalog import Catalog
 from advisor.render import bench_llm as view
+from advisor.render import llm as llm_rec_view
 from advisor.settings import Settings
 
 MAX_CONCURRENCY = 100_000
@@ -115,3 +116,24 @@ def estimate(
         sizes=f"{input_tokens} input x {output_tokens} output tokens",
         slo=slo,
     )
+
+
+def suggest_llm(settings: Settings, model: str, limit: int, as_json: bool) -> None:
+    """``bench suggest --model NAME`` for a language model of a stored recommendation (no --slo-p99-ms)."""
+    from advisor.recommendation.llm import measurement_priorities
+    from advisor.recommendation.store import stored_llm_model
+
+    found = stored_llm_model(settings, model)
+    if found is None:
+        raise InputError(
+            f"{model!r} is no language model of a stored recommendation, and a request/response model needs"
+            " --slo-p99-ms",
+            where="--slo-p99-ms",
+            fix=f"pass --slo-p99-ms, or run `advisor recommend SCENARIO.yaml` with {model} as an llm: model",
+        )
+    rec_id, m = found
+    rows = measurement_priorities(m)[:limit]
+    if as_json:
+        print_json({"model": model, "recommendation": rec_id, "suggestions": rows})
+        return
+    llm_rec_view.print_measurement_priorities(m, rows, rec_id)

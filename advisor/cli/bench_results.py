@@ -31,6 +31,7 @@ from advisor.capacity import (
     suggest_measurements,
 )
 from advisor.cli import bench_llm as llm
+from advisor.cli.bench_estimate import suggest_llm
 from advisor.cli.options import from_flags, split_list
 from advisor.cli.output import console, print_json
 from advisor.domain import SLO, PurchaseOption
@@ -134,8 +135,12 @@ def export(
 
 def suggest(
     ctx: typer.Context,
-    model: str = typer.Option(..., "--model", help="Model label as stored by `bench run`."),
-    slo_p99_ms: float = typer.Option(..., "--slo-p99-ms"),
+    model: str = typer.Option(
+        ..., "--model", help="Model label as stored by `bench run`, or a language model."
+    ),
+    slo_p99_ms: float | None = typer.Option(
+        None, "--slo-p99-ms", help="The latency SLO (request/response models; a language model's is its own)."
+    ),
     instance_types: str | None = typer.Option(
         None, "--instance-types", help="Candidates (default: common families)."
     ),
@@ -150,8 +155,13 @@ def suggest(
     limit: int = typer.Option(5, "--limit", min=1),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Capacity per instance type (measured, else estimated with a band) and what to measure next."""
+    """Capacity per instance type (measured, else estimated with a band) and what to measure next; for a
+    language model of a stored recommendation, the instance types and request-size buckets whose uncertain
+    capacity carries the most spend."""
     settings: Settings = ctx.obj
+    if slo_p99_ms is None:
+        suggest_llm(settings, model, limit, as_json)
+        return
     catalog = Catalog.load(settings)
     region = catalog.check_region(region or settings.default_region)
     slo = slo_from(slo_p99_ms, 0.001)

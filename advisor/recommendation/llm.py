@@ -44,6 +44,11 @@ class LLMInstanceGroup(_Out):
         description="per bucket: a bench run of this shape (measured), the prior scaled by this device's"
         " measurements (calibrated), or the prior",
     )
+    capacity_band: dict[str, float] = Field(
+        default_factory=dict,
+        description="per bucket, the capacity's uncertainty as a fraction (0 measured; the prior's held-out"
+        " error on this device, or across devices; a device-level scale's residual when calibrated)",
+    )
 
 
 class LLMRoute(_Out):
@@ -103,3 +108,48 @@ class LLMModelRecommendation(_Out):
     )
     savings_by_lever: list[LeverSaving] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+
+
+class MeasurementPriority(_Out):
+    """A shape and bucket worth measuring: the spend resting on an uncertain capacity there."""
+
+    instance_type: str
+    tensor_parallel: int
+    bucket: str
+    method: str
+    band: float
+    usd_per_month: float = Field(description="the part of the plan's cost carrying this bucket on this type")
+    usd_at_risk_per_month: float = Field(description="that spend × the band")
+
+
+def measurement_priorities(m: LLMModelRecommendation) -> list[MeasurementPriority]:
+    """Where a bench run would shrink the widest uncertainty in money: each (instance group, bucket) the
+    peak routing uses (every bucket it serves, for a group only the lower levels use), its share of the
+    group's load times the group's cost, times its capacity band; largest first. A measured pair (band 0)
+    is never suggested."""
+    shares = {r.bucket: r for r in m.routing}
+    out = []
+    for g in m.groups:
+        cost = g.instance_hours_per_month * g.usd_per_hour
+        loads = {
+            b: r.share_of_requests * r.to.get(g.option, 0.0) / g.capacity_rps_per_instance[b]
+            for b, r in shares.items()
+            if g.capacity_rps_per_instance.get(b, 0.0) > 0 and r.to.get(g.option, 0.0) > 0
+        }
+        if not loads:  # a group the peak mix does not route to serves the buckets at lower levels
+            loads = {
+                b: r.share_of_requests / g.capacity_rps_per_instance[b]
+                for b, r in shares.items()
+                if g.capacity_rps_per_instance.get(b, 0.0) > 0
+            }
+        total = sum(loads.values())
+        for b, load in loads.items():
+            band = g.capacity_band.get(b, 0.0)
+            spend = cost * load / total if total > 0 else 0.0
+            if band > 0 and spend > 0:
+                out.append(MeasurementPriority(
+                    instance_type=g.instance_type, tensor_parallel=g.tensor_parallel, bucket=b,
+                    method=g.capacity_methods.get(b, "prior"), band=band, usd_per_month=spend,
+                    usd_at_risk_per_month=spend * band,
+                ))  # fmt: skip
+    return sorted(out, key=lambda p: -p.usd_at_risk_per_month)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from advisor.errors import NotFoundError
+from advisor.recommendation.llm import LLMModelRecommendation
 from advisor.recommendation.migrate import load_document
 from advisor.recommendation.model import Recommendation
 from advisor.settings import Settings, load_settings
@@ -83,3 +84,18 @@ def stored_recommendations(limit: int = 50, *, settings: Settings | None = None)
         return []
     with Store.for_reading(settings.db_path) as store:
         return list_recommendations(store, limit)
+
+
+def stored_llm_model(
+    settings: Settings, model: str, scan: int = 50
+) -> tuple[str, LLMModelRecommendation] | None:
+    """The newest stored recommendation with a language model named ``model``: (its id, that model)."""
+    if not settings.db_path.is_file():
+        return None
+    with Store.for_reading(settings.db_path) as store:
+        for row in list_recommendations(store, limit=scan):
+            rec = load_recommendation(store, row["id"])
+            hit = next((m for m in rec.llm_models if m.model == model), None)
+            if hit is not None:
+                return rec.id, hit
+    return None

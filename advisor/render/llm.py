@@ -9,7 +9,7 @@ from rich.console import RenderableType
 from rich.markup import escape
 from rich.table import Table
 
-from advisor.recommendation.llm import LLMModelRecommendation
+from advisor.recommendation.llm import LLMModelRecommendation, MeasurementPriority
 from advisor.render.numbers import pct, usd
 
 ACTION_WORDS = {"change": "change", "new": "new", "keep_current": "keep current"}
@@ -154,3 +154,37 @@ def llm_markdown(models: list[LLMModelRecommendation]) -> list[str]:
             out.append(f"- break-even with the per-token API: {m.break_even_rps:.3g} requests/s on average")
         out += [f"- note: {n}" for n in m.notes]
     return out
+
+
+def print_measurement_priorities(
+    m: LLMModelRecommendation, rows: list[MeasurementPriority], rec_id: str
+) -> None:
+    """``bench suggest`` for a language model: where a bench run would remove the most uncertain spend."""
+    from advisor.render.console import console
+
+    if not rows:
+        console.print(f"{escape(m.model)}: every capacity its plan rests on is measured ({rec_id})")
+        return
+    title = f"What to measure next for {escape(m.model)} (recommendation {rec_id})"
+    table = Table(title=title, title_justify="left")
+    for col in (
+        "instance type",
+        "TP",
+        "bucket",
+        "capacity from",
+        "± band",
+        "$/month on it",
+        "$/month at risk",
+    ):
+        table.add_column(col, justify="right" if col.startswith(("±", "$")) or col == "TP" else "left")
+    for r in rows:
+        table.add_row(r.instance_type, str(r.tensor_parallel), escape(r.bucket), r.method, f"{r.band:.0%}",
+                      usd(r.usd_per_month), usd(r.usd_at_risk_per_month))  # fmt: skip
+    console.print(table)
+    top = rows[0]
+    console.print(
+        f"Measure {escape(m.model)} on {top.instance_type} with the requests of {escape(top.bucket)}:"
+        f" `advisor bench run --label {escape(m.model)} --endpoint URL --dataset TRACE --per-bucket` against"
+        f" a server there (or `advisor bench jobs --llm-model ... --instance-types {top.instance_type}`),"
+        " then recommend again."
+    )

@@ -215,3 +215,26 @@ def test_a_mix_stays_on_one_platform_and_the_other_is_a_baseline(tmp_path: Path)
     assert next(b for b in both.baselines if b.name == other).usd_per_month == pytest.approx(
         max(sm.usd_per_month, ec2.usd_per_month)
     )
+
+
+def test_bench_suggest_names_the_shape_and_bucket_with_the_most_uncertain_spend(tmp_path: Path) -> None:
+    chat = {**CHAT, "tokens": {"input": 1000, "output": 130}, "instance_types": ["g5.xlarge", "g6e.xlarge"]}
+    env = {"ADVISOR_HOME": str(tmp_path / "h")}
+    path = _write(tmp_path, {"name": "s", "models": [chat]})
+    rec = Recommendation.model_validate(json.loads(run_cli("recommend", str(path), "--json", env=env).stdout))
+    out = run_cli("bench", "suggest", "--model", "chat", "--json", env=env)
+    assert out.code == 0, out.stderr
+    doc = json.loads(out.stdout)
+    rows = doc["suggestions"]
+    assert doc["recommendation"] == rec.id and rows
+    at_risk = [r["usd_at_risk_per_month"] for r in rows]
+    assert at_risk == sorted(at_risk, reverse=True)
+    m = rec.llm_models[0]
+    types = {g.instance_type for g in m.groups}
+    for r in rows:
+        assert r["instance_type"] in types and r["method"] == "prior" and r["band"] > 0
+        assert r["usd_at_risk_per_month"] == pytest.approx(r["usd_per_month"] * r["band"])
+    # the spend the suggestions carry is the plan's
+    assert sum(r["usd_per_month"] for r in rows) == pytest.approx(m.usd_per_month)
+    table = run_cli("bench", "suggest", "--model", "chat", env=env)
+    assert "What to measure next for chat" in table.stdout and rows[0]["bucket"] in table.stdout

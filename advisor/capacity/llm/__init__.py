@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from advisor.capacity.llm.architecture import PRESETS, LLMArchitecture, WeightsDtype, preset
 from advisor.capacity.llm.calibration import (
+    CALIBRATED_BAND,
     LLMMeasurement,
     factors_for,
     fit_factors,
     held_out_errors,
+    prior_band,
     published_factors,
     published_points,
 )
@@ -25,6 +27,7 @@ from advisor.capacity.llm.evidence import LLMMeasured, read_llm_evidence
 from advisor.capacity.llm.prior import EngineSteps, Estimate, LLMPrior, MemoryPlan, PriorFactors
 
 __all__ = [
+    "CALIBRATED_BAND",
     "PRESETS",
     "ConcurrencyPoint",
     "DeviceSpec",
@@ -45,6 +48,7 @@ __all__ = [
     "held_out_errors",
     "instance_devices",
     "preset",
+    "prior_band",
     "published_factors",
     "published_points",
     "read_llm_evidence",

@@ -175,3 +175,18 @@ def _basis(points: Sequence[LLMMeasurement], what: str) -> str:
     sources = ", ".join(sorted({p.source for p in points}))
     where = "capacity/llm/data/SOURCES.md"
     return f"fitted to {len(points)} published measurements ({what}; sources {sources} in {where})"
+
+
+CALIBRATED_BAND = 0.10
+"""Assumption: what a device-level scale leaves of the prior's error on a shape of a measured device."""
+
+
+@cache
+def prior_band(device: str) -> float:
+    """The prior's uncertainty on ``device``, a fraction: the median held-out TPOT error of its published
+    points, or without any the 90th percentile over every device's (:func:`held_out_errors`)."""
+    errors = [(p.device, abs(c.tpot_ms / p.tpot_ms - 1)) for p, _d, c in held_out_errors()]
+    own = sorted(e for d, e in errors if d == device)
+    if own:
+        return round(float(np.median(own)), 3)
+    return round(float(np.percentile([e for _d, e in errors], 90)), 3)

@@ -14,7 +14,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from advisor.capacity.llm import LLMArchitecture, LLMMeasured, WeightsDtype, instance_devices, preset
+from advisor.capacity.llm import (
+    CALIBRATED_BAND,
+    LLMArchitecture,
+    LLMMeasured,
+    WeightsDtype,
+    instance_devices,
+    preset,
+    prior_band,
+)
 from advisor.cost.tokens import break_even_rps, token_cost
 from advisor.domain import Platform, PurchaseOption
 from advisor.errors import AdvisorError, ConfigError, at_field
@@ -294,6 +302,13 @@ def _provenance_note(options: Sequence[LLMOption], buckets: Sequence[SizeBucket]
     return text
 
 
+def _band(o: LLMOption, bucket: str) -> float:
+    method = o.method(bucket)
+    return (
+        0.0 if method == "measured" else CALIBRATED_BAND if method == "calibrated" else prior_band(o.device)
+    )
+
+
 def _summary_method(o: LLMOption, buckets: Sequence[str]) -> str:
     methods = {o.method(b) for b in buckets}
     return "measured" if methods == {"measured"} else ("prior" if methods == {"prior"} else "calibrated")
@@ -323,6 +338,7 @@ def _groups(plan: LLMPlan) -> list[LLMInstanceGroup]:
                 capacity_rps_per_instance=dict(o.capacity_rps),
                 capacity_method=_summary_method(o, [b.label for b in plan.buckets]),
                 capacity_methods={b.label: o.method(b.label) for b in plan.buckets},
+                capacity_band={b.label: _band(o, b.label) for b in plan.buckets},
             )
         )
     return out
