@@ -67,6 +67,9 @@ class LLMTokenCost(_Out):
     usd_per_m_blended: float | None
     input_share: float = Field(description="the share of the cost carried by input tokens")
     split: Literal["time", "ratio"] = Field(description="by prefill vs decode time, or a fixed ratio")
+    output_tokens_per_s_per_usd_per_hour: float | None = Field(
+        default=None, description="the month's mean output tokens/s over its mean $/h (more is better)"
+    )
 
 
 class LLMBaseline(_Out):

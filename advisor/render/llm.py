@@ -22,6 +22,12 @@ BASELINE_WORDS = {
     "sagemaker": "on SageMaker",
 }
 ROUTES_SHOWN = 6
+PLATFORM_WORDS = {"ec2": "EC2", "sagemaker": "SageMaker endpoints"}
+
+
+def _per_dollar(m: LLMModelRecommendation) -> str:
+    value = m.tokens.output_tokens_per_s_per_usd_per_hour
+    return "—" if value is None else f"{value:,.0f} output tokens/s per $/h"
 
 
 def mix_words(m: LLMModelRecommendation) -> str:
@@ -95,7 +101,8 @@ def llm_parts(models: list[LLMModelRecommendation]) -> list[RenderableType]:
         out.append(
             f"[bold]{escape(m.model)}[/bold] ({escape(m.llm)}, {m.dtype}, {m.engine}): p99 TTFT ≤ "
             f"{m.slo_ttft_p99_ms:g} ms and TPOT ≤ {m.slo_tpot_p99_ms:g} ms; peak {m.peak_rps:.3g} requests/s;"
-            f" instances ordered {m.start_up_s / 60:.1f} min ahead of the demand (a GPU replica's start-up)"
+            f" on {PLATFORM_WORDS[m.platform]}; instances ordered {m.start_up_s / 60:.1f} min ahead of the"
+            f" demand (a GPU replica's start-up); {_per_dollar(m)}"
         )
         out += [f"  route {escape(line)}" for line in routing_lines(m)]
         base = "; ".join(
@@ -136,9 +143,9 @@ def llm_markdown(models: list[LLMModelRecommendation]) -> list[str]:
             f"### {m.model}",
             "",
             f"`{m.llm}` ({m.dtype}) on {m.engine}; p99 TTFT ≤ {m.slo_ttft_p99_ms:g} ms and TPOT ≤"
-            f" {m.slo_tpot_p99_ms:g} ms; peak {m.peak_rps:.3g} requests/s; "
+            f" {m.slo_tpot_p99_ms:g} ms; peak {m.peak_rps:.3g} requests/s on {PLATFORM_WORDS[m.platform]}; "
             f"{m.input_tokens_per_month / 1e6:,.0f}M input and {m.output_tokens_per_month / 1e6:,.0f}M"
-            " output tokens a month.",
+            f" output tokens a month; {_per_dollar(m)}.",
             "",
             "Routing (request-size bucket → instance types):",
             "",

@@ -71,6 +71,8 @@ def test_the_azure_chat_plan_fits_holds_and_beats_the_best_single_type(
     assert sum(r.share_of_requests for r in m.routing) == pytest.approx(1.0)
     tokens_m = (m.input_tokens_per_month + m.output_tokens_per_month) / 1e6
     assert m.tokens.usd_per_m_blended == pytest.approx(m.usd_per_month / tokens_m)
+    out_per_s = m.output_tokens_per_month / (730 * 3600)
+    assert m.tokens.output_tokens_per_s_per_usd_per_hour == pytest.approx(out_per_s / (m.usd_per_month / 730))
     best = next(b for b in m.baselines if b.name == "best_single_type")
     assert m.usd_per_month <= best.usd_per_month + 1e-6
     api = next(b for b in m.baselines if b.name == "per_token_api")

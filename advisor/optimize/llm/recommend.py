@@ -210,6 +210,7 @@ def _document(
             usd_per_m_blended=tc.usd_per_m_blended,
             input_share=tc.input_share,
             split="time" if tc.split == "time" else "ratio",
+            output_tokens_per_s_per_usd_per_hour=tout / (usd / HOURS_PER_MONTH) if usd > 0 else None,
         ),
         baselines=baselines,
         break_even_rps=_break_even(plan, spec.per_token_api) if spec.per_token_api is not None else None,
