@@ -16,8 +16,8 @@ time a new GPU replica takes to serve, priced per whole instance, in $/month and
 5. **Baselines**: the best single option over the same curve (Mélange's baseline), and the peak mix held
    all day (static).
 
-What the plan leaves out (stated in the README): spot for LLM mixes, SageMaker, scheduled minimums,
-per-token APIs without a price given, and the churn of switching types between levels.
+What the plan leaves out (stated in the README): spot for LLM mixes, scheduled minimums, and the churn of
+switching types between levels. Platforms (EC2, SageMaker) are :mod:`advisor.optimize.llm.platforms`'.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from advisor.capacity.llm import LLMArchitecture, LLMPrior, WeightsDtype, factor
 from advisor.cost.replay.provisioning import NODE_BOOT_S, image_pull_s
 from advisor.domain import InstanceType
 from advisor.optimize.llm.mix import Mix, MixCandidate, best_single, solve_mix
+from advisor.traffic.profile import HOURS_PER_MONTH
 from advisor.traffic.tokens import MELANGE_EDGES, TokenTrace, bucket_index, range_labels
 
-HOURS_PER_MONTH = 730.0
 WEIGHTS_LOAD_GIB_PER_S = 1.0
 """Assumption: the weights read from S3 or an EBS volume into GPU memory at about 1 GiB/s (a safetensors
 load from gp3's default 125 MiB/s is slower, from instance NVMe faster); the start-up time scales with it."""

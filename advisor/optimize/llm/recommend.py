@@ -3,10 +3,12 @@ option priced in the region, the plan over the day (:func:`~advisor.optimize.llm
 document's :class:`~advisor.recommendation.llm.LLMModelRecommendation` with $/M tokens, baselines and levers.
 
 Candidates: the model's ``instance_types`` when given, else every instance type with whole GPUs or
-Inferentia2 chips priced on demand in the region (the scenario's ``candidates.exclude`` left out): a GPU
-mix is chosen from every family, whatever families the classic models are held to. Capacities are the
-performance prior's (no LLM bench evidence is read yet). Today's cost: the current instance type × count at
-its purchase option's price (SageMaker's for ``ml.`` types), all month.
+Inferentia2 chips in the catalog (the scenario's ``candidates.exclude`` left out), priced per platform the
+scenario allows (:mod:`advisor.optimize.llm.platforms`): a GPU mix is chosen from every family, whatever
+families the classic models are held to. Capacities: the model's LLM bench results where they apply, the
+prior calibrated by them on their devices, else the prior (:mod:`advisor.optimize.llm.evidence`). Today's
+cost: the current instance type × count at its purchase option's price (SageMaker's for ``ml.`` types), all
+month.
 """
 
 from __future__ import annotations
@@ -76,13 +78,6 @@ def buckets_of(spec: LLMModelSpec, base_dir: Path | None, where: str) -> list[Si
         return size_buckets(read_token_trace(_beside(base_dir, spec.tokens.trace)))
     except AdvisorError as exc:
         raise at_field(exc, f"{where}.tokens.trace") from None
-
-
-def _price(catalog: Catalog, region: str, name: str) -> float | None:
-    try:
-        return catalog.on_demand(region, name).usd_per_hour
-    except AdvisorError:
-        return None
 
 
 def _current_usd(spec: LLMModelSpec, catalog: Catalog, region: str, where: str) -> float | None:
