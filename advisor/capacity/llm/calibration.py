@@ -182,10 +182,16 @@ CALIBRATED_BAND = 0.10
 
 
 @cache
+def _published_tpot_errors() -> list[tuple[str, float]]:
+    """Each published point's device and held-out |TPOT error| (fitted once a process)."""
+    return [(p.device, abs(c.tpot_ms / p.tpot_ms - 1)) for p, _d, c in held_out_errors()]
+
+
+@cache
 def prior_band(device: str) -> float:
     """The prior's uncertainty on ``device``, a fraction: the median held-out TPOT error of its published
     points, or without any the 90th percentile over every device's (:func:`held_out_errors`)."""
-    errors = [(p.device, abs(c.tpot_ms / p.tpot_ms - 1)) for p, _d, c in held_out_errors()]
+    errors = _published_tpot_errors()
     own = sorted(e for d, e in errors if d == device)
     if own:
         return round(float(np.median(own)), 3)

@@ -160,27 +160,18 @@ def undominated(candidates: Sequence[MixCandidate], buckets: Sequence[str]) -> l
     """The candidates no other beats: one that costs no more and serves at least as much of every bucket
     (strictly cheaper or more somewhere, or the same and listed first) makes it redundant. Fewer columns for
     the MILP, and the same optimum (a dominated candidate's slices can move to its dominator at no cost)."""
-
-    def beats(a: MixCandidate, b: MixCandidate) -> bool:
-        caps = [(a.capacity_rps.get(k, 0.0), b.capacity_rps.get(k, 0.0)) for k in buckets]
-        if a.usd_per_hour > b.usd_per_hour or any(x < y for x, y in caps):
-            return False
-        return a.usd_per_hour < b.usd_per_hour or any(x > y for x, y in caps)
-
-    kept: list[MixCandidate] = []
-    for i, c in enumerate(candidates):
-        if any(beats(o, c) for o in candidates if o is not c):
-            continue
-        if any(_same(o, c, buckets) for o in candidates[:i]):
-            continue
-        kept.append(c)
-    return kept
-
-
-def _same(a: MixCandidate, b: MixCandidate, buckets: Sequence[str]) -> bool:
-    return a.usd_per_hour == b.usd_per_hour and all(
-        a.capacity_rps.get(k, 0.0) == b.capacity_rps.get(k, 0.0) for k in buckets
+    if not candidates:
+        return []
+    price = np.asarray([c.usd_per_hour for c in candidates])
+    caps = np.asarray([[c.capacity_rps.get(b, 0.0) for b in buckets] for c in candidates]).reshape(
+        len(price), -1
     )
+    no_worse = (price[:, None] <= price[None, :]) & np.all(caps[:, None, :] >= caps[None, :, :], axis=2)
+    better = (price[:, None] < price[None, :]) | np.any(caps[:, None, :] > caps[None, :, :], axis=2)
+    same = no_worse & ~better
+    first = np.tril(np.ones((len(price), len(price)), dtype=bool), k=-1)  # [j, i]: j listed before i
+    beaten = np.any(no_worse & better, axis=0) | np.any(same & first, axis=0)
+    return [c for c, out in zip(candidates, beaten, strict=True) if not out]
 
 
 def best_single(bucket_rps: Mapping[str, float], candidates: Sequence[MixCandidate]) -> Mix | None:

@@ -30,7 +30,6 @@ from advisor.domain import Platform, PurchaseOption
 from advisor.errors import AdvisorError, ConfigError, at_field
 from advisor.optimize.llm.evidence import apply_measurements
 from advisor.optimize.llm.plan import (
-    HOURS_PER_MONTH,
     LLMOption,
     LLMPlan,
     SizeBucket,
@@ -52,6 +51,7 @@ from advisor.recommendation.llm import (
 from advisor.scenario.llm import PerTokenAPI
 from advisor.scenario.model import LLMModelSpec, Scenario
 from advisor.settings import Settings
+from advisor.traffic.profile import HOURS_PER_MONTH
 from advisor.traffic.scenario import load_model_profile
 from advisor.traffic.tokens import read_token_trace
 

@@ -11,7 +11,6 @@ from advisor import Catalog, Settings
 from advisor.capacity.llm import WeightsDtype, preset
 from advisor.cost.tokens import token_cost
 from advisor.optimize.llm.plan import (
-    HOURS_PER_MONTH,
     LLMOption,
     LLMPlan,
     SizeBucket,
@@ -21,6 +20,7 @@ from advisor.optimize.llm.plan import (
     size_buckets,
 )
 from advisor.traffic import resolve_profile
+from advisor.traffic.profile import HOURS_PER_MONTH
 from advisor.traffic.tokens import read_token_trace
 from tests.helpers import SHARED
 
