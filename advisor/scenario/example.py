@@ -72,4 +72,13 @@ models:                                # REQUIRED: at least one
     capacities_rps: {c7a.large: 40}
     deploy: {sagemaker: {endpoint: search-embedder}}
     # platforms: [sagemaker]           # hold this model to some of the scenario's platforms
+  # A language model: an llm: key instead of server/resources; its SLO is p99 TTFT and TPOT
+  # - name: chat
+  #   team: assistants
+  #   llm: {model: llama-3.1-8b, dtype: bf16, engine: vllm}   # or {config: path/to/config.json}
+  #   slo: {ttft_p99_ms: 2000, tpot_p99_ms: 100}
+  #   traffic: {profile: diurnal-business-api, peak_rps: 6}
+  #   tokens: {input: 1000, output: 130}                # or {trace: a token trace CSV}
+  #   current: {platform: ec2, instance_type: p4d.24xlarge, count: 1}
+  #   per_token_api: {name: Amazon Bedrock, usd_per_m_input: ..., usd_per_m_output: ..., source: "page, date"}
 """

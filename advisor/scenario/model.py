@@ -334,8 +334,8 @@ class LLMModelSpec(_Strict):
     )
     instance_types: tuple[str, ...] = Field(
         default=(),
-        description="GPU instance types the mix may use (default: every type with whole GPUs or"
-        " Inferentia2 chips in candidates.families, else in every GPU family priced in the region)",
+        description="GPU instance types the mix may use (default: every type of the price catalog with"
+        " whole GPUs or Inferentia2 chips, less candidates.exclude)",
     )
 
 
