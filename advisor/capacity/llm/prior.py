@@ -27,9 +27,9 @@ instance, written as the parameters of the continuous-batching engine of :mod:`a
   Kingman's M/D/1 tail for the prompts ahead of it; the highest rate meeting both bounds with the pX batch
   within what the KV cache holds, by bisection. Against the engine's discrete-event simulation
   (:func:`advisor.bench.llm.true_capacity`) on the same parameters, 38 cases across five shapes, four
-  request sizes and two SLOs: median error 0 %, 10th–90th percentile −16 % … +6 %, worst −47 % and
-  +19 % (``benchmarks/bench_llm_prior.py`` prints them); the simulator costs about a second a capacity,
-  the closed form a millisecond.
+  request sizes and two SLOs (each device's calibrated factors): median error 0 %, 10th–90th percentile
+  −21 % … +5 %, worst −46 % and +19 % (``benchmarks/bench_llm_prior.py`` prints them); the simulator
+  (8,000 requests × 2 seeds a rate) costs about a quarter of a second a capacity, the closed form a few ms.
 
 The efficiency factors η (:class:`PriorFactors`) are calibrated per device on published measurements
 (:mod:`advisor.capacity.llm.calibration`); an engine's own measurements replace the prior on that shape.
