@@ -21,7 +21,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from advisor.recommendation.levers import LeverSaving, fleet_levers
+from advisor.recommendation.llm import LLMModelRecommendation
 from advisor.recommendation.model import ModelRecommendation, Recommendation
+from advisor.render.llm import mix_words
 from advisor.render.numbers import usd
 from advisor.scenario.reports import FLEET, ReportsConfig
 
@@ -207,7 +209,8 @@ def build_report(
 ) -> ReportContent:
     """The report of ``team`` (or ``"fleet"``) from ``rec``, compared with ``previous`` (None: first)."""
     chosen = [m for m in rec.models if team == FLEET or m.team == team]
-    lines = [model_line(m, rec, config) for m in chosen]
+    chosen_llm = [m for m in rec.llm_models if team == FLEET or m.team == team]
+    lines = [model_line(m, rec, config) for m in chosen] + [llm_line(m) for m in chosen_llm]
     projected = sum(line.recommended_usd or 0.0 for line in lines)
     today = (
         sum(line.today_usd for line in lines if line.today_usd is not None)
@@ -216,8 +219,13 @@ def build_report(
     )
     before = {m.model: m for m in previous.models} if previous is not None else {}
     prev_models = [m for m in before.values() if team == FLEET or m.team == team]
+    before_llm = {m.model: m for m in previous.llm_models} if previous is not None else {}
+    prev_llm = [m for m in before_llm.values() if team == FLEET or m.team == team]
     previous_usd = (
-        sum(m.effective_usd_per_month or 0.0 for m in prev_models) if previous is not None else None
+        sum(m.effective_usd_per_month or 0.0 for m in prev_models)
+        + sum(m.effective_usd_per_month for m in prev_llm)
+        if previous is not None
+        else None
     )
     changes = [
         Change(
@@ -227,7 +235,7 @@ def build_report(
             explain(before.get(m.model), m),
         )
         for m in chosen
-    ]
+    ] + [llm_change(before_llm.get(m.model), m) for m in chosen_llm]
     baselines: dict[str, float] = {}
     for name in {b.name for m in chosen for b in m.baselines}:
         values = [next((b.usd_per_month for b in m.baselines if b.name == name), None) for m in chosen]
@@ -241,7 +249,7 @@ def build_report(
     budget = team_cfg.budget_usd_per_month if team_cfg is not None else None
     thresholds = team_cfg.budget_thresholds_pct if team_cfg is not None else ()
     who = "fleet" if team == FLEET else f"team {team}"
-    teams = sorted({m.team for m in rec.models})
+    teams = sorted({m.team for m in rec.models} | {m.team for m in rec.llm_models})
     return ReportContent(
         scenario=rec.scenario,
         team=team,
@@ -266,27 +274,74 @@ def build_report(
         teams=[
             (
                 t,
-                sum(m.effective_usd_per_month or 0.0 for m in rec.models if m.team == t),
+                sum(m.effective_usd_per_month or 0.0 for m in rec.models if m.team == t)
+                + sum(m.effective_usd_per_month for m in rec.llm_models if m.team == t),
                 _sum_or_none(
                     [m.current.usd_per_month if m.current else None for m in rec.models if m.team == t]
+                    + [m.current_usd_per_month for m in rec.llm_models if m.team == t]
                 ),
             )
             for t in teams
         ]
         if team == FLEET
         else [],
-        levers=_levers(rec, chosen, today, team),
+        levers=_levers(rec, chosen, chosen_llm, today, team),
     )
 
 
 def _levers(
-    rec: Recommendation, chosen: list[ModelRecommendation], today: float | None, team: str
+    rec: Recommendation,
+    chosen: list[ModelRecommendation],
+    chosen_llm: list[LLMModelRecommendation],
+    today: float | None,
+    team: str,
 ) -> list[LeverSaving]:
     """The fleet's levers as the document stores them; a team's, its models' summed by the same rule."""
     if team == FLEET:
         return list(rec.totals.savings_by_lever)
-    with_today = [m for m in chosen if m.current is not None and m.current.usd_per_month is not None]
-    return fleet_levers([m.savings_by_lever for m in with_today], today if with_today else None)
+    with_today = [
+        m.savings_by_lever for m in chosen if m.current is not None and m.current.usd_per_month is not None
+    ]
+    with_today += [m.savings_by_lever for m in chosen_llm if m.current_usd_per_month is not None]
+    return fleet_levers(with_today, today if with_today else None)
+
+
+def llm_line(m: LLMModelRecommendation) -> ModelLine:
+    """A language model's line: its mix over the day and $/M tokens as the plan."""
+    today = m.current_usd_per_month
+    blended = m.tokens.usd_per_m_blended
+    per_m = f"; ${blended:,.3f}/M tokens" if blended is not None else ""
+    return ModelLine(
+        model=m.model,
+        team=m.team,
+        action=m.action,
+        plan=f"{m.platform} {mix_words(m)}{per_m}",
+        today_usd=today,
+        recommended_usd=m.effective_usd_per_month,
+        saving_usd=None if today is None else today - m.effective_usd_per_month,
+        minutes_over_slo_per_month=None,
+        within_slo_budget=None,
+    )
+
+
+def llm_change(previous: LLMModelRecommendation | None, current: LLMModelRecommendation) -> Change:
+    """Why a language model's cost moved: new, or its $/M blended tokens and tokens a month before and now."""
+    if previous is None:
+        reasons: tuple[str, ...] = ("new in this report",)
+    else:
+        before, after = previous.tokens.usd_per_m_blended, current.tokens.usd_per_m_blended
+        tokens = (previous.input_tokens_per_month + previous.output_tokens_per_month) / 1e6
+        now = (current.input_tokens_per_month + current.output_tokens_per_month) / 1e6
+        reasons = (
+            f"$/M blended tokens {before or 0:,.3f} → {after or 0:,.3f};"
+            f" {tokens:,.0f}M → {now:,.0f}M tokens/month",
+        )
+    return Change(
+        current.model,
+        previous.effective_usd_per_month if previous else None,
+        current.effective_usd_per_month,
+        reasons,
+    )
 
 
 def _sum_or_none(values: list[float | None]) -> float | None:

@@ -72,7 +72,8 @@ def next_slot(config: ReportsConfig, now: dt.datetime) -> dt.datetime:
 
 def audiences(config: ReportsConfig, rec: Recommendation) -> list[str]:
     """The teams with models and somebody to tell, then the fleet summary when it has recipients."""
-    teams = [t for t in config.teams if any(m.team == t for m in rec.models)]
+    present = {m.team for m in rec.models} | {m.team for m in rec.llm_models}
+    teams = [t for t in config.teams if t in present]
     return teams + ([FLEET] if config.fleet is not None else [])
 
 

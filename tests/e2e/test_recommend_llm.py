@@ -240,3 +240,35 @@ def test_bench_suggest_names_the_shape_and_bucket_with_the_most_uncertain_spend(
     assert sum(r["usd_per_month"] for r in rows) == pytest.approx(m.usd_per_month)
     table = run_cli("bench", "suggest", "--model", "chat", env=env)
     assert "What to measure next for chat" in table.stdout and rows[0]["bucket"] in table.stdout
+
+
+def test_reports_carry_the_language_model_and_add_up_to_the_totals(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from advisor.render.report import build_report
+    from advisor.scenario.reports import FLEET, ReportsConfig
+
+    demo = yaml.safe_load(DEMO.read_text())
+    chat = {**CHAT, "tokens": {"input": 1000, "output": 130}, "instance_types": ["g5.xlarge", "g6e.xlarge"]}
+    demo["models"].append(chat)
+    path = tmp_path / "demo-scenario.yaml"
+    path.write_text(yaml.safe_dump(demo, sort_keys=False))
+    for extra in (REPO_ROOT / "examples").iterdir():
+        if extra.is_file() and extra.name != path.name:
+            (tmp_path / extra.name).write_bytes(extra.read_bytes())
+    out = run_cli("recommend", str(path), "--json", "--no-store", env={"ADVISOR_HOME": str(tmp_path / "h")})
+    rec = Recommendation.model_validate(json.loads(out.stdout))
+    period = (dt.datetime(2026, 12, 1, tzinfo=dt.UTC), dt.datetime(2026, 12, 8, tzinfo=dt.UTC))
+    fleet = build_report(rec, FLEET, ReportsConfig(), previous=None, applied=[], period=period)
+    assert fleet.projected_usd == pytest.approx(rec.totals.recommended_usd_per_month)
+    assert fleet.today_usd == pytest.approx(rec.totals.current_usd_per_month)
+    assert sum(lv.usd_per_month for lv in fleet.levers if lv.in_total) == pytest.approx(
+        fleet.today_usd - fleet.projected_usd  # type: ignore[operator]
+    )
+    assert sum(usd for _t, usd, _today in fleet.teams) == pytest.approx(fleet.projected_usd)
+    team = build_report(rec, "assistants", ReportsConfig(), previous=rec, applied=[], period=period)
+    (line,) = team.models
+    llm = rec.llm_models[0]
+    assert line.model == "chat" and line.recommended_usd == pytest.approx(llm.effective_usd_per_month)
+    assert f"${llm.tokens.usd_per_m_blended:,.3f}/M tokens" in line.plan
+    assert team.changes[0].reasons[0].startswith("$/M blended tokens")
