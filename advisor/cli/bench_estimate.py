@@ -2,8 +2,8 @@
 
 The contract: ``--llm``, ``--shapes``, ``--input-tokens``, ``--output-tokens``, ``--concurrency``,
 ``--dtype``, ``--json``; with ``--slo-ttft-p99-ms``/``--slo-tpot-p99-ms`` the capacity at that SLO too.
-JSON rows carry
-``ttft_ms``, ``tpot_ms`` and ``output_tokens_per_s`` per shape and concurrency.
+JSON rows carry ``ttft_ms``, ``tpot_ms`` and ``output_tokens_per_s`` per shape and concurrency. Also here:
+``bench suggest`` for a language model (:func:`suggest_llm`).
 """
 
 from __future__ import annotations
@@ -55,7 +55,12 @@ def estimate(
         WeightsDtype.BF16, "--dtype", help="Weights: bf16, fp16, fp8, int8, int4."
     ),
     tp: int | None = typer.Option(
-        None, "--tp", min=1, max=64, help="Tensor-parallel degree (default: smallest that fits)."
+        None,
+        "--tp",
+        min=1,
+        max=64,
+        help="Tensor-parallel degree (default: with an SLO the most requests/s an instance, else the smallest"
+        " that fits).",
     ),
     slo_ttft_p99_ms: float | None = typer.Option(None, "--slo-ttft-p99-ms"),
     slo_tpot_p99_ms: float | None = typer.Option(None, "--slo-tpot-p99-ms"),

@@ -31,7 +31,8 @@ def _per_dollar(m: LLMModelRecommendation) -> str:
 
 
 def mix_words(m: LLMModelRecommendation) -> str:
-    """``1–2 x g6e.xlarge (1 L40S each), 0–1 x inf2.xlarge``: each group's instances over the day."""
+    """``1–2 x g6e.xlarge (a replica on 1 L40S); 0–1 x inf2.xlarge (...)``: each group's instances over the
+    day."""
     parts = []
     for g in m.groups:
         count = (
