@@ -8,7 +8,9 @@ deployments cost at the same traffic. The change against the previous report is 
 model: traffic (requests per month), the plan (platform, shape, bounds, purchase mix) and prices (the
 sources behind the model's cost). The **top actions** are the three largest monthly savings among the
 team's changes, each with its SLO risk. Alerts: a spend change of at least ``alerts.spend_change_pct``
-against the previous report, and the highest budget threshold the projected cost reaches. **Where the
+against the previous report, the highest budget threshold the projected cost reaches, and a language model
+whose $/M blended tokens rose by ``alerts.usd_per_m_tokens_rise_pct`` or more. Language models are lines
+like the others (their mix and $/M tokens as the plan), in every sum. **Where the
 saving comes from**: the saving against today by lever, the fleet's as the document stores them, a team's
 its models' summed (:func:`advisor.recommendation.levers.fleet_levers`).
 """
@@ -54,7 +56,7 @@ class Change:
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # spend_change | budget
+    kind: str  # spend_change | budget | usd_per_m_tokens
     message: str
 
 
@@ -191,6 +193,28 @@ def _alerts(
     return alerts
 
 
+def token_alerts(
+    models: list[LLMModelRecommendation], before: dict[str, LLMModelRecommendation], config: ReportsConfig
+) -> list[Alert]:
+    """A language model whose $/M blended tokens rose by ``alerts.usd_per_m_tokens_rise_pct`` or more since
+    the last report."""
+    rule = config.alerts.usd_per_m_tokens_rise_pct
+    out = []
+    for m in models:
+        prev = before.get(m.model)
+        was = prev.tokens.usd_per_m_blended if prev is not None else None
+        now = m.tokens.usd_per_m_blended
+        if rule is None or was is None or now is None or was <= 0:
+            continue
+        rise = 100.0 * (now - was) / was
+        if rise >= rule:
+            text = (
+                f"{m.model}: $/M blended tokens {rise:+.1f}% since the last report (${was:,.3f} → ${now:,.3f}"
+            )
+            out.append(Alert("usd_per_m_tokens", f"{text}; rule: +{rule:g}%)"))
+    return out
+
+
 def _warnings(rec: Recommendation, models: list[str]) -> list[str]:
     """The document's warnings that concern ``models`` or no model in particular."""
     others = [m.model for m in rec.models if m.model not in models]
@@ -267,7 +291,8 @@ def build_report(
         slo_risks=[x for x in lines if x.within_slo_budget is False],
         warnings=_warnings(rec, [m.model for m in chosen]),
         applied=applied,
-        alerts=_alerts(projected, previous_usd, budget, thresholds, config, who),
+        alerts=_alerts(projected, previous_usd, budget, thresholds, config, who)
+        + token_alerts(chosen_llm, before_llm, config),
         budget_usd=budget,
         link=_link(config, "overview", scenario=rec.scenario),
         prices_as_of=f"{rec.provenance.prices_as_of_oldest}–{rec.provenance.prices_as_of_newest}",

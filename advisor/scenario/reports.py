@@ -82,6 +82,12 @@ class AlertRules(_Strict):
     spend_change_pct: float | None = Field(
         default=20.0, gt=0, description="alert when the projected cost moves this % vs the last report"
     )
+    usd_per_m_tokens_rise_pct: float | None = Field(
+        default=10.0,
+        gt=0,
+        le=10_000,
+        description="alert when a language model's $/M blended tokens rises this % vs the last report",
+    )
 
 
 class ReportsConfig(_Strict):

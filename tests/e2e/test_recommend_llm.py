@@ -272,3 +272,40 @@ def test_reports_carry_the_language_model_and_add_up_to_the_totals(tmp_path: Pat
     assert line.model == "chat" and line.recommended_usd == pytest.approx(llm.effective_usd_per_month)
     assert f"${llm.tokens.usd_per_m_blended:,.3f}/M tokens" in line.plan
     assert team.changes[0].reasons[0].startswith("$/M blended tokens")
+
+
+def test_a_rise_in_dollars_per_million_tokens_raises_an_alert(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from advisor.render.report import build_report
+    from advisor.scenario.reports import AlertRules, ReportsConfig
+
+    chat = {**CHAT, "tokens": {"input": 1000, "output": 130}, "instance_types": ["g5.xlarge", "g6e.xlarge"]}
+    env = {"ADVISOR_HOME": str(tmp_path / "h")}
+    recs = []
+    for peak in (6, 2):  # less traffic on the same instances floor: more dollars per token
+        traffic = {"profile": "diurnal-business-api", "peak_rps": peak}
+        path = _write(
+            tmp_path,
+            {"name": "alert", "models": [{**chat, "traffic": traffic}]},
+        )
+        recs.append(
+            Recommendation.model_validate(
+                json.loads(run_cli("recommend", str(path), "--json", "--no-store", env=env).stdout)
+            )
+        )
+    before, after = recs
+    was, now = before.llm_models[0].tokens.usd_per_m_blended, after.llm_models[0].tokens.usd_per_m_blended
+    assert was is not None and now is not None and now > was * 1.1
+    period = (dt.datetime(2026, 12, 1, tzinfo=dt.UTC), dt.datetime(2026, 12, 8, tzinfo=dt.UTC))
+    report = build_report(after, "assistants", ReportsConfig(), previous=before, applied=[], period=period)
+    (alert,) = [a for a in report.alerts if a.kind == "usd_per_m_tokens"]
+    assert alert.message.startswith("chat: $/M blended tokens +") and f"${now:,.3f}" in alert.message
+    quiet = ReportsConfig(alerts=AlertRules(usd_per_m_tokens_rise_pct=10_000))
+    assert not [
+        a
+        for a in build_report(after, "assistants", quiet, previous=before, applied=[], period=period).alerts
+        if a.kind == "usd_per_m_tokens"
+    ]
+    back = build_report(before, "assistants", ReportsConfig(), previous=after, applied=[], period=period)
+    assert not [a for a in back.alerts if a.kind == "usd_per_m_tokens"]  # a fall is no alert
