@@ -73,7 +73,7 @@ def recommend(
     if bench:
         bench_models(settings, catalog, scenario, scenario_path, quiet=quiet)
     with _progress(quiet) as bar:
-        task = bar.add_task("recommending", total=len(scenario.models) + 1)
+        task = bar.add_task("recommending", total=len(scenario.models) + len(scenario.llm_models) + 1)
 
         def step(what: str, done: int, total: int) -> None:
             bar.update(task, description=what, completed=done, total=total + 1)

@@ -61,6 +61,12 @@ class RecommendOptions:
     executor: ExecutorSpec = field(default_factory=ExecutorSpec)  # where the per-model searches run
 
 
+def _llm_notes(scenario: Scenario) -> list[str]:
+    if not scenario.llm_models:
+        return []
+    return ["commitments: the language models' GPU instances are not in the Savings Plan's sizing"]
+
+
 def _llm_entries(scenario: Scenario) -> list[tuple[int, LLMModelSpec]]:
     """Each language model with its index among the scenario file's ``models`` (after the classic ones when
     the scenario was built in code: the index only names a field in errors)."""
@@ -108,20 +114,16 @@ def recommend(
         shapes_per_platform=options.shapes_per_platform,
         base_dir=scenario_file.parent if scenario_file is not None else None,
     )
-    total = len(scenario.models) + len(scenario.llm_models)
-    llm_models = [
-        recommend_llm(
-            spec,
-            scenario,
-            catalog,
-            settings,
-            ctx.base_dir,
-            f"models.{i}",
-            (llm_evidence or {}).get(spec.name, ()),
-        )
-        for i, spec in _llm_entries(scenario)
-    ]
     planned = plan_all(ctx, options.executor, progress)
+    total = len(scenario.models) + len(scenario.llm_models)
+    llm_models = []
+    for done, (i, spec) in enumerate(_llm_entries(scenario), start=len(scenario.models)):
+        if progress is not None:
+            progress(f"planning {spec.name} (language model)", done, total)
+        measured = (llm_evidence or {}).get(spec.name, ())
+        llm_models.append(
+            recommend_llm(spec, scenario, catalog, settings, ctx.base_dir, f"models.{i}", measured)
+        )
     outcomes: list[ModelOutcome] = planned.outcomes
     if progress is not None:
         progress("packing shared pools", total, total)
@@ -138,7 +140,7 @@ def recommend(
         seed=options.seed,
         version=__version__,
         stale_after_days=settings.price_staleness_days,
-        notes=[*fit_warnings(scenario, ctx.types, catalog), *planned.notes],
+        notes=[*fit_warnings(scenario, ctx.types, catalog), *planned.notes, *_llm_notes(scenario)],
         llm_models=llm_models,
     )
     return validate(rec, scenario, catalog)

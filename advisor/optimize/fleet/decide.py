@@ -166,6 +166,8 @@ def commitment_for(adopted: Sequence[Served]) -> tuple[CommitmentSummary | None,
     cover SageMaker (SageMaker Savings Plans do; no rates for them are on file). Returns the summary, or None
     with a note saying why there is none.
     """
+    if not adopted:  # nothing to commit for, and nothing to say (a scenario of language models only, say)
+        return None, None
     series = [o.on_demand_usd_hourly for o in adopted if o.on_demand_usd_hourly is not None]
     if not series:
         return (

@@ -87,8 +87,9 @@ def merge_small(buckets: Sequence[SizeBucket], min_share: float) -> list[SizeBuc
             continue
         host = min(
             big,
-            key=lambda h: math.hypot(
-                math.log(h.input_tokens / b.input_tokens), math.log(h.output_tokens / b.output_tokens)
+            key=lambda h: math.hypot(  # log distance; a bucket of empty prompts counts as one token
+                math.log(max(h.input_tokens, 1.0) / max(b.input_tokens, 1.0)),
+                math.log(h.output_tokens / b.output_tokens),
             ),
         )
         groups[host.label].append(b)

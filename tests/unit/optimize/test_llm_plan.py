@@ -151,3 +151,5 @@ def test_small_buckets_join_their_nearest_larger_one() -> None:
     assert long.share == pytest.approx(0.4)
     assert long.input_tokens == pytest.approx((0.395 * 2000 + 0.005 * 2500) / 0.4)
     assert sum(b.share for b in merged.values()) == pytest.approx(1.0)
+    empty_prompts = merge_small([*buckets, SizeBucket("no-prompt", 0.002, 0.0, 40)], 0.01)
+    assert {b.label for b in empty_prompts} == {"big-short", "big-long"}  # joins the short one, no error
