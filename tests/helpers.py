@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import signal
 import subprocess
@@ -195,3 +196,25 @@ def assert_one_line_error(result: Outcome, *needles: str) -> None:
     assert len(errors) == 1, result.stderr
     for needle in needles:
         assert needle in errors[0], (needle, errors[0])
+
+
+def json_differences(got: Any, want: Any, path: str = "$") -> list[str]:
+    """Where two JSON values differ, path by path; numbers compared to 1e-9 relative (the same code on
+    another CPU may round the last bits differently)."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        out = [f"{path}.{k}: missing" for k in want if k not in got]
+        out += [f"{path}.{k}: unexpected" for k in got if k not in want]
+        for k in want.keys() & got.keys():
+            out += json_differences(got[k], want[k], f"{path}.{k}")
+        return out
+    if isinstance(want, list) and isinstance(got, list):
+        if len(want) != len(got):
+            return [f"{path}: {len(got)} items, golden has {len(want)}"]
+        return [
+            d
+            for i, (g, w) in enumerate(zip(got, want, strict=True))
+            for d in json_differences(g, w, f"{path}[{i}]")
+        ]
+    if isinstance(want, float | int) and isinstance(got, float | int) and not isinstance(want, bool):
+        return [] if math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9) else [f"{path}: {got!r} != {want!r}"]
+    return [] if got == want else [f"{path}: {got!r} != {want!r}"]

@@ -15,7 +15,17 @@ from typing import Any
 
 from advisor.apply.audit import change, history
 from advisor.apply.aws.clients import AwsSession
-from advisor.apply.base import Applier, ApplyError, FieldChange, Guardrails, Intent, Registry, State, Step
+from advisor.apply.base import (
+    Applier,
+    ApplyError,
+    FieldChange,
+    Guardrails,
+    Intent,
+    LLMIntent,
+    Registry,
+    State,
+    Step,
+)
 from advisor.apply.runner import ApplyOutcome, ChangeSet, ModelChanges, execute, prepare
 from advisor.apply.undo import restore, rollback_changes
 
@@ -37,6 +47,7 @@ def default_registry(
     from advisor.apply.aws.sagemaker import SageMakerApplier
     from advisor.apply.cortex import CortexApplier
     from advisor.apply.kubernetes.applier import KubernetesApplier
+    from advisor.apply.kubernetes.llm_applier import KubernetesLLMApplier
 
     sessions: dict[str, AwsSession] = {}
 
@@ -50,6 +61,7 @@ def default_registry(
     registry.register(SageMakerApplier(session_for, timeout_s=timeout_s))
     registry.register(EcsApplier(session_for))
     registry.register(KubernetesApplier(kubeconfig=kubeconfig, context=context))
+    registry.register(KubernetesLLMApplier(kubeconfig=kubeconfig, context=context))
     registry.register(CortexApplier())
     return registry
 
@@ -62,6 +74,7 @@ __all__ = [
     "FieldChange",
     "Guardrails",
     "Intent",
+    "LLMIntent",
     "ModelChanges",
     "Registry",
     "State",

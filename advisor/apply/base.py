@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from advisor.errors import AdvisorError
 from advisor.platforms.targets import DeployTarget
 from advisor.recommendation.deployment import Deployment, NodePool
+from advisor.recommendation.llm import LLMDeployment, LLMModelRecommendation
 from advisor.recommendation.model import ModelRecommendation, Recommendation
 
 State = dict[str, Any]
@@ -77,6 +78,58 @@ class Intent:
     def name(self) -> str:
         return self.model.model
 
+    @property
+    def applier_kind(self) -> str:
+        """The registry key of the applier that acts on this intent: the target's kind."""
+        return self.target.kind
+
+
+@dataclass(frozen=True)
+class LLMIntent:
+    """What one language model's recommendation asks of its deployment target (its instance groups, the
+    router's split, the scalers), for the appliers of kind ``<target kind>-llm``."""
+
+    recommendation_id: str
+    region: str
+    model: LLMModelRecommendation
+    deployment: LLMDeployment
+    guardrails: Guardrails
+
+    @property
+    def target(self) -> DeployTarget:
+        assert self.deployment.target is not None  # the runner only builds intents for targets
+        return self.deployment.target
+
+    @property
+    def name(self) -> str:
+        return self.model.model
+
+    @property
+    def applier_kind(self) -> str:
+        return f"{self.target.kind}{LLM_SUFFIX}"
+
+
+LLM_SUFFIX = "-llm"
+AnyIntent = Intent | LLMIntent
+
+
+def llm_intent_for(
+    rec: Recommendation, m: LLMModelRecommendation, guardrails: Guardrails
+) -> LLMIntent | None:
+    """The LLMIntent of one language model of ``rec``; None without a deployment section or target."""
+    if m.deployment is None or m.deployment.target is None:
+        return None
+    return LLMIntent(rec.id, rec.region, m, m.deployment, guardrails)
+
+
+def intent_named(rec: Recommendation, name: str, guardrails: Guardrails) -> AnyIntent | None:
+    """The intent of the model called ``name`` (a classic or a language model); NotFoundError naming the
+    close names when there is none."""
+    llm = next((m for m in rec.llm_models if m.model == name), None)
+    if llm is not None:
+        return llm_intent_for(rec, llm, guardrails)
+    return intent_for(rec, rec.model(name), guardrails)
+
 
 def intent_for(rec: Recommendation, m: ModelRecommendation, guardrails: Guardrails) -> Intent | None:
     """The Intent of one model of ``rec``; None when it has no plan, deployment section or target."""
@@ -104,33 +157,37 @@ class Step:
 Progress = Callable[[str], None]
 
 
-class Applier(Protocol):
-    """One kind of deployment target (see the module docstring)."""
+I_contra = TypeVar("I_contra", contravariant=True)
+
+
+class Applier(Protocol[I_contra]):
+    """One kind of deployment target (see the module docstring): ``Applier[Intent]`` for classic models,
+    ``Applier[LLMIntent]`` for language models."""
 
     kind: str
 
-    def label(self, intent: Intent) -> str:
+    def label(self, intent: I_contra) -> str:
         """The target in words: ``Auto Scaling group fraud-scorer``."""
         ...
 
-    def read(self, intent: Intent) -> State:
+    def read(self, intent: I_contra) -> State:
         """The live state of the settings the recommendation owns; ApplyError when the target is absent."""
         ...
 
-    def desired(self, intent: Intent, live: State) -> State:
+    def desired(self, intent: I_contra, live: State) -> State:
         """The state the recommendation asks for, settings it does not own carried over from ``live``."""
         ...
 
-    def steps(self, intent: Intent, now: State, want: State) -> list[Step]:
+    def steps(self, intent: I_contra, now: State, want: State) -> list[Step]:
         """The calls that move the target from ``now`` to ``want``, safest order first (no calls: equal)."""
         ...
 
-    def settle(self, intent: Intent, want: State, deadline_s: float, progress: Progress) -> None:
+    def settle(self, intent: I_contra, want: State, deadline_s: float, progress: Progress) -> None:
         """Wait until the target is stable, at most until ``time.monotonic() >= deadline_s``; ApplyError
         on timeout."""
         ...
 
-    def render(self, intent: Intent) -> Mapping[str, str]:
+    def render(self, intent: I_contra) -> Mapping[str, str]:
         """Files (name → text) describing the desired configuration without a live target: what a
         migration to this platform would create."""
         ...
@@ -203,12 +260,12 @@ def _absences(state: Mapping[str, Any], prefix: str = "") -> list[str]:
 class Registry:
     """Appliers by target kind (``aws_asg``, ``sagemaker``, ``ecs``, ``kubernetes``, ``cortex``)."""
 
-    appliers: dict[str, Applier] = field(default_factory=dict)
+    appliers: dict[str, Applier[Any]] = field(default_factory=dict)
 
-    def register(self, applier: Applier) -> None:
+    def register(self, applier: Applier[Any]) -> None:
         self.appliers[applier.kind] = applier
 
-    def get(self, kind: str) -> Applier:
+    def get(self, kind: str) -> Applier[Any]:
         if kind not in self.appliers:
             raise ApplyError(
                 f"no applier for {kind} targets", fix=f"known: {', '.join(sorted(self.appliers))}"

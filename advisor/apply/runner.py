@@ -30,6 +30,8 @@ from typing import Literal
 
 from advisor.apply import audit
 from advisor.apply.base import (
+    LLM_SUFFIX,
+    AnyIntent,
     ApplyError,
     FieldChange,
     Guardrails,
@@ -39,14 +41,16 @@ from advisor.apply.base import (
     State,
     diff,
     intent_for,
+    llm_intent_for,
     mismatches,
 )
 from advisor.apply.undo import RESTORING, as_apply_error, restore
 from advisor.domain import Platform
 from advisor.paths import ensure_dir, write_text
 from advisor.platforms.targets import Orchestrator
+from advisor.recommendation.llm import LLMModelRecommendation
 from advisor.recommendation.model import Action, ModelRecommendation, Recommendation
-from advisor.render.apply import migration_checklist
+from advisor.render.apply import llm_migration_checklist, migration_checklist
 from advisor.store import Store
 
 # Live capacity this many times the recommendation's "current" count (or as small a fraction of it) means
@@ -64,7 +68,7 @@ class ModelChanges:
     target: str
     kind: Kind
     reason: str = ""
-    intent: Intent | None = None
+    intent: AnyIntent | None = None
     before: State | None = None
     want: State | None = None
     changes: list[FieldChange] = field(default_factory=list)
@@ -119,8 +123,10 @@ def prepare(
     files_only: frozenset[str] = frozenset({"cortex"}),
 ) -> ChangeSet:
     """Read every target and compute the change (nothing is changed); see the module docstring."""
+    llm_names = {m.model for m in rec.llm_models}
     for name in models:
-        rec.model(name)  # NotFoundError with close names
+        if name not in llm_names:
+            rec.model(name)  # NotFoundError with close names
     out = []
     rails = dataclasses.replace(guardrails, force=force)
     for m in rec.models:
@@ -134,7 +140,56 @@ def prepare(
         except ApplyError as exc:  # one unreachable or missing target does not hide the others' diffs
             label = m.deploy.label if m.deploy is not None else "-"
             out.append(ModelChanges(m.model, label, "error", exc.one_line()))
+    for lm in rec.llm_models:
+        if models and lm.model not in models:
+            continue
+        try:
+            out.append(_plan_llm(rec, lm, registry, rails, files_only))
+        except ApplyError as exc:
+            target = lm.deployment.target if lm.deployment is not None else None
+            out.append(ModelChanges(lm.model, target.label if target else "-", "error", exc.one_line()))
     return ChangeSet(rec, out)
+
+
+def _plan_llm(
+    rec: Recommendation,
+    m: LLMModelRecommendation,
+    registry: Registry,
+    guardrails: Guardrails,
+    files_only: frozenset[str],
+) -> ModelChanges:
+    """A language model's change: its instance groups, route and scalers (the ``-llm`` appliers)."""
+    intent = llm_intent_for(rec, m, guardrails)
+    if intent is None:
+        return ModelChanges(m.model, "-", "skipped", "no deploy target in the scenario (add `deploy:` to it)")
+    label = intent.target.label
+    if m.action == "keep_current":
+        return ModelChanges(m.model, label, "skipped", "kept as it runs: the plan costs more than today")
+    if intent.deployment.migration:
+        kind = ("sagemaker" if m.platform == "sagemaker" else "kubernetes") + LLM_SUFFIX
+        files = dict(registry.get(kind).render(intent))
+        files[f"{m.model}/MIGRATION.md"] = llm_migration_checklist(intent.recommendation_id, m, sorted(files))
+        why = f"platform change to {m.platform}: its configuration and a checklist, nothing created"
+        return _llm_priced(ModelChanges(m.model, label, "migration", why, intent, files=files), m)
+    applier = registry.get(intent.applier_kind)
+    if intent.target.kind in files_only:
+        files = dict(applier.render(intent))
+        why = "as files (no cluster to apply to)"
+        return _llm_priced(ModelChanges(m.model, label, "files", why, intent, files=files), m)
+    before = applier.read(intent)
+    want = applier.desired(intent, before)
+    changes = diff(before, want)
+    steps = [s.description for s in applier.steps(intent, before, want)] if changes else []
+    kind_: Kind = "change" if changes else "nothing"
+    why = "" if changes else "nothing to change"
+    return _llm_priced(ModelChanges(m.model, label, kind_, why, intent, before, want, changes, steps), m)
+
+
+def _llm_priced(p: ModelChanges, m: LLMModelRecommendation) -> ModelChanges:
+    """With the language model's $/month today and as deployed (the fixed router split's cost)."""
+    p.usd_per_month_today = m.current_usd_per_month
+    p.usd_per_month_after = m.deployment.usd_per_month if m.deployment else m.effective_usd_per_month
+    return p
 
 
 def _plan_model(
@@ -234,7 +289,7 @@ def execute(
         if m.kind != "change":
             continue
         assert m.intent is not None and m.before is not None and m.want is not None
-        applier = registry.get(m.intent.target.kind)
+        applier = registry.get(m.intent.applier_kind)
         made: list[str] = []
         try:
             for step in applier.steps(m.intent, m.before, m.want):

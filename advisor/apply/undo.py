@@ -15,14 +15,14 @@ from typing import Any
 
 from advisor.apply import audit
 from advisor.apply.base import (
+    AnyIntent,
     ApplyError,
     FieldChange,
     Guardrails,
-    Intent,
     Registry,
     State,
     diff,
-    intent_for,
+    intent_named,
     mismatches,
 )
 from advisor.recommendation.model import Recommendation
@@ -45,7 +45,7 @@ def as_apply_error(exc: Exception) -> ApplyError:
 
 def restore(
     registry: Registry,
-    intent: Intent,
+    intent: AnyIntent,
     before: State,
     store: Store,
     run_id: str,
@@ -56,7 +56,7 @@ def restore(
     now: Callable[[], dt.datetime],
 ) -> int:
     """Move ``intent``'s target back to ``before``, verify, and audit it (the id of the rollback row)."""
-    applier = registry.get(intent.target.kind)
+    applier = registry.get(intent.applier_kind)
     label = intent.target.label
     current = applier.read(intent)
     made: list[str] = []
@@ -120,7 +120,7 @@ def restore(
 
 def rollback_changes(
     store: Store, registry: Registry, rec: Recommendation, change: dict[str, Any], *, force: bool
-) -> tuple[Intent, State, list[FieldChange]]:
+) -> tuple[AnyIntent, State, list[FieldChange]]:
     """What undoing a recorded change would do: (intent, before-state, changes from now). Refuses a change
     that is not an applied one, or a target changed since (unless ``force``)."""
     if change["action"] != "apply" or change["status"] != "applied":
@@ -129,11 +129,10 @@ def rollback_changes(
             "be rolled back",
             fix="see `advisor apply history`",
         )
-    m = rec.model(change["model"])
-    intent = intent_for(rec, m, RESTORING)
+    intent = intent_named(rec, change["model"], RESTORING)
     if intent is None:
-        raise ApplyError(f"the recommendation of {m.model} has no deploy target any more")
-    applier = registry.get(intent.target.kind)
+        raise ApplyError(f"the recommendation of {change['model']} has no deploy target any more")
+    applier = registry.get(intent.applier_kind)
     current = applier.read(intent)
     since = mismatches(current, change["after_json"])
     if since and not force:

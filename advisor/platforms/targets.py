@@ -111,6 +111,12 @@ class KubernetesTarget(_Strict):
         description="PromQL giving the Deployment's requests/s, for KEDA (default: the rate of "
         "http_requests_total of its namespace and deployment).",
     )
+    gateway: str | None = Field(
+        default=None,
+        pattern=r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
+        description="Language models: the Gateway (name, or namespace/name) their HTTPRoute attaches to "
+        "(Gateway API); none: the route is written unattached.",
+    )
 
 
 class CortexTarget(_Strict):

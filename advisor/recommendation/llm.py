@@ -16,7 +16,9 @@ from typing import Literal
 from pydantic import Field
 
 from advisor.domain import FrozenModel as _Out
+from advisor.platforms.targets import DeployTarget
 from advisor.recommendation.levers import LeverSaving
+from advisor.recommendation.scaling import ScheduledMinimum
 
 
 class LLMInstanceGroup(_Out):
@@ -79,6 +81,86 @@ class LLMBaseline(_Out):
     usd_per_m_blended: float | None
 
 
+class LLMServingFacts(_Out):
+    """What every replica of the engine runs, as the scenario and the plan set it."""
+
+    engine: str
+    image: str = Field(description="the engine's image on GPU instances")
+    neuron_image: str | None = Field(description="the engine's image on Inferentia2 instances")
+    sagemaker_image: str | None = Field(description="the SageMaker container image; None: the region's LMI")
+    weights: str | None = Field(description="what the engine loads (a Hugging Face id or a path)")
+    served_model_name: str = Field(description="the name clients send as 'model'")
+    max_model_len: int = Field(ge=1, description="the engine's --max-model-len")
+    gpu_memory_utilization: float
+    port: int = 8000
+    health_path: str = Field(default="/health", description="vLLM's health route")
+    start_up_s: float = Field(description="boot, image pull and weights: the start-up probe's allowance")
+
+
+class LLMGroupDeployment(_Out):
+    """One instance group as the cluster runs it: the replicas of one option, their requests, bounds and
+    the scaler's thresholds."""
+
+    option: str
+    name: str = Field(description="the objects' name: a DNS label")
+    instance_type: str
+    accelerator: Literal["nvidia.com/gpu", "aws.amazon.com/neuron"]
+    accelerators_per_replica: int = Field(ge=1, description="the tensor-parallel degree")
+    replicas_per_instance: int = Field(ge=1)
+    vcpu_per_replica: float = Field(gt=0, description="an instance's allocatable vCPUs, split per replica")
+    memory_gib_per_replica: float = Field(gt=0)
+    shm_gib: float = Field(gt=0, description="/dev/shm for the engine's workers (tensor parallelism)")
+    min_instances: int = Field(ge=1)
+    max_instances: int = Field(ge=1)
+    min_replicas: int = Field(ge=1, description="at least one: a route to no replica fails its requests")
+    max_replicas: int = Field(ge=1)
+    requests_per_s_per_replica: float = Field(
+        gt=0, description="the scaler's target: a replica's capacity on the buckets routed to it"
+    )
+    waiting_requests_per_replica: float = Field(
+        gt=0,
+        description="the queue trigger's threshold (vllm:num_requests_waiting): by Little's law the queue"
+        " at which a request waits half the TTFT SLO at the target rate",
+    )
+    share_of_requests: float = Field(
+        ge=0, le=1, description="the share of all requests the router sends here (the peak's routing)"
+    )
+    schedules: list[ScheduledMinimum] = Field(
+        default_factory=list, description="the floor the plan needs every day, an hour at a time"
+    )
+
+
+class LLMDeployment(_Out):
+    """Everything an applier needs to run an LLM plan, without re-running the optimiser."""
+
+    target: DeployTarget | None
+    migration: bool = Field(description="the plan's platform is not the target's: files, not a change")
+    serving: LLMServingFacts
+    groups: list[LLMGroupDeployment] = Field(min_length=1)
+    split: Literal["peak_mix", "single_type"] = Field(
+        description="the router's fixed split: the peak mix's routing, or every request to the best single"
+        " type (whichever costs less as deployed)"
+    )
+    routing: dict[str, dict[str, float]] = Field(
+        description="bucket label -> option -> share of the bucket's requests, as the router splits them"
+    )
+    bucket_header: str = Field(
+        default="x-advisor-size-bucket",
+        description="the request header naming the request's size bucket, set by the client or gateway",
+    )
+    bucket_keys: dict[str, str] = Field(description="bucket label -> the header's value")
+    bucket_edges_tokens: list[int] = Field(description="input and output tokens are cut at these edges")
+    scale_down_stabilisation_s: float = 300.0
+    usd_per_month: float = Field(
+        description="the groups as deployed: the router's fixed split, each group scaled on its own load"
+        " (at least one replica), instances ordered start_up_s ahead"
+    )
+    not_deployed: list[str] = Field(
+        default_factory=list,
+        description="options the plan uses only below the peak: a fixed split would send them nothing",
+    )
+
+
 class LLMModelRecommendation(_Out):
     model: str
     team: str
@@ -111,6 +193,9 @@ class LLMModelRecommendation(_Out):
     )
     savings_by_lever: list[LeverSaving] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    deployment: LLMDeployment | None = Field(
+        default=None, description="what apply needs: None when the scenario names no deploy target"
+    )
 
 
 class MeasurementPriority(_Out):

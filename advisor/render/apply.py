@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from advisor.recommendation.deployment import Deployment
+from advisor.recommendation.llm import LLMModelRecommendation
 from advisor.recommendation.model import ModelRecommendation
 from advisor.render.numbers import usd
 
@@ -73,6 +74,44 @@ def migration_checklist(
         f"- [ ] Scale the old deployment ({target.label}) to zero, then delete it.",
         "- [ ] Point the scenario's `deploy:` at the new target and recommend again, so that later applies "
         "change it.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def llm_migration_checklist(recommendation_id: str, m: LLMModelRecommendation, written: list[str]) -> str:
+    """Markdown: a language model's move to the plan's platform (EC2 under Kubernetes, or SageMaker)."""
+    d = m.deployment
+    assert d is not None and d.target is not None
+    where = "SageMaker endpoint variants" if m.platform == "sagemaker" else "Kubernetes Deployments"
+    groups = ", ".join(f"{g.instance_type} ({g.min_replicas}-{g.max_replicas} replicas)" for g in d.groups)
+    today = m.current_usd_per_month
+    lines = [
+        f"# Migration of {m.model}: {d.target.label} → {where}",
+        "",
+        f"Recommendation {recommendation_id}. "
+        + (f"Today {usd(today)}/month; " if today is not None else "")
+        + f"as deployed {usd(d.usd_per_month)}/month. advisor apply created nothing. Configuration written:",
+        "",
+        *[f"- `{name}`" for name in written],
+        "",
+        "## Before the switch",
+        "",
+        f"- [ ] Weights: `{d.serving.weights or '(give llm.weights)'}` can be loaded where the engine runs "
+        "(a Hugging Face token for gated models, or a copy in S3).",
+        f"- [ ] Create the groups from the files above: {groups}.",
+        f"- [ ] Load test each group with `advisor bench run` at its target rate and check p99 TTFT ≤ "
+        f"{m.slo_ttft_p99_ms:g} ms and TPOT ≤ {m.slo_tpot_p99_ms:g} ms.",
+        "",
+        "## Traffic switch",
+        "",
+        f"- [ ] Clients set `{d.bucket_header}` from the request's size (edges {d.bucket_edges_tokens or 'none'}"
+        " tokens), then traffic moves 10% → 50% → 100%, watching TTFT, TPOT and errors.",
+        "",
+        "## After",
+        "",
+        f"- [ ] Scale {d.target.label} to zero, then delete it; point the scenario's `deploy:` at the new "
+        "target and recommend again.",
         "",
     ]
     return "\n".join(lines)

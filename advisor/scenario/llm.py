@@ -24,6 +24,9 @@ from advisor.domain import InputModel as _Strict
 LLM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4")
 LLM_ENGINES = ("vllm",)
 MAX_TOKENS = 10_000_000
+# vLLM's OpenAI-compatible server image, pinned (Docker Hub vllm/vllm-openai; the tag of the vLLM release
+# whose "Using Kubernetes" guide, docs.vllm.ai/en/v0.8.2/deployment/k8s.html, the manifests follow).
+DEFAULT_VLLM_IMAGE = "vllm/vllm-openai:v0.8.2"
 
 
 class LLMServing(_Strict):
@@ -37,6 +40,46 @@ class LLMServing(_Strict):
     )
     dtype: Literal["bf16", "fp16", "fp8", "int8", "int4"] = "bf16"
     engine: Literal["vllm"] = Field(default="vllm", description="the serving engine advisor models (vLLM)")
+    weights: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="what the engine loads: a Hugging Face repository id or a local/S3 path (default: the"
+        " preset's repository; required with llm.config to apply)",
+    )
+    image: str = Field(
+        default=DEFAULT_VLLM_IMAGE,
+        min_length=1,
+        max_length=500,
+        description="the engine's container image on Kubernetes (GPU instances)",
+    )
+    neuron_image: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="a vLLM image built for AWS Neuron, for Inferentia2 instances (required to apply a mix"
+        " with them)",
+    )
+    sagemaker_image: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="the SageMaker container image (default: the large model inference container of the"
+        " region, see advisor.apply.aws.sagemaker_llm)",
+    )
+    max_model_len: int | None = Field(
+        default=None,
+        ge=16,
+        le=MAX_TOKENS,
+        description="the engine's --max-model-len (default: the largest request of the token sizes, rounded"
+        " up to a power of two, at most the model's context)",
+    )
+    gpu_memory_utilization: float = Field(
+        default=0.9,
+        gt=0.1,
+        le=1.0,
+        description="the engine's --gpu-memory-utilization (vLLM's default 0.9)",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> LLMServing:

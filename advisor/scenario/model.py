@@ -337,6 +337,19 @@ class LLMModelSpec(_Strict):
         description="GPU instance types the mix may use (default: every type of the price catalog with"
         " whole GPUs or Inferentia2 chips, less candidates.exclude)",
     )
+    deploy: DeployTarget | None = Field(
+        default=None,
+        description="Where the mix is applied: kubernetes (namespace, deployment: the name its objects"
+        " start with) or sagemaker (endpoint).",
+    )
+
+    @model_validator(mode="after")
+    def _deploy_kind(self) -> LLMModelSpec:
+        if self.deploy is not None and self.deploy.kind not in ("kubernetes", "sagemaker"):
+            raise ValueError(
+                f"a language model is applied to kubernetes or sagemaker, not {self.deploy.kind}"
+            )
+        return self
 
 
 class Scenario(_Strict):

@@ -61,6 +61,8 @@ _API = {  # kind -> (API group/version, plural, namespaced)
     "HorizontalPodAutoscaler": ("autoscaling/v2", "horizontalpodautoscalers", True),
     "ScaledObject": ("keda.sh/v1alpha1", "scaledobjects", True),
     "NodePool": ("karpenter.sh/v1", "nodepools", False),
+    "Service": ("v1", "services", True),
+    "HTTPRoute": ("gateway.networking.k8s.io/v1", "httproutes", True),
 }
 _AUTOSCALERS = ("HorizontalPodAutoscaler", "ScaledObject")
 _RBAC = "the kubeconfig's user may not change this object: check its RBAC"
@@ -92,7 +94,8 @@ class Ref:
     def path(self) -> str:
         version, plural, _ = _API[self.kind]
         scope = f"/namespaces/{quote(self.namespace, safe='')}" if self.namespace else ""
-        return f"/apis/{version}{scope}/{plural}/{quote(self.name, safe='')}"
+        root = "/api" if "/" not in version else "/apis"  # the core group (v1) has its own root
+        return f"{root}/{version}{scope}/{plural}/{quote(self.name, safe='')}"
 
     @classmethod
     def parse(cls, key: str) -> Ref:
@@ -106,10 +109,8 @@ class Ref:
         return cls(manifest["kind"], meta["name"], meta.get("namespace"))
 
 
-class KubernetesApplier:
-    """Server-side apply of a model's Kubernetes objects (module docstring)."""
-
-    kind = "kubernetes"
+class KubernetesApi:
+    """The API calls both Kubernetes appliers make: one kubeconfig, server-side apply, reads and deletes."""
 
     def __init__(
         self,
@@ -124,69 +125,25 @@ class KubernetesApplier:
         self._poll_s, self._version, self._node_class = poll_interval_s, k8s_version, node_class
         self._api: Any = None
 
-    def label(self, intent: Intent) -> str:
-        target = kubernetes_target(intent)
-        return f"Kubernetes Deployment {target.namespace}/{target.deployment}"
+    def _send(self, ref: Ref, body: Manifest | None) -> None:
+        """Server-side apply ``body``, or delete the object when None (already gone is fine)."""
+        if body is None:
+            self._call("DELETE", ref, missing_ok=True)
+            return
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
+        self._call("PATCH", ref, body=body, query=query, content_type=APPLY_PATCH)
 
-    # ----- reading ------------------------------------------------------------------------------------
-
-    def read(self, intent: Intent) -> State:
-        target = _live_target(intent)
-        dep = Ref("Deployment", target.deployment, target.namespace)
-        live = self._call("GET", dep, missing_ok=True)
-        if live is None:
-            fix = "check the namespace and name in the scenario, and the kubeconfig context"
-            raise ApplyError(f"{dep.key} not found", where=f"deploy.kubernetes of {intent.name}", fix=fix)
-        state: State = {dep.key: deployment_view(live, _container(live, target.container, dep))}
-        for ref in _other_refs(intent, target):
-            obj = self._call("GET", ref, missing_ok=True)
-            state[ref.key] = None if obj is None else obj.get("spec")
-        return state
-
-    def desired(self, intent: Intent, live: State) -> State:
-        target = kubernetes_target(intent)
-        dep = Ref("Deployment", target.deployment, target.namespace)
-        live_dep = live.get(dep.key) or {}
-        named = (live_dep.get("container") or {}).get("name")
-        container = str(named or target.container or dns_label(intent.name))
-        documents = manifests(intent, container=container, node_class=self._node_class)
-        validate(documents, self._version)
-        want: State = {key: None for key in live}
-        for manifest in documents:
-            ref = Ref.of(manifest)
-            if ref.kind == "Deployment":
-                want[ref.key] = desired_deployment(intent, live_dep, deployment_view(manifest, container))
-            else:
-                want[ref.key] = merged(live.get(ref.key) or {}, manifest["spec"])
-        return want
-
-    # ----- changing -----------------------------------------------------------------------------------
-
-    def steps(self, intent: Intent, now: State, want: State) -> list[Step]:
-        ordered: list[tuple[int, Step]] = []
-        for key in dict.fromkeys([*want, *now]):
-            ref, before, after = Ref.parse(key), now.get(key), want.get(key)
-            if before == after:
-                continue
-            if after is None:
-                rank = 4 if ref.kind == "NodePool" else 2
-                ordered.append((rank, Step(f"delete {ref.key}", partial(self._send, ref, None))))
-                continue
-            body = _body(ref, after)
-            rank = {"NodePool": 0, "Deployment": 1}.get(ref.kind, 3)
-            ordered.append((rank, Step(f"server-side apply {ref.key}", partial(self._send, ref, body))))
-        return [step for _, step in sorted(ordered, key=lambda pair: pair[0])]
-
-    def settle(self, intent: Intent, want: State, deadline_s: float, progress: Progress) -> None:
-        """Wait for the Deployment's rollout as ``kubectl rollout status`` does (kubectl
+    def _wait_rollout(
+        self, ref: Ref, deadline_s: float, progress: Progress, *, missing_ok: bool = False
+    ) -> None:
+        """Wait for a Deployment's rollout as ``kubectl rollout status`` does (kubectl
         polymorphichelpers/rollout_status.go): observed generation current, every replica updated, no old
-        replica left, every updated replica available."""
-        target = _live_target(intent)
-        ref = Ref("Deployment", target.deployment, target.namespace)
+        replica left, every updated replica available. ``missing_ok``: an absent Deployment is done."""
         said, wait_s = "", FIRST_POLL_S
         while True:
-            obj = self._call("GET", ref)
-            assert obj is not None
+            obj = self._call("GET", ref, missing_ok=missing_ok)
+            if obj is None:
+                return
             waiting = rollout_waiting(obj)
             if waiting is None:
                 return
@@ -198,28 +155,6 @@ class KubernetesApplier:
                 raise ApplyError(f"{ref.key} did not finish its rollout in time: {waiting}", where=ref.key)
             time.sleep(min(wait_s, left))
             wait_s = min(wait_s * 2, self._poll_s)  # quick rollouts are seen quickly, long ones not hammered
-
-    def render(self, intent: Intent) -> Mapping[str, str]:
-        """The manifests as YAML files under ``<model>/`` (what ``kubectl apply --server-side`` takes)."""
-        documents = manifests(intent, node_class=self._node_class)
-        validate(documents, self._version)
-        folder = dns_label(intent.name)
-        out: dict[str, str] = {}
-        for manifest in documents:
-            ref = Ref.of(manifest)
-            stem = f"nodepool-{ref.name}" if ref.kind == "NodePool" else _FILE_STEMS[ref.kind]
-            out[f"{folder}/{stem}.yaml"] = yaml.safe_dump(manifest, sort_keys=False)
-        return out
-
-    # ----- the API ------------------------------------------------------------------------------------
-
-    def _send(self, ref: Ref, body: Manifest | None) -> None:
-        """Server-side apply ``body``, or delete the object when None (already gone is fine)."""
-        if body is None:
-            self._call("DELETE", ref, missing_ok=True)
-            return
-        query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
-        self._call("PATCH", ref, body=body, query=query, content_type=APPLY_PATCH)
 
     def _client(self) -> Any:
         if self._api is None:
@@ -282,6 +217,82 @@ class KubernetesApplier:
                 fix="check the kubeconfig's server and your network",
             ) from None
         return data if isinstance(data, dict) else None
+
+
+class KubernetesApplier(KubernetesApi):
+    """Server-side apply of a model's Kubernetes objects (module docstring)."""
+
+    kind = "kubernetes"
+
+    def label(self, intent: Intent) -> str:
+        target = kubernetes_target(intent)
+        return f"Kubernetes Deployment {target.namespace}/{target.deployment}"
+
+    # ----- reading ------------------------------------------------------------------------------------
+
+    def read(self, intent: Intent) -> State:
+        target = _live_target(intent)
+        dep = Ref("Deployment", target.deployment, target.namespace)
+        live = self._call("GET", dep, missing_ok=True)
+        if live is None:
+            fix = "check the namespace and name in the scenario, and the kubeconfig context"
+            raise ApplyError(f"{dep.key} not found", where=f"deploy.kubernetes of {intent.name}", fix=fix)
+        state: State = {dep.key: deployment_view(live, _container(live, target.container, dep))}
+        for ref in _other_refs(intent, target):
+            obj = self._call("GET", ref, missing_ok=True)
+            state[ref.key] = None if obj is None else obj.get("spec")
+        return state
+
+    def desired(self, intent: Intent, live: State) -> State:
+        target = kubernetes_target(intent)
+        dep = Ref("Deployment", target.deployment, target.namespace)
+        live_dep = live.get(dep.key) or {}
+        named = (live_dep.get("container") or {}).get("name")
+        container = str(named or target.container or dns_label(intent.name))
+        documents = manifests(intent, container=container, node_class=self._node_class)
+        validate(documents, self._version)
+        want: State = {key: None for key in live}
+        for manifest in documents:
+            ref = Ref.of(manifest)
+            if ref.kind == "Deployment":
+                want[ref.key] = desired_deployment(intent, live_dep, deployment_view(manifest, container))
+            else:
+                want[ref.key] = merged(live.get(ref.key) or {}, manifest["spec"])
+        return want
+
+    # ----- changing -----------------------------------------------------------------------------------
+
+    def steps(self, intent: Intent, now: State, want: State) -> list[Step]:
+        ordered: list[tuple[int, Step]] = []
+        for key in dict.fromkeys([*want, *now]):
+            ref, before, after = Ref.parse(key), now.get(key), want.get(key)
+            if before == after:
+                continue
+            if after is None:
+                rank = 4 if ref.kind == "NodePool" else 2
+                ordered.append((rank, Step(f"delete {ref.key}", partial(self._send, ref, None))))
+                continue
+            body = _body(ref, after)
+            rank = {"NodePool": 0, "Deployment": 1}.get(ref.kind, 3)
+            ordered.append((rank, Step(f"server-side apply {ref.key}", partial(self._send, ref, body))))
+        return [step for _, step in sorted(ordered, key=lambda pair: pair[0])]
+
+    def settle(self, intent: Intent, want: State, deadline_s: float, progress: Progress) -> None:
+        """Wait for the Deployment's rollout (:meth:`KubernetesApi._wait_rollout`)."""
+        target = _live_target(intent)
+        self._wait_rollout(Ref("Deployment", target.deployment, target.namespace), deadline_s, progress)
+
+    def render(self, intent: Intent) -> Mapping[str, str]:
+        """The manifests as YAML files under ``<model>/`` (what ``kubectl apply --server-side`` takes)."""
+        documents = manifests(intent, node_class=self._node_class)
+        validate(documents, self._version)
+        folder = dns_label(intent.name)
+        out: dict[str, str] = {}
+        for manifest in documents:
+            ref = Ref.of(manifest)
+            stem = f"nodepool-{ref.name}" if ref.kind == "NodePool" else _FILE_STEMS[ref.kind]
+            out[f"{folder}/{stem}.yaml"] = yaml.safe_dump(manifest, sort_keys=False)
+        return out
 
 
 # ----- states ---------------------------------------------------------------------------------------------
@@ -363,7 +374,10 @@ def _status_message(exc: Any) -> str:
         return str(exc.reason)
 
 
+_CRD_OWNERS = {"ScaledObject": "KEDA", "NodePool": "Karpenter", "HTTPRoute": "the Gateway API"}
+
+
 def _fix_for(ref: Ref, status: int | None) -> str:
-    if status == 404 and ref.kind in ("ScaledObject", "NodePool"):
-        return f"is {ref.api_version} installed ({'KEDA' if ref.kind == 'ScaledObject' else 'Karpenter'})?"
+    if status == 404 and ref.kind in _CRD_OWNERS:
+        return f"is {ref.api_version} installed ({_CRD_OWNERS[ref.kind]})?"
     return _FIXES.get(status or 0, "retry; if it persists, look at the API server's events")

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from advisor.capacity.llm.architecture import PRESETS, LLMArchitecture, WeightsDtype, preset
+from advisor.capacity.llm.architecture import PRESETS, LLMArchitecture, WeightsDtype, hub_id, preset
 from advisor.capacity.llm.calibration import (
     CALIBRATED_BAND,
     LLMMeasurement,
@@ -46,6 +46,7 @@ __all__ = [
     "factors_for",
     "fit_factors",
     "held_out_errors",
+    "hub_id",
     "instance_devices",
     "preset",
     "prior_band",

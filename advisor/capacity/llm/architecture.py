@@ -174,6 +174,15 @@ PRESETS: dict[str, LLMArchitecture] = {
 }  # fmt: skip
 
 
+def hub_id(arch: LLMArchitecture) -> str | None:
+    """The Hugging Face repository a preset's shape was read from (``meta-llama/Llama-3.1-8B-Instruct``),
+    the weights an engine would load for it; None for an architecture from a user's config.json."""
+    prefix, suffix = _HUB.split("{}")
+    if arch.source.startswith(prefix) and arch.source.endswith(suffix):
+        return arch.source[len(prefix) : -len(suffix)]
+    return None
+
+
 def preset(name: str) -> LLMArchitecture:
     """A bundled architecture by name (case-insensitive); InputError naming the presets otherwise."""
     key = name.strip().lower()

@@ -21,6 +21,7 @@ from advisor.capacity.llm import (
     LLMArchitecture,
     LLMMeasured,
     WeightsDtype,
+    hub_id,
     instance_devices,
     preset,
     prior_band,
@@ -28,6 +29,7 @@ from advisor.capacity.llm import (
 from advisor.cost.tokens import break_even_rps, token_cost
 from advisor.domain import Platform, PurchaseOption
 from advisor.errors import AdvisorError, ConfigError, at_field
+from advisor.optimize.llm.deployment import llm_deployment, max_model_len
 from advisor.optimize.llm.evidence import apply_measurements
 from advisor.optimize.llm.plan import (
     LLMOption,
@@ -144,7 +146,26 @@ def recommend_llm(
     others = {p.value: v[0].curve.usd_per_month for p, v in plans.items() if p is not chosen}
     current = _current_usd(spec, catalog, region, where)
     doc = _document(spec, arch, dtype, plan, current, _provenance_note(options, buckets), chosen, others)
-    return doc
+    context = max_model_len(_largest_request(spec, base_dir), arch.max_context, spec.llm.max_model_len)
+    deployment = llm_deployment(
+        doc,
+        spec,
+        profile,
+        catalog,
+        context_tokens=context,
+        weights=spec.llm.weights or hub_id(arch),
+        bucketed=spec.tokens.trace is not None,
+    )
+    return doc.model_copy(update={"deployment": deployment})
+
+
+def _largest_request(spec: LLMModelSpec, base_dir: Path | None) -> int:
+    """The most tokens (input + output) of one request: the fixed sizes, or the trace's largest (it was
+    read once already, so it reads)."""
+    if spec.tokens.trace is None:
+        return (spec.tokens.input or 1) + (spec.tokens.output or 1)
+    trace = read_token_trace(_beside(base_dir, spec.tokens.trace))
+    return int((trace.input_tokens + trace.output_tokens).max())
 
 
 def _document(

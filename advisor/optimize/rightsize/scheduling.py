@@ -62,7 +62,7 @@ def daily_schedules(
         fall = (start + length + first_slot) % slots
         out.append(
             ScheduledMinimum(
-                start=_cron(rise), end=_cron(fall), timezone=_zone(profile), min_replicas=max(replicas, 1)
+                start=_cron(rise), end=_cron(fall), timezone=zone_name(profile), min_replicas=max(replicas, 1)
             )
         )
     return out
@@ -100,7 +100,8 @@ def _seconds_after_midnight(profile: TrafficProfile) -> int:
     return int(first.hour * 3600 + first.minute * 60 + first.second)
 
 
-def _zone(profile: TrafficProfile) -> str:
+def zone_name(profile: TrafficProfile) -> str:
+    """The IANA name of the profile's time zone (UTC when it has none)."""
     tz = profile.index.tz
     name = getattr(tz, "key", None) or (str(tz) if tz is not None else "UTC")
     return "UTC" if name in ("UTC", "utc", "+00:00") else name

@@ -22,7 +22,7 @@ from advisor.cost import resolve_prices
 from advisor.optimize.rightsize.search import CONFIRM_SEEDS, MAX_CONFIRM_SEEDS, confirm_replays
 from advisor.pricing.catalog import Catalog
 from advisor.render import render
-from tests.helpers import TESTS_DIR
+from tests.helpers import TESTS_DIR, json_differences
 from tests.traffic_cost_helpers import flat_profile, make_plan
 
 GOLDEN = TESTS_DIR / "golden"
@@ -33,26 +33,6 @@ UPDATE = os.environ.get("ADVISOR_UPDATE_GOLDEN") == "1"
 def rec(golden_demo: Recommendation) -> Recommendation:
     """The demo recommendation with a fixed clock and id (tests/conftest.py makes it once per session)."""
     return golden_demo
-
-
-def _differences(got: Any, want: Any, path: str = "$") -> list[str]:
-    if isinstance(want, dict) and isinstance(got, dict):
-        out = [f"{path}.{k}: missing" for k in want if k not in got]
-        out += [f"{path}.{k}: unexpected" for k in got if k not in want]
-        for k in want.keys() & got.keys():
-            out += _differences(got[k], want[k], f"{path}.{k}")
-        return out
-    if isinstance(want, list) and isinstance(got, list):
-        if len(want) != len(got):
-            return [f"{path}: {len(got)} items, golden has {len(want)}"]
-        return [
-            d
-            for i, (g, w) in enumerate(zip(got, want, strict=True))
-            for d in _differences(g, w, f"{path}[{i}]")
-        ]
-    if isinstance(want, float | int) and isinstance(got, float | int) and not isinstance(want, bool):
-        return [] if math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9) else [f"{path}: {got!r} != {want!r}"]
-    return [] if got == want else [f"{path}: {got!r} != {want!r}"]
 
 
 def _check(name: str, text: str, compare: Any) -> None:
@@ -71,7 +51,7 @@ def test_the_demo_recommendation_matches_its_golden_json(rec: Recommendation) ->
     _check(
         "demo-recommendation.json",
         render(rec, "json"),
-        lambda got, want: _differences(json.loads(got), json.loads(want)),
+        lambda got, want: json_differences(json.loads(got), json.loads(want)),
     )
 
 
@@ -85,8 +65,8 @@ def test_the_demo_recommendation_matches_its_golden_markdown(rec: Recommendation
 
 
 def test_the_comparison_can_fail() -> None:
-    assert _differences({"a": 1.0, "b": [1, "x"]}, {"a": 1.0 + 1e-12, "b": [1, "x"]}) == []
-    got = _differences({"a": 1.1, "b": [1]}, {"a": 1.0, "b": [1, 2], "c": None})
+    assert json_differences({"a": 1.0, "b": [1, "x"]}, {"a": 1.0 + 1e-12, "b": [1, "x"]}) == []
+    got = json_differences({"a": 1.1, "b": [1]}, {"a": 1.0, "b": [1, 2], "c": None})
     assert sorted(got) == ["$.a: 1.1 != 1.0", "$.b: 1 items, golden has 2", "$.c: missing"]
 
 
