@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -23,11 +24,25 @@ from advisor.traffic.library import (
     imported_dir,
     list_profiles,
     load_profile_file,
+    token_traces_dir,
 )
 from advisor.traffic.profile import TrafficProfile
 
+if TYPE_CHECKING:
+    from advisor.traffic.llm_prometheus import TokenTraffic
+
 app = typer.Typer(help="Traffic profiles: requests/s over time (bundled, imported, generated).")
 
+# TokenQueries' fields, in the order of the import command's LLM options
+_TOKEN_QUERY_FIELDS = (
+    "llm_model",
+    "selector",
+    "requests_query",
+    "input_tokens_query",
+    "output_tokens_query",
+    "input_histogram",
+    "output_histogram",
+)
 FILL_HELP = "Gaps and missing values: none (error), zero, ffill or interpolate."
 
 
@@ -149,12 +164,37 @@ def import_(
         "--header",
         help="Prometheus: 'Name: value' sent with each query (e.g. Authorization); repeatable.",
     ),
+    llm: bool = typer.Option(False, "--llm", help="Prometheus: an LLM engine's requests and tokens."),
+    llm_model: str | None = typer.Option(None, "--llm-model", help="LLM: vLLM's model_name label value."),
+    llm_selector: str | None = typer.Option(None, "--llm-selector", help='LLM: more matchers, e.g. job="x".'),
+    requests_query: str | None = typer.Option(None, "--requests-query", help="LLM: PromQL of requests/s."),
+    input_query: str | None = typer.Option(None, "--input-tokens-query", help="LLM: PromQL, input tokens/s."),
+    output_query: str | None = typer.Option(
+        None, "--output-tokens-query", help="LLM: PromQL, output tokens/s."
+    ),
+    input_hist: str | None = typer.Option(
+        None, "--input-tokens-histogram", help="LLM: histogram of input tokens per request, or none."
+    ),
+    output_hist: str | None = typer.Option(
+        None, "--output-tokens-histogram", help="LLM: histogram of output tokens per request, or none."
+    ),
+    token_trace: Path | None = typer.Option(
+        None, "--token-trace", help="LLM: the token trace to write (default in $ADVISOR_HOME/token-traces)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Import a CSV profile, a request log, CloudWatch request counts or a Prometheus query into a named
-    profile (CSV)."""
+    """Import a CSV profile, a request log, CloudWatch request counts, a Prometheus query or an LLM engine's
+    request and token counters into a named profile (CSV), and for an LLM a token trace (CSV)."""
     settings: Settings = ctx.obj
     check_profile_name(name)
+    values = (llm_model, llm_selector, requests_query, input_query, output_query, input_hist, output_hist)
+    given = {k: v for k, v in zip(_TOKEN_QUERY_FIELDS, values, strict=True) if v is not None}
+    if llm or token_trace is not None or given:
+        other = query is not None or source is not None or sagemaker_endpoint is not None or alb is not None
+        tokens = _from_prometheus_llm(prometheus, other, given, since, end, step_s, header, timezone, name)
+        path = output or imported_dir(settings) / f"{tokens.profile.name}.csv"
+        _report_llm(tokens, path, token_trace or token_traces_dir(settings) / f"{path.stem}.csv", as_json)
+        return
     cloud = sagemaker_endpoint is not None or alb is not None
     live = cloud or prometheus is not None
     if live == (source is not None) or (cloud and prometheus is not None):
@@ -201,8 +241,6 @@ def _from_prometheus(
     timezone: str | None,
     name: str | None,
 ) -> TrafficProfile:
-    import pandas as pd
-
     from advisor.traffic.prometheus import import_prometheus, parse_duration
 
     if not query:
@@ -211,23 +249,93 @@ def _from_prometheus(
             where="--query",
             fix="e.g. --query 'sum(rate(http_requests_total{service=\"x\"}[1m]))'",
         )
-    headers = {}
-    for item in header:
-        key, sep, value = item.partition(":")
-        if not sep or not key.strip():
-            raise InputError("a header is not 'Name: value' (its value is not shown)", where="--header")
-        headers[key.strip()] = value.strip()
-    stop = pd.Timestamp(end or dt.datetime.now(dt.UTC))
-    stop = stop.tz_localize("UTC") if stop.tzinfo is None else stop.tz_convert("UTC")
+    stop = _utc(end)
     return import_prometheus(
         url,
         query,
         start=stop - parse_duration(since),
         end=stop,
         step_s=step_s or 60,
-        headers=headers,
+        headers=_headers(header),
         timezone=timezone or "UTC",
         name=name or "prometheus",
+    )
+
+
+def _headers(header: list[str]) -> dict[str, str]:
+    headers = {}
+    for item in header:
+        key, sep, value = item.partition(":")
+        if not sep or not key.strip():
+            raise InputError("a header is not 'Name: value' (its value is not shown)", where="--header")
+        headers[key.strip()] = value.strip()
+    return headers
+
+
+def _utc(end: dt.datetime | None) -> pd.Timestamp:
+    stop = pd.Timestamp(end or dt.datetime.now(dt.UTC))
+    return stop.tz_localize("UTC") if stop.tzinfo is None else stop.tz_convert("UTC")
+
+
+def _from_prometheus_llm(
+    url: str | None,
+    other: bool,
+    given: dict[str, str],
+    since: str,
+    end: dt.datetime | None,
+    step_s: int | None,
+    header: list[str],
+    timezone: str | None,
+    name: str | None,
+) -> TokenTraffic:
+    from advisor.traffic.llm_prometheus import TokenQueries, import_token_traffic
+    from advisor.traffic.prometheus import parse_duration
+
+    if url is None or other:
+        raise InputError(
+            "an LLM import reads a Prometheus server's counters: no --query, file or CloudWatch metric",
+            where="--prometheus",
+            fix="e.g. `advisor profile import --prometheus URL --llm-model NAME --since 7d`",
+        )
+    stop = _utc(end)
+    return import_token_traffic(
+        url,
+        TokenQueries.model_validate(given),
+        start=stop - parse_duration(since),
+        end=stop,
+        step_s=step_s or 60,
+        headers=_headers(header),
+        timezone=timezone or "UTC",
+        name=name or "prometheus",
+    )
+
+
+def _report_llm(tokens: TokenTraffic, path: Path, trace: Path, as_json: bool) -> None:
+    from advisor.traffic.token_histogram import write_token_trace
+
+    written = write_profile_csv(tokens.profile, path)
+    trace_written = write_token_trace(tokens.input_tokens, tokens.output_tokens, trace)
+    t = tokens.totals
+    if as_json:
+        print_json(
+            {
+                "written": str(written),
+                "token_trace": str(trace_written),
+                "summary": tokens.profile.summary().model_dump(),
+                "tokens": t.model_dump(),
+            }
+        )
+        return
+    _report_written(tokens.profile, written, as_json)
+    console.print(
+        f"Imported over {tokens.profile.start.isoformat()} → {tokens.profile.end.isoformat()}: "
+        f"{t.requests:,.0f} requests, {t.input_tokens:,.0f} input tokens, "
+        f"{t.output_tokens:,.0f} output tokens "
+        f"(per request {t.mean_input_tokens:,.1f} in, {t.mean_output_tokens:,.1f} out)"
+    )
+    console.print(f"Input sizes: {t.input_sizes}; output sizes: {t.output_sizes}")
+    console.print(
+        f"Token trace written to [bold]{trace_written}[/] (a scenario's tokens: {{trace: {trace_written}}})"
     )
 
 

@@ -49,6 +49,12 @@ def imported_dir(settings: Settings) -> Path:
     return settings.home / "profiles"
 
 
+def token_traces_dir(settings: Settings) -> Path:
+    """Where ``advisor profile import --llm`` writes token traces (apart from the profiles, which it would
+    otherwise list as profiles)."""
+    return settings.home / "token-traces"
+
+
 def list_profiles(settings: Settings) -> list[ProfileEntry]:
     """Every named profile: imported ones first (they shadow bundled ones of the same name)."""
     seen: set[str] = set()

@@ -27,7 +27,7 @@ import pandas as pd
 
 from advisor.errors import InputError
 from advisor.redact import redact_url
-from advisor.traffic.profile import DEFAULT_STEP_S, TrafficProfile
+from advisor.traffic.profile import DEFAULT_STEP_S, FloatArray, TrafficProfile
 
 MAX_POINTS_PER_QUERY = 11_000  # Prometheus HTTP API, range queries (see the module docstring)
 PAGE_STEPS = 10_000
@@ -60,50 +60,94 @@ def import_prometheus(
     Raises InputError (one line, never the credentials) for an unreachable server, a query Prometheus
     rejects, a query returning several series, or a range without a single sample.
     """
-    base = url.rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        raise InputError(f"{redact_url(url)} is not an http(s) URL", where="--prometheus")
+    base = prometheus_base(url)
     if end <= start:
         raise InputError("the range is empty", where="--since/--end")
     start = start.floor(f"{step_s}s")
     n = math.ceil((end - start).total_seconds() / step_s)
-    values = np.full(n, np.nan)
-    for lo in range(0, n, PAGE_STEPS):
-        hi = min(n, lo + PAGE_STEPS) - 1
-        page_start = start + pd.Timedelta(seconds=lo * step_s)
-        page_end = start + pd.Timedelta(seconds=hi * step_s)
-        for ts, value in _page(base, query, page_start, page_end, step_s, headers or {}):
-            slot = round((ts - start.timestamp()) / step_s)
-            if 0 <= slot < n:
-                values[slot] = value
-    missing = int(np.isnan(values).sum())
-    if missing == n:
+    values = range_values(base, query, start=start, steps=n, step_s=step_s, headers=headers or {})
+    if np.isnan(values).all():
         raise InputError(
             f"Prometheus returned no samples for the query between {start.isoformat()} and {end.isoformat()}",
             where="--query",
             fix="check the metric and label names in Prometheus' graph page, or widen --since",
         )
-    series = pd.Series(values)
-    filled = series.fillna(0.0) if fill == "zero" else series.interpolate(limit_direction="both")
-    note = f"; {missing} of {n} steps had no sample ({fill})" if missing else ""
+    filled, note = fill_gaps(values, fill)
     return TrafficProfile.from_array(
         name or "prometheus",
-        np.maximum(filled.to_numpy(dtype=np.float64), 0.0),
+        np.maximum(filled, 0.0),
         start=start.tz_convert(timezone),
         step_s=step_s,
         source=f"prometheus:{redact_url(base)} {query} step {step_s}s{note}",
     )
 
 
-def _page(
-    base: str, query: str, start: pd.Timestamp, end: pd.Timestamp, step_s: int, headers: Mapping[str, str]
-) -> list[tuple[float, float]]:
-    body = urllib.parse.urlencode(
-        {"query": query, "start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}", "step": step_s}
-    ).encode()
+def prometheus_base(url: str) -> str:
+    """``url`` without a trailing slash; InputError unless it is http(s)."""
+    if not url.startswith(("http://", "https://")):
+        raise InputError(f"{redact_url(url)} is not an http(s) URL", where="--prometheus")
+    return url.rstrip("/")
+
+
+def range_values(
+    base: str,
+    query: str,
+    *,
+    start: pd.Timestamp,
+    steps: int,
+    step_s: int,
+    headers: Mapping[str, str],
+    where: str = "--query",
+) -> FloatArray:
+    """``query``'s value at ``start + k * step_s`` for k in ``range(steps)``, NaN where Prometheus has none.
+
+    Asked for in pages of :data:`PAGE_STEPS` (see the module docstring); InputError (``where`` naming the
+    query's flag) when the query fails or gives more than one series."""
+    values = np.full(steps, np.nan)
+    for lo in range(0, steps, PAGE_STEPS):
+        hi = min(steps, lo + PAGE_STEPS) - 1
+        form = {
+            "query": query,
+            "start": f"{(start + pd.Timedelta(seconds=lo * step_s)).timestamp():.3f}",
+            "end": f"{(start + pd.Timedelta(seconds=hi * step_s)).timestamp():.3f}",
+            "step": str(step_s),
+        }
+        payload = _post(base, "/api/v1/query_range", form, headers, where)
+        for ts, value in _samples(payload, where, "matrix"):
+            slot = round((ts - start.timestamp()) / step_s)
+            if 0 <= slot < steps:
+                values[slot] = value
+    return values
+
+
+def instant_vector(
+    base: str, query: str, *, at: pd.Timestamp, headers: Mapping[str, str], where: str
+) -> list[tuple[dict[str, str], float]]:
+    """``query``'s instant vector at ``at``: (labels, value) per series, non-finite values left out."""
+    form = {"query": query, "time": f"{at.timestamp():.3f}"}
+    data = _data(_post(base, "/api/v1/query", form, headers, where), where, "vector")
+    out = []
+    for item in data.get("result") or []:
+        number = float(item["value"][1])
+        if math.isfinite(number):
+            out.append(({str(k): str(v) for k, v in item.get("metric", {}).items()}, number))
+    return out
+
+
+def fill_gaps(values: FloatArray, fill: str) -> tuple[FloatArray, str]:
+    """NaN steps filled as ``fill`` says (``zero``, else interpolated), and the note that says how many."""
+    series = pd.Series(values)
+    filled = series.fillna(0.0) if fill == "zero" else series.interpolate(limit_direction="both")
+    missing = int(series.isna().sum())
+    note = f"; {missing} of {len(values)} steps had no sample ({fill})" if missing else ""
+    out: FloatArray = filled.to_numpy(dtype=np.float64)
+    return out, note
+
+
+def _post(base: str, path: str, form: Mapping[str, str], headers: Mapping[str, str], where: str) -> Any:
     request = urllib.request.Request(
-        f"{base}/api/v1/query_range",
-        data=body,
+        f"{base}{path}",
+        data=urllib.parse.urlencode(form).encode(),
         method="POST",
         headers={
             "Content-Type": "application/x-www-form-urlencoded",
@@ -113,12 +157,12 @@ def _page(
     )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as reply:
-            payload = _json(reply.read())
+            return _json(reply.read())
     except urllib.error.HTTPError as exc:
         payload = _json(exc.read())
         reason = payload.get("error") if isinstance(payload, dict) else None
         if exc.code in (400, 422) and reason:
-            raise InputError(f"Prometheus rejected the query: {reason}", where="--query") from None
+            raise InputError(f"Prometheus rejected the query: {reason}", where=where) from None
         raise InputError(
             f"Prometheus at {redact_url(base)} answered HTTP {exc.code}" + (f": {reason}" if reason else ""),
             where="--prometheus",
@@ -131,7 +175,6 @@ def _page(
             where="--prometheus",
             fix="check the URL and that the server is up (curl URL/-/ready)",
         ) from None
-    return _samples(payload)
 
 
 def _json(raw: bytes) -> Any:
@@ -141,17 +184,22 @@ def _json(raw: bytes) -> Any:
         return {}
 
 
-def _samples(payload: Any) -> list[tuple[float, float]]:
+def _data(payload: Any, where: str, kind: str) -> dict[str, Any]:
     data = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(data, dict) or payload.get("status") != "success":
         raise InputError("the answer is not a Prometheus API response", where="--prometheus")
-    if data.get("resultType") != "matrix":
-        raise InputError(f"the query gives a {data.get('resultType')}, not a range vector", where="--query")
-    result = data.get("result") or []
+    if data.get("resultType") != kind:
+        what = "a range vector" if kind == "matrix" else "an instant vector"
+        raise InputError(f"the query gives a {data.get('resultType')}, not {what}", where=where)
+    return data
+
+
+def _samples(payload: Any, where: str, kind: str) -> list[tuple[float, float]]:
+    result = _data(payload, where, kind).get("result") or []
     if len(result) > 1:
         raise InputError(
             f"the query returns {len(result)} series; a traffic profile needs one",
-            where="--query",
+            where=where,
             fix="aggregate them, e.g. sum(rate(http_requests_total[1m]))",
         )
     out = []

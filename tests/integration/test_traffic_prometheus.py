@@ -1,10 +1,12 @@
 """`profile import --prometheus`: against a real Prometheus (Debian's package, installed by .ci/packages.sh)
-scraping a small exporter the test starts on loopback, and against a local server speaking the same HTTP
-API for what a real one cannot be made to do on cue (paging, several series, gaps, auth headers)."""
+scraping two small exporters the test starts on loopback (a request counter, and a vLLM engine's request and
+token counters and histograms, restarted once), and against a local server speaking the same HTTP API for
+what a real one cannot be made to do on cue (paging, several series, gaps, auth headers)."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -27,6 +29,7 @@ from advisor.errors import InputError
 from advisor.report.runner import send
 from advisor.scenario import load_scenario
 from advisor.traffic.prometheus import PAGE_STEPS, import_prometheus
+from advisor.traffic.tokens import read_token_trace
 from tests.helpers import REPO_ROOT, assert_one_line_error
 from tests.report_helpers import free_port, smtp_server
 from tests.traffic_cost_helpers import invoke
@@ -53,6 +56,107 @@ class _Exporter(BaseHTTPRequestHandler):
         pass
 
 
+# The vLLM engine's exporter: two models finishing requests at a steady rate, request k of a model with the
+# k-th sizes of the patterns (cycled), as vLLM's /metrics names and labels them (vllm/v1/metrics/loggers.py).
+# requests/s each model finishes, before and after the engine slows down (at the first 5 s boundary after the
+# restart, so that each of the import's 5 s steps has one rate: a step out of place would show)
+LLM_RATES = {"chat": (200.0, 120.0), "summarise": (50.0, 30.0)}
+INPUT_PATTERN = (30, 1500, 80, 700, 150, 1800, 300, 90)  # input tokens of consecutive requests
+OUTPUT_PATTERN = (120, 8, 400, 35, 250, 60, 900, 15)
+VLLM_BUCKETS = ("1", "2", "5", "10", "20", "50", "100", "200", "500", "1000", "2000", "+Inf")
+RESTART_AFTER_S = 12.0  # the engine restarts (every counter back to zero) this long after the first scrape
+
+
+def _tokens(pattern: tuple[int, ...], n: int) -> int:
+    return n // len(pattern) * sum(pattern) + sum(pattern[: n % len(pattern)])
+
+
+def _at_most(pattern: tuple[int, ...], n: int, le: str) -> int:
+    bound = float(le)
+    return n // len(pattern) * sum(p <= bound for p in pattern) + sum(
+        p <= bound for p in pattern[: n % len(pattern)]
+    )
+
+
+class _VllmExporter(BaseHTTPRequestHandler):
+    started = time.time()
+    first_scrape: ClassVar[float | None] = None
+    slow_down_at: ClassVar[float | None] = None
+    served_before: ClassVar[dict[str, int]] = {}  # the true values at the scrape before
+    restart_offset: ClassVar[dict[str, int] | None] = None  # subtracted from every value since the restart
+    lock = threading.Lock()
+
+    @classmethod
+    def finished(cls, model: str, t: float) -> int:
+        before, after = LLM_RATES[model]
+        if cls.slow_down_at is None or t <= cls.slow_down_at:
+            return int(before * (t - cls.started))
+        return int(before * (cls.slow_down_at - cls.started) + after * (t - cls.slow_down_at))
+
+    @classmethod
+    def true_values(cls, t: float) -> dict[str, int]:
+        """Every sample line's name{labels}, and its value had the engine never restarted."""
+        out: dict[str, int] = {}
+        n = {model: cls.finished(model, t) for model in LLM_RATES}
+        labels = {model: f'model_name="{model}",engine="0"' for model in LLM_RATES}
+        for model in LLM_RATES:  # every 4th request stops at its length limit
+            out[f'vllm:request_success_total{{{labels[model]},finished_reason="stop"}}'] = (
+                n[model] - n[model] // 4
+            )
+            out[f'vllm:request_success_total{{{labels[model]},finished_reason="length"}}'] = n[model] // 4
+        for counter, pattern in (("prompt", INPUT_PATTERN), ("generation", OUTPUT_PATTERN)):
+            for model in LLM_RATES:
+                out[f"vllm:{counter}_tokens_total{{{labels[model]}}}"] = _tokens(pattern, n[model])
+        for histogram, pattern in (("prompt", INPUT_PATTERN), ("generation", OUTPUT_PATTERN)):
+            name = f"vllm:request_{histogram}_tokens"
+            for model in LLM_RATES:
+                for le in VLLM_BUCKETS:
+                    out[f'{name}_bucket{{{labels[model]},le="{le}"}}'] = _at_most(pattern, n[model], le)
+                out[f"{name}_sum{{{labels[model]}}}"] = _tokens(pattern, n[model])
+                out[f"{name}_count{{{labels[model]}}}"] = n[model]
+        return out
+
+    @classmethod
+    def truth(cls, model: str, start: float, end: float) -> tuple[int, int, int]:
+        """Requests, input and output tokens the model finished between two times."""
+        a, b = cls.finished(model, start), cls.finished(model, end)
+        return (
+            b - a,
+            _tokens(INPUT_PATTERN, b) - _tokens(INPUT_PATTERN, a),
+            _tokens(OUTPUT_PATTERN, b) - _tokens(OUTPUT_PATTERN, a),
+        )
+
+    def do_GET(self) -> None:
+        now = time.time()
+        cls = type(self)
+        with cls.lock:
+            if cls.first_scrape is None:
+                cls.first_scrape = now
+                cls.slow_down_at = math.ceil((now + RESTART_AFTER_S) / 5) * 5.0
+            true = cls.true_values(now)
+            if cls.restart_offset is None and now >= cls.first_scrape + RESTART_AFTER_S:
+                # The engine restarted just after the scrape before: what it has done since then is all
+                # it reports now, so Prometheus sees every counter fall (a reset) and nothing is lost.
+                cls.restart_offset = dict(cls.served_before)
+            cls.served_before = true
+            offset = cls.restart_offset or {}
+        body, family = [], ""
+        for line, value in true.items():  # families in turn, each announced by its TYPE line
+            name = line.split("{")[0]
+            histogram = not name.endswith("_total")
+            if (name.rsplit("_", 1)[0] if histogram else name) != family:
+                family = name.rsplit("_", 1)[0] if histogram else name
+                body.append(f"# TYPE {family} {'histogram' if histogram else 'counter'}\n")
+            body.append(f"{line} {value - offset.get(line, 0)}\n")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.end_headers()
+        self.wfile.write("".join(body).encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -66,10 +170,14 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         why = INSTALL_LOG.read_text().strip() if INSTALL_LOG.is_file() else "run .ci/packages.sh as root"
         pytest.skip(f"no prometheus binary ({why}); the local API server tests below still run")
     exporter, target = _serve(_Exporter)
+    engine, engine_target = _serve(_VllmExporter)
     folder = tmp_path_factory.mktemp("prometheus")
     config = {
         "global": {"scrape_interval": "1s"},
-        "scrape_configs": [{"job_name": "demo", "static_configs": [{"targets": [target[7:]]}]}],
+        "scrape_configs": [
+            {"job_name": "demo", "static_configs": [{"targets": [target[7:]]}]},
+            {"job_name": "vllm", "static_configs": [{"targets": [engine_target[7:]]}]},
+        ],
     }
     (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
@@ -103,6 +211,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=20)
         exporter.shutdown()
+        engine.shutdown()
 
 
 @pytest.mark.slow
@@ -147,6 +256,95 @@ def test_a_bad_query_to_a_real_prometheus_is_one_line(
         "1m",
     )
     assert_one_line_error(result, "Prometheus rejected the query", "--query")
+
+
+def _wait_for_the_engine(prometheus: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """A 20 s range of whole 5 s steps that Prometheus has scraped throughout, with the restart inside."""
+    deadline = time.monotonic() + 30
+    while _VllmExporter.first_scrape is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _VllmExporter.first_scrape is not None, "Prometheus never scraped the vLLM exporter"
+    end = pd.Timestamp(_VllmExporter.first_scrape + RESTART_AFTER_S + 17, unit="s", tz="UTC").floor("5s")
+    start = end - pd.Timedelta(seconds=20)  # 4-9 s after the first scrape, 3-8 s before the restart
+    time.sleep(max(0.0, end.timestamp() + 3 - time.time()))  # the scrapes after the end are in
+    return start, end
+
+
+@pytest.mark.slow
+def test_an_llm_engines_requests_and_tokens_equal_the_exporters(
+    prometheus: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    start, end = _wait_for_the_engine(prometheus)
+    restart = (_VllmExporter.first_scrape or 0) + RESTART_AFTER_S
+    assert start.timestamp() + 2 < restart < end.timestamp() - 2  # a counter reset inside the range
+    result = invoke(
+        capsys,
+        "profile",
+        "import",
+        "--prometheus",
+        prometheus,
+        "--llm-model",
+        "chat",
+        "--since",
+        "20s",
+        "--end",
+        end.strftime("%Y-%m-%dT%H:%M:%S"),
+        "--step",
+        "5",
+        "--name",
+        "chat-live",
+        "--json",
+    )
+    assert result.code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    tokens, summary = payload["tokens"], payload["summary"]
+    assert (summary["start"], summary["end"], summary["steps"]) == (start.isoformat(), end.isoformat(), 4)
+    requests, input_tokens, output_tokens = _VllmExporter.truth("chat", start.timestamp(), end.timestamp())
+    assert tokens["requests"] == pytest.approx(requests, rel=0.01)
+    assert tokens["input_tokens"] == pytest.approx(input_tokens, rel=0.01)
+    assert tokens["output_tokens"] == pytest.approx(output_tokens, rel=0.01)
+    written = pd.read_csv(payload["written"])
+    assert written["rps"].sum() * 5 == pytest.approx(requests, rel=0.01)  # the profile holds them all
+    steps = [
+        _VllmExporter.truth("chat", t, t + 5)[0]
+        for t in range(int(start.timestamp()), int(end.timestamp()), 5)
+    ]
+    assert len(set(steps)) == 2  # before and after the engine slowed down
+    assert (written["rps"] * 5).tolist() == pytest.approx(steps, rel=0.05)  # each step in its place
+    trace = read_token_trace(Path(payload["token_trace"]))
+    assert trace.input_tokens.mean() == pytest.approx(tokens["input_tokens"] / tokens["requests"], abs=1e-3)
+    assert trace.output_tokens.mean() == pytest.approx(tokens["output_tokens"] / tokens["requests"], abs=1e-3)
+    # its sizes fall in vLLM's buckets as the exporter's requests do: an eighth of them in each pattern size's
+    edges = [float(le) for le in VLLM_BUCKETS[:-1]]
+    for sizes, pattern in ((trace.input_tokens, INPUT_PATTERN), (trace.output_tokens, OUTPUT_PATTERN)):
+        drawn = np.bincount(np.searchsorted(edges, sizes, side="left"), minlength=len(edges) + 1)
+        exported = np.bincount(np.searchsorted(edges, pattern, side="left"), minlength=len(edges) + 1)
+        assert np.allclose(drawn / len(sizes), exported / len(pattern), atol=0.01)
+    assert "histogram vllm:request_prompt_tokens" in tokens["input_sizes"]
+    assert 'model_name="chat"' in summary["source"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("flags", "needles"),
+    [
+        (
+            ["--llm-model", "chatt"],
+            ["--llm-model", "unknown vLLM model 'chatt'", "in the range: chat, summarise"],
+        ),
+        (
+            ["--requests-query", 'rate(vllm:request_success_total{model_name="chat"}[5s])'],
+            ["--requests-query", "the query returns 2 series"],
+        ),
+    ],
+)
+def test_bad_llm_imports_from_a_real_prometheus_are_one_line(
+    prometheus: str, flags: list[str], needles: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = invoke(
+        capsys, "profile", "import", "--prometheus", prometheus, "--since", "10s", "--step", "5", *flags
+    )
+    assert_one_line_error(result, *needles)
 
 
 class _FakeApi(BaseHTTPRequestHandler):
