@@ -20,6 +20,7 @@ st.set_page_config(page_title="advisor", page_icon="💸", layout="wide")
 PAGES = [
     st.Page("views/overview.py", title="Overview", url_path="overview", default=True),
     st.Page("views/model.py", title="Model", url_path="model"),
+    st.Page("views/llm.py", title="LLM model", url_path="llm"),
     st.Page("views/bench.py", title="Bench", url_path="bench"),
     st.Page("views/whatif.py", title="What-if", url_path="what-if"),
     st.Page("views/history.py", title="History", url_path="history"),

@@ -84,11 +84,18 @@ def pick_recommendation() -> advisor.Recommendation | None:
     return recs[names.index(name)]
 
 
-def pick_model(rec: advisor.Recommendation, *, planned_only: bool = False) -> str | None:
-    """The model picker (``?model=`` in the URL)."""
+def pick_model(
+    rec: advisor.Recommendation, *, planned_only: bool = False, with_llm: bool = False
+) -> str | None:
+    """The model picker (``?model=`` in the URL); ``with_llm`` lists the language models too."""
     names = [m.model for m in rec.models if m.plan is not None or not planned_only]
+    if with_llm:
+        names += [m.model for m in rec.llm_models]
     if not names:
-        st.info("No model of this recommendation has a plan.")
+        if rec.llm_models:
+            st.info(LLM_ONLY_HINT.format(models=", ".join(m.model for m in rec.llm_models)))
+        else:
+            st.info("No model of this recommendation has a plan.")
         return None
     asked = st.query_params.get("model")
     index = names.index(asked) if asked in names else 0
@@ -97,8 +104,28 @@ def pick_model(rec: advisor.Recommendation, *, planned_only: bool = False) -> st
     return str(name)
 
 
+def pick_llm_model(rec: advisor.Recommendation) -> str | None:
+    """The language-model picker of the LLM page (``?model=`` in the URL); a hint when there is none."""
+    names = [m.model for m in rec.llm_models]
+    if not names:
+        st.info(NO_LLM_HINT.format(scenario=rec.scenario))
+        return None
+    asked = st.query_params.get("model")
+    index = names.index(asked) if asked in names else 0
+    name = st.sidebar.selectbox("Language model", names, index=index, key="llm_model")
+    st.query_params["model"] = name
+    return str(name)
+
+
+LLM_ONLY_HINT = "This recommendation's models are language models ({models}): see the LLM model page."
+NO_LLM_HINT = (
+    "No language model in the latest recommendation of {scenario}. A scenario lists one with an `llm:` key"
+    " in `models` (the model, the TTFT and TPOT SLO, the request sizes); recommend it, then reload."
+)
+
 usd = render.usd  # one money formatter for every surface
 pct = render.pct
+per_m = render.per_m  # $/M tokens, as the CLI writes them
 
 
 def caption_for(rec: advisor.Recommendation) -> None:
@@ -142,6 +169,17 @@ LABELS = {
     "dry_run": "Dry run",
     "rollback_of": "Rollback of",
     "id": "Id",
+    # a language model's tables (advisor.render.llm_view)
+    "gpus_per_replica": "GPUs per replica (tensor parallel)",
+    "min_instances": "Fewest instances",
+    "max_instances": "Most instances",
+    "usd_per_hour": "$/hour",
+    "instance_hours_per_month": "Instance-hours a month",
+    "busiest_bucket_rps_per_instance": "Capacity per instance, busiest bucket (req/s)",
+    "capacity_from": "Capacity from",
+    "share_of_requests_pct": "Share of requests (%)",
+    "usd_per_m_blended": "$/M blended tokens",
+    "saves": "Recommended saves",
 }
 _SUFFIXES = (
     ("_usd_per_month", "($/month)"),

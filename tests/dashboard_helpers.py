@@ -1,14 +1,18 @@
-"""A store seeded as `make demo` leaves it (the demo recommendation, bench runs) and AppTest helpers."""
+"""A store seeded as `make demo` leaves it (the demo recommendation, bench runs), language-model
+recommendations for the LLM page, and AppTest helpers."""
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from streamlit.testing.v1 import AppTest
 
 import advisor
@@ -23,6 +27,7 @@ DEMO = REPO_ROOT / "examples" / "demo-scenario.yaml"
 PAGES = {
     "overview": "views/overview.py",
     "model": "views/model.py",
+    "llm": "views/llm.py",
     "bench": "views/bench.py",
     "what-if": "views/whatif.py",
     "history": "views/history.py",
@@ -81,6 +86,59 @@ def seed_store(home: Path) -> advisor.Recommendation:
         import_result(store, bench_result("run-c7a", "c7a.large", 120.0), target="imported")
         import_result(store, bench_result("run-c7g", "c7g.large", 95.0), target="imported")
     return rec
+
+
+# A language model as a scenario lists it (issue 22's keys): fixed request sizes, three GPU types to mix,
+# today's deployment and a per-token API to compare with.
+CHAT: dict[str, Any] = {
+    "name": "chat",
+    "team": "assistants",
+    "llm": {"model": "llama-3.1-8b", "dtype": "bf16", "engine": "vllm"},
+    "slo": {"ttft_p99_ms": 2000, "tpot_p99_ms": 100},
+    "traffic": {"profile": "diurnal-business-api", "peak_rps": 6},
+    "tokens": {"input": 1000, "output": 130},
+    "instance_types": ["g5.xlarge", "g6e.xlarge", "p5.4xlarge"],
+    "current": {"platform": "ec2", "instance_type": "p4d.24xlarge", "count": 1},
+    "per_token_api": {
+        "name": "Bedrock", "usd_per_m_input": 0.22, "usd_per_m_output": 0.22, "source": "test prices",
+    },
+}  # fmt: skip
+LLM_ONLY = "chat"  # the scenario of the language model alone
+MIXED = "demo-with-chat"  # the demo's four models and the language model
+
+
+def llm_scenarios(folder: Path) -> tuple[Path, Path]:
+    """Write the language model alone (scenario ``chat``) and the demo with it (``demo-with-chat``, beside
+    copies of the demo's files) under ``folder``; their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    alone = folder / "chat.yaml"
+    alone.write_text(
+        yaml.safe_dump({"name": LLM_ONLY, "region": "us-east-1", "models": [CHAT]}, sort_keys=False)
+    )
+    demo = yaml.safe_load(DEMO.read_text())
+    demo["name"] = MIXED
+    demo["models"].append(CHAT)
+    for extra in DEMO.parent.iterdir():
+        if extra.is_file() and extra.name != DEMO.name:
+            (folder / extra.name).write_bytes(extra.read_bytes())
+    mixed = folder / "demo-with-chat.yaml"
+    mixed.write_text(yaml.safe_dump(demo, sort_keys=False))
+    return alone, mixed
+
+
+def seed_llm(
+    home: Path, folder: Path, clock: Callable[[], dt.datetime] | None = None
+) -> tuple[advisor.Recommendation, advisor.Recommendation]:
+    """Recommend and store the scenarios of :func:`llm_scenarios` (written under ``folder``) in ``home``:
+    (the language model alone, the demo with it); ``clock`` dates them (now unless given)."""
+    settings = Settings(home=home)
+    timing: dict[str, Any] = {} if clock is None else {"clock": clock}
+    out = []
+    for path in llm_scenarios(folder):
+        rec = advisor.recommend(path, settings=settings, **timing)
+        advisor.save(rec, settings)
+        out.append(rec)
+    return out[0], out[1]
 
 
 def open_page(page: str, **query: str) -> AppTest:

@@ -5,6 +5,10 @@ text for one format. ``json`` is the document itself (stable key order), ``markd
 and pull requests, ``table`` rich tables for a terminal (coloured only when asked, laid out for the width
 given: below ``WIDE_COLUMNS`` the plan table splits in two so no model name is cut). Add a format by
 registering it; nothing is discovered at import time.
+
+A language model's figures as the dashboard's LLM page shows them: its tables in words (``llm_view``) and its
+traffic against the plan's capacity and the prior's latencies against load (``llm_curves``, loaded on first
+use).
 """
 
 from __future__ import annotations
@@ -12,15 +16,28 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from advisor.errors import NotFoundError, choices_hint
+from advisor.lazy import lazy_names
 from advisor.recommendation.model import Recommendation
 from advisor.render.headline import headline
 from advisor.render.levers import LEVER_HELP, LEVER_LABELS, lever_amount, lever_lines
 from advisor.render.levers import METHOD as LEVER_METHOD
+from advisor.render.llm import mix_words, per_m
+from advisor.render.llm_view import (
+    LLM_CAPACITY_WORDS,
+    llm_baseline_table,
+    llm_mix_table,
+    llm_model,
+    llm_overview_rows,
+    llm_routing_table,
+    llm_serving_words,
+    llm_token_prices,
+    mean_request_tokens,
+)
 from advisor.render.markdown import action_words, baseline_label, pooling_note, recommendation_markdown
 from advisor.render.numbers import number, pct, signed_usd, usd
 from advisor.render.table import WIDE_COLUMNS, recommendation_table
@@ -33,6 +50,15 @@ from advisor.render.words import (
     platform_choice,
     with_words,
 )
+
+if TYPE_CHECKING:  # loaded on first use: they read scenarios, profiles and the LLM prior
+    from advisor.render.llm_curves import (
+        LATENCY_COLUMNS,
+        LLMReplayView,
+        llm_latency_curves,
+        llm_replay,
+        provisioned_rps,
+    )
 
 
 @dataclass(frozen=True)
@@ -91,12 +117,20 @@ def render(rec: Recommendation, fmt: str, options: RenderOptions = RenderOptions
     return RENDERERS[check_format(fmt)].render(rec, options)
 
 
+_LAZY = dict.fromkeys(
+    ("LATENCY_COLUMNS", "LLMReplayView", "llm_latency_curves", "llm_replay", "provisioned_rps"),
+    "advisor.render.llm_curves",
+)
+
 __all__ = [
+    "LATENCY_COLUMNS",
     "LEVER_HELP",
     "LEVER_LABELS",
     "LEVER_METHOD",
+    "LLM_CAPACITY_WORDS",
     "RENDERERS",
     "WIDE_COLUMNS",
+    "LLMReplayView",
     "RenderOptions",
     "Renderer",
     "action_words",
@@ -109,10 +143,23 @@ __all__ = [
     "html_code_spans",
     "lever_amount",
     "lever_lines",
+    "llm_baseline_table",
+    "llm_latency_curves",
+    "llm_mix_table",
+    "llm_model",
+    "llm_overview_rows",
+    "llm_replay",
+    "llm_routing_table",
+    "llm_serving_words",
+    "llm_token_prices",
+    "mean_request_tokens",
+    "mix_words",
     "number",
     "pct",
+    "per_m",
     "platform_choice",
     "pooling_note",
+    "provisioned_rps",
     "register",
     "render",
     "signed_usd",
@@ -121,3 +168,5 @@ __all__ = [
     "what_if_table",
     "with_words",
 ]
+
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals(), __all__)

@@ -105,8 +105,9 @@ def llm_migration_checklist(recommendation_id: str, m: LLMModelRecommendation, w
         "",
         "## Traffic switch",
         "",
-        f"- [ ] Clients set `{d.bucket_header}` from the request's size (edges {d.bucket_edges_tokens or 'none'}"
-        " tokens), then traffic moves 10% → 50% → 100%, watching TTFT, TPOT and errors.",
+        f"- [ ] Clients set `{d.bucket_header}` from the request's size (edges "
+        f"{d.bucket_edges_tokens or 'none'} tokens), then traffic moves 10% → 50% → 100%, watching TTFT, "
+        "TPOT and errors.",
         "",
         "## After",
         "",

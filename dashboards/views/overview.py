@@ -1,6 +1,7 @@
 """Overview: the latest recommendation of a scenario at a glance — today against recommended by team and by
 model, where the saving comes from (the lever waterfall), the baselines, SLO risk, efficiency, and the
-models, whose rows add up to the total on the page (the shared node pools' saving on its own line)."""
+models, whose rows add up to the total on the page (the shared node pools' saving on its own line);
+language models are rows like the others, linked to the LLM model page."""
 
 from __future__ import annotations
 
@@ -87,7 +88,12 @@ def _models(rec: advisor.Recommendation, table: pd.DataFrame) -> None:
         ["model", "team", "action", "platform", "instance_types", "replicas", "purchase",
          "today_usd_per_month", "plan_usd_per_month", "p99_ms"]
     ].copy()  # fmt: skip
-    shown.insert(1, "page", [f"/model?scenario={rec.scenario}&model={name}" for name in shown["model"]])
+    llm = {m.model for m in rec.llm_models}  # a language model's details are on the LLM model page
+    pages = [
+        f"/{'llm' if name in llm else 'model'}?scenario={rec.scenario}&model={name}"
+        for name in shown["model"]
+    ]
+    shown.insert(1, "page", pages)
     pooled = float(table["pooling_usd_per_month"].sum())
     extra = []
     if pooled > 0.005:
@@ -104,13 +110,20 @@ def _models(rec: advisor.Recommendation, table: pd.DataFrame) -> None:
         p99_ms=st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
     )
     note = "" if pooled <= 0.005 else " Each model's row is its own plan; the pools' saving is its own line."
-    st.caption(f"Shown: {len(table)} of {len(rec.models)} models; their recommended total "
+    count = len(rec.models) + len(rec.llm_models)
+    st.caption(f"Shown: {len(table)} of {count} models; their recommended total "
                f"{dashkit.usd(total)}/month.{note}")  # fmt: skip
 
 
 def _table(rec: advisor.Recommendation) -> pd.DataFrame:
-    """The models' rows in words: each costs its own plan (effective cost + pooling share)."""
+    """The models' rows in words, language models after the classic ones: each costs its own plan
+    (effective cost + pooling share; a language model shares no pool)."""
     table = model_table(rec)
+    llm = render.llm_overview_rows(rec).dropna(axis=1, how="all")  # no all-empty column into concat
+    if table.empty:
+        table = llm.reindex(columns=list(dict.fromkeys([*table.columns, *llm.columns])))
+    elif not llm.empty:
+        table = pd.concat([table, llm], ignore_index=True)
     pooling = {m.model: m.pooling_savings_usd_per_month for m in rec.models}
     table["pooling_usd_per_month"] = table["model"].map(pooling).fillna(0.0)
     table["plan_usd_per_month"] = table["recommended_usd_per_month"] + table["pooling_usd_per_month"]

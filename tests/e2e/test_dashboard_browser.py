@@ -1,9 +1,11 @@
 """`advisor dashboard` as a user starts it: a real Streamlit server on 127.0.0.1, read by Debian's Chromium
-(headless, through Selenium and chromium-driver; no browser is downloaded). The screenshot of the overview
-is kept under build/test-artifacts/ (or $ADVISOR_TEST_ARTIFACTS)."""
+(headless, through Selenium and chromium-driver; no browser is downloaded). The screenshots of the overview,
+a model, a language model and a report are kept under build/test-artifacts/ (or $ADVISOR_TEST_ARTIFACTS); the
+README's pictures in docs/ are copies of them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -21,6 +23,7 @@ import pytest
 
 import advisor
 from advisor import render
+from tests.dashboard_helpers import LLM_ONLY, seed_llm
 from tests.helpers import REPO_ROOT, assert_one_line_error, run_cli
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -61,11 +64,15 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90.
 def served(
     tmp_path_factory: pytest.TempPathFactory, seeded_demo_store: tuple[Path, advisor.Recommendation]
 ) -> Iterator[tuple[str, advisor.Recommendation, int, Path]]:
-    """`advisor dashboard` on a free port over a copy of the seeded store: (url, the stored recommendation,
-    pid, the store's home). One server for the module: its tests only read what it serves."""
-    home = tmp_path_factory.mktemp("dashboard") / "home"
+    """`advisor dashboard` on a free port over a copy of the seeded store, with a language model's
+    recommendation an hour older than the demo's (the demo stays the scenario a page opens on): (url, the
+    stored demo recommendation, pid, the store's home). One server for the module: its tests only read what
+    it serves."""
+    root = tmp_path_factory.mktemp("dashboard")
+    home = root / "home"
     shutil.copytree(seeded_demo_store[0], home)
     rec = seeded_demo_store[1]
+    seed_llm(home, root / "scenarios", clock=lambda: rec.created_at - dt.timedelta(hours=1))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "ADVISOR_CONFIG"}  # as tests/conftest.py isolates
     proc = subprocess.Popen(
@@ -101,6 +108,7 @@ def test_the_dashboard_listens_on_loopback_only(
 PAGE_VISITS = {
     "overview": ("", "Where the saving comes from"),
     "model": ("model?scenario=demo&model=doc-reranker", "Where the saving against today comes from"),
+    "llm": (f"llm?scenario={LLM_ONLY}&model=chat", "TTFT and TPOT against load"),
     "bench": ("bench", "Capacity found"),
     "what-if": ("what-if?scenario=demo&model=fraud-scorer", "Run what-if"),
     "history": ("history?scenario=demo", "Applied changes"),
@@ -220,6 +228,29 @@ def test_every_page_renders_its_charts_in_words_in_chromium(
         assert render.signed_usd(-part.usd_per_month) in levers[0]["text"], part.lever
     model_levers = [p for p in plots["model"] if "Autoscaling and schedules" in p["text"]]
     assert len(model_levers) == 1 and model_levers[0]["bars"] >= 7, plots["model"]
+
+
+@pytest.mark.slow
+def test_the_llm_page_shows_the_stored_token_prices_in_chromium(
+    served: tuple[str, advisor.Recommendation, int, Path], browser: Any
+) -> None:
+    """The LLM model page as a user opens it from the overview's link: the stored $/M blended tokens and
+    $/month as the CLI writes them, its traffic chart and the baselines' bars drawn (the README's picture)."""
+    url, _, _, home = served
+    (m,) = advisor.stored_recommendation(scenario=LLM_ONLY, settings=advisor.Settings(home=home)).llm_models
+    blended = render.per_m(m.tokens.usd_per_m_blended)
+    text, words = _open(browser, f"{url}/llm?scenario={LLM_ONLY}&model=chat", "TTFT and TPOT against load")
+    assert "$/M blended tokens" in text and blended in text, text[:2000]
+    assert render.usd(m.usd_per_month) in text and render.per_m(m.tokens.usd_per_m_input) in text
+    assert "Traceback" not in text and not SNAKE.findall(words), sorted(set(SNAKE.findall(words)))
+    plots = _drawn(browser, blended)  # the baselines' bars carry the $/M figures
+    traffic = [p for p in plots if "requests/s" in p["text"] and "output tokens/s" in p["text"]]
+    assert len(traffic) == 1 and traffic[0]["height"] > 300, plots
+    latency = [p for p in plots if "TTFT SLO p99" in p["text"] and "TPOT SLO p99" in p["text"]]
+    assert len(latency) == 1, plots
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "dashboard-llm.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
 
 
 @pytest.mark.slow

@@ -268,3 +268,24 @@ def test_apply_out_and_yes_through_the_command_line(
     undo = invoke(capsys, "apply", "rollback", applied.group(1), "--yes", "--kubeconfig", str(kubeconfig))
     assert undo.code == 0, undo.stderr
     assert {p: o["spec"] for p, o in fake.objects.items()} == {p: o["spec"] for p, o in snapshot.items()}
+
+
+def test_a_platform_change_writes_files_and_a_checklist(rec: Recommendation) -> None:
+    """The plan runs on EC2 but the model is a SageMaker endpoint today: the vLLM manifests and a
+    MIGRATION.md are written, nothing is read or changed."""
+    from advisor.apply import default_registry, prepare
+    from advisor.platforms.targets import DeployTarget, SageMakerTarget
+
+    m = rec.llm_models[0]
+    assert m.deployment is not None
+    target = DeployTarget(sagemaker=SageMakerTarget(endpoint="chat"))
+    moved = m.model_copy(
+        update={"deployment": m.deployment.model_copy(update={"target": target, "migration": True})}
+    )
+    changes = prepare(rec.model_copy(update={"llm_models": [moved]}), default_registry())
+    (chat,) = changes.models
+    assert chat.kind == "migration" and chat.target == "sagemaker chat/AllTraffic"
+    checklist = chat.files["chat/MIGRATION.md"]
+    assert "x-advisor-size-bucket" in checklist and "meta-llama/Llama-3.1-8B-Instruct" in checklist
+    kinds = {yaml.safe_load(text)["kind"] for name, text in chat.files.items() if name.endswith(".yaml")}
+    assert kinds == {"NodePool", "Deployment", "Service", "HTTPRoute", "ScaledObject"}

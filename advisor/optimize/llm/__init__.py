@@ -1,5 +1,6 @@
 """The LLM optimiser: the cheapest GPU mix for a language model's request-size buckets (Mélange's MILP), at
-each traffic level, carried over the day's curve (:func:`plan_llm`)."""
+each traffic level, carried over the day's curve (:func:`plan_llm`); a language model's what-if knobs
+(:class:`LLMWhatIf`, :func:`vary_llm`)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from advisor.optimize.llm.plan import (
     replica_start_s,
     size_buckets,
 )
+from advisor.optimize.llm.whatif import LLMWhatIf, vary_llm
 
 __all__ = [
     "CurveCost",
     "LLMOption",
     "LLMPlan",
+    "LLMWhatIf",
     "Mix",
     "MixCandidate",
     "SizeBucket",
@@ -31,4 +34,5 @@ __all__ = [
     "size_buckets",
     "solve_mix",
     "undominated",
+    "vary_llm",
 ]
