@@ -45,6 +45,7 @@ def default_registry(
     from advisor.apply.aws.asg import AsgApplier
     from advisor.apply.aws.ecs import EcsApplier
     from advisor.apply.aws.sagemaker import SageMakerApplier
+    from advisor.apply.aws.sagemaker_llm import SageMakerLLMApplier
     from advisor.apply.cortex import CortexApplier
     from advisor.apply.kubernetes.applier import KubernetesApplier
     from advisor.apply.kubernetes.llm_applier import KubernetesLLMApplier
@@ -59,6 +60,7 @@ def default_registry(
     registry = Registry()
     registry.register(AsgApplier(session_for))
     registry.register(SageMakerApplier(session_for, timeout_s=timeout_s))
+    registry.register(SageMakerLLMApplier(session_for, timeout_s=timeout_s))
     registry.register(EcsApplier(session_for))
     registry.register(KubernetesApplier(kubeconfig=kubeconfig, context=context))
     registry.register(KubernetesLLMApplier(kubeconfig=kubeconfig, context=context))

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import boto3
 
-from advisor.apply.base import ApplyError, Intent
+from advisor.apply.base import AnyIntent, ApplyError
 from advisor.pricing.aws import AWS_ERRORS, client_config, translate_aws_error
 
 T = TypeVar("T")
@@ -74,7 +74,7 @@ class AwsApplier:
     def __init__(self, session_for: SessionFor) -> None:
         self._session_for = session_for
 
-    def _session(self, intent: Intent) -> AwsSession:
+    def _session(self, intent: AnyIntent) -> AwsSession:
         return self._session_for(intent.region)
 
 

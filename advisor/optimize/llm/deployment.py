@@ -171,7 +171,7 @@ def _group(
     catalog: Catalog,
 ) -> LLMGroupDeployment:
     g = next(x for x in doc.groups if x.option == option)
-    itype = catalog.instance(g.instance_type)
+    itype = catalog.instance(g.instance_type.removeprefix("ml."))  # a SageMaker type's instance
     neuron = g.device.lower() == "inferentia2"
     node = allocatable(itype, Orchestrator.EKS)
     per = g.replicas_per_instance

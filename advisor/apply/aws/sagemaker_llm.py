@@ -1,0 +1,279 @@
+"""The SageMaker applier of language models (kind ``sagemaker-llm``): an endpoint whose production variants
+are the plan's instance groups, each a vLLM container, with Application Auto Scaling per variant.
+
+A group becomes a production variant named after it (``chat-g6e-xlarge-tp1``): a SageMaker Model of the
+engine's container (the AWS vLLM deep learning container for SageMaker unless ``llm.sagemaker_image``
+says otherwise: ``763104351884.dkr.ecr.<region>.amazonaws.com/vllm:server-sagemaker-cuda-v1``, whose
+``SM_VLLM_*`` variables become vLLM's flags; aws.github.io/deep-learning-containers, vLLM, "Configuration"
+and "Amazon SageMaker AI Deployment"; 763104351884 is the DLC account of most regions), its instance
+type (checked against botocore's enum of endpoint types), the weight of its share of the requests, and a
+start-up health-check allowance for loading the weights. Requests are split by those weights; a client
+that knows a request's size bucket sends it to its variant with ``TargetVariant`` (InvokeEndpoint), as the
+plan's routing says. Each variant scales on ``SageMakerVariantInvocationsPerInstance`` at its capacity
+per instance (per minute), between the group's fewest and most instances, with its daily floors as
+scheduled actions.
+
+State (per variant, with :mod:`advisor.apply.aws.aas`'s part under ``Scaling``)::
+
+    Variants: {<name>: {InstanceType, Weight, Image, Environment}}
+    Scaling:  {<name>: {ScalableTarget, TargetTracking, ScheduledActions}}
+    _refs:    {EndpointConfigName, ExecutionRoleArn}     # what a rollback returns to
+
+A change of variants is a new endpoint configuration and ``UpdateEndpoint`` (the models and the config
+named after the recommendation); SageMaker refuses that while a variant is a registered scalable target,
+so the variants' scaling is removed first and registered again after the endpoint is ``InService``
+(SageMaker Developer Guide, "Update or delete endpoints that use automatic scaling"). A rollback updates
+the endpoint back to the configuration it used, and deletes the configuration and models advisor made.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from advisor.apply.aws import aas
+from advisor.apply.aws.clients import AwsApplier, call, poll_waits
+from advisor.apply.aws.sagemaker import ADVISOR_CONFIG, DIMENSION, config_name
+from advisor.apply.base import ApplyError, LLMIntent, Progress, State, Step
+from advisor.errors import AdvisorError
+from advisor.platforms.sagemaker import check_endpoint_type
+from advisor.pricing.aws import AWS_ERRORS
+from advisor.recommendation.llm import LLMGroupDeployment
+from advisor.render.apply import json_file
+
+DLC_ACCOUNT = "763104351884"
+DEFAULT_IMAGE = DLC_ACCOUNT + ".dkr.ecr.{region}.amazonaws.com/vllm:server-sagemaker-cuda-v1"
+METRIC = "SageMakerVariantInvocationsPerInstance"
+MAX_STARTUP_S = 3600  # ContainerStartupHealthCheckTimeoutInSeconds: 60-3600 (API reference)
+_EMPTY: State = {"ScalableTarget": None, "TargetTracking": None, "ScheduledActions": {}}
+
+
+def image_of(intent: LLMIntent) -> str:
+    return intent.deployment.serving.sagemaker_image or DEFAULT_IMAGE.format(region=intent.region)
+
+
+def environment(intent: LLMIntent, g: LLMGroupDeployment) -> dict[str, str]:
+    """The container's ``SM_VLLM_*`` variables (each a vLLM flag) for one group."""
+    s = intent.deployment.serving
+    if s.weights is None:
+        raise ApplyError(
+            f"no weights named for {intent.name}",
+            where=f"llm.weights of {intent.name}",
+            fix="give llm.weights (a Hugging Face repository id, or an S3 path)",
+        )
+    env = {
+        "SM_VLLM_MODEL": s.weights,
+        "SM_VLLM_SERVED_MODEL_NAME": s.served_model_name,
+        "SM_VLLM_TENSOR_PARALLEL_SIZE": str(g.accelerators_per_replica),
+        "SM_VLLM_MAX_MODEL_LEN": str(s.max_model_len),
+        "SM_VLLM_GPU_MEMORY_UTILIZATION": format(s.gpu_memory_utilization, "g"),
+    }
+    if g.replicas_per_instance > 1:  # one container per instance: its replicas as vLLM's data parallelism
+        env["SM_VLLM_DATA_PARALLEL_SIZE"] = str(g.replicas_per_instance)
+    return env
+
+
+def _scaling(intent: LLMIntent, g: LLMGroupDeployment) -> State:
+    per = g.replicas_per_instance
+    return aas.desired(
+        model=g.name,
+        min_capacity=g.min_instances,
+        max_capacity=g.max_instances,
+        metric=METRIC,
+        target_value=g.requests_per_s_per_replica * per * 60.0,  # invocations a minute per instance
+        scale_in_cooldown_s=intent.deployment.scale_down_stabilisation_s,
+        schedules=g.schedules,
+        units_of=lambda replicas: -(-replicas // per),
+    )
+
+
+class SageMakerLLMApplier(AwsApplier):
+    kind = "sagemaker-llm"
+
+    def __init__(self, session_for: Any, *, timeout_s: float = 900.0) -> None:
+        super().__init__(session_for)
+        self.timeout_s = timeout_s
+
+    @staticmethod
+    def _endpoint_name(intent: LLMIntent) -> str:
+        t = intent.target.sagemaker
+        return t.endpoint if t is not None else intent.name
+
+    def label(self, intent: LLMIntent) -> str:
+        return f"SageMaker endpoint {self._endpoint_name(intent)} ({len(intent.deployment.groups)} variants)"
+
+    def _res(self, intent: LLMIntent, variant: str) -> aas.Resource:
+        return aas.Resource(
+            "sagemaker", f"endpoint/{self._endpoint_name(intent)}/variant/{variant}", DIMENSION
+        )
+
+    def _sm(self, intent: LLMIntent) -> tuple[Any, str]:
+        session = self._session(intent)
+        return session.client("sagemaker"), session.region
+
+    def read(self, intent: LLMIntent) -> State:
+        sm, region = self._sm(intent)
+        endpoint = self._endpoint_name(intent)
+        try:
+            found = sm.describe_endpoint(EndpointName=endpoint)
+        except AWS_ERRORS:
+            raise ApplyError(
+                f"SageMaker endpoint {endpoint!r} does not exist in {region}",
+                where=f"deploy.sagemaker of {intent.name}",
+                fix="create it (advisor changes an endpoint; it takes its execution role from it)",
+            ) from None
+        in_use = found["EndpointConfigName"]
+        config = call("sagemaker:DescribeEndpointConfig", region, sm.describe_endpoint_config,
+                      EndpointConfigName=in_use)  # fmt: skip
+        variants, scaling, role = {}, {}, ""
+        for v in config["ProductionVariants"]:
+            model = call("sagemaker:DescribeModel", region, sm.describe_model, ModelName=v["ModelName"])
+            container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+            role = role or model.get("ExecutionRoleArn", "")
+            variants[v["VariantName"]] = {
+                "InstanceType": v.get("InstanceType"),
+                "Weight": round(float(v.get("InitialVariantWeight", 1.0)), 4),
+                "Image": container.get("Image"),
+                "Environment": dict(container.get("Environment") or {}),
+            }
+            part = aas.read(self._session(intent), self._res(intent, v["VariantName"]), v["VariantName"])
+            scaling[v["VariantName"]] = {k: part[k] for k in _EMPTY}
+        return {
+            "Variants": variants,
+            "Scaling": scaling,
+            "_refs": {"EndpointConfigName": in_use, "ExecutionRoleArn": role},
+        }
+
+    def desired(self, intent: LLMIntent, live: State) -> State:
+        variants, scaling = {}, {}
+        for g in intent.deployment.groups:
+            try:
+                itype = check_endpoint_type(g.instance_type, where=f"plan of {intent.name}")
+            except AdvisorError as exc:
+                raise ApplyError(exc.what, where=exc.where, fix=exc.fix) from None
+            variants[g.name] = {
+                "InstanceType": itype,
+                "Weight": round(g.share_of_requests, 4),
+                "Image": image_of(intent),
+                "Environment": environment(intent, g),
+            }
+            scaling[g.name] = _scaling(intent, g)
+        for name in live.get("Scaling") or {}:
+            scaling.setdefault(name, _EMPTY)  # a variant that goes keeps no scaling
+        return {"Variants": variants, "Scaling": scaling, "_refs": {}}
+
+    def steps(self, intent: LLMIntent, now: State, want: State) -> list[Step]:
+        session = self._session(intent)
+        out: list[Step] = []
+        scaling_now = dict(now.get("Scaling") or {})
+        if now["Variants"] != want["Variants"]:
+            for name, part in scaling_now.items():
+                out += aas.steps(session, self._res(intent, name), part, _EMPTY)
+                scaling_now[name] = _EMPTY
+            out += self._endpoint_steps(intent, now, want)
+        for name, part in (want.get("Scaling") or {}).items():
+            if name in want["Variants"]:
+                out += aas.steps(session, self._res(intent, name), scaling_now.get(name, _EMPTY), part)
+        return out
+
+    def _endpoint_steps(self, intent: LLMIntent, now: State, want: State) -> list[Step]:
+        """New models and an endpoint config (or the config a rollback returns to), the update, and on a
+        rollback the removal of what advisor made."""
+        sm, region = self._sm(intent)
+        endpoint = self._endpoint_name(intent)
+        back_to = (want.get("_refs") or {}).get("EndpointConfigName")
+        made = config_name(endpoint, intent.recommendation_id)
+        role = now["_refs"].get("ExecutionRoleArn")
+        out: list[Step] = []
+        if back_to is None:
+            groups = {g.name: g for g in intent.deployment.groups}
+            for name, v in want["Variants"].items():
+                create = partial(self._create_model, intent, _model_name(made, name), v, role)
+                out.append(Step(f"create model {_model_name(made, name)} ({v['InstanceType']})", create))
+            variants = [
+                {
+                    "VariantName": name,
+                    "ModelName": _model_name(made, name),
+                    "InstanceType": v["InstanceType"],
+                    "InitialInstanceCount": max(1, groups[name].min_instances),
+                    "InitialVariantWeight": v["Weight"],
+                    "ContainerStartupHealthCheckTimeoutInSeconds": min(
+                        MAX_STARTUP_S, max(60, math.ceil(2 * intent.deployment.serving.start_up_s))
+                    ),
+                }
+                for name, v in want["Variants"].items()
+            ]
+            config = partial(call, "sagemaker:CreateEndpointConfig", region, sm.create_endpoint_config,
+                             EndpointConfigName=made, ProductionVariants=variants)  # fmt: skip
+            out.append(Step(f"create endpoint config {made}: {', '.join(want['Variants'])}", config))
+        target = back_to or made
+        out.append(Step(f"update endpoint {endpoint} to {target}", partial(self._update, intent, target)))
+        if back_to is not None and ADVISOR_CONFIG in now["_refs"]["EndpointConfigName"]:
+            stale = now["_refs"]["EndpointConfigName"]
+            out.append(Step(f"delete endpoint config {stale} (made by advisor)", partial(
+                call, "sagemaker:DeleteEndpointConfig", region, sm.delete_endpoint_config,
+                EndpointConfigName=stale)))  # fmt: skip
+            for name in now["Variants"]:
+                model = _model_name(stale, name)
+                out.append(Step(f"delete model {model} (made by advisor)", partial(
+                    call, "sagemaker:DeleteModel", region, sm.delete_model, ModelName=model)))  # fmt: skip
+        return out
+
+    def _create_model(self, intent: LLMIntent, name: str, v: Mapping[str, Any], role: str | None) -> None:
+        sm, region = self._sm(intent)
+        if not role:
+            raise ApplyError(
+                f"the endpoint's models name no execution role to give {name}",
+                where=f"deploy.sagemaker of {intent.name}",
+            )
+        container = {"Image": v["Image"], "Environment": dict(v["Environment"])}
+        call("sagemaker:CreateModel", region, sm.create_model, ModelName=name, ExecutionRoleArn=role,
+             PrimaryContainer=container)  # fmt: skip
+
+    def _update(self, intent: LLMIntent, config: str) -> None:
+        sm, region = self._sm(intent)
+        call("sagemaker:UpdateEndpoint", region, sm.update_endpoint,
+             EndpointName=self._endpoint_name(intent), EndpointConfigName=config)  # fmt: skip
+        self.settle(intent, {}, time.monotonic() + self.timeout_s, lambda _m: None)
+
+    def settle(self, intent: LLMIntent, want: State, deadline_s: float, progress: Progress) -> None:
+        sm, region = self._sm(intent)
+        endpoint, waits = self._endpoint_name(intent), poll_waits()
+        while True:
+            status = call("sagemaker:DescribeEndpoint", region, sm.describe_endpoint,
+                          EndpointName=endpoint)["EndpointStatus"]  # fmt: skip
+            if status == "InService":
+                return
+            if status in ("Failed", "OutOfService", "RollingBack"):
+                raise ApplyError(f"SageMaker endpoint {endpoint} is {status} after the update")
+            if time.monotonic() >= deadline_s:
+                raise ApplyError(
+                    f"SageMaker endpoint {endpoint} still {status} after {self.timeout_s:g} s",
+                    fix="see the endpoint's events; raise --timeout (weights take minutes to load)",
+                )
+            progress(f"{endpoint}: {status}")
+            time.sleep(min(next(waits), max(0.0, deadline_s - time.monotonic())))
+
+    def render(self, intent: LLMIntent) -> Mapping[str, str]:
+        """The models, endpoint config and scaling as JSON files (what a migration to SageMaker creates)."""
+        want = self.desired(intent, {})
+        made = config_name(self._endpoint_name(intent), intent.recommendation_id)
+        models = {
+            _model_name(made, n): {"PrimaryContainer": {"Image": v["Image"], "Environment": v["Environment"]}}
+            for n, v in want["Variants"].items()
+        }
+        config = {"EndpointConfigName": made, "ProductionVariants": want["Variants"]}
+        return {
+            f"{intent.name}/sagemaker-models.json": json_file(models),
+            f"{intent.name}/endpoint-config.json": json_file(config),
+            f"{intent.name}/application-autoscaling.json": json_file(want["Scaling"]),
+        }
+
+
+def _model_name(config: str, variant: str) -> str:
+    """A model per variant and endpoint config: ``<variant>-<the config's hash>`` (at most 63)."""
+    digest = config.rsplit("-", 1)[-1]
+    return f"{variant[: 62 - len(digest)].rstrip('-')}-{digest}"
