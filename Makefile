@@ -21,9 +21,11 @@ $(VENV)/.stamp-test: pyproject.toml | $(BIN)/python
 	touch $@
 
 ## demo: install advisor, measure the two reference models (a short real bench), then recommend the
-## bundled demo scenario and print what to run and what it saves (store: .advisor/advisor.db).
+## bundled demo scenario and print what to run and what it saves; then the same for a language model on the
+## tiny-llm reference server, in $/M tokens (store: .advisor/advisor.db).
 demo: $(VENV)/.stamp-demo
 	$(BIN)/advisor recommend examples/demo-scenario.yaml --bench
+	$(BIN)/advisor recommend examples/demo-llm.yaml --bench
 
 ## test: install the dev extras (and, as root, Debian's Chromium and Prometheus for the tests that drive them),
 ## run format, lint, types and the whole test suite: three processes side by side (one module's tests stay on

@@ -385,14 +385,7 @@ def _fixed_schedule(
 
 def run_server_llm(settings: Settings, server: BenchServer, **kwargs: Any) -> list[LLMCapacity]:
     """Start ``server`` (a reference LLM or --server-cmd) on a free port, measure it, stop it."""
-    from advisor.bench.llm.runner import served
-    from advisor.bench.results import new_run_id
-    from advisor.bench.runner import free_port
+    from advisor.bench.llm.scenario import serving
 
-    port = free_port()
-    log = Path(settings.home) / "bench" / f"llm-{new_run_id()}" / "server.log"
-    health = f"http://127.0.0.1:{port}{server.health_path}"
-    env, cpus = server.server_env(port), max(1, kwargs["args"].workers)
-    with served(server.command(port), health, log, env, server.ready_timeout_s, generator_cpus=cpus):
-        url = f"http://127.0.0.1:{port}{server.request_path or '/v1/chat/completions'}"
+    with serving(settings, server, generator_cpus=max(1, kwargs["args"].workers)) as url:
         return measure_all(settings, target_url=url, **kwargs)

@@ -33,7 +33,10 @@ from advisor.settings import Settings
 from advisor.store import Store
 
 if TYPE_CHECKING:  # the bench extra is optional: imported only when --bench runs
+    from rich.progress import TaskID
+
     from advisor.bench.config import BenchEvent
+    from advisor.bench.llm.scenario import LLMBenchJob
     from advisor.bench.scenario import BenchJob
 
 
@@ -134,10 +137,11 @@ def bench_models(
             fix="pip install 'advisor[bench]' (make demo does)",
         ) from None
     plan = scenario_bench_jobs(scenario, scenario_file, catalog)
-    for name in plan.skipped:
+    llm_jobs, llm_skipped = _llm_jobs(scenario, scenario_file, catalog)
+    for name in (*plan.skipped, *llm_skipped):
         warn(f"{name}: an endpoint is measured with `advisor bench run --endpoint`; --bench skips it")
     with Store(settings.db_path) as store, _progress(quiet) as bar:
-        task = bar.add_task("bench", total=len(plan.jobs))
+        task = bar.add_task("bench", total=len(plan.jobs) + len(llm_jobs))
         label = {"text": "bench"}
 
         def on_job(job: BenchJob, n: int) -> None:
@@ -153,8 +157,53 @@ def bench_models(
         done = bench_scenario(
             settings, store, catalog, plan, on_job=on_job, on_event=on_event, on_failure=on_failure
         )
-        bar.update(task, completed=len(plan.jobs))
-    return len(done)
+        measured = len(done) + _bench_llm(settings, store, scenario, llm_jobs, bar, task, len(plan.jobs))
+        bar.update(task, completed=len(plan.jobs) + len(llm_jobs))
+    return measured
+
+
+def _llm_jobs(
+    scenario: Scenario, scenario_file: Path, catalog: Catalog
+) -> tuple[list[LLMBenchJob], list[str]]:
+    """The language models' bench jobs (:mod:`advisor.bench.llm.scenario`), checked before anything runs."""
+    if not scenario.llm_models:
+        return [], []
+    import os
+
+    from advisor.bench.llm.scenario import llm_bench_jobs
+
+    return llm_bench_jobs(scenario, scenario_file, catalog, len(os.sched_getaffinity(0)))
+
+
+def _bench_llm(
+    settings: Settings,
+    store: Store,
+    scenario: Scenario,
+    jobs: list[LLMBenchJob],
+    bar: Progress,
+    task: TaskID,
+    first: int,
+) -> int:
+    """Measure each language model's server on its shapes; a failed one is said and skipped."""
+    from advisor.bench.llm.runner import LLMBenchConfig
+    from advisor.bench.llm.scenario import bench_llm_job, llm_bench_config
+
+    base = LLMBenchConfig.quick() if scenario.bench.quick else LLMBenchConfig()
+    given = {(m.name, shape): rps for m in scenario.llm_models for shape, rps in m.capacities_rps.items()}
+    done = 0
+    for n, job in enumerate(jobs):
+        bar.update(task, description=f"bench {job.model} on {job.shape}", completed=first + n)
+        config = llm_bench_config(base, scenario.bench.max_points, given.get((job.model, job.shape)))
+        try:
+            result = bench_llm_job(settings, store, job, config)
+        except AdvisorError as exc:
+            warn(f"{job.model} on {job.shape}: bench failed ({exc.one_line()}); using other capacities")
+            continue
+        if result.status == "completed":
+            done += 1
+        else:
+            warn(f"{job.model} on {job.shape}: bench {result.status} ({result.reason or result.error})")
+    return done
 
 
 def _progress(quiet: bool) -> Progress:

@@ -45,7 +45,8 @@ from advisor.recommendation.deployment import (
 )
 from advisor.recommendation.model import PackingSummary
 from advisor.recommendation.plan import Plan
-from advisor.scenario.model import ClusterPolicy, ModelSpec
+from advisor.scenario.model import ModelSpec
+from advisor.scenario.policies import ClusterPolicy
 
 SECONDS_PER_MINUTE = 60.0
 

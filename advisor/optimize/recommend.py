@@ -64,7 +64,7 @@ class RecommendOptions:
 def _llm_notes(scenario: Scenario) -> list[str]:
     if not scenario.llm_models:
         return []
-    return ["commitments: the language models' GPU instances are not in the Savings Plan's sizing"]
+    return ["commitments: the language models' instances are not in the Savings Plan's sizing"]
 
 
 def _llm_entries(scenario: Scenario) -> list[tuple[int, LLMModelSpec]]:

@@ -37,14 +37,15 @@ class LLMInstanceGroup(_Out):
     weights_gib_per_device: float
     kv_cache_gib_per_device: float
     capacity_rps_per_instance: dict[str, float] = Field(description="per request-size bucket, alone")
-    capacity_method: Literal["measured", "calibrated", "prior"] = Field(
+    capacity_method: Literal["measured", "calibrated", "prior", "given"] = Field(
         default="prior",
-        description="measured on every bucket, the prior alone on every bucket, else calibrated",
+        description="measured on every bucket, the prior alone on every bucket, given by hand (the"
+        " scenario's capacities_rps, where measurements did not replace it), else calibrated",
     )
-    capacity_methods: dict[str, Literal["measured", "calibrated", "prior"]] = Field(
+    capacity_methods: dict[str, Literal["measured", "calibrated", "prior", "given"]] = Field(
         default_factory=dict,
         description="per bucket: a bench run of this shape (measured), the prior scaled by this device's"
-        " measurements (calibrated), or the prior",
+        " measurements (calibrated), the prior, or the scenario's capacities_rps (given)",
     )
     capacity_band: dict[str, float] = Field(
         default_factory=dict,
@@ -104,8 +105,10 @@ class LLMGroupDeployment(_Out):
     option: str
     name: str = Field(description="the objects' name: a DNS label")
     instance_type: str
-    accelerator: Literal["nvidia.com/gpu", "aws.amazon.com/neuron"]
-    accelerators_per_replica: int = Field(ge=1, description="the tensor-parallel degree")
+    accelerator: Literal["nvidia.com/gpu", "aws.amazon.com/neuron"] | None = Field(
+        description="the extended resource of its devices; None on a CPU instance"
+    )
+    accelerators_per_replica: int = Field(ge=0, description="the tensor-parallel degree (0 on CPU)")
     replicas_per_instance: int = Field(ge=1)
     vcpu_per_replica: float = Field(gt=0, description="an instance's allocatable vCPUs, split per replica")
     memory_gib_per_replica: float = Field(gt=0)

@@ -39,7 +39,7 @@ from advisor.recommendation.llm import LLMModelRecommendation
 from advisor.recommendation.plan import CapacityProvenance, Plan, ScalingAlgorithm
 from advisor.recommendation.pools import Pool
 from advisor.recommendation.scaling import Balancing
-from advisor.scenario.model import ApplyPolicy
+from advisor.scenario.policies import ApplyPolicy
 
 SCHEMA_VERSION: Literal["advisor.recommendation/3"] = "advisor.recommendation/3"
 SCHEMA_V2 = "advisor.recommendation/2"

@@ -103,7 +103,7 @@ def llm_parts(models: list[LLMModelRecommendation]) -> list[RenderableType]:
             f"[bold]{escape(m.model)}[/bold] ({escape(m.llm)}, {m.dtype}, {m.engine}): p99 TTFT ≤ "
             f"{m.slo_ttft_p99_ms:g} ms and TPOT ≤ {m.slo_tpot_p99_ms:g} ms; peak {m.peak_rps:.3g} requests/s;"
             f" on {PLATFORM_WORDS[m.platform]}; instances ordered {m.start_up_s / 60:.1f} min ahead of the"
-            f" demand (a GPU replica's start-up); {_per_dollar(m)}"
+            f" demand (a replica's start-up: node, image, weights); {_per_dollar(m)}"
         )
         out += [f"  route {escape(line)}" for line in routing_lines(m)]
         base = "; ".join(

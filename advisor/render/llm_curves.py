@@ -25,7 +25,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from advisor.capacity.llm import PRESETS, LLMArchitecture, WeightsDtype, estimate_shape, preset
+from advisor.capacity.llm import (
+    PRESETS,
+    LLMArchitecture,
+    WeightsDtype,
+    estimate_shape,
+    instance_devices,
+    preset,
+)
 from advisor.errors import NotFoundError
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.llm import LLMModelRecommendation
@@ -188,7 +195,9 @@ def llm_latency_curves(
     wanted = [r for r in m.routing if buckets is None or r.bucket in buckets]
     rows = []
     for g in m.groups:
-        itype = catalog.instance(g.instance_type)
+        itype = catalog.instance(g.instance_type.removeprefix("ml."))  # a SageMaker type's instance
+        if instance_devices(itype) is None:  # a CPU instance: no prior to draw its curve from
+            continue
         for r in wanted:
             capacity = g.capacity_rps_per_instance.get(r.bucket, 0.0) / g.replicas_per_instance
             if capacity <= 0:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from advisor.scenario.checks import KnownNames, check_names
 from advisor.scenario.example import EXAMPLE_SCENARIO
-from advisor.scenario.model import ApplyPolicy, LLMModelSpec, ModelSpec, Scenario, load_scenario
+from advisor.scenario.model import LLMModelSpec, ModelSpec, Scenario, load_scenario
+from advisor.scenario.policies import ApplyPolicy
 from advisor.scenario.reports import ReportsConfig
 
 __all__ = [

@@ -310,3 +310,33 @@ def test_a_rise_in_dollars_per_million_tokens_raises_an_alert(tmp_path: Path) ->
     ]
     back = build_report(before, "assistants", ReportsConfig(), previous=after, applied=[], period=period)
     assert not [a for a in back.alerts if a.kind == "usd_per_m_tokens"]  # a fall is no alert
+
+
+def test_the_llm_demo_without_a_bench_uses_the_given_capacities(tmp_path: Path) -> None:
+    """examples/demo-llm.yaml before any measurement: CPU instances the prior does not model, served at the
+    capacities given by hand, in $/M tokens."""
+    out = run_cli(
+        "recommend", str(REPO_ROOT / "examples" / "demo-llm.yaml"), "--json", "--no-store",
+        env={"ADVISOR_HOME": str(tmp_path / "h")},
+    )  # fmt: skip
+    assert out.code == 0, out.stderr
+    (chat,) = Recommendation.model_validate(json.loads(out.stdout)).llm_models
+    assert {g.instance_type for g in chat.groups} <= {"c7a.medium", "c7a.large", "c7a.xlarge"}
+    for g in chat.groups:
+        assert (
+            g.device == "cpu" and g.capacity_method == "given" and g.capacity_band == {"64 in x 32 out": 0.0}
+        )
+    given = {"c7a.medium": 20, "c7a.large": 40, "c7a.xlarge": 80}
+    assert all(list(g.capacity_rps_per_instance.values()) == [given[g.instance_type]] for g in chat.groups)
+    assert "3 given" in chat.notes[0] and chat.tokens.usd_per_m_blended is not None
+
+
+def test_a_bench_shape_larger_than_this_machine_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    data = yaml.safe_load((REPO_ROOT / "examples" / "demo-llm.yaml").read_text())
+    data["models"][0]["bench_shapes"] = ["c7a.48xlarge"]
+    data["models"][0]["llm"]["config"] = str(REPO_ROOT / "examples" / "tiny-llm-config.json")
+    path = _write(tmp_path, data)
+    out = run_cli("recommend", str(path), "--bench", "--no-store", env={"ADVISOR_HOME": str(tmp_path / "h")})
+    assert_one_line_error(
+        out, "models.0.bench_shapes.0", "c7a.48xlarge has 192 vCPUs", "pick a smaller shape"
+    )

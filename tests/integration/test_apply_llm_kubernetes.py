@@ -289,3 +289,37 @@ def test_a_platform_change_writes_files_and_a_checklist(rec: Recommendation) -> 
     assert "x-advisor-size-bucket" in checklist and "meta-llama/Llama-3.1-8B-Instruct" in checklist
     kinds = {yaml.safe_load(text)["kind"] for name, text in chat.files.items() if name.endswith(".yaml")}
     assert kinds == {"NodePool", "Deployment", "Service", "HTTPRoute", "ScaledObject"}
+
+
+def test_a_cpu_group_has_no_gpus_no_taint_and_a_cpu_pool(rec: Recommendation) -> None:
+    """A group on a CPU instance (a small model measured there): no accelerator requested or tolerated,
+    no GPU flags for the engine, and its NodePool untainted with a CPU limit."""
+    intent = _intent(rec)
+    d = intent.deployment
+    (g,) = d.groups
+    cpu = g.model_copy(
+        update={"instance_type": "c7a.xlarge", "accelerator": None, "accelerators_per_replica": 0}
+    )
+    intent = LLMIntent(
+        intent.recommendation_id,
+        intent.region,
+        intent.model,
+        d.model_copy(update={"groups": [cpu]}),
+        intent.guardrails,
+    )
+    documents = llm_manifests(intent)
+    validate_llm(documents, K8S_VERSION)
+    for document in documents:
+        if document["kind"] != "HTTPRoute":
+            check_against_schemas(document)
+    (deployment,) = by_kind(documents, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert "tolerations" not in pod and "nvidia.com/gpu" not in container["resources"]["requests"]
+    assert (
+        "--tensor-parallel-size" not in container["args"]
+        and "--gpu-memory-utilization" not in container["args"]
+    )
+    (pool,) = by_kind(documents, "NodePool")
+    assert pool["metadata"]["name"].endswith("-cpu") and "taints" not in pool["spec"]["template"]["spec"]
+    assert set(pool["spec"]["limits"]) == {"cpu"}

@@ -11,7 +11,7 @@ import pytest
 
 from advisor.recommendation.model import Recommendation
 from advisor.recommendation.plan import CapacityProvenance
-from tests.helpers import run_cli
+from tests.helpers import REPO_ROOT, run_cli
 from tests.optimize_helpers import model, scenario_dict, write_scenario
 
 
@@ -92,3 +92,32 @@ def test_bench_measures_a_server_command_as_bench_run_does(tmp_path: Path) -> No
     assert 50 < cap <= 200  # 4 slots x 20 ms: an M/D/4 queue serving under 200 req/s
     rec = Recommendation.model_validate(json.loads(result.stdout))
     assert rec.model("own-server").plan is not None and rec.provenance.bench_run_ids == [run_id]
+
+
+@pytest.mark.load
+def test_the_llm_demo_measures_tiny_llm_then_recommends_in_tokens(tmp_path: Path) -> None:
+    """`make demo`'s language model: tiny-llm measured on a 1-vCPU shape under the TTFT/TPOT SLO, and the
+    measurement replacing the hand-given capacity of that type in a recommendation in $/M tokens."""
+    home = tmp_path / "home"
+    scenario = REPO_ROOT / "examples" / "demo-llm.yaml"
+    result = run_cli(
+        "recommend", str(scenario), "--bench", "--json", env={"ADVISOR_HOME": str(home)}, timeout=600
+    )
+    assert result.code == 0, result.stderr[-2000:]
+    with sqlite3.connect(home / "advisor.db") as conn:
+        rows = conn.execute(
+            "SELECT shape, status, result_json FROM llm_bench_runs WHERE model = 'tiny-chat'"
+        ).fetchall()
+    assert [(shape, status) for shape, status, _ in rows] == [("c7a.medium", "completed")]
+    measured = json.loads(rows[0][2])
+    assert measured["slo"]["ttft_p99_ms"] == 2000 and measured["slo"]["tpot_p99_ms"] == 200
+    assert measured["sizes"]["input_tokens"] == 64 and measured["sizes"]["output_tokens"] == 32
+    rec = Recommendation.model_validate(json.loads(result.stdout))
+    (chat,) = rec.llm_models
+    by_type = {g.instance_type: g for g in chat.groups}
+    if "c7a.medium" in by_type:  # the measured type is in the mix: its capacity is the measurement's
+        g = by_type["c7a.medium"]
+        assert set(g.capacity_methods.values()) == {"measured"}
+        assert list(g.capacity_rps_per_instance.values()) == [pytest.approx(measured["capacity_rps"])]
+    assert "1 measured, 2 given" in chat.notes[0]
+    assert chat.tokens.usd_per_m_blended is not None and chat.tokens.usd_per_m_blended > 0

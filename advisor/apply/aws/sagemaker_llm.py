@@ -150,6 +150,12 @@ class SageMakerLLMApplier(AwsApplier):
     def desired(self, intent: LLMIntent, live: State) -> State:
         variants, scaling = {}, {}
         for g in intent.deployment.groups:
+            if g.accelerator != "nvidia.com/gpu":
+                raise ApplyError(
+                    f"{g.instance_type} has no NVIDIA GPU, which the vLLM container for SageMaker needs",
+                    where=f"plan of {intent.name}",
+                    fix="give llm.sagemaker_image a container for that instance, or run it on Kubernetes",
+                )
             try:
                 itype = check_endpoint_type(g.instance_type, where=f"plan of {intent.name}")
             except AdvisorError as exc:

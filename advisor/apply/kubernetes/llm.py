@@ -65,7 +65,11 @@ WEIGHT_SCALE = 1000  # a share of 1 is weight 1,000: three digits of the plan's 
 GROUP_LABEL = "advisor.io/llm-group"
 MODEL_LABEL = "app.kubernetes.io/name"
 PROBE_PERIOD_S = 10
-ACCELERATOR_POOL = {"nvidia.com/gpu": "gpu", "aws.amazon.com/neuron": "neuron"}
+ACCELERATOR_POOL: dict[str | None, str] = {
+    "nvidia.com/gpu": "gpu",
+    "aws.amazon.com/neuron": "neuron",
+    None: "cpu",
+}
 
 
 def llm_target(intent: LLMIntent) -> KubernetesTarget:
@@ -93,7 +97,7 @@ def _meta(target: KubernetesTarget, name: str, group: str | None = None) -> dict
 
 def _image(intent: LLMIntent, g: LLMGroupDeployment) -> str:
     serving = intent.deployment.serving
-    if g.accelerator == "nvidia.com/gpu":
+    if g.accelerator != "aws.amazon.com/neuron":
         return serving.image
     if serving.neuron_image is None:
         raise ApplyError(
@@ -113,20 +117,19 @@ def engine_args(intent: LLMIntent, g: LLMGroupDeployment) -> list[str]:
             where=f"llm.weights of {intent.name}",
             fix="give llm.weights (a Hugging Face repository id, or a path the engine can read)",
         )
-    return [
-        "--model", s.weights,
-        "--served-model-name", s.served_model_name,
-        "--tensor-parallel-size", str(g.accelerators_per_replica),
-        "--max-model-len", str(s.max_model_len),
-        "--gpu-memory-utilization", format(s.gpu_memory_utilization, "g"),
-        "--port", str(s.port),
-    ]  # fmt: skip
+    args = ["--model", s.weights, "--served-model-name", s.served_model_name]
+    if g.accelerator is not None:
+        args += ["--tensor-parallel-size", str(g.accelerators_per_replica)]
+    args += ["--max-model-len", str(s.max_model_len)]
+    if g.accelerator is not None:
+        args += ["--gpu-memory-utilization", format(s.gpu_memory_utilization, "g")]
+    return [*args, "--port", str(s.port)]
 
 
 def group_deployment(intent: LLMIntent, g: LLMGroupDeployment) -> Manifest:
     """One group's vLLM Deployment (module docstring). No ``replicas``: its ScaledObject owns them."""
     target, s = llm_target(intent), intent.deployment.serving
-    accel = {g.accelerator: str(g.accelerators_per_replica)}
+    accel = {g.accelerator: str(g.accelerators_per_replica)} if g.accelerator else {}
     requests = {"cpu": cpu_quantity(g.vcpu_per_replica), "memory": memory_quantity(g.memory_gib_per_replica)}
     health: dict[str, Any] = {
         "httpGet": {"path": s.health_path, "port": "http"},
@@ -145,14 +148,15 @@ def group_deployment(intent: LLMIntent, g: LLMGroupDeployment) -> Manifest:
         "livenessProbe": {**health, "failureThreshold": 6},
     }
     selector = {MODEL_LABEL: target.deployment, GROUP_LABEL: g.name}
-    pod = {
+    pod: dict[str, Any] = {
         "nodeSelector": {INSTANCE_TYPE_LABEL: g.instance_type},
-        "tolerations": [{"key": g.accelerator, "operator": "Exists", "effect": "NoSchedule"}],
         "containers": [container],
         "volumes": [
             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": memory_quantity(g.shm_gib)}}
         ],
     }
+    if g.accelerator:
+        pod["tolerations"] = [{"key": g.accelerator, "operator": "Exists", "effect": "NoSchedule"}]
     rolling = {"maxUnavailable": f"{intent.guardrails.max_disruption_pct}%", "maxSurge": 1}
     spec = {
         "selector": {"matchLabels": selector},
@@ -280,14 +284,16 @@ def node_pools(intent: LLMIntent, node_class: str = NODE_CLASS_NAME) -> list[Man
         instances = {t: sum(g.max_instances for g in groups if g.instance_type == t) for t in types}
         per_instance = {g.instance_type: g.accelerators_per_replica * g.replicas_per_instance for g in groups}
         accelerators = sum(n * per_instance[t] for t, n in instances.items())
-        node_spec = {
+        vcpus = sum(g.max_replicas * g.vcpu_per_replica for g in groups)
+        node_spec: dict[str, Any] = {
             "nodeClassRef": {**NODE_CLASS, "name": node_class},
             "requirements": [
                 {"key": INSTANCE_TYPE_LABEL, "operator": "In", "values": types},
                 {"key": CAPACITY_TYPE_LABEL, "operator": "In", "values": ["on-demand"]},
             ],
-            "taints": [{"key": accelerator, "value": "true", "effect": "NoSchedule"}],
         }
+        if accelerator is not None:
+            node_spec["taints"] = [{"key": accelerator, "value": "true", "effect": "NoSchedule"}]
         spec = {
             "template": {"metadata": {"labels": {MODEL_LABEL: target.deployment}}, "spec": node_spec},
             "disruption": {
@@ -295,7 +301,7 @@ def node_pools(intent: LLMIntent, node_class: str = NODE_CLASS_NAME) -> list[Man
                 "consolidateAfter": f"{round(intent.deployment.scale_down_stabilisation_s)}s",
                 "budgets": [{"nodes": f"{intent.guardrails.max_disruption_pct}%"}],
             },
-            "limits": {accelerator: str(accelerators)},
+            "limits": {accelerator: str(accelerators)} if accelerator else {"cpu": cpu_quantity(vcpus)},
         }
         name = dns_label(target.namespace, target.deployment, suffix)
         out.append(

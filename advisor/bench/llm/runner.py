@@ -303,13 +303,14 @@ def served(
     env: dict[str, str],
     ready_timeout_s: float,
     generator_cpus: int = 1,
+    server_vcpus: int | None = None,
 ) -> Iterator[None]:
     """Start a server process, wait for its health route, and stop it afterwards.
 
     On a host with more CPUs than ``generator_cpus`` the server and the generator get CPUs of their own (the
     first ``generator_cpus`` for the generator and its worker processes, the rest for the server and every
     thread it starts), as the request/response bench does: a server computing on the generator's CPU delays
-    sends and makes points invalid.
+    sends and makes points invalid. ``server_vcpus``: at most that many CPUs for the server (a shape's).
     """
     from advisor.bench.servers.emulation import host_cpus, thread_env
     from advisor.bench.servers.process import ManagedServer
@@ -317,6 +318,8 @@ def served(
     cpus = host_cpus()
     split = len(cpus) > generator_cpus
     server_cpus, mine_cpus = (cpus[generator_cpus:], cpus[:generator_cpus]) if split else (cpus, cpus)
+    if split and server_vcpus is not None:
+        server_cpus = server_cpus[: max(1, server_vcpus)]
     if split:
         env = {**thread_env(len(server_cpus)), "ADVISOR_SHAPE_VCPU": str(len(server_cpus)), **env}
     server = ManagedServer(

@@ -172,7 +172,12 @@ def _group(
 ) -> LLMGroupDeployment:
     g = next(x for x in doc.groups if x.option == option)
     itype = catalog.instance(g.instance_type.removeprefix("ml."))  # a SageMaker type's instance
-    neuron = g.device.lower() == "inferentia2"
+    device = g.device.lower()
+    accelerator = (
+        None
+        if device in ("cpu", "unmodelled")
+        else ("aws.amazon.com/neuron" if device == "inferentia2" else "nvidia.com/gpu")
+    )
     node = allocatable(itype, Orchestrator.EKS)
     per = g.replicas_per_instance
     vcpu = math.floor(node.vcpu / per / CPU_STEP) * CPU_STEP
@@ -183,12 +188,12 @@ def _group(
         option=option,
         name=dns_label(doc.model, g.instance_type, f"tp{g.tensor_parallel}"),
         instance_type=g.instance_type,
-        accelerator="aws.amazon.com/neuron" if neuron else "nvidia.com/gpu",
-        accelerators_per_replica=g.tensor_parallel,
+        accelerator=accelerator,
+        accelerators_per_replica=g.tensor_parallel if accelerator else 0,
         replicas_per_instance=per,
         vcpu_per_replica=max(CPU_STEP, round(vcpu, 1)),
         memory_gib_per_replica=max(1.0, memory),
-        shm_gib=max(SHM_GIB_MIN, SHM_GIB_PER_ACCELERATOR * g.tensor_parallel),
+        shm_gib=max(SHM_GIB_MIN, SHM_GIB_PER_ACCELERATOR * (g.tensor_parallel if accelerator else 0)),
         min_instances=int(counts.min()),
         max_instances=int(counts.max()),
         min_replicas=int(replicas.min()),

@@ -14,11 +14,13 @@ shapes nobody measured, without changing the prior elsewhere. The rest stays ``p
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from advisor.capacity.llm.evidence import LLMMeasured
-from advisor.optimize.llm.plan import LLMOption, SizeBucket
+from advisor.cost.replay.provisioning import NODE_BOOT_S, image_pull_s
+from advisor.domain import InstanceType
+from advisor.optimize.llm.plan import LLM_IMAGE_GIB, LLMOption, SizeBucket
 
 FIXED_SIZE_TOLERANCE = 0.10
 
@@ -57,7 +59,7 @@ def apply_measurements(
                 continue
             rps = min(m.capacity_rps for m in hits)  # the strictest of several SLOs that all hold
             found[(o.name, b.label)] = rps
-            if o.capacity_rps.get(b.label, 0.0) > 0:
+            if o.capacity_rps.get(b.label, 0.0) > 0 and o.method(b.label) == "prior":
                 ratios.setdefault(o.device, []).append(rps / o.capacity_rps[b.label])
     factor = {d: math.exp(sum(math.log(r) for r in rs) / len(rs)) for d, rs in ratios.items()}
     out = []
@@ -69,7 +71,37 @@ def apply_measurements(
                     found[(o.name, b.label)] * o.replicas_per_instance,
                     "measured",
                 )
-            elif o.device in factor and caps.get(b.label, 0.0) > 0:
+            elif o.device in factor and caps.get(b.label, 0.0) > 0 and o.method(b.label) == "prior":
                 caps[b.label], methods[b.label] = caps[b.label] * factor[o.device], "calibrated"
         out.append(replace(o, capacity_rps=caps, methods=methods))
+    return out
+
+
+def unmodelled_options(
+    itypes: Sequence[InstanceType], buckets: Sequence[SizeBucket], given: Mapping[str, float]
+) -> list[LLMOption]:
+    """Options on instance types the prior does not model (CPU instances, accelerators without a row):
+    one engine over the whole instance, its capacity the scenario's ``capacities_rps`` on every bucket
+    (``given``), else none until a measurement applies (:func:`apply_measurements`). Without timings, an
+    instance's time is split between prefill and decode by tokens."""
+    out = []
+    for itype in itypes:
+        rps = given.get(itype.name, 0.0)
+        out.append(
+            LLMOption(
+                name=itype.name,
+                instance_type=itype.name,
+                tp=1,
+                replicas_per_instance=1,
+                device="cpu" if not itype.gpu_count and not itype.accelerator_count else "unmodelled",
+                usd_per_hour=0.0,
+                capacity_rps={b.label: rps for b in buckets},
+                prefill_share={b.label: b.input_tokens / (b.input_tokens + b.output_tokens) for b in buckets},
+                start_s=NODE_BOOT_S[False] + image_pull_s(False, LLM_IMAGE_GIB),
+                weights_gib_per_device=0.0,
+                kv_cache_gib_per_device=0.0,
+                max_batch={b.label: 0 for b in buckets},
+                methods={b.label: "given" for b in buckets} if rps > 0 else {},
+            )
+        )
     return out

@@ -30,7 +30,7 @@ from advisor.cost.tokens import break_even_rps, token_cost
 from advisor.domain import Platform, PurchaseOption
 from advisor.errors import AdvisorError, ConfigError, at_field
 from advisor.optimize.llm.deployment import llm_deployment, max_model_len
-from advisor.optimize.llm.evidence import apply_measurements
+from advisor.optimize.llm.evidence import apply_measurements, unmodelled_options
 from advisor.optimize.llm.plan import (
     LLMOption,
     LLMPlan,
@@ -115,21 +115,26 @@ def recommend_llm(
     profile = load_model_profile(spec, settings, base_dir, where)
     region, excluded = scenario.region, set(scenario.candidates.exclude)
     names = spec.instance_types or tuple(n for n in catalog.instance_type_names if n not in excluded)
-    itypes = []
-    for name in names:
+    itypes, unmodelled = [], []
+    known = {*spec.capacities_rps, *(m.shape.removeprefix("ml.") for m in measured)}
+    for name in dict.fromkeys([*names, *(k for k in spec.capacities_rps if not spec.instance_types)]):
         try:
             itype = catalog.instance(name)
         except AdvisorError as exc:
-            if spec.instance_types:
+            if spec.instance_types or name in spec.capacities_rps:
                 raise at_field(exc, f"{where}.instance_types") from None
             continue
         if instance_devices(itype) is not None:
             itypes.append(itype)
+        elif name in known:
+            unmodelled.append(itype)
     slo = (spec.slo.ttft_p99_ms, spec.slo.tpot_p99_ms)
     unpriced = llm_options(arch, dtype, itypes, lambda _n: 0.0, buckets, *slo)
+    unpriced += unmodelled_options(unmodelled, buckets, spec.capacities_rps)
     plans: dict[Platform, tuple[LLMPlan, list[LLMOption]]] = {}
     for platform in (p for p in LLM_PLATFORMS if p in scenario.platforms):
         options = apply_measurements(priced_for(platform, unpriced, catalog, region), buckets, measured, *slo)
+        options = [o for o in options if any(v > 0 for v in o.capacity_rps.values())]
         if options:
             try:
                 plans[platform] = (plan_llm(profile.rps, profile.step_s, buckets, options), options)
@@ -311,7 +316,7 @@ def _break_even(plan: LLMPlan, api: PerTokenAPI) -> float:
 def _provenance_note(options: Sequence[LLMOption], buckets: Sequence[SizeBucket]) -> str:
     """How the capacities of every option considered were known, counted per option and bucket."""
     methods = [o.method(b.label) for o in options for b in buckets]
-    counts = {k: methods.count(k) for k in ("measured", "calibrated", "prior") if k in methods}
+    counts = {k: methods.count(k) for k in ("measured", "calibrated", "prior", "given") if k in methods}
     text = f"capacities of the {len(options)} options considered (option x bucket): "
     text += ", ".join(f"{n} {k}" for k, n in counts.items())
     if "measured" not in counts:
@@ -320,15 +325,20 @@ def _provenance_note(options: Sequence[LLMOption], buckets: Sequence[SizeBucket]
 
 
 def _band(o: LLMOption, bucket: str) -> float:
+    """The capacity's uncertainty: none measured, the calibration's residual, the prior's held-out error on
+    the device; a capacity given by hand carries none advisor could know (0)."""
     method = o.method(bucket)
-    return (
-        0.0 if method == "measured" else CALIBRATED_BAND if method == "calibrated" else prior_band(o.device)
-    )
+    if method in ("measured", "given"):
+        return 0.0
+    return CALIBRATED_BAND if method == "calibrated" else prior_band(o.device)
 
 
 def _summary_method(o: LLMOption, buckets: Sequence[str]) -> str:
+    """One method on every bucket, that one; measured and given ones, given; else calibrated."""
     methods = {o.method(b) for b in buckets}
-    return "measured" if methods == {"measured"} else ("prior" if methods == {"prior"} else "calibrated")
+    if len(methods) == 1:
+        return methods.pop()
+    return "given" if methods == {"measured", "given"} else "calibrated"
 
 
 def _groups(plan: LLMPlan) -> list[LLMInstanceGroup]:

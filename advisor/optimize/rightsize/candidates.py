@@ -41,7 +41,8 @@ from advisor.platforms.sagemaker import is_endpoint_type
 from advisor.platforms.targets import Orchestrator
 from advisor.pricing.catalog import Catalog
 from advisor.pricing.fargate import smallest_fargate_size
-from advisor.scenario.model import ClusterPolicy, Scenario
+from advisor.scenario.model import Scenario
+from advisor.scenario.policies import ClusterPolicy
 
 SpotPools = tuple[tuple[str, ...], str]  # (pool types, why none)
 

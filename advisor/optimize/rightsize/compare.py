@@ -31,7 +31,8 @@ from advisor.recommendation.plan import (
     PurchaseMix,
 )
 from advisor.recommendation.totals import savings_pct
-from advisor.scenario.model import ClusterPolicy, CurrentDeployment, ModelSpec
+from advisor.scenario.model import CurrentDeployment, ModelSpec
+from advisor.scenario.policies import ClusterPolicy
 from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile
 
 
