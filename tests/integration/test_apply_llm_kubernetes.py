@@ -323,3 +323,27 @@ def test_a_cpu_group_has_no_gpus_no_taint_and_a_cpu_pool(rec: Recommendation) ->
     (pool,) = by_kind(documents, "NodePool")
     assert pool["metadata"]["name"].endswith("-cpu") and "taints" not in pool["spec"]["template"]["spec"]
     assert set(pool["spec"]["limits"]) == {"cpu"}
+
+
+def test_the_live_state_is_read_where_advisor_sets_it() -> None:
+    """An API server's defaults and others' additions (an injected sidecar) are not differences."""
+    from advisor.apply.kubernetes.llm_applier import project
+
+    ours = {
+        "template": {"spec": {"containers": [{"name": "vllm", "image": "v:1", "ports": [{"name": "http"}]}]}}
+    }
+    live = {
+        "revisionHistoryLimit": 10,
+        "template": {"spec": {
+            "containers": [
+                {"name": "istio-proxy", "image": "proxy:1"},
+                {"name": "vllm", "image": "v:1", "imagePullPolicy": "IfNotPresent",
+                 "ports": [{"name": "http", "protocol": "TCP"}]},
+            ],
+            "dnsPolicy": "ClusterFirst",
+        }},
+    }  # fmt: skip
+    assert project(live, ours) == ours
+    changed = copy.deepcopy(live)
+    changed["template"]["spec"]["containers"][1]["image"] = "v:2"
+    assert project(changed, ours) != ours

@@ -35,17 +35,17 @@ _RANK = {"NodePool": 0, "Deployment": 1, "Service": 1, "HTTPRoute": 2, "ScaledOb
 
 
 def project(live: Any, ours: Any) -> Any:
-    """``live`` cut down to the fields ``ours`` sets: maps by key, lists of named items by name, other
-    lists of maps item by item when as long, anything else whole. A field ``ours`` sets that ``live`` lacks
-    is left out (it shows as a change)."""
+    """``live`` cut down to the fields ``ours`` sets: maps by key, lists of named items by name (items only
+    ``live`` has are left out), other lists of maps item by item when as long, anything else whole. A field
+    ``ours`` sets that ``live`` lacks is left out (it shows as a change)."""
     if isinstance(ours, dict) and isinstance(live, dict):
         return {k: project(live[k], v) for k, v in ours.items() if k in live}
     if isinstance(ours, list) and isinstance(live, list):
         named = all(isinstance(i, dict) and "name" in i for i in [*ours, *live])
         if named and ours:
             by_name = {i["name"]: i for i in live}
-            kept = [project(by_name[i["name"]], i) for i in ours if i["name"] in by_name]
-            return kept + [i for i in live if i["name"] not in {o["name"] for o in ours}]
+            # items others add (an injected sidecar) are theirs, not a difference
+            return [project(by_name[i["name"]], i) for i in ours if i["name"] in by_name]
         if len(ours) == len(live) and all(isinstance(i, dict) for i in [*ours, *live]):
             return [project(a, b) for a, b in zip(live, ours, strict=True)]
     return live
