@@ -332,7 +332,7 @@ def test_the_live_state_is_read_where_advisor_sets_it() -> None:
     ours = {
         "template": {"spec": {"containers": [{"name": "vllm", "image": "v:1", "ports": [{"name": "http"}]}]}}
     }
-    live = {
+    live: dict[str, Any] = {
         "revisionHistoryLimit": 10,
         "template": {"spec": {
             "containers": [
