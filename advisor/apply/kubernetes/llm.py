@@ -26,9 +26,11 @@ Pure: an :class:`~advisor.apply.base.LLMIntent` in, manifest dicts out (names st
   Prometheus and KEDA reads them with no metrics adapter to install. Two ``prometheus`` triggers (the
   group's completions/s against its capacity per replica; ``vllm:num_requests_waiting`` against the queue
   threshold) and a ``cron`` trigger per daily floor; KEDA scales to the largest;
-- **Karpenter NodePools** (``<namespace>-<deployment>-gpu`` and ``-neuron``): on-demand, exactly the
-  plan's instance types of that accelerator, tainted ``nvidia.com/gpu`` (``aws.amazon.com/neuron``)
-  ``NoSchedule`` so that nothing else lands on GPU nodes, limits of the groups' most instances.
+- **Karpenter NodePools** (``<namespace>-<deployment>-gpu``, ``-neuron``, ``-cpu``): on-demand, exactly
+  the plan's instance types of that kind, tainted ``nvidia.com/gpu`` (``aws.amazon.com/neuron``)
+  ``NoSchedule`` so that nothing else lands on accelerator nodes, limited to the groups' most instances'
+  accelerators (a CPU pool: untainted, limited in vCPUs). A group on a CPU instance (a small model measured
+  there) requests and tolerates no accelerator and gets no GPU flags.
 
 Limits the manifests keep, from the Gateway API's HTTPRoute CRD (``apis/v1/httproute_types.go``): at most
 16 rules, 16 backendRefs a rule, weights 0-1,000,000; 8 matches a rule (the bound of its first versions,
