@@ -174,6 +174,19 @@ class FakeCluster:
         self.objects[path] = merged
         return 201 if created else 200
 
+    def list(self, collection: str, selector: str) -> list[dict[str, Any]]:
+        """The objects directly under ``collection`` whose labels match ``selector`` (``k=v`` and ``k``
+        terms, comma-separated, as the API server reads equality-based selectors)."""
+        terms = [t.partition("=") for t in selector.split(",") if t]
+        out = []
+        for path, obj in sorted(self.objects.items()):
+            if path.rsplit("/", 1)[0] != collection:
+                continue
+            labels = obj.get("metadata", {}).get("labels") or {}
+            if all(k in labels and (not eq or labels[k] == v) for k, eq, v in terms):
+                out.append(copy.deepcopy(obj))
+        return out
+
     def get(self, path: str) -> dict[str, Any] | None:
         obj = self.objects.get(path)
         if obj is None or obj["kind"] != "Deployment":
@@ -224,6 +237,9 @@ def _handler(cluster: FakeCluster) -> type[BaseHTTPRequestHandler]:
             if url.path in cluster.forbid:
                 return self._status(403, "Forbidden", f"user cannot {method.lower()} {url.path}")
             missing = f"{url.path.rsplit('/', 1)[-1]} not found"
+            if method == "GET" and "labelSelector" in parse_qs(url.query):
+                selector = parse_qs(url.query)["labelSelector"][0]
+                return self._reply(200, {"kind": "List", "items": cluster.list(url.path, selector)})
             if method == "GET":
                 obj = cluster.get(url.path)
                 return self._reply(200, obj) if obj else self._status(404, "NotFound", missing)

@@ -51,6 +51,7 @@ from advisor.platforms.targets import Orchestrator
 from advisor.recommendation.llm import LLMModelRecommendation
 from advisor.recommendation.model import Action, ModelRecommendation, Recommendation
 from advisor.render.apply import llm_migration_checklist, migration_checklist
+from advisor.render.numbers import usd
 from advisor.store import Store
 
 # Live capacity this many times the recommendation's "current" count (or as small a fraction of it) means
@@ -165,6 +166,13 @@ def _plan_llm(
     label = intent.target.label
     if m.action == "keep_current":
         return ModelChanges(m.model, label, "skipped", "kept as it runs: the plan costs more than today")
+    today, deployed = m.current_usd_per_month, intent.deployment.usd_per_month
+    if today is not None and deployed >= today:
+        why = (
+            f"kept as it runs: as deployed (a fixed router split) it would cost {usd(deployed)}/month, "
+            f"today {usd(today)}"
+        )
+        return _llm_priced(ModelChanges(m.model, label, "skipped", why), m)
     if intent.deployment.migration:
         kind = ("sagemaker" if m.platform == "sagemaker" else "kubernetes") + LLM_SUFFIX
         files = dict(registry.get(kind).render(intent))

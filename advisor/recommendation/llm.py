@@ -93,9 +93,16 @@ class LLMServingFacts(_Out):
     served_model_name: str = Field(description="the name clients send as 'model'")
     max_model_len: int = Field(ge=1, description="the engine's --max-model-len")
     gpu_memory_utilization: float
+    hf_token_secret: str | None = Field(
+        default=None,
+        description="a Kubernetes Secret (key 'token') with a Hugging Face token, for gated weights",
+    )
     port: int = 8000
     health_path: str = Field(default="/health", description="vLLM's health route")
     start_up_s: float = Field(description="boot, image pull and weights: the start-up probe's allowance")
+
+
+Accelerator = Literal["nvidia.com/gpu", "aws.amazon.com/neuron"]
 
 
 class LLMGroupDeployment(_Out):
@@ -105,11 +112,13 @@ class LLMGroupDeployment(_Out):
     option: str
     name: str = Field(description="the objects' name: a DNS label")
     instance_type: str
-    accelerator: Literal["nvidia.com/gpu", "aws.amazon.com/neuron"] | None = Field(
+    accelerator: Accelerator | None = Field(
         description="the extended resource of its devices; None on a CPU instance"
     )
     accelerators_per_replica: int = Field(ge=0, description="the tensor-parallel degree (0 on CPU)")
     replicas_per_instance: int = Field(ge=1)
+    instance_vcpu: float = Field(gt=0, description="an instance's vCPUs (a node's capacity, for limits)")
+    instance_accelerators: int = Field(ge=0, description="an instance's GPUs or Inferentia2 devices")
     vcpu_per_replica: float = Field(gt=0, description="an instance's allocatable vCPUs, split per replica")
     memory_gib_per_replica: float = Field(gt=0)
     shm_gib: float = Field(gt=0, description="/dev/shm for the engine's workers (tensor parallelism)")

@@ -74,6 +74,12 @@ class LLMServing(_Strict):
         description="the engine's --max-model-len (default: the largest request of the token sizes, rounded"
         " up to a power of two, at most the model's context)",
     )
+    hf_token_secret: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
+        description="a Kubernetes Secret in the target's namespace whose key 'token' holds a Hugging Face"
+        " token, for gated weights (the engine reads it as HF_TOKEN)",
+    )
     gpu_memory_utilization: float = Field(
         default=0.9,
         gt=0.1,

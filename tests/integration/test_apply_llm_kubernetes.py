@@ -19,7 +19,7 @@ import pytest
 import yaml
 from kubernetes.utils.quantity import parse_quantity
 
-from advisor.apply.base import Guardrails, LLMIntent, llm_intent_for, mismatches
+from advisor.apply.base import ApplyError, Guardrails, LLMIntent, llm_intent_for, mismatches
 from advisor.apply.kubernetes.llm import llm_manifests, scaler_queries, validate_llm
 from advisor.apply.kubernetes.llm_applier import KubernetesLLMApplier
 from advisor.recommendation.model import Recommendation
@@ -67,7 +67,8 @@ def _two_groups(intent: LLMIntent) -> LLMIntent:
     (g,) = d.groups
     big = g.model_copy(
         update={"option": "g5.12xlarge tp4", "name": "chat-g5-12xlarge-tp4", "instance_type": "g5.12xlarge",
-                "accelerators_per_replica": 4, "share_of_requests": 0.1, "shm_gib": 8.0}
+                "accelerators_per_replica": 4, "share_of_requests": 0.1, "shm_gib": 8.0,
+                "instance_accelerators": 4, "instance_vcpu": 48.0}
     )  # fmt: skip
     large = [r.bucket for r in intent.model.routing if r.bucket.startswith(("in 2k", "in 4k"))]
     routing = {b: ({big.option: 1.0} if b in large else {g.option: 1.0}) for b in d.routing}
@@ -113,7 +114,11 @@ def test_the_manifests_pass_the_real_schemas_and_carry_the_plan(rec: Recommendat
         assert pool["spec"]["template"]["spec"]["taints"] == [
             {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
         ]
-        gpus = sum(g.max_instances * g.accelerators_per_replica * g.replicas_per_instance for g in d.groups)
+        # Karpenter counts a node's whole capacity against the limit: every GPU of the groups' most instances
+        assert all(
+            g.instance_accelerators >= g.accelerators_per_replica * g.replicas_per_instance for g in d.groups
+        )
+        gpus = sum(g.max_instances * g.instance_accelerators for g in d.groups)
         assert pool["spec"]["limits"]["nvidia.com/gpu"] == str(gpus)
 
 
@@ -298,15 +303,17 @@ def test_a_cpu_group_has_no_gpus_no_taint_and_a_cpu_pool(rec: Recommendation) ->
     d = intent.deployment
     (g,) = d.groups
     cpu = g.model_copy(
-        update={"instance_type": "c7a.xlarge", "accelerator": None, "accelerators_per_replica": 0}
-    )
-    intent = LLMIntent(
-        intent.recommendation_id,
-        intent.region,
-        intent.model,
-        d.model_copy(update={"groups": [cpu]}),
-        intent.guardrails,
-    )
+        update={"instance_type": "c7a.xlarge", "accelerator": None, "accelerators_per_replica": 0,
+                "instance_accelerators": 0, "instance_vcpu": 4.0}
+    )  # fmt: skip
+    cuda = d.model_copy(update={"groups": [cpu]})
+    with pytest.raises(ApplyError, match="CUDA build"):  # the default image does not run on a CPU node
+        llm_manifests(
+            LLMIntent(intent.recommendation_id, intent.region, intent.model, cuda, intent.guardrails)
+        )
+    serving = d.serving.model_copy(update={"image": "registry.example/vllm-cpu:v0.8.2"})
+    cpu_d = cuda.model_copy(update={"serving": serving})
+    intent = LLMIntent(intent.recommendation_id, intent.region, intent.model, cpu_d, intent.guardrails)
     documents = llm_manifests(intent)
     validate_llm(documents, K8S_VERSION)
     for document in documents:
@@ -322,7 +329,7 @@ def test_a_cpu_group_has_no_gpus_no_taint_and_a_cpu_pool(rec: Recommendation) ->
     )
     (pool,) = by_kind(documents, "NodePool")
     assert pool["metadata"]["name"].endswith("-cpu") and "taints" not in pool["spec"]["template"]["spec"]
-    assert set(pool["spec"]["limits"]) == {"cpu"}
+    assert pool["spec"]["limits"] == {"cpu": str(4 * cpu.max_instances)}  # whole nodes' vCPUs
 
 
 def test_the_live_state_is_read_where_advisor_sets_it() -> None:
@@ -347,3 +354,79 @@ def test_the_live_state_is_read_where_advisor_sets_it() -> None:
     changed = copy.deepcopy(live)
     changed["template"]["spec"]["containers"][1]["image"] = "v:2"
     assert project(changed, ours) != ours
+
+
+def test_a_group_the_new_plan_drops_is_removed_and_a_rollback_brings_it_back(
+    rec: Recommendation, cluster: tuple[FakeCluster, Path]
+) -> None:
+    fake, kubeconfig = cluster
+    applier = KubernetesLLMApplier(kubeconfig, poll_interval_s=0.01)
+    two, one = _two_groups(_intent(rec)), _intent(rec)
+    _run(applier.steps(two, applier.read(two), applier.desired(two, applier.read(two))))
+    dropped = "/apis/apps/v1/namespaces/llm/deployments/chat-g5-12xlarge-tp4"
+    assert dropped in fake.objects
+    before = applier.read(one)  # finds the earlier plan's group by its labels
+    assert before["Deployment llm/chat-g5-12xlarge-tp4"] is not None
+    steps = applier.steps(one, before, applier.desired(one, before))
+    deletes = [s.description for s in steps if s.description.startswith("delete")]
+    assert deletes == [
+        "delete ScaledObject llm/chat-g5-12xlarge-tp4",
+        "delete Deployment llm/chat-g5-12xlarge-tp4",
+        "delete Service llm/chat-g5-12xlarge-tp4",
+    ]
+    _run(steps)
+    assert dropped not in fake.objects
+    assert applier.steps(one, applier.read(one), applier.desired(one, applier.read(one))) == []
+    _run(applier.steps(one, applier.read(one), before))  # the rollback makes it again, labelled
+    assert fake.objects[dropped]["metadata"]["labels"] == {
+        "app.kubernetes.io/name": "chat",
+        "advisor.io/llm-group": "chat-g5-12xlarge-tp4",
+    }
+    assert applier.read(one) == before
+
+
+def test_gated_weights_read_a_token_from_a_secret(rec: Recommendation) -> None:
+    intent = _intent(rec)
+    serving = intent.deployment.serving.model_copy(update={"hf_token_secret": "hf-token"})
+    d = intent.deployment.model_copy(update={"serving": serving})
+    (deployment,) = by_kind(
+        llm_manifests(LLMIntent(intent.recommendation_id, intent.region, intent.model, d, intent.guardrails)),
+        "Deployment",
+    )
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["env"] == [
+        {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}}}
+    ]
+
+
+def test_without_a_gateway_todays_deployment_keeps_serving(
+    rec: Recommendation, cluster: tuple[FakeCluster, Path]
+) -> None:
+    """The route is written unattached, so nothing moves today's traffic: today's Deployment and its
+    autoscaler are left as they run."""
+    fake, kubeconfig = cluster
+    intent = _intent(rec)
+    target = intent.deployment.target
+    assert target is not None and target.kubernetes is not None
+    unattached = target.model_copy(
+        update={"kubernetes": target.kubernetes.model_copy(update={"gateway": None})}
+    )
+    d = intent.deployment.model_copy(update={"target": unattached})
+    intent = LLMIntent(intent.recommendation_id, intent.region, intent.model, d, intent.guardrails)
+    _seed_today(fake)
+    applier = KubernetesLLMApplier(kubeconfig, poll_interval_s=0.01)
+    before = applier.read(intent)
+    assert "Deployment llm/chat" not in before and "HorizontalPodAutoscaler llm/chat" not in before
+    _run(applier.steps(intent, before, applier.desired(intent, before)))
+    assert fake.objects["/apis/apps/v1/namespaces/llm/deployments/chat"]["spec"]["replicas"] == 3
+    assert "/apis/autoscaling/v2/namespaces/llm/horizontalpodautoscalers/chat" in fake.objects
+
+
+def test_a_model_that_would_cost_more_as_deployed_is_left_as_it_runs(rec: Recommendation) -> None:
+    from advisor.apply import default_registry, prepare
+
+    (m,) = rec.llm_models
+    assert m.deployment is not None
+    cheap_today = m.model_copy(update={"current_usd_per_month": m.deployment.usd_per_month * 0.9})
+    (chat,) = prepare(rec.model_copy(update={"llm_models": [cheap_today]}), default_registry()).models
+    assert chat.kind == "skipped" and "as deployed (a fixed router split) it would cost" in chat.reason

@@ -195,24 +195,25 @@ def _failing_registry(n: int, calls: list[str]) -> Any:
     return lambda **kwargs: real(**kwargs, client_hook=hook)
 
 
-def test_a_failure_after_the_update_rolls_back_and_is_audited(
-    capsys: pytest.CaptureFixture[str], home: Path, aws: SageMakerBehaviour, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("failing", [3, 5])
+def test_a_failure_rolls_back_what_was_made_and_is_audited(
+    capsys: pytest.CaptureFixture[str],
+    home: Path,
+    aws: SageMakerBehaviour,
+    monkeypatch: pytest.MonkeyPatch,
+    failing: int,
 ) -> None:
+    """The 3rd call (the endpoint config, after both models) or the 5th (the first variant's scaling,
+    after the update) fails: everything made before is undone, the models and config advisor made too."""
     before = _state()
     calls: list[str] = []
-    # models, the config and the update succeed; registering the first variant's scaling fails
-    monkeypatch.setattr(advisor.apply, "default_registry", _failing_registry(5, calls))
+    monkeypatch.setattr(advisor.apply, "default_registry", _failing_registry(failing, calls))
     run = invoke(capsys, "apply", "--model", "chat", "--yes")
     assert run.code != 0 and "Traceback" not in run.stderr
     (error,) = [line for line in run.stderr.splitlines() if line.startswith("error")]
     assert "injected failure" in error and "rolled back (chat)" in error
-    assert calls[:5] == [
-        "CreateModel",
-        "CreateModel",
-        "CreateEndpointConfig",
-        "UpdateEndpoint",
-        "RegisterScalableTarget",
-    ]
+    made = ["CreateModel", "CreateModel", "CreateEndpointConfig", "UpdateEndpoint", "RegisterScalableTarget"]
+    assert calls[:failing] == made[:failing]
     assert _state() == before
     with Store(home / "advisor.db") as store:
         rows = store.query("SELECT model, action, status FROM applied_changes ORDER BY id")
@@ -220,3 +221,24 @@ def test_a_failure_after_the_update_rolls_back_and_is_audited(
         ("chat", "apply", "failed"),
         ("chat", "rollback", "applied"),
     ]
+
+
+def test_a_new_variant_starts_at_the_floor_in_force(rec: Recommendation) -> None:
+    import datetime as dt
+
+    from advisor.apply.aws.sagemaker_llm import floor_now
+    from advisor.recommendation.scaling import ScheduledMinimum
+
+    (m,) = rec.llm_models
+    assert m.deployment is not None
+    g = m.deployment.groups[0].model_copy(
+        update={"min_instances": 1, "max_instances": 6, "replicas_per_instance": 1, "schedules": [
+            ScheduledMinimum(start="0 9 * * *", end="0 18 * * *", timezone="Europe/Berlin", min_replicas=4),
+            ScheduledMinimum(start="0 22 * * *", end="0 2 * * *", timezone="Europe/Berlin", min_replicas=2),
+        ]}
+    )  # fmt: skip
+
+    def at(hour: int) -> dt.datetime:  # Berlin is UTC+1 in January
+        return dt.datetime(2026, 1, 5, hour, 30, tzinfo=dt.UTC)
+
+    assert [floor_now(g, at(h)) for h in (7, 8, 16, 17, 21, 23, 1, 3)] == [1, 4, 4, 1, 2, 2, 1, 1]

@@ -28,11 +28,13 @@ the endpoint back to the configuration it used, and deletes the configuration an
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from advisor.apply.aws import aas
 from advisor.apply.aws.clients import AwsApplier, call, poll_waits
@@ -183,11 +185,12 @@ class SageMakerLLMApplier(AwsApplier):
         for name, part in (want.get("Scaling") or {}).items():
             if name in want["Variants"]:
                 out += aas.steps(session, self._res(intent, name), scaling_now.get(name, _EMPTY), part)
-        return out
+        back_to = (want.get("_refs") or {}).get("EndpointConfigName")
+        return out + (self._cleanup_steps(intent, now, back_to) if back_to is not None else [])
 
     def _endpoint_steps(self, intent: LLMIntent, now: State, want: State) -> list[Step]:
-        """New models and an endpoint config (or the config a rollback returns to), the update, and on a
-        rollback the removal of what advisor made."""
+        """New models and an endpoint config (those a stopped run made already are kept), or the config a
+        rollback returns to, and the update."""
         sm, region = self._sm(intent)
         endpoint = self._endpoint_name(intent)
         back_to = (want.get("_refs") or {}).get("EndpointConfigName")
@@ -197,14 +200,16 @@ class SageMakerLLMApplier(AwsApplier):
         if back_to is None:
             groups = {g.name: g for g in intent.deployment.groups}
             for name, v in want["Variants"].items():
-                create = partial(self._create_model, intent, _model_name(made, name), v, role)
-                out.append(Step(f"create model {_model_name(made, name)} ({v['InstanceType']})", create))
+                model = _model_name(made, name)
+                if not self._model_exists(intent, model):
+                    create = partial(self._create_model, intent, model, v, role)
+                    out.append(Step(f"create model {model} ({v['InstanceType']})", create))
             variants = [
                 {
                     "VariantName": name,
                     "ModelName": _model_name(made, name),
                     "InstanceType": v["InstanceType"],
-                    "InitialInstanceCount": max(1, groups[name].min_instances),
+                    "InitialInstanceCount": floor_now(groups[name], dt.datetime.now(dt.UTC)),
                     "InitialVariantWeight": v["Weight"],
                     "ContainerStartupHealthCheckTimeoutInSeconds": min(
                         MAX_STARTUP_S, max(60, math.ceil(2 * intent.deployment.serving.start_up_s))
@@ -212,21 +217,49 @@ class SageMakerLLMApplier(AwsApplier):
                 }
                 for name, v in want["Variants"].items()
             ]
-            config = partial(call, "sagemaker:CreateEndpointConfig", region, sm.create_endpoint_config,
-                             EndpointConfigName=made, ProductionVariants=variants)  # fmt: skip
-            out.append(Step(f"create endpoint config {made}: {', '.join(want['Variants'])}", config))
+            if self._config_models(intent, made) is None:
+                config = partial(call, "sagemaker:CreateEndpointConfig", region, sm.create_endpoint_config,
+                                 EndpointConfigName=made, ProductionVariants=variants)  # fmt: skip
+                out.append(Step(f"create endpoint config {made}: {', '.join(want['Variants'])}", config))
         target = back_to or made
         out.append(Step(f"update endpoint {endpoint} to {target}", partial(self._update, intent, target)))
-        if back_to is not None and ADVISOR_CONFIG in now["_refs"]["EndpointConfigName"]:
-            stale = now["_refs"]["EndpointConfigName"]
-            out.append(Step(f"delete endpoint config {stale} (made by advisor)", partial(
-                call, "sagemaker:DeleteEndpointConfig", region, sm.delete_endpoint_config,
-                EndpointConfigName=stale)))  # fmt: skip
-            for name in now["Variants"]:
-                model = _model_name(stale, name)
+        return out
+
+    def _cleanup_steps(self, intent: LLMIntent, now: State, back_to: str) -> list[Step]:
+        """On a rollback, what advisor made for this recommendation and nothing uses any more: its endpoint
+        config and models, including those a run left before it reached UpdateEndpoint."""
+        sm, region = self._sm(intent)
+        made = config_name(self._endpoint_name(intent), intent.recommendation_id)
+        configs = [
+            c for c in dict.fromkeys((now["_refs"]["EndpointConfigName"], made)) if ADVISOR_CONFIG in c
+        ]
+        out: list[Step] = []
+        for config in (c for c in configs if c != back_to):
+            models = self._config_models(intent, config)
+            if models is not None:
+                out.append(Step(f"delete endpoint config {config} (made by advisor)", partial(
+                    call, "sagemaker:DeleteEndpointConfig", region, sm.delete_endpoint_config,
+                    EndpointConfigName=config)))  # fmt: skip
+            names = {*(models or []), *(_model_name(config, g.name) for g in intent.deployment.groups)}
+            for model in sorted(m for m in names if self._model_exists(intent, m)):
                 out.append(Step(f"delete model {model} (made by advisor)", partial(
                     call, "sagemaker:DeleteModel", region, sm.delete_model, ModelName=model)))  # fmt: skip
         return out
+
+    def _model_exists(self, intent: LLMIntent, name: str) -> bool:
+        try:
+            self._sm(intent)[0].describe_model(ModelName=name)
+        except AWS_ERRORS:
+            return False
+        return True
+
+    def _config_models(self, intent: LLMIntent, name: str) -> list[str] | None:
+        """The models an endpoint config's variants name; None when there is no such config."""
+        try:
+            found = self._sm(intent)[0].describe_endpoint_config(EndpointConfigName=name)
+        except AWS_ERRORS:
+            return None
+        return [str(v["ModelName"]) for v in found.get("ProductionVariants", []) if "ModelName" in v]
 
     def _create_model(self, intent: LLMIntent, name: str, v: Mapping[str, Any], role: str | None) -> None:
         sm, region = self._sm(intent)
@@ -283,3 +316,18 @@ def _model_name(config: str, variant: str) -> str:
     """A model per variant and endpoint config: ``<variant>-<the config's hash>`` (at most 63)."""
     digest = config.rsplit("-", 1)[-1]
     return f"{variant[: 62 - len(digest)].rstrip('-')}-{digest}"
+
+
+def floor_now(g: LLMGroupDeployment, now: dt.datetime) -> int:
+    """The instances a new variant starts with: the group's fewest, or the daily floor in force at ``now``
+    (a scheduled action only acts when its window starts, so an endpoint made inside a window would
+    otherwise wait at the night's floor)."""
+    per = g.replicas_per_instance
+    floor = max(1, g.min_instances)
+    for s in g.schedules:
+        local = now.astimezone(ZoneInfo(s.timezone))
+        start, end = int(s.start.split()[1]), int(s.end.split()[1])
+        inside = start <= local.hour < end if start < end else (local.hour >= start or local.hour < end)
+        if inside:
+            floor = max(floor, -(-s.min_replicas // per))
+    return min(floor, g.max_instances)

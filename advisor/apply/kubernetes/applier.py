@@ -95,7 +95,8 @@ class Ref:
         version, plural, _ = _API[self.kind]
         scope = f"/namespaces/{quote(self.namespace, safe='')}" if self.namespace else ""
         root = "/api" if "/" not in version else "/apis"  # the core group (v1) has its own root
-        return f"{root}/{version}{scope}/{plural}/{quote(self.name, safe='')}"
+        collection = f"{root}/{version}{scope}/{plural}"
+        return f"{collection}/{quote(self.name, safe='')}" if self.name else collection  # no name: a list
 
     @classmethod
     def parse(cls, key: str) -> Ref:
@@ -132,6 +133,14 @@ class KubernetesApi:
             return
         query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
         self._call("PATCH", ref, body=body, query=query, content_type=APPLY_PATCH)
+
+    def _list(self, kind: str, namespace: str | None, selector: str) -> list[dict[str, Any]]:
+        """The objects of ``kind`` in ``namespace`` whose labels match ``selector`` (none when the kind is
+        not installed)."""
+        ref, query = Ref(kind, "", namespace), [("labelSelector", selector)]
+        found = self._call("GET", ref, query=query, missing_ok=True)
+        items = (found or {}).get("items") or []
+        return [i for i in items if isinstance(i, dict)]
 
     def _wait_rollout(
         self, ref: Ref, deadline_s: float, progress: Progress, *, missing_ok: bool = False

@@ -1,18 +1,21 @@
 """Kubernetes manifests of one language model's plan: a vLLM Deployment, Service and KEDA ScaledObject per
 instance group, a Gateway API HTTPRoute splitting requests by size bucket, and Karpenter GPU NodePools.
 
-Pure: an :class:`~advisor.apply.base.LLMIntent` in, manifest dicts out (names start with the target's
-``deployment``, in its ``namespace``; :mod:`advisor.apply.kubernetes.llm_applier` sends them):
+Pure: an :class:`~advisor.apply.base.LLMIntent` in, manifest dicts out, in the target's ``namespace``
+(:mod:`advisor.apply.kubernetes.llm_applier` sends them). A group's objects are named after the group
+(``<model>-<instance type>-tp<n>``) and labelled ``app.kubernetes.io/name: <deployment>`` and
+``advisor.io/llm-group``; the route is named after the target's ``deployment``:
 
-- **a Deployment per group** (``<deployment>-<instance type>-tp<n>``): vLLM's OpenAI server (image, weights,
+- **a Deployment per group**: vLLM's OpenAI server (image, weights,
   ``--tensor-parallel-size``, ``--max-model-len``, ``--gpu-memory-utilization``, ``--served-model-name``),
   the degree's GPUs (``nvidia.com/gpu``, or ``aws.amazon.com/neuron`` devices on Inferentia2) as requests
   and limits with the group's CPU and memory, ``/dev/shm`` as a memory-backed ``emptyDir`` for the
   tensor-parallel workers, a node selector on the group's instance type, tolerations of the accelerator
   taint, readiness and liveness on vLLM's ``/health``, and a start-up probe allowing the plan's start-up time
-  (weights loading) before either counts. This follows vLLM's own Kubernetes guide (docs.vllm.ai,
-  "Using Kubernetes", v0.8.2: the ``vllm/vllm-openai`` image, a ``dshm`` memory volume, probes on
-  ``/health`` port 8000);
+  (weights loading) before either counts, and ``HF_TOKEN`` from ``llm.hf_token_secret`` for gated weights.
+  This follows vLLM's own Kubernetes guide (docs.vllm.ai, "Using Kubernetes", v0.8.2: the
+  ``vllm/vllm-openai`` image, a ``dshm`` memory volume, probes on ``/health`` port 8000, the token from a
+  Secret); a CPU group needs ``llm.image`` to name a build for CPUs;
 - **a Service per group**, selecting that group's pods, port 8000;
 - **the router**: an HTTPRoute (``gateway.networking.k8s.io/v1``) named after the target. A rule per set
   of size buckets routed alike, matching the header ``x-advisor-size-bucket`` (the bucket's key) and
@@ -29,8 +32,9 @@ Pure: an :class:`~advisor.apply.base.LLMIntent` in, manifest dicts out (names st
 - **Karpenter NodePools** (``<namespace>-<deployment>-gpu``, ``-neuron``, ``-cpu``): on-demand, exactly
   the plan's instance types of that kind, tainted ``nvidia.com/gpu`` (``aws.amazon.com/neuron``)
   ``NoSchedule`` so that nothing else lands on accelerator nodes, limited to the groups' most instances'
-  accelerators (a CPU pool: untainted, limited in vCPUs). A group on a CPU instance (a small model measured
-  there) requests and tolerates no accelerator and gets no GPU flags.
+  devices (a CPU pool: untainted, limited in vCPUs), counted whole per node as Karpenter counts them. A
+  group on a CPU instance (a small model measured there) requests and tolerates no accelerator and gets no
+  GPU flags.
 
 Limits the manifests keep, from the Gateway API's HTTPRoute CRD (``apis/v1/httproute_types.go``): at most
 16 rules, 16 backendRefs a rule, weights 0-1,000,000; 8 matches a rule (the bound of its first versions,
@@ -59,6 +63,7 @@ from advisor.platforms.kubernetes import DEFAULT_K8S_VERSION, check_k8s_version
 from advisor.platforms.naming import dns_label
 from advisor.platforms.targets import KubernetesTarget
 from advisor.recommendation.llm import LLMGroupDeployment
+from advisor.scenario.llm import DEFAULT_VLLM_IMAGE
 
 MAX_RULES = 16
 MAX_BACKENDS = 16
@@ -67,6 +72,8 @@ WEIGHT_SCALE = 1000  # a share of 1 is weight 1,000: three digits of the plan's 
 GROUP_LABEL = "advisor.io/llm-group"
 MODEL_LABEL = "app.kubernetes.io/name"
 PROBE_PERIOD_S = 10
+# rate() needs two samples in its window: 2 minutes holds them at Prometheus' common 1-minute scrape interval
+RATE_WINDOW = "2m"
 ACCELERATOR_POOL: dict[str | None, str] = {
     "nvidia.com/gpu": "gpu",
     "aws.amazon.com/neuron": "neuron",
@@ -99,6 +106,12 @@ def _meta(target: KubernetesTarget, name: str, group: str | None = None) -> dict
 
 def _image(intent: LLMIntent, g: LLMGroupDeployment) -> str:
     serving = intent.deployment.serving
+    if g.accelerator is None and serving.image == DEFAULT_VLLM_IMAGE:
+        raise ApplyError(
+            f"{g.instance_type} has no GPU, and {DEFAULT_VLLM_IMAGE} is vLLM's CUDA build",
+            where=f"llm.image of {intent.name}",
+            fix="give llm.image a vLLM build for CPUs (or the server you measured) and recommend again",
+        )
     if g.accelerator != "aws.amazon.com/neuron":
         return serving.image
     if serving.neuron_image is None:
@@ -142,6 +155,7 @@ def group_deployment(intent: LLMIntent, g: LLMGroupDeployment) -> Manifest:
         "image": _image(intent, g),
         "args": engine_args(intent, g),
         "ports": [{"name": "http", "containerPort": s.port}],
+        **({"env": [_hf_token(s.hf_token_secret)]} if s.hf_token_secret else {}),
         "resources": {"requests": {**requests, **accel}, "limits": {"memory": requests["memory"], **accel}},
         "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
         # weights load before /health answers: up to twice the plan's start-up allowance
@@ -171,6 +185,11 @@ def group_deployment(intent: LLMIntent, g: LLMGroupDeployment) -> Manifest:
         "metadata": _meta(target, g.name, g.name),
         "spec": spec,
     }
+
+
+def _hf_token(secret: str) -> dict[str, Any]:
+    """HF_TOKEN from a Secret's key ``token``: gated weights need one (vLLM's guide does the same)."""
+    return {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": secret, "key": "token"}}}
 
 
 def group_service(intent: LLMIntent, g: LLMGroupDeployment) -> Manifest:
@@ -237,7 +256,7 @@ def scaler_queries(target: KubernetesTarget, g: LLMGroupDeployment) -> tuple[str
     """PromQL of the group's completions/s and of its waiting requests (vLLM's own metrics)."""
     where = _selector(target, g)
     return (
-        f"sum(rate(vllm:request_success_total{{{where}}}[1m]))",
+        f"sum(rate(vllm:request_success_total{{{where}}}[{RATE_WINDOW}]))",
         f"sum(vllm:num_requests_waiting{{{where}}})",
     )
 
@@ -283,10 +302,9 @@ def node_pools(intent: LLMIntent, node_class: str = NODE_CLASS_NAME) -> list[Man
         if not groups:
             continue
         types = sorted({g.instance_type for g in groups})
-        instances = {t: sum(g.max_instances for g in groups if g.instance_type == t) for t in types}
-        per_instance = {g.instance_type: g.accelerators_per_replica * g.replicas_per_instance for g in groups}
-        accelerators = sum(n * per_instance[t] for t, n in instances.items())
-        vcpus = sum(g.max_replicas * g.vcpu_per_replica for g in groups)
+        # Karpenter counts a node's whole capacity against the limits, not what it leaves allocatable
+        accelerators = sum(g.max_instances * g.instance_accelerators for g in groups)
+        vcpus = sum(g.max_instances * g.instance_vcpu for g in groups)
         node_spec: dict[str, Any] = {
             "nodeClassRef": {**NODE_CLASS, "name": node_class},
             "requirements": [

@@ -98,9 +98,10 @@ def llm_bench_jobs(
                 itype = catalog.instance(shape)
             except AdvisorError as exc:
                 raise at_field(exc, f"{field}.{k}") from None
-            if itype.vcpu > cpus - GENERATOR_CPUS:
+            room = cpus - GENERATOR_CPUS if cpus > GENERATOR_CPUS else cpus  # one CPU: they share it
+            if itype.vcpu > room:
                 raise InputError(
-                    f"{shape} has {itype.vcpu} vCPUs; this machine has {cpus - GENERATOR_CPUS} besides the"
+                    f"{shape} has {itype.vcpu} vCPUs; this machine has {room} for the server besides the"
                     " load generator's",
                     where=f"{field}.{k}",
                     fix="pick a smaller shape",

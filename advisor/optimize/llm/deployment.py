@@ -12,8 +12,9 @@ header the client (or a gateway filter) sets, with the weights of the plan's rou
 (:mod:`advisor.apply.kubernetes.llm`). That split is fixed, so only the options the peak routes to are
 deployed (one the plan uses only at lower levels would be sent nothing: ``not_deployed``), each scaled on
 its own share of the load, with at least one replica (a route to no replica fails its requests). A
-group kept at one replica all night can cost more than the mix saves, so the best single type is
-costed the same way and the cheaper of the two is deployed (``split``). Its cost over the profile,
+group kept at one replica all night can cost more than the mix saves, so the best single type (when the
+plan's curve uses it, and so its facts are known) is costed the same way and the cheaper of the two is
+deployed (``split``). Its cost over the profile,
 instances ordered ``start_up_s`` ahead, is ``usd_per_month``: the price of a fixed split against the
 plan's level-by-level mixes, shown beside it.
 
@@ -38,12 +39,14 @@ import re
 
 import numpy as np
 
+from advisor.domain import InstanceType
 from advisor.optimize.rightsize.scheduling import zone_name
 from advisor.platforms.naming import dns_label
-from advisor.platforms.nodes import allocatable
+from advisor.platforms.nodes import DEFAULT_DAEMONSETS, Daemonset, allocatable
 from advisor.platforms.targets import Orchestrator
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.llm import (
+    Accelerator,
     LLMDeployment,
     LLMGroupDeployment,
     LLMModelRecommendation,
@@ -85,10 +88,12 @@ def llm_deployment(
     context_tokens: int,
     weights: str | None,
     bucketed: bool,
+    daemonsets: tuple[Daemonset, ...] = DEFAULT_DAEMONSETS,
 ) -> LLMDeployment:
     """The deployment section of ``doc`` over ``profile``, the model's traffic (module docstring).
     ``context_tokens``: the engine's max model length; ``bucketed``: the sizes come from a trace cut at
-    Mélange's edges (else one fixed size)."""
+    Mélange's edges (else one fixed size); ``daemonsets``: what every EKS node runs besides (the scenario's
+    ``cluster.daemonsets``), left out of what a replica may request."""
     target = spec.deploy
     runs_on = "sagemaker" if doc.platform == "sagemaker" else "kubernetes"
     serving = LLMServingFacts(
@@ -100,6 +105,7 @@ def llm_deployment(
         served_model_name=doc.model,
         max_model_len=context_tokens,
         gpu_memory_utilization=spec.llm.gpu_memory_utilization,
+        hf_token_secret=spec.llm.hf_token_secret,
         start_up_s=doc.start_up_s,
     )
     lead = max(0, math.ceil(doc.start_up_s / profile.step_s))
@@ -114,7 +120,7 @@ def llm_deployment(
         target=target,
         migration=target is not None and target.kind != runs_on,
         serving=serving,
-        groups=[_group(doc, split, o, counts[o], profile, catalog) for o in counts],
+        groups=[_group(doc, split, o, counts[o], profile, catalog, daemonsets) for o in counts],
         split=name,
         routing=split,
         bucket_keys={r.bucket: bucket_key(r.bucket) for r in doc.routing},
@@ -169,16 +175,12 @@ def _group(
     counts: np.ndarray,
     profile: TrafficProfile,
     catalog: Catalog,
+    daemonsets: tuple[Daemonset, ...],
 ) -> LLMGroupDeployment:
     g = next(x for x in doc.groups if x.option == option)
     itype = catalog.instance(g.instance_type.removeprefix("ml."))  # a SageMaker type's instance
-    device = g.device.lower()
-    accelerator = (
-        None
-        if device in ("cpu", "unmodelled")
-        else ("aws.amazon.com/neuron" if device == "inferentia2" else "nvidia.com/gpu")
-    )
-    node = allocatable(itype, Orchestrator.EKS)
+    accelerator, devices, per_replica = _accelerator(g.device, g.tensor_parallel, itype)
+    node = allocatable(itype, Orchestrator.EKS, daemonsets)
     per = g.replicas_per_instance
     vcpu = math.floor(node.vcpu / per / CPU_STEP) * CPU_STEP
     memory = float(math.floor(node.memory_gib / per))
@@ -189,11 +191,13 @@ def _group(
         name=dns_label(doc.model, g.instance_type, f"tp{g.tensor_parallel}"),
         instance_type=g.instance_type,
         accelerator=accelerator,
-        accelerators_per_replica=g.tensor_parallel if accelerator else 0,
+        accelerators_per_replica=per_replica,
         replicas_per_instance=per,
+        instance_vcpu=float(itype.vcpu),
+        instance_accelerators=devices,
         vcpu_per_replica=max(CPU_STEP, round(vcpu, 1)),
         memory_gib_per_replica=max(1.0, memory),
-        shm_gib=max(SHM_GIB_MIN, SHM_GIB_PER_ACCELERATOR * (g.tensor_parallel if accelerator else 0)),
+        shm_gib=max(SHM_GIB_MIN, SHM_GIB_PER_ACCELERATOR * per_replica),
         min_instances=int(counts.min()),
         max_instances=int(counts.max()),
         min_replicas=int(replicas.min()),
@@ -203,6 +207,21 @@ def _group(
         share_of_requests=_share(doc, split, option),
         schedules=hourly_floors(replicas, profile, int(replicas.min())),
     )
+
+
+def _accelerator(device: str, tp: int, itype: InstanceType) -> tuple[Accelerator | None, int, int]:
+    """(extended resource, devices an instance has, devices a replica takes): a modelled device's degree;
+    an accelerated type the prior does not model takes its instance's every device; a CPU type none."""
+    name = device.lower()
+    if name == "inferentia2":
+        return "aws.amazon.com/neuron", int(itype.accelerator_count), tp
+    if name not in ("cpu", "unmodelled"):
+        return "nvidia.com/gpu", int(itype.gpu_count), tp
+    if itype.gpu_count >= 1:
+        return "nvidia.com/gpu", int(itype.gpu_count), int(itype.gpu_count)
+    if itype.accelerator_count:
+        return "aws.amazon.com/neuron", int(itype.accelerator_count), int(itype.accelerator_count)
+    return None, 0, 0
 
 
 def _capacity(doc: LLMModelRecommendation, split: Split, option: str) -> float:

@@ -160,6 +160,7 @@ def recommend_llm(
         context_tokens=context,
         weights=spec.llm.weights or hub_id(arch),
         bucketed=spec.tokens.trace is not None,
+        daemonsets=scenario.cluster.daemonsets,
     )
     return doc.model_copy(update={"deployment": deployment})
 
