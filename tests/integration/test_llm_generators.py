@@ -62,8 +62,13 @@ def test_an_early_stop_in_one_process_ends_the_point_in_all() -> None:
                           drain_s=5.0, slo=LLMSLO(ttft_p99_ms=10_000.0))  # fmt: skip
     assert run.stopped_early == "too many errors"
     assert len(script.seen) < len(arrivals) / 2  # neither process sent the rest of its 20 s of arrivals
-    assert len(run.records) == len(script.seen)  # every request sent, whichever process sent it
-    assert all(r.error is not None and r.error.startswith("HTTP 500") for r in run.records)
+    # Every answer was a 500. A request still in flight when the stop came (on a busy machine, one the
+    # server had not even read yet) is recorded without an answer: so the answers are what is checked,
+    # each to a request the server saw, and every request the server saw is recorded, whichever process
+    # sent it.
+    errors = [r.error for r in run.records if r.error is not None]
+    assert len(errors) > 5 and all(e.startswith("HTTP 500") for e in errors)
+    assert len(errors) <= len(script.seen) <= len(run.records)
 
 
 def _run(start: float, cutoff: float, intended: list[float], reason: str = "") -> PointRun:
