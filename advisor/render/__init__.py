@@ -30,6 +30,7 @@ from advisor.render.llm import mix_words, per_m
 from advisor.render.llm_view import (
     LLM_CAPACITY_WORDS,
     llm_baseline_table,
+    llm_deployed_words,
     llm_mix_table,
     llm_model,
     llm_overview_rows,
@@ -144,6 +145,7 @@ __all__ = [
     "lever_amount",
     "lever_lines",
     "llm_baseline_table",
+    "llm_deployed_words",
     "llm_latency_curves",
     "llm_mix_table",
     "llm_model",

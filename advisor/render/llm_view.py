@@ -47,6 +47,21 @@ def llm_token_prices(m: LLMModelRecommendation) -> dict[str, str]:
     }
 
 
+def llm_deployed_words(m: LLMModelRecommendation) -> str | None:
+    """What ``advisor apply`` runs (a fixed router split, each group scaled on its own load) and its
+    $/month beside the plan's, from the document's deployment section; None without one."""
+    d = m.deployment
+    if d is None:
+        return None
+    split = "the peak mix's routing" if d.split == "peak_mix" else "every request to the best single type"
+    groups = ", ".join(f"{g.min_replicas}–{g.max_replicas} x {g.option}" for g in d.groups)
+    return (
+        f"As deployed by `advisor apply` (a fixed router split: {split}): {groups} replicas, "
+        f"{usd(d.usd_per_month)}/month against the plan's {usd(m.usd_per_month)} (the plan may change types "
+        "between traffic levels, which a fixed split cannot)."
+    )
+
+
 def mean_request_tokens(m: LLMModelRecommendation) -> tuple[float, float]:
     """A request's mean input and output tokens: the buckets' means weighted by their shares of requests
     (the sizes the plan's tokens a month are counted with)."""

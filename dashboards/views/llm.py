@@ -182,6 +182,9 @@ def _mix(m: LLMModel) -> None:
     st.caption(
         "The peak mix's routing: a router sends each bucket's requests to these types in these shares."
     )
+    deployed = render.llm_deployed_words(m)
+    if deployed is not None:
+        st.markdown(deployed)
 
 
 def _latency_chart(curves: pd.DataFrame, m: LLMModel) -> go.Figure:

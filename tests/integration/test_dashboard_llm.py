@@ -99,6 +99,10 @@ def test_the_llm_page_shows_the_stored_token_prices_and_monthly_cost(stored: See
         == ["100% g6e.xlarge tp1"]
         == [", ".join(f"{v:.0%} {k}" for k, v in r.to.items()) for r in m.routing]
     )
+    assert m.deployment is not None  # what apply runs, at its own $/month beside the plan's
+    deployed = next(x.value for x in at.markdown if x.value.startswith("As deployed"))
+    assert render.usd(m.deployment.usd_per_month) in deployed and render.usd(m.usd_per_month) in deployed
+    assert all(f"{g.min_replicas}–{g.max_replicas} x {g.option}" in deployed for g in m.deployment.groups)
     assert not identifiers_shown(at)
 
 
