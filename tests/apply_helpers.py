@@ -28,6 +28,7 @@ from moto.sagemaker import models as sm_models
 from moto.sagemaker import responses as sm_responses
 from moto.server import ThreadedMotoServer
 
+import advisor.apply
 from advisor.platforms.sagemaker import endpoint_instance_types
 from advisor.recommendation.model import Recommendation
 
@@ -301,3 +302,27 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
+
+
+def mutating_call_fails(n: int, calls: list[str]) -> Any:
+    """A registry whose boto3 clients fail their ``n``-th mutating call (Describe/List/Get are reads)."""
+    real = advisor.apply.default_registry
+
+    def hook(client: Any) -> None:
+        def before_call(model: Any, **_: Any) -> None:
+            if model.name.startswith(("Describe", "List", "Get")):
+                return
+            calls.append(model.name)
+            if len(calls) == n:
+                from botocore.exceptions import ClientError
+
+                raise ClientError(
+                    {"Error": {"Code": "InternalFailure", "Message": "injected failure"}}, model.name
+                )
+
+        client.meta.events.register("before-call.*.*", before_call)
+
+    def make(**kwargs: Any) -> Any:
+        return real(**kwargs, client_hook=hook)
+
+    return make

@@ -108,6 +108,19 @@ class LLMIntent:
     def applier_kind(self) -> str:
         return f"{self.target.kind}{LLM_SUFFIX}"
 
+    @property
+    def weights(self) -> str:
+        """What the engine loads; ApplyError when the scenario names nothing (a config.json gives the
+        model's shape, not where its weights are)."""
+        weights = self.deployment.serving.weights
+        if weights is None:
+            raise ApplyError(
+                f"no weights named for {self.name}: a config.json gives the shape, not where the weights are",
+                where=f"llm.weights of {self.name}",
+                fix="give llm.weights (a Hugging Face repository id, or a path the engine can read)",
+            )
+        return weights
+
 
 LLM_SUFFIX = "-llm"
 AnyIntent = Intent | LLMIntent

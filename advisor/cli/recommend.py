@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the bench extra is optional: imported only when --bench run
     from rich.progress import TaskID
 
     from advisor.bench.config import BenchEvent
+    from advisor.bench.llm.records import LLMPoint
     from advisor.bench.llm.scenario import LLMBenchJob
     from advisor.bench.scenario import BenchJob
 
@@ -168,11 +169,9 @@ def _llm_jobs(
     """The language models' bench jobs (:mod:`advisor.bench.llm.scenario`), checked before anything runs."""
     if not scenario.llm_models:
         return [], []
-    import os
-
     from advisor.bench.llm.scenario import llm_bench_jobs
 
-    return llm_bench_jobs(scenario, scenario_file, catalog, len(os.sched_getaffinity(0)))
+    return llm_bench_jobs(scenario, scenario_file, catalog)
 
 
 def _bench_llm(
@@ -192,10 +191,16 @@ def _bench_llm(
     given = {(m.name, shape): rps for m in scenario.llm_models for shape, rps in m.capacities_rps.items()}
     done = 0
     for n, job in enumerate(jobs):
-        bar.update(task, description=f"bench {job.model} on {job.shape}", completed=first + n)
+        label = f"bench {job.model} on {job.shape}"
+        bar.update(task, description=label, completed=first + n)
         config = llm_bench_config(base, scenario.bench.max_points, given.get((job.model, job.shape)))
+
+        def on_point(_bucket: str, point: LLMPoint | None, label: str = label) -> None:
+            if point is not None:  # each measured point on the bar: the search takes a minute or more
+                bar.update(task, description=f"{label}: {point.offered_rps:.3g} req/s measured")
+
         try:
-            result = bench_llm_job(settings, store, job, config)
+            result = bench_llm_job(settings, store, job, config, on_point)
         except AdvisorError as exc:
             warn(f"{job.model} on {job.shape}: bench failed ({exc.one_line()}); using other capacities")
             continue

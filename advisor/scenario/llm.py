@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from advisor.domain import InputModel as _Strict
+from advisor.platforms.targets import DnsSubdomain
 
 LLM_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4")
 LLM_ENGINES = ("vllm",)
@@ -74,9 +75,8 @@ class LLMServing(_Strict):
         description="the engine's --max-model-len (default: the largest request of the token sizes, rounded"
         " up to a power of two, at most the model's context)",
     )
-    hf_token_secret: str | None = Field(
+    hf_token_secret: DnsSubdomain | None = Field(
         default=None,
-        pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
         description="a Kubernetes Secret in the target's namespace whose key 'token' holds a Hugging Face"
         " token, for gated weights (the engine reads it as HF_TOKEN)",
     )
@@ -126,3 +126,10 @@ class PerTokenAPI(_Strict):
     usd_per_m_input: float = Field(ge=0, le=10_000)
     usd_per_m_output: float = Field(ge=0, le=10_000)
     source: str = Field(min_length=1, max_length=500, description="where the prices were read, and when")
+
+
+def beside_scenario(base_dir: Path | None, path: Path) -> Path:
+    """A path a language model's entry names (``llm.config``, ``tokens.trace``): beside the scenario file
+    when it is there (``base_dir``), else as given (from the working directory)."""
+    candidate = base_dir / path if base_dir is not None and not path.is_absolute() else None
+    return candidate if candidate is not None and candidate.exists() else path

@@ -27,6 +27,7 @@ from tests.apply_helpers import (
     clients,
     create_targets,
     moto_aws,
+    mutating_call_fails,
     snapshot,
 )
 from tests.helpers import REPO_ROOT
@@ -209,30 +210,6 @@ def test_apply_verify_noop_history_and_rollback(
     assert SECRET not in run.stdout + run.stderr + listed.stdout
 
 
-def _mutating_call_fails(n: int, calls: list[str]) -> Any:
-    """A registry whose boto3 clients fail their ``n``-th mutating call (Describe/List/Get are reads)."""
-    real = advisor.apply.default_registry
-
-    def hook(client: Any) -> None:
-        def before_call(model: Any, **_: Any) -> None:
-            if model.name.startswith(("Describe", "List", "Get")):
-                return
-            calls.append(model.name)
-            if len(calls) == n:
-                from botocore.exceptions import ClientError
-
-                raise ClientError(
-                    {"Error": {"Code": "InternalFailure", "Message": "injected failure"}}, model.name
-                )
-
-        client.meta.events.register("before-call.*.*", before_call)
-
-    def make(**kwargs: Any) -> Any:
-        return real(**kwargs, client_hook=hook)
-
-    return make
-
-
 def test_failure_on_the_third_of_five_calls_rolls_back_the_first_two(
     capsys: pytest.CaptureFixture[str],
     home: Path,
@@ -241,7 +218,7 @@ def test_failure_on_the_third_of_five_calls_rolls_back_the_first_two(
 ) -> None:
     before = _frozen()
     calls: list[str] = []
-    monkeypatch.setattr(advisor.apply, "default_registry", _mutating_call_fails(3, calls))
+    monkeypatch.setattr(advisor.apply, "default_registry", mutating_call_fails(3, calls))
     dry = invoke(capsys, "apply", *_models("fraud-scorer", "churn-predictor"), "--json")
     plan = json.loads(dry.stdout)
     assert sum(len(m["steps"]) for m in plan["models"]) == 5  # the five calls the run will make
@@ -481,7 +458,7 @@ def test_a_failed_endpoint_update_leaves_no_endpoint_config_behind(
     """UpdateEndpoint fails after CreateEndpointConfig: the rollback deletes the config the run made."""
     before = _frozen()
     calls: list[str] = []
-    monkeypatch.setattr(advisor.apply, "default_registry", _mutating_call_fails(2, calls))
+    monkeypatch.setattr(advisor.apply, "default_registry", mutating_call_fails(2, calls))
     run = invoke(capsys, "apply", *_models("search-embedder"), "--yes")
     assert run.code == 1 and "injected failure" in run.stderr
     assert calls[:3] == ["CreateEndpointConfig", "UpdateEndpoint", "DeleteEndpointConfig"]

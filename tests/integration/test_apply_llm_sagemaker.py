@@ -21,7 +21,7 @@ from advisor.recommendation.llm import LLMModelRecommendation
 from advisor.recommendation.model import Recommendation
 from advisor.recommendation.store import save_recommendation
 from advisor.store import Store
-from tests.apply_helpers import ACCOUNT, SageMakerBehaviour, clients, moto_aws, snapshot
+from tests.apply_helpers import ACCOUNT, SageMakerBehaviour, clients, moto_aws, mutating_call_fails, snapshot
 from tests.helpers import SHARED, run_cli
 from tests.traffic_cost_helpers import invoke
 
@@ -175,26 +175,6 @@ def test_dry_run_apply_noop_and_rollback(
     assert _state() == before  # the endpoint on its config, advisor's config, models and scaling gone
 
 
-def _failing_registry(n: int, calls: list[str]) -> Any:
-    real = advisor.apply.default_registry
-
-    def hook(client: Any) -> None:
-        def before_call(model: Any, **_: Any) -> None:
-            if model.name.startswith(("Describe", "List", "Get")):
-                return
-            calls.append(model.name)
-            if len(calls) == n:
-                from botocore.exceptions import ClientError
-
-                raise ClientError(
-                    {"Error": {"Code": "InternalFailure", "Message": "injected failure"}}, model.name
-                )
-
-        client.meta.events.register("before-call.*.*", before_call)
-
-    return lambda **kwargs: real(**kwargs, client_hook=hook)
-
-
 @pytest.mark.parametrize("failing", [3, 5])
 def test_a_failure_rolls_back_what_was_made_and_is_audited(
     capsys: pytest.CaptureFixture[str],
@@ -207,7 +187,7 @@ def test_a_failure_rolls_back_what_was_made_and_is_audited(
     after the update) fails: everything made before is undone, the models and config advisor made too."""
     before = _state()
     calls: list[str] = []
-    monkeypatch.setattr(advisor.apply, "default_registry", _failing_registry(failing, calls))
+    monkeypatch.setattr(advisor.apply, "default_registry", mutating_call_fails(failing, calls))
     run = invoke(capsys, "apply", "--model", "chat", "--yes")
     assert run.code != 0 and "Traceback" not in run.stderr
     (error,) = [line for line in run.stderr.splitlines() if line.startswith("error")]

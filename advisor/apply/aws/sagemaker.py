@@ -21,12 +21,12 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
 from advisor.apply.aws import aas
-from advisor.apply.aws.clients import AwsApplier, SessionFor, call, error_code, poll_waits
+from advisor.apply.aws.clients import AwsApplier, AwsSession, SessionFor, call, error_code, poll_waits
 from advisor.apply.base import ApplyError, Intent, Progress, State, Step
 from advisor.errors import AdvisorError
 from advisor.platforms.sagemaker import check_endpoint_type
@@ -48,6 +48,44 @@ def config_name(endpoint: str, recommendation_id: str) -> str:
     digest = hashlib.blake2b(recommendation_id.encode(), digest_size=4).hexdigest()
     suffix = f"{ADVISOR_CONFIG}{digest}"
     return endpoint[: 63 - len(suffix)].rstrip("-") + suffix
+
+
+def describe_endpoint(session: AwsSession, endpoint: str, model: str) -> dict[str, Any]:
+    """DescribeEndpoint; one line for an endpoint that does not exist (a ValidationException "Could not
+    find endpoint ...", API reference) or any other failure."""
+    sm = session.client("sagemaker")
+    try:
+        found: dict[str, Any] = sm.describe_endpoint(EndpointName=endpoint)
+    except AWS_ERRORS as exc:
+        if error_code(exc) == "ValidationException" and "could not find" in str(exc).lower():
+            raise ApplyError(
+                f"SageMaker endpoint {endpoint!r} does not exist in {session.region}",
+                where=f"deploy.sagemaker of {model}",
+                fix="create it or correct the endpoint name (advisor changes an endpoint, never makes one)",
+            ) from None
+        return call("sagemaker:DescribeEndpoint", session.region, sm.describe_endpoint, EndpointName=endpoint)
+    return found
+
+
+def wait_in_service(
+    endpoint: str, status: Callable[[], str], deadline_s: float, timeout_s: float, progress: Progress
+) -> None:
+    """Read ``status()`` until the endpoint is InService (reads spaced by :func:`poll_waits`); ApplyError
+    when it fails or rolls back, or at ``deadline_s`` (``timeout_s`` is what the message calls it)."""
+    waits = poll_waits()
+    while True:
+        now = status()
+        if now == "InService":
+            return
+        if now in ("Failed", "OutOfService", "RollingBack"):
+            raise ApplyError(f"SageMaker endpoint {endpoint} is {now} after the update")
+        if time.monotonic() >= deadline_s:
+            raise ApplyError(
+                f"SageMaker endpoint {endpoint} still {now} after {timeout_s:g} s",
+                fix="see the endpoint's events in the console; raise --timeout for large models",
+            )
+        progress(f"{endpoint}: {now}")
+        time.sleep(min(next(waits), max(0.0, deadline_s - time.monotonic())))
 
 
 class SageMakerApplier(AwsApplier):
@@ -90,22 +128,8 @@ class SageMakerApplier(AwsApplier):
         return aas.Resource("sagemaker", f"endpoint/{endpoint}/variant/{variant}", DIMENSION)
 
     def _endpoint(self, intent: Intent) -> dict[str, Any]:
-        session, (endpoint, _) = self._session(intent), self._names(intent)
-        sm = session.client("sagemaker")
-        try:
-            found: dict[str, Any] = sm.describe_endpoint(EndpointName=endpoint)
-        except AWS_ERRORS as exc:
-            # a missing endpoint is a ValidationException "Could not find endpoint ..." (API reference)
-            if error_code(exc) == "ValidationException" and "could not find" in str(exc).lower():
-                raise ApplyError(
-                    f"SageMaker endpoint {endpoint!r} does not exist in {session.region}",
-                    where=f"deploy.sagemaker of {intent.name}",
-                    fix="create it or correct the endpoint name",
-                ) from None
-            return call(
-                "sagemaker:DescribeEndpoint", session.region, sm.describe_endpoint, EndpointName=endpoint
-            )
-        return found
+        endpoint, _ = self._names(intent)
+        return describe_endpoint(self._session(intent), endpoint, intent.name)
 
     def read(self, intent: Intent) -> State:
         session, (endpoint, variant) = self._session(intent), self._names(intent)
@@ -321,20 +345,11 @@ class SageMakerApplier(AwsApplier):
 
     def _wait_in_service(self, intent: Intent, deadline_s: float, progress: Progress) -> None:
         endpoint, _ = self._names(intent)
-        waits = poll_waits()
-        while True:
-            status = self._endpoint(intent)["EndpointStatus"]
-            if status == "InService":
-                return
-            if status in ("Failed", "OutOfService", "RollingBack"):
-                raise ApplyError(f"SageMaker endpoint {endpoint} is {status} after the update")
-            if time.monotonic() >= deadline_s:
-                raise ApplyError(
-                    f"SageMaker endpoint {endpoint} still {status} after {self.timeout_s:g} s",
-                    fix="see the endpoint's events in the console; raise --timeout for large models",
-                )
-            progress(f"{endpoint}: {status}")
-            time.sleep(min(next(waits), max(0.0, deadline_s - time.monotonic())))
+
+        def status() -> str:
+            return str(self._endpoint(intent)["EndpointStatus"])
+
+        wait_in_service(endpoint, status, deadline_s, self.timeout_s, progress)
 
     def settle(self, intent: Intent, want: State, deadline_s: float, progress: Progress) -> None:
         self._wait_in_service(intent, deadline_s, progress)

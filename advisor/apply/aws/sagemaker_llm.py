@@ -37,8 +37,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from advisor.apply.aws import aas
-from advisor.apply.aws.clients import AwsApplier, call, poll_waits
-from advisor.apply.aws.sagemaker import ADVISOR_CONFIG, DIMENSION, config_name
+from advisor.apply.aws.clients import AwsApplier, SessionFor, call
+from advisor.apply.aws.sagemaker import (
+    ADVISOR_CONFIG,
+    DIMENSION,
+    config_name,
+    describe_endpoint,
+    wait_in_service,
+)
 from advisor.apply.base import ApplyError, LLMIntent, Progress, State, Step
 from advisor.errors import AdvisorError
 from advisor.platforms.sagemaker import check_endpoint_type
@@ -60,14 +66,8 @@ def image_of(intent: LLMIntent) -> str:
 def environment(intent: LLMIntent, g: LLMGroupDeployment) -> dict[str, str]:
     """The container's ``SM_VLLM_*`` variables (each a vLLM flag) for one group."""
     s = intent.deployment.serving
-    if s.weights is None:
-        raise ApplyError(
-            f"no weights named for {intent.name}",
-            where=f"llm.weights of {intent.name}",
-            fix="give llm.weights (a Hugging Face repository id, or an S3 path)",
-        )
     env = {
-        "SM_VLLM_MODEL": s.weights,
+        "SM_VLLM_MODEL": intent.weights,
         "SM_VLLM_SERVED_MODEL_NAME": s.served_model_name,
         "SM_VLLM_TENSOR_PARALLEL_SIZE": str(g.accelerators_per_replica),
         "SM_VLLM_MAX_MODEL_LEN": str(s.max_model_len),
@@ -95,7 +95,7 @@ def _scaling(intent: LLMIntent, g: LLMGroupDeployment) -> State:
 class SageMakerLLMApplier(AwsApplier):
     kind = "sagemaker-llm"
 
-    def __init__(self, session_for: Any, *, timeout_s: float = 900.0) -> None:
+    def __init__(self, session_for: SessionFor, *, timeout_s: float = 900.0) -> None:
         super().__init__(session_for)
         self.timeout_s = timeout_s
 
@@ -118,15 +118,7 @@ class SageMakerLLMApplier(AwsApplier):
 
     def read(self, intent: LLMIntent) -> State:
         sm, region = self._sm(intent)
-        endpoint = self._endpoint_name(intent)
-        try:
-            found = sm.describe_endpoint(EndpointName=endpoint)
-        except AWS_ERRORS:
-            raise ApplyError(
-                f"SageMaker endpoint {endpoint!r} does not exist in {region}",
-                where=f"deploy.sagemaker of {intent.name}",
-                fix="create it (advisor changes an endpoint; it takes its execution role from it)",
-            ) from None
+        found = describe_endpoint(self._session(intent), self._endpoint_name(intent), intent.name)
         in_use = found["EndpointConfigName"]
         config = call("sagemaker:DescribeEndpointConfig", region, sm.describe_endpoint_config,
                       EndpointConfigName=in_use)  # fmt: skip
@@ -279,22 +271,12 @@ class SageMakerLLMApplier(AwsApplier):
         self.settle(intent, {}, time.monotonic() + self.timeout_s, lambda _m: None)
 
     def settle(self, intent: LLMIntent, want: State, deadline_s: float, progress: Progress) -> None:
-        sm, region = self._sm(intent)
-        endpoint, waits = self._endpoint_name(intent), poll_waits()
-        while True:
-            status = call("sagemaker:DescribeEndpoint", region, sm.describe_endpoint,
-                          EndpointName=endpoint)["EndpointStatus"]  # fmt: skip
-            if status == "InService":
-                return
-            if status in ("Failed", "OutOfService", "RollingBack"):
-                raise ApplyError(f"SageMaker endpoint {endpoint} is {status} after the update")
-            if time.monotonic() >= deadline_s:
-                raise ApplyError(
-                    f"SageMaker endpoint {endpoint} still {status} after {self.timeout_s:g} s",
-                    fix="see the endpoint's events; raise --timeout (weights take minutes to load)",
-                )
-            progress(f"{endpoint}: {status}")
-            time.sleep(min(next(waits), max(0.0, deadline_s - time.monotonic())))
+        endpoint = self._endpoint_name(intent)
+
+        def status() -> str:
+            return str(describe_endpoint(self._session(intent), endpoint, intent.name)["EndpointStatus"])
+
+        wait_in_service(endpoint, status, deadline_s, self.timeout_s, progress)
 
     def render(self, intent: LLMIntent) -> Mapping[str, str]:
         """The models, endpoint config and scaling as JSON files (what a migration to SageMaker creates)."""

@@ -57,6 +57,8 @@ from advisor.apply.kubernetes.manifests import (
     check_node_pool,
     check_scaled_object,
     cpu_quantity,
+    cron_triggers,
+    keda_threshold,
     memory_quantity,
 )
 from advisor.platforms.kubernetes import DEFAULT_K8S_VERSION, check_k8s_version
@@ -126,13 +128,7 @@ def _image(intent: LLMIntent, g: LLMGroupDeployment) -> str:
 def engine_args(intent: LLMIntent, g: LLMGroupDeployment) -> list[str]:
     """The vLLM OpenAI server's arguments (the image's entrypoint is the server)."""
     s = intent.deployment.serving
-    if s.weights is None:
-        raise ApplyError(
-            f"no weights named for {intent.name}: a config.json gives the shape, not where the weights are",
-            where=f"llm.weights of {intent.name}",
-            fix="give llm.weights (a Hugging Face repository id, or a path the engine can read)",
-        )
-    args = ["--model", s.weights, "--served-model-name", s.served_model_name]
+    args = ["--model", intent.weights, "--served-model-name", s.served_model_name]
     if g.accelerator is not None:
         args += ["--tensor-parallel-size", str(g.accelerators_per_replica)]
     args += ["--max-model-len", str(s.max_model_len)]
@@ -248,10 +244,6 @@ def _selector(target: KubernetesTarget, g: LLMGroupDeployment) -> str:
     return f'namespace="{target.namespace}",pod=~"{g.name}-[a-z0-9]+-[a-z0-9]+"'
 
 
-def _threshold(value: float) -> str:
-    return format(round(value, 3), "f").rstrip("0").rstrip(".")  # KEDA reads a float
-
-
 def scaler_queries(target: KubernetesTarget, g: LLMGroupDeployment) -> tuple[str, str]:
     """PromQL of the group's completions/s and of its waiting requests (vLLM's own metrics)."""
     where = _selector(target, g)
@@ -265,21 +257,13 @@ def group_scaler(intent: LLMIntent, g: LLMGroupDeployment) -> Manifest:
     """One group's KEDA ScaledObject (module docstring)."""
     target, d = llm_target(intent), intent.deployment
     server = target.prometheus_url or DEFAULT_PROMETHEUS_URL
-    triggers: list[dict[str, Any]] = []
-    for s in g.schedules:
-        window = {
-            "timezone": s.timezone,
-            "start": s.start,
-            "end": s.end,
-            "desiredReplicas": str(s.min_replicas),
-        }
-        triggers.append({"type": "cron", "metadata": window})
+    triggers = cron_triggers(g.schedules)
     rate, waiting = scaler_queries(target, g)
     for name, query, threshold in (
         ("completions", rate, g.requests_per_s_per_replica),
         ("queue", waiting, g.waiting_requests_per_replica),
     ):
-        meta = {"serverAddress": server, "query": query, "threshold": _threshold(threshold)}
+        meta = {"serverAddress": server, "query": query, "threshold": keda_threshold(threshold)}
         triggers.append({"type": "prometheus", "name": name, "metricType": "AverageValue", "metadata": meta})
     scale_down = {"stabilizationWindowSeconds": round(d.scale_down_stabilisation_s)}
     spec = {

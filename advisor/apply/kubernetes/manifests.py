@@ -31,6 +31,7 @@ from advisor.platforms.kubernetes import DEFAULT_K8S_VERSION, check_k8s_version
 from advisor.platforms.naming import dns_label, kubernetes_arch
 from advisor.platforms.targets import KubernetesTarget, Orchestrator
 from advisor.recommendation.deployment import NodePool
+from advisor.recommendation.scaling import ScheduledMinimum
 
 Manifest = dict[str, Any]
 
@@ -210,28 +211,33 @@ def horizontal_pod_autoscaler(intent: Intent) -> Manifest:
     return _object("autoscaling/v2", "HorizontalPodAutoscaler", target, spec)
 
 
+def cron_triggers(schedules: Sequence[ScheduledMinimum]) -> list[dict[str, Any]]:
+    """A KEDA ``cron`` trigger per scheduled minimum: ``desiredReplicas`` from ``start`` to ``end``."""
+    out: list[dict[str, Any]] = []
+    for s in schedules:
+        window = {"timezone": s.timezone, "start": s.start, "end": s.end}
+        out.append({"type": "cron", "metadata": {**window, "desiredReplicas": str(s.min_replicas)}})
+    return out
+
+
+def keda_threshold(value: float) -> str:
+    """A trigger's threshold as KEDA reads it: a float, in text (``13.522``)."""
+    return format(round(value, 3), "f").rstrip("0").rstrip(".")
+
+
 def scaled_object(intent: Intent) -> Manifest:
     """A KEDA ScaledObject: a ``cron`` trigger per scheduled minimum (KEDA's cron scaler holds
     ``desiredReplicas`` from ``start`` to ``end``) and a ``prometheus`` trigger whose ``threshold`` is the
     per-replica target (``metricType: AverageValue``: replicas = ceil(value / threshold)). KEDA scales to
     the largest of its triggers, so a schedule is a floor under the demand."""
     target, d = kubernetes_target(intent), intent.deployment
-    triggers: list[dict[str, Any]] = []
-    for s in d.schedules:
-        window = {
-            "timezone": s.timezone,
-            "start": s.start,
-            "end": s.end,
-            "desiredReplicas": str(s.min_replicas),
-        }
-        triggers.append({"type": "cron", "metadata": window})
+    triggers = cron_triggers(d.schedules)
     # Read with getattr: targets written before these fields existed have neither.
     query = getattr(target, "requests_query", None) or default_requests_query(
         target.namespace, target.deployment
     )
     server = getattr(target, "prometheus_url", None) or DEFAULT_PROMETHEUS_URL
-    threshold = format(round(per_replica_target(intent), 3), "f").rstrip("0").rstrip(".")  # KEDA: a float
-    meta = {"serverAddress": server, "query": query, "threshold": threshold}
+    meta = {"serverAddress": server, "query": query, "threshold": keda_threshold(per_replica_target(intent))}
     triggers.append({"type": "prometheus", "metricType": "AverageValue", "metadata": meta})
     spec = {
         "scaleTargetRef": _scale_target(target),

@@ -20,6 +20,7 @@ from advisor.bench.llm.runner import Listener, LLMBenchConfig
 from advisor.bench.servers.spec import BenchServer, Payload, command_server, reference_server
 from advisor.errors import AdvisorError, InputError, at_field
 from advisor.pricing.catalog import Catalog
+from advisor.scenario.llm import beside_scenario
 from advisor.scenario.model import LLMModelSpec, Scenario
 from advisor.settings import Settings
 from advisor.store import Store
@@ -66,7 +67,7 @@ def _sizes(spec: LLMModelSpec, base: Path | None, where: str) -> tuple[SizeSpec,
         tin, tout = float(tokens.input or 1), float(tokens.output or 1)
         spec_ = SizeSpec(kind="fixed", input_tokens=tin, output_tokens=tout)
         return spec_, SizeSampler(kind="fixed", input_tokens=tin, output_tokens=tout)
-    path = base / tokens.trace if base is not None and (base / tokens.trace).exists() else tokens.trace
+    path = beside_scenario(base, tokens.trace)
     try:
         trace = read_token_trace(path)
     except AdvisorError as exc:
@@ -75,11 +76,14 @@ def _sizes(spec: LLMModelSpec, base: Path | None, where: str) -> tuple[SizeSpec,
 
 
 def llm_bench_jobs(
-    scenario: Scenario, scenario_file: Path | None, catalog: Catalog, cpus: int
+    scenario: Scenario, scenario_file: Path | None, catalog: Catalog, cpus: int | None = None
 ) -> tuple[list[LLMBenchJob], list[str]]:
     """The jobs of the scenario's language models with a server, each checked before anything starts (an
     error names its field), and the names of those behind an endpoint (measured with ``bench run
-    --endpoint``). ``cpus``: this machine's CPUs."""
+    --endpoint``). ``cpus``: this machine's CPUs (default: those this process may run on)."""
+    from advisor.bench.servers.emulation import host_cpus
+
+    cpus = len(host_cpus()) if cpus is None else cpus
     base = scenario_file.parent if scenario_file is not None else None
     jobs, skipped = [], []
     for i, spec in enumerate(scenario.llm_models):

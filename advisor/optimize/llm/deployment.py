@@ -40,6 +40,7 @@ import re
 import numpy as np
 
 from advisor.domain import InstanceType
+from advisor.optimize.llm.plan import forward_max
 from advisor.optimize.rightsize.scheduling import zone_name
 from advisor.platforms.naming import dns_label
 from advisor.platforms.nodes import DEFAULT_DAEMONSETS, Daemonset, allocatable
@@ -158,14 +159,8 @@ def _share(doc: LLMModelRecommendation, split: Split, option: str) -> float:
 def _counts(rps: np.ndarray, share: float, per_instance: float, lead: int) -> np.ndarray:
     """Instances at each step for ``share`` of ``rps`` at ``per_instance`` requests/s each, at least one
     (a route to no replica fails its requests), each step's count held from ``lead`` steps before it."""
-    need = np.maximum(1, np.ceil(rps * share / per_instance - 1e-9)).astype(np.int64)
-    if lead <= 0 or need.size < 2:
-        return need
-    window = min(lead + 1, need.size)
-    ahead = np.lib.stride_tricks.sliding_window_view(
-        np.concatenate([need, np.repeat(need[-1], window - 1)]), window
-    )
-    return np.asarray(ahead.max(axis=1), dtype=np.int64)
+    need = np.maximum(1.0, np.ceil(rps * share / per_instance - 1e-9))
+    return forward_max(need, lead).astype(np.int64)
 
 
 def _group(

@@ -233,7 +233,7 @@ class LLMPlan:
         return {k: (int(v.min()), int(v.max())) for k, v in self.curve.counts.items() if v.max() > 0}
 
 
-def _forward_max(rps: np.ndarray, steps: int) -> np.ndarray:
+def forward_max(rps: np.ndarray, steps: int) -> np.ndarray:
     """At each step, the highest rate of it and the ``steps`` after it (the last steps see the end)."""
     if steps <= 0:
         return rps.copy()
@@ -249,7 +249,7 @@ def _curve(
     levels: list[tuple[float, Mix]],
     prices: Mapping[str, float],
 ) -> CurveCost:
-    need = _forward_max(rps, math.ceil(lead_s / step_s))
+    need = forward_max(rps, math.ceil(lead_s / step_s))
     tops = np.asarray([lvl for lvl, _ in levels])
     index = np.clip(np.searchsorted(tops, need - 1e-9, side="left"), 0, len(tops) - 1)
     names = sorted({n for _, mix in levels for n in mix.counts})

@@ -50,7 +50,7 @@ from advisor.recommendation.llm import (
     LLMRoute,
     LLMTokenCost,
 )
-from advisor.scenario.llm import PerTokenAPI
+from advisor.scenario.llm import PerTokenAPI, beside_scenario
 from advisor.scenario.model import LLMModelSpec, Scenario
 from advisor.settings import Settings
 from advisor.traffic.profile import HOURS_PER_MONTH
@@ -58,26 +58,25 @@ from advisor.traffic.scenario import load_model_profile
 from advisor.traffic.tokens import read_token_trace
 
 
-def _beside(base_dir: Path | None, path: Path) -> Path:
-    """A path beside the scenario file when it is there, else as given (as traffic profiles are found)."""
-    candidate = base_dir / path if base_dir is not None and not path.is_absolute() else None
-    return candidate if candidate is not None and candidate.exists() else path
-
-
 def architecture_of(spec: LLMModelSpec, base_dir: Path | None, where: str) -> LLMArchitecture:
     try:
         if spec.llm.config is not None:
-            return LLMArchitecture.from_config(_beside(base_dir, spec.llm.config))
+            return LLMArchitecture.from_config(beside_scenario(base_dir, spec.llm.config))
         return preset(spec.llm.model or "")
     except AdvisorError as exc:
         raise at_field(exc, f"{where}.llm") from None
 
 
-def buckets_of(spec: LLMModelSpec, base_dir: Path | None, where: str) -> list[SizeBucket]:
-    if spec.tokens.trace is None:
-        return fixed_sizes(spec.tokens.input or 1, spec.tokens.output or 1)
+def sizes_of(spec: LLMModelSpec, base_dir: Path | None, where: str) -> tuple[list[SizeBucket], int]:
+    """The model's request-size buckets, and its largest request in tokens (input + output), the trace
+    read once."""
+    tokens = spec.tokens
+    if tokens.trace is None:
+        tin, tout = tokens.input or 1, tokens.output or 1
+        return fixed_sizes(tin, tout), tin + tout
     try:
-        return size_buckets(read_token_trace(_beside(base_dir, spec.tokens.trace)))
+        trace = read_token_trace(beside_scenario(base_dir, tokens.trace))
+        return size_buckets(trace), int((trace.input_tokens + trace.output_tokens).max())
     except AdvisorError as exc:
         raise at_field(exc, f"{where}.tokens.trace") from None
 
@@ -111,7 +110,7 @@ def recommend_llm(
     serves it."""
     arch = architecture_of(spec, base_dir, where)
     dtype = WeightsDtype(spec.llm.dtype)
-    buckets = buckets_of(spec, base_dir, where)
+    buckets, largest = sizes_of(spec, base_dir, where)
     profile = load_model_profile(spec, settings, base_dir, where)
     region, excluded = scenario.region, set(scenario.candidates.exclude)
     names = spec.instance_types or tuple(n for n in catalog.instance_type_names if n not in excluded)
@@ -151,7 +150,7 @@ def recommend_llm(
     others = {p.value: v[0].curve.usd_per_month for p, v in plans.items() if p is not chosen}
     current = _current_usd(spec, catalog, region, where)
     doc = _document(spec, arch, dtype, plan, current, _provenance_note(options, buckets), chosen, others)
-    context = max_model_len(_largest_request(spec, base_dir), arch.max_context, spec.llm.max_model_len)
+    context = max_model_len(largest, arch.max_context, spec.llm.max_model_len)
     deployment = llm_deployment(
         doc,
         spec,
@@ -163,15 +162,6 @@ def recommend_llm(
         daemonsets=scenario.cluster.daemonsets,
     )
     return doc.model_copy(update={"deployment": deployment})
-
-
-def _largest_request(spec: LLMModelSpec, base_dir: Path | None) -> int:
-    """The most tokens (input + output) of one request: the fixed sizes, or the trace's largest (it was
-    read once already, so it reads)."""
-    if spec.tokens.trace is None:
-        return (spec.tokens.input or 1) + (spec.tokens.output or 1)
-    trace = read_token_trace(_beside(base_dir, spec.tokens.trace))
-    return int((trace.input_tokens + trace.output_tokens).max())
 
 
 def _document(
