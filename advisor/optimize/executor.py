@@ -5,10 +5,12 @@ model, so it runs as batches of models, each a task; the fleet stage then runs o
 this process. Every executor gives the same outcomes (the search is seeded and every worker prices from
 the same context), so the recommendation is the same wherever it ran.
 
-- ``local`` (the default): a process pool with one worker per core available to this process (started
-  from a fork server, with the shared context sent once to each); a fleet under
-  ``POOL_MIN_MODELS_PER_WORKER`` models per worker runs in this process, where starting workers would cost
-  more than it saves. ``local:N`` sets the number of processes (``local:1``: in this process).
+- ``local`` (the default): one process per core available to this process - this one and a pool of
+  workers (started from a fork server, with the shared context sent once to each). This process plans
+  models too, from the far end of the queue, from the first moment: starting a worker (a fresh interpreter
+  importing advisor, about 2 s) then costs no idle core. A fleet under ``POOL_MIN_MODELS_PER_WORKER`` models
+  per process runs in this process alone, where starting workers would cost more than it saves.
+  ``local:N`` sets the number of processes, this one included (``local:1``: this process alone).
 - ``dask://HOST:PORT``: Dask distributed. The context (scenario, prices, evidence) is scattered to every
   worker once; each batch is a task. Chosen over Ray for the people who run advisor: a pure-Python wheel,
   the same scheduler on a laptop and on Kubernetes (the Dask Helm chart or the dask-kubernetes operator),
@@ -26,6 +28,7 @@ import math
 import multiprocessing
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -40,6 +43,8 @@ Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 POOL_MIN_MODELS_PER_WORKER = 8
 BATCHES_PER_WORKER = 8  # small enough batches to balance the load and move the progress bar
 MAX_BATCH = 25
+# imported in the fork server, not by each worker on its first model (scipy.optimize alone takes 0.5 s)
+_PRELOAD = ("scipy.optimize",)
 EXECUTOR_HELP = "local (one process per core), local:N (N processes), or dask://HOST:PORT (a Dask scheduler)"
 
 
@@ -135,13 +140,13 @@ def _pool_task(indices: list[int]) -> list[ModelOutcome]:
     return plan_batch(_WORKER_CTX, indices)
 
 
-def _in_pool(ctx: ModelContext, workers: int, progress: Progress | None) -> Outcomes:
+def _in_pool(ctx: ModelContext, processes: int, progress: Progress | None) -> Outcomes:
     total = len(ctx.scenario.models)
-    pending = batches(total, workers)
+    pending = deque(batches(total, processes))
     done: dict[int, ModelOutcome] = {}
     notes: list[str] = []
     for attempt in (1, 2):
-        lost = _run_pool(ctx, workers, pending, done, progress)
+        lost = _run_pool(ctx, processes - 1, pending, done, progress)
         if not lost:
             break
         count = sum(len(b) for b in lost)
@@ -150,7 +155,7 @@ def _in_pool(ctx: ModelContext, workers: int, progress: Progress | None) -> Outc
                 f"a worker process died during the run: {count} model(s) it left unfinished were recommended "
                 f"again ({_names(ctx, [i for b in lost for i in b])})"
             )
-            pending = lost
+            pending = deque(lost)
         else:
             raise AdvisorError(
                 f"worker processes died twice while recommending {count} model(s) "
@@ -169,42 +174,53 @@ def _start_method() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["advisor.optimize.executor"])  # imported once, not per worker
+    ctx.set_forkserver_preload(["advisor.optimize.executor", *_PRELOAD])  # imported once, not per worker
     return ctx
 
 
 def _run_pool(
     ctx: ModelContext,
     workers: int,
-    pending: list[list[int]],
+    pending: deque[list[int]],
     done: dict[int, ModelOutcome],
     progress: Progress | None,
 ) -> list[list[int]]:
-    """Run ``pending`` batches in a fresh pool into ``done``; the batches a dead worker took down."""
+    """Run the ``pending`` batches into ``done``: ``workers`` pool processes take them from the front (two
+    each in flight), this process from the back. Returns the batches a dead worker took down."""
     lost: list[list[int]] = []
     total = len(ctx.scenario.models)
+
+    def finished(batch: list[int], got: list[ModelOutcome]) -> None:
+        done.update(zip(batch, got, strict=True))
+        if progress is not None:
+            progress("right-sizing models", len(done), total)
+
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=_start_method(),
         initializer=_init_worker,
         initargs=(ctx,),
     ) as pool:
-        futures: dict[Future[list[ModelOutcome]], list[int]] = {
-            pool.submit(_pool_task, batch): batch for batch in pending
-        }
-        waiting = set(futures)
-        while waiting:
-            finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                batch = futures[fut]
+        futures: dict[Future[list[ModelOutcome]], list[int]] = {}
+        broken = False
+        while pending or futures:
+            while not broken and pending and len(futures) < 2 * workers:
+                batch = pending.popleft()
+                futures[pool.submit(_pool_task, batch)] = batch
+            if pending:
+                batch = pending.pop()
+                finished(batch, plan_batch(ctx, batch))
+            else:
+                wait(futures, return_when=FIRST_COMPLETED)
+            for fut in [f for f in futures if f.done()]:
+                batch = futures.pop(fut)
                 try:
                     got = fut.result()
                 except BrokenProcessPool:
+                    broken = True  # every batch in flight fails with it; this process finishes the queue
                     lost.append(batch)
                     continue
-                done.update(zip(batch, got, strict=True))
-                if progress is not None:
-                    progress("right-sizing models", len(done), total)
+                finished(batch, got)
     return sorted(lost)
 
 

@@ -19,7 +19,7 @@ from advisor.capacity.queueing import (
     FloatArray,
     calibrate_service_time_ms,
 )
-from advisor.cost.replay.balancing import replica_classes, wait_at
+from advisor.cost.replay.balancing import REPLICA_CLASSES, replica_classes, wait_at
 from advisor.errors import ConfigError
 from advisor.recommendation.scaling import Balancing
 
@@ -97,23 +97,20 @@ class QueueModel:
         out: npt.NDArray[np.int32] = np.take(table, np.asarray(ready).astype(np.int32), mode="clip")
         return out
 
-    def bin_edges(self) -> FloatArray:
-        """The load each bin is evaluated at: its upper edge, except the last (ρ → 1) at its midpoint."""
-        edges = (np.arange(RHO_BINS, dtype=np.float64) + 1.0) / RHO_BINS
-        edges[-1] = 1.0 - 0.5 / RHO_BINS
-        return edges
-
     def _wait(self, flat: npt.NDArray[np.intp] | None = None) -> tuple[FloatArray, FloatArray]:
         """(C, decay per ms) at the flat bins ``flat`` (none of them an overload bin), or as whole tables
-        (classes × ρ bins) when None (``advisor.cost.replay.balancing.wait_at``)."""
-        edges = self.bin_edges()
+        (classes × ρ bins) when None (``advisor.cost.replay.balancing.wait_at``).
+
+        C does not depend on the service time, and the decay only through the factor 1/S, so both come
+        from tables shared by every plan with the same balancing, servers, classes and SCV
+        (:func:`_wait_tables`): a plan's totals index them instead of evaluating Erlang C again.
+        """
+        c_table, rate_table = _wait_tables(self.balancing, self.servers, int(self.classes.size), self.scv)
+        mu = 1.0 / self.service_time_ms
         if flat is None:
-            counts = np.repeat(self.classes.astype(np.float64)[:, None], RHO_BINS, axis=1)
-            rho = np.broadcast_to(edges, counts.shape)
-        else:
-            counts = self.classes.astype(np.float64)[flat // (RHO_BINS + 1)]
-            rho = edges[flat % (RHO_BINS + 1)]
-        return wait_at(self.balancing, self.servers, self.service_time_ms, self.scv, counts, rho)
+            shape = (-1, RHO_BINS + 1)
+            return c_table.reshape(shape)[:, :-1], rate_table.reshape(shape)[:, :-1] * mu
+        return c_table[flat], rate_table[flat] * mu
 
     @functools.cache  # noqa: B019 - models are frozen values and few per run, so the cache stays small
     def tail_table(self, t_ms: float) -> FloatArray:
@@ -172,11 +169,12 @@ class QueueModel:
         flat = self._used(requests_per_bin)
         weights = requests_per_bin[flat]
         c, decay = self._wait(flat)
+        weighted = weights * c
         budget = tail * total - overload
 
         def over(x_ms: float) -> float:
             t = max(x_ms - self.service_time_ms, 0.0)
-            return float((weights * c * np.exp(-decay * t)).sum()) - budget
+            return float((weighted * np.exp(-decay * t)).sum()) - budget
 
         if over(self.service_time_ms) <= 0:
             return self.service_time_ms
@@ -190,6 +188,27 @@ class QueueModel:
         from scipy.optimize import brentq  # here: scipy.optimize takes half a second to import
 
         return float(brentq(over, self.service_time_ms, hi, xtol=1e-6 * self.service_time_ms))
+
+
+@functools.lru_cache(maxsize=64)
+def _wait_tables(
+    balancing: Balancing, servers: int, n_classes: int, scv: float
+) -> tuple[FloatArray, FloatArray]:
+    """(C, decay × S) over every flat bin (classes × (ρ bins + overload)), read-only; the overload bins hold
+    C = 1 and no decay. At most 24 classes × 2,049 bins: 0.8 MB for the largest pair."""
+    classes = replica_classes(balancing, REPLICA_CLASSES[n_classes - 1] if n_classes > 1 else 1)
+    # each bin at its upper edge, except the last (ρ → 1) at its midpoint
+    edges = (np.arange(RHO_BINS, dtype=np.float64) + 1.0) / RHO_BINS
+    edges[-1] = 1.0 - 0.5 / RHO_BINS
+    counts = np.repeat(classes.astype(np.float64)[:, None], RHO_BINS, axis=1)
+    rho = np.broadcast_to(edges, counts.shape)
+    # at S = 1 ms (mu = 1/ms) the decay is the factor every plan scales by its own 1/S
+    c, rate = wait_at(balancing, servers, 1.0, scv, counts, rho)
+    c_table = np.hstack([c, np.ones((c.shape[0], 1))]).ravel()
+    rate_table = np.hstack([rate, np.zeros((rate.shape[0], 1))]).ravel()
+    for table in (c_table, rate_table):
+        table.setflags(write=False)  # shared through the cache
+    return c_table, rate_table
 
 
 @functools.lru_cache(maxsize=256)

@@ -21,8 +21,10 @@ def fit_warnings(scenario: Scenario, types: CandidateTypes, catalog: Catalog) ->
     a node. Such a replica is not silently moved to another size without the user being told.
     """
     out: list[str] = []
-    family = np.array([t.family for t in types.types], dtype=object)
-    by_family = {f: np.flatnonzero(family == f) for f in sorted(set(family))}
+    families, family_of = np.unique(
+        np.array([t.family for t in types.types], dtype=object), return_inverse=True
+    )
+    left_out: dict[tuple[object, ...], list[str]] = {}  # per replica and orchestrator: models share them
     for spec in scenario.models:
         need = spec.need
         orchestrator = spec.orchestrator(scenario.cluster)
@@ -53,13 +55,19 @@ def fit_warnings(scenario: Scenario, types: CandidateTypes, catalog: Catalog) ->
                     f"{name} node on {orchestrator.value} (allocatable {alloc.vcpu:.2f} vCPU / "
                     f"{alloc.memory_gib:.2f} GiB after the reserve): lower the requests to run there"
                 )
-        whole = types.replicas_per_node(need) >= 1
-        nodes = types.replicas_per_node(need, orchestrator) >= 1
-        for family, idx in by_family.items():
-            if whole[idx].any() and not nodes[idx].any():
-                out.append(
-                    f"{spec.name}: no {family} size up to {scenario.candidates.max_size_vcpu} vCPUs leaves "
-                    f"room for one replica ({need.vcpu:g} vCPU / {need.memory_gib:g} GiB) on "
-                    f"{orchestrator.value} nodes; the family is left out for it"
-                )
+        key = (need, orchestrator)
+        if key not in left_out:
+            whole = np.bincount(
+                family_of, weights=types.replicas_per_node(need) >= 1, minlength=families.size
+            )
+            nodes = np.bincount(
+                family_of, weights=types.replicas_per_node(need, orchestrator) >= 1, minlength=families.size
+            )
+            left_out[key] = [str(f) for f in families[(whole > 0) & (nodes == 0)]]
+        out += [
+            f"{spec.name}: no {family} size up to {scenario.candidates.max_size_vcpu} vCPUs leaves "
+            f"room for one replica ({need.vcpu:g} vCPU / {need.memory_gib:g} GiB) on "
+            f"{orchestrator.value} nodes; the family is left out for it"
+            for family in left_out[key]
+        ]
     return out

@@ -31,8 +31,9 @@ Speed and certainty. Steps 2-4 replay a 3-minute envelope of the demand (each wi
 never averaged away, costs are slightly overstated), which makes a plan several times cheaper to replay.
 The cheapest plans in budget are then **confirmed** on the profile's own step with the cost model's own
 queue calibration - spot plans under two more seeds (other interruption draws), the worst counting - and
-only confirmed plans are returned. What comes back on an infeasible model is a value: ``best`` None with the
-reason and the fix.
+only confirmed plans are returned (:mod:`advisor.optimize.rightsize.confirm`). The search's replays are
+screened (``advisor.cost.simulate``): no p99 is solved for, as only whether it meets the SLO decides. What
+comes back on an infeasible model is a value: ``best`` None with the reason and the fix.
 """
 
 from __future__ import annotations
@@ -42,11 +43,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from advisor.cost.prices import PlanPrices
-from advisor.cost.result import CostResult
 from advisor.cost.simulate import simulate_many
 from advisor.domain import SLO, Platform, ReplicaResources
 from advisor.optimize.rightsize.candidates import ShapeCandidate, nodes_for
+from advisor.optimize.rightsize.confirm import Confirmer, to_confirm
 from advisor.optimize.rightsize.ec2_scaling import scaling_timing
 from advisor.optimize.rightsize.pricecache import PriceCache, minutes_over_slo_pct
 from advisor.optimize.rightsize.scheduling import daily_schedules
@@ -61,7 +61,7 @@ from advisor.recommendation.plan import (
     SpotBehaviour,
 )
 from advisor.recommendation.scaling import ScheduledMinimum
-from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile
+from advisor.traffic.profile import TrafficProfile
 
 # EC2 (EKS/ECS on EC2): the Kubernetes HPA's defaults - tolerance 0.1, scale-down stabilisation 300 s
 # (kubernetes.io, "Horizontal Pod Autoscaling") - and the cost model's default 180 s from a scale-up decision
@@ -72,9 +72,6 @@ RESCUE_QUANTILES = (75.0, 90.0, 97.0, 100.0)  # minimum raised to these demand p
 RAISE_QUANTILES = (50.0, 90.0)  # ... and these, for the best shapes (stage 2)
 SPIKY_BELOW_STEP = 0.7  # stage 2 runs when a best shape needed a target this low (headroom for climbs)
 SPOT_SHARES_PCT = (50, 100)  # whole %, as the ASG API takes it
-CONFIRM_SEEDS = 2  # extra interruption draws a spot plan must also pass, at least
-EXERCISED_RECLAIMS = 3  # whole-pool reclaims expected over all the seeds of a recommended spot plan
-MAX_CONFIRM_SEEDS = 400
 LAG_QUANTILE = 99.0
 # Never plan a replica closer than 10 % to its measured capacity: the bench's capacity search resolves the
 # SLO boundary to 5-8 % (advisor.bench.search), so the last 10 % would be within measurement error.
@@ -307,7 +304,9 @@ class _Search:
         if not ready:
             return []
         prices = [self.prices.prices(p) for p, _ in ready]
-        results = simulate_many([p for p, _ in ready], self.search_profile, prices, seed=self.options.seed)
+        results = simulate_many(
+            [p for p, _ in ready], self.search_profile, prices, seed=self.options.seed, screening=True
+        )
         self.replayed += len(ready)
         out = []
         for (plan, job), result in zip(ready, results, strict=True):
@@ -319,13 +318,15 @@ class _Search:
     def finish(self, evaluated: list[Evaluated]) -> RightsizeResult:
         """Confirm the cheapest plans in budget with calibrated queues (and extra seeds for spot plans)."""
         feasible = sorted((e for e in evaluated if e.within_budget), key=lambda e: e.usd_per_month)
+        confirmer = Confirmer(self.profile, self.prices, self.options)
+        confirmer.replay_main_seed(to_confirm(feasible, self.options.alternatives))
         chosen: list[Evaluated] = []
         seen: set[tuple[str, str]] = set()
         confirmed_best: Evaluated | None = None
         for ev in feasible:
             if confirmed_best is not None and ev.candidate.key in seen:
                 continue
-            final = self._confirm(ev, all_seeds=confirmed_best is None)
+            final = confirmer.confirm(ev, all_seeds=confirmed_best is None)
             if final is None:
                 continue
             if confirmed_best is None:
@@ -344,11 +345,12 @@ class _Search:
         for ev in feasible if confirmed_best is not None else []:
             if ev.plan.platform in shown or ev.candidate.key in seen:
                 continue
-            final = self._confirm(ev, all_seeds=False)
+            final = confirmer.confirm(ev, all_seeds=False)
             seen.add(ev.candidate.key)
             if final is not None:
                 chosen.append(final)
                 shown.add(ev.plan.platform)
+        self.replayed += confirmer.replayed
         if confirmed_best is None:
             worst = min(evaluated, key=lambda e: e.minutes_over_slo_pct) if evaluated else None
             detail = ""
@@ -369,57 +371,15 @@ class _Search:
         for ev in ranked:
             if ev is confirmed_best:
                 break
-            final = self._confirm(ev, all_seeds=True) if ev.plan.purchase.uses_spot else ev
+            final = ev
+            if ev.plan.purchase.uses_spot:
+                before = confirmer.replayed
+                final = confirmer.confirm(ev, all_seeds=True, first=ev.result)
+                self.replayed += confirmer.replayed - before
             if final is not None:
                 rest = [e for e in ranked if e is not ev]
                 return RightsizeResult(self.model, final, rest, plans_replayed=self.replayed)
         return RightsizeResult(self.model, confirmed_best, chosen, plans_replayed=self.replayed)
-
-    def _confirm(self, ev: Evaluated, *, all_seeds: bool) -> Evaluated | None:
-        """Replay on the profile's own step (validated plan, cost-model calibration); None if over budget.
-
-        The recommended plan, if it buys spot (``all_seeds``), is replayed under :func:`confirm_replays` more
-        interruption draws, and more (in tens, up to ``MAX_CONFIRM_SEEDS``) until a whole-pool reclaim was
-        drawn in one of them; alternatives under the main seed only.
-        """
-        data = ev.plan.model_dump()
-        data["capacity"]["service_time_ms"] = None
-        plan = Plan.model_validate(data)
-        price = self.prices.prices(plan)
-        spot = plan.purchase.uses_spot and all_seeds
-        count = 1 + (confirm_replays(plan, price, self.profile) if spot else 0)
-        results = self._under_seeds(plan, price, range(self.options.seed, self.options.seed + count))
-        while spot and not any(r.slo.pool_reclaims for r in results) and len(results) <= MAX_CONFIRM_SEEDS:
-            start = self.options.seed + len(results)
-            results += self._under_seeds(plan, price, range(start, start + 10))
-        seeds = [self.options.seed + i for i in range(len(results))]
-        self.replayed += len(seeds)
-        overs = [minutes_over_slo_pct(r) for r in results]
-        ok = all(
-            o <= self.options.slo_budget_pct_minutes + 1e-12 and r.slo.meets_slo
-            for o, r in zip(overs, results, strict=True)
-        )
-        if not ok:
-            return None
-        reclaims = sum(r.slo.pool_reclaims for r in results)
-        return Evaluated(ev.candidate, plan, results[0], max(overs), True, tuple(seeds), ev.job, reclaims)
-
-    def _under_seeds(self, plan: Plan, price: PlanPrices, seeds: Sequence[int]) -> list[CostResult]:
-        """The plan replayed under each seed, as rows of one batch."""
-        return simulate_many([plan] * len(seeds), self.profile, [price] * len(seeds), seed=list(seeds))
-
-
-def confirm_replays(plan: Plan, prices: PlanPrices, profile: TrafficProfile) -> int:
-    """How many more seeds a spot plan is replayed under: at least ``CONFIRM_SEEDS``, and enough that
-    ``EXERCISED_RECLAIMS`` whole-pool reclaims are expected over all of them (a pool reclaimed about once in
-    40 months by the lowest band would otherwise never be in a week's replay), at most ``MAX_CONFIRM_SEEDS``.
-    """
-    given = plan.spot.pool_reclaims_per_month
-    per_month = sum(p.monthly_interruption_rate if given is None else given for p in prices.spot_pools)
-    expected = per_month * profile.duration_hours / HOURS_PER_MONTH
-    if expected <= 0:
-        return CONFIRM_SEEDS
-    return max(CONFIRM_SEEDS, min(MAX_CONFIRM_SEEDS, math.ceil(EXERCISED_RECLAIMS / expected) - 1))
 
 
 def _ranked(evaluated: list[Evaluated]) -> list[Evaluated]:

@@ -19,7 +19,7 @@ import pytest
 
 from advisor import Recommendation, Settings
 from advisor.cost import resolve_prices
-from advisor.optimize.rightsize.search import CONFIRM_SEEDS, MAX_CONFIRM_SEEDS, confirm_replays
+from advisor.optimize.rightsize.confirm import CONFIRM_SEEDS, MAX_CONFIRM_SEEDS, confirm_replays
 from advisor.pricing.catalog import Catalog
 from advisor.render import render
 from tests.helpers import TESTS_DIR, json_differences
