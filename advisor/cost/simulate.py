@@ -80,7 +80,13 @@ def simulate_many(
     """
     if len(plans) != len(prices):
         raise InputError(f"{len(plans)} plans but {len(prices)} price sets", where="simulate_many")
-    setups = [prepare(plan, price, profile.step_s) for plan, price in zip(plans, prices, strict=True)]
+    prepared: dict[tuple[int, int], PlanSetup] = {}  # a plan listed under several seeds: one setup
+    setups = []
+    for plan, price in zip(plans, prices, strict=True):
+        key = (id(plan), id(price))
+        if key not in prepared:
+            prepared[key] = prepare(plan, price, profile.step_s)
+        setups.append(prepared[key])
     seeds = [seed] * len(setups) if isinstance(seed, int) else list(seed)
     if len(seeds) != len(setups):
         raise InputError(f"{len(setups)} plans but {len(seeds)} seeds", where="simulate_many")

@@ -60,6 +60,7 @@ class Catalog(SageMakerPrices):
         self._fargate = snapshot.table("fargate.csv")
         self._elb = snapshot.table("elb.csv").set_index(["region", "load_balancer_type"])
         self._offers: dict[tuple[str, PurchaseOption], pd.DataFrame] = {}
+        self._cheapest: dict[tuple[object, ...], list[ShapeOffer]] = {}  # the catalog never changes
 
     @classmethod
     def load(cls, settings: Settings) -> Catalog:
@@ -339,8 +340,26 @@ class Catalog(SageMakerPrices):
         For each type that fits at least one replica: nodes = ceil(replicas / replicas-per-node) and the cost
         is nodes × $/h. Returns at most ``limit`` offers, cheapest total first; empty when nothing fits.
         Burstable ``t*`` types are left out unless asked for: their CPU credits run out under the
-        sustained load an inference server sees, so their measured capacity would not hold.
+        sustained load an inference server sees, so their measured capacity would not hold. Answers are
+        kept: models of a fleet often share a replica's resources.
         """
+        key = (need, region, PurchaseOption(option), replicas, limit, include_burstable, only)
+        if key not in self._cheapest:
+            self._cheapest[key] = self._find_cheapest(
+                need, region, option, replicas, limit, include_burstable, only
+            )
+        return list(self._cheapest[key])
+
+    def _find_cheapest(
+        self,
+        need: ReplicaResources,
+        region: str,
+        option: PurchaseOption | str,
+        replicas: int,
+        limit: int,
+        include_burstable: bool,
+        only: frozenset[str] | None,
+    ) -> list[ShapeOffer]:
         frame = self.offers(region, option)
         if only is not None:
             frame = frame[frame["instance_type"].isin(only)]

@@ -29,21 +29,20 @@ import numpy as np
 import numpy.typing as npt
 
 from advisor.capacity.queueing import RHO_BINS
-from advisor.cost.billing import fargate_minimum_extra_seconds, on_demand_share
+from advisor.cost.billing import fargate_minimum_extra_seconds
 from advisor.cost.loadbalancer import lcu_per_rps
 from advisor.cost.prices import PlanPrices
 from advisor.cost.replay import spot as spotmod
 from advisor.cost.replay.autoscaler import (
-    desired_replicas,
     held_demand,
     steps_for,
     trailing_max,
     trailing_min,
 )
-from advisor.cost.replay.hpa import Growth, growth_limits, hpa_trajectory
+from advisor.cost.replay.hpa import Growth, growth_limits
 from advisor.cost.replay.load import late_share, load_bins
 from advisor.cost.replay.queueing import QueueModel
-from advisor.cost.replay.schedules import minimum_by_step
+from advisor.cost.replay.replicas import replicas_before_losses
 from advisor.domain import Platform
 from advisor.errors import ConfigError
 from advisor.pricing.fargate import FARGATE_MINIMUM_BILLED_SECONDS
@@ -64,7 +63,6 @@ class PlanSetup:
     plan: Plan
     prices: PlanPrices
     queue: QueueModel
-    key: str
     stabilisation_steps: int
     delay_steps: int
     notice_steps: int
@@ -74,6 +72,11 @@ class PlanSetup:
     node_delay_steps: int = 0
     saturation: float = math.inf
     growth: tuple[Growth, ...] = ()
+
+    @functools.cached_property
+    def key(self) -> str:
+        """The plan as JSON: what its spot draws are seeded with (only spot plans ask for it)."""
+        return self.plan.model_dump_json()
 
     @property
     def capacity_rps(self) -> float:
@@ -130,7 +133,6 @@ def prepare(plan: Plan, prices: PlanPrices, step_s: int) -> PlanSetup:
         plan=plan,
         prices=prices,
         queue=queue,
-        key=plan.model_dump_json(),
         stabilisation_steps=steps_for(policy.scale_down_stabilisation_s, step_s),
         delay_steps=steps_for(policy.scale_up_delay_s, step_s),
         notice_steps=steps_for(plan.spot.notice_s, step_s),
@@ -240,26 +242,6 @@ def _held(profile: TrafficProfile, up: float, down: float, reset: bool, first: P
     return Held(demand, stabilised, started)
 
 
-def _col(values: Sequence[float]) -> F32Array:
-    """Per-plan values as a float32 column, to broadcast against (plans, steps) arrays."""
-    return np.asarray(values, dtype=np.float32)[:, None]
-
-
-def _minimums(plans: Sequence[Plan], profile: TrafficProfile) -> F32Array:
-    """Each plan's minimum: a column, or (plans, steps) where a plan raises it on a schedule."""
-    if not any(p.autoscaling.schedules for p in plans):
-        return _col([p.autoscaling.min_replicas for p in plans])
-    rows = []
-    for p in plans:
-        a = p.autoscaling
-        key = ("scheduled_min", a.min_replicas, tuple(s.model_dump_json() for s in a.schedules))
-        rows.append(
-            profile.memo(key, lambda a=a: minimum_by_step(a.schedules, profile.index, a.min_replicas))
-        )
-    out: F32Array = np.vstack(rows).astype(np.float32, copy=False)
-    return out
-
-
 def _replay_chunk(
     group: list[PlanSetup],
     profile: TrafficProfile,
@@ -269,39 +251,20 @@ def _replay_chunk(
     keep: bool,
 ) -> list[Outcome]:
     step_s, n = profile.step_s, profile.steps
-    first = group[0]
     plans = [s.plan for s in group]
-    minimums = _minimums(plans, profile)
-    per_replica = _col([p.capacity.rps_per_replica * p.autoscaling.target_utilisation for p in plans])
-    maximums = _col([p.autoscaling.max_replicas for p in plans])
-    desired = desired_replicas(held.demand[None, :], per_replica, minimums, maximums)
-    start = None
-    if minimums.shape[1] == 1:  # a scheduled minimum is not one function of the held demand (Held)
-        start = (
-            desired_replicas(held.stabilised[None, :], per_replica, minimums, maximums),
-            desired_replicas(held.started[None, :], per_replica, minimums, maximums),
-        )
-    provisioned, ready = hpa_trajectory(
-        desired,
-        minimums,
-        first.stabilisation_steps,
-        first.delay_steps,
-        [s.saturation for s in group],
-        [s.growth for s in group],
-        start=start,
-    )
+    # a plan listed several times (under several seeds) has the same replicas and nodes until spot draws:
+    # those are computed once per plan and repeated
+    row_of: dict[int, int] = {}
+    rows = [row_of.setdefault(id(s), len(row_of)) for s in group]
+    unique = list({id(s): s for s in group}.values()) if len(row_of) < len(group) else group
+    desired, provisioned, ready, nodes, on_demand_nodes = replicas_before_losses(unique, profile, held)
+    if unique is not group:
+        index = np.asarray(rows)
+        desired, provisioned, ready = desired[index], provisioned[index], ready[index]
+        nodes, on_demand_nodes = nodes[index], on_demand_nodes[index]
     rpn = [p.replicas_per_node for p in plans]
-    nodes = provisioned if all(r == 1 for r in rpn) else np.ceil(provisioned / _col(rpn))
-    nodes = trailing_max(nodes, first.node_delay_steps + 1)  # an unneeded node bills until it is removed
     outcomes = [Outcome() for _ in group]
     spot_rows = [j for j, p in enumerate(plans) if p.purchase.uses_spot]
-    on_demand_nodes = nodes
-    if spot_rows:
-        on_demand_nodes = on_demand_share(
-            nodes,
-            _col([p.purchase.on_demand_base for p in plans]),
-            _col([100 - p.purchase.spot_pct_above_base for p in plans]),
-        )
     # ready may be the very array of provisioned/desired: spot losses are written to a copy
     ready_is_own = ready is not provisioned and ready is not desired
     ready, lost_rows = _spot_losses(
