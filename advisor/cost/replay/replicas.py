@@ -5,22 +5,54 @@ computes it once."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from advisor.cost.billing import on_demand_share
 from advisor.cost.replay.autoscaler import desired_replicas, trailing_max
-from advisor.cost.replay.hpa import hpa_trajectory
+from advisor.cost.replay.hpa import Growth, hpa_trajectory
 from advisor.cost.replay.schedules import minimum_by_step
 from advisor.recommendation.plan import Plan
 from advisor.traffic.profile import TrafficProfile
 
-if TYPE_CHECKING:
-    from advisor.cost.replay.engine import Held, PlanSetup
-
 F32Array = npt.NDArray[np.float32]
+
+
+class PlanRow(Protocol):
+    """What a replayed plan gives this module (``advisor.cost.replay.engine.PlanSetup``)."""
+
+    @property
+    def plan(self) -> Plan: ...
+
+    @property
+    def stabilisation_steps(self) -> int: ...
+
+    @property
+    def delay_steps(self) -> int: ...
+
+    @property
+    def node_delay_steps(self) -> int: ...
+
+    @property
+    def saturation(self) -> float: ...
+
+    @property
+    def growth(self) -> tuple[Growth, ...]: ...
+
+
+class HeldDemand(Protocol):
+    """The group's held demand and its trailing windows (``advisor.cost.replay.engine.Held``)."""
+
+    @property
+    def demand(self) -> F32Array: ...
+
+    @property
+    def stabilised(self) -> F32Array: ...
+
+    @property
+    def started(self) -> F32Array: ...
 
 
 def col(values: Sequence[float]) -> F32Array:
@@ -45,7 +77,7 @@ def minimums(plans: Sequence[Plan], profile: TrafficProfile) -> F32Array:
 
 
 def replicas_before_losses(
-    group: list[PlanSetup], profile: TrafficProfile, held: Held
+    group: Sequence[PlanRow], profile: TrafficProfile, held: HeldDemand
 ) -> tuple[F32Array, F32Array, F32Array, F32Array, F32Array]:
     """(desired, provisioned, ready, nodes, on-demand nodes) per plan of a chunk, before spot losses."""
     first = group[0]
