@@ -270,8 +270,18 @@ def _replay_chunk(
     ready, lost_rows = _spot_losses(
         group, spot_rows, nodes, on_demand_nodes, ready, ready_is_own, outcomes, seeds, step_s
     )
-    loads = load_bins(group, demand32, ready, step_s)
+    # rows of one plan that lost nothing to spot have the same ready replicas: their loads are computed once
+    clean: dict[int, int] = {}
+    rep = [j if j in lost_rows else clean.setdefault(rows[j], j) for j in range(len(group))]
+    at = {j: k for k, j in enumerate(dict.fromkeys(rep))}
+    if len(at) == len(group):
+        loads, where = load_bins(group, demand32, ready, step_s), list(range(len(group)))
+    else:
+        own = list(at)
+        loads = load_bins([group[j] for j in own], demand32, ready[own], step_s)
+        where = [at[r] for r in rep]
     overloaded = loads.overloaded
+    by_bin: dict[int, FloatArray] = {}
     demand64 = profile.rps
     total_rps_steps = profile.memo("rps_sum", lambda: float(demand64.sum()))
     replica_sums = provisioned.sum(axis=1, dtype=np.float64)
@@ -285,13 +295,16 @@ def _replay_chunk(
         o.nodes_max = float(np.ceil(o.replicas_max / rpn[j]))  # nodes = ceil(replicas / rpn) is monotone
         o.on_demand_node_steps = float(on_demand_sums[j])
         o.spot_node_steps = o.node_steps - o.on_demand_node_steps
-        hot = np.flatnonzero(overloaded[j])
+        w = where[j]
+        hot = np.flatnonzero(overloaded[w])
         o.overloaded_steps = int(hot.size)
         deficit = np.maximum(demand64[hot] - ready[j, hot] * group[j].capacity_rps, 0.0)
         o.served_rps_steps = total_rps_steps - float(deficit.sum())
-        backlog = loads.backlogs.get(j)
+        backlog = loads.backlogs.get(w)
         o.backlog_max_requests = 0.0 if backlog is None else backlog.max_requests
-        o.requests_by_load_bin = loads.requests_by_bin(j, demand64, step_s, group[j].queue.n_bins)
+        if w not in by_bin:
+            by_bin[w] = loads.requests_by_bin(w, demand64, step_s, group[j].queue.n_bins)
+        o.requests_by_load_bin = by_bin[w]
         if plans[j].platform is Platform.FARGATE and step_s < FARGATE_MINIMUM_BILLED_SECONDS:
             o.fargate_minimum_extra_s = fargate_minimum_extra_seconds(provisioned[j], step_s)
         if keep:
@@ -305,9 +318,9 @@ def _replay_chunk(
                 "nodes": np.asarray(nodes[j], dtype=np.float64),
                 "nodes_on_demand": np.asarray(on_demand_nodes[j], dtype=np.float64),
                 "nodes_spot": np.asarray(nodes[j] - on_demand_nodes[j], dtype=np.float64),
-                "overloaded": overloaded[j].copy(),
-                "load_bin": loads.bins[j].copy(),
-                "late_share": late_share(loads, j, n),
+                "overloaded": overloaded[w].copy(),
+                "load_bin": loads.bins[w].copy(),
+                "late_share": late_share(loads, w, n),
             }
     return outcomes
 
