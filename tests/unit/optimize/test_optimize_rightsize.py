@@ -12,7 +12,7 @@ from advisor.cost.simulate import simulate
 from advisor.domain import InterruptionBand, Platform
 from advisor.optimize.rightsize.candidates import CandidateTypes, prefilter, shape_candidates
 from advisor.optimize.rightsize.pricecache import PriceCache, minutes_over_slo_pct
-from advisor.optimize.rightsize.search import MAX_TARGET_UTILISATION, STEPS, next_probe, rightsize_model
+from advisor.optimize.rightsize.search import MAX_TARGET_UTILISATION, rightsize_model
 from advisor.optimize.rightsize.search_types import SearchOptions
 from advisor.optimize.rightsize.sizing import on_demand_base_for_spot
 from advisor.pricing.catalog import Catalog
@@ -169,22 +169,3 @@ def test_an_impossible_budget_is_a_reason_not_an_error(catalog: Catalog) -> None
         assert result.reason and "minutes over the SLO" in result.reason and result.fix
     else:
         assert result.best.minutes_over_slo_pct <= 0.1
-
-
-@pytest.mark.parametrize("levels", [1, 2, 3, len(STEPS), 12])
-def test_the_probe_order_finds_what_bisection_finds(levels: int) -> None:
-    """For every first level within budget (``levels``: none), the probes stay inside the interval still open
-    and end on that level; the highest target and "none at all" take one and two probes."""
-    for answer in range(levels + 1):
-        lo, hi, probes = 0, levels, []
-        while lo < hi:
-            probe = next_probe(lo, hi, levels)
-            assert lo <= probe < hi
-            probes.append(probe)
-            lo, hi = (lo, probe) if probe >= answer else (probe + 1, hi)
-        assert hi == answer
-        assert len(probes) <= max(2, levels)
-        if answer == 0:
-            assert probes == [0]
-        if answer == levels and levels > 1:
-            assert probes == [0, levels - 1]
