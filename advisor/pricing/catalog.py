@@ -34,7 +34,7 @@ from advisor.pricing.snapshot import (
     current_snapshot_dir,
     load_snapshot,
 )
-from advisor.pricing.values import date_of, num, opt_num, text_or_none
+from advisor.pricing.values import date_of, kept, num, opt_num, text_or_none
 from advisor.settings import Settings
 
 
@@ -100,6 +100,7 @@ class Catalog(SageMakerPrices):
         return region
 
     # ----- specs -------------------------------------------------------------------------------------
+    @kept
     def instance(self, name: str) -> InstanceType:
         """Specs of an EC2 type; ``ml.`` SageMaker names resolve to their EC2 twin."""
         ec2_name = self.check_instance_type(name)
@@ -127,6 +128,7 @@ class Catalog(SageMakerPrices):
         )
 
     # ----- EC2 ---------------------------------------------------------------------------------------
+    @kept
     def on_demand(self, region: str, instance_type: str) -> Price:
         """Linux on-demand $/h of an EC2 type in a region."""
         self.check_instance_type(instance_type)
@@ -151,6 +153,7 @@ class Catalog(SageMakerPrices):
             note=text_or_none(row["note"]) or "",
         )
 
+    @kept
     def spot(self, region: str, instance_type: str) -> Price:
         """Spot $/h with savings vs on-demand and the interruption band.
 

@@ -19,7 +19,7 @@ from advisor.domain import DataProcessingPrice, Price, PurchaseOption
 from advisor.errors import NotFoundError
 from advisor.platforms.sagemaker import check_endpoint_type
 from advisor.pricing.snapshot import SAGEMAKER_DATA_FILE, Snapshot, bundled_snapshot_dir, load_snapshot
-from advisor.pricing.values import date_of, num, text_or_none
+from advisor.pricing.values import date_of, kept, num, text_or_none
 
 SAGEMAKER_PREFIX = "ml."
 DERIVED_SOURCE = "advisor-derived"
@@ -65,6 +65,7 @@ class SageMakerPrices:
         row = self._specs.loc[ec2_name]
         return num(row["gpu_count"]) > 0 or num(row["accelerator_count"]) > 0
 
+    @kept
     def sagemaker(self, region: str, instance_type: str) -> Price:
         """SageMaker real-time hosting $/h for ``ml.<type>`` (or ``<type>``).
 
