@@ -30,7 +30,7 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -201,7 +201,15 @@ def _run_pool(
         initializer=_init_worker,
         initargs=(ctx,),
     ) as pool:
-        futures: dict[Future[list[ModelOutcome]], list[int]] = {}
+        # The first submissions start the workers, and wait until the fork server has imported advisor
+        # (about 2 s): they are made on a thread while this process plans models from the back.
+        first = [pending.popleft() for _ in range(min(len(pending) - 1, 2 * workers))]
+        with ThreadPoolExecutor(max_workers=1) as starter:
+            started = starter.submit(lambda: {pool.submit(_pool_task, batch): batch for batch in first})
+            while not started.done() and pending:
+                batch = pending.pop()
+                finished(batch, plan_batch(ctx, batch))
+            futures: dict[Future[list[ModelOutcome]], list[int]] = started.result()
         broken = False
         while pending or futures:
             while not broken and pending and len(futures) < 2 * workers:
