@@ -93,8 +93,13 @@ def simulate_many(
     screen = [screening] * len(setups) if isinstance(screening, bool) else list(screening)
     outcomes = replay(setups, profile, seeds, progress=progress)
     results = []
+    made: dict[tuple[int, bool], CostResult] = {}  # rows the replay found identical (one plan, no spot loss)
     for setup, outcome, s, only in zip(setups, outcomes, seeds, screen, strict=True):
-        result = _result(setup, profile, outcome, s, only)
+        twin = made.get((id(outcome), only))
+        if twin is None:
+            result = made[id(outcome), only] = _result(setup, profile, outcome, s, only)
+        else:
+            result = twin.model_copy(update={"seed": s})
         result.attach_series(_series_thunk(setup, profile, s))
         results.append(result)
     return results

@@ -177,7 +177,8 @@ def replay(
     keep_series: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Outcome]:
-    """Replay every plan over ``profile``; returns one Outcome per setup, in order.
+    """Replay every plan over ``profile``; returns one Outcome per setup, in order (rows found identical - one
+    setup under several seeds, none of which lost anything to spot - share one Outcome object).
 
     ``seed``: one for all, or one per setup (the same plan under several interruption draws replays as
     rows of one batch).
@@ -288,6 +289,9 @@ def _replay_chunk(
     node_sums = replica_sums if nodes is provisioned else nodes.sum(axis=1, dtype=np.float64)
     on_demand_sums = node_sums if on_demand_nodes is nodes else on_demand_nodes.sum(axis=1, dtype=np.float64)
     for j, o in enumerate(outcomes):
+        if rep[j] != j and not keep:  # the same plan, nothing lost: the very outcome of the row it repeats
+            outcomes[j] = outcomes[rep[j]]
+            continue
         o.replica_steps = float(replica_sums[j])
         o.replicas_min = float(provisioned[j].min())
         o.replicas_max = float(provisioned[j].max())
