@@ -30,6 +30,7 @@ On Fargate (no choice of processor) the anchor's own processor is assumed, ± ``
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Sequence
@@ -97,7 +98,13 @@ class CapacityEntry:
         )
 
     def renamed(self, shape: str) -> CapacityEntry:
-        return self if shape == self.shape else replace(self, shape=shape)
+        """The same figure for another size of the family (a shallow copy: ``replace`` would run every
+        field through ``__init__`` again, hundreds of times per model)."""
+        if shape == self.shape:
+            return self
+        out = copy.copy(self)
+        object.__setattr__(out, "shape", shape)
+        return out
 
 
 @dataclass(frozen=True)

@@ -261,33 +261,38 @@ def shape_candidates(
     usable = (rpn >= 1) & known
     out: list[ShapeCandidate] = []
     pool_price, pools_of = _spot_pools(usable, rpn, capacity, types, scenario)
-    for i in np.flatnonzero(known & ((rpn >= 1) | (rpn_whole >= 1))):
+    on_ec2, on_sagemaker = Platform.EC2 in scenario.platforms, Platform.SAGEMAKER in scenario.platforms
+    # plain Python values: hundreds of types per model, each read a few times
+    rpn_l, whole_l, spot_l = rpn.tolist(), rpn_whole.tolist(), pool_price.tolist()
+    od_l, sm_l = types.on_demand.tolist(), types.sagemaker.tolist()
+    sm_est_l = types.sagemaker_estimated.tolist()
+    for i in np.flatnonzero(known & ((rpn >= 1) | (rpn_whole >= 1))).tolist():
         entry = entries[i]
         assert entry is not None
         itype = types.types[i]
-        if Platform.EC2 in scenario.platforms and rpn[i] >= 1:
-            price = pool_price[i]
+        if on_ec2 and rpn_l[i] >= 1:
+            price = spot_l[i]
             out.append(
                 ShapeCandidate(
                     platform=Platform.EC2,
                     shape=itype.name,
-                    replicas_per_node=int(rpn[i]),
+                    replicas_per_node=int(rpn_l[i]),
                     capacity=entry,
-                    usd_per_node_hour=float(types.on_demand[i]),
+                    usd_per_node_hour=od_l[i],
                     instance=itype,
-                    spot_usd_per_node_hour=float(price) if np.isfinite(price) else None,
-                    spot_lookup=partial(pools_of, int(i)),
+                    spot_usd_per_node_hour=price if math.isfinite(price) else None,
+                    spot_lookup=partial(pools_of, i),
                 )
             )
-        if Platform.SAGEMAKER in scenario.platforms and np.isfinite(types.sagemaker[i]) and rpn_whole[i] >= 1:
+        if on_sagemaker and math.isfinite(sm_l[i]) and whole_l[i] >= 1:
             out.append(
                 ShapeCandidate(
                     platform=Platform.SAGEMAKER,
                     shape=f"ml.{itype.name}",
-                    replicas_per_node=int(rpn_whole[i]),
+                    replicas_per_node=int(whole_l[i]),
                     capacity=entry,
-                    usd_per_node_hour=float(types.sagemaker[i]),
-                    price_estimated=bool(types.sagemaker_estimated[i]),
+                    usd_per_node_hour=sm_l[i],
+                    price_estimated=bool(sm_est_l[i]),
                     instance=itype,
                     spot_lookup=_no_sagemaker_spot,
                 )
@@ -362,19 +367,23 @@ def _spot_pools(
     spot_ok = usable & np.isfinite(types.spot) & (types.band_rank <= policy.max_interruption_band.rank)
     names = np.array([t.name for t in types.types], dtype=object)
     order = np.lexsort((names, np.where(np.isfinite(types.spot), types.spot, np.inf)))
+    order = order[spot_ok[order]]  # the types that may be pools, cheapest spot first
+    rows = np.flatnonzero(usable)  # the types that may run the model (only they are asked for pools)
     vcpu = types.resources[:, 0]
     cap = np.where(np.isfinite(capacity), capacity, -np.inf)
     eligible = (
-        spot_ok[order][None, :]
-        & (rpn[order][None, :] >= rpn[:, None])
-        & (cap[order][None, :] >= cap[:, None] * (1 - 1e-9))
-        & (vcpu[order][None, :] <= vcpu[:, None] * SPOT_POOL_MAX_SIZE_RATIO)
+        (rpn[order][None, :] >= rpn[rows, None])
+        & (cap[order][None, :] >= cap[rows, None] * (1 - 1e-9))
+        & (vcpu[order][None, :] <= vcpu[rows, None] * SPOT_POOL_MAX_SIZE_RATIO)
     )
-    counts = eligible.sum(axis=1)
-    chosen = eligible & (np.cumsum(eligible, axis=1) <= need + 1)
-    prices = np.where(chosen, np.where(np.isfinite(types.spot), types.spot, 0.0)[order][None, :], 0.0)
+    counts = np.zeros(len(types.types), dtype=np.int64)
+    counts[rows] = eligible.sum(axis=1)
+    chosen = np.zeros((len(types.types), order.size), dtype=bool)
+    chosen[rows] = eligible & (np.cumsum(eligible, axis=1) <= need + 1)
+    prices = np.where(chosen[rows], types.spot[order][None, :], 0.0)
+    mean = none.copy()
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = prices.sum(axis=1) / chosen.sum(axis=1)
+        mean[rows] = prices.sum(axis=1) / chosen[rows].sum(axis=1)
     mean = np.where(counts >= need, mean, np.nan)
 
     def pools(i: int) -> SpotPools:
