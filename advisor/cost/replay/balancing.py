@@ -28,6 +28,8 @@ new replicas take their even share of new arrivals.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
 from scipy.special import gammaln, pdtr
@@ -63,13 +65,17 @@ REPLICA_CLASSES = (
 )
 
 
+@functools.lru_cache(maxsize=512)
 def replica_classes(balancing: Balancing, max_replicas: int) -> npt.NDArray[np.int64]:
-    """The replica counts the classes are evaluated at; one class when the count does not matter."""
+    """The replica counts the classes are evaluated at; one class when the count does not matter
+    (read-only: shared through the cache)."""
     if balancing is Balancing.RANDOM:
-        return np.ones(1, dtype=np.int64)
-    top = max(1, max_replicas)
-    edges = [k for k in REPLICA_CLASSES if k <= top]
-    return np.asarray(edges, dtype=np.int64)
+        out = np.ones(1, dtype=np.int64)
+    else:
+        top = max(1, max_replicas)
+        out = np.asarray([k for k in REPLICA_CLASSES if k <= top], dtype=np.int64)
+    out.setflags(write=False)
+    return out
 
 
 def erlang_c_poisson(servers: npt.NDArray[np.floating], offered: FloatArray) -> FloatArray:
