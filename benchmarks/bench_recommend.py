@@ -12,9 +12,9 @@ once (the packer against a Karpenter-like first-fit-decreasing).
 Measured on the 2-core development machine (2026-12-06, idle; its speed drifts by up to 30 % over minutes,
 so compare runs made side by side): 200 x 300 in 9.5-9.8 s on two processes (c78f962: 12.3-12.9 s; main
 before the fleet-scale work, e69fe02: 11.2 s; target 5 s), 2,000 x 600 in 88.1 s (c78f962: 114.8 s;
-e69fe02: 143 s; target 60 s) at 1.12 GiB peak, every process summed (main: 3.7 GB), packing 1.0024 and 1.0030 x the
-bound, totals 0.05-0.07 % under main's (the packer's MILP runs to a time limit, so its answers vary that
-much from run to run; every model's plan and cost is the same as c78f962's).
+e69fe02: 143 s; target 60 s) at 1.12 GiB peak, every process summed (main: 3.7 GB), packing 1.0024 and
+1.0030 x the bound, totals 0.05-0.07 % under main's (the packer's MILP runs to a time limit, so its answers
+vary that much from run to run; every model's plan and cost is the same as c78f962's).
 
 Where the time went (py-spy, one process, 200 x 300, seconds of samples, c78f962 -> now): the per-model
 search 23.2 -> 15.1 s, of which the replay engine 9.4 -> 7.5, turning outcomes into results 5.9 -> 2.7 (the

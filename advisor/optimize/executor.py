@@ -204,13 +204,23 @@ def _run_pool(
         # The first submissions start the workers, and wait until the fork server has imported advisor
         # (about 2 s): they are made on a thread while this process plans models from the back.
         first = [pending.popleft() for _ in range(min(len(pending) - 1, 2 * workers))]
+        futures: dict[Future[list[ModelOutcome]], list[int]] = {}
+
+        def start() -> None:
+            for batch in first:
+                futures[pool.submit(_pool_task, batch)] = batch
+
+        broken = False
         with ThreadPoolExecutor(max_workers=1) as starter:
-            started = starter.submit(lambda: {pool.submit(_pool_task, batch): batch for batch in first})
+            started = starter.submit(start)
             while not started.done() and pending:
                 batch = pending.pop()
                 finished(batch, plan_batch(ctx, batch))
-            futures: dict[Future[list[ModelOutcome]], list[int]] = started.result()
-        broken = False
+            try:
+                started.result()
+            except BrokenProcessPool:  # a worker died as it started: what it did not take is lost with it
+                broken = True
+                lost += [batch for batch in first if batch not in futures.values()]
         while pending or futures:
             while not broken and pending and len(futures) < 2 * workers:
                 batch = pending.popleft()

@@ -352,3 +352,47 @@ def test_a_plan_under_several_seeds_in_one_batch_equals_a_call_per_seed(
     assert len({r.slo.lost_replica_hours for r in batch}) > 1  # the seeds drew different events
     with pytest.raises(InputError, match="4 plans but 3 seeds"):
         simulate_many([plan] * 4, week, [prices] * 4, seed=[1, 2, 3])
+
+
+def test_seeds_that_lose_nothing_share_one_replay_and_equal_a_call_per_seed(
+    catalog: Catalog, week: TrafficProfile
+) -> None:
+    """Rows of one plan that draw no interruption are priced once (the replay shares their outcome): each
+    result is still what a call for its seed alone gives, with its own seed."""
+    plan = make_plan(
+        purchase={"on_demand_base": 1, "spot_pct_above_base": 50, "spot_pools": ["c6i.xlarge", "c5.xlarge"]},
+        spot={"pool_reclaims_per_month": 0.5},
+        autoscaling={
+            "min_replicas": 2,
+            "max_replicas": 40,
+            "target_utilisation": 0.7,
+            "scale_up_delay_s": 180,
+        },
+    )
+    prices = resolve_prices(plan, catalog)
+    seeds = list(range(20, 44))
+    batch = simulate_many([plan] * len(seeds), week, [prices] * len(seeds), seed=seeds, screening=True)
+    alone = [simulate_many([plan], week, [prices], seed=s, screening=True)[0] for s in seeds]
+    assert [r.model_dump() for r in batch] == [r.model_dump() for r in alone]
+    assert [r.seed for r in batch] == seeds
+    quiet = [r for r in batch if r.slo.interruptions == 0 and r.slo.pool_reclaims == 0]
+    assert len(quiet) >= 2 and len(quiet) < len(batch)  # both kinds of row are in the batch
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(plan_params, min_size=1, max_size=4), st.integers(min_value=0, max_value=3))
+def test_a_screened_result_decides_as_the_full_one(
+    catalog: Catalog, week: TrafficProfile, params: list[dict[str, float]], seed: int
+) -> None:
+    """Screening skips the p99 root search and validation, nothing the search decides on: the cost, the
+    minutes over the SLO and whether the p99 meets it are the full result's."""
+    plans = [_plan_from(i, p) for i, p in enumerate(params)]
+    prices = [resolve_prices(p, catalog) for p in plans]  # type: ignore[arg-type]
+    full = simulate_many(plans, week, prices, seed=seed)  # type: ignore[arg-type]
+    screened = simulate_many(plans, week, prices, seed=seed, screening=True)  # type: ignore[arg-type]
+    for f, s in zip(full, screened, strict=True):
+        assert s.slo.p99_ms_estimate is None
+        assert s.usd_per_month == f.usd_per_month
+        assert s.slo.share_requests_over_slo == f.slo.share_requests_over_slo
+        assert s.minutes_over_slo_pct == f.minutes_over_slo_pct
+        assert s.slo.meets_slo == f.slo.meets_slo
