@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import pickle
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -130,9 +131,9 @@ def _names(ctx: ModelContext, indices: Sequence[int]) -> str:
 _WORKER_CTX: ModelContext | None = None
 
 
-def _init_worker(ctx: ModelContext) -> None:
+def _init_worker(ctx: bytes) -> None:
     global _WORKER_CTX
-    _WORKER_CTX = ctx
+    _WORKER_CTX = pickle.loads(ctx)  # this process pickled it for its own workers
 
 
 def _pool_task(indices: list[int]) -> list[ModelOutcome]:
@@ -199,32 +200,42 @@ def _run_pool(
         max_workers=workers,
         mp_context=_start_method(),
         initializer=_init_worker,
-        initargs=(ctx,),
+        # pickled here, before this process plans models and fills the context's caches as the workers start
+        initargs=(pickle.dumps(ctx, protocol=pickle.HIGHEST_PROTOCOL),),
     ) as pool:
         # The first submissions start the workers, and wait until the fork server has imported advisor
         # (about 2 s): they are made on a thread while this process plans models from the back.
         first = [pending.popleft() for _ in range(min(len(pending) - 1, 2 * workers))]
         futures: dict[Future[list[ModelOutcome]], list[int]] = {}
-
-        def start() -> None:
-            for batch in first:
-                futures[pool.submit(_pool_task, batch)] = batch
-
         broken = False
+
+        def submit(batch: list[int], starting: bool) -> None:
+            nonlocal broken
+            try:
+                futures[pool.submit(_pool_task, batch)] = batch
+            except (BrokenProcessPool, OSError, EOFError):
+                # a worker died as it started (its batch is run again: the note says so), or the pool broke
+                # before this batch reached it (this process runs it)
+                broken = True
+                if starting:
+                    lost.append(batch)
+                else:
+                    pending.appendleft(batch)
+
         with ThreadPoolExecutor(max_workers=1) as starter:
+
+            def start() -> None:
+                for batch in first:
+                    submit(batch, True)
+
             started = starter.submit(start)
             while not started.done() and pending:
                 batch = pending.pop()
                 finished(batch, plan_batch(ctx, batch))
-            try:
-                started.result()
-            except BrokenProcessPool:  # a worker died as it started: what it did not take is lost with it
-                broken = True
-                lost += [batch for batch in first if batch not in futures.values()]
+            started.result()
         while pending or futures:
             while not broken and pending and len(futures) < 2 * workers:
-                batch = pending.popleft()
-                futures[pool.submit(_pool_task, batch)] = batch
+                submit(pending.popleft(), False)
             if pending:
                 batch = pending.pop()
                 finished(batch, plan_batch(ctx, batch))

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -115,16 +116,26 @@ def test_a_process_pool_gives_what_one_process_gives(settings: Settings, catalog
 def test_a_local_worker_killed_mid_run_has_its_models_run_again(settings: Settings, catalog: Catalog) -> None:
     fleet = _fleet(catalog, 40)
     killed: list[int] = []
+    stop = threading.Event()
 
-    def kill_one(what: str, done: int, total: int) -> None:
-        # the pool's workers: children of the fork server this process started
-        servers = [p for p in psutil.Process().children() if "forkserver" in " ".join(p.cmdline())]
-        workers = [w for server in servers for w in server.children()]
-        if done and not killed and workers:
-            killed.append(workers[0].pid)
-            os.kill(workers[0].pid, signal.SIGKILL)
+    def kill_the_first_worker() -> None:
+        # the pool's worker, a child of the fork server this process starts, killed as soon as it appears:
+        # it then holds the batches it was given (or dies as it starts, before it could take them)
+        while not stop.is_set() and not killed:
+            servers = [p for p in psutil.Process().children() if "forkserver" in " ".join(p.cmdline())]
+            workers = [w for server in servers for w in server.children()]
+            if workers:
+                killed.append(workers[0].pid)
+                os.kill(workers[0].pid, signal.SIGKILL)
+            time.sleep(0.005)
 
-    rec = _recommend(fleet, settings, catalog, "local:2", progress=kill_one)
+    watcher = threading.Thread(target=kill_the_first_worker, daemon=True)
+    watcher.start()
+    try:
+        rec = _recommend(fleet, settings, catalog, "local:2")
+    finally:
+        stop.set()
+        watcher.join()
     assert killed
     notes = [w for w in rec.warnings if "worker process died" in w]
     assert len(notes) == 1 and "recommended again" in notes[0], rec.warnings
