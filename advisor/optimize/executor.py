@@ -17,7 +17,8 @@ the same context), so the recommendation is the same wherever it ran.
   and no daemon on the machine that runs ``advisor recommend``.
 
 A worker that dies (killed, out of memory) does not end the run. Locally, the batches it left unfinished
-are run once more in a fresh pool; a batch that fails twice is an error naming its models. On Dask, the
+are run once more, by this process and a fresh pool; a batch that fails twice is an error naming its
+models. On Dask, the
 scheduler runs a lost worker's tasks again on the others (``retries`` covers a task's own failure), and the
 notes say which models were run again.
 """
