@@ -18,9 +18,8 @@ the same context), so the recommendation is the same wherever it ran.
 
 A worker that dies (killed, out of memory) does not end the run. Locally, the batches it left unfinished
 are run once more, by this process and a fresh pool; a batch that fails twice is an error naming its
-models. On Dask, the
-scheduler runs a lost worker's tasks again on the others (``retries`` covers a task's own failure), and the
-notes say which models were run again.
+models. On Dask, the scheduler runs a lost worker's tasks again on the others (``retries`` covers a task's
+own failure), and the notes say which models were run again.
 """
 
 from __future__ import annotations
