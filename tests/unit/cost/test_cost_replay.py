@@ -15,7 +15,7 @@ from advisor.cost.replay.autoscaler import deadband, replica_trajectory, trailin
 from advisor.errors import InputError
 from advisor.optimize.rightsize.sizing import on_demand_base_for_spot
 from advisor.pricing.catalog import Catalog
-from advisor.recommendation.plan import AutoscalingPolicy
+from advisor.recommendation.plan import AutoscalingPolicy, Plan
 from advisor.settings import Settings
 from advisor.traffic.generators import ProfileSpec, generate
 from advisor.traffic.profile import TrafficProfile
@@ -332,12 +332,15 @@ def test_replacements_fall_back_on_demand_only_where_the_platform_does(catalog: 
         assert np.bincount(runs).argmax() == outage_minutes
 
 
-def test_a_plan_under_several_seeds_in_one_batch_equals_a_call_per_seed(
-    catalog: Catalog, week: TrafficProfile
-) -> None:
-    plan = make_plan(
-        purchase={"on_demand_base": 1, "spot_pct_above_base": 100, "spot_pools": ["c6i.xlarge", "c5.xlarge"]},
-        spot={"pool_reclaims_per_month": 20.0},
+def _spot_plan(*, spot_pct: int, reclaims_per_month: float) -> Plan:
+    """A plan buying spot above one on-demand node, in two pools reclaimed at the given rate."""
+    return make_plan(
+        purchase={
+            "on_demand_base": 1,
+            "spot_pct_above_base": spot_pct,
+            "spot_pools": ["c6i.xlarge", "c5.xlarge"],
+        },
+        spot={"pool_reclaims_per_month": reclaims_per_month},
         autoscaling={
             "min_replicas": 2,
             "max_replicas": 40,
@@ -345,6 +348,12 @@ def test_a_plan_under_several_seeds_in_one_batch_equals_a_call_per_seed(
             "scale_up_delay_s": 180,
         },
     )
+
+
+def test_a_plan_under_several_seeds_in_one_batch_equals_a_call_per_seed(
+    catalog: Catalog, week: TrafficProfile
+) -> None:
+    plan = _spot_plan(spot_pct=100, reclaims_per_month=20.0)
     prices = resolve_prices(plan, catalog)
     batch = simulate_many([plan] * 4, week, [prices] * 4, seed=[3, 4, 5, 6])
     one_by_one = [simulate(plan, week, prices, seed=s) for s in (3, 4, 5, 6)]
@@ -359,16 +368,7 @@ def test_seeds_that_lose_nothing_share_one_replay_and_equal_a_call_per_seed(
 ) -> None:
     """Rows of one plan that draw no interruption are priced once (the replay shares their outcome): each
     result is still what a call for its seed alone gives, with its own seed."""
-    plan = make_plan(
-        purchase={"on_demand_base": 1, "spot_pct_above_base": 50, "spot_pools": ["c6i.xlarge", "c5.xlarge"]},
-        spot={"pool_reclaims_per_month": 0.5},
-        autoscaling={
-            "min_replicas": 2,
-            "max_replicas": 40,
-            "target_utilisation": 0.7,
-            "scale_up_delay_s": 180,
-        },
-    )
+    plan = _spot_plan(spot_pct=50, reclaims_per_month=0.5)
     prices = resolve_prices(plan, catalog)
     seeds = list(range(20, 44))
     batch = simulate_many([plan] * len(seeds), week, [prices] * len(seeds), seed=seeds, screening=True)
