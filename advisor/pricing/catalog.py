@@ -60,7 +60,6 @@ class Catalog(SageMakerPrices):
         self._fargate = snapshot.table("fargate.csv")
         self._elb = snapshot.table("elb.csv").set_index(["region", "load_balancer_type"])
         self._offers: dict[tuple[str, PurchaseOption], pd.DataFrame] = {}
-        self._cheapest: dict[tuple[object, ...], list[ShapeOffer]] = {}  # the catalog never changes
 
     @classmethod
     def load(cls, settings: Settings) -> Catalog:
@@ -346,18 +345,16 @@ class Catalog(SageMakerPrices):
         sustained load an inference server sees, so their measured capacity would not hold. Answers are
         kept: models of a fleet often share a replica's resources.
         """
-        key = (need, region, PurchaseOption(option), replicas, limit, include_burstable, only)
-        if key not in self._cheapest:
-            self._cheapest[key] = self._find_cheapest(
-                need, region, option, replicas, limit, include_burstable, only
-            )
-        return list(self._cheapest[key])
+        opt = PurchaseOption(option)
+        found = self._find_cheapest(need, region, opt, replicas, limit, include_burstable, only)
+        return list(found)  # a copy: the kept answer stays as found
 
+    @kept
     def _find_cheapest(
         self,
         need: ReplicaResources,
         region: str,
-        option: PurchaseOption | str,
+        option: PurchaseOption,
         replicas: int,
         limit: int,
         include_burstable: bool,

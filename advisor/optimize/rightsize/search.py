@@ -350,7 +350,10 @@ class _Search:
             if final is not None:
                 chosen.append(final)
                 shown.add(ev.plan.platform)
-        self.replayed += confirmer.replayed
+
+        def replayed() -> int:
+            return self.replayed + confirmer.replayed
+
         if confirmed_best is None:
             worst = min(evaluated, key=lambda e: e.minutes_over_slo_pct) if evaluated else None
             detail = ""
@@ -361,7 +364,7 @@ class _Search:
             return RightsizeResult(
                 self.model,
                 None,
-                plans_replayed=self.replayed,
+                plans_replayed=replayed(),
                 reason=f"no plan keeps the minutes over the SLO within {budget:g}%{detail}",
                 fix="raise slo_budget_pct_minutes, relax the SLO, or measure faster shapes",
             )
@@ -373,13 +376,11 @@ class _Search:
                 break
             final = ev
             if ev.plan.purchase.uses_spot:
-                before = confirmer.replayed
                 final = confirmer.confirm(ev, all_seeds=True, first=ev.result)
-                self.replayed += confirmer.replayed - before
             if final is not None:
                 rest = [e for e in ranked if e is not ev]
-                return RightsizeResult(self.model, final, rest, plans_replayed=self.replayed)
-        return RightsizeResult(self.model, confirmed_best, chosen, plans_replayed=self.replayed)
+                return RightsizeResult(self.model, final, rest, plans_replayed=replayed())
+        return RightsizeResult(self.model, confirmed_best, chosen, plans_replayed=replayed())
 
 
 def _ranked(evaluated: list[Evaluated]) -> list[Evaluated]:
