@@ -7,7 +7,7 @@ re-runs the replay of this one plan with the same seed), so batches of thousands
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -91,15 +91,22 @@ class CostResult(_Value):
     price_sources: tuple[str, ...]
 
     _series: Callable[[], pd.DataFrame] | None = PrivateAttr(default=None)
+    _columns: Callable[[], Mapping[str, np.ndarray]] | None = PrivateAttr(default=None)
 
-    def attach_series(self, compute: Callable[[], pd.DataFrame]) -> CostResult:
-        self._series = compute
+    def attach_series(
+        self,
+        compute: Callable[[], pd.DataFrame],
+        columns: Callable[[], Mapping[str, np.ndarray]] | None = None,
+    ) -> CostResult:
+        """Attach the replay behind :meth:`timeseries`; ``columns``, where given, replays the raw per-step
+        arrays without building the frame (:meth:`column`)."""
+        self._series, self._columns = compute, columns
         return self
 
     def detach_series(self) -> CostResult:
         """Forget the replay inputs behind :meth:`timeseries` (the figures stay): a result kept for its
         figures then holds no per-step arrays, and pickles (to a worker process or a Dask worker)."""
-        self._series = None
+        self._series = self._columns = None
         return self
 
     @property
@@ -136,6 +143,16 @@ class CostResult(_Value):
         if self._series is None:
             raise RuntimeError("this result carries no replay inputs; use advisor.cost.simulate")
         return self._series()
+
+    def column(self, name: str) -> np.ndarray:
+        """One column of :meth:`timeseries` as float64, without building the whole frame where the replay's
+        raw arrays hold it (the replica and node counts)."""
+        if self._columns is not None:
+            raw = self._columns()
+            if name in raw:
+                return np.asarray(raw[name], dtype=np.float64)
+        values: np.ndarray = self.timeseries()[name].to_numpy(dtype=np.float64)
+        return values
 
     def summary(self) -> dict[str, Any]:
         """The headline figures as a flat dict (for tables)."""

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from advisor.capacity.queueing import P99_TAIL
@@ -100,7 +102,7 @@ def simulate_many(
             result = made[id(outcome), only] = _result(setup, profile, outcome, s, only)
         else:
             result = twin.model_copy(update={"seed": s})
-        result.attach_series(_series_thunk(setup, profile, s))
+        result.attach_series(*_series_thunks(setup, profile, s))
         results.append(result)
     return results
 
@@ -110,12 +112,21 @@ def _made(cls: type[_M], screening: bool, **fields: Any) -> _M:
     return cls.model_construct(**fields) if screening else cls(**fields)
 
 
-def _series_thunk(setup: PlanSetup, profile: TrafficProfile, seed: int) -> Callable[[], pd.DataFrame]:
-    def compute() -> pd.DataFrame:
+def _series_thunks(
+    setup: PlanSetup, profile: TrafficProfile, seed: int
+) -> tuple[Callable[[], pd.DataFrame], Callable[[], dict[str, npt.NDArray[np.generic]]]]:
+    """The replay behind a result's time series: as the frame, and as the raw per-step arrays."""
+
+    def columns() -> dict[str, npt.NDArray[np.generic]]:
+        series = replay([setup], profile, seed, keep_series=True)[0].series
+        assert series is not None
+        return series
+
+    def frame() -> pd.DataFrame:
         outcome = replay([setup], profile, seed, keep_series=True)[0]
         return series_frame(setup, profile, outcome)
 
-    return compute
+    return frame, columns
 
 
 def _result(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int, screening: bool) -> CostResult:

@@ -40,7 +40,9 @@ scale-up rate limits (double or +4 pods per 15 s) are not modelled, as a 60 s st
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -50,6 +52,7 @@ from advisor.traffic.profile import TrafficProfile
 
 FloatArray = npt.NDArray[np.float64]
 F32Array = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.intp]
 # Replica counts are computed in float32 (exact for integers below 2**24); this slack absorbs float
 # rounding so that demand of exactly k × capacity × target asks for k replicas, not k + 1.
 _CEIL_SLACK = 4e-6
@@ -94,13 +97,64 @@ def reset_deadband(demand: FloatArray, tolerance: float, down_tolerance: float |
     Vectorised without a loop over steps: from each step s, the next step that leaves the band around d_s
     comes from sparse tables of the band's edges (binary lifting, log2(n) passes); the chain of resizes
     from the start is then built by pointer doubling. Cyclic, as :func:`deadband`.
+
+    Which step each step's size comes from depends on ratios of the demand, so the answer is kept for demand
+    of the same shape (a fleet's models on one bundled profile at their own peaks) and tried on the next
+    one: it is taken only when it follows the rule at every step of that demand (one vectorised check).
     """
     down = tolerance if down_tolerance is None else down_tolerance
-    n = demand.size
-    if (tolerance <= 0 and down <= 0) or n < 2:
+    if (tolerance <= 0 and down <= 0) or demand.size < 2:
         return demand
     lo = demand / (1.0 + tolerance)  # z stays while lo_t <= z <= hi_t
     hi = demand / (1.0 - down)
+    peak = float(demand.max())
+    shape = np.round(demand / peak, _SHAPE_DIGITS) if peak > 0 else demand
+    key = (round(tolerance, 9), round(down, 9), hashlib.blake2b(shape.tobytes(), digest_size=16).digest())
+    kept = _SOURCES.get(key)
+    if kept is None or not _follows_rule(demand, lo, hi, *kept):
+        kept = _resize_sources(demand, lo, hi)
+        with _SOURCES_LOCK:  # replays may run on threads (a Dask worker's)
+            if len(_SOURCES) >= _SOURCES_KEPT:
+                _SOURCES.pop(next(iter(_SOURCES)))
+            _SOURCES[key] = kept
+    out: FloatArray = demand[kept[1]]
+    return out
+
+
+# Resize steps by (tolerance, down tolerance, demand shape to 12 decimals of the peak): a look-up only,
+# checked against the rule before use.
+_SHAPE_DIGITS = 12
+_SOURCES_KEPT = 64
+Sources = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]
+_SOURCES: dict[tuple[float, float, bytes], Sources] = {}
+_SOURCES_LOCK = threading.Lock()
+
+
+def _follows_rule(
+    demand: FloatArray, lo: FloatArray, hi: FloatArray, first: IntArray, cycle: IntArray
+) -> bool:
+    """Whether the sizes ``demand[first]`` (a pass from d_0) and ``demand[cycle]`` (the cycle entered from
+    that pass's last size) are what the rule gives on ``demand`` at every step."""
+    if first.size != demand.size or first[0] != 0:
+        return False
+    z = demand[first]  # step 0 sizes to d_0; each later step keeps the size before it or takes its demand
+    if not _steps_follow(demand[1:], lo[1:], hi[1:], z[:-1], z[1:]):
+        return False
+    cyclic = demand[cycle]
+    return _steps_follow(demand, lo, hi, np.r_[z[-1], cyclic[:-1]], cyclic)
+
+
+def _steps_follow(
+    demand: FloatArray, lo: FloatArray, hi: FloatArray, before: FloatArray, after: FloatArray
+) -> bool:
+    inside = (lo <= before) & (before <= hi)
+    return bool(np.array_equal(after, np.where(inside, before, demand)))
+
+
+def _resize_sources(demand: FloatArray, lo: FloatArray, hi: FloatArray) -> Sources:
+    """For each step, the step whose demand the autoscaler last resized to: on a pass from d_0, and on the
+    cycle entered from that pass's last size (:func:`reset_deadband`)."""
+    n = demand.size
     tables = [(lo, hi)]
     span = 1
     while span * 2 <= n:
@@ -108,7 +162,7 @@ def reset_deadband(demand: FloatArray, tolerance: float, down_tolerance: float |
         tables.append((np.maximum(a[:-span], a[span:]), np.minimum(b[:-span], b[span:])))
         span *= 2
 
-    def first_exit(values: FloatArray, start: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    def first_exit(values: FloatArray, start: IntArray) -> IntArray:
         """For each value, the first step at or after ``start`` whose band excludes it (n if none)."""
         pos = start.copy()
         for k in range(len(tables) - 1, -1, -1):
@@ -120,18 +174,21 @@ def reset_deadband(demand: FloatArray, tolerance: float, down_tolerance: float |
             pos = np.where(inside, pos + width, pos)
         return pos
 
-    # the state entering the cycle: run it once from d_0, take the state leaving it
-    nxt = np.r_[first_exit(demand, np.arange(1, n + 1)), n]  # next resize after a resize at s; n = none
-    last = _chain(nxt, 0, n)[-1]
-    entering = float(demand[last])
-    start = int(first_exit(np.asarray([entering]), np.asarray([0]))[0])
-    out = np.full(n, entering)
-    if start < n:
+    def sources(resizes: IntArray, before: int) -> IntArray:
         resized = np.zeros(n, dtype=bool)
-        resized[_chain(nxt, start, n)] = True
+        resized[resizes] = True
         owner = np.maximum.accumulate(np.where(resized, np.arange(n), -1))  # the resize each step keeps
-        out = np.where(owner >= 0, demand[np.maximum(owner, 0)], entering)
-    return out
+        out: IntArray = np.where(owner >= 0, owner, before)
+        return out
+
+    nxt = np.r_[first_exit(demand, np.arange(1, n + 1)), n]  # next resize after a resize at s; n = none
+    first = sources(_chain(nxt, 0, n), 0)  # the pass from d_0: its last size is the state entering the cycle
+    last = int(first[-1])
+    start = int(first_exit(np.asarray([demand[last]]), np.asarray([0]))[0])
+    cycle = sources(_chain(nxt, start, n), last) if start < n else np.full(n, last, dtype=np.intp)
+    for out in (first, cycle):
+        out.setflags(write=False)
+    return first, cycle
 
 
 def _chain(nxt: npt.NDArray[np.intp], start: int, n: int) -> npt.NDArray[np.intp]:

@@ -151,9 +151,9 @@ def on_demand_spend(best: Evaluated, prices: PriceCache, step_s: int) -> np.ndar
     fleet's Savings Plan; None on SageMaker (Compute Savings Plans do not cover it)."""
     if best.plan.platform is Platform.SAGEMAKER:
         return None
-    frame = best.result.timeseries()
+    nodes = best.result.column("nodes_on_demand")
     node_usd = prices.prices(best.plan).on_demand_usd_per_node_hour
-    return hourly_spend(frame["nodes_on_demand"].to_numpy(dtype=float) * node_usd, float(step_s))
+    return hourly_spend(nodes * node_usd, float(step_s))
 
 
 def load_balancer_for(scenario: Scenario) -> LoadBalancerSpec:

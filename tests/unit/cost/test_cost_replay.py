@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from advisor.cost import resolve_prices, simulate, simulate_many
 from advisor.cost.billing import fargate_minimum_extra_seconds, on_demand_share
-from advisor.cost.replay.autoscaler import deadband, replica_trajectory, trailing_max, trailing_min
+from advisor.cost.replay.autoscaler import (
+    deadband,
+    replica_trajectory,
+    reset_deadband,
+    trailing_max,
+    trailing_min,
+)
 from advisor.errors import InputError
 from advisor.optimize.rightsize.sizing import on_demand_base_for_spot
 from advisor.pricing.catalog import Catalog
@@ -41,6 +47,39 @@ def reference_deadband(d: list[float], tol: float) -> list[float]:
 def test_deadband_scan_matches_the_step_by_step_rule(d: list[float], tol: float) -> None:
     got = deadband(np.array(d), tol)
     assert got.tolist() == pytest.approx(reference_deadband(d, tol), rel=1e-12, abs=1e-12)
+
+
+def reference_reset_deadband(d: list[float], tol: float, down: float) -> list[float]:
+    """The HPA's rule, one step at a time: keep the size while the demand stays within the band around the
+    demand last sized for, else resize to the demand itself; cyclic (a pass from d_0, then the cycle)."""
+    z = d[0]
+    out: list[float] = []
+    for sweep in (d[1:], d):
+        out = []
+        for x in sweep:
+            if not x / (1 + tol) <= z <= x / (1 - down):
+                z = x
+            out.append(z)
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(rates, st.sampled_from([(0.1, 0.1), (0.05, 0.2)]), st.floats(min_value=0.01, max_value=1e4))
+def test_reset_deadband_matches_the_step_by_step_rule_at_any_peak(
+    d: list[float], band: tuple[float, float], scale: float
+) -> None:
+    """Also for the same shape at another peak, whose resize steps come from the first one's (kept)."""
+    tol, down = band
+    got = reset_deadband(np.array(d), tol, down)
+    assert got.tolist() == reference_reset_deadband(d, tol, down)
+    scaled = [x * scale for x in d]
+    assert reset_deadband(np.array(scaled), tol, down).tolist() == reference_reset_deadband(scaled, tol, down)
+
+
+def test_reset_deadband_kept_for_a_shape_is_checked_before_use() -> None:
+    """Demand that looks the same to 12 decimals of its peak, but not to the rule: the second is computed."""
+    for d in ([0.0, 1.0, 0.0], [0.0, 1.0, 4e-204], [0.0, 1.0, 0.0]):
+        assert reset_deadband(np.array(d), 0.1, 0.1).tolist() == reference_reset_deadband(d, 0.1, 0.1)
 
 
 @settings(max_examples=60, deadline=None)
@@ -239,6 +278,9 @@ def test_time_series_adds_up_to_the_totals(catalog: Catalog, week: TrafficProfil
     assert (ts["nodes"].to_numpy() == kept).all()
     assert (kept > needed).any()
     assert (ts["nodes_on_demand"] + ts["nodes_spot"] == ts["nodes"]).all()
+    # one column without the frame: the same values, raw (a replica count) or from the frame (a $ rate)
+    for name in ("nodes_on_demand", "ready_replicas", "usd_per_hour"):
+        assert np.array_equal(result.column(name), ts[name].to_numpy(dtype=np.float64))
     served = np.minimum(ts["demand_rps"], ts["capacity_rps"]).sum()
     assert result.utilisation_mean == pytest.approx(
         served / (ts["provisioned_replicas"].sum() * 10.0), rel=1e-6
