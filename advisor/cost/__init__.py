@@ -8,11 +8,12 @@ Pure (numpy, pandas, scipy, pydantic; no cloud SDK). Typical use::
     result.usd_per_month, result.slo.p99_ms_estimate, result.efficiency, result.timeseries()
 
 The Plan model is the recommendation's (:mod:`advisor.recommendation.plan`, re-exported here). Modules:
-``prices`` (catalog → PlanPrices), ``simulate`` (entry points, fluid bound), ``baselines``,
-``loadbalancer`` (LCUs), ``billing``, ``result``, ``plan_checks``; ``replay/`` the vectorised engine
-(``engine``), its autoscalers (``autoscaler``, ``hpa``), ``provisioning`` (start-up delays), ``spot``
-(interruptions and pool reclaims), ``schedules``, ``balancing``, ``queueing`` (the queue's tables; the
-formulas are :mod:`advisor.capacity.queueing`'s), ``backlog``, ``load`` (load bins) and ``series``.
+``prices`` (catalog → PlanPrices), ``simulate`` (entry points - ``screen_many`` for a search's ranking -
+and the fluid bound), ``baselines``, ``loadbalancer`` (LCUs), ``billing``, ``result``, ``plan_checks``;
+``replay/`` the vectorised engine (``engine``), its autoscalers (``autoscaler``, ``hpa``), ``provisioning``
+(start-up delays), ``spot`` (interruptions and pool reclaims), ``schedules``, ``balancing``, ``queueing``
+(the queue's tables; the formulas are :mod:`advisor.capacity.queueing`'s), ``backlog``, ``load`` (load bins)
+and ``series``.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from advisor.cost.baselines import (
 from advisor.cost.prices import PlanPrices, SpotPool, resolve_prices
 from advisor.cost.replay.queueing import QueueModel
 from advisor.cost.replay.schedules import minimum_by_step
-from advisor.cost.result import CostBreakdown, CostResult, SLOReport
-from advisor.cost.simulate import fluid_lower_bound_usd, simulate, simulate_many
+from advisor.cost.result import CostBreakdown, CostResult, Screened, SLOReport
+from advisor.cost.simulate import fluid_lower_bound_usd, screen_many, simulate, simulate_many
 from advisor.domain import FargateSize
 from advisor.recommendation.plan import (
     AutoscalingPolicy,
@@ -65,6 +66,7 @@ __all__ = [
     "QueueModel",
     "SLOReport",
     "ScheduledMinimum",
+    "Screened",
     "SpotBehaviour",
     "SpotPool",
     "calibrate_service_time_ms",
@@ -78,6 +80,7 @@ __all__ = [
     "p99_latency_ms",
     "resolve_prices",
     "sagemaker_plan",
+    "screen_many",
     "simulate",
     "simulate_many",
     "static_peak_plan",

@@ -112,8 +112,15 @@ class CostResult(_Value):
     @property
     def minutes_over_slo_pct(self) -> float:
         """Share of the horizon's minutes with demand above ready capacity (p99 over the SLO), in %."""
-        minutes = self.horizon_hours * 60.0
-        return 100.0 * self.slo.overload_minutes / minutes if minutes > 0 else 0.0
+        return minutes_over_pct(self.slo.overload_minutes, self.horizon_hours)
+
+    @property
+    def meets_slo(self) -> bool:
+        return self.slo.meets_slo
+
+    @property
+    def pool_reclaims(self) -> int:
+        return self.slo.pool_reclaims
 
     def series_payload(self, every_s: int | None = None) -> dict[str, Any]:
         """The time series as JSON-ready columns, aggregated to ``every_s`` seconds when given.
@@ -169,3 +176,64 @@ class CostResult(_Value):
             "p99_ms": self.slo.p99_ms_estimate,
             "meets_slo": self.slo.meets_slo,
         }
+
+
+def minutes_over_pct(overload_minutes: float, horizon_hours: float) -> float:
+    """Overload minutes as a share of the horizon's minutes, in %."""
+    minutes = horizon_hours * 60.0
+    return 100.0 * overload_minutes / minutes if minutes > 0 else 0.0
+
+
+class Screened:
+    """A replayed plan as a search ranks it (``advisor.cost.simulate.screen_many``): its cost per month, its
+    minutes over the SLO, its spot events, and whether its p99 meets the SLO - worked out from the replay's
+    histogram when first asked (a search asks only of plans within its minutes budget). Each figure is the
+    one :class:`CostResult` gives for the same replay."""
+
+    __slots__ = (
+        "_meets",
+        "interruptions",
+        "minutes_over_slo_pct",
+        "plan",
+        "pool_reclaims",
+        "seed",
+        "usd_per_month",
+    )
+
+    def __init__(
+        self,
+        plan: str,
+        seed: int,
+        usd_per_month: float,
+        minutes_over_slo_pct: float,
+        interruptions: int,
+        pool_reclaims: int,
+        meets: bool | Callable[[], bool],
+    ) -> None:
+        self.plan, self.seed, self.usd_per_month = plan, seed, usd_per_month
+        self.minutes_over_slo_pct = minutes_over_slo_pct
+        self.interruptions, self.pool_reclaims = interruptions, pool_reclaims
+        self._meets = meets
+
+    @property
+    def meets_slo(self) -> bool:
+        if not isinstance(self._meets, bool):
+            self._meets = self._meets()
+        return self._meets
+
+    def with_seed(self, seed: int) -> Screened:
+        """The same figures under another seed (a row that drew no spot event replays the same)."""
+        return Screened(
+            self.plan, seed, self.usd_per_month, self.minutes_over_slo_pct, self.interruptions,
+            self.pool_reclaims, self._meets,
+        )  # fmt: skip
+
+    def figures(self) -> tuple[object, ...]:
+        """Everything it holds, the SLO verdict worked out (for comparing two screenings)."""
+        return (
+            self.plan, self.seed, self.usd_per_month, self.minutes_over_slo_pct, self.interruptions,
+            self.pool_reclaims, self.meets_slo,
+        )  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"Screened({self.plan!r}, seed={self.seed}, usd_per_month={self.usd_per_month:.6g})"

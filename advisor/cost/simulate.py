@@ -9,7 +9,8 @@
 ``simulate_many`` is what the optimiser calls: plans that share a dead band, stabilisation and delay are
 replayed together as 2-D arrays, and each plan's spot draws depend only on the seed and the plan itself,
 so a plan's result is the same alone or in any batch. Results are values: the time series is computed
-only when asked for.
+only when asked for. ``screen_many`` is the same replay for a search's ranking: of each plan only the
+figures a search decides on (:class:`~advisor.cost.result.Screened`).
 
 Fluid lower bound: the cost if serving capacity followed demand exactly, in fractional replicas, at the
 lowest $ per replica-hour among the purchase options the plan may use, plus the plan's load balancer
@@ -20,7 +21,7 @@ provisions for all demand; above 1 only when the plan under-provisions (its over
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -30,13 +31,11 @@ from advisor.capacity.queueing import P99_TAIL
 from advisor.cost.prices import PlanPrices
 from advisor.cost.replay.engine import Outcome, PlanSetup, prepare, replay
 from advisor.cost.replay.series import series_frame
-from advisor.cost.result import CostBreakdown, CostResult, SLOReport
+from advisor.cost.result import CostBreakdown, CostResult, Screened, SLOReport, minutes_over_pct
 from advisor.domain import PurchaseOption
 from advisor.errors import InputError
 from advisor.recommendation.plan import LoadBalancerKind, Plan
 from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile
-
-_M = TypeVar("_M", CostResult, SLOReport, CostBreakdown)
 
 
 def queue_model_name(scv: float) -> str:
@@ -67,19 +66,55 @@ def simulate_many(
     *,
     seed: int | Sequence[int] = 0,
     progress: Callable[[int, int], None] | None = None,
-    screening: bool | Sequence[bool] = False,
 ) -> list[CostResult]:
     """Price every plan over ``profile``; ``prices[i]`` belongs to ``plans[i]``.
-
-    ``screening``: results for a search to rank and discard, not to report - the p99 is not solved for
-    (``p99_ms_estimate`` None; ``meets_slo`` from the share of requests over the SLO, the same test) and the
-    result is not validated again (every figure is computed here); one flag for every plan, or one per plan.
 
     ``seed`` fixes the spot draws: one for every plan, or one per plan (a plan listed several times with
     several seeds is replayed under each in one batch). Raises ConfigError when a plan and its prices
     disagree (platform, spot without pools) or a given service time contradicts the capacity. A plan that
     cannot keep up (overload, SLO missed) is not an error: its result says so.
     """
+    setups, seeds = _prepared(plans, profile, prices, seed)
+    outcomes = replay(setups, profile, seeds, progress=progress)
+    results = []
+    made: dict[int, CostResult] = {}  # rows the replay found identical (one plan, no spot loss)
+    for setup, outcome, s in zip(setups, outcomes, seeds, strict=True):
+        twin = made.get(id(outcome))
+        if twin is None:
+            result = made[id(outcome)] = _result(setup, profile, outcome, s)
+        else:
+            result = twin.model_copy(update={"seed": s})
+        result.attach_series(*_series_thunks(setup, profile, s))
+        results.append(result)
+    return results
+
+
+def screen_many(
+    plans: Sequence[Plan],
+    profile: TrafficProfile,
+    prices: Sequence[PlanPrices],
+    *,
+    seed: int | Sequence[int] = 0,
+) -> list[Screened]:
+    """``simulate_many`` for a search that ranks plans and discards most: the same replay, and of each plan
+    only its cost, minutes over the SLO, spot events and - when asked - whether its p99 meets the SLO
+    (:class:`~advisor.cost.result.Screened`: the share of requests over the SLO at most the p99's tail, the
+    same test as the p99's, with no p99 solved for and nothing validated again)."""
+    setups, seeds = _prepared(plans, profile, prices, seed)
+    outcomes = replay(setups, profile, seeds)
+    out = []
+    made: dict[int, Screened] = {}
+    for setup, outcome, s in zip(setups, outcomes, seeds, strict=True):
+        twin = made.get(id(outcome))
+        if twin is None:
+            made[id(outcome)] = twin = _screened(setup, profile, outcome, s)
+        out.append(twin if twin.seed == s else twin.with_seed(s))
+    return out
+
+
+def _prepared(
+    plans: Sequence[Plan], profile: TrafficProfile, prices: Sequence[PlanPrices], seed: int | Sequence[int]
+) -> tuple[list[PlanSetup], list[int]]:
     if len(plans) != len(prices):
         raise InputError(f"{len(plans)} plans but {len(prices)} price sets", where="simulate_many")
     prepared: dict[tuple[int, int], PlanSetup] = {}  # a plan listed under several seeds: one setup
@@ -92,24 +127,7 @@ def simulate_many(
     seeds = [seed] * len(setups) if isinstance(seed, int) else list(seed)
     if len(seeds) != len(setups):
         raise InputError(f"{len(setups)} plans but {len(seeds)} seeds", where="simulate_many")
-    screen = [screening] * len(setups) if isinstance(screening, bool) else list(screening)
-    outcomes = replay(setups, profile, seeds, progress=progress)
-    results = []
-    made: dict[tuple[int, bool], CostResult] = {}  # rows the replay found identical (one plan, no spot loss)
-    for setup, outcome, s, only in zip(setups, outcomes, seeds, screen, strict=True):
-        twin = made.get((id(outcome), only))
-        if twin is None:
-            result = made[id(outcome), only] = _result(setup, profile, outcome, s, only)
-        else:
-            result = twin.model_copy(update={"seed": s})
-        result.attach_series(*_series_thunks(setup, profile, s))
-        results.append(result)
-    return results
-
-
-def _made(cls: type[_M], screening: bool, **fields: Any) -> _M:
-    """A result's part: validated, or (screening) as computed here, several times faster."""
-    return cls.model_construct(**fields) if screening else cls(**fields)
+    return setups, seeds
 
 
 def _series_thunks(
@@ -129,24 +147,76 @@ def _series_thunks(
     return frame, columns
 
 
-def _result(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int, screening: bool) -> CostResult:
+@dataclass(frozen=True)
+class _Charges:
+    """A replayed plan's charges over the horizon, USD."""
+
+    compute_od: float
+    compute_spot: float
+    interruptions: float
+    lb_hours: float
+    lb_units: float
+    data: float
+
+    @property
+    def total(self) -> float:
+        return (
+            self.compute_od
+            + self.compute_spot
+            + self.interruptions
+            + self.lb_hours
+            + self.lb_units
+            + self.data
+        )
+
+
+def _charges(setup: PlanSetup, profile: TrafficProfile, o: Outcome) -> _Charges:
     plan, prices = setup.plan, setup.prices
     step_h = profile.step_s / 3600.0
-    horizon_h = profile.duration_hours
-    per_month = HOURS_PER_MONTH / horizon_h
     od_price = prices.on_demand_usd_per_node_hour
-    compute_od = o.on_demand_node_steps * step_h * od_price + o.fargate_minimum_extra_s / 3600.0 * od_price
-    compute_spot = o.spot_node_steps * step_h * prices.spot_usd_per_node_hour
-    interruptions = o.notice_overlap_usd + o.fallback_premium_usd
     lb = plan.effective_load_balancer
     requests = profile.total_requests
     has_lb = lb.kind is not LoadBalancerKind.NONE
-    lb_hours = horizon_h * prices.load_balancer_usd_per_hour / lb.shared_by if has_lb else 0.0
-    lb_units = (
-        setup.lcu_per_rps * requests / 3600.0 * prices.load_balancer_usd_per_lcu_hour if has_lb else 0.0
+    return _Charges(
+        compute_od=o.on_demand_node_steps * step_h * od_price + o.fargate_minimum_extra_s / 3600.0 * od_price,
+        compute_spot=o.spot_node_steps * step_h * prices.spot_usd_per_node_hour,
+        interruptions=o.notice_overlap_usd + o.fallback_premium_usd,
+        lb_hours=profile.duration_hours * prices.load_balancer_usd_per_hour / lb.shared_by if has_lb else 0.0,
+        lb_units=(
+            setup.lcu_per_rps * requests / 3600.0 * prices.load_balancer_usd_per_lcu_hour if has_lb else 0.0
+        ),
+        data=requests * prices.data_usd_per_request(lb),
     )
-    data = requests * prices.data_usd_per_request(lb)
-    total = compute_od + compute_spot + interruptions + lb_hours + lb_units + data
+
+
+def _screened(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int) -> Screened:
+    per_month = HOURS_PER_MONTH / profile.duration_hours
+    queue, slo_ms, hist = setup.queue, setup.plan.slo.latency_p99_ms, o.requests_by_load_bin
+    requests = profile.total_requests
+    overload_minutes = o.overloaded_steps * profile.step_s / 60.0
+
+    def meets() -> bool:  # p99 <= SLO exactly when at most the p99's tail of the requests is over the SLO
+        return bool(queue.requests_over(hist, slo_ms) <= P99_TAIL * requests * (1 + 1e-9))
+
+    return Screened(
+        plan=setup.plan.name,
+        seed=seed,
+        usd_per_month=_charges(setup, profile, o).total * per_month,
+        minutes_over_slo_pct=minutes_over_pct(overload_minutes, profile.duration_hours),
+        interruptions=o.interruptions,
+        pool_reclaims=o.pool_reclaims,
+        meets=meets,
+    )
+
+
+def _result(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int) -> CostResult:
+    plan, prices = setup.plan, setup.prices
+    horizon_h = profile.duration_hours
+    per_month = HOURS_PER_MONTH / horizon_h
+    c = _charges(setup, profile, o)
+    compute_od, compute_spot, interruptions = c.compute_od, c.compute_spot, c.interruptions
+    lb_hours, lb_units, data, total = c.lb_hours, c.lb_units, c.data, c.total
+    requests = profile.total_requests
     components = {
         "compute_on_demand": compute_od,
         "compute_spot": compute_spot,
@@ -172,11 +242,9 @@ def _result(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int, sc
         profile, cap, prices.cheapest_usd_per_replica_hour(plan.replicas_per_node, plan.purchase.uses_spot)
     )
     bound = bound_compute + lb_hours + lb_units + data
-    slo = _slo_report(setup, profile, o, screening)
+    slo = _slo_report(setup, profile, o)
     steps = profile.steps
-    return _made(
-        CostResult,
-        screening,
+    return CostResult(
         plan=plan.name,
         model=plan.model,
         platform=plan.platform.value,
@@ -192,9 +260,7 @@ def _result(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int, sc
         usd_total=total,
         usd_per_month=total * per_month,
         usd_per_million_requests=total / requests * 1e6 if requests > 0 else None,
-        breakdown=_made(
-            CostBreakdown,
-            screening,
+        breakdown=CostBreakdown(
             by_component={k: v * per_month for k, v in components.items()},
             by_purchase_option={
                 k: v * per_month for k, v in by_option.items() if v > 0 or k == prices.on_demand_option.value
@@ -215,22 +281,16 @@ def _result(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int, sc
     )
 
 
-def _slo_report(setup: PlanSetup, profile: TrafficProfile, o: Outcome, screening: bool) -> SLOReport:
+def _slo_report(setup: PlanSetup, profile: TrafficProfile, o: Outcome) -> SLOReport:
     plan, queue = setup.plan, setup.queue
     requests = profile.total_requests
     per_month = HOURS_PER_MONTH / profile.duration_hours
     step_h = profile.step_s / 3600.0
     hist = o.requests_by_load_bin
     over_slo = queue.requests_over(hist, plan.slo.latency_p99_ms)
-    if screening:  # p99 <= SLO exactly when at most the p99's tail of the requests is over the SLO
-        p99 = None
-        meets = over_slo <= P99_TAIL * requests * (1 + 1e-9)
-    else:
-        p99 = queue.mixture_quantile_ms(hist)
-        meets = p99 is not None and p99 <= plan.slo.latency_p99_ms * (1 + 1e-9)
-    return _made(
-        SLOReport,
-        screening,
+    p99 = queue.mixture_quantile_ms(hist)
+    meets = p99 is not None and p99 <= plan.slo.latency_p99_ms * (1 + 1e-9)
+    return SLOReport(
         slo_p99_ms=plan.slo.latency_p99_ms,
         p99_ms_estimate=p99,
         meets_slo=meets,

@@ -19,7 +19,7 @@ from advisor.errors import AdvisorError
 from advisor.optimize.deployment import deployment_for, node_pools
 from advisor.optimize.fleet.decide import FleetDecisions
 from advisor.optimize.rightsize.outcome import ModelOutcome, Served
-from advisor.optimize.rightsize.search_types import Evaluated
+from advisor.optimize.rightsize.search_types import Confirmed
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.deployment import Placement
 from advisor.recommendation.levers import Lever, LeverSaving, with_commitment
@@ -151,13 +151,13 @@ def _model_rec(
 
 
 def platform_costs(
-    best: Evaluated, alternatives: Sequence[Evaluated], catalog: Catalog
+    best: Confirmed, alternatives: Sequence[Confirmed], catalog: Catalog
 ) -> list[PlatformCost]:
     """The plan's cost by component, then the cheapest runner-up on each other platform (SageMaker's data
     processing and instance premium, EC2's and Fargate's load balancer included); empty when no other
     platform was a candidate. :func:`advisor.render.platform_choice` says it in words."""
     chosen = best.plan.platform
-    others: dict[Platform, Evaluated] = {}
+    others: dict[Platform, Confirmed] = {}
     for ev in alternatives:
         p = ev.plan.platform
         if p is not chosen and (p not in others or ev.usd_per_month < others[p].usd_per_month):
@@ -168,7 +168,7 @@ def platform_costs(
     return [_platform_cost(ev, catalog) for ev in ranked]
 
 
-def _platform_cost(ev: Evaluated, catalog: Catalog) -> PlatformCost:
+def _platform_cost(ev: Confirmed, catalog: Catalog) -> PlatformCost:
     premium, estimated = None, False
     if ev.plan.platform is Platform.SAGEMAKER:
         premium, estimated = _premium(catalog, ev.plan.region, ev.plan.shape_label)
@@ -204,7 +204,7 @@ def _efficiency(bound: float | None, floor: float | None, usd: float) -> Efficie
 
 
 def _plan_summary(
-    ev: Evaluated, placement: Placement | None, spec: ModelSpec, scenario: Scenario, catalog: Catalog
+    ev: Confirmed, placement: Placement | None, spec: ModelSpec, scenario: Scenario, catalog: Catalog
 ) -> PlanSummary:
     plan, result, cand = ev.plan, ev.result, ev.candidate
     pools = list(plan.purchase.spot_pools)
@@ -246,7 +246,7 @@ def _plan_summary(
     )
 
 
-def _cost(ev: Evaluated) -> CostSummary:
+def _cost(ev: Confirmed) -> CostSummary:
     r = ev.result
     return CostSummary(
         usd_per_month=r.usd_per_month,
@@ -259,7 +259,7 @@ def _cost(ev: Evaluated) -> CostSummary:
     )
 
 
-def _risk(ev: Evaluated, budget: float) -> SLORisk:
+def _risk(ev: Confirmed, budget: float) -> SLORisk:
     r = ev.result
     return SLORisk(
         slo_p99_ms=r.slo.slo_p99_ms,
@@ -276,7 +276,7 @@ def _risk(ev: Evaluated, budget: float) -> SLORisk:
     )
 
 
-def _alternative(ev: Evaluated) -> Alternative:
+def _alternative(ev: Confirmed) -> Alternative:
     plan = ev.plan
     return Alternative(
         platform=plan.platform,

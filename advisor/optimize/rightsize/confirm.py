@@ -14,10 +14,10 @@ import math
 from collections.abc import Sequence
 
 from advisor.cost.prices import PlanPrices
-from advisor.cost.result import CostResult
-from advisor.cost.simulate import simulate_many
+from advisor.cost.result import CostResult, Screened
+from advisor.cost.simulate import screen_many, simulate_many
 from advisor.optimize.rightsize.pricecache import PriceCache, minutes_over_slo_pct
-from advisor.optimize.rightsize.search_types import Evaluated, SearchOptions
+from advisor.optimize.rightsize.search_types import Confirmed, Evaluated, Screening, SearchOptions
 from advisor.recommendation.plan import Plan
 from advisor.traffic.profile import HOURS_PER_MONTH, TrafficProfile
 
@@ -26,11 +26,11 @@ EXERCISED_RECLAIMS = 3  # whole-pool reclaims expected over all the seeds of a r
 MAX_CONFIRM_SEEDS = 400
 
 
-def to_confirm(feasible: Sequence[Evaluated], alternatives: int) -> list[Evaluated]:
+def to_confirm(feasible: Sequence[Screening], alternatives: int) -> list[Screening]:
     """The plans the search's finish confirms when every confirmation passes (``feasible`` cheapest first):
     the cheapest, the cheapest of the next ``alternatives`` candidates, then the cheapest of every other
     platform."""
-    picks: list[Evaluated] = []
+    picks: list[Screening] = []
     seen: set[tuple[str, str]] = set()
     for ev in feasible:
         if ev.candidate.key not in seen and len(picks) <= alternatives:
@@ -53,7 +53,7 @@ class Confirmer:
         self.replayed = 0
         self._main: dict[int, tuple[Plan, PlanPrices, CostResult]] = {}
 
-    def replay_main_seed(self, evs: Sequence[Evaluated]) -> None:
+    def replay_main_seed(self, evs: Sequence[Screening]) -> None:
         """The confirmations of ``evs`` under the main seed, as one batch, for :meth:`confirm`."""
         if not evs:
             return
@@ -64,7 +64,9 @@ class Confirmer:
         for ev, plan, price, result in zip(evs, plans, prices, results, strict=True):
             self._main[id(ev)] = (plan, price, result)
 
-    def confirm(self, ev: Evaluated, *, all_seeds: bool, first: CostResult | None = None) -> Evaluated | None:
+    def confirm(
+        self, ev: Screening | Confirmed, *, all_seeds: bool, first: CostResult | None = None
+    ) -> Confirmed | None:
         """``ev`` confirmed on the profile's own step; None if over budget.
 
         The recommended plan, if it buys spot (``all_seeds``), is replayed under :func:`confirm_replays` more
@@ -83,26 +85,26 @@ class Confirmer:
                 first = simulate_many([plan], self.profile, [price], seed=seed)[0]
                 self.replayed += 1
             result = first
-        results = [result]
+        results: list[CostResult | Screened] = [result]
         if plan.purchase.uses_spot and all_seeds:
             extra = confirm_replays(plan, price, self.profile)
             results += self._under_seeds(plan, price, range(seed + 1, seed + 1 + extra))
-            while not any(r.slo.pool_reclaims for r in results) and len(results) <= MAX_CONFIRM_SEEDS:
+            while not any(r.pool_reclaims for r in results) and len(results) <= MAX_CONFIRM_SEEDS:
                 start = seed + len(results)
                 results += self._under_seeds(plan, price, range(start, start + 10))
         budget = self.options.slo_budget_pct_minutes + 1e-12
         overs = [minutes_over_slo_pct(r) for r in results]
-        if not all(o <= budget and r.slo.meets_slo for o, r in zip(overs, results, strict=True)):
+        if not all(o <= budget and r.meets_slo for o, r in zip(overs, results, strict=True)):
             return None
-        reclaims = sum(r.slo.pool_reclaims for r in results)
+        reclaims = sum(r.pool_reclaims for r in results)
         seeds = tuple(seed + i for i in range(len(results)))
-        return Evaluated(ev.candidate, plan, results[0], max(overs), True, seeds, ev.job, reclaims)
+        return Evaluated(ev.candidate, plan, result, max(overs), True, seeds, ev.job, reclaims)
 
-    def _under_seeds(self, plan: Plan, price: PlanPrices, seeds: Sequence[int]) -> list[CostResult]:
+    def _under_seeds(self, plan: Plan, price: PlanPrices, seeds: Sequence[int]) -> list[Screened]:
         """The plan under each of the extra ``seeds``, rows of one batch, screened against the budget."""
         n = len(seeds)
         self.replayed += n
-        return simulate_many([plan] * n, self.profile, [price] * n, seed=list(seeds), screening=True)
+        return screen_many([plan] * n, self.profile, [price] * n, seed=list(seeds))
 
 
 def full_plan(searched: Plan) -> Plan:

@@ -23,14 +23,14 @@ from advisor.cost.baselines import static_peak_plan
 from advisor.cost.simulate import simulate_many
 from advisor.optimize.rightsize.compare import CurrentCost
 from advisor.optimize.rightsize.pricecache import PriceCache
-from advisor.optimize.rightsize.search_types import Evaluated
+from advisor.optimize.rightsize.search_types import Confirmed
 from advisor.recommendation.levers import Lever, LeverSaving
 from advisor.recommendation.plan import LoadBalancerKind, Plan, PurchaseMix
 from advisor.traffic.profile import TrafficProfile
 
 
 def lever_steps(
-    current: CurrentCost, best: Evaluated, profile: TrafficProfile, prices: PriceCache, *, seed: int
+    current: CurrentCost, best: Confirmed, profile: TrafficProfile, prices: PriceCache, *, seed: int
 ) -> tuple[LeverSaving, ...]:
     """The replayed steps from ``current`` to ``best`` (module docstring), without the pooling share."""
     plan = best.plan

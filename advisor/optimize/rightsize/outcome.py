@@ -16,7 +16,7 @@ import numpy as np
 
 from advisor.capacity import ModelCapacities
 from advisor.optimize.rightsize.compare import CurrentCost
-from advisor.optimize.rightsize.search_types import Evaluated
+from advisor.optimize.rightsize.search_types import Confirmed
 from advisor.recommendation.levers import LeverSaving
 from advisor.recommendation.model import Comparison
 from advisor.scenario.model import ModelSpec
@@ -48,8 +48,8 @@ class Served:
     """The cheapest confirmed plan within the SLO budget, and what it is compared with."""
 
     inputs: ModelInputs
-    best: Evaluated
-    alternatives: tuple[Evaluated, ...]
+    best: Confirmed
+    alternatives: tuple[Confirmed, ...]
     plans_replayed: int
     allowed_types: Mapping[str, float]  # EC2 type -> capacity per replica, for pooling
     baselines: tuple[Comparison, ...]

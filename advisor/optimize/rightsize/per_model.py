@@ -44,7 +44,7 @@ from advisor.optimize.rightsize.levers import lever_steps
 from advisor.optimize.rightsize.outcome import ModelInputs, ModelOutcome, Served, Unservable, detached
 from advisor.optimize.rightsize.pricecache import PriceCache
 from advisor.optimize.rightsize.search import rightsize_model
-from advisor.optimize.rightsize.search_types import Evaluated, SearchOptions
+from advisor.optimize.rightsize.search_types import Confirmed, SearchOptions
 from advisor.platforms.targets import Orchestrator
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.plan import LoadBalancerKind, LoadBalancerSpec
@@ -146,7 +146,7 @@ def plan_model(inputs: ModelInputs, ctx: ModelContext) -> ModelOutcome:
     return detached(outcome)
 
 
-def on_demand_spend(best: Evaluated, prices: PriceCache, step_s: int) -> np.ndarray | None:
+def on_demand_spend(best: Confirmed, prices: PriceCache, step_s: int) -> np.ndarray | None:
     """The plan's on-demand spend per billing hour (on-demand nodes × node price, rolled up), for the
     fleet's Savings Plan; None on SageMaker (Compute Savings Plans do not cover it)."""
     if best.plan.platform is Platform.SAGEMAKER:

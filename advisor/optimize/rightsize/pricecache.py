@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from advisor.capacity.queueing import calibrate_service_time_ms
 from advisor.cost.prices import PlanPrices, resolve_prices
-from advisor.cost.result import CostResult
+from advisor.cost.result import CostResult, Screened
 from advisor.pricing.catalog import Catalog
 from advisor.recommendation.plan import Plan
 
@@ -32,6 +32,6 @@ class PriceCache:
         return self._service[key]
 
 
-def minutes_over_slo_pct(result: CostResult) -> float:
+def minutes_over_slo_pct(result: CostResult | Screened) -> float:
     """Share of the horizon's minutes with demand above ready capacity (p99 over the SLO), in %."""
     return result.minutes_over_slo_pct

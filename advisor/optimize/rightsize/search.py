@@ -43,14 +43,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from advisor.cost.simulate import simulate_many
+from advisor.cost.simulate import screen_many
 from advisor.domain import SLO, Platform, ReplicaResources
 from advisor.optimize.rightsize.candidates import ShapeCandidate, nodes_for
 from advisor.optimize.rightsize.confirm import Confirmer, to_confirm
 from advisor.optimize.rightsize.ec2_scaling import scaling_timing
 from advisor.optimize.rightsize.pricecache import PriceCache, minutes_over_slo_pct
 from advisor.optimize.rightsize.scheduling import daily_schedules
-from advisor.optimize.rightsize.search_types import Evaluated, Job, RightsizeResult, SearchOptions
+from advisor.optimize.rightsize.search_types import (
+    Confirmed,
+    Evaluated,
+    Job,
+    RightsizeResult,
+    Screening,
+    SearchOptions,
+)
 from advisor.optimize.rightsize.sizing import on_demand_base_for_spot, rolling_max_ahead, search_envelope
 from advisor.recommendation.plan import (
     AutoscalingPolicy,
@@ -275,7 +282,7 @@ class _Search:
             return SpotBehaviour()
         return SpotBehaviour(on_demand_fallback=ec2.spot_fallback)
 
-    def bisect(self, candidates: Sequence[ShapeCandidate]) -> tuple[list[Evaluated], list[ShapeCandidate]]:
+    def bisect(self, candidates: Sequence[ShapeCandidate]) -> tuple[list[Screening], list[ShapeCandidate]]:
         """Per candidate, the first step of ``STEPS`` within budget (feasibility grows as the target falls).
 
         Returns every plan replayed and the candidates with no step within budget. ``len(STEPS)`` levels
@@ -283,7 +290,7 @@ class _Search:
         """
         lo = {c.key: 0 for c in candidates}
         hi = {c.key: len(STEPS) for c in candidates}
-        evaluated: list[Evaluated] = []
+        evaluated: list[Screening] = []
         active = list(candidates)
         while active:
             jobs = [Job(c, STEPS[(lo[c.key] + hi[c.key]) // 2]) for c in active]
@@ -299,30 +306,28 @@ class _Search:
             active = [c for c in active if lo[c.key] < hi[c.key]]
         return evaluated, [c for c in candidates if hi[c.key] == len(STEPS)]
 
-    def run(self, jobs: Sequence[Job]) -> list[Evaluated]:
+    def run(self, jobs: Sequence[Job]) -> list[Screening]:
         ready = [(plan, job) for job in jobs if (plan := self.plan(job)) is not None]
         if not ready:
             return []
         prices = [self.prices.prices(p) for p, _ in ready]
-        results = simulate_many(
-            [p for p, _ in ready], self.search_profile, prices, seed=self.options.seed, screening=True
-        )
+        results = screen_many([p for p, _ in ready], self.search_profile, prices, seed=self.options.seed)
         self.replayed += len(ready)
         out = []
         for (plan, job), result in zip(ready, results, strict=True):
             over = minutes_over_slo_pct(result)
-            ok = over <= self.options.slo_budget_pct_minutes + 1e-12 and result.slo.meets_slo
+            ok = over <= self.options.slo_budget_pct_minutes + 1e-12 and result.meets_slo
             out.append(Evaluated(job.candidate, plan, result, over, ok, (self.options.seed,), job))
         return out
 
-    def finish(self, evaluated: list[Evaluated]) -> RightsizeResult:
+    def finish(self, evaluated: list[Screening]) -> RightsizeResult:
         """Confirm the cheapest plans in budget with calibrated queues (and extra seeds for spot plans)."""
         feasible = sorted((e for e in evaluated if e.within_budget), key=lambda e: e.usd_per_month)
         confirmer = Confirmer(self.profile, self.prices, self.options)
         confirmer.replay_main_seed(to_confirm(feasible, self.options.alternatives))
-        chosen: list[Evaluated] = []
+        chosen: list[Confirmed] = []
         seen: set[tuple[str, str]] = set()
-        confirmed_best: Evaluated | None = None
+        confirmed_best: Confirmed | None = None
         for ev in feasible:
             if confirmed_best is not None and ev.candidate.key in seen:
                 continue
@@ -371,21 +376,21 @@ class _Search:
         # The order above is the search envelope's estimate; on the profile's own step a runner-up can come
         # out cheaper. The recommendation is the cheapest confirmed plan (all seeds when it buys spot).
         ranked = sorted([confirmed_best, *chosen], key=lambda e: (e.usd_per_month, e.candidate.key))
-        for ev in ranked:
-            if ev is confirmed_best:
+        for runner_up in ranked:
+            if runner_up is confirmed_best:
                 break
-            final = ev
-            if ev.plan.purchase.uses_spot:
-                final = confirmer.confirm(ev, all_seeds=True, first=ev.result)
-            if final is not None:
-                rest = [e for e in ranked if e is not ev]
-                return RightsizeResult(self.model, final, rest, plans_replayed=replayed())
+            won: Confirmed | None = runner_up
+            if runner_up.plan.purchase.uses_spot:
+                won = confirmer.confirm(runner_up, all_seeds=True, first=runner_up.result)
+            if won is not None:
+                rest = [e for e in ranked if e is not runner_up]
+                return RightsizeResult(self.model, won, rest, plans_replayed=replayed())
         return RightsizeResult(self.model, confirmed_best, chosen, plans_replayed=replayed())
 
 
-def _ranked(evaluated: list[Evaluated]) -> list[Evaluated]:
+def _ranked(evaluated: list[Screening]) -> list[Screening]:
     """The cheapest plan in budget per candidate, cheapest first."""
-    best: dict[tuple[str, str], Evaluated] = {}
+    best: dict[tuple[str, str], Screening] = {}
     for ev in evaluated:
         if not ev.within_budget:
             continue

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
-from advisor.cost.result import CostResult
+from advisor.cost.result import CostResult, Screened
 from advisor.optimize.rightsize.candidates import ShapeCandidate
 from advisor.optimize.rightsize.ec2_scaling import Ec2Scaling
 from advisor.recommendation.plan import Plan
@@ -36,13 +37,17 @@ class SearchOptions:
     ec2_scaling: Ec2Scaling | None = None  # what scales EC2 plans on the model's deploy target
 
 
+R = TypeVar("R", CostResult, Screened)
+
+
 @dataclass
-class Evaluated:
-    """A replayed plan and whether it keeps the SLO budget (worst over the seeds it was replayed with)."""
+class Evaluated(Generic[R]):
+    """A replayed plan and whether it keeps the SLO budget (worst over the seeds it was replayed with): as the
+    search screened it (:data:`Screening`) or as its confirmation priced it in full (:data:`Confirmed`)."""
 
     candidate: ShapeCandidate
     plan: Plan
-    result: CostResult
+    result: R
     minutes_over_slo_pct: float
     within_budget: bool
     seeds: tuple[int, ...]
@@ -54,13 +59,17 @@ class Evaluated:
         return self.result.usd_per_month
 
 
+Confirmed = Evaluated[CostResult]
+Screening = Evaluated[Screened]
+
+
 @dataclass
 class RightsizeResult:
     """The answer for one model: the best plan in budget and the next alternatives, or why there is none."""
 
     model: str
-    best: Evaluated | None
-    alternatives: list[Evaluated] = field(default_factory=list)
+    best: Confirmed | None
+    alternatives: list[Confirmed] = field(default_factory=list)
     plans_replayed: int = 0
     reason: str | None = None
     fix: str | None = None

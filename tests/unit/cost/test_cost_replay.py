@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advisor.cost import resolve_prices, simulate, simulate_many
+from advisor.cost import resolve_prices, screen_many, simulate, simulate_many
 from advisor.cost.billing import fargate_minimum_extra_seconds, on_demand_share
 from advisor.cost.replay.autoscaler import (
     deadband,
@@ -413,12 +413,16 @@ def test_seeds_that_lose_nothing_share_one_replay_and_equal_a_call_per_seed(
     plan = _spot_plan(spot_pct=50, reclaims_per_month=0.5)
     prices = resolve_prices(plan, catalog)
     seeds = list(range(20, 44))
-    batch = simulate_many([plan] * len(seeds), week, [prices] * len(seeds), seed=seeds, screening=True)
-    alone = [simulate_many([plan], week, [prices], seed=s, screening=True)[0] for s in seeds]
+    batch = simulate_many([plan] * len(seeds), week, [prices] * len(seeds), seed=seeds)
+    alone = [simulate_many([plan], week, [prices], seed=s)[0] for s in seeds]
     assert [r.model_dump() for r in batch] == [r.model_dump() for r in alone]
     assert [r.seed for r in batch] == seeds
     quiet = [r for r in batch if r.slo.interruptions == 0 and r.slo.pool_reclaims == 0]
     assert len(quiet) >= 2 and len(quiet) < len(batch)  # both kinds of row are in the batch
+    screened = screen_many([plan] * len(seeds), week, [prices] * len(seeds), seed=seeds)
+    screened_alone = [screen_many([plan], week, [prices], seed=s)[0] for s in seeds]
+    assert [r.figures() for r in screened] == [r.figures() for r in screened_alone]
+    assert [r.seed for r in screened] == seeds
 
 
 @settings(max_examples=10, deadline=None)
@@ -427,14 +431,14 @@ def test_a_screened_result_decides_as_the_full_one(
     catalog: Catalog, week: TrafficProfile, params: list[dict[str, float]], seed: int
 ) -> None:
     """Screening skips the p99 root search and validation, nothing the search decides on: the cost, the
-    minutes over the SLO and whether the p99 meets it are the full result's."""
+    minutes over the SLO, the spot events and whether the p99 meets it are the full result's."""
     plans = [_plan_from(i, p) for i, p in enumerate(params)]
     prices = [resolve_prices(p, catalog) for p in plans]  # type: ignore[arg-type]
     full = simulate_many(plans, week, prices, seed=seed)  # type: ignore[arg-type]
-    screened = simulate_many(plans, week, prices, seed=seed, screening=True)  # type: ignore[arg-type]
+    screened = screen_many(plans, week, prices, seed=seed)  # type: ignore[arg-type]
     for f, s in zip(full, screened, strict=True):
-        assert s.slo.p99_ms_estimate is None
+        assert (s.plan, s.seed) == (f.plan, f.seed)
         assert s.usd_per_month == f.usd_per_month
-        assert s.slo.share_requests_over_slo == f.slo.share_requests_over_slo
         assert s.minutes_over_slo_pct == f.minutes_over_slo_pct
-        assert s.slo.meets_slo == f.slo.meets_slo
+        assert (s.interruptions, s.pool_reclaims) == (f.slo.interruptions, f.slo.pool_reclaims)
+        assert s.meets_slo == f.meets_slo == f.slo.meets_slo
