@@ -35,6 +35,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -82,8 +85,8 @@ def part1(args: argparse.Namespace, settings: Settings, catalog: Catalog) -> Non
         f"CPU here {cpu:.2f} s; {replayed} replays)"
     )
     print(
-        f"peak memory:          {memory.peak_gib:.2f} GiB (resident: this process and its workers, "
-        f"summed; sampled every {MemorySampler.EVERY_S:g} s)"
+        f"peak memory:          {memory.peak_gib:.2f} GiB (resident: this process and its workers, summed, "
+        f"shared pages in each; sampled every {MemorySampler.EVERY_S:g} s)"
     )
     print(f"models with a plan:   {len(served)} of {len(rec.models)} ({cannot} without one)")
     for note in rec.warnings[-3:]:
@@ -107,33 +110,54 @@ def part1(args: argparse.Namespace, settings: Settings, catalog: Catalog) -> Non
 
 
 class MemorySampler:
-    """The peak of the resident memory summed over this process and its descendants (the pool's workers,
-    started from a fork server, are not this process's children), sampled on a thread."""
+    """The peak resident memory of this process and its descendants (the pool's workers), summed: pages a
+    forked worker still shares with this process count in both, so this is an upper bound. Sampled by a
+    separate process, not a thread here: a thread would make the executor start its workers from a fork
+    server instead of forking this process (``advisor.optimize.executor``), and the run would not be the
+    one measured. (Resident sizes are cheap to read; proportional ones walk each process's page tables.)"""
 
     EVERY_S = 0.1
 
     def __init__(self) -> None:
         self.peak_gib = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for proc in [me, *me.children(recursive=True)]:
-                with contextlib.suppress(psutil.Error):
-                    total += proc.memory_info().rss
-            self.peak_gib = max(self.peak_gib, total / 1024**3)
-            self._stop.wait(self.EVERY_S)
+        self._proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> MemorySampler:
-        self._thread.start()
+        self._proc = subprocess.Popen(
+            [sys.executable, __file__, "--sample-memory-of", str(os.getpid())],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self._proc.stdout is not None
+        self._proc.stdout.readline()  # sampling has started
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        assert self._proc is not None
+        out, _ = self._proc.communicate("")  # stdin closed: it prints the peak and stops
+        self.peak_gib = float(out.strip() or "nan")
+
+
+def sample_memory(pid: int) -> None:
+    """The sampler's loop (``--sample-memory-of PID``): until stdin closes, then print the peak in GiB."""
+    me, root = os.getpid(), psutil.Process(pid)
+    peak = 0.0
+    closed = threading.Event()
+
+    def wait_for_eof() -> None:
+        sys.stdin.read()
+        closed.set()
+
+    threading.Thread(target=wait_for_eof, daemon=True).start()
+    print("started", flush=True)
+    while not closed.is_set():
+        total = 0
+        for proc in [root, *root.children(recursive=True)]:
+            if proc.pid != me:
+                with contextlib.suppress(psutil.Error):
+                    total += proc.memory_info().rss
+        peak = max(peak, total / 1024**3)
+        closed.wait(MemorySampler.EVERY_S)
+    print(peak, flush=True)
 
 
 def _against_reference(rec: Recommendation, args: argparse.Namespace) -> None:
@@ -233,7 +257,11 @@ def main() -> None:
     parser.add_argument("--pack-all", action="store_true", help="also pack every EC2 plan over all types")
     parser.add_argument("--skip-demo", action="store_true", help="part 1 only")
     parser.add_argument("--write-reference", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--sample-memory-of", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.sample_memory_of is not None:
+        sample_memory(args.sample_memory_of)
+        return
     home = args.home or Path(tempfile.mkdtemp()) / "home"
     settings = Settings(home=home)
     catalog = Catalog.load(settings)

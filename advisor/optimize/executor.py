@@ -6,10 +6,12 @@ this process. Every executor gives the same outcomes (the search is seeded and e
 the same context), so the recommendation is the same wherever it ran.
 
 - ``local`` (the default): one process per core available to this process - this one and a pool of
-  workers (started from a fork server, with the shared context sent once to each). This process plans
-  models too, from the far end of the queue, from the first moment: starting a worker (a fresh interpreter
-  importing advisor, about 2 s) then costs no idle core. A fleet under ``POOL_MIN_MODELS_PER_WORKER`` models
-  per process runs in this process alone, where starting workers would cost more than it saves.
+  workers. A worker is forked from this process when it runs no other thread (it starts at once and
+  shares the context as it is); else it comes from a fork server (a fresh interpreter importing advisor,
+  about 1.5 s, with the shared context sent once to each), while this process plans models from the far
+  end of the queue, so starting it costs no idle core. Batches shrink as the queue empties, so the
+  processes finish together. A fleet under ``POOL_MIN_MODELS_PER_WORKER`` models per process runs in this
+  process alone, where starting workers would cost more than it saves.
   ``local:N`` sets the number of processes, this one included (``local:1``: this process alone).
 - ``dask://HOST:PORT``: Dask distributed. The context (scenario, prices, evidence) is scattered to every
   worker once; each batch is a task. Chosen over Ray for the people who run advisor: a pure-Python wheel,
@@ -29,6 +31,7 @@ import multiprocessing
 import os
 import pickle
 import re
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -42,8 +45,11 @@ from advisor.optimize.rightsize.per_model import ModelContext, model_inputs, pla
 
 Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 POOL_MIN_MODELS_PER_WORKER = 8
-BATCHES_PER_WORKER = 8  # small enough batches to balance the load and move the progress bar
+BATCHES_PER_WORKER = 8  # Dask: small enough batches to balance the load and move the progress bar
 MAX_BATCH = 25
+# Local pool: a batch takes 1 / (GUIDED_SHARE x processes) of the models left, so batches shrink to one
+# model as the queue empties and every process finishes within about one model of the others.
+GUIDED_SHARE = 4
 # imported in the fork server, not by each worker on its first model (scipy.optimize alone takes 0.5 s)
 _PRELOAD = ("scipy.optimize",)
 EXECUTOR_HELP = "local (one process per core), local:N (N processes), or dask://HOST:PORT (a Dask scheduler)"
@@ -131,9 +137,10 @@ def _names(ctx: ModelContext, indices: Sequence[int]) -> str:
 _WORKER_CTX: ModelContext | None = None
 
 
-def _init_worker(ctx: bytes) -> None:
+def _init_worker(ctx: bytes | ModelContext) -> None:
     global _WORKER_CTX
-    _WORKER_CTX = pickle.loads(ctx)  # this process pickled it for its own workers
+    # pickled by this process for a worker from the fork server; a forked worker has it as it was
+    _WORKER_CTX = pickle.loads(ctx) if isinstance(ctx, bytes) else ctx
 
 
 def _pool_task(indices: list[int]) -> list[ModelOutcome]:
@@ -141,9 +148,30 @@ def _pool_task(indices: list[int]) -> list[ModelOutcome]:
     return plan_batch(_WORKER_CTX, indices)
 
 
+class _Queue:
+    """The models not yet planned, in scenario order: the pool takes batches from the front, this process
+    from the back, each a share of what is left (``GUIDED_SHARE``)."""
+
+    def __init__(self, indices: Sequence[int], processes: int) -> None:
+        self.left: deque[int] = deque(indices)
+        self.processes = processes
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+    def take(self, *, front: bool) -> list[int]:
+        size = min(len(self.left), MAX_BATCH, math.ceil(len(self.left) / (GUIDED_SHARE * self.processes)))
+        if front:
+            return [self.left.popleft() for _ in range(size)]
+        return sorted(self.left.pop() for _ in range(size))
+
+    def put_back(self, batch: list[int]) -> None:
+        self.left.extendleft(reversed(batch))
+
+
 def _in_pool(ctx: ModelContext, processes: int, progress: Progress | None) -> Outcomes:
     total = len(ctx.scenario.models)
-    pending = deque(batches(total, processes))
+    pending = _Queue(range(total), processes)
     done: dict[int, ModelOutcome] = {}
     notes: list[str] = []
     for attempt in (1, 2):
@@ -156,7 +184,7 @@ def _in_pool(ctx: ModelContext, processes: int, progress: Progress | None) -> Ou
                 f"a worker process died during the run: {count} model(s) it left unfinished were recommended "
                 f"again ({_names(ctx, [i for b in lost for i in b])})"
             )
-            pending = deque(lost)
+            pending = _Queue([i for b in lost for i in b], processes)
         else:
             raise AdvisorError(
                 f"worker processes died twice while recommending {count} model(s) "
@@ -169,10 +197,15 @@ def _in_pool(ctx: ModelContext, processes: int, progress: Progress | None) -> Ou
 
 
 def _start_method() -> multiprocessing.context.BaseContext:
-    """Workers forked from a fork server (a fresh single-threaded process), never from this one: a process
-    that has started threads (a Dask client's event loop, a test runner's) cannot fork safely. Spawned where
-    there is no fork server (not Linux)."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    """Fork this process when it runs no other thread: a forked worker starts at once, with the context
+    as it is. A process that has started threads (a Dask client's event loop, a test runner's, a progress
+    display's) cannot fork safely - a lock another thread holds stays held in the child - so its workers
+    come from a fork server (a fresh single-threaded process), or are spawned where there is none (not
+    Linux)."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" not in methods:
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["advisor.optimize.executor", *_PRELOAD])  # imported once, not per worker
@@ -182,11 +215,11 @@ def _start_method() -> multiprocessing.context.BaseContext:
 def _run_pool(
     ctx: ModelContext,
     workers: int,
-    pending: deque[list[int]],
+    pending: _Queue,
     done: dict[int, ModelOutcome],
     progress: Progress | None,
 ) -> list[list[int]]:
-    """Run the ``pending`` batches into ``done``: ``workers`` pool processes take them from the front (two
+    """Run the ``pending`` models into ``done``: ``workers`` pool processes take batches from the front (two
     each in flight), this process from the back. Returns the batches a dead worker took down."""
     lost: list[list[int]] = []
     total = len(ctx.scenario.models)
@@ -196,16 +229,19 @@ def _run_pool(
         if progress is not None:
             progress("right-sizing models", len(done), total)
 
+    method = _start_method()
+    forked = method.get_start_method() == "fork"
     with ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=_start_method(),
+        mp_context=method,
         initializer=_init_worker,
         # pickled here, before this process plans models and fills the context's caches as the workers start
-        initargs=(pickle.dumps(ctx, protocol=pickle.HIGHEST_PROTOCOL),),
+        initargs=(ctx if forked else pickle.dumps(ctx, protocol=pickle.HIGHEST_PROTOCOL),),
     ) as pool:
-        # The first submissions start the workers, and wait until the fork server has imported advisor
-        # (about 2 s): they are made on a thread while this process plans models from the back.
-        first = [pending.popleft() for _ in range(min(len(pending) - 1, 2 * workers))]
+        # The first submissions start the workers. From a fork server they wait until it has imported
+        # advisor: they are made on a thread while this process plans models from the back. Forked, they
+        # are made here, before any other thread exists.
+        first = [pending.take(front=True) for _ in range(2 * workers)]
         futures: dict[Future[list[ModelOutcome]], list[int]] = {}
         broken = False
 
@@ -220,24 +256,27 @@ def _run_pool(
                 if starting:
                     lost.append(batch)
                 else:
-                    pending.appendleft(batch)
+                    pending.put_back(batch)
 
-        with ThreadPoolExecutor(max_workers=1) as starter:
-
-            def start() -> None:
-                for batch in first:
+        def start() -> None:
+            for batch in first:
+                if batch:
                     submit(batch, True)
 
-            started = starter.submit(start)
-            while not started.done() and pending:
-                batch = pending.pop()
-                finished(batch, plan_batch(ctx, batch))
-            started.result()
+        if forked:
+            start()  # no other thread exists yet
+        else:
+            with ThreadPoolExecutor(max_workers=1) as starter:
+                started = starter.submit(start)
+                while not started.done() and pending:
+                    batch = pending.take(front=False)
+                    finished(batch, plan_batch(ctx, batch))
+                started.result()
         while pending or futures:
             while not broken and pending and len(futures) < 2 * workers:
-                submit(pending.popleft(), False)
+                submit(pending.take(front=True), False)
             if pending:
-                batch = pending.pop()
+                batch = pending.take(front=False)
                 finished(batch, plan_batch(ctx, batch))
             else:
                 wait(futures, return_when=FIRST_COMPLETED)

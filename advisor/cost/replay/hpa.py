@@ -106,17 +106,22 @@ def hpa_trajectory(
     rows = [j for j in range(desired.shape[0]) if math.isfinite(saturation[j]) or growth[j]]
     if not rows:
         return provisioned, ready
+    # the steps where a rule binds (want more than the rules allow on the unconstrained trajectory), for every
+    # row at once; only the rows with any are solved, one by one
+    sat = np.asarray([[saturation[j]] for j in rows], dtype=np.float32)
+    bound = _bound(provisioned[rows], ready[rows], sat, _rate_columns([growth[j] for j in rows]))
+    binds = desired[rows] > bound
+    solve = [(j, np.flatnonzero(binds[k])) for k, j in enumerate(rows) if binds[k].any()]
+    if not solve:
+        return provisioned, ready
     provisioned = provisioned.copy() if provisioned is desired else provisioned
     ready = ready.copy() if ready is provisioned or ready is desired else ready
     windows = (stabilisation_steps, delay_steps)
-    for j in rows:
+    for j, binding in solve:
         rule = _Rule(
             np.asarray([[saturation[j]]], dtype=np.float32), _rate_columns([growth[j]]), floor[j : j + 1]
         )
         p, want = provisioned[j], desired[j]
-        binding = rule.binding(p, ready[j], want)
-        if binding.size == 0:
-            continue
         lags = max((lag for lag, _, _ in rule.rates), default=1)
         context = stabilisation_steps + delay_steps + lags + 2
         span = 8 * (delay_steps + 1) + context
@@ -143,27 +148,6 @@ class _Rule:
 
     def bound(self, p: F32Array, r: F32Array) -> F32Array:
         return _bound(p, r, self.sat, self.rates)
-
-    def binding(self, p: F32Array, r: F32Array, want: F32Array) -> npt.NDArray[np.intp]:
-        """The steps where ``want`` exceeds what the rules allow on the trajectory ``p`` (one row).
-
-        The rules allow at least the ready replicas (saturation ≥ 1, growth ≥ the replicas a period ago,
-        which are at least the ready ones when the period is one step), so only steps that want more than
-        is ready are checked; with longer periods every step is.
-        """
-        if any(lag > 1 for lag, _, _ in self.rates):
-            return np.flatnonzero(want > self.bound(p[None], r[None])[0])
-        at = np.flatnonzero(want > r)
-        with np.errstate(invalid="ignore"):
-            cap = np.ceil(r[at] * self.sat[0, 0] * np.float32(1 - _SLACK))
-        cap = np.maximum(np.where(np.isnan(cap), np.float32(np.inf), cap), 1.0)
-        for lag, factor, pods in self.rates:
-            before = p[at - lag]
-            with np.errstate(invalid="ignore"):
-                allowed = np.ceil(np.maximum(before * factor[0, 0], before + pods[0, 0]) - np.float32(_SLACK))
-            cap = np.minimum(cap, allowed)
-        out: npt.NDArray[np.intp] = at[want[at] > cap]
-        return out
 
     def step(self, p: F32Array, want: F32Array, floor: F32Array, windows: tuple[int, int]) -> F32Array:
         """F(p): the trajectory the rules give when the replicas so far were ``p`` (1 × steps)."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from advisor.errors import InputError
-from advisor.optimize.executor import ExecutorSpec, batches, parse_executor
+from advisor.optimize.executor import ExecutorSpec, _Queue, _start_method, batches, parse_executor
 
 
 @pytest.mark.parametrize(
@@ -38,3 +40,30 @@ def test_batches_cover_every_model_once_in_order(total: int, workers: int) -> No
     assert [i for b in got for i in b] == list(range(total))
     assert max(len(b) for b in got) <= 25
     assert len(got) >= min(total, 2 * workers)  # enough batches to keep every worker busy
+
+
+@pytest.mark.parametrize(("total", "processes"), [(1, 2), (40, 2), (2000, 2), (500, 16)])
+def test_the_local_queue_hands_out_each_model_once_in_shrinking_batches(total: int, processes: int) -> None:
+    queue = _Queue(range(total), processes)
+    taken: list[list[int]] = []
+    while queue:
+        taken.append(queue.take(front=len(taken) % 3 != 0))  # the pool twice, this process once
+    assert sorted(i for b in taken for i in b) == list(range(total))
+    assert all(b == sorted(b) and 1 <= len(b) <= 25 for b in taken)
+    assert len(taken[-1]) == 1  # the last batches are single models: the processes finish together
+    back = queue.take(front=True)
+    assert back == []
+    queue.put_back([3, 4])
+    assert queue.take(front=True) == [3]
+
+
+def test_workers_come_from_a_fork_server_while_another_thread_runs() -> None:
+    """A process with another thread never forks itself (a lock that thread holds would stay held)."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        assert _start_method().get_start_method() == "forkserver"
+    finally:
+        stop.set()
+        other.join()
