@@ -30,7 +30,6 @@ On Fargate (no choice of processor) the anchor's own processor is assumed, ± ``
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 from collections.abc import Sequence
@@ -98,13 +97,32 @@ class CapacityEntry:
         )
 
     def renamed(self, shape: str) -> CapacityEntry:
-        """The same figure for another size of the family (a shallow copy: ``replace`` would run every
-        field through ``__init__`` again, hundreds of times per model)."""
+        """The same figure for another size of the family (a shallow copy of the fields: ``replace`` would
+        run every field through ``__init__`` again, and ``copy.copy`` through the pickle protocol, hundreds
+        of times per model)."""
         if shape == self.shape:
             return self
-        out = copy.copy(self)
-        object.__setattr__(out, "shape", shape)
+        out = object.__new__(CapacityEntry)
+        out.__dict__.update(self.__dict__)
+        out.__dict__["shape"] = shape
         return out
+
+
+FamilyKey = tuple[str, str, str | None, float]
+_FAMILY_KEYS: dict[int, tuple[Sequence[InstanceType], list[FamilyKey]]] = {}
+
+
+def _family_keys(types: Sequence[InstanceType]) -> list[FamilyKey]:
+    """(family, arch, GPU model, GPU count) per type: what a fixed replica's capacity depends on; kept for
+    the last few type lists (every model of a run asks with the same one)."""
+    kept = _FAMILY_KEYS.get(id(types))
+    if kept is not None and kept[0] is types:
+        return kept[1]
+    keys = [(t.family, t.arch.value, t.gpu_model, t.gpu_count) for t in types]
+    if len(_FAMILY_KEYS) >= 4:
+        _FAMILY_KEYS.clear()
+    _FAMILY_KEYS[id(types)] = (types, keys)
+    return keys
 
 
 @dataclass(frozen=True)
@@ -243,11 +261,11 @@ class ModelCapacities:
         entries: list[CapacityEntry | None] = [None] * len(types)
         by_family: dict[tuple[str, str, str | None, float], CapacityEntry | None] = {}
         anchor_shapes = {a.shape for a in self.anchors}
-        for i, itype in enumerate(types):
-            if itype.name in anchor_shapes or self.replica_vcpu is None:
+        per_type = self.replica_vcpu is None
+        for i, (itype, key) in enumerate(zip(types, _family_keys(types), strict=True)):
+            if per_type or itype.name in anchor_shapes:
                 entry = self.entry(itype)
             else:
-                key = (itype.family, itype.arch.value, itype.gpu_model, itype.gpu_count)
                 if key not in by_family:
                     by_family[key] = self.entry(itype)
                 found = by_family[key]

@@ -254,33 +254,29 @@ def _replay_chunk(
     step_s, n = profile.step_s, profile.steps
     plans = [s.plan for s in group]
     # a plan listed several times (under several seeds) has the same replicas and nodes until spot draws:
-    # those are computed once per plan and repeated
+    # those are computed once per plan (row ``rows[j]`` of the arrays below) and never copied per seed
     row_of: dict[int, int] = {}
     rows = [row_of.setdefault(id(s), len(row_of)) for s in group]
     unique = list({id(s): s for s in group}.values()) if len(row_of) < len(group) else group
     desired, provisioned, ready, nodes, on_demand_nodes = replicas_before_losses(unique, profile, held)
-    if unique is not group:
-        index = np.asarray(rows)
-        desired, provisioned, ready = desired[index], provisioned[index], ready[index]
-        nodes, on_demand_nodes = nodes[index], on_demand_nodes[index]
-    rpn = [p.replicas_per_node for p in plans]
     outcomes = [Outcome() for _ in group]
     spot_rows = [j for j, p in enumerate(plans) if p.purchase.uses_spot]
-    # ready may be the very array of provisioned/desired: spot losses are written to a copy
-    ready_is_own = ready is not provisioned and ready is not desired
-    ready, lost_rows = _spot_losses(
-        group, spot_rows, nodes, on_demand_nodes, ready, ready_is_own, outcomes, seeds, step_s
+    lost_rows, lost_ready = _spot_losses(
+        group, spot_rows, nodes, on_demand_nodes, ready, rows, outcomes, seeds, step_s
     )
     # rows of one plan that lost nothing to spot have the same ready replicas: their loads are computed once
     clean: dict[int, int] = {}
     rep = [j if j in lost_rows else clean.setdefault(rows[j], j) for j in range(len(group))]
-    at = {j: k for k, j in enumerate(dict.fromkeys(rep))}
-    if len(at) == len(group):
-        loads, where = load_bins(group, demand32, ready, step_s), list(range(len(group)))
+    own = list(dict.fromkeys(rep))  # the rows whose loads are computed, in order
+    if own == list(range(len(unique))) and not lost_ready:
+        ready_rows = ready  # one row per plan, nothing lost: the very array
     else:
-        own = list(at)
-        loads = load_bins([group[j] for j in own], demand32, ready[own], step_s)
-        where = [at[r] for r in rep]
+        ready_rows = ready[[rows[j] for j in own]]
+        for k, j in enumerate(own):
+            if j in lost_ready:
+                ready_rows[k] = lost_ready[j]
+    at = {j: k for k, j in enumerate(own)}
+    loads = load_bins([group[j] for j in own], demand32, ready_rows, step_s)
     overloaded = loads.overloaded
     by_bin: dict[int, FloatArray] = {}
     demand64 = profile.rps
@@ -288,21 +284,23 @@ def _replay_chunk(
     replica_sums = provisioned.sum(axis=1, dtype=np.float64)
     node_sums = replica_sums if nodes is provisioned else nodes.sum(axis=1, dtype=np.float64)
     on_demand_sums = node_sums if on_demand_nodes is nodes else on_demand_nodes.sum(axis=1, dtype=np.float64)
+    replicas_min, replicas_max = provisioned.min(axis=1), provisioned.max(axis=1)
     for j, o in enumerate(outcomes):
         if rep[j] != j and not keep:  # the same plan, nothing lost: the very outcome of the row it repeats
             outcomes[j] = outcomes[rep[j]]
             continue
-        o.replica_steps = float(replica_sums[j])
-        o.replicas_min = float(provisioned[j].min())
-        o.replicas_max = float(provisioned[j].max())
-        o.node_steps = float(node_sums[j])
-        o.nodes_max = float(np.ceil(o.replicas_max / rpn[j]))  # nodes = ceil(replicas / rpn) is monotone
-        o.on_demand_node_steps = float(on_demand_sums[j])
+        u, w = rows[j], at[rep[j]]
+        o.replica_steps = float(replica_sums[u])
+        o.replicas_min = float(replicas_min[u])
+        o.replicas_max = float(replicas_max[u])
+        o.node_steps = float(node_sums[u])
+        # nodes = ceil(replicas / rpn) is monotone
+        o.nodes_max = float(np.ceil(o.replicas_max / plans[j].replicas_per_node))
+        o.on_demand_node_steps = float(on_demand_sums[u])
         o.spot_node_steps = o.node_steps - o.on_demand_node_steps
-        w = where[j]
         hot = np.flatnonzero(overloaded[w])
         o.overloaded_steps = int(hot.size)
-        deficit = np.maximum(demand64[hot] - ready[j, hot] * group[j].capacity_rps, 0.0)
+        deficit = np.maximum(demand64[hot] - ready_rows[w, hot] * group[j].capacity_rps, 0.0)
         o.served_rps_steps = total_rps_steps - float(deficit.sum())
         backlog = loads.backlogs.get(w)
         o.backlog_max_requests = 0.0 if backlog is None else backlog.max_requests
@@ -310,18 +308,18 @@ def _replay_chunk(
             by_bin[w] = loads.requests_by_bin(w, demand64, step_s, group[j].queue.n_bins)
         o.requests_by_load_bin = by_bin[w]
         if plans[j].platform is Platform.FARGATE and step_s < FARGATE_MINIMUM_BILLED_SECONDS:
-            o.fargate_minimum_extra_s = fargate_minimum_extra_seconds(provisioned[j], step_s)
+            o.fargate_minimum_extra_s = fargate_minimum_extra_seconds(provisioned[u], step_s)
         if keep:
             o.series = {
                 "held_demand_rps": held.demand.astype(np.float64),
-                "desired_replicas": desired[j].copy(),
-                "provisioned_replicas": provisioned[j].copy(),
-                "ready_replicas": ready[j].copy(),
+                "desired_replicas": desired[u].copy(),
+                "provisioned_replicas": provisioned[u].copy(),
+                "ready_replicas": ready_rows[w].copy(),
                 "lost_replicas": _dense(lost_rows.get(j), n),
                 "backlog_requests": np.zeros(n) if backlog is None else backlog.requests,
-                "nodes": np.asarray(nodes[j], dtype=np.float64),
-                "nodes_on_demand": np.asarray(on_demand_nodes[j], dtype=np.float64),
-                "nodes_spot": np.asarray(nodes[j] - on_demand_nodes[j], dtype=np.float64),
+                "nodes": np.asarray(nodes[u], dtype=np.float64),
+                "nodes_on_demand": np.asarray(on_demand_nodes[u], dtype=np.float64),
+                "nodes_spot": np.asarray(nodes[u] - on_demand_nodes[u], dtype=np.float64),
                 "overloaded": overloaded[w].copy(),
                 "load_bin": loads.bins[w].copy(),
                 "late_share": late_share(loads, w, n),
@@ -345,31 +343,32 @@ def _spot_losses(
     nodes: F32Array,
     on_demand_nodes: F32Array,
     ready: F32Array,
-    ready_is_own: bool,
+    rows: list[int],
     outcomes: list[Outcome],
     seeds: list[int],
     step_s: int,
-) -> tuple[F32Array, dict[int, Lost]]:
-    """Draw each spot plan's interruptions and pool reclaims, take the lost replicas off ``ready``, fill in
-    their costs.
+) -> tuple[dict[int, Lost], dict[int, F32Array]]:
+    """Draw each spot plan's interruptions and pool reclaims and fill in their costs; plan row j's replicas
+    are row ``rows[j]`` of ``nodes``, ``on_demand_nodes`` and ``ready`` (never written to).
 
-    Returns ``ready`` (a copy when anything was lost and ``ready_is_own`` is False) and the lost replicas per
-    step of each plan that lost any.
+    Returns, for each plan row that lost any replica: the lost replicas per step, and its ready replicas
+    after the losses (its own copy).
     """
     lost_rows: dict[int, Lost] = {}
+    lost_ready: dict[int, F32Array] = {}
     for j in spot_rows:
-        s = group[j]
-        lost = _draw_losses(s, nodes[j] - on_demand_nodes[j], outcomes[j], seeds[j], step_s)
+        u = rows[j]
+        lost = _draw_losses(group[j], nodes[u] - on_demand_nodes[u], outcomes[j], seeds[j], step_s)
         if lost is None:
             continue
         lost_rows[j] = lost
         steps, out = lost
-        if not ready_is_own:  # never write through to provisioned/desired
-            ready, ready_is_own = ready.copy(), True
-        before = ready[j, steps]
+        mine = ready[u].copy()
+        before = mine[steps]
         outcomes[j].lost_replica_steps = float(np.minimum(out, before).sum())
-        ready[j, steps] = np.maximum(before - out, 0.0)
-    return ready, lost_rows
+        mine[steps] = np.maximum(before - out, 0.0)
+        lost_ready[j] = mine
+    return lost_rows, lost_ready
 
 
 def _draw_losses(s: PlanSetup, spot_row: F32Array, o: Outcome, seed: int, step_s: int) -> Lost | None:
