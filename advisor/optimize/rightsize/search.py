@@ -47,7 +47,7 @@ from advisor.cost.simulate import screen_many
 from advisor.domain import SLO, Platform, ReplicaResources
 from advisor.optimize.rightsize.candidates import ShapeCandidate, nodes_for
 from advisor.optimize.rightsize.confirm import Confirmer, to_confirm
-from advisor.optimize.rightsize.ec2_scaling import scaling_timing
+from advisor.optimize.rightsize.ec2_scaling import Timing, scaling_timing
 from advisor.optimize.rightsize.pricecache import PriceCache, minutes_over_slo_pct
 from advisor.optimize.rightsize.scheduling import daily_schedules
 from advisor.optimize.rightsize.search_types import (
@@ -170,6 +170,9 @@ class _Search:
         self._quantile: dict[float, float] = {}
         self._capacity: dict[tuple[str, str], Capacity] = {}
         self._schedules: dict[tuple[float, int, int, float], list[ScheduledMinimum]] = {}
+        self._policies: dict[tuple[tuple[str, str], float, float | None, bool], AutoscalingPolicy] = {}
+        self._timings: dict[tuple[Platform, bool], tuple[Timing, AutoscalingPolicy]] = {}
+        self._plans: dict[tuple[str, str], Plan] = {}
 
     def lag_growth(self, delay_s: float) -> float:
         """How much the traffic climbs within one scale-up delay (the 99th percentile of the ratio)."""
@@ -190,29 +193,51 @@ class _Search:
     def policy(
         self, cand: ShapeCandidate, step: float, min_quantile: float | None = None, scheduled: bool = False
     ) -> AutoscalingPolicy:
+        key = (cand.key, step, min_quantile, scheduled)
+        if key not in self._policies:
+            timing, template = self._timing(cand)
+            delay, tol = timing.scale_up_delay_s, timing.tolerance
+            target = min(MAX_TARGET_UTILISATION, step / (1.0 + tol))
+            per_replica = cand.capacity.rps_per_replica * target
+            floor = self.trough if min_quantile is None else self.quantile(min_quantile)
+            low = math.ceil(floor / per_replica - 1e-9)
+            high = math.ceil(self.peak * self.lag_growth(delay) * (1.0 + tol) / per_replica - 1e-9)
+            minimum = max(self.options.min_replicas, low)
+            top = max(minimum, high, 1)
+            # a copy of the platform's template with this plan's figures: the same fields, without the
+            # cost of pydantic's model_construct, thousands of times per fleet
+            self._policies[key] = template.model_copy(
+                update={
+                    "min_replicas": minimum,
+                    "max_replicas": top,
+                    "target_utilisation": round(target, 6),
+                    "schedules": self.schedules(per_replica, minimum, top, delay) if scheduled else [],
+                }
+            )
+        return self._policies[key]
+
+    def _timing(self, cand: ShapeCandidate) -> tuple[Timing, AutoscalingPolicy]:
+        """The candidate's scaling timing, and a policy with its fields (the figures left to fill in)."""
         accelerated = cand.instance is not None and cand.instance.has_gpu
-        timing = scaling_timing(cand.platform, accelerated, self.options.image_gib, self.options.ec2_scaling)
-        delay, down, tol = timing.scale_up_delay_s, timing.scale_down_stabilisation_s, timing.tolerance
-        target = min(MAX_TARGET_UTILISATION, step / (1.0 + tol))
-        per_replica = cand.capacity.rps_per_replica * target
-        floor = self.trough if min_quantile is None else self.quantile(min_quantile)
-        low = math.ceil(floor / per_replica - 1e-9)
-        high = math.ceil(self.peak * self.lag_growth(delay) * (1.0 + tol) / per_replica - 1e-9)
-        minimum = max(self.options.min_replicas, low)
-        top = max(minimum, high, 1)
-        return AutoscalingPolicy.model_construct(
-            min_replicas=minimum,
-            max_replicas=top,
-            target_utilisation=round(target, 6),
-            scale_up_delay_s=delay,
-            scale_down_stabilisation_s=down,
-            tolerance=tol,
-            scale_in_tolerance=timing.scale_in_tolerance,
-            algorithm=timing.algorithm,
-            metric=timing.metric,
-            node_scale_down_delay_s=timing.node_scale_down_delay_s,
-            schedules=self.schedules(per_replica, minimum, top, delay) if scheduled else [],
-        )
+        key = (cand.platform, accelerated)
+        if key not in self._timings:
+            options = self.options
+            timing = scaling_timing(cand.platform, accelerated, options.image_gib, options.ec2_scaling)
+            template = AutoscalingPolicy.model_construct(
+                min_replicas=1,
+                max_replicas=1,
+                target_utilisation=1.0,
+                scale_up_delay_s=timing.scale_up_delay_s,
+                scale_down_stabilisation_s=timing.scale_down_stabilisation_s,
+                tolerance=timing.tolerance,
+                scale_in_tolerance=timing.scale_in_tolerance,
+                algorithm=timing.algorithm,
+                metric=timing.metric,
+                node_scale_down_delay_s=timing.node_scale_down_delay_s,
+                schedules=[],
+            )
+            self._timings[key] = (timing, template)
+        return self._timings[key]
 
     def schedules(self, per_replica: float, minimum: int, top: int, delay: float) -> list[ScheduledMinimum]:
         key = (round(per_replica, 9), minimum, top, delay)
@@ -250,8 +275,6 @@ class _Search:
             purchase = PurchaseMix.model_construct(
                 on_demand_base=base, spot_pct_above_base=job.spot_pct, spot_pools=pool_names
             )
-        capacity = self.capacity(cand)
-        lb = self.lb if cand.platform is not Platform.SAGEMAKER else self.lb.without_balancer()
         mix = (
             "on-demand"
             if job.spot_pct <= 0
@@ -259,22 +282,34 @@ class _Search:
         )
         # Search plans skip pydantic validation (their parts are built here, from validated values); the
         # confirmed ones are validated in full before they leave this module.
-        return Plan.model_construct(
-            name=f"{self.model}: {cand.platform.value} {cand.shape} @{policy.target_utilisation:.2f} "
-            f"min {policy.min_replicas} {mix}",
-            model=self.model,
-            platform=cand.platform,
-            region=self.region,
-            shape=cand.fargate if cand.fargate is not None else cand.shape,
-            replicas_per_node=cand.replicas_per_node,
-            replica=self.replica,
-            capacity=capacity,
-            slo=self.slo,
-            purchase=purchase,
-            spot=self.spot_behaviour(cand),
-            autoscaling=policy,
-            load_balancer=lb,
+        name = (
+            f"{self.model}: {cand.platform.value} {cand.shape} @{policy.target_utilisation:.2f} "
+            f"min {policy.min_replicas} {mix}"
         )
+        return self._plan_template(cand).model_copy(
+            update={"name": name, "purchase": purchase, "autoscaling": policy}
+        )
+
+    def _plan_template(self, cand: ShapeCandidate) -> Plan:
+        """A plan on ``cand`` with every field but its name, purchase and policy (copied per job)."""
+        if cand.key not in self._plans:
+            lb = self.lb if cand.platform is not Platform.SAGEMAKER else self.lb.without_balancer()
+            self._plans[cand.key] = Plan.model_construct(
+                name="",
+                model=self.model,
+                platform=cand.platform,
+                region=self.region,
+                shape=cand.fargate if cand.fargate is not None else cand.shape,
+                replicas_per_node=cand.replicas_per_node,
+                replica=self.replica,
+                capacity=self.capacity(cand),
+                slo=self.slo,
+                purchase=_ON_DEMAND,
+                spot=self.spot_behaviour(cand),
+                autoscaling=self._timing(cand)[1],
+                load_balancer=lb,
+            )
+        return self._plans[cand.key]
 
     def spot_behaviour(self, cand: ShapeCandidate) -> SpotBehaviour:
         ec2 = self.options.ec2_scaling
