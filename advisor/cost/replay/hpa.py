@@ -106,12 +106,7 @@ def hpa_trajectory(
     rows = [j for j in range(desired.shape[0]) if math.isfinite(saturation[j]) or growth[j]]
     if not rows:
         return provisioned, ready
-    # the steps where a rule binds (want more than the rules allow on the unconstrained trajectory), for every
-    # row at once; only the rows with any are solved, one by one
-    sat = np.asarray([[saturation[j]] for j in rows], dtype=np.float32)
-    bound = _bound(provisioned[rows], ready[rows], sat, _rate_columns([growth[j] for j in rows]))
-    binds = desired[rows] > bound
-    solve = [(j, np.flatnonzero(binds[k])) for k, j in enumerate(rows) if binds[k].any()]
+    solve = _binding(provisioned, ready, desired, rows, saturation, growth)
     if not solve:
         return provisioned, ready
     provisioned = provisioned.copy() if provisioned is desired else provisioned
@@ -136,6 +131,44 @@ def hpa_trajectory(
             provisioned[j] = _solve_row(p, want, rule, windows)
             ready[j] = trailing_min(provisioned[j][None], delay_steps + 1)[0]
     return provisioned, ready
+
+
+def _binding(
+    provisioned: F32Array,
+    ready: F32Array,
+    desired: F32Array,
+    rows: list[int],
+    saturation: Sequence[float],
+    growth: Sequence[tuple[Growth, ...]],
+) -> list[tuple[int, npt.NDArray[np.intp]]]:
+    """(row, steps) where the row wants more than its rules allow on the unconstrained trajectory, for the
+    rows with any; found for every row at once.
+
+    The rules allow at least the ready replicas (saturation >= 1, growth >= the replicas a period ago, which
+    are at least the ready ones when every period is one step), so then only the steps that want more than
+    is ready are checked; with longer periods every step is.
+    """
+    sat = np.asarray([[saturation[j]] for j in rows], dtype=np.float32)
+    rates = _rate_columns([growth[j] for j in rows])
+    p, r, want = provisioned[rows], ready[rows], desired[rows]
+    if any(lag > 1 for lag, _, _ in rates):
+        k, at = np.nonzero(want > _bound(p, r, sat, rates))
+    else:
+        k, at = np.nonzero(want > r)
+        with np.errstate(invalid="ignore"):
+            cap = np.ceil(r[k, at] * sat[k, 0] * np.float32(1 - _SLACK))
+        cap = np.maximum(np.where(np.isnan(cap), np.float32(np.inf), cap), 1.0)
+        for lag, factor, pods in rates:
+            before = p[k, at - lag]  # cyclic: the first steps look back on the last
+            with np.errstate(invalid="ignore"):
+                allowed = np.ceil(np.maximum(before * factor[k, 0], before + pods[k, 0]) - np.float32(_SLACK))
+            cap = np.minimum(cap, allowed)
+        over = want[k, at] > cap
+        k, at = k[over], at[over]
+    if k.size == 0:
+        return []
+    starts = np.searchsorted(k, np.arange(len(rows) + 1))
+    return [(j, at[starts[i] : starts[i + 1]]) for i, j in enumerate(rows) if starts[i + 1] > starts[i]]
 
 
 @dataclass(frozen=True)

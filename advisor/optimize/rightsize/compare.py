@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from advisor.capacity import CapacityEntry, ModelCapacities
 from advisor.cost.baselines import BASELINES, build_baselines
 from advisor.cost.result import CostResult
-from advisor.cost.simulate import simulate_many
+from advisor.cost.simulate import screen_many, simulate_many
 from advisor.domain import FargateSize, InstanceType, Platform, PurchaseOption, ReplicaResources
 from advisor.errors import AdvisorError, ConfigError, at_field
 from advisor.optimize.rightsize.pricecache import PriceCache, minutes_over_slo_pct
@@ -199,26 +199,27 @@ def baseline_comparisons(
         except AdvisorError as exc:
             built.append((name, exc.one_line()))
     ready = [(name, p) for name, p in built if isinstance(p, Plan)]
-    results = simulate_many(
+    # only their cost, minutes over the SLO and verdict are shown: screened, as the search's plans are
+    results = screen_many(
         [p for _, p in ready], profile, [prices.prices(p) for _, p in ready], seed=seed
     ) if ready else []  # fmt: skip
-    priced = {name: r for (name, _), r in zip(ready, results, strict=True)}
+    priced = {name: (p, r) for (name, p), r in zip(ready, results, strict=True)}
     out = []
     for name, item in built:
         if isinstance(item, str):
             out.append(Comparison(name=name, description=BASELINES[name], unavailable=item))
             continue
-        r = priced[name]
+        baseline, r = priced[name]
         over = minutes_over_slo_pct(r)
         out.append(
             Comparison(
                 name=name,
                 description=BASELINES[name],
-                platform=r.platform,
-                shape=r.shape,
+                platform=baseline.platform.value,
+                shape=prices.prices(baseline).shape,
                 usd_per_month=r.usd_per_month,
                 minutes_over_slo_pct=over,
-                meets_slo_budget=over <= budget_pct + 1e-12 and r.slo.meets_slo,
+                meets_slo_budget=over <= budget_pct + 1e-12 and r.meets_slo,
                 savings_pct=savings_pct(r.usd_per_month, recommended_usd),
             )
         )

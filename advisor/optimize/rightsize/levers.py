@@ -20,7 +20,7 @@ depend on the spot draws. The pooling share is added by the document (the fleet 
 from __future__ import annotations
 
 from advisor.cost.baselines import static_peak_plan
-from advisor.cost.simulate import simulate_many
+from advisor.cost.simulate import screen_many
 from advisor.optimize.rightsize.compare import CurrentCost
 from advisor.optimize.rightsize.pricecache import PriceCache
 from advisor.optimize.rightsize.search_types import Confirmed
@@ -53,7 +53,8 @@ def lever_steps(
         (Lever.LOAD_BALANCER_SHARING, on_demand),
     ]
     step_plans = [p for _, p in steps]
-    results = simulate_many(step_plans, profile, [prices.prices(p) for p in step_plans], seed=seed)
+    # only each step's cost is shown: screened replays
+    results = screen_many(step_plans, profile, [prices.prices(p) for p in step_plans], seed=seed)
     level = current.comparison.usd_per_month or 0.0
     out = []
     for (lever, step_plan), result in zip(steps, results, strict=True):
