@@ -16,7 +16,7 @@ points:
 
 from __future__ import annotations
 
-from advisor.optimize.executor import EXECUTOR_HELP, ExecutorSpec, available_cores, parse_executor
+from advisor.optimize.executor import EXECUTOR_HELP, ExecutorSpec, parse_executor
 from advisor.optimize.fleet.churn import ChangeAssessment, assess_change, disruption_fraction, worth_changing
 from advisor.optimize.fleet.commitments import (
     CommitmentRecommendation,
@@ -39,6 +39,7 @@ from advisor.optimize.packing import (
     node_types_from_offers,
     pack,
 )
+from advisor.optimize.processes import available_cores
 from advisor.optimize.recommend import RecommendOptions, recommend
 from advisor.optimize.synthetic import fleet_type_names, synthetic_fleet
 

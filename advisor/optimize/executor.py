@@ -7,9 +7,9 @@ the same context), so the recommendation is the same wherever it ran.
 
 - ``local`` (the default): one process per core available to this process - this one and a pool of
   workers. A worker is forked from this process when it runs no other thread (it starts at once and
-  shares the context as it is); else it comes from a fork server (a fresh interpreter importing advisor,
-  about 1.5 s, with the shared context sent once to each), while this process plans models from the far
-  end of the queue, so starting it costs no idle core. Batches shrink as the queue empties, so the
+  shares the context as it is); else it comes from a fork server (:mod:`advisor.optimize.processes`; the
+  shared context sent once to each), while this process plans models from the far end of the queue, so
+  starting it costs no idle core. Batches shrink as the queue empties, so the
   processes finish together. A fleet under ``POOL_MIN_MODELS_PER_WORKER`` models per process runs in this
   process alone, where starting workers would cost more than it saves.
   ``local:N`` sets the number of processes, this one included (``local:1``: this process alone).
@@ -27,11 +27,8 @@ own failure), and the notes say which models were run again.
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
 import pickle
 import re
-import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -40,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from advisor.errors import AdvisorError, InputError
+from advisor.optimize.processes import available_cores, start_method
 from advisor.optimize.rightsize.outcome import ModelOutcome
 from advisor.optimize.rightsize.per_model import ModelContext, model_inputs, plan_model
 
@@ -50,8 +48,6 @@ MAX_BATCH = 25
 # Local pool: a batch takes 1 / (GUIDED_SHARE x processes) of the models left, so batches shrink to one
 # model as the queue empties and every process finishes within about one model of the others.
 GUIDED_SHARE = 4
-# imported in the fork server, not by each worker on its first model (scipy.optimize alone takes 0.5 s)
-_PRELOAD = ("scipy.optimize",)
 EXECUTOR_HELP = "local (one process per core), local:N (N processes), or dask://HOST:PORT (a Dask scheduler)"
 
 
@@ -62,6 +58,11 @@ class ExecutorSpec:
     kind: Literal["local", "dask"] = "local"
     workers: int | None = None  # local: processes; None = one per available core
     address: str | None = None  # dask: the scheduler's tcp://HOST:PORT
+
+    def local_processes(self) -> int:
+        """Processes this machine may use for the steps that run here (the fleet's packing groups): as many
+        as ``local:N`` says, else one per core."""
+        return self.workers if self.kind == "local" and self.workers else available_cores()
 
     def describe(self) -> str:
         if self.kind == "dask":
@@ -83,13 +84,6 @@ def parse_executor(text: str) -> ExecutorSpec:
     if dask and 0 < int(dask.group(2)) < 65536:
         return ExecutorSpec(kind="dask", address=f"tcp://{dask.group(1)}:{dask.group(2)}")
     raise InputError(f"unknown executor {text!r}", where="--executor", fix=f"use {EXECUTOR_HELP}")
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclass
@@ -196,22 +190,6 @@ def _in_pool(ctx: ModelContext, processes: int, progress: Progress | None) -> Ou
     return Outcomes([done[i] for i in range(total)], notes)
 
 
-def _start_method() -> multiprocessing.context.BaseContext:
-    """Fork this process when it runs no other thread: a forked worker starts at once, with the context
-    as it is. A process that has started threads (a Dask client's event loop, a test runner's, a progress
-    display's) cannot fork safely - a lock another thread holds stays held in the child - so its workers
-    come from a fork server (a fresh single-threaded process), or are spawned where there is none (not
-    Linux)."""
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    if "forkserver" not in methods:
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["advisor.optimize.executor", *_PRELOAD])  # imported once, not per worker
-    return ctx
-
-
 def _run_pool(
     ctx: ModelContext,
     workers: int,
@@ -229,7 +207,7 @@ def _run_pool(
         if progress is not None:
             progress("right-sizing models", len(done), total)
 
-    method = _start_method()
+    method = start_method()
     forked = method.get_start_method() == "fork"
     with ProcessPoolExecutor(
         max_workers=workers,

@@ -127,7 +127,10 @@ def recommend(
     outcomes: list[ModelOutcome] = planned.outcomes
     if progress is not None:
         progress("packing shared pools", total, total)
-    fleet = decide_fleet(outcomes, scenario, ctx.types, packing_time_s=options.packing_time_s)
+    fleet = decide_fleet(
+        outcomes, scenario, ctx.types, packing_time_s=options.packing_time_s,
+        processes=options.executor.local_processes(),
+    )  # fmt: skip
     created_at = clock()
     rec = build_document(
         scenario,

@@ -115,12 +115,15 @@ def test_a_process_pool_gives_what_one_process_gives(settings: Settings, catalog
 
 FORKED_RUN = """
 import datetime as dt, sys
-import advisor, advisor.optimize.executor as executor
+import advisor, advisor.optimize.executor as executor, advisor.optimize.fleet.pooling as pooling
 from advisor import Catalog, Settings
 from advisor.optimize import RecommendOptions, fleet_type_names, parse_executor, synthetic_fleet
 used = []
-chosen = executor._start_method
-executor._start_method = lambda: used.append(chosen()) or used[-1]
+chosen = executor.start_method
+executor.start_method = lambda: used.append(chosen()) or used[-1]
+packed_apart = []
+forking = pooling.fork_context
+pooling.fork_context = lambda: packed_apart.append(forking()) or packed_apart[-1]
 settings = Settings(home=sys.argv[1])
 catalog = Catalog.load(settings)
 fleet = synthetic_fleet(catalog, 24, fleet_type_names(catalog, 300), seed=0)
@@ -130,21 +133,22 @@ def doc(where):
                             clock=lambda: dt.datetime(2026, 12, 1, tzinfo=dt.UTC), new_id=lambda _t: "rec")
     return rec.model_dump_json()
 pooled, alone = doc("local:2"), doc("local:1")
-print([m.get_start_method() for m in used], pooled == alone)
+print([m.get_start_method() for m in used], [m.get_start_method() for m in packed_apart], pooled == alone)
 """
 
 
 def test_a_pool_forked_from_a_process_with_no_other_thread_gives_what_one_process_gives(
     settings: Settings,
 ) -> None:
-    """With no other thread the workers are forked from the process itself (no fork server): run in a fresh
-    interpreter, where no test runner's thread is."""
+    """With no other thread the workers are forked from the process itself (no fork server), and the fleet's
+    packing groups packed side by side in forked processes: run in a fresh interpreter, where no test
+    runner's thread is."""
     run = subprocess.run(
         [sys.executable, "-c", FORKED_RUN, str(settings.home)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.split("\n")[-2] == "['fork'] True"
+    assert run.stdout.split("\n")[-2] == "['fork'] ['fork'] True"
 
 
 def test_a_local_worker_killed_mid_run_has_its_models_run_again(settings: Settings, catalog: Catalog) -> None:

@@ -72,8 +72,10 @@ def decide_fleet(
     types: CandidateTypes,
     *,
     packing_time_s: float,
+    processes: int = 1,
 ) -> FleetDecisions:
-    """The fleet's decisions for ``outcomes`` (one per scenario model, in order)."""
+    """The fleet's decisions for ``outcomes`` (one per scenario model, in order); ``processes``: how many
+    packing groups may be packed side by side (:func:`advisor.optimize.fleet.pooling.pool_models`)."""
     decisions: dict[str, Decision] = {}
     for o in outcomes:
         current = o.inputs.current
@@ -89,7 +91,7 @@ def decide_fleet(
             )  # fmt: skip
             decisions[o.inputs.name] = Decision(Action.CHANGE if churn.passed else Action.KEEP_CURRENT, churn)
     adopted = [o for o in outcomes if isinstance(o, Served) and decisions[o.inputs.name].action in ADOPTED]
-    packing, placements, share = _pool(adopted, types, packing_time_s)
+    packing, placements, share = _pool(adopted, types, packing_time_s, processes)
     commitment, note = commitment_for(adopted)
     return FleetDecisions(decisions, packing, placements, share, commitment, note)
 
@@ -197,7 +199,7 @@ def commitment_for(adopted: Sequence[Served]) -> tuple[CommitmentSummary | None,
 
 
 def _pool(
-    adopted: Sequence[Served], types: CandidateTypes, time_s: float
+    adopted: Sequence[Served], types: CandidateTypes, time_s: float, processes: int
 ) -> tuple[PackingSummary | None, dict[str, Placement], dict[str, float]]:
     members: list[PoolMember] = []
     for o in adopted:
@@ -220,7 +222,7 @@ def _pool(
                 allowed_types=frozenset(t for t, c in o.allowed_types.items() if c >= cap * (1 - 1e-9)),
             )
         )
-    summary, placements = pool_models(members, types, time_budget_s=time_s)
+    summary, placements = pool_models(members, types, time_budget_s=time_s, processes=processes)
     share: dict[str, float] = {}
     if summary is not None:
         compute = {m.model: m.compute_usd_per_month for m in members}

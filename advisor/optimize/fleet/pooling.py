@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from advisor.domain import ReplicaResources
@@ -42,6 +43,7 @@ from advisor.optimize.packing.labels import (
     pool_taints,
     tolerations,
 )
+from advisor.optimize.processes import fork_context
 from advisor.optimize.rightsize.candidates import CandidateTypes
 from advisor.platforms.naming import dns_label
 from advisor.platforms.targets import Orchestrator
@@ -73,8 +75,14 @@ def pool_models(
     *,
     time_budget_s: float = 2.0,
     options: PackingOptions | None = None,
+    processes: int = 1,
 ) -> tuple[PackingSummary | None, dict[str, Placement]]:
-    """Pack the members; returns the summary (None without members) and each model's placement."""
+    """Pack the members; returns the summary (None without members) and each model's placement.
+
+    The groups are packed independently, each within its share of ``time_budget_s``: with ``processes``
+    above 1 they run side by side in processes forked from this one (where it may fork:
+    :func:`advisor.optimize.processes.fork_context`).
+    """
     if not members:
         return None, {}
     base = options or PackingOptions()
@@ -83,6 +91,7 @@ def pool_models(
     out_groups: list[PackingGroup] = []
     placements: dict[str, Placement] = {}
     prefixes = _pool_prefixes(groups, base.pool_prefix)
+    jobs: list[tuple[list[ModelDemand], list[NodeType], PackingOptions]] = []
     for group, prefix in zip(groups, prefixes, strict=True):
         allowed = frozenset.intersection(*(m.allowed_types for m in group))
         nodes = types.nodes(group[0].orchestrator).allocatable
@@ -101,7 +110,8 @@ def pool_models(
             update={"time_limit_s": budget, "lp_time_limit_s": budget, "pool_prefix": prefix}
         )
         demands = [ModelDemand(name=m.model, replicas=m.peak_replicas, resources=m.resources) for m in group]
-        result = pack(demands, node_types, opts)
+        jobs.append((demands, node_types, opts))
+    for group, result in zip(groups, _pack_all(jobs, processes), strict=True):
         packed_group, group_placements = _summarise(group, result, base)
         out_groups.append(packed_group)
         placements.update(group_placements)
@@ -133,6 +143,24 @@ def _pool_prefixes(groups: list[list[PoolMember]], prefix: str) -> list[str]:
         name = f"{prefix}-{tag}"
         out.append(name if name not in out else f"{name}-{i + 1}")
     return out
+
+
+def _pack_job(job: tuple[list[ModelDemand], list[NodeType], PackingOptions]) -> PackingResult:
+    return pack(*job)
+
+
+def _pack_all(
+    jobs: list[tuple[list[ModelDemand], list[NodeType], PackingOptions]], processes: int
+) -> list[PackingResult]:
+    """``pack`` of each job, in order: side by side in forked processes, the largest groups first, where
+    there are several and this process may fork; else here, one after another."""
+    forked = fork_context() if processes > 1 and len(jobs) > 1 else None
+    if forked is None:
+        return [_pack_job(job) for job in jobs]
+    order = sorted(range(len(jobs)), key=lambda i: -sum(d.replicas for d in jobs[i][0]))
+    with ProcessPoolExecutor(max_workers=min(processes, len(jobs)), mp_context=forked) as pool:
+        done = dict(zip(order, pool.map(_pack_job, [jobs[i] for i in order]), strict=True))
+    return [done[i] for i in range(len(jobs))]
 
 
 def _groups(members: Sequence[PoolMember]) -> list[list[PoolMember]]:

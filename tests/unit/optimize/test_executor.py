@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from advisor.errors import InputError
-from advisor.optimize.executor import ExecutorSpec, _Queue, _start_method, batches, parse_executor
+from advisor.optimize.executor import ExecutorSpec, _Queue, batches, parse_executor
+from advisor.optimize.processes import start_method
 
 
 @pytest.mark.parametrize(
@@ -63,7 +64,7 @@ def test_workers_come_from_a_fork_server_while_another_thread_runs() -> None:
     other = threading.Thread(target=stop.wait, daemon=True)
     other.start()
     try:
-        assert _start_method().get_start_method() == "forkserver"
+        assert start_method().get_start_method() == "forkserver"
     finally:
         stop.set()
         other.join()
