@@ -188,7 +188,9 @@ class Screened:
     """A replayed plan as a search ranks it (``advisor.cost.simulate.screen_many``): its cost per month, its
     minutes over the SLO, its spot events, and whether its p99 meets the SLO - worked out from the replay's
     histogram when first asked (a search asks only of plans within its minutes budget). Each figure is the
-    one :class:`CostResult` gives for the same replay."""
+    one :class:`CostResult` gives for the same replay, except where ``settled`` is False: the plan was over
+    the budget it was screened against before its backlog was worked out, so its minutes over the SLO are a
+    lower bound (over that budget) and its SLO verdict False."""
 
     __slots__ = (
         "_meets",
@@ -197,6 +199,7 @@ class Screened:
         "plan",
         "pool_reclaims",
         "seed",
+        "settled",
         "usd_per_month",
     )
 
@@ -209,11 +212,12 @@ class Screened:
         interruptions: int,
         pool_reclaims: int,
         meets: bool | Callable[[], bool],
+        settled: bool = True,
     ) -> None:
         self.plan, self.seed, self.usd_per_month = plan, seed, usd_per_month
         self.minutes_over_slo_pct = minutes_over_slo_pct
         self.interruptions, self.pool_reclaims = interruptions, pool_reclaims
-        self._meets = meets
+        self._meets, self.settled = meets, settled
 
     @property
     def meets_slo(self) -> bool:
@@ -225,14 +229,14 @@ class Screened:
         """The same figures under another seed (a row that drew no spot event replays the same)."""
         return Screened(
             self.plan, seed, self.usd_per_month, self.minutes_over_slo_pct, self.interruptions,
-            self.pool_reclaims, self._meets,
+            self.pool_reclaims, self._meets, self.settled,
         )  # fmt: skip
 
     def figures(self) -> tuple[object, ...]:
         """Everything it holds, the SLO verdict worked out (for comparing two screenings)."""
         return (
             self.plan, self.seed, self.usd_per_month, self.minutes_over_slo_pct, self.interruptions,
-            self.pool_reclaims, self.meets_slo,
+            self.pool_reclaims, self.meets_slo, self.settled,
         )  # fmt: skip
 
     def __repr__(self) -> str:

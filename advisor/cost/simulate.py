@@ -20,6 +20,7 @@ provisions for all demand; above 1 only when the plan under-provisions (its over
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -95,13 +96,20 @@ def screen_many(
     prices: Sequence[PlanPrices],
     *,
     seed: int | Sequence[int] = 0,
+    budget_pct_minutes: float | None = None,
 ) -> list[Screened]:
     """``simulate_many`` for a search that ranks plans and discards most: the same replay, and of each plan
     only its cost, minutes over the SLO, spot events and - when asked - whether its p99 meets the SLO
     (:class:`~advisor.cost.result.Screened`: the share of requests over the SLO at most the p99's tail, the
-    same test as the p99's, with no p99 solved for and nothing validated again)."""
+    same test as the p99's, with no p99 solved for and nothing validated again).
+
+    ``budget_pct_minutes``: the budget the search holds plans to. A plan over it before the backlog behind
+    its overloaded steps is counted is over it in any case: its backlog is not worked out, and its result
+    says ``settled`` False (its minutes over the SLO a lower bound, over the budget; no SLO verdict).
+    """
     setups, seeds = _prepared(plans, profile, prices, seed)
-    outcomes = replay(setups, profile, seeds)
+    cap = None if budget_pct_minutes is None else _overload_cap(profile, budget_pct_minutes)
+    outcomes = replay(setups, profile, seeds, overload_cap=cap)
     out = []
     made: dict[int, Screened] = {}
     for setup, outcome, s in zip(setups, outcomes, seeds, strict=True):
@@ -110,6 +118,20 @@ def screen_many(
             made[id(outcome)] = twin = _screened(setup, profile, outcome, s)
         out.append(twin if twin.seed == s else twin.with_seed(s))
     return out
+
+
+def _overload_cap(profile: TrafficProfile, budget_pct: float) -> int:
+    """The most overloaded steps whose minutes are within ``budget_pct`` (as a search tests them)."""
+
+    def within(steps: int) -> bool:
+        return minutes_over_pct(steps * profile.step_s / 60.0, profile.duration_hours) <= budget_pct + 1e-12
+
+    cap = max(0, math.floor(budget_pct / 100.0 * profile.steps))
+    while cap < profile.steps and within(cap + 1):
+        cap += 1
+    while cap > 0 and not within(cap):
+        cap -= 1
+    return cap
 
 
 def _prepared(
@@ -205,7 +227,8 @@ def _screened(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int) 
         minutes_over_slo_pct=minutes_over_pct(overload_minutes, profile.duration_hours),
         interruptions=o.interruptions,
         pool_reclaims=o.pool_reclaims,
-        meets=meets,
+        meets=meets if o.overload_settled else False,
+        settled=o.overload_settled,
     )
 
 

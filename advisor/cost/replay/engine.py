@@ -165,6 +165,7 @@ class Outcome:
     notice_overlap_usd: float = 0.0
     fallback_premium_usd: float = 0.0
     backlog_max_requests: float = 0.0
+    overload_settled: bool = True  # False: over a screening's cap before the backlog was worked out
     requests_by_load_bin: FloatArray = field(default_factory=lambda: np.zeros(RHO_BINS + 1))
     series: dict[str, npt.NDArray[np.generic]] | None = None
 
@@ -176,12 +177,14 @@ def replay(
     *,
     keep_series: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    overload_cap: int | None = None,
 ) -> list[Outcome]:
     """Replay every plan over ``profile``; returns one Outcome per setup, in order (rows found identical - one
     setup under several seeds, none of which lost anything to spot - share one Outcome object).
 
     ``seed``: one for all, or one per setup (the same plan under several interruption draws replays as
-    rows of one batch).
+    rows of one batch). ``overload_cap`` (a screening's budget, in steps): a plan overloaded at more steps
+    than that before any backlog is counted has ``overload_settled`` False - its count is a lower bound.
     """
     seeds = [seed] * len(setups) if isinstance(seed, int) else list(seed)
     outcomes: list[Outcome | None] = [None] * len(setups)
@@ -198,7 +201,8 @@ def replay(
     def run(job: tuple[list[int], Held]) -> tuple[list[int], list[Outcome]]:
         chunk, held = job
         rows = [setups[i] for i in chunk]
-        return chunk, _replay_chunk(rows, profile, demand32, held, [seeds[i] for i in chunk], keep_series)
+        picked = [seeds[i] for i in chunk]
+        return chunk, _replay_chunk(rows, profile, demand32, held, picked, keep_series, overload_cap)
 
     # numpy releases the GIL in its array loops: big replays use the machine's cores, chunk by chunk
     workers = min(PARALLEL_WORKERS, os.cpu_count() or 1, len(jobs))
@@ -250,6 +254,7 @@ def _replay_chunk(
     held: Held,
     seeds: list[int],
     keep: bool,
+    overload_cap: int | None = None,
 ) -> list[Outcome]:
     step_s, n = profile.step_s, profile.steps
     plans = [s.plan for s in group]
@@ -276,7 +281,7 @@ def _replay_chunk(
             if j in lost_ready:
                 ready_rows[k] = lost_ready[j]
     at = {j: k for k, j in enumerate(own)}
-    loads = load_bins([group[j] for j in own], demand32, ready_rows, step_s)
+    loads = load_bins([group[j] for j in own], demand32, ready_rows, step_s, overload_cap)
     overloaded = loads.overloaded
     by_bin: dict[int, FloatArray] = {}
     demand64 = profile.rps
@@ -300,6 +305,7 @@ def _replay_chunk(
         o.spot_node_steps = o.node_steps - o.on_demand_node_steps
         hot = np.flatnonzero(overloaded[w])
         o.overloaded_steps = int(hot.size)
+        o.overload_settled = w not in loads.unsettled
         deficit = np.maximum(demand64[hot] - ready_rows[w, hot] * group[j].capacity_rps, 0.0)
         o.served_rps_steps = total_rps_steps - float(deficit.sum())
         backlog = loads.backlogs.get(w)

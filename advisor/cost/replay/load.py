@@ -48,6 +48,7 @@ class LoadBins:
     overloaded: npt.NDArray[np.bool_]
     backlogs: dict[int, Backlog]
     late: dict[int, tuple[npt.NDArray[np.intp], FloatArray]]
+    unsettled: frozenset[int] = frozenset()  # plans over ``overload_cap`` before their backlog: not settled
 
     def requests_by_bin(self, j: int, demand: FloatArray, step_s: int, size: int) -> FloatArray:
         """Requests per bin of plan j over the horizon; late requests moved to their class's overload bin."""
@@ -73,14 +74,21 @@ def late_share(loads: LoadBins, j: int, n: int) -> FloatArray:
     return out
 
 
-def load_bins(group: Sequence[PlanRow], demand32: F32Array, ready: F32Array, step_s: int) -> LoadBins:
+def load_bins(
+    group: Sequence[PlanRow],
+    demand32: F32Array,
+    ready: F32Array,
+    step_s: int,
+    overload_cap: int | None = None,
+) -> LoadBins:
     """Per step: the load bin of its requests, whether it is overloaded, and the backlog of plans with one.
 
     Per-replica load in units of a histogram bin: demand / (ready × max_rps / RHO_BINS). A step with no
     ready replica gives inf (demand > 0) or nan (no demand); fmin sends both to the overload bin, where a
     nan step weighs nothing. Where the balancing makes the replica count matter, the bin is offset by the
     class of the ready count. Overloaded: demand above ready capacity, or arrivals waiting over the SLO
-    behind a backlog carried in (``advisor.cost.replay.backlog``).
+    behind a backlog carried in (``advisor.cost.replay.backlog``). ``overload_cap``: a screening's
+    budget in steps - a plan overloaded at more steps before its backlog is left unsettled (``unsettled``).
     """
     max_rps = _col([s.queue.max_rps for s in group])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -92,6 +100,12 @@ def load_bins(group: Sequence[PlanRow], demand32: F32Array, ready: F32Array, ste
     with np.errstate(invalid="ignore"):
         excess = load > np.float32(RHO_BINS)  # demand above ready × max_rps (nan: no demand, no replica)
     rows = np.flatnonzero(excess.any(axis=1))
+    unsettled: frozenset[int] = frozenset()
+    if overload_cap is not None and rows.size:
+        # a plan already overloaded at more steps than the cap is over it whatever its backlog adds: a
+        # screening replay does not work the backlog out (its overload count is then a lower bound)
+        over = overloaded[rows].sum(axis=1) > overload_cap
+        unsettled, rows = frozenset(int(j) for j in rows[over]), rows[~over]
     backlogs: dict[int, Backlog] = {}
     late: dict[int, tuple[npt.NDArray[np.intp], FloatArray]] = {}
     if rows.size:
@@ -109,4 +123,4 @@ def load_bins(group: Sequence[PlanRow], demand32: F32Array, ready: F32Array, ste
     for j, s in enumerate(group):
         if s.queue.classes.size > 1:
             bins[j] += s.queue.class_offsets(ready[j])
-    return LoadBins(bins, overloaded, backlogs, late)
+    return LoadBins(bins, overloaded, backlogs, late, unsettled)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 from advisor.cost.prices import PlanPrices
 from advisor.cost.result import CostResult, Screened
@@ -104,7 +105,27 @@ class Confirmer:
         """The plan under each of the extra ``seeds``, rows of one batch, screened against the budget."""
         n = len(seeds)
         self.replayed += n
-        return screen_many([plan] * n, self.profile, [price] * n, seed=list(seeds))
+        budget = self.options.slo_budget_pct_minutes
+        return screen_many([plan] * n, self.profile, [price] * n, seed=list(seeds), budget_pct_minutes=budget)
+
+
+def settle_minutes(
+    evaluated: list[Screening], profile: TrafficProfile, prices: PriceCache, seed: int
+) -> list[Screening]:
+    """``evaluated`` with the minutes over the SLO worked out for the plans whose screening left them
+    unsettled (far over the budget): for a model no plan serves, to say which came closest."""
+    unsettled = [e for e in evaluated if not e.result.settled]
+    if not unsettled:
+        return evaluated
+    plans = [e.plan for e in unsettled]
+    again = screen_many(plans, profile, [prices.prices(p) for p in plans], seed=seed)
+    exact = {id(e): r for e, r in zip(unsettled, again, strict=True)}
+    return [
+        replace(e, result=exact[id(e)], minutes_over_slo_pct=exact[id(e)].minutes_over_slo_pct)
+        if id(e) in exact
+        else e
+        for e in evaluated
+    ]
 
 
 def full_plan(searched: Plan) -> Plan:

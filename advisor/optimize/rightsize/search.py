@@ -46,7 +46,7 @@ import numpy as np
 from advisor.cost.simulate import screen_many
 from advisor.domain import SLO, Platform, ReplicaResources
 from advisor.optimize.rightsize.candidates import ShapeCandidate, nodes_for
-from advisor.optimize.rightsize.confirm import Confirmer, to_confirm
+from advisor.optimize.rightsize.confirm import Confirmer, settle_minutes, to_confirm
 from advisor.optimize.rightsize.ec2_scaling import Timing, scaling_timing
 from advisor.optimize.rightsize.pricecache import PriceCache, minutes_over_slo_pct
 from advisor.optimize.rightsize.scheduling import daily_schedules
@@ -346,7 +346,10 @@ class _Search:
         if not ready:
             return []
         prices = [self.prices.prices(p) for p, _ in ready]
-        results = screen_many([p for p, _ in ready], self.search_profile, prices, seed=self.options.seed)
+        results = screen_many(
+            [p for p, _ in ready], self.search_profile, prices, seed=self.options.seed,
+            budget_pct_minutes=self.options.slo_budget_pct_minutes,
+        )  # fmt: skip
         self.replayed += len(ready)
         out = []
         for (plan, job), result in zip(ready, results, strict=True):
@@ -395,7 +398,9 @@ class _Search:
             return self.replayed + confirmer.replayed
 
         if confirmed_best is None:
-            worst = min(evaluated, key=lambda e: e.minutes_over_slo_pct) if evaluated else None
+            closest = settle_minutes(evaluated, self.search_profile, self.prices, self.options.seed)
+            self.replayed += sum(not e.result.settled for e in evaluated)
+            worst = min(closest, key=lambda e: e.minutes_over_slo_pct) if closest else None
             detail = ""
             if worst is not None:
                 over = worst.minutes_over_slo_pct

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advisor.cost import resolve_prices, screen_many, simulate, simulate_many
+from advisor.cost import Screened, resolve_prices, screen_many, simulate, simulate_many
 from advisor.cost.billing import fargate_minimum_extra_seconds, on_demand_share
 from advisor.cost.replay.autoscaler import (
     deadband,
@@ -442,3 +442,31 @@ def test_a_screened_result_decides_as_the_full_one(
         assert s.minutes_over_slo_pct == f.minutes_over_slo_pct
         assert (s.interruptions, s.pool_reclaims) == (f.slo.interruptions, f.slo.pool_reclaims)
         assert s.meets_slo == f.meets_slo == f.slo.meets_slo
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(plan_params, min_size=1, max_size=4),
+    st.integers(min_value=0, max_value=3),
+    st.sampled_from([0.0, 0.1, 2.0]),
+)
+def test_screening_against_a_budget_decides_as_without_one(
+    catalog: Catalog, week: TrafficProfile, params: list[dict[str, float]], seed: int, budget: float
+) -> None:
+    """A plan over the budget before its backlog is counted is left unsettled (its minutes a lower bound,
+    still over the budget); every other figure, and every verdict against the budget, is as without one."""
+    plans = [_plan_from(i, p) for i, p in enumerate(params)]
+    prices = [resolve_prices(p, catalog) for p in plans]  # type: ignore[arg-type]
+    free = screen_many(plans, week, prices, seed=seed)  # type: ignore[arg-type]
+    held = screen_many(plans, week, prices, seed=seed, budget_pct_minutes=budget)  # type: ignore[arg-type]
+
+    def keeps(r: Screened) -> bool:
+        return r.minutes_over_slo_pct <= budget + 1e-12 and r.meets_slo
+
+    for f, h in zip(free, held, strict=True):
+        assert keeps(h) == keeps(f)
+        assert h.usd_per_month == f.usd_per_month
+        if h.settled:
+            assert h.figures() == f.figures()
+        else:
+            assert budget < h.minutes_over_slo_pct <= f.minutes_over_slo_pct
