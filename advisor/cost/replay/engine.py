@@ -165,7 +165,8 @@ class Outcome:
     notice_overlap_usd: float = 0.0
     fallback_premium_usd: float = 0.0
     backlog_max_requests: float = 0.0
-    overload_settled: bool = True  # False: over a screening's cap before the backlog was worked out
+    # False: over a screening's cap before the backlog was worked out (served load and histogram not kept)
+    overload_settled: bool = True
     requests_by_load_bin: FloatArray = field(default_factory=lambda: np.zeros(RHO_BINS + 1))
     series: dict[str, npt.NDArray[np.generic]] | None = None
 
@@ -306,13 +307,14 @@ def _replay_chunk(
         hot = np.flatnonzero(overloaded[w])
         o.overloaded_steps = int(hot.size)
         o.overload_settled = w not in loads.unsettled
-        deficit = np.maximum(demand64[hot] - ready_rows[w, hot] * group[j].capacity_rps, 0.0)
-        o.served_rps_steps = total_rps_steps - float(deficit.sum())
         backlog = loads.backlogs.get(w)
         o.backlog_max_requests = 0.0 if backlog is None else backlog.max_requests
-        if w not in by_bin:
-            by_bin[w] = loads.requests_by_bin(w, demand64, step_s, group[j].queue.n_bins)
-        o.requests_by_load_bin = by_bin[w]
+        if o.overload_settled:  # an unsettled plan is only counted over its cap: no served load or histogram
+            deficit = np.maximum(demand64[hot] - ready_rows[w, hot] * group[j].capacity_rps, 0.0)
+            o.served_rps_steps = total_rps_steps - float(deficit.sum())
+            if w not in by_bin:
+                by_bin[w] = loads.requests_by_bin(w, demand64, step_s, group[j].queue.n_bins)
+            o.requests_by_load_bin = by_bin[w]
         if plans[j].platform is Platform.FARGATE and step_s < FARGATE_MINIMUM_BILLED_SECONDS:
             o.fargate_minimum_extra_s = fargate_minimum_extra_seconds(provisioned[u], step_s)
         if keep:
