@@ -9,18 +9,24 @@ for the same seeded fleet before the fleet-scale work (``benchmarks/data/recomme
 ``--models 2000 --types 600`` is the large fleet; ``--pack-all`` also packs every EC2 plan over all types at
 once (the packer against a Karpenter-like first-fit-decreasing).
 
-Measured on the 2-core development machine (2026-12-06, idle; its speed drifts by up to 30 % over minutes,
-so compare runs made side by side): 200 x 300 in 9.5-9.8 s on two processes (c78f962: 12.3-12.9 s; main
-before the fleet-scale work, e69fe02: 11.2 s; target 5 s), 2,000 x 600 in 88.1 s (c78f962: 114.8 s;
-e69fe02: 143 s; target 60 s) at 1.12 GiB peak, every process summed (main: 3.7 GB), packing 1.0024 and
-1.0030 x the bound, totals 0.05-0.07 % under main's (the packer's MILP runs to a time limit, so its answers
-vary that much from run to run; every model's plan and cost is the same as c78f962's).
+Measured on the 2-core development machine (2026-12-06; its speed drifts by 30 % and more over minutes, so
+compare runs made side by side - the figures below were): 200 x 300 in 7.8-10.6 s on two processes against
+12.1 s for 5c0fb2c (the start of this round; 9.5-9.8 s when measured idle the day before; main before the
+fleet-scale work, e69fe02: 11.2 s; target 5 s), 2,000 x 600 in 69.4 s against 103.1 s for 5c0fb2c (88.1 s
+the day before; e69fe02: 143 s; target 60 s) at 1.69 GiB peak, resident memory of every process summed
+(an upper bound: a forked worker's pages shared with this process count twice; main: 3.7 GB), packing
+1.0024-1.0031 x the bound, totals 0.03-0.07 % under main's (the packer's MILP runs to a time limit, so its
+answers vary that much from run to run; the recommendation of a 120-model fleet with the packer converged
+is the same, byte for byte, as 5c0fb2c's). One process, side by side: plan_all 12.6-12.9 s -> 8.1-8.4 s.
 
-Where the time went (py-spy, one process, 200 x 300, seconds of samples, c78f962 -> now): the per-model
-search 23.2 -> 15.1 s, of which the replay engine 9.4 -> 7.5, turning outcomes into results 5.9 -> 2.7 (the
-p99 root search alone 3.0 -> 0.5: search replays are screened), the bisection 6.8 -> 4.0, the confirmations
-4.1 -> 2.7, baselines 1.8 -> 0.6, shape candidates 1.6 -> 1.1; the fleet stage (packing to its time
-limit) stays about 2 s.
+Where the time went (py-spy, one process, 200 x 300, seconds of samples, 5c0fb2c -> now): the per-model
+stage 16.1 -> 9.2 s, of which the search 12.8 -> 7.3 (the bisection 4.6 -> 2.5, the confirmations 2.6 ->
+1.7), the replay engine 7.9 -> 4.7 (the HPA dead band 1.4 -> 0.3: kept per demand shape), turning replays
+into results 2.8 -> 0.8 (search, baseline and lever replays are screened: ``screen_many``), building the
+searched plans 2.3 -> 1.4, shape candidates 1.3 -> 0.9, baselines 0.8 -> 0.4, the Savings Plan series
+0.6 -> 0.15; the fleet stage about 2 s in one process (its packing groups run side by side on two).
+On two processes the workers are now forked (they start at once instead of after the fork server's 1.5 s
+of imports) and take shrinking batches, so the processes finish together.
 
 Part 2 - the demo scenario (``examples/demo-scenario.yaml``, capacities as given in the file unless
 ``--home`` points at a store with bench results): per model and in total, recommended cost / fluid lower
