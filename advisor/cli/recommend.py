@@ -76,11 +76,13 @@ def recommend(
     quiet = fmt != "table"
     if bench:
         bench_models(settings, catalog, scenario, scenario_path, quiet=quiet)
-    with _progress(quiet) as bar:
+    # drawn on each step, not by a refresh thread: a process with no other thread forks its workers
+    # (advisor.optimize.processes), which start at once
+    with _progress(quiet, auto_refresh=False) as bar:
         task = bar.add_task("recommending", total=len(scenario.models) + len(scenario.llm_models) + 1)
 
         def step(what: str, done: int, total: int) -> None:
-            bar.update(task, description=what, completed=done, total=total + 1)
+            bar.update(task, description=what, completed=done, total=total + 1, refresh=True)
 
         rec = api.recommend(  # loaded and checked once, above
             scenario,
@@ -211,7 +213,7 @@ def _bench_llm(
     return done
 
 
-def _progress(quiet: bool) -> Progress:
+def _progress(quiet: bool, *, auto_refresh: bool = True) -> Progress:
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -221,4 +223,5 @@ def _progress(quiet: bool) -> Progress:
         console=err_console,
         transient=True,
         disable=quiet or not err_console.is_terminal,
+        auto_refresh=auto_refresh,
     )

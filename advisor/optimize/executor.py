@@ -9,9 +9,9 @@ the same context), so the recommendation is the same wherever it ran.
   workers. A worker is forked from this process when it runs no other thread (it starts at once and
   shares the context as it is); else it comes from a fork server (:mod:`advisor.optimize.processes`; the
   shared context sent once to each), while this process plans models from the far end of the queue, so
-  starting it costs no idle core. Batches shrink as the queue empties, so the
-  processes finish together. A fleet under ``POOL_MIN_MODELS_PER_WORKER`` models per process runs in this
-  process alone, where starting workers would cost more than it saves.
+  starting it costs no idle core. Batches shrink as the queue empties, so the processes finish together.
+  A fleet under ``POOL_MIN_MODELS_PER_WORKER`` models per process runs in this process alone, where
+  starting workers would cost more than it saves.
   ``local:N`` sets the number of processes, this one included (``local:1``: this process alone).
 - ``dask://HOST:PORT``: Dask distributed. The context (scenario, prices, evidence) is scattered to every
   worker once; each batch is a task. Chosen over Ray for the people who run advisor: a pure-Python wheel,
@@ -213,7 +213,8 @@ def _run_pool(
         max_workers=workers,
         mp_context=method,
         initializer=_init_worker,
-        # pickled here, before this process plans models and fills the context's caches as the workers start
+        # a forked worker inherits the context; for a fork server's, it is pickled here, before this process
+        # plans models and fills the context's caches as the workers start
         initargs=(ctx if forked else pickle.dumps(ctx, protocol=pickle.HIGHEST_PROTOCOL),),
     ) as pool:
         # The first submissions start the workers. From a fork server they wait until it has imported
