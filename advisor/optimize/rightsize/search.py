@@ -32,8 +32,10 @@ never averaged away, costs are slightly overstated), which makes a plan several 
 The cheapest plans in budget are then **confirmed** on the profile's own step with the cost model's own
 queue calibration - spot plans under two more seeds (other interruption draws), the worst counting - and
 only confirmed plans are returned (:mod:`advisor.optimize.rightsize.confirm`). The search's replays are
-screened (``advisor.cost.simulate``): no p99 is solved for, as only whether it meets the SLO decides. What
-comes back on an infeasible model is a value: ``best`` None with the reason and the fix.
+screened (``advisor.cost.simulate.screen_many``): no p99 is solved for, as only whether it meets the SLO
+decides, and a plan over the minutes budget before the backlog behind its overload is counted is not
+followed further. What comes back on an infeasible model is a value: ``best`` None with the reason and the
+fix.
 """
 
 from __future__ import annotations
