@@ -171,7 +171,12 @@ class TrafficProfile:
 
     @property
     def index(self) -> pd.DatetimeIndex:
-        return pd.date_range(self.start, periods=self.steps, freq=pd.Timedelta(seconds=self.step_s))
+        """The steps' timestamps (built once: a pandas index is immutable)."""
+        step = pd.Timedelta(seconds=self.step_s)
+        index: pd.DatetimeIndex = self.memo(
+            "index", lambda: pd.date_range(self.start, periods=self.steps, freq=step)
+        )
+        return index
 
     @property
     def series(self) -> pd.Series:
