@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -112,24 +112,27 @@ def hpa_trajectory(
     provisioned = provisioned.copy() if provisioned is desired else provisioned
     ready = ready.copy() if ready is provisioned or ready is desired else ready
     windows = (stabilisation_steps, delay_steps)
+    pending = []
     for j, binding in solve:
+        lags = max((g.lag for g in growth[j]), default=1)
+        context = stabilisation_steps + delay_steps + lags + 2
+        pending.append(_Windows(j, binding, context, 8 * (delay_steps + 1) + context))
+    rules = _Rules(saturation, growth, floor)
+    for _ in range(4):
+        solved = set()
+        for j, cols, new_p, new_ready in _solve_windows(provisioned, desired, pending, rules, windows):
+            provisioned[j, cols], ready[j, cols] = new_p, new_ready
+            solved.add(j)
+        pending = [replace(w, span=w.span * 4) for w in pending if w.row not in solved]
+        if not pending:
+            break
+    for w in pending:
+        j = w.row
         rule = _Rule(
             np.asarray([[saturation[j]]], dtype=np.float32), _rate_columns([growth[j]]), floor[j : j + 1]
         )
-        p, want = provisioned[j], desired[j]
-        lags = max((lag for lag, _, _ in rule.rates), default=1)
-        context = stabilisation_steps + delay_steps + lags + 2
-        span = 8 * (delay_steps + 1) + context
-        for _ in range(4):
-            solved = _solve_windows(p, want, rule, binding, context, span, windows)
-            if solved is not None:
-                cols, new_p, new_ready = solved
-                provisioned[j, cols], ready[j, cols] = new_p, new_ready
-                break
-            span *= 4
-        else:
-            provisioned[j] = _solve_row(p, want, rule, windows)
-            ready[j] = trailing_min(provisioned[j][None], delay_steps + 1)[0]
+        provisioned[j] = _solve_row(provisioned[j], desired[j], rule, windows)
+        ready[j] = trailing_min(provisioned[j][None], delay_steps + 1)[0]
     return provisioned, ready
 
 
@@ -199,41 +202,111 @@ def _solve_row(p: F32Array, want: F32Array, rule: _Rule, windows: tuple[int, int
     return out
 
 
+@dataclass(frozen=True)
+class _Windows:
+    """A row's steps where the unconstrained trajectory breaks a rule, with the look-back (``context``) and
+    the look-ahead (``span``) of the windows solved around them."""
+
+    row: int
+    binding: npt.NDArray[np.intp]
+    context: int
+    span: int
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """Every row's scale-up rules (:func:`hpa_trajectory`'s arguments), to be laid out per column."""
+
+    saturation: Sequence[float]
+    growth: Sequence[tuple[Growth, ...]]
+    floor: F32Array
+
+    def along(self, order: list[int], at: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]) -> _Rule:
+        """The rules laid out per column: column k is step ``cols[k]`` of row ``order[at[k]]``."""
+        rows = np.asarray(order)[at]
+        sat = np.asarray([self.saturation[j] for j in order], dtype=np.float32)[at][None]
+        rates = [
+            (lag, factor[at, 0][None], pods[at, 0][None])
+            for lag, factor, pods in _rate_columns([self.growth[j] for j in order])
+        ]
+        floor = self.floor[rows, 0][None] if self.floor.shape[1] == 1 else self.floor[rows, cols][None]
+        return _Rule(sat, rates, floor)
+
+
+# a row's windows laid out: the windows, their steps, the steps held at their values, and the steps that
+# must have caught up with the unconstrained trajectory
+_Laid = tuple[_Windows, npt.NDArray[np.intp], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]
+
+
 def _solve_windows(
-    p: F32Array,
-    want: F32Array,
-    rule: _Rule,
-    binding: npt.NDArray[np.intp],
-    context: int,
-    span: int,
+    provisioned: F32Array,
+    desired: F32Array,
+    rows: list[_Windows],
+    rules: _Rules,
     windows: tuple[int, int],
-) -> tuple[npt.NDArray[np.intp], F32Array, F32Array] | None:
-    """The fixed point on the windows [b − context, b + span) around the binding steps b, as (steps,
-    replicas, ready replicas) of the steps it may change; None when a window's last ``context`` steps still
-    differ from the unconstrained trajectory (not caught up)."""
-    n = p.size
-    cols = window_columns(binding, context, span, n)
-    starts = np.r_[True, np.diff(cols) > 1]
-    first = cols[starts][np.cumsum(starts) - 1]
-    last = cols[np.r_[starts[1:], True]][np.cumsum(starts) - 1]
-    lead = ((cols - first) < context) & (first > 0)  # steps before the episode: held at their values
-    fixed = p[cols]
-    floor = rule.floor if rule.floor.shape[1] == 1 else rule.floor[:, cols]
+) -> list[tuple[int, npt.NDArray[np.intp], F32Array, F32Array]]:
+    """The fixed point on the windows [b − context, b + span) around each row's binding steps b, as (row,
+    steps, replicas, ready replicas) of the steps it may change, for the rows whose windows' last
+    ``context`` steps all caught up with the unconstrained trajectory (the others are left out).
+
+    The windows of all rows are iterated side by side, laid end to end in one array: the first ``context``
+    steps of a window are held at their values, and every other step looks back less than that, so windows
+    do not see each other. A row with a window from step 0, which looks back cyclically on the row's last
+    windows, is iterated on its own.
+    """
+    n = provisioned.shape[1]
+    laid: list[_Laid] = []
+    for w in rows:
+        cols = window_columns(w.binding, w.context, w.span, n)
+        starts = np.r_[True, np.diff(cols) > 1]
+        first = cols[starts][np.cumsum(starts) - 1]
+        last = cols[np.r_[starts[1:], True]][np.cumsum(starts) - 1]
+        lead = ((cols - first) < w.context) & (first > 0)  # steps before the episode: held at their values
+        tail = (last - cols) < w.context  # must have caught up, unless every window ends the row
+        laid.append((w, cols, lead, tail if not np.all(last[tail] == n - 1) else np.zeros_like(tail)))
+    batches = [[x for x in laid if x[2][0]], *([x] for x in laid if not x[2][0])]
+    out = []
+    for batch in batches:
+        if batch:
+            out.extend(_iterate(provisioned, desired, rules, batch, windows))
+    return out
+
+
+def _iterate(
+    provisioned: F32Array,
+    desired: F32Array,
+    rules: _Rules,
+    batch: list[_Laid],
+    windows: tuple[int, int],
+) -> list[tuple[int, npt.NDArray[np.intp], F32Array, F32Array]]:
+    """The fixed point of :func:`_solve_windows`' windows of ``batch``, laid end to end."""
+    order = [w.row for w, _, _, _ in batch]
+    at = np.repeat(np.arange(len(batch)), [cols.size for _, cols, _, _ in batch])
+    cols = np.concatenate([c for _, c, _, _ in batch])
+    lead = np.concatenate([x for _, _, x, _ in batch])
+    rows = np.asarray(order)[at]
+    fixed = provisioned[rows, cols]
+    want = desired[rows, cols][None]
+    rule = rules.along(order, at, cols)
     current = fixed[None].copy()
     for _ in range(MAX_PASSES):
-        new = rule.step(current, want[cols][None], floor, windows)
+        new = rule.step(current, want, rule.floor, windows)
         new[0, lead] = fixed[lead]
         if np.array_equal(new, current):
             break
         current = new
-    tail = (last - cols) < context
-    if np.any(current[0, tail] != fixed[tail]) and not np.all(last[tail] == n - 1):
-        return None
     # the steps held at their values keep their ready replicas (the look-back there crosses windows);
     # after a window, ready looks back on its tail, which is unchanged
-    keep = ~lead
     ready = trailing_min(current, windows[1] + 1)[0]
-    return cols[keep], current[0, keep], ready[keep]
+    out = []
+    bounds = np.searchsorted(at, np.arange(len(batch) + 1))
+    for k, (w, c, lead_k, tail) in enumerate(batch):
+        mine = current[0, bounds[k] : bounds[k + 1]]
+        if np.any(mine[tail] != fixed[bounds[k] : bounds[k + 1]][tail]):
+            continue  # not caught up: widened
+        keep = ~lead_k
+        out.append((w.row, c[keep], mine[keep], ready[bounds[k] : bounds[k + 1]][keep]))
+    return out
 
 
 RateColumns = list[tuple[int, F32Array, F32Array]]

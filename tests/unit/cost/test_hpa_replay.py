@@ -160,6 +160,46 @@ def test_the_windowed_fixed_point_equals_the_whole_row_iteration() -> None:
     assert (provisioned[0] < trailing_max(want, 21)[0]).sum() > 50  # the rules did bind
 
 
+def test_rows_solved_side_by_side_equal_each_row_solved_alone_and_the_whole_row_iteration() -> None:
+    # The windows of many plans are iterated in one array: each plan's trajectory is the one it gets on its
+    # own and the one the passes over its whole row give. Plans differ in saturation, policies (none, pods,
+    # percent, a period of four steps) and floors (per plan, per step); one jumps at its first step.
+    rng = np.random.default_rng(11)
+    n, plans = 4000, 6
+    jumps = 20 + 180 * (rng.random((plans, n)) < 0.004)
+    jumps[3, :3] = 200.0
+    demand = np.maximum.accumulate(
+        np.lib.stride_tricks.sliding_window_view(np.c_[np.zeros((plans, 39)), jumps], 40, axis=1), axis=2
+    )[:, :, -1]
+    want = np.clip(np.ceil(demand / 7.0), 3, 100).astype(np.float32)
+    floor = np.full((plans, n), 3, dtype=np.float32)
+    floor[1, 1000:1500] = 9.0
+    want = np.maximum(want, floor)
+    saturation = [12.5 / 7.0, 2.0, math.inf, 1.5, 3.0, 12.5 / 7.0]
+    growth = (
+        growth_limits([("Percent", 100, 15), ("Pods", 4, 15)], 15, 15.0),
+        growth_limits([("Pods", 2, 60)], 15, 15.0),
+        growth_limits([("Percent", 50, 15)], 15, 15.0),
+        (),
+        growth_limits([("Percent", 100, 60), ("Pods", 1, 15)], 15, 15.0),
+        growth_limits([("Pods", 4, 15)], 15, 15.0),
+    )
+    together = hpa_trajectory(want, floor, 20, 4, saturation, growth)
+    assert (together[0] < trailing_max(want, 21)).sum(axis=1).min() > 20  # the rules bound every plan
+    for j in range(plans):
+        alone = hpa_trajectory(
+            want[j : j + 1], floor[j : j + 1], 20, 4, saturation[j : j + 1], growth[j : j + 1]
+        )
+        assert (together[0][j] == alone[0][0]).all() and (together[1][j] == alone[1][0]).all(), j
+        rule = _Rule(
+            np.asarray([[saturation[j]]], dtype=np.float32),
+            _rate_columns(growth[j : j + 1]),
+            floor[j : j + 1],
+        )
+        whole = _solve_row(trailing_max(want[j : j + 1], 21)[0], want[j], rule, (20, 4))
+        assert (together[0][j] == whole).all(), j
+
+
 def test_replicas_of_the_held_demands_trailing_window_equal_the_trailing_window_of_the_replicas() -> None:
     # The replay scales every plan of a group on the group's memoised trailing max (stabilisation) and min
     # (start-up delay) of the held demand: exact only because replicas are a non-decreasing function of it.
