@@ -13,6 +13,8 @@ Both return None when they cannot (too big, no answer in time); the caller then 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -70,38 +72,47 @@ def pattern_fill(
 def _maximal_patterns(
     sizes: np.ndarray, counts: np.ndarray, cap: np.ndarray, limit: int
 ) -> np.ndarray | None:
-    """Every maximal multiset of replicas (at most ``counts`` each) fitting one node; None past ``limit``."""
+    """Every maximal multiset of replicas (at most ``counts`` each) fitting one node; None past ``limit``.
+
+    A depth-first walk over plain Python numbers: the vectors are a handful of resources long, where
+    NumPy's per-call overhead would be most of the work."""
     m = len(counts)
-    limit_cap = cap * (1 + CAPACITY_EPS) + CAPACITY_EPS
-    out: list[np.ndarray] = []
-    current = np.zeros(m, dtype=np.int64)
-    visits = [0]
+    room0 = (cap * (1 + CAPACITY_EPS) + CAPACITY_EPS).tolist()
+    rows: list[list[float]] = sizes.tolist()
+    most_of: list[int] = counts.tolist()
+    dims_of = [[d for d, v in enumerate(row) if v > 0] for row in rows]
+    out: list[list[int]] = []
+    current = [0] * m
+    visits = 0
 
-    def fits_more(room: np.ndarray) -> bool:
-        spare = counts - current > 0
-        return bool(np.any(spare & np.all(sizes <= room, axis=1)))
+    def fits_more(room: list[float]) -> bool:
+        return any(
+            most_of[j] > current[j] and all(v <= r for v, r in zip(rows[j], room, strict=True))
+            for j in range(m)
+        )
 
-    def walk(i: int, room: np.ndarray) -> bool:
-        visits[0] += 1
-        if len(out) > limit or visits[0] > 10 * limit:
+    def walk(i: int, room: list[float]) -> bool:
+        nonlocal visits
+        visits += 1
+        if len(out) > limit or visits > 10 * limit:
             return False
         if i == m:
-            if current.any() and not fits_more(room):
+            if any(current) and not fits_more(room):
                 out.append(current.copy())
             return True
-        size = sizes[i]
-        dims = size > 0
-        most = (
-            int(min(counts[i], np.floor((room[dims] / size[dims]).min()))) if dims.any() else int(counts[i])
-        )
+        size, dims = rows[i], dims_of[i]
+        most = most_of[i]
+        if dims:
+            fit = min(room[d] / size[d] for d in dims)
+            most = most if fit >= most else math.floor(fit)
         for k in range(max(most, 0), -1, -1):
             current[i] = k
-            if not walk(i + 1, room - k * size):
+            if not walk(i + 1, [r - k * v for r, v in zip(room, size, strict=True)]):
                 return False
         current[i] = 0
         return True
 
-    if not walk(0, limit_cap.copy()):
+    if not walk(0, room0):
         return None
     return np.array(out, dtype=np.int64).reshape(-1, m)
 
