@@ -162,6 +162,7 @@ class _Search:
     ) -> None:
         self.model, self.slo, self.profile, self.prices = model, slo, profile, prices
         self.search_profile = search_envelope(profile)
+        self.ascending_search_rps = np.sort(self.search_profile.rps)  # the spot base's look-ups, in order
         self.replica = replica
         self.region, self.lb, self.options = region, load_balancer, options
         self.replayed = 0
@@ -268,7 +269,7 @@ class _Search:
         purchase = _ON_DEMAND
         if job.spot_pct > 0:
             base = on_demand_base_for_spot(
-                self.search_profile.rps, cand.capacity.rps_per_replica, cand.replicas_per_node, policy,
+                self.ascending_search_rps, cand.capacity.rps_per_replica, cand.replicas_per_node, policy,
                 job.spot_pct, len(cand.spot_pools), self.options.min_on_demand_base,
             )  # fmt: skip
             if base >= nodes_for(policy.max_replicas, cand.replicas_per_node):

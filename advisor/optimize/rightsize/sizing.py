@@ -40,14 +40,15 @@ def on_demand_base_for_spot(
     3 lost, 7 left: B = 4.
     """
     per_replica = rps_per_replica * policy.target_utilisation
-    replicas = np.clip(np.ceil(demand_rps / per_replica - 1e-9), policy.min_replicas, policy.max_replicas)
+    # Only the worst need at each node count matters. Nodes and need both grow with the demand, so over
+    # the demand in ascending order (the search passes it sorted) each node count's worst need is at the
+    # last step with that count.
+    d = demand_rps if bool(np.all(demand_rps[1:] >= demand_rps[:-1])) else np.sort(demand_rps)
+    replicas = np.clip(np.ceil(d / per_replica - 1e-9), policy.min_replicas, policy.max_replicas)
     nodes = np.ceil(replicas / replicas_per_node - 1e-9)
-    needed = np.ceil(demand_rps / rps_per_replica - 1e-9)
-    # Only the worst need at each node count matters.
-    levels, where = np.unique(nodes, return_inverse=True)
-    need_arr = np.zeros(levels.size)
-    np.maximum.at(need_arr, where.reshape(-1), needed)
-    n_arr = levels.astype(np.float64)
+    last = np.r_[np.flatnonzero(nodes[1:] != nodes[:-1]), nodes.size - 1] if nodes.size else np.zeros(0, int)
+    n_arr = nodes[last].astype(np.float64)
+    need_arr = np.ceil(d[last] / rps_per_replica - 1e-9)
     top = int(n_arr.max()) if n_arr.size else 0
     for base in range(min_base, top + 1):
         above = np.maximum(n_arr - base, 0.0)
@@ -84,8 +85,12 @@ def search_envelope(profile: TrafficProfile, step_s: int = SEARCH_STEP_S) -> Tra
 
 
 def rolling_max_ahead(d: np.ndarray, steps: int) -> np.ndarray:
-    """max(d[t+1 .. t+steps]) for every t (cyclic, like the replay)."""
-    out = np.roll(d, -1).copy()
-    for k in range(2, steps + 1):
-        np.maximum(out, np.roll(d, -k), out=out)
+    """max(d[t+1 .. t+steps]) for every t (cyclic, like the replay), by doubling spans."""
+    n = d.size
+    m = d[np.arange(1, n + steps) % n] if n else d  # m[t] = d[t+1], and on past the end cyclically
+    span = 1
+    while span * 2 <= steps:  # m[t] = max(d[t+1 .. t+2·span]) by doubling
+        m = np.maximum(m[:-span], m[span:])
+        span *= 2
+    out: np.ndarray = np.maximum(m[:n], m[steps - span : steps - span + n])
     return out
