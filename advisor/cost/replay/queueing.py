@@ -142,8 +142,8 @@ class QueueModel:
 
     def _used(self, requests_per_bin: FloatArray) -> npt.NDArray[np.intp]:
         """The flat indices of the bins that hold requests, overload bins left out."""
-        held = (requests_per_bin > 0) & _queue_bins(requests_per_bin.size)
-        out: npt.NDArray[np.intp] = np.flatnonzero(held)
+        held = np.flatnonzero(requests_per_bin > 0)  # few of the many bins hold requests
+        out: npt.NDArray[np.intp] = held[held % (RHO_BINS + 1) != RHO_BINS]
         return out
 
     def p99_table(self) -> FloatArray:
@@ -188,14 +188,6 @@ class QueueModel:
         from scipy.optimize import brentq  # here: scipy.optimize takes half a second to import
 
         return float(brentq(over, self.service_time_ms, hi, xtol=1e-6 * self.service_time_ms))
-
-
-@functools.lru_cache(maxsize=32)
-def _queue_bins(size: int) -> npt.NDArray[np.bool_]:
-    """Which of ``size`` flat bins are not an overload bin (read-only)."""
-    out: npt.NDArray[np.bool_] = np.arange(size) % (RHO_BINS + 1) != RHO_BINS
-    out.setflags(write=False)
-    return out
 
 
 @functools.lru_cache(maxsize=64)

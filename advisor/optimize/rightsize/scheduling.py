@@ -38,13 +38,10 @@ def daily_schedules(
     per_day = 86_400 // step
     if 86_400 % step or SLOT_S % step or profile.steps < 2 * per_day or per_replica_rps <= 0:
         return []
-    offset = _seconds_after_midnight(profile)
+    offset: int = profile.memo("seconds_after_midnight", lambda: _seconds_after_midnight(profile))
     if offset % SLOT_S:
         return []
-    days = profile.steps // per_day
-    worst = profile.rps[: days * per_day].reshape(days, per_day).max(axis=0)
-    per_slot = SLOT_S // step
-    need = np.ceil(worst.reshape(-1, per_slot).max(axis=1) / per_replica_rps - 1e-9)
+    need = np.ceil(_slot_peaks(profile) / per_replica_rps - 1e-9)
     slots = need.size
     hot = need > minimum
     if not hot.any() or hot.mean() > MAX_WINDOW_SHARE:
@@ -55,16 +52,29 @@ def daily_schedules(
     lead = math.ceil(lead_s / SLOT_S) + 1
     first_slot = offset // SLOT_S
     out = []
+    zone: str = profile.memo("zone_name", lambda: zone_name(profile))
     for start, length in runs:
         window = [(start + k) % slots for k in range(length)]
         replicas = int(min(maximum, need[window].max()))
         rise = (start - lead + first_slot) % slots
         fall = (start + length + first_slot) % slots
         out.append(
-            ScheduledMinimum(
-                start=_cron(rise), end=_cron(fall), timezone=zone_name(profile), min_replicas=max(replicas, 1)
-            )
+            ScheduledMinimum(start=_cron(rise), end=_cron(fall), timezone=zone, min_replicas=max(replicas, 1))
         )
+    return out
+
+
+def _slot_peaks(profile: TrafficProfile) -> np.ndarray:
+    """The worst day's peak in each slot of the day (kept on the profile: every plan of a model asks)."""
+
+    def build() -> np.ndarray:
+        per_day = 86_400 // profile.step_s
+        days = profile.steps // per_day
+        worst = profile.rps[: days * per_day].reshape(days, per_day).max(axis=0)
+        peaks: np.ndarray = worst.reshape(-1, SLOT_S // profile.step_s).max(axis=1)
+        return peaks
+
+    out: np.ndarray = profile.memo(("daily_slot_peaks", SLOT_S), build)
     return out
 
 
