@@ -38,13 +38,15 @@ def window_columns(hot: npt.NDArray[np.intp], before: int, after: int, n: int) -
     touching the other steps (a year has half a million)."""
     lo = np.maximum(hot - before, 0)
     hi = np.minimum(hot + after, n)
-    new = np.r_[True, lo[1:] > np.maximum.accumulate(hi)[:-1]]  # a window not overlapping the ones before
+    new = np.concatenate(
+        ([True], lo[1:] > np.maximum.accumulate(hi)[:-1])
+    )  # a window not overlapping the ones before
     group = np.cumsum(new) - 1
     starts = lo[new]
     ends = np.zeros(starts.size, dtype=np.int64)
     np.maximum.at(ends, group, hi)
     lengths = ends - starts
-    offsets = np.repeat(starts - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
+    offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
     out: npt.NDArray[np.intp] = np.arange(int(lengths.sum())) + offsets
     return out
 
@@ -99,7 +101,7 @@ def carried_backlog(
             r = ready[j, cols].astype(np.float64)
             row = _windowed(_net(demand[cols], r, mu[j], pooled[j], step_s), cols, n)
             if row is not None:
-                found = _describe(row, r, mu[j], pooled[j], np.r_[True, np.diff(cols) > 1])
+                found = _describe(row, r, mu[j], pooled[j], np.concatenate(([True], np.diff(cols) > 1)))
                 break
             span *= 8
         else:
@@ -133,7 +135,7 @@ def _describe(
         with np.errstate(divide="ignore", invalid="ignore"):
             wait = np.where(backlog > 0, backlog / (ready * mu), 0.0)
         return np.vstack([backlog, wait, ready])
-    before = np.r_[0.0, backlog[:-1]]
+    before = np.concatenate(([0.0], backlog[:-1]))
     begins = (backlog > 0) & ((before <= 0) | new_window)
     first = np.maximum.accumulate(np.where(begins, np.arange(backlog.size), 0))
     holders = np.where(backlog > 0, np.minimum(np.maximum(ready[first], 1.0), np.maximum(ready, 1.0)), 0.0)
@@ -154,15 +156,15 @@ def _windowed(values: FloatArray, cols: npt.NDArray[np.intp], n: int) -> FloatAr
     step before a window has no backlog); None when a window ends with requests still waiting."""
     if cols[-1] == n - 1 or cols[0] == 0:
         return None  # the cycle's ends meet: the whole row decides
-    starts = np.r_[True, np.diff(cols) > 1]
+    starts = np.concatenate(([True], np.diff(cols) > 1))
     segment = np.cumsum(starts) - 1
     cumulative = np.cumsum(values)
-    before = np.r_[0.0, cumulative][np.flatnonzero(starts)][segment]
+    before = np.concatenate(([0.0], cumulative))[np.flatnonzero(starts)][segment]
     within = cumulative - before
     big = 4.0 * (float(np.abs(values).sum()) + 1.0)  # keeps each window's running minimum its own
     lowest = np.minimum.accumulate(within - segment * big) + segment * big
     backlog = within - np.minimum(lowest, 0.0)
-    ends = np.r_[np.flatnonzero(starts)[1:] - 1, cols.size - 1]
+    ends = np.concatenate((np.flatnonzero(starts)[1:] - 1, [cols.size - 1]))
     if np.any(backlog[ends] > 0.5):
         return None
     out: FloatArray = np.maximum(backlog, 0.0)

@@ -206,9 +206,9 @@ def replay(
         return chunk, _replay_chunk(rows, profile, demand32, held, picked, keep_series, overload_cap)
 
     # numpy releases the GIL in its array loops: big replays use the machine's cores, chunk by chunk
-    workers = min(PARALLEL_WORKERS, os.cpu_count() or 1, len(jobs))
-    if len(setups) * profile.steps < PARALLEL_ELEMENTS:
-        workers = 1
+    workers = 1
+    if len(setups) * profile.steps >= PARALLEL_ELEMENTS:
+        workers = min(PARALLEL_WORKERS, os.cpu_count() or 1, len(jobs))
     done = 0
     with ThreadPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext() as pool:
         answers = pool.map(run, jobs) if pool is not None else map(run, jobs)

@@ -258,9 +258,9 @@ def _solve_windows(
     laid: list[_Laid] = []
     for w in rows:
         cols = window_columns(w.binding, w.context, w.span, n)
-        starts = np.r_[True, np.diff(cols) > 1]
+        starts = np.concatenate(([True], np.diff(cols) > 1))
         first = cols[starts][np.cumsum(starts) - 1]
-        last = cols[np.r_[starts[1:], True]][np.cumsum(starts) - 1]
+        last = cols[np.concatenate((starts[1:], [True]))][np.cumsum(starts) - 1]
         lead = ((cols - first) < w.context) & (first > 0)  # steps before the episode: held at their values
         tail = (last - cols) < w.context  # must have caught up, unless every window ends the row
         laid.append((w, cols, lead, tail if not np.all(last[tail] == n - 1) else np.zeros_like(tail)))

@@ -58,12 +58,13 @@ class LoadBins:
             steps, share = late
             weights = demand.copy()
             weights[steps] *= 1.0 - share
-        counts = np.bincount(self.bins[j], weights=weights, minlength=size)
+        counts = np.asarray(np.bincount(self.bins[j], weights=weights, minlength=size), dtype=np.float64)
         if late is not None:
             steps, share = late
             overload = (self.bins[j, steps] // (RHO_BINS + 1)) * (RHO_BINS + 1) + RHO_BINS
             counts += np.bincount(overload, weights=demand[steps] * share, minlength=size)
-        return np.asarray(counts, dtype=np.float64) * step_s
+        counts *= step_s
+        return counts
 
 
 def late_share(loads: LoadBins, j: int, n: int) -> FloatArray:

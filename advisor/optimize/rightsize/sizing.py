@@ -46,7 +46,11 @@ def on_demand_base_for_spot(
     d = demand_rps if bool(np.all(demand_rps[1:] >= demand_rps[:-1])) else np.sort(demand_rps)
     replicas = np.clip(np.ceil(d / per_replica - 1e-9), policy.min_replicas, policy.max_replicas)
     nodes = np.ceil(replicas / replicas_per_node - 1e-9)
-    last = np.r_[np.flatnonzero(nodes[1:] != nodes[:-1]), nodes.size - 1] if nodes.size else np.zeros(0, int)
+    last = (
+        np.concatenate((np.flatnonzero(nodes[1:] != nodes[:-1]), [nodes.size - 1]))
+        if nodes.size
+        else np.zeros(0, int)
+    )
     n_arr = nodes[last].astype(np.float64)
     need_arr = np.ceil(d[last] / rps_per_replica - 1e-9)
     top = int(n_arr.max()) if n_arr.size else 0
