@@ -33,18 +33,22 @@ FloatArray = npt.NDArray[np.float64]
 F32Array = npt.NDArray[np.float32]
 
 
-def window_columns(hot: npt.NDArray[np.intp], before: int, after: int, n: int) -> npt.NDArray[np.intp]:
+def window_columns(
+    hot: npt.NDArray[np.intp],
+    before: int | npt.NDArray[np.intp],
+    after: int | npt.NDArray[np.intp],
+    n: int,
+    origin: int | npt.NDArray[np.intp] = 0,
+) -> npt.NDArray[np.intp]:
     """The steps within [h − before, h + after) of any of the sorted steps ``hot``, in order, without
-    touching the other steps (a year has half a million)."""
-    lo = np.maximum(hot - before, 0)
-    hi = np.minimum(hot + after, n)
-    new = np.concatenate(
-        ([True], lo[1:] > np.maximum.accumulate(hi)[:-1])
-    )  # a window not overlapping the ones before
-    group = np.cumsum(new) - 1
+    touching the other steps (a year has half a million); each window within [origin, origin + n).
+    ``before``, ``after`` and ``origin`` may be given per hot step (rows of a batch laid end to end)."""
+    lo = np.maximum(hot - before, origin)
+    hi = np.minimum(hot + after, origin + n)
+    # a window not overlapping the ones before starts a run of windows
+    new = np.concatenate(([True], lo[1:] > np.maximum.accumulate(hi)[:-1]))
     starts = lo[new]
-    ends = np.zeros(starts.size, dtype=np.int64)
-    np.maximum.at(ends, group, hi)
+    ends = np.maximum.reduceat(hi, np.flatnonzero(new))
     lengths = ends - starts
     offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
     out: npt.NDArray[np.intp] = np.arange(int(lengths.sum())) + offsets

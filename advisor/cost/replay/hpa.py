@@ -32,9 +32,11 @@ in ``scale_up_delay_s``. Not modelled: the scale-down side of the not-ready rule
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -48,9 +50,9 @@ _SLACK = 4e-6
 _UNBOUNDED = 1e8
 
 
-@dataclass(frozen=True)
-class Growth:
-    """One scale-up policy per replay step: p_t ≤ p_{t−lag} × factor + pods."""
+class Growth(NamedTuple):
+    """One scale-up policy per replay step: p_t ≤ p_{t−lag} × factor + pods (a tuple: hashed in C, for
+    the rate columns' cache)."""
 
     lag: int
     factor: float
@@ -119,11 +121,11 @@ def hpa_trajectory(
         pending.append(_Windows(j, binding, context, 8 * (delay_steps + 1) + context))
     rules = _Rules(saturation, growth, floor)
     for _ in range(4):
-        solved = set()
-        for j, cols, new_p, new_ready in _solve_windows(provisioned, desired, pending, rules, windows):
-            provisioned[j, cols], ready[j, cols] = new_p, new_ready
-            solved.add(j)
-        pending = [replace(w, span=w.span * 4) for w in pending if w.row not in solved]
+        solved = _solve_windows(provisioned, desired, pending, rules, windows)
+        provisioned[solved.rows, solved.cols], ready[solved.rows, solved.cols] = solved.replicas, solved.ready
+        pending = [
+            replace(w, span=w.span * 4) for w, ok in zip(pending, solved.caught_up, strict=True) if not ok
+        ]
         if not pending:
             break
     for w in pending:
@@ -153,7 +155,10 @@ def _binding(
     """
     sat = np.asarray([[saturation[j]] for j in rows], dtype=np.float32)
     rates = _rate_columns([growth[j] for j in rows])
-    p, r, want = provisioned[rows], ready[rows], desired[rows]
+    if len(rows) == desired.shape[0]:  # every row (read only here): no copies
+        p, r, want = provisioned, ready, desired
+    else:
+        p, r, want = provisioned[rows], ready[rows], desired[rows]
     if any(lag > 1 for lag, _, _ in rates):
         k, at = np.nonzero(want > _bound(p, r, sat, rates))
     else:
@@ -225,68 +230,90 @@ class _Rules:
         """The rules laid out per column: column k is step ``cols[k]`` of row ``order[at[k]]``."""
         rows = np.asarray(order)[at]
         sat = np.asarray([self.saturation[j] for j in order], dtype=np.float32)[at][None]
+        rows_here = at[np.concatenate(([True], at[1:] != at[:-1]))].tolist()  # ``at`` is sorted
+        present = {g.lag for k in rows_here for g in self.growth[order[k]]}
         rates = [
             (lag, factor[at, 0][None], pods[at, 0][None])
             for lag, factor, pods in _rate_columns([self.growth[j] for j in order])
+            if lag in present  # the lags of the rows laid out here only
         ]
         floor = self.floor[rows, 0][None] if self.floor.shape[1] == 1 else self.floor[rows, cols][None]
         return _Rule(sat, rates, floor)
 
 
-# a row's windows laid out: the windows, their steps, the steps held at their values, and the steps that
-# must have caught up with the unconstrained trajectory
-_Laid = tuple[_Windows, npt.NDArray[np.intp], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]
+@dataclass(frozen=True)
+class _Solved:
+    """What :func:`_solve_windows` found: the steps it may change, as (rows, cols) with their replicas and
+    ready replicas, and per pending row whether its windows caught up (those of the others are left out)."""
+
+    rows: npt.NDArray[np.intp]
+    cols: npt.NDArray[np.intp]
+    replicas: F32Array
+    ready: F32Array
+    caught_up: list[bool]
 
 
 def _solve_windows(
     provisioned: F32Array,
     desired: F32Array,
-    rows: list[_Windows],
+    pending: list[_Windows],
     rules: _Rules,
     windows: tuple[int, int],
-) -> list[tuple[int, npt.NDArray[np.intp], F32Array, F32Array]]:
-    """The fixed point on the windows [b − context, b + span) around each row's binding steps b, as (row,
-    steps, replicas, ready replicas) of the steps it may change, for the rows whose windows' last
-    ``context`` steps all caught up with the unconstrained trajectory (the others are left out).
+) -> _Solved:
+    """The fixed point on the windows [b − context, b + span) around each row's binding steps b, for the
+    rows whose windows' last ``context`` steps all caught up with the unconstrained trajectory.
 
-    The windows of all rows are iterated side by side, laid end to end in one array: the first ``context``
-    steps of a window are held at their values, and every other step looks back less than that, so windows
-    do not see each other. A row with a window from step 0, which looks back cyclically on the row's last
-    windows, is iterated on its own.
+    The windows of all rows are laid end to end in one array (row k's steps at k × steps + step) and
+    iterated side by side: the first ``context`` steps of a window are held at their values, and every other
+    step looks back less than that, so windows do not see each other. A row with a window from step 0,
+    which looks back cyclically on the row's last windows, is iterated on its own.
     """
     n = provisioned.shape[1]
-    laid: list[_Laid] = []
-    for w in rows:
-        cols = window_columns(w.binding, w.context, w.span, n)
-        starts = np.concatenate(([True], np.diff(cols) > 1))
-        first = cols[starts][np.cumsum(starts) - 1]
-        last = cols[np.concatenate((starts[1:], [True]))][np.cumsum(starts) - 1]
-        lead = ((cols - first) < w.context) & (first > 0)  # steps before the episode: held at their values
-        tail = (last - cols) < w.context  # must have caught up, unless every window ends the row
-        laid.append((w, cols, lead, tail if not np.all(last[tail] == n - 1) else np.zeros_like(tail)))
-    batches = [[x for x in laid if x[2][0]], *([x] for x in laid if not x[2][0])]
-    out = []
-    for batch in batches:
-        if batch:
-            out.extend(_iterate(provisioned, desired, rules, batch, windows))
-    return out
+    count = len(pending)
+    order = [w.row for w in pending]
+    context = np.asarray([w.context for w in pending])
+    span = np.asarray([w.span for w in pending])
+    at_hot = np.repeat(np.arange(count), [w.binding.size for w in pending])
+    hot = np.concatenate([w.binding for w in pending]) + at_hot * n
+    laid = window_columns(hot, context[at_hot], span[at_hot], n, origin=at_hot * n)
+    at = laid // n  # the pending row of each laid step
+    cols = laid - at * n
+    new_row = np.concatenate(([True], at[1:] != at[:-1]))
+    starts = np.concatenate(([True], np.diff(laid) > 1)) | new_row
+    episode = np.cumsum(starts) - 1
+    first = cols[starts][episode]
+    last = cols[np.concatenate((starts[1:], [True]))][episode]
+    ctx = context[at]
+    lead = ((cols - first) < ctx) & (first > 0)  # steps before the episode: held at their values
+    tail = (last - cols) < ctx  # must have caught up, unless every window of the row ends the row
+    tail &= (np.bincount(at[tail & (last != n - 1)], minlength=count) > 0)[at]
+    alone = cols[new_row] == 0  # per pending row: a window from step 0
+    rows = np.asarray(order)[at]
+    fixed = provisioned[rows, cols]
+    current, ready = fixed.copy(), np.empty_like(fixed)
+    for batch in [~alone[at], *(at == k for k in np.flatnonzero(alone))]:
+        if batch.any():
+            current[batch], ready[batch] = _iterate(
+                desired, rules, order, at[batch], cols[batch], fixed[batch], lead[batch], windows
+            )
+    caught_up = np.bincount(at[tail & (current != fixed)], minlength=count) == 0
+    keep = ~lead & caught_up[at]
+    return _Solved(rows[keep], cols[keep], current[keep], ready[keep], caught_up.tolist())
 
 
 def _iterate(
-    provisioned: F32Array,
     desired: F32Array,
     rules: _Rules,
-    batch: list[_Laid],
+    order: list[int],
+    at: npt.NDArray[np.intp],
+    cols: npt.NDArray[np.intp],
+    fixed: F32Array,
+    lead: npt.NDArray[np.bool_],
     windows: tuple[int, int],
-) -> list[tuple[int, npt.NDArray[np.intp], F32Array, F32Array]]:
-    """The fixed point of :func:`_solve_windows`' windows of ``batch``, laid end to end."""
-    order = [w.row for w, _, _, _ in batch]
-    at = np.repeat(np.arange(len(batch)), [cols.size for _, cols, _, _ in batch])
-    cols = np.concatenate([c for _, c, _, _ in batch])
-    lead = np.concatenate([x for _, _, x, _ in batch])
-    rows = np.asarray(order)[at]
-    fixed = provisioned[rows, cols]
-    want = desired[rows, cols][None]
+) -> tuple[F32Array, F32Array]:
+    """The fixed point of :func:`_solve_windows`' windows laid end to end (step ``cols[k]`` of row
+    ``order[at[k]]``), from ``fixed``, the unconstrained trajectory; and its ready replicas."""
+    want = desired[np.asarray(order)[at], cols][None]
     rule = rules.along(order, at, cols)
     current = fixed[None].copy()
     for _ in range(MAX_PASSES):
@@ -298,15 +325,7 @@ def _iterate(
     # the steps held at their values keep their ready replicas (the look-back there crosses windows);
     # after a window, ready looks back on its tail, which is unchanged
     ready = trailing_min(current, windows[1] + 1)[0]
-    out = []
-    bounds = np.searchsorted(at, np.arange(len(batch) + 1))
-    for k, (w, c, lead_k, tail) in enumerate(batch):
-        mine = current[0, bounds[k] : bounds[k + 1]]
-        if np.any(mine[tail] != fixed[bounds[k] : bounds[k + 1]][tail]):
-            continue  # not caught up: widened
-        keep = ~lead_k
-        out.append((w.row, c[keep], mine[keep], ready[bounds[k] : bounds[k + 1]][keep]))
-    return out
+    return current[0], ready
 
 
 RateColumns = list[tuple[int, F32Array, F32Array]]
@@ -314,7 +333,13 @@ RateColumns = list[tuple[int, F32Array, F32Array]]
 
 def _rate_columns(limits: Sequence[tuple[Growth, ...]]) -> RateColumns:
     """Per lag: each plan's factor and pods as columns (factor 0 and pods −inf where it has no such policy;
-    pods +inf for a plan with no policy at all, which is never limited)."""
+    pods +inf for a plan with no policy at all, which is never limited). Kept for the last few hundred
+    lists of policies (a search replays the same few over and over); the columns are read-only."""
+    return _rate_columns_of(tuple(limits))
+
+
+@functools.lru_cache(maxsize=512)
+def _rate_columns_of(limits: tuple[tuple[Growth, ...], ...]) -> RateColumns:
     out: RateColumns = []
     for lag in sorted({g.lag for gs in limits for g in gs}):
         factor = np.zeros((len(limits), 1), dtype=np.float32)
@@ -330,6 +355,9 @@ def _rate_columns(limits: Sequence[tuple[Growth, ...]]) -> RateColumns:
                 else:
                     factor[k] = max(float(factor[k, 0]), g.factor)
         out.append((lag, factor, pods))
+    for _, factor, pods in out:
+        factor.setflags(write=False)
+        pods.setflags(write=False)
     return out
 
 
