@@ -14,6 +14,7 @@ scheduled plans beside the flat ones, and keeps whichever is cheaper within the 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -58,9 +59,7 @@ def daily_schedules(
         replicas = int(min(maximum, need[window].max()))
         rise = (start - lead + first_slot) % slots
         fall = (start + length + first_slot) % slots
-        out.append(
-            ScheduledMinimum(start=_cron(rise), end=_cron(fall), timezone=zone, min_replicas=max(replicas, 1))
-        )
+        out.append(_scheduled(_cron(rise), _cron(fall), zone, max(replicas, 1)))
     return out
 
 
@@ -76,6 +75,13 @@ def _slot_peaks(profile: TrafficProfile) -> np.ndarray:
 
     out: np.ndarray = profile.memo(("daily_slot_peaks", SLOT_S), build)
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _scheduled(start: str, end: str, zone: str, replicas: int) -> ScheduledMinimum:
+    """A validated (frozen) schedule, shared by every plan that proposes the same one: validating the cron
+    expressions and the zone is most of the cost, and models with the same daily shape repeat them."""
+    return ScheduledMinimum(start=start, end=end, timezone=zone, min_replicas=replicas)
 
 
 def _circular_runs(hot: np.ndarray) -> list[tuple[int, int]]:
