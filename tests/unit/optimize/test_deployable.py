@@ -19,6 +19,7 @@ import advisor
 from advisor import Settings
 from advisor.domain import Platform
 from advisor.optimize.validate import InvalidRecommendation, validate, violations
+from advisor.platforms import sagemaker
 from advisor.platforms.nodes import eni_max_pods
 from advisor.platforms.targets import Orchestrator
 from advisor.pricing.catalog import Catalog
@@ -32,6 +33,25 @@ _ENDPOINT_TYPES: Any = (  # a StringShape, whose .enum the stubs do not know
 )
 ENUM = frozenset(_ENDPOINT_TYPES.enum)
 DEMO = REPO_ROOT / "examples" / "demo-scenario.yaml"
+
+
+def test_endpoint_types_are_botocores_enum_read_from_its_file_or_through_its_loader(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # advisor reads the enum straight from the model file botocore ships (no botocore import); where a user
+    # model could override that file (AWS_DATA_PATH, ~/.aws/models) it goes through botocore's loader
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("AWS_DATA_PATH", raising=False)
+    sagemaker.endpoint_instance_types.cache_clear()
+    try:
+        assert sagemaker._shipped_model_file() is not None
+        assert sagemaker.endpoint_instance_types() == ENUM
+        monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+        assert sagemaker._shipped_model_file() is None
+        sagemaker.endpoint_instance_types.cache_clear()
+        assert sagemaker.endpoint_instance_types() == ENUM
+    finally:
+        sagemaker.endpoint_instance_types.cache_clear()
 
 
 def _eks_allocatable(vcpu: int, memory_gib: float, instance_type: str) -> tuple[float, float, int]:
