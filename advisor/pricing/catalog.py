@@ -360,40 +360,53 @@ class Catalog(SageMakerPrices):
         include_burstable: bool,
         only: frozenset[str] | None,
     ) -> list[ShapeOffer]:
-        frame = self.offers(region, option)
-        if only is not None:
-            frame = frame[frame["instance_type"].isin(only)]
-        fits = pd.Series(True, index=frame.index)
+        o = self._offer_columns(region, option)
+        fits = np.ones(o.names.size, dtype=bool) if only is None else np.isin(o.names, list(only))
         if not include_burstable:
-            fits &= ~frame["family"].astype(str).str.match(r"^t\d")
+            fits &= ~o.burstable
         if need.arch is not None:
-            fits &= frame["arch"] == need.arch.value
-        fits &= (frame["vcpu"] >= need.vcpu) & (frame["memory_gib"] >= need.memory_gib)
-        gpus = frame["gpu_count"].fillna(0)
+            fits &= o.arch == need.arch.value
+        fits &= (o.vcpu >= need.vcpu) & (o.memory_gib >= need.memory_gib)
         if need.gpu_count > 0:
-            fits &= gpus >= need.gpu_count
+            fits &= o.gpus >= need.gpu_count
         if need.gpu_memory_gib > 0:
-            mem = np.maximum(frame["gpu_memory_gib"].fillna(0), frame["accelerator_memory_gib"].fillna(0))
-            fits &= mem >= need.gpu_memory_gib
-        cand = frame[fits].copy()
-        if cand.empty:
+            fits &= o.gpu_memory_gib >= need.gpu_memory_gib
+        at = np.flatnonzero(fits)
+        if at.size == 0:
             return []
-        per_node = np.floor(cand["vcpu"] / need.vcpu)
-        per_node = np.minimum(per_node, np.floor(cand["memory_gib"] / need.memory_gib))
+        per_node = np.minimum(np.floor(o.vcpu[at] / need.vcpu), np.floor(o.memory_gib[at] / need.memory_gib))
         if need.gpu_count > 0:
-            per_node = np.minimum(per_node, np.floor(cand["gpu_count"].fillna(0) / need.gpu_count))
-        cand["nodes"] = np.ceil(replicas / per_node.clip(lower=1))
-        cand["total"] = cand["nodes"] * cand["usd_per_hour"]
-        cand = cand.sort_values(["total", "instance_type"]).head(limit)
+            per_node = np.minimum(per_node, np.floor(o.gpus[at] / need.gpu_count))
+        nodes = np.ceil(replicas / np.clip(per_node, 1, None))
+        total = nodes * o.usd_per_hour[at]
+        unknown = np.isnan(total)  # last, as a frame sorts them
+        key = np.where(unknown, np.inf, total).tolist()
+        ranked = sorted(range(at.size), key=lambda k: (bool(unknown[k]), key[k], o.names[at[k]]))[:limit]
         opt = PurchaseOption(option)
         return [
             ShapeOffer(
-                instance=self.instance(str(name)),
-                price=self.price(region, str(name), opt),
-                count_needed=int(nodes),
+                instance=self.instance(str(o.names[at[k]])),
+                price=self.price(region, str(o.names[at[k]]), opt),
+                count_needed=int(nodes[k]),
             )
-            for name, nodes in zip(cand["instance_type"], cand["nodes"], strict=True)
+            for k in ranked
         ]
+
+    @kept
+    def _offer_columns(self, region: str, option: PurchaseOption) -> _OfferColumns:
+        """:meth:`offers` as arrays, for :meth:`cheapest`'s filters (no frame copied per call)."""
+        frame = self.offers(region, option)
+        gpu_memory = np.maximum(frame["gpu_memory_gib"].fillna(0), frame["accelerator_memory_gib"].fillna(0))
+        return _OfferColumns(
+            names=frame["instance_type"].astype(str).to_numpy(dtype=object),
+            burstable=frame["family"].astype(str).str.match(r"^t\d").to_numpy(dtype=bool),
+            arch=frame["arch"].astype(str).to_numpy(dtype=object),
+            vcpu=frame["vcpu"].to_numpy(dtype=float),
+            memory_gib=frame["memory_gib"].to_numpy(dtype=float),
+            gpus=frame["gpu_count"].fillna(0).to_numpy(dtype=float),
+            gpu_memory_gib=gpu_memory.to_numpy(dtype=float),
+            usd_per_hour=frame["usd_per_hour"].to_numpy(dtype=float),
+        )
 
     # ----- freshness ---------------------------------------------------------------------------------
     def staleness_days(self, today: dt.date | None = None) -> int:
@@ -406,3 +419,17 @@ class Catalog(SageMakerPrices):
             t for t in self._on_demand.xs(region, level="region").index if str(t).startswith(family + ".")
         ]
         return names[:n] or ["(none of that family)"]
+
+
+@dataclass(frozen=True)
+class _OfferColumns:
+    """A region's offers (:meth:`Catalog.offers`) as arrays, in the offers' order."""
+
+    names: np.ndarray
+    burstable: np.ndarray
+    arch: np.ndarray
+    vcpu: np.ndarray
+    memory_gib: np.ndarray
+    gpus: np.ndarray
+    gpu_memory_gib: np.ndarray
+    usd_per_hour: np.ndarray
