@@ -121,11 +121,7 @@ def load_bins(
             backlogs[j], late[j] = backlog, (steps, share.astype(np.float64))
     np.fmin(load, np.float32(RHO_BINS), out=load)
     bins = load.astype(np.int32)  # half the memory traffic of intp; bincount takes it
-    multi = [j for j, s in enumerate(group) if s.queue.classes.size > 1]
-    if multi:  # each row's bins offset by its ready count's class, through one table for the chunk
-        tables = [group[j].queue.offset_table for j in multi]
-        sizes = np.asarray([t.size for t in tables])
-        first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        index = np.clip(ready[multi].astype(np.int32), 0, (sizes - 1)[:, None]) + first[:, None]
-        bins[multi] += np.concatenate(tables)[index]
+    for j, s in enumerate(group):
+        if s.queue.classes.size > 1:
+            bins[j] += s.queue.class_offsets(ready[j])
     return LoadBins(bins, overloaded, backlogs, late, unsettled)

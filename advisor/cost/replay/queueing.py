@@ -91,11 +91,11 @@ class QueueModel:
         out: npt.NDArray[np.intp] = lookup[index]
         return out
 
-    @property
-    def offset_table(self) -> npt.NDArray[np.int32]:
-        """Where each ready-replica count's class starts in the flat bins (read-only; counts past the end
-        take the last entry)."""
-        return _class_offsets(self.balancing, self.max_replicas)
+    def class_offsets(self, ready: Any) -> npt.NDArray[np.int32]:
+        """Where each ready-replica count's class starts in the flat bins: class × (RHO_BINS + 1)."""
+        table = _class_offsets(self.balancing, self.max_replicas)
+        out: npt.NDArray[np.int32] = np.take(table, np.asarray(ready).astype(np.int32), mode="clip")
+        return out
 
     def _wait(self, flat: npt.NDArray[np.intp] | None = None) -> tuple[FloatArray, FloatArray]:
         """(C, decay per ms) at the flat bins ``flat`` (none of them an overload bin), or as whole tables
