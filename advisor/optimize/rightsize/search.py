@@ -189,8 +189,9 @@ class _Search:
         return self._lag[steps]
 
     def quantile(self, q: float) -> float:
-        if q not in self._quantile:
-            self._quantile[q] = float(np.percentile(self.demand, q))
+        if q not in self._quantile:  # the search's quantiles in one partition of the demand
+            wanted = sorted({q, *RESCUE_QUANTILES, *RAISE_QUANTILES})
+            self._quantile.update(zip(wanted, np.percentile(self.demand, wanted).tolist(), strict=True))
         return self._quantile[q]
 
     def policy(
