@@ -192,7 +192,10 @@ class TrafficProfile:
     # ----- statistics -----------------------------------------------------------------------------------
     @property
     def total_requests(self) -> float:
-        return float(self.rps.sum(dtype=np.float64) * self.step_s)
+        total: float = self.memo(
+            "total_requests", lambda: float(self.rps.sum(dtype=np.float64) * self.step_s)
+        )
+        return total
 
     @property
     def mean_rps(self) -> float:
