@@ -67,14 +67,20 @@ def gpu_specs() -> dict[str, GpuSpec]:
 
 def family_speed(itype: InstanceType) -> ProcessorSpeed:
     """Relative per-vCPU speed of an instance's processor; unknown families get 1.0 ± 40%."""
+    return _speed_of(itype.family, itype.arch.value)
+
+
+@cache
+def _speed_of(family: str, arch: str) -> ProcessorSpeed:
+    """:func:`family_speed` by family and architecture (kept: a fleet asks for the same few hundred)."""
     table = speed_table()
-    if f"family:{itype.family}" in table:
-        return table[f"family:{itype.family}"]
-    m = _FAMILY_RE.match(itype.family)
+    if f"family:{family}" in table:
+        return table[f"family:{family}"]
+    m = _FAMILY_RE.match(family)
     if m is not None:
         attrs = m.group("attrs")
-        proc = "graviton" if itype.arch.value == "arm64" else ("amd" if "a" in attrs else "intel")
+        proc = "graviton" if arch == "arm64" else ("amd" if "a" in attrs else "intel")
         key = f"{proc}:{m.group('gen')}"
         if key in table:
             return table[key]
-    return ProcessorSpeed(1.0, UNKNOWN_FAMILY_BAND, f"no speed factor for family {itype.family}; assumed 1.0")
+    return ProcessorSpeed(1.0, UNKNOWN_FAMILY_BAND, f"no speed factor for family {family}; assumed 1.0")
