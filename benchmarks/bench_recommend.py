@@ -13,30 +13,37 @@ Measured on the 2-core development machine (2026-12-06; its speed drifts by 30 %
 compare runs made side by side - the figures below were). The wall time is the ``recommend`` call's alone:
 until 96134ac the clock started before the memory sampler, whose start-up (an import of advisor on one of
 the two cores) was timed with the run: about 1.5 s of the figures this script printed before then.
-Side by side with de8754e (96134ac's code, the clock fixed), four runs each: 200 x 300 in 6.18-6.62 s on
-two processes against 6.50-7.51 s (target 5 s); 2,000 x 600 in 60.3 s against 63.5 s (target 60 s; main
-before the fleet-scale work, e69fe02: 143 s), at 1.69 GiB peak, resident memory of every
-process summed (an upper bound: a forked worker's pages shared with this process count twice; main:
-3.7 GB); packing 1.0024-1.0031 x the bound; totals 0.03-0.07 % under main's at 200 x 300, equal at
-2,000 x 600 (the packer's MILP runs to a time limit, so its answers vary that much from run to run; the
-recommendation of a 120-model fleet with the packer converged is the same, byte for byte, as de8754e's,
-and as 5c0fb2c's, the start of the previous round). One process each, run at the same time on the two
-cores: plan_all 8.4 / 8.6 / 9.6 s against 9.0 / 9.7 / 9.6 s.
+Side by side with de8754e (96134ac's code, the clock fixed), runs alternating: 200 x 300 on two processes
+in 5.56 / 6.19 / 6.30 / 6.67 s against 6.46 / 7.53 / 7.62 / 8.14 s (target 5 s: not met); 2,000 x 600 in
+54.6 s against 67.0 s, and 56.4 s against 73.7 s in a slower spell (a third run alone: 63.0 s; target
+60 s, met on two of three runs; main before the fleet-scale work, e69fe02: 143 s), at 1.67-1.69 GiB peak,
+resident memory of every process summed (an upper bound: a forked worker's pages shared with this process
+count twice; main: 3.7 GB); packing 1.0024-1.0034 x the bound at 200 x 300 (de8754e: 1.0021-1.0034),
+1.0031-1.0032 at 2,000 x 600 (main: 1.0032); totals up to 0.07 % under main's at 200 x 300, equal at
+2,000 x 600 (the packer's MILP runs to a time limit, so its answers vary that much from run to run, more
+when the machine is slow; the recommendation of a 120-model fleet with the packer converged is the same,
+byte for byte, as de8754e's and as 5c0fb2c's, the start of the previous round). One process each, run at
+the same time on the two cores: plan_all 7.11 / 6.52 / 6.22 s against 8.36 / 7.80 / 8.10 s.
 
-Where the time went (py-spy, one process, 200 x 300, samples at 200 Hz): the HPA replay's windows are
-iterated for every bound plan of a batch at once (hpa_trajectory 316 -> 177 samples); the packer's node
-patterns are enumerated over plain Python numbers (4x faster); the spot base reads each node count's worst
-need off the demand in ascending order, sorted once per model; daily schedules read the worst day's slot
-peaks off the profile once. Before (5c0fb2c -> 96134ac, seconds of samples): the per-model stage
-16.1 -> 9.2 s, of which the search 12.8 -> 7.3 (the bisection 4.6 -> 2.5, the confirmations 2.6 -> 1.7),
-the replay engine 7.9 -> 4.7 (the HPA dead band 1.4 -> 0.3: kept per demand shape), turning replays into
-results 2.8 -> 0.8 (search, baseline and lever replays are screened: ``screen_many``), building the searched
-plans 2.3 -> 1.4, shape candidates 1.3 -> 0.9, baselines 0.8 -> 0.4, the Savings Plan series 0.6 -> 0.15;
-the fleet stage about 2 s in one process (its packing groups run side by side on two). On two processes
-the workers are forked (they start at once instead of after the fork server's 1.5 s of imports) and take
-shrinking batches, so the processes finish together. What is left at 200 x 300 on two processes: about
-0.4 s of candidate types (0.2 s of it botocore's SageMaker service model), 4-5 s of per-model searches
-(~40 ms a model on one core), 0.8-0.9 s of fleet stage and 0.1 s of document.
+Where the time went this round (py-spy and line_profiler, one process, 200 x 300): the HPA replay's
+windows of every bound plan are laid out and iterated at once (its time in the search's replays 141 ->
+109 ms on a sample of 202 batches, and about half what it was before the windows were batched at all);
+``Catalog.cheapest`` ranks offers as arrays (25x faster); the SageMaker endpoint types come from the file
+botocore ships (0.30 -> 0.035 s before the first model, no botocore import); the packer's node patterns
+are enumerated over plain Python numbers (4x faster); the spot base reads each node count's worst need off
+the demand sorted once per model; daily schedules read the worst day's slot peaks off the profile once and
+validate each distinct window once; hot joins use ``np.concatenate`` instead of ``np.r_``. Before
+(5c0fb2c -> 96134ac, seconds of samples): the per-model stage 16.1 -> 9.2 s, of which the search 12.8 ->
+7.3 (the bisection 4.6 -> 2.5, the confirmations 2.6 -> 1.7), the replay engine 7.9 -> 4.7 (the HPA dead
+band 1.4 -> 0.3: kept per demand shape), turning replays into results 2.8 -> 0.8 (search, baseline and
+lever replays are screened: ``screen_many``), building the searched plans 2.3 -> 1.4, shape candidates
+1.3 -> 0.9, baselines 0.8 -> 0.4, the Savings Plan series 0.6 -> 0.15; the fleet stage about 2 s in one
+process (its packing groups run side by side on two). On two processes the workers are forked (they start
+at once instead of after the fork server's 1.5 s of imports) and take shrinking batches, so the processes
+finish together. What is left at 200 x 300 on two processes: about 0.15 s of candidate types, 4 s of
+per-model searches (~35 ms a model on one core: the search's screened replays about half, confirmations a
+fifth, shape candidates a tenth), 0.8-0.9 s of fleet stage (HiGHS solves of the packing groups, side by
+side) and 0.1-0.2 s of document.
 
 Part 2 - the demo scenario (``examples/demo-scenario.yaml``, capacities as given in the file unless
 ``--home`` points at a store with bench results): per model and in total, recommended cost / fluid lower
