@@ -93,7 +93,7 @@ def rolling_max_ahead(d: np.ndarray, steps: int) -> np.ndarray:
     n = d.size
     m = d[np.arange(1, n + steps) % n] if n else d  # m[t] = d[t+1], and on past the end cyclically
     span = 1
-    while span * 2 <= steps:  # m[t] = max(d[t+1 .. t+2·span]) by doubling
+    while span * 2 <= steps:  # m[t] = max(d[t+1 .. t+span]), span doubling
         m = np.maximum(m[:-span], m[span:])
         span *= 2
     out: np.ndarray = np.maximum(m[:n], m[steps - span : steps - span + n])
