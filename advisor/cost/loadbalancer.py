@@ -20,6 +20,8 @@ hourly fee and its own units.
 
 from __future__ import annotations
 
+import functools
+
 from advisor.recommendation.plan import LoadBalancerKind, LoadBalancerSpec
 
 ALB_NEW_CONNECTIONS_PER_S = 25.0
@@ -54,8 +56,10 @@ def units_per_rps(spec: LoadBalancerSpec) -> dict[str, float]:
     }
 
 
+@functools.lru_cache(maxsize=1024)
 def lcu_per_rps(spec: LoadBalancerSpec) -> tuple[float, str]:
-    """(capacity units per request/s, the dimension that sets it); (0, "none") without a load balancer."""
+    """(capacity units per request/s, the dimension that sets it); (0, "none") without a load balancer.
+    Kept per spec (frozen): every replayed plan asks."""
     dims = units_per_rps(spec)
     if not dims:
         return 0.0, "none"

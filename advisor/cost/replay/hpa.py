@@ -63,8 +63,16 @@ def growth_limits(policies: Sequence[tuple[str, int, int]], step_s: int, sync_s:
     """The policies ((type, value, period_s), selectPolicy Max) as per-step limits.
 
     A period shorter than the step compounds over the syncs within the step (the HPA applies the policy at
-    each sync); a longer one limits growth over that many steps.
+    each sync); a longer one limits growth over that many steps. Kept per distinct policies (every plan of
+    a search has one of a few).
     """
+    return _growth_limits(tuple(policies), step_s, sync_s)
+
+
+@functools.lru_cache(maxsize=256)
+def _growth_limits(
+    policies: tuple[tuple[str, int, int], ...], step_s: int, sync_s: float
+) -> tuple[Growth, ...]:
     out = []
     syncs = max(1.0, step_s / sync_s)
     for kind, value, period in policies:
