@@ -300,6 +300,11 @@ class LoadBalancerSpec(_Model):
         return self.model_copy(update={"kind": LoadBalancerKind.NONE, "shared_by": 1, "algorithm": None})
 
 
+# the balancer a plan without one gets (frozen, so shared: every replay asks)
+_NO_BALANCER = LoadBalancerSpec(kind=LoadBalancerKind.NONE)
+_DEFAULT_BALANCER = LoadBalancerSpec()
+
+
 class Plan(_Model):
     """One way to serve one model: platform, shape, capacity, purchase mix, autoscaling, load balancer."""
 
@@ -375,9 +380,7 @@ class Plan(_Model):
     def effective_load_balancer(self) -> LoadBalancerSpec:
         if self.load_balancer is not None:
             return self.load_balancer
-        if self.platform is Platform.SAGEMAKER:
-            return LoadBalancerSpec(kind=LoadBalancerKind.NONE)
-        return LoadBalancerSpec()
+        return _NO_BALANCER if self.platform is Platform.SAGEMAKER else _DEFAULT_BALANCER
 
     @property
     def shape_label(self) -> str:
