@@ -214,7 +214,11 @@ class ModelCapacities:
             cpu = family
         if not cpu:
             return Unavailable(itype.name, self._no_anchor_reason())
-        best = min(cpu, key=lambda a: _anchor_order(a, itype.arch.value, v, a.same_family(itype)))
+        best = (
+            cpu[0]  # one CPU anchor (most models): the order has nothing to choose
+            if len(cpu) == 1
+            else min(cpu, key=lambda a: _anchor_order(a, itype.arch.value, v, a.same_family(itype)))
+        )
         assert best.instance is not None
         entry = self._scaled(
             best, itype.name, v, family_speed(best.instance), family_speed(itype), itype.arch.value
