@@ -14,16 +14,17 @@ compare runs made side by side - the figures below were). The wall time is the `
 until 96134ac the clock started before the memory sampler, whose start-up (an import of advisor on one of
 the two cores) was timed with the run: about 1.5 s of the figures this script printed before then.
 Side by side with de8754e (96134ac's code, the clock fixed), runs alternating: 200 x 300 on two processes
-in 5.56 / 6.19 / 6.30 / 6.67 s against 6.46 / 7.53 / 7.62 / 8.14 s (target 5 s: not met); 2,000 x 600 in
-54.6 s against 67.0 s, and 56.4 s against 73.7 s in a slower spell (a third run alone: 63.0 s; target
-60 s, met on two of three runs; main before the fleet-scale work, e69fe02: 143 s), at 1.67-1.69 GiB peak,
-resident memory of every process summed (an upper bound: a forked worker's pages shared with this process
-count twice; main: 3.7 GB); packing 1.0024-1.0034 x the bound at 200 x 300 (de8754e: 1.0021-1.0034),
-1.0031-1.0032 at 2,000 x 600 (main: 1.0032); totals up to 0.07 % under main's at 200 x 300, equal at
-2,000 x 600 (the packer's MILP runs to a time limit, so its answers vary that much from run to run, more
-when the machine is slow; the recommendation of a 120-model fleet with the packer converged is the same,
-byte for byte, as de8754e's and as 5c0fb2c's, the start of the previous round). One process each, run at
-the same time on the two cores: plan_all 7.11 / 6.52 / 6.22 s against 8.36 / 7.80 / 8.10 s.
+in 5.28 / 5.41 / 5.47 / 5.64 s against 6.53 / 6.55 / 6.92 / 7.98 s, and 5.56 / 6.19 / 6.30 / 6.67 s against
+6.46 / 7.53 / 7.62 / 8.14 s in a slower hour (target 5 s: not met); 2,000 x 600 in 51.4 s against 62.8 s,
+54.6 s against 67.0 s and 56.4 s against 73.7 s (one more run alone, in a slow spell: 63.0 s; target 60 s;
+main before the fleet-scale work, e69fe02: 143 s), at 1.66-1.69 GiB peak, resident memory of every process
+summed (an upper bound: a forked worker's pages shared with this process count twice; main: 3.7 GB);
+packing 1.0024-1.0034 x the bound at 200 x 300 (de8754e: 1.0021-1.0034), 1.0031-1.0032 at 2,000 x 600
+(main: 1.0032); totals up to 0.07 % under main's (the packer's MILP runs to a time limit, so its answers
+vary that much from run to run, more when the machine is slow; the recommendation of a 120-model fleet with
+the packer converged is the same, byte for byte, as de8754e's and as 5c0fb2c's, the start of the previous
+round). One process each, run at the same time on the two cores: plan_all 7.11 / 6.52 / 6.22 s against
+8.36 / 7.80 / 8.10 s.
 
 Where the time went this round (py-spy and line_profiler, one process, 200 x 300): the HPA replay's
 windows of every bound plan are laid out and iterated at once (its time in the search's replays 141 ->
