@@ -47,6 +47,23 @@ def first_received() -> KeyboardInterrupt | None:
     return Terminated() if received[0] == signal.SIGTERM else KeyboardInterrupt()
 
 
+def behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The interrupt that ``exc`` stands for: one in its chain of causes, else the first signal noted.
+
+    A library may turn the KeyboardInterrupt raised inside it into its own error (pybind11 modules, highspy
+    among them, raise ``ImportError: initialization failed`` from a KeyboardInterrupt that arrives while they
+    load); once a signal arrived, whatever the command raised is reported as the interrupt it followed.
+    """
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, KeyboardInterrupt):
+            return link
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return first_received()
+
+
 def interrupted_line(exc: BaseException) -> str:
     """What the CLI says when a command is interrupted."""
     how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"

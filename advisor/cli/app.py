@@ -68,8 +68,9 @@ def run(argv: list[str] | None = None) -> int:
 
     Usage mistakes (unknown option, missing argument) and every AdvisorError are ``error: ...`` and exit 2
     (1 for StorageError: the machine refused); Ctrl-C and SIGTERM are one line and 130/143; a storage failure
-    that escapes a command is mapped like a StorageError; anything else is a bug in advisor, reported as one
-    line with exit 70 (``ADVISOR_DEBUG=1`` shows the traceback).
+    that escapes a command is mapped like a StorageError; an error raised once a signal arrived (a library
+    may turn the interrupt into its own error) is that interrupt; anything else is a bug in advisor, reported
+    as one line with exit 70 (``ADVISOR_DEBUG=1`` shows the traceback).
     """
     try:
         result = app(args=argv, prog_name="advisor", standalone_mode=False)
@@ -89,22 +90,30 @@ def run(argv: list[str] | None = None) -> int:
         command = ctx.command_path if ctx is not None else "advisor"
         message = str(getattr(exc, "format_message", exc.__str__)()).rstrip(".")
         return _error(f"{command}: {message}; see `{command} --help`", getattr(exc, "exit_code", 2) or 2)
-    except AdvisorError as exc:
-        return _error(exc.one_line(), exc.exit_code)
     except KeyboardInterrupt as exc:
         return _interrupted(exc)
-    except (OSError, sqlite3.Error) as exc:
+    except Exception as exc:
+        interrupt = signals.behind(exc)  # a library's own error for the signal that reached it
+        if interrupt is not None:
+            return _interrupted(interrupt)
+        return _failed(exc)
+
+
+def _failed(exc: Exception) -> int:
+    """The line and status for an exception that was not an interrupt."""
+    if isinstance(exc, AdvisorError):
+        return _error(exc.one_line(), exc.exit_code)
+    if isinstance(exc, (OSError, sqlite3.Error)):
         failure = storage_error(exc, getattr(exc, "filename", None) or "advisor", "a read or write")
         return _error(failure.one_line(), failure.exit_code)
-    except Exception as exc:
-        if os.environ.get("ADVISOR_DEBUG") == "1":
-            raise
-        text = " ".join(str(exc).split())[:300]
-        return _error(
-            f"internal error: {type(exc).__name__}: {text}; this is a bug in advisor, please report it "
-            "(ADVISOR_DEBUG=1 shows the traceback)",
-            INTERNAL_ERROR_EXIT_CODE,
-        )
+    if os.environ.get("ADVISOR_DEBUG") == "1":
+        raise exc
+    text = " ".join(str(exc).split())[:300]
+    return _error(
+        f"internal error: {type(exc).__name__}: {text}; this is a bug in advisor, please report it "
+        "(ADVISOR_DEBUG=1 shows the traceback)",
+        INTERNAL_ERROR_EXIT_CODE,
+    )
 
 
 INTERNAL_ERROR_EXIT_CODE = 70  # EX_SOFTWARE (sysexits.h)
