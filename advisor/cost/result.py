@@ -92,6 +92,7 @@ class CostResult(_Value):
 
     _series: Callable[[], pd.DataFrame] | None = PrivateAttr(default=None)
     _columns: Callable[[], Mapping[str, np.ndarray]] | None = PrivateAttr(default=None)
+    _kept: dict[str, np.ndarray] | None = PrivateAttr(default=None)
 
     def attach_series(
         self,
@@ -100,13 +101,19 @@ class CostResult(_Value):
     ) -> CostResult:
         """Attach the replay behind :meth:`timeseries`; ``columns``, where given, replays the raw per-step
         arrays without building the frame (:meth:`column`)."""
-        self._series, self._columns = compute, columns
+        self._series, self._columns, self._kept = compute, columns, None
+        return self
+
+    def keep_column(self, name: str, values: np.ndarray) -> CostResult:
+        """Keep one per-step column the replay already gave (read-only), so :meth:`column` need not replay
+        the plan again for it; it goes with the series (:meth:`detach_series`)."""
+        self._kept = {**(self._kept or {}), name: values}
         return self
 
     def detach_series(self) -> CostResult:
         """Forget the replay inputs behind :meth:`timeseries` (the figures stay): a result kept for its
         figures then holds no per-step arrays, and pickles (to a worker process or a Dask worker)."""
-        self._series = self._columns = None
+        self._series = self._columns = self._kept = None
         return self
 
     @property
@@ -154,6 +161,8 @@ class CostResult(_Value):
     def column(self, name: str) -> np.ndarray:
         """One column of :meth:`timeseries` as float64, without building the whole frame where the replay's
         raw arrays hold it (the replica and node counts)."""
+        if self._kept is not None and name in self._kept:
+            return np.asarray(self._kept[name], dtype=np.float64)
         if self._columns is not None:
             raw = self._columns()
             if name in raw:

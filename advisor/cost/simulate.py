@@ -76,7 +76,7 @@ def simulate_many(
     cannot keep up (overload, SLO missed) is not an error: its result says so.
     """
     setups, seeds = _prepared(plans, profile, prices, seed)
-    outcomes = replay(setups, profile, seeds, progress=progress)
+    outcomes = replay(setups, profile, seeds, progress=progress, keep_on_demand=True)
     results = []
     made: dict[int, CostResult] = {}  # rows the replay found identical (one plan, no spot loss)
     for setup, outcome, s in zip(setups, outcomes, seeds, strict=True):
@@ -86,6 +86,8 @@ def simulate_many(
         else:
             result = twin.model_copy(update={"seed": s})
         result.attach_series(*_series_thunks(setup, profile, s))
+        if outcome.on_demand_nodes is not None:  # the Savings Plan's input, without replaying the series
+            result.keep_column("nodes_on_demand", outcome.on_demand_nodes)
         results.append(result)
     return results
 
@@ -213,12 +215,12 @@ def _charges(setup: PlanSetup, profile: TrafficProfile, o: Outcome) -> _Charges:
 
 def _screened(setup: PlanSetup, profile: TrafficProfile, o: Outcome, seed: int) -> Screened:
     per_month = HOURS_PER_MONTH / profile.duration_hours
-    queue, slo_ms, hist = setup.queue, setup.plan.slo.latency_p99_ms, o.requests_by_load_bin
+    queue, slo_ms = setup.queue, setup.plan.slo.latency_p99_ms
     requests = profile.total_requests
     overload_minutes = o.overloaded_steps * profile.step_s / 60.0
 
     def meets() -> bool:  # p99 <= SLO exactly when at most the p99's tail of the requests is over the SLO
-        return bool(queue.requests_over(hist, slo_ms) <= P99_TAIL * requests * (1 + 1e-9))
+        return bool(queue.requests_over(o.load_histogram(), slo_ms) <= P99_TAIL * requests * (1 + 1e-9))
 
     return Screened(
         plan=setup.plan.name,
@@ -309,7 +311,7 @@ def _slo_report(setup: PlanSetup, profile: TrafficProfile, o: Outcome) -> SLORep
     requests = profile.total_requests
     per_month = HOURS_PER_MONTH / profile.duration_hours
     step_h = profile.step_s / 3600.0
-    hist = o.requests_by_load_bin
+    hist = o.load_histogram()
     over_slo = queue.requests_over(hist, plan.slo.latency_p99_ms)
     p99 = queue.mixture_quantile_ms(hist)
     meets = p99 is not None and p99 <= plan.slo.latency_p99_ms * (1 + 1e-9)

@@ -169,6 +169,16 @@ class Outcome:
     overload_settled: bool = True
     requests_by_load_bin: FloatArray = field(default_factory=lambda: np.zeros(RHO_BINS + 1))
     series: dict[str, npt.NDArray[np.generic]] | None = None
+    # the on-demand nodes per step (``keep_on_demand``): what a Savings Plan covers, without the whole series
+    on_demand_nodes: F32Array | None = None
+    # a screening's histogram, worked out on first use (a plan over the minutes budget never needs it)
+    later_histogram: Callable[[], FloatArray] | None = None
+
+    def load_histogram(self) -> FloatArray:
+        """:attr:`requests_by_load_bin`, worked out now if the replay left it for later."""
+        if self.later_histogram is not None:
+            self.requests_by_load_bin, self.later_histogram = self.later_histogram(), None
+        return self.requests_by_load_bin
 
 
 def replay(
@@ -177,6 +187,7 @@ def replay(
     seed: int | Sequence[int],
     *,
     keep_series: bool = False,
+    keep_on_demand: bool = False,
     progress: Callable[[int, int], None] | None = None,
     overload_cap: int | None = None,
 ) -> list[Outcome]:
@@ -186,6 +197,7 @@ def replay(
     ``seed``: one for all, or one per setup (the same plan under several interruption draws replays as
     rows of one batch). ``overload_cap`` (a screening's budget, in steps): a plan overloaded at more steps
     than that before any backlog is counted has ``overload_settled`` False - its count is a lower bound.
+    ``keep_on_demand``: each outcome keeps its on-demand nodes per step (``keep_series`` keeps every series).
     """
     seeds = [seed] * len(setups) if isinstance(seed, int) else list(seed)
     outcomes: list[Outcome | None] = [None] * len(setups)
@@ -203,7 +215,9 @@ def replay(
         chunk, held = job
         rows = [setups[i] for i in chunk]
         picked = [seeds[i] for i in chunk]
-        return chunk, _replay_chunk(rows, profile, demand32, held, picked, keep_series, overload_cap)
+        return chunk, _replay_chunk(
+            rows, profile, demand32, held, picked, keep_series, overload_cap, keep_on_demand
+        )
 
     # numpy releases the GIL in its array loops: big replays use the machine's cores, chunk by chunk
     workers = 1
@@ -256,6 +270,7 @@ def _replay_chunk(
     seeds: list[int],
     keep: bool,
     overload_cap: int | None = None,
+    keep_on_demand: bool = False,
 ) -> list[Outcome]:
     step_s, n = profile.step_s, profile.steps
     plans = [s.plan for s in group]
@@ -312,9 +327,16 @@ def _replay_chunk(
         if o.overload_settled:  # an unsettled plan is only counted over its cap: no served load or histogram
             deficit = np.maximum(demand64[hot] - ready_rows[w, hot] * group[j].capacity_rps, 0.0)
             o.served_rps_steps = total_rps_steps - float(deficit.sum())
-            if w not in by_bin:
-                by_bin[w] = loads.requests_by_bin(w, demand64, step_s, group[j].queue.n_bins)
-            o.requests_by_load_bin = by_bin[w]
+            if not keep:  # left for later: a screening needs it only for a plan within the minutes budget
+                o.later_histogram = functools.partial(
+                    loads.requests_by_bin, w, demand64, step_s, group[j].queue.n_bins
+                )
+            else:
+                if w not in by_bin:
+                    by_bin[w] = loads.requests_by_bin(w, demand64, step_s, group[j].queue.n_bins)
+                o.requests_by_load_bin = by_bin[w]
+        if keep_on_demand:
+            o.on_demand_nodes = on_demand_nodes[u]  # a row of the chunk's array, never written to
         if plans[j].platform is Platform.FARGATE and step_s < FARGATE_MINIMUM_BILLED_SECONDS:
             o.fargate_minimum_extra_s = fargate_minimum_extra_seconds(provisioned[u], step_s)
         if keep:

@@ -58,14 +58,16 @@ def _windows(
     zone = ZoneInfo(timezone)
     # Start a week early, so that a window already open at the first step counts.
     begin = (first - dt.timedelta(days=8)).astimezone(zone)
-    starts = croniter(start, begin)
+    starts, ends = croniter(start, begin), croniter(end, begin)
+    closed: dt.datetime = ends.get_next(dt.datetime)
     opens: list[float] = []
     closes: list[float] = []
     for _ in range(MAX_OCCURRENCES):
         opened: dt.datetime = starts.get_next(dt.datetime)
         if opened > last:
             break
-        closed: dt.datetime = croniter(end, opened).get_next(dt.datetime)
+        while closed <= opened:  # each window closes at the first end after it opened (one pass over ends)
+            closed = ends.get_next(dt.datetime)
         if closed >= first:
             opens.append(opened.timestamp())
             closes.append(closed.timestamp())

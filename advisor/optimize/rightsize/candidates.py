@@ -111,8 +111,8 @@ class ShapeCandidate:
             return None
         return self.spot_usd_per_node_hour / self.rps_per_node
 
-    @property
-    def key(self) -> tuple[str, str]:
+    @cached_property
+    def key(self) -> tuple[str, str]:  # kept: the search looks it up tens of thousands of times a fleet
         return (self.platform.value, self.shape)
 
 

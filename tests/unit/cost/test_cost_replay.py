@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -285,6 +286,36 @@ def test_time_series_adds_up_to_the_totals(catalog: Catalog, week: TrafficProfil
     assert result.utilisation_mean == pytest.approx(
         served / (ts["provisioned_replicas"].sum() * 10.0), rel=1e-6
     )
+
+
+def test_the_on_demand_nodes_come_from_the_replay_that_priced_the_plan(
+    catalog: Catalog, week: TrafficProfile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a Savings Plan covers is read off the batch's own replay, not replayed again; it goes with the
+    series when a result is detached (to travel to another process)."""
+    plan = make_plan(
+        replicas_per_node=2,
+        purchase={"on_demand_base": 1, "spot_pct_above_base": 60},
+        autoscaling={"min_replicas": 1, "max_replicas": 40, "target_utilisation": 0.7},
+    )
+    price = resolve_prices(plan, catalog)
+    result = simulate_many([plan], week, [price], seed=3)[0]
+    expected = result.timeseries()["nodes_on_demand"].to_numpy(dtype=np.float64)
+    assert 0 < expected.sum() < result.timeseries()["nodes"].sum()  # spot above an on-demand base
+
+    def no_replay(*args: object, **kwargs: object) -> None:
+        raise AssertionError("replayed again")
+
+    monkeypatch.setattr(importlib.import_module("advisor.cost.simulate"), "replay", no_replay)
+    got = result.column("nodes_on_demand")
+    assert np.array_equal(got, expected)
+    got[:] = -1  # the caller's own copy: the kept column is unchanged
+    assert np.array_equal(result.column("nodes_on_demand"), expected)
+    with pytest.raises(AssertionError, match="replayed again"):
+        result.column("ready_replicas")  # any other column is the series' (replayed on demand)
+    result.detach_series()
+    with pytest.raises(RuntimeError, match="no replay inputs"):
+        result.column("nodes_on_demand")
 
 
 def test_more_headroom_costs_more_and_overloads_less(catalog: Catalog, week: TrafficProfile) -> None:
