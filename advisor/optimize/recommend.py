@@ -30,6 +30,7 @@ from advisor.optimize.document import build_document
 from advisor.optimize.executor import ExecutorSpec, plan_all
 from advisor.optimize.fleet.decide import decide_fleet
 from advisor.optimize.llm.recommend import recommend_llm
+from advisor.optimize.processes import frozen_heap
 from advisor.optimize.rightsize.candidates import CandidateTypes
 from advisor.optimize.rightsize.fit import fit_warnings
 from advisor.optimize.rightsize.outcome import ModelOutcome
@@ -114,36 +115,37 @@ def recommend(
         shapes_per_platform=options.shapes_per_platform,
         base_dir=scenario_file.parent if scenario_file is not None else None,
     )
-    planned = plan_all(ctx, options.executor, progress)
-    total = len(scenario.models) + len(scenario.llm_models)
-    llm_models = []
-    for done, (i, spec) in enumerate(_llm_entries(scenario), start=len(scenario.models)):
+    with frozen_heap():  # the heap as it is now is left out of garbage collection while this runs
+        planned = plan_all(ctx, options.executor, progress)
+        total = len(scenario.models) + len(scenario.llm_models)
+        llm_models = []
+        for done, (i, spec) in enumerate(_llm_entries(scenario), start=len(scenario.models)):
+            if progress is not None:
+                progress(f"planning {spec.name} (language model)", done, total)
+            measured = (llm_evidence or {}).get(spec.name, ())
+            llm_models.append(
+                recommend_llm(spec, scenario, catalog, settings, ctx.base_dir, f"models.{i}", measured)
+            )
+        outcomes: list[ModelOutcome] = planned.outcomes
         if progress is not None:
-            progress(f"planning {spec.name} (language model)", done, total)
-        measured = (llm_evidence or {}).get(spec.name, ())
-        llm_models.append(
-            recommend_llm(spec, scenario, catalog, settings, ctx.base_dir, f"models.{i}", measured)
+            progress("packing shared pools", total, total)
+        fleet = decide_fleet(
+            outcomes, scenario, ctx.types, packing_time_s=options.packing_time_s,
+            processes=options.executor.local_processes(),
+        )  # fmt: skip
+        created_at = clock()
+        rec = build_document(
+            scenario,
+            outcomes,
+            fleet,
+            catalog,
+            rec_id=new_id(created_at),
+            created_at=created_at,
+            scenario_file=scenario_file,
+            seed=options.seed,
+            version=__version__,
+            stale_after_days=settings.price_staleness_days,
+            notes=[*fit_warnings(scenario, ctx.types, catalog), *planned.notes, *_llm_notes(scenario)],
+            llm_models=llm_models,
         )
-    outcomes: list[ModelOutcome] = planned.outcomes
-    if progress is not None:
-        progress("packing shared pools", total, total)
-    fleet = decide_fleet(
-        outcomes, scenario, ctx.types, packing_time_s=options.packing_time_s,
-        processes=options.executor.local_processes(),
-    )  # fmt: skip
-    created_at = clock()
-    rec = build_document(
-        scenario,
-        outcomes,
-        fleet,
-        catalog,
-        rec_id=new_id(created_at),
-        created_at=created_at,
-        scenario_file=scenario_file,
-        seed=options.seed,
-        version=__version__,
-        stale_after_days=settings.price_staleness_days,
-        notes=[*fit_warnings(scenario, ctx.types, catalog), *planned.notes, *_llm_notes(scenario)],
-        llm_models=llm_models,
-    )
-    return validate(rec, scenario, catalog)
+        return validate(rec, scenario, catalog)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import pytest
 
 from advisor.errors import InputError
 from advisor.optimize.executor import ExecutorSpec, _Queue, batches, parse_executor
-from advisor.optimize.processes import start_method
+from advisor.optimize.processes import frozen_heap, start_method
 
 
 @pytest.mark.parametrize(
@@ -68,3 +69,19 @@ def test_workers_come_from_a_fork_server_while_another_thread_runs() -> None:
     finally:
         stop.set()
         other.join()
+
+
+def test_the_heap_is_frozen_while_a_recommendation_runs_and_handed_back_after() -> None:
+    assert gc.get_freeze_count() == 0
+    before = [object() for _ in range(100)]
+    with frozen_heap():
+        assert gc.get_freeze_count() >= len(before)  # what was alive is out of the collector's passes
+    assert gc.get_freeze_count() == 0  # and back in them: a long-lived caller's garbage is still collected
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with frozen_heap():
+            pass
+        assert gc.get_freeze_count() == frozen  # a caller's own freeze is left as it was
+    finally:
+        gc.unfreeze()
