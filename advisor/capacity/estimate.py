@@ -255,8 +255,11 @@ class ModelCapacities:
             target = ProcessorSpeed(1.0, UNKNOWN_FAMILY_BAND, "Fargate x86, processor unknown; assumed 1.0")
         return self._scaled(best, FARGATE, v, own, target, "x86_64", fargate=True)
 
-    def entries_for(self, types: Sequence[InstanceType]) -> tuple[np.ndarray, list[CapacityEntry | None]]:
-        """Capacity per type (NaN where unknown), and the entries themselves.
+    def entries_for(
+        self, types: Sequence[InstanceType], wanted: Sequence[bool] | None = None
+    ) -> tuple[np.ndarray, list[CapacityEntry | None]]:
+        """Capacity per type (NaN where unknown), and the entries themselves; only where ``wanted`` (the
+        types a replica fits: a CPU model never asks about GPU types) when given, NaN and None elsewhere.
 
         With a fixed replica every size of a family gets the same entry (except a type with its own anchor),
         so entries are computed once per family: 300 types cost a few dozen look-ups.
@@ -267,6 +270,8 @@ class ModelCapacities:
         anchor_shapes = {a.shape for a in self.anchors}
         per_type = self.replica_vcpu is None
         for i, (itype, key) in enumerate(zip(types, _family_keys(types), strict=True)):
+            if wanted is not None and not wanted[i]:
+                continue
             if per_type or itype.name in anchor_shapes:
                 entry = self.entry(itype)
             else:

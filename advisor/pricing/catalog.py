@@ -361,7 +361,7 @@ class Catalog(SageMakerPrices):
         only: frozenset[str] | None,
     ) -> list[ShapeOffer]:
         o = self._offer_columns(region, option)
-        fits = np.ones(o.names.size, dtype=bool) if only is None else np.isin(o.names, list(only))
+        fits = np.ones(o.names.size, dtype=bool) if only is None else self._only(region, option, only).copy()
         if not include_burstable:
             fits &= ~o.burstable
         if need.arch is not None:
@@ -391,6 +391,14 @@ class Catalog(SageMakerPrices):
             )
             for k in ranked
         ]
+
+    @kept
+    def _only(self, region: str, option: PurchaseOption, names: frozenset[str]) -> np.ndarray:
+        """Which of :meth:`_offer_columns`'s types are in ``names`` (kept: matching strings costs milliseconds
+        a call, and a fleet asks with the same few sets, the SageMaker endpoint types among them)."""
+        out: np.ndarray = np.isin(self._offer_columns(region, option).names, list(names))
+        out.setflags(write=False)
+        return out
 
     @kept
     def _offer_columns(self, region: str, option: PurchaseOption) -> _OfferColumns:

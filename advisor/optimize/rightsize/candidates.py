@@ -256,7 +256,8 @@ def shape_candidates(
     """
     rpn = types.replicas_per_node(need, orchestrator)
     rpn_whole = types.replicas_per_node(need)
-    capacity, entries = caps.entries_for(types.types)
+    fits = (rpn >= 1) | (rpn_whole >= 1)
+    capacity, entries = caps.entries_for(types.types, fits.tolist())
     known = np.isfinite(capacity) & (capacity > 0)
     usable = (rpn >= 1) & known
     out: list[ShapeCandidate] = []
@@ -266,7 +267,7 @@ def shape_candidates(
     rpn_l, whole_l, spot_l = rpn.tolist(), rpn_whole.tolist(), pool_price.tolist()
     od_l, sm_l = types.on_demand.tolist(), types.sagemaker.tolist()
     sm_est_l = types.sagemaker_estimated.tolist()
-    for i in np.flatnonzero(known & ((rpn >= 1) | (rpn_whole >= 1))).tolist():
+    for i in np.flatnonzero(known & fits).tolist():
         entry = entries[i]
         assert entry is not None
         itype = types.types[i]
