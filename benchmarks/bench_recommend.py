@@ -10,23 +10,31 @@ for the same seeded fleet before the fleet-scale work (``benchmarks/data/recomme
 once (the packer against a Karpenter-like first-fit-decreasing).
 
 Measured on the 2-core development machine (2026-12-06; its speed drifts by 30 % and more over minutes, so
-compare runs made side by side - the figures below were). The wall time is the ``recommend`` call's alone:
-until 96134ac the clock started before the memory sampler, whose start-up (an import of advisor on one of
-the two cores) was timed with the run: about 1.5 s of the figures this script printed before then.
-Side by side with de8754e (96134ac's code, the clock fixed), runs alternating: 200 x 300 on two processes
-in 5.28 / 5.41 / 5.47 / 5.64 s against 6.53 / 6.55 / 6.92 / 7.98 s, and 5.56 / 6.19 / 6.30 / 6.67 s against
-6.46 / 7.53 / 7.62 / 8.14 s in a slower hour (target 5 s: not met); 2,000 x 600 in 51.4 s against 62.8 s,
-54.6 s against 67.0 s and 56.4 s against 73.7 s (one more run alone, in a slow spell: 63.0 s; target 60 s;
-main before the fleet-scale work, e69fe02: 143 s), at 1.66-1.69 GiB peak, resident memory of every process
-summed (an upper bound: a forked worker's pages shared with this process count twice; main: 3.7 GB);
-packing 1.0024-1.0034 x the bound at 200 x 300 (de8754e: 1.0021-1.0034), 1.0031-1.0032 at 2,000 x 600
-(main: 1.0032); totals up to 0.07 % under main's (the packer's MILP runs to a time limit, so its answers
-vary that much from run to run, more when the machine is slow; the recommendation of a 120-model fleet with
-the packer converged is the same, byte for byte, as de8754e's and as 5c0fb2c's, the start of the previous
-round). One process each, run at the same time on the two cores: plan_all 7.11 / 6.52 / 6.22 s against
-8.36 / 7.80 / 8.10 s.
+compare runs made side by side - the figures below were). The wall time is the ``recommend`` call's alone
+(until 96134ac the clock also counted the memory sampler's start-up, about 1.5 s). Side by side with
+6d45714 (the code of the previous round), this script for both, runs alternating: 200 x 300 on two
+processes in 5.19 / 4.98 / 4.91 / 4.64 / 6.83 s against 6.55 / 6.18 / 5.84 / 4.98 / 5.03 s, and alone in
+4.83 s and, a minute later, 6.55 s (target 5 s: met in 4 of these 7 runs, missed in the slower spells);
+2,000 x 600 in 49.1 s against
+56.6 s and 46.6 s against 55.4 s (alone: 53.1 s; target 60 s; main before the fleet-scale work, e69fe02:
+143 s), at 1.66 GiB peak, resident memory of every process summed (an upper bound: a forked worker's pages
+shared with this process count twice; main: 3.7 GB); packing 1.0024-1.0034 x the bound at 200 x 300,
+1.0031 at 2,000 x 600 (main: 1.0034 / 1.0032); totals equal to main's or up to 0.07 % under them (the
+packer's MILP runs to a time limit, so its answers vary that much from run to run; the recommendation of a
+120-model fleet with the packer converged is the same, byte for byte, as 6d45714's, de8754e's and
+5c0fb2c's). Counted instead of timed (callgrind, one process, free of the machine's drift): the per-model
+stage runs 4.22 G instructions for 30 models against 4.93 G on 6d45714 (-14.5 %).
 
-Where the time went this round (py-spy and line_profiler, one process, 200 x 300): the HPA replay's
+Where the time went this round (callgrind and cProfile, one process): the objects alive before the
+per-model stage are left out of garbage collection while it runs (``gc.freeze``: the collector's time per
+200 models 0.39 -> 0.18 s, and forked workers copy fewer pages); capacities are worked out only for the
+types a replica fits (look-ups 31.8k -> 13.2k per 200 models: a CPU model no longer asks about GPU types);
+the SageMaker endpoint types are matched against the catalog once (16 misses of ~7 ms each before); the
+Savings Plan's on-demand nodes come from the confirmation's own replay (no replay again); a screening works
+out a plan's load histogram only when the plan is within the minutes budget; candidate keys are kept (80k
+property calls); schedule windows close on one pass over the end times (1.5x); this script's memory
+sampler reads the kernel's child lists (psutil scanned every process, ~5 ms a sample, on the cores being
+measured). The round before (py-spy and line_profiler, one process, 200 x 300): the HPA replay's
 windows of every bound plan are laid out and iterated at once (its time in the search's replays 141 ->
 109 ms on a sample of 202 batches, and about half what it was before the windows were batched at all);
 ``Catalog.cheapest`` ranks offers as arrays (25x faster); the SageMaker endpoint types come from the file
@@ -41,10 +49,11 @@ lever replays are screened: ``screen_many``), building the searched plans 2.3 ->
 1.3 -> 0.9, baselines 0.8 -> 0.4, the Savings Plan series 0.6 -> 0.15; the fleet stage about 2 s in one
 process (its packing groups run side by side on two). On two processes the workers are forked (they start
 at once instead of after the fork server's 1.5 s of imports) and take shrinking batches, so the processes
-finish together. What is left at 200 x 300 on two processes: about 0.15 s of candidate types, 4 s of
-per-model searches (~35 ms a model on one core: the search's screened replays about half, confirmations a
-fifth, shape candidates a tenth), 0.8-0.9 s of fleet stage (HiGHS solves of the packing groups, side by
-side) and 0.1-0.2 s of document.
+finish together. What is left at 200 x 300 on two processes: about 0.15 s of candidate types, 3.5 s of
+per-model searches (~30 ms a model on one core: the search's screened replays about half, confirmations a
+fifth, shape candidates a twentieth), 0.7-0.9 s of fleet stage (HiGHS solves of the 15 packing groups, side
+by side: the two processes are busy 0.65 and 0.70 s; a shorter MILP floor packs worse - 0.03 s gave
+1.0049) and 0.1 s of document.
 
 Part 2 - the demo scenario (``examples/demo-scenario.yaml``, capacities as given in the file unless
 ``--home`` points at a store with bench results): per model and in total, recommended cost / fluid lower
