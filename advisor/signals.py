@@ -50,9 +50,9 @@ def first_received() -> KeyboardInterrupt | None:
 def behind(exc: BaseException) -> KeyboardInterrupt | None:
     """The interrupt that ``exc`` stands for: one in its chain of causes, else the first signal noted.
 
-    A library may turn the KeyboardInterrupt raised inside it into its own error (pybind11 modules, highspy
-    among them, raise ``ImportError: initialization failed`` from a KeyboardInterrupt that arrives while they
-    load); once a signal arrived, whatever the command raised is reported as the interrupt it followed.
+    A library may turn the KeyboardInterrupt raised inside it into its own error (pybind11 modules, scipy's
+    HiGHS bindings among them, raise ``ImportError: initialization failed`` from a KeyboardInterrupt that
+    arrives while they load); once a signal arrived, whatever the command raised is the interrupt it followed.
     """
     seen: set[int] = set()
     link: BaseException | None = exc

@@ -62,6 +62,21 @@ def test_given_capacity_applies_to_its_family_and_is_estimated_elsewhere(catalog
     assert "same processor as c6i.large" in same_processor.basis
 
 
+def test_entries_only_for_the_types_asked_about_are_the_same_entries(catalog: Catalog) -> None:
+    caps = caps_for(_spec(), catalog)
+    names = ["c6i.large", "c6i.4xlarge", "m7i.large", "g5.xlarge", "m6i.large", "m6i.2xlarge", "c7g.large"]
+    types = [catalog.instance(n) for n in names]
+    every, every_entries = caps.entries_for(types)
+    wanted = [n not in ("c6i.large", "g5.xlarge", "m6i.large") for n in names]
+    some, some_entries = caps.entries_for(types, wanted)
+    for i, name in enumerate(names):
+        if wanted[i]:  # each family's entry is the same whichever of its sizes was asked about first
+            assert some_entries[i] == every_entries[i] and some_entries[i] is not None, name
+            assert some[i] == every[i]
+        else:
+            assert some_entries[i] is None and math.isnan(some[i]), name
+
+
 def test_estimate_policies_and_gpu_types(catalog: Catalog) -> None:
     point = caps_for(_spec(), catalog, policy="point")
     off = caps_for(_spec(), catalog, policy="off")
