@@ -67,16 +67,19 @@ def simulate_many(
     *,
     seed: int | Sequence[int] = 0,
     progress: Callable[[int, int], None] | None = None,
+    keep_on_demand: bool = False,
 ) -> list[CostResult]:
     """Price every plan over ``profile``; ``prices[i]`` belongs to ``plans[i]``.
 
     ``seed`` fixes the spot draws: one for every plan, or one per plan (a plan listed several times with
     several seeds is replayed under each in one batch). Raises ConfigError when a plan and its prices
     disagree (platform, spot without pools) or a given service time contradicts the capacity. A plan that
-    cannot keep up (overload, SLO missed) is not an error: its result says so.
+    cannot keep up (overload, SLO missed) is not an error: its result says so. ``keep_on_demand``: each
+    result keeps its on-demand nodes per step (4 bytes a step), so its ``column("nodes_on_demand")`` needs no
+    replay again; every other column replays the plan when asked for.
     """
     setups, seeds = _prepared(plans, profile, prices, seed)
-    outcomes = replay(setups, profile, seeds, progress=progress, keep_on_demand=True)
+    outcomes = replay(setups, profile, seeds, progress=progress, keep_on_demand=keep_on_demand)
     results = []
     made: dict[int, CostResult] = {}  # rows the replay found identical (one plan, no spot loss)
     for setup, outcome, s in zip(setups, outcomes, seeds, strict=True):

@@ -60,7 +60,8 @@ class Confirmer:
             return
         plans = [full_plan(ev.plan) for ev in evs]
         prices = [self.prices.prices(plan) for plan in plans]
-        results = simulate_many(plans, self.profile, prices, seed=self.options.seed)
+        # on-demand nodes kept: the recommended plan's feed the fleet's Savings Plan
+        results = simulate_many(plans, self.profile, prices, seed=self.options.seed, keep_on_demand=True)
         self.replayed += len(evs)
         for ev, plan, price, result in zip(evs, plans, prices, results, strict=True):
             self._main[id(ev)] = (plan, price, result)
@@ -83,7 +84,7 @@ class Confirmer:
             plan = full_plan(ev.plan) if first is None else ev.plan
             price = self.prices.prices(plan)
             if first is None:
-                first = simulate_many([plan], self.profile, [price], seed=seed)[0]
+                first = simulate_many([plan], self.profile, [price], seed=seed, keep_on_demand=True)[0]
                 self.replayed += 1
             result = first
         results: list[CostResult | Screened] = [result]

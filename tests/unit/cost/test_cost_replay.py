@@ -299,7 +299,8 @@ def test_the_on_demand_nodes_come_from_the_replay_that_priced_the_plan(
         autoscaling={"min_replicas": 1, "max_replicas": 40, "target_utilisation": 0.7},
     )
     price = resolve_prices(plan, catalog)
-    result = simulate_many([plan], week, [price], seed=3)[0]
+    result = simulate_many([plan], week, [price], seed=3, keep_on_demand=True)[0]
+    plain = simulate_many([plan], week, [price], seed=3)[0]
     expected = result.timeseries()["nodes_on_demand"].to_numpy(dtype=np.float64)
     assert 0 < expected.sum() < result.timeseries()["nodes"].sum()  # spot above an on-demand base
 
@@ -316,6 +317,8 @@ def test_the_on_demand_nodes_come_from_the_replay_that_priced_the_plan(
     result.detach_series()
     with pytest.raises(RuntimeError, match="no replay inputs"):
         result.column("nodes_on_demand")
+    with pytest.raises(AssertionError, match="replayed again"):
+        plain.column("nodes_on_demand")  # a batch not asked to keep them replays the plan for them
 
 
 def test_more_headroom_costs_more_and_overloads_less(catalog: Catalog, week: TrafficProfile) -> None:
