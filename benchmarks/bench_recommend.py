@@ -14,11 +14,12 @@ compare runs made side by side - the figures below were). The wall time is the `
 (until 96134ac the clock also counted the memory sampler's start-up, about 1.5 s). Side by side with
 6d45714 (the code of the previous round), this script for both, runs alternating: 200 x 300 on two
 processes in 5.19 / 4.98 / 4.91 / 4.64 / 6.83 s against 6.55 / 6.18 / 5.84 / 4.98 / 5.03 s, and alone in
-4.83 s and, a minute later, 6.55 s (target 5 s: met in 4 of these 7 runs, missed in the slower spells);
-2,000 x 600 in 49.1 s against
-56.6 s and 46.6 s against 55.4 s (alone: 53.1 s; target 60 s; main before the fleet-scale work, e69fe02:
-143 s), at 1.66 GiB peak, resident memory of every process summed (an upper bound: a forked worker's pages
-shared with this process count twice; main: 3.7 GB); packing 1.0024-1.0034 x the bound at 200 x 300,
+4.83 s and, a minute later, 6.55 s; twenty minutes later, alone, 4.43 / 4.36 / 5.45 / 5.61 / 4.38 /
+4.36 s, then 5.34 / 4.93 / 4.53 / 6.37 s against 5.41 / 6.32 / 5.64 / 5.61 s (target 5 s: met in 10 of
+these 17 runs, missed in the slower spells); 2,000 x 600 in 49.1 s against 56.6 s and 46.6 s against
+55.4 s (alone: 53.1 s; target 60 s; main before the fleet-scale work, e69fe02: 143 s), at 1.66 GiB peak,
+resident memory of every process summed (an upper bound: a forked worker's pages shared with this process
+count twice; main: 3.7 GB); packing 1.0024-1.0034 x the bound at 200 x 300,
 1.0031 at 2,000 x 600 (main: 1.0034 / 1.0032); totals equal to main's or up to 0.07 % under them (the
 packer's MILP runs to a time limit, so its answers vary that much from run to run; the recommendation of a
 120-model fleet with the packer converged is the same, byte for byte, as 6d45714's, de8754e's and
