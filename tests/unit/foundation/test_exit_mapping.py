@@ -19,7 +19,8 @@ def _raising(exc: BaseException) -> Callable[..., int]:
 
 
 def _pybind_style_import_error() -> ImportError:
-    """What a pybind11 module (highspy) raises when a KeyboardInterrupt reaches it while it loads."""
+    """What a pybind11 module (scipy's HiGHS bindings) raises when a KeyboardInterrupt reaches it while it
+    loads."""
     try:
         try:
             raise KeyboardInterrupt()
