@@ -30,53 +30,42 @@ def _pybind_style_import_error() -> ImportError:
         return exc
 
 
-@pytest.fixture
-def fresh_signals(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    received: list[int] = []
-    monkeypatch.setattr(signals, "received", received)
+@pytest.mark.parametrize(
+    ("noted", "exc", "status", "line"),
+    [
+        # a library's own error for the Ctrl-C that reached it
+        ([signal.SIGINT], _pybind_style_import_error(), signals.SIGINT_EXIT, "interrupted (Ctrl-C)"),
+        # any error once SIGTERM arrived: a library may have swallowed the signal
+        (
+            [signal.SIGTERM],
+            RuntimeError("a library swallowed it"),
+            signals.SIGTERM_EXIT,
+            "interrupted (SIGTERM)",
+        ),
+        # an interrupt in the chain of causes counts even before the handler noted it
+        ([], _pybind_style_import_error(), signals.SIGINT_EXIT, "interrupted (Ctrl-C)"),
+        # without a signal, an unexpected error stays an internal error
+        (
+            [],
+            ImportError("initialization failed"),
+            cli_app.INTERNAL_ERROR_EXIT_CODE,
+            "error: internal error: ImportError",
+        ),
+    ],
+    ids=["library-error-after-ctrl-c", "any-error-after-sigterm", "chained-not-noted", "no-signal"],
+)
+def test_an_error_is_the_interrupt_it_followed_or_else_one_error_line(
+    noted: list[int],
+    exc: BaseException,
+    status: int,
+    line: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(signals, "received", list(noted))
     monkeypatch.setattr(signals, "reported", [])
-    return received
-
-
-def _run(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], exc: BaseException
-) -> tuple[int, list[str]]:
-    monkeypatch.setattr(cli_app, "app", _raising(exc))
-    status = cli_app.run(["recommend"])
-    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    return status, lines
-
-
-def test_a_library_error_caused_by_ctrl_c_is_the_interrupt(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fresh_signals: list[int]
-) -> None:
-    fresh_signals.append(signal.SIGINT)
-    status, lines = _run(monkeypatch, capsys, _pybind_style_import_error())
-    assert status == signals.SIGINT_EXIT
-    assert len(lines) == 1 and lines[0].startswith("interrupted (Ctrl-C)"), lines
-
-
-def test_any_error_after_sigterm_is_the_sigterm(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fresh_signals: list[int]
-) -> None:
-    fresh_signals.append(signal.SIGTERM)
-    status, lines = _run(monkeypatch, capsys, RuntimeError("a library swallowed the signal"))
-    assert status == signals.SIGTERM_EXIT
-    assert len(lines) == 1 and lines[0].startswith("interrupted (SIGTERM)"), lines
-
-
-def test_without_a_signal_an_unexpected_error_stays_an_internal_error(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fresh_signals: list[int]
-) -> None:
     monkeypatch.delenv("ADVISOR_DEBUG", raising=False)
-    status, lines = _run(monkeypatch, capsys, ImportError("initialization failed"))
-    assert status == cli_app.INTERNAL_ERROR_EXIT_CODE
-    assert len(lines) == 1 and lines[0].startswith("error: internal error: ImportError"), lines
-
-
-def test_a_chained_interrupt_counts_even_before_it_was_noted(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fresh_signals: list[int]
-) -> None:
-    status, lines = _run(monkeypatch, capsys, _pybind_style_import_error())
-    assert status == signals.SIGINT_EXIT
-    assert len(lines) == 1 and lines[0].startswith("interrupted (Ctrl-C)"), lines
+    monkeypatch.setattr(cli_app, "app", _raising(exc))
+    assert cli_app.run(["recommend"]) == status
+    lines = [text for text in capsys.readouterr().err.splitlines() if text.strip()]
+    assert len(lines) == 1 and lines[0].startswith(line), lines
