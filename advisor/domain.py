@@ -8,6 +8,7 @@ optimize) define their own richer models in their packages and build on these.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -209,11 +210,21 @@ def cron_expression(value: str) -> str:
     text = " ".join(value.split())
     if len(text.split()) != 5:
         raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day month weekday)")
+    problem = _cron_problem(text)
+    if problem is not None:
+        raise ValueError(f"{value!r} is not a valid cron expression ({problem})")
+    return text
+
+
+@functools.lru_cache(maxsize=1024)
+def _cron_problem(text: str) -> str | None:
+    """Why croniter rejects ``text``, or None; kept per expression (a fleet's plans validate the same few
+    schedules thousands of times, and croniter parses each in full)."""
     try:
         croniter(text)
     except (CroniterBadCronError, ValueError, KeyError) as exc:
-        raise ValueError(f"{value!r} is not a valid cron expression ({exc})") from None
-    return text
+        return str(exc)
+    return None
 
 
 def iana_zone(value: str) -> str:

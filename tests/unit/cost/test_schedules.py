@@ -11,6 +11,7 @@ import advisor
 from advisor import Settings
 from advisor.cost import resolve_prices, simulate
 from advisor.cost.replay.schedules import minimum_by_step
+from advisor.domain import cron_expression
 from advisor.optimize.rightsize import scheduling
 from advisor.optimize.rightsize.scheduling import daily_schedules
 from advisor.pricing.catalog import Catalog
@@ -67,6 +68,18 @@ def test_a_bad_schedule_is_refused_with_the_reason(fields: dict[str, object], ne
     data = {"start": "0 1 * * *", "end": "0 4 * * *", "timezone": "UTC", "min_replicas": 2, **fields}
     with pytest.raises(ValidationError, match=needle):
         ScheduledMinimum.model_validate(data)
+
+
+def test_a_cron_verdict_is_the_same_every_time_it_is_asked() -> None:
+    """Verdicts are kept per expression (plans validate the same schedules thousands of times): a refused
+    expression keeps its reason, an accepted one stays accepted, spacing aside."""
+    reasons = []
+    for _ in range(2):
+        with pytest.raises(ValueError, match="not a valid cron") as refused:
+            cron_expression("0 25 * * *")
+        reasons.append(str(refused.value))
+    assert reasons[0] == reasons[1] and "25" in reasons[0]
+    assert cron_expression("0  9 * * 1-5") == cron_expression("0 9 * * 1-5") == "0 9 * * 1-5"
 
 
 def test_the_replay_bills_the_raised_floor() -> None:
