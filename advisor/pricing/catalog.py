@@ -267,6 +267,7 @@ class Catalog(SageMakerPrices):
         )
 
     # ----- load balancers ----------------------------------------------------------------------------
+    @kept
     def load_balancer(self, region: str, kind: str = "application") -> LoadBalancerPrice:
         self.check_region(region)
         key = (region, kind)
