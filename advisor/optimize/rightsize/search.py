@@ -185,7 +185,8 @@ class _Search:
             ahead = rolling_max_ahead(d, steps)
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.where(d > 0, ahead / np.maximum(d, 1e-12), 1.0)
-            self._lag[steps] = max(1.0, float(np.percentile(ratio, LAG_QUANTILE)))
+            # ratio is this call's own array: partitioned in place instead of copied
+            self._lag[steps] = max(1.0, float(np.percentile(ratio, LAG_QUANTILE, overwrite_input=True)))
         return self._lag[steps]
 
     def quantile(self, q: float) -> float:
