@@ -48,18 +48,30 @@ def start_method() -> BaseContext:
     return ctx
 
 
+# Young objects collected once this many have been allocated (Python's default is 700): the per-model stage
+# allocates millions of short-lived arrays and plan objects, nearly all freed by reference counting, so a
+# pass every 700 mostly promotes the few alive at that moment, to be scanned again in the older generations.
+BATCH_GEN0_THRESHOLD = 10_000
+
+
 @contextlib.contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Leave the objects alive now (the catalog, the scenario, the candidate types) out of the garbage
-    collector's passes while the block runs: a full pass over them costs about 0.1 s a time at fleet scale,
-    and in a forked worker it would write to every page it scans (copy-on-write). They are handed back at
-    the end, so a long-lived caller's garbage is collected as before; a caller that froze its own heap keeps
-    it frozen."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
+def batch_collector() -> Iterator[None]:
+    """The garbage collector set for a long batch run while the block runs, as it was after.
+
+    The objects alive now (the catalog, the scenario, the candidate types) are left out of its passes: a
+    full pass over them costs about 0.1 s a time at fleet scale, and in a forked worker it would write to
+    every page it scans (copy-on-write); a caller that froze its own heap keeps it frozen. Young objects are
+    collected every ``BATCH_GEN0_THRESHOLD`` allocations instead of 700 (the collector's time per 200
+    models, one process: 0.14 -> 0.05 s). Forked workers inherit both.
+    """
+    thresholds = gc.get_threshold()
+    frozen_by_caller = gc.get_freeze_count() > 0
+    if not frozen_by_caller:
+        gc.freeze()
+    gc.set_threshold(max(thresholds[0], BATCH_GEN0_THRESHOLD), *thresholds[1:])
     try:
         yield
     finally:
-        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+        if not frozen_by_caller:
+            gc.unfreeze()

@@ -30,7 +30,7 @@ from advisor.optimize.document import build_document
 from advisor.optimize.executor import ExecutorSpec, plan_all
 from advisor.optimize.fleet.decide import decide_fleet
 from advisor.optimize.llm.recommend import recommend_llm
-from advisor.optimize.processes import frozen_heap
+from advisor.optimize.processes import batch_collector
 from advisor.optimize.rightsize.candidates import CandidateTypes
 from advisor.optimize.rightsize.fit import fit_warnings
 from advisor.optimize.rightsize.outcome import ModelOutcome
@@ -115,7 +115,7 @@ def recommend(
         shapes_per_platform=options.shapes_per_platform,
         base_dir=scenario_file.parent if scenario_file is not None else None,
     )
-    with frozen_heap():  # the heap as it is now is left out of garbage collection while this runs
+    with batch_collector():  # the heap as it is now left out of the collector's passes, and fewer passes
         planned = plan_all(ctx, options.executor, progress)
         total = len(scenario.models) + len(scenario.llm_models)
         llm_models = []

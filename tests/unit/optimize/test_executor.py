@@ -9,7 +9,7 @@ import pytest
 
 from advisor.errors import InputError
 from advisor.optimize.executor import ExecutorSpec, _Queue, batches, parse_executor
-from advisor.optimize.processes import frozen_heap, start_method
+from advisor.optimize.processes import BATCH_GEN0_THRESHOLD, batch_collector, start_method
 
 
 @pytest.mark.parametrize(
@@ -74,14 +74,28 @@ def test_workers_come_from_a_fork_server_while_another_thread_runs() -> None:
 def test_the_heap_is_frozen_while_a_recommendation_runs_and_handed_back_after() -> None:
     assert gc.get_freeze_count() == 0
     before = [object() for _ in range(100)]
-    with frozen_heap():
+    with batch_collector():
         assert gc.get_freeze_count() >= len(before)  # what was alive is out of the collector's passes
     assert gc.get_freeze_count() == 0  # and back in them: a long-lived caller's garbage is still collected
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
-        with frozen_heap():
+        with batch_collector():
             pass
         assert gc.get_freeze_count() == frozen  # a caller's own freeze is left as it was
     finally:
         gc.unfreeze()
+
+
+def test_young_objects_are_collected_less_often_while_a_recommendation_runs() -> None:
+    thresholds = gc.get_threshold()
+    assert thresholds[0] < BATCH_GEN0_THRESHOLD  # the interpreter's default, 700
+    with batch_collector():
+        assert gc.get_threshold() == (BATCH_GEN0_THRESHOLD, *thresholds[1:])
+    assert gc.get_threshold() == thresholds  # as the caller had it
+    gc.set_threshold(50_000, *thresholds[1:])
+    try:
+        with batch_collector():
+            assert gc.get_threshold()[0] == 50_000  # a caller's higher threshold is kept
+    finally:
+        gc.set_threshold(*thresholds)
