@@ -24,7 +24,14 @@ count twice; main: 3.7 GB); packing 1.0024-1.0034 x the bound at 200 x 300,
 packer's MILP runs to a time limit, so its answers vary that much from run to run; the recommendation of a
 120-model fleet with the packer converged is the same, byte for byte, as 6d45714's, de8754e's and
 5c0fb2c's). Counted instead of timed (callgrind, one process, free of the machine's drift): the per-model
-stage runs 4.22 G instructions for 30 models against 4.93 G on 6d45714 (-14.5 %).
+stage runs 4.22 G instructions for 30 models against 4.93 G on 6d45714 (-14.5 %). Since 5aa18ac the clock
+starts after ``advisor.recommend`` is resolved (its module's first import, ~40 ms with rich, was inside it).
+The round after (8a07568..5aa18ac: cron verdicts and load balancer prices kept, fewer young-generation
+collections): the per-model stage alone (``plan_all`` on ``local:1``, 30 models) 3.838 G instructions
+against 3.866 G on 9a02055 (-0.7 %); side by side with 9a02055, this script for both, 200 x 300 in
+4.65 / 4.65 / 5.24 / 5.11 / 4.83 / 4.97 s against 4.47 / 4.18 / 5.21 / 5.25 / 4.49 / 5.56 s - no
+difference the machine's drift lets one see; 2,000 x 600 in 44.1 s at 1.67 GiB, packing 1.0030, every
+model's outcome identical to 9a02055's.
 
 Where the time went this round (callgrind and cProfile, one process): the objects alive before the
 per-model stage are left out of garbage collection while it runs (``gc.freeze``: the collector's time per
