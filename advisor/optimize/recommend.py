@@ -115,7 +115,7 @@ def recommend(
         shapes_per_platform=options.shapes_per_platform,
         base_dir=scenario_file.parent if scenario_file is not None else None,
     )
-    with batch_collector():  # the heap as it is now left out of the collector's passes, and fewer passes
+    with batch_collector():  # the heap as it is now is left out of the collector's passes, fewer passes run
         planned = plan_all(ctx, options.executor, progress)
         total = len(scenario.models) + len(scenario.llm_models)
         llm_models = []
