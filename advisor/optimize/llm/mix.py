@@ -17,16 +17,14 @@ router needs; :func:`best_single` is Mélange's baseline, the cheapest one candi
 from __future__ import annotations
 
 import math
-import os
-import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint
 
 from advisor.errors import InputError
+from advisor.optimize.highs import milp
 
 MIP_REL_GAP = 1e-6
 PER_BUCKET = 8
@@ -98,14 +96,13 @@ def solve_mix(
     upper = np.concatenate([np.ones(n_x), np.full(n_k, np.inf)])
 
     def solve(presolve: bool) -> np.ndarray | None:
-        with _native_output_silenced():  # HiGHS may write a debug line to the process's stdout
-            res = milp(
-                cost,
-                constraints=[LinearConstraint(assign, 1, 1), LinearConstraint(load, -np.inf, 0)],
-                integrality=np.ones(n_x + n_k),
-                bounds=Bounds(np.zeros(n_x + n_k), upper),
-                options={"mip_rel_gap": MIP_REL_GAP, "time_limit": TIME_LIMIT_S, "presolve": presolve},
-            )
+        res = milp(
+            cost,
+            constraints=[LinearConstraint(assign, 1, 1), LinearConstraint(load, -np.inf, 0)],
+            integrality=np.ones(n_x + n_k),
+            bounds=Bounds(np.zeros(n_x + n_k), upper),
+            options={"mip_rel_gap": MIP_REL_GAP, "time_limit": TIME_LIMIT_S, "presolve": presolve},
+        )
         return None if res.x is None else np.round(res.x).astype(int)
 
     # HiGHS's presolve (scipy 1.17) has returned a costlier mix than the best single candidate as "optimal"
@@ -128,25 +125,6 @@ def solve_mix(
             loads[name] = loads.get(name, 0.0) + rate / candidates[k].capacity_rps[b]
     usd = sum(candidates[k].usd_per_hour * x[n_x + k] for k in range(n_k))
     return Mix(counts, float(usd), routing, loads)
-
-
-@contextmanager
-def _native_output_silenced() -> Iterator[None]:
-    """File descriptors 1 and 2 pointed at /dev/null for the duration (a C library's prints, not Python's:
-    ``--json`` output must stay JSON)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, null):
-            os.close(fd)
 
 
 def _cheapest(candidates: Sequence[MixCandidate], bucket: str, keep: int | None) -> list[int]:

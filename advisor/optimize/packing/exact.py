@@ -17,8 +17,9 @@ import math
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint
 
+from advisor.optimize.highs import milp
 from advisor.optimize.packing.problem import CAPACITY_EPS, NUM_RESOURCES
 
 EXACT_MAX_VARS = 600  # replicas x nodes of one type, for the assignment MILP

@@ -29,8 +29,9 @@ from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import Bounds, LinearConstraint
 
+from advisor.optimize.highs import linprog, milp
 from advisor.optimize.packing.problem import NUM_RESOURCES, PackingProblem
 
 DFF_ORDERS: tuple[int, ...] = (1, 2)

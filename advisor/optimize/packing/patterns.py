@@ -20,8 +20,9 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import Bounds, LinearConstraint
 
+from advisor.optimize.highs import linprog, milp
 from advisor.optimize.packing.problem import CAPACITY_EPS, PackingProblem
 from advisor.optimize.packing.realise import Layout
 

@@ -1,0 +1,68 @@
+"""scipy's HiGHS solvers (``milp``, ``linprog``) with the solver's native prints kept off standard output.
+
+HiGHS 1.12, the one scipy 1.17 bundles, prints ``HighsMipSolverData::transformNewIntegerFeasibleSolution
+tmpSolver.run();`` with C's ``printf`` now and then during a MIP solve, whatever its output options say
+(ERGO-Code/HiGHS#2783, fixed in later HiGHS releases). On the 200-model benchmark fleet the packer's solves
+print it about once a run, into the middle of ``advisor recommend --format json``'s document. Every HiGHS
+solve in advisor goes through this module, which points file descriptor 1 at ``/dev/null`` while the solver
+runs: what Python had buffered is written first, what C buffered during the solve is discarded before the
+descriptor comes back. Solves on several threads of one process share one redirection (the first one in
+makes it, the last one out undoes it), so no thread restores another's ``/dev/null``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from scipy import optimize
+
+_lock = threading.Lock()
+_state: dict[str, int] = {"depth": 0, "saved": -1}
+_libc = ctypes.CDLL(None)
+
+
+def milp(*args: Any, **kwargs: Any) -> optimize.OptimizeResult:
+    """:func:`scipy.optimize.milp`, its native prints discarded."""
+    with stdout_silenced():
+        return optimize.milp(*args, **kwargs)
+
+
+def linprog(*args: Any, **kwargs: Any) -> optimize.OptimizeResult:
+    """:func:`scipy.optimize.linprog`, its native prints discarded."""
+    with stdout_silenced():
+        return optimize.linprog(*args, **kwargs)
+
+
+@contextmanager
+def stdout_silenced() -> Iterator[None]:
+    """File descriptor 1 on ``/dev/null`` for the duration (standard error is left alone: a progress bar
+    keeps drawing there)."""
+    with _lock:
+        if _state["depth"] == 0:
+            if sys.stdout is not None:
+                sys.stdout.flush()
+            _libc.fflush(None)
+            try:
+                _state["saved"] = os.dup(1)
+            except OSError:  # no descriptor 1 (a daemon that closed it): nothing to keep clean
+                _state["saved"] = -1
+            else:
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, 1)
+                os.close(null)
+        _state["depth"] += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _state["depth"] -= 1
+            if _state["depth"] == 0 and _state["saved"] >= 0:
+                _libc.fflush(None)  # C's buffered output of the solve goes to /dev/null, not after it
+                os.dup2(_state["saved"], 1)
+                os.close(_state["saved"])
