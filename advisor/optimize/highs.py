@@ -7,11 +7,14 @@ print it about once a run, into the middle of ``advisor recommend --format json`
 solve in advisor goes through this module, which points file descriptor 1 at ``/dev/null`` while the solver
 runs: what Python had buffered is written first, what C buffered during the solve is discarded before the
 descriptor comes back. Solves on several threads of one process share one redirection (the first one in
-makes it, the last one out undoes it), so no thread restores another's ``/dev/null``.
+makes it, the last one out undoes it), so no thread restores another's ``/dev/null``. What another thread
+writes to standard output while a solve runs is lost with it: advisor writes its results after the solves
+(progress goes to standard error, which is left alone).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import sys
@@ -41,12 +44,13 @@ def linprog(*args: Any, **kwargs: Any) -> optimize.OptimizeResult:
 
 @contextmanager
 def stdout_silenced() -> Iterator[None]:
-    """File descriptor 1 on ``/dev/null`` for the duration (standard error is left alone: a progress bar
-    keeps drawing there)."""
+    """File descriptor 1 on ``/dev/null`` for the duration (module docstring)."""
     with _lock:
         if _state["depth"] == 0:
-            if sys.stdout is not None:
-                sys.stdout.flush()
+            # stdout closed, or its reader gone: the CLI's own write says so, not a solve
+            with contextlib.suppress(OSError, ValueError):
+                if sys.stdout is not None:
+                    sys.stdout.flush()
             _libc.fflush(None)
             try:
                 _state["saved"] = os.dup(1)
