@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -72,13 +73,14 @@ class Snapshot:
     def table(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
-    @property
+    # kept once worked out (pandas parses every table's dates: ~15 ms a call); the tables never change
+    @cached_property
     def newest_as_of(self) -> dt.date:
         dates = [pd.to_datetime(t["as_of"]).max() for t in self.tables.values() if "as_of" in t]
         newest: dt.date = max(d for d in dates if pd.notna(d)).date()
         return newest
 
-    @property
+    @cached_property
     def oldest_price_as_of(self) -> dt.date:
         """The oldest date among price tables (specs excluded): what staleness is judged on."""
         dates = [
