@@ -2,14 +2,14 @@
 
 HiGHS 1.12, the one scipy 1.17 bundles, prints ``HighsMipSolverData::transformNewIntegerFeasibleSolution
 tmpSolver.run();`` with C's ``printf`` now and then during a MIP solve, whatever its output options say
-(ERGO-Code/HiGHS#2783, fixed in later HiGHS releases). On the 200-model benchmark fleet the packer's solves
-print it about once a run, into the middle of ``advisor recommend --format json``'s document. Every HiGHS
-solve in advisor goes through this module, which points file descriptor 1 at ``/dev/null`` while the solver
-runs: what Python had buffered is written first, what C buffered during the solve is discarded before the
-descriptor comes back. Solves on several threads of one process share one redirection (the first one in
-makes it, the last one out undoes it), so no thread restores another's ``/dev/null``. What another thread
-writes to standard output while a solve runs is lost with it: advisor writes its results after the solves
-(progress goes to standard error, which is left alone).
+(reported against 1.12.0 as ERGO-Code/HiGHS#2783, since closed). On the 200-model benchmark fleet the
+packer's solves print it about once a run, into the middle of ``advisor recommend --format json``'s
+document. Every HiGHS solve in advisor goes through this module, which points file descriptor 1 at
+``/dev/null`` while the solver runs: what Python had buffered is written first, what C buffered during the
+solve is discarded before the descriptor comes back. Solves on several threads of one process share one
+redirection (the first one in makes it, the last one out undoes it), so no thread restores another's
+``/dev/null``. What another thread writes to standard output while a solve runs is lost with it: advisor
+writes its results after the solves (progress goes to standard error, which is left alone).
 """
 
 from __future__ import annotations
