@@ -108,10 +108,12 @@ def rightsize_model(
     # HA floor and the trough), by a bisection that replays every candidate's next probe in one batch.
     evaluated, stuck = search.bisect(candidates)
     # Candidates that never kept the budget (a step in traffic faster than the scale-up delay): raise the
-    # minimum to the demand's upper quantiles, so the jump lands on replicas already running.
-    evaluated += search.run([Job(c, s, q) for c in stuck for s in RESCUE_STEPS for q in RESCUE_QUANTILES])
-    # ... or raise it only around the daily windows that need it (a nightly batch, business hours).
-    evaluated += search.run([Job(c, s, scheduled=True) for c in stuck for s in RESCUE_STEPS])
+    # minimum to the demand's upper quantiles, so the jump lands on replicas already running, or only
+    # around the daily windows that need it (a nightly batch, business hours); one batch for both.
+    evaluated += search.run(
+        [Job(c, s, q) for c in stuck for s in RESCUE_STEPS for q in RESCUE_QUANTILES]
+        + [Job(c, s, scheduled=True) for c in stuck for s in RESCUE_STEPS]
+    )
     # Stage 2: the best shapes with a raised minimum at their winning target and one step higher (often
     # cheaper than a low target for spiky traffic; smooth traffic keeps high targets and skips this).
     jobs: list[Job] = []
