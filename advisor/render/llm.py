@@ -192,7 +192,8 @@ def print_measurement_priorities(
     top = rows[0]
     console.print(
         f"Measure {escape(m.model)} on {top.instance_type} with the requests of {escape(top.bucket)}:"
-        f" `advisor bench run --label {escape(m.model)} --endpoint URL --dataset TRACE --per-bucket` against"
-        f" a server there (or `advisor bench jobs --llm-model ... --instance-types {top.instance_type}`),"
-        " then recommend again."
+        f" `advisor bench run --model {escape(m.model)} --endpoint URL --shapes {top.instance_type}"
+        f" --dataset TRACE --per-bucket --slo-ttft-p99-ms {m.slo_ttft_p99_ms:g}"
+        f" --slo-tpot-p99-ms {m.slo_tpot_p99_ms:g}` against a server there (or"
+        f" `advisor bench jobs --llm-model ... --instance-types {top.instance_type}`), then recommend again."
     )

@@ -3,7 +3,9 @@ demo with one LLM model added (its classic figures as in the golden file), and b
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -241,6 +243,30 @@ def test_bench_suggest_names_the_shape_and_bucket_with_the_most_uncertain_spend(
     assert sum(r["usd_per_month"] for r in rows) == pytest.approx(m.usd_per_month)
     table = run_cli("bench", "suggest", "--model", "chat", env=env)
     assert "What to measure next for chat" in table.stdout and rows[0]["bucket"] in table.stdout
+    # the command it suggests runs as written: every flag is one of `bench run`'s, the shape is the first
+    # row's and the SLO the model's (a run under a looser SLO would not count as evidence)
+    said = " ".join(table.stdout.split())
+    command = re.search(r"`advisor bench run ([^`]*)`", said)
+    assert command is not None, said
+    words = command.group(1).split()
+    flags = {w for w in words if w.startswith("--")}
+    assert flags <= _options("bench", "run"), flags - _options("bench", "run")
+    value = dict(itertools.pairwise(words))
+    assert value["--model"] == "chat" and value["--shapes"] == rows[0]["instance_type"]
+    assert float(value["--slo-ttft-p99-ms"]) == m.slo_ttft_p99_ms
+    assert float(value["--slo-tpot-p99-ms"]) == m.slo_tpot_p99_ms
+
+
+def _options(*command: str) -> set[str]:
+    """The long option names of an ``advisor`` subcommand."""
+    import typer
+
+    from advisor.cli.app import app
+
+    cmd = typer.main.get_command(app)
+    for name in command:
+        cmd = cmd.commands[name]  # type: ignore[attr-defined]
+    return {o for param in cmd.params for o in param.opts if o.startswith("--")}
 
 
 def test_reports_carry_the_language_model_and_add_up_to_the_totals(tmp_path: Path) -> None:

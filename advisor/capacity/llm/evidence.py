@@ -1,7 +1,7 @@
 """LLM bench results as capacity evidence: what the store's ``llm_bench_runs`` rows say, read without the
 bench package (the capacity layer sits above the harness in the pipeline and reads its rows as data).
 
-One :class:`LLMMeasured` per completed row: the model (the bench run's ``--label``/model name), the shape,
+One :class:`LLMMeasured` per completed row: the model (the bench run's ``--model``), the shape,
 the request-size bucket (None: the run's whole size distribution), the capacity at its SLO, the SLO it was
 judged against and the mean request sizes of its points. The newest row wins per (model, shape, bucket, SLO).
 """

@@ -311,7 +311,9 @@ def _provenance_note(options: Sequence[LLMOption], buckets: Sequence[SizeBucket]
     text = f"capacities of the {len(options)} options considered (option x bucket): "
     text += ", ".join(f"{n} {k}" for k, n in counts.items())
     if "measured" not in counts:
-        text += "; no LLM bench run of this model applies (advisor bench run --label NAME)"
+        text += (
+            "; no LLM bench run of this model applies (`advisor bench suggest --model NAME` says what to run)"
+        )
     return text
 
 
