@@ -159,14 +159,15 @@ def run(
             )
             _print_changes(applying)
         if not yes:
-            blocked = applying.blocked
-            if blocked is not None:
-                raise ApplyError(f"{blocked.model}: {blocked.reason}", fix="the others' diffs are above")
+            # files change no cluster: the models that have them get them even when another is blocked
             if out is not None and any(m.files for m in applying.models):
                 written = _write_files_only(applying, registry, store, out)
                 err_console.print(
                     f"wrote {len(written)} files under {out}", markup=False, highlight=False, soft_wrap=True
                 )
+            blocked = applying.blocked
+            if blocked is not None:
+                raise ApplyError(f"{blocked.model}: {blocked.reason}", fix="the others' diffs are above")
             if not as_json:
                 more = (
                     "nothing to change"

@@ -12,6 +12,8 @@ apply's field ownership (both in tests/kube_fake.py).
 from __future__ import annotations
 
 import copy
+import json
+import os
 import time
 from dataclasses import replace
 from decimal import Decimal
@@ -458,6 +460,34 @@ def stored(rec: Recommendation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     with Store(tmp_path / "home" / "advisor.db") as store:
         save_recommendation(store, rec)
     return rec
+
+
+def test_apply_out_writes_the_files_it_can_when_another_target_cannot_be_read(
+    stored: Recommendation,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`advisor apply --out DIR` where one model's target cannot be read (churn-predictor's ECS service, with
+    no AWS credentials): the models that only need files get them (files change no cluster), then the run
+    fails with one line naming the model it could not read."""
+    from tests.traffic_cost_helpers import invoke
+
+    for var in [v for v in os.environ if v.startswith("AWS_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role to ask for
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    out = tmp_path / "out"
+    run = invoke(capsys, "apply", "--model", "doc-reranker", "--model", "churn-predictor", "--out", str(out))
+    assert run.code == 1 and "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: churn-predictor: ecs:DescribeServices"), errors
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert written and all(w.startswith("doc-reranker/") for w in written), written
+    assert f"wrote {len(written)} files under {out}" in run.stderr
+    history = invoke(capsys, "apply", "history", "--json")
+    assert [(r["model"], r["action"]) for r in json.loads(history.stdout)] == [("doc-reranker", "write")]
 
 
 def test_apply_out_writes_manifests_that_pass_the_schemas(
