@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +30,8 @@ SIZES = [
     {"input": 1000, "output": 130},
     {"input": 3000, "output": 300},
 ]
+# the recommendation's note on how the capacities were known counts the options (type x TP x platform)
+OPTIONS_NOTE = re.compile(r"capacities of the (\d+) options considered")
 SLOS = [{"ttft_p99_ms": 2000, "tpot_p99_ms": 100}, {"ttft_p99_ms": 1000, "tpot_p99_ms": 50}]
 
 
@@ -61,8 +64,10 @@ def main() -> None:
         wall = time.monotonic() - start
     for m in rec.llm_models:
         mix = ", ".join(f"{g.min_instances}-{g.max_instances} x {g.option}" for g in m.groups)
-        print(f"{m.model} {m.llm:<14} {m.dtype:<4} ${m.usd_per_month:>10,.2f}/month"
-              f" ${m.tokens.usd_per_m_blended or 0:,.3f}/M  {mix}")  # fmt: skip
+        considered = next((int(hit[1]) for n in m.notes if (hit := OPTIONS_NOTE.search(n))), None)
+        blended = m.tokens.usd_per_m_blended or 0
+        print(f"{m.model} {m.llm:<14} {m.dtype:<4} {considered or '?':>3} options"
+              f" ${m.usd_per_month:>10,.2f}/month ${blended:,.3f}/M  {mix}")  # fmt: skip
     print(f"{len(rec.llm_models)} LLM models recommended in {wall:.1f} s (target 30 s); total"
           f" ${rec.totals.recommended_usd_per_month:,.2f}/month")  # fmt: skip
 
