@@ -14,7 +14,7 @@ import pandas as pd
 
 from advisor.bench.measurements import CapacityResult
 from advisor.bench.results import list_runs, load_result
-from advisor.recommendation.migrate import load_document
+from advisor.recommendation.migrate import read_stored
 from advisor.recommendation.model import ModelRecommendation, Recommendation
 from advisor.render.markdown import schedule_window
 from advisor.settings import Settings, load_settings
@@ -65,12 +65,12 @@ def latest_recommendations(*, settings: Settings | None = None) -> list[Recommen
         return []
     with store:
         rows = store.query(
-            "SELECT body_json FROM recommendations r WHERE r.id = ("
+            "SELECT id, body_json FROM recommendations r WHERE r.id = ("
             " SELECT q.id FROM recommendations q WHERE q.scenario = r.scenario"
             " ORDER BY q.created_at DESC, q.id DESC LIMIT 1)"
             " ORDER BY r.created_at DESC, r.id DESC"
         )
-    return [load_document(r["body_json"]) for r in rows]
+    return [read_stored(r["body_json"], r["id"], str(store.path)) for r in rows]
 
 
 def recommendation_history(

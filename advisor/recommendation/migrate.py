@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import ValidationError
+
+from advisor.errors import DataError
 from advisor.recommendation.model import SCHEMA_V1, SCHEMA_V2, SCHEMA_VERSION, Recommendation
 from advisor.recommendation.totals import with_effective_costs
 
@@ -27,6 +30,39 @@ def load_document(text: str | bytes) -> Recommendation:
         isinstance(m, dict) and "effective_usd_per_month" not in m for m in data.get("models") or []
     )
     return rec.model_copy(update={"models": with_effective_costs(rec.models)}) if missing else rec
+
+
+def read_stored(text: str | bytes, rec_id: str, where: str) -> Recommendation:
+    """:func:`load_document` of the stored row ``rec_id`` (in the store at ``where``); a document this
+    version cannot read - damaged, or written by another version of advisor - is a DataError naming it."""
+    try:
+        return load_document(text)
+    except (ValueError, TypeError) as exc:  # JSON's and pydantic's errors are ValueErrors
+        version = _schema_of(text)
+        fix = "make a new one with `advisor recommend SCENARIO.yaml` (the stored row is left as it is)"
+        if version is not None and version not in (SCHEMA_V1, SCHEMA_V2, SCHEMA_VERSION):
+            raise DataError(
+                f"recommendation {rec_id} was stored by another version of advisor (schema {version}; this "
+                f"one reads {SCHEMA_V1}, {SCHEMA_V2} and {SCHEMA_VERSION})",
+                where=where,
+                fix=f"read it with that version, or {fix}",
+            ) from None
+        if isinstance(exc, ValidationError):
+            first = exc.errors()[0]
+            reason = f"{'.'.join(str(p) for p in first['loc']) or 'the document'}: {first['msg']}"
+        else:
+            reason = str(exc)
+        what = f"stored recommendation {rec_id} is damaged ({reason})"
+        raise DataError(what, where=where, fix=fix) from None
+
+
+def _schema_of(text: str | bytes) -> str | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    return version if isinstance(version, str) else None
 
 
 def upgrade_v2(data: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from advisor.errors import NotFoundError
 from advisor.recommendation.llm import LLMModelRecommendation
-from advisor.recommendation.migrate import load_document
+from advisor.recommendation.migrate import read_stored
 from advisor.recommendation.model import Recommendation
 from advisor.settings import Settings, load_settings
 from advisor.store import Store
@@ -34,13 +34,13 @@ def load_recommendation(
     store: Store, rec_id: str | None = None, *, scenario: str | None = None
 ) -> Recommendation:
     """A stored recommendation by id, or the latest (of ``scenario``); NotFoundError when there is none."""
-    newest = " ORDER BY created_at DESC, id DESC LIMIT 1"
+    select, newest = "SELECT id, body_json FROM recommendations", " ORDER BY created_at DESC, id DESC LIMIT 1"
     if rec_id is not None:
-        rows = store.query("SELECT body_json FROM recommendations WHERE id = ?", (rec_id,))
+        rows = store.query(select + " WHERE id = ?", (rec_id,))
     elif scenario is not None:
-        rows = store.query("SELECT body_json FROM recommendations WHERE scenario = ?" + newest, (scenario,))
+        rows = store.query(select + " WHERE scenario = ?" + newest, (scenario,))
     else:
-        rows = store.query("SELECT body_json FROM recommendations" + newest)
+        rows = store.query(select + newest)
     if not rows:
         recent = store.query("SELECT id FROM recommendations ORDER BY created_at DESC LIMIT 50")
         raise NotFoundError(
@@ -49,7 +49,7 @@ def load_recommendation(
             known=[r["id"] for r in recent],
             fix="run `advisor recommend SCENARIO.yaml` first",
         )
-    return load_document(rows[0]["body_json"])
+    return read_stored(rows[0]["body_json"], rows[0]["id"], str(store.path))
 
 
 def list_recommendations(store: Store, limit: int = 50) -> list[dict[str, Any]]:

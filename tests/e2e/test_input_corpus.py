@@ -9,6 +9,7 @@ home seeded with bench runs, an imported profile and a stored recommendation. Wa
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -107,6 +108,41 @@ def test_a_damaged_store_is_refused_and_kept_as_it_is(name: str, content: bytes,
         errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1, result.stderr
         assert (home / "advisor.db").read_bytes() == content, (name, args)
+
+
+# how a recommendation row is damaged (an SQL expression for its body) and what the error line says
+NEWER = "json_set(body_json, '$.schema_version', 'advisor.recommendation/99')"
+STORED_DAMAGE = {
+    "not-json": ("'{garbage'", "is damaged (Expecting property name"),
+    "empty-document": ("'{}'", "is damaged (id: Field required"),
+    "newer-schema": (NEWER, "stored by another version of advisor (schema advisor.recommendation/99"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(STORED_DAMAGE))
+def test_a_stored_recommendation_that_cannot_be_read_is_named_and_kept(
+    damage: str, seeded_home: Path, tmp_path: Path
+) -> None:
+    """A recommendation row that is damaged, or written by a newer advisor, is a data error naming the row
+    (not an internal error), for every command that reads it; the row stays as it is."""
+    home = tmp_path / "home"
+    shutil.copytree(seeded_home, home)
+    value, needle = STORED_DAMAGE[damage]
+    conn = sqlite3.connect(home / "advisor.db")
+    with conn:
+        (rec_id,) = conn.execute("SELECT id FROM recommendations").fetchone()
+        conn.execute(f"UPDATE recommendations SET body_json = {value}")
+    conn.close()
+    before = digest(home)
+    env = {"ADVISOR_HOME": str(home)}
+    scenario = str(REPO_ROOT / "examples" / "demo-scenario.yaml")
+    for args in (("apply",), ("apply", rec_id, "--json"), ("report", "preview", scenario, "--team", "risk")):
+        result = run_cli(*args, env=env)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert result.code == 2 and "Traceback" not in result.stderr, (args, result.stderr)
+        assert len(errors) == 1 and "internal error" not in errors[0], (args, result.stderr)
+        assert f"recommendation {rec_id}" in errors[0] and needle in errors[0], (args, errors[0])
+        assert digest(home) == before, args
 
 
 def test_the_corpus_is_large_and_covers_every_input() -> None:
