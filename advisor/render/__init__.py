@@ -14,6 +14,7 @@ use).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -78,10 +79,28 @@ class Renderer:
 
 
 def to_json(value: Any) -> str:
-    """Plain JSON with stable key order (pydantic models as their JSON form; NaN never appears)."""
+    """Plain JSON with stable key order (pydantic models as their JSON form); a figure that is not a finite
+    number (NaN: an hour with no data, say) is ``null``, as RFC 8259 has no NaN or Infinity."""
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
-    return json.dumps(value, indent=2, sort_keys=True, default=_default) + "\n"
+    try:
+        text = json.dumps(value, indent=2, sort_keys=True, default=_default, allow_nan=False)
+    except ValueError:  # a NaN or an infinity somewhere: the (rarer) slower path
+        text = json.dumps(_finite(value), indent=2, sort_keys=True, default=_default, allow_nan=False)
+    return text + "\n"
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every float that is not finite replaced by None, through dicts, lists and tuples."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, BaseModel):
+        return _finite(value.model_dump(mode="json"))
+    return value
 
 
 def _default(value: Any) -> Any:

@@ -263,6 +263,22 @@ def test_profile_cli_show_generate_and_list(tmp_path: Path, capsys: pytest.Captu
     assert "not both" in both.one_error_line()
 
 
+def test_profile_show_json_of_a_short_profile_is_strict_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three minutes of traffic leave most hours of the week without data: those are null, not NaN (which
+    no strict JSON parser takes)."""
+    shown = invoke(capsys, "profile", "show", str(_write(tmp_path, "short.csv", GOOD)), "--json")
+    assert shown.code == 0, shown.stderr
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in the JSON")
+
+    hourly = json.loads(shown.stdout, parse_constant=refuse)["hourly_mean_rps"]
+    values = [v for series in hourly.values() for v in (series if isinstance(series, list) else [series])]
+    assert None in values and any(isinstance(v, float) for v in values)
+
+
 def test_errors_have_the_right_type(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         read_profile_csv(tmp_path / "missing.csv")
