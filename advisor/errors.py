@@ -62,14 +62,9 @@ class NotFoundError(InputError):
         where: str | None = None,
         fix: str | None = None,
     ) -> None:
+        known = list(known)
         self.suggestions = closest_names(name, known)
-        hint = fix
-        if hint is None:
-            hint = (
-                f"did you mean {', '.join(self.suggestions)}?"
-                if self.suggestions
-                else f"see `advisor pricing show` for the known {kind}s"
-            )
+        hint = fix if fix is not None else unknown_hint(kind, name, known)
         super().__init__(f"unknown {kind} {name!r}", where=where, fix=hint)
 
 
@@ -169,6 +164,23 @@ def choices_hint(name: str, known: Iterable[str], tail: str = "") -> str:
     close = closest_names(name, names)
     guess = f"did you mean {', '.join(close)}? " if close else ""
     return f"{guess}use one of {', '.join(names)} {tail}".strip()
+
+
+KNOWN_SHOWN = 8  # known names an unknown one's error lists when none is close
+
+
+def unknown_hint(kind: str, name: str, known: Iterable[str]) -> str | None:
+    """What follows ``unknown KIND 'NAME'``: the closest known names, else the first few and how many there
+    are (None when nothing is known)."""
+    names = sorted(set(known))
+    close = closest_names(name, names)
+    if close:
+        return f"did you mean {', '.join(close)}?"
+    if not names:
+        return None
+    more = f", ... ({len(names)} in all)" if len(names) > KNOWN_SHOWN else ""
+    plural = kind[:-1] + "ies" if kind.endswith("y") and not kind.endswith(("ay", "ey", "oy")) else kind + "s"
+    return f"known {plural}: {', '.join(names[:KNOWN_SHOWN])}{more}"
 
 
 def closest_names(name: str, known: Iterable[str], limit: int = 3) -> list[str]:

@@ -106,7 +106,7 @@ def show(
             table.add_row(e.name, e.kind, e.origin, e.description)
         console.print(table)
         return
-    path = find_profile_path(ref, settings)
+    path = find_profile_path(ref, settings, where=None)
     profile = load_profile_file(path, fill=fill, timezone=timezone)
     profile = ops.transform(
         profile, peak_rps=peak_rps, monthly_requests=monthly_requests, repeat=repeat_to, step_s=step_s
@@ -393,7 +393,7 @@ def generate_(
     """Generate a profile from a parametric spec and write it as a CSV profile."""
     settings: Settings = ctx.obj
     check_profile_name(name)
-    path = find_profile_path(spec, settings)
+    path = find_profile_path(spec, settings, where=None)
     if path.suffix not in (".yaml", ".yml"):
         raise InputError(
             "not a generator spec", where=str(path), fix="pass a .yaml spec (see load_profiles/)"

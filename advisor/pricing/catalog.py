@@ -26,7 +26,7 @@ from advisor.domain import (
     PurchaseOption,
     ReplicaResources,
 )
-from advisor.errors import InputError, NotFoundError
+from advisor.errors import InputError, NotFoundError, closest_names
 from advisor.pricing.fargate import validate_fargate_size
 from advisor.pricing.sagemaker_prices import SAGEMAKER_PREFIX, SageMakerPrices
 from advisor.pricing.snapshot import (
@@ -86,7 +86,9 @@ class Catalog(SageMakerPrices):
         """The EC2 name of ``name`` (``ml.`` prefix dropped) if any table knows it; else NotFoundError."""
         ec2_name = name.removeprefix(SAGEMAKER_PREFIX)
         if ec2_name not in self._known_types:
-            raise NotFoundError("instance type", name, known=self.instance_type_names)
+            close = closest_names(name, self.instance_type_names)
+            fix = None if close else "`advisor pricing cheapest --vcpu N --memory-gib M` lists types that fit"
+            raise NotFoundError("instance type", name, known=self.instance_type_names, fix=fix)
         return ec2_name
 
     @cached_property

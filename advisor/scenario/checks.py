@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from advisor.domain import HOST_SHAPE, Platform
-from advisor.errors import AdvisorError, ConfigError, choices_hint, closest_names
+from advisor.errors import AdvisorError, ConfigError, choices_hint, closest_names, unknown_hint
 from advisor.platforms.sagemaker import PREFIX as SAGEMAKER_PREFIX
 from advisor.platforms.sagemaker import endpoint_instance_types, is_endpoint_type, ml_name
 from advisor.scenario.model import ModelSpec, Scenario
@@ -105,11 +105,7 @@ def _not_an_endpoint_type(source: Path | None, loc: tuple[object, ...], name: st
 def _unknown(
     source: Path | None, loc: tuple[object, ...], kind: str, name: str, known: Collection[str]
 ) -> ConfigError:
-    close = closest_names(name, known)
-    fix = (
-        f"did you mean {', '.join(close)}?" if close else f"see `advisor pricing show` for the known {kind}s"
-    )
-    return field_error(source, loc, f"unknown {kind} {name!r}", fix=fix)
+    return field_error(source, loc, f"unknown {kind} {name!r}", fix=unknown_hint(kind, name, known))
 
 
 def _in_file(source: Path | None, exc: AdvisorError) -> ConfigError:

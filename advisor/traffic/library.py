@@ -10,6 +10,7 @@ otherwise — a log's header must name a timestamp column unless it has only one
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -81,23 +82,29 @@ def list_profiles(settings: Settings) -> list[ProfileEntry]:
     return out
 
 
-def find_profile_path(ref: str, settings: Settings) -> Path:
-    """The file behind ``ref`` (a path, or a profile name); NotFoundError with suggestions otherwise."""
+def find_profile_path(ref: str, settings: Settings, *, where: str | None = "--profile") -> Path:
+    """The file behind ``ref`` (a path, or a profile name); otherwise an error at ``where`` (the flag that
+    named it; None for a command's argument): a path that is missing or a folder is said to be one, a name
+    that is unknown gets the closest known names."""
     path = Path(ref)
     if path.is_file():
         return path
+    if path.is_dir():
+        raise InputError(f"traffic profile {ref} is a folder", where=where, fix="pass a profile file or name")
     for folder in (imported_dir(settings), settings.profiles_dir):
         for suffix in PROFILE_SUFFIXES:
             candidate = folder / f"{ref}{suffix}"
             if candidate.is_file():
                 return candidate
-    raise NotFoundError(
-        "traffic profile",
-        ref,
-        known=[e.name for e in list_profiles(settings)],
-        where="--profile",
-        fix=None if list_profiles(settings) else "pass a CSV or YAML file",
-    )
+    if "/" in ref or os.sep in ref or path.suffix in (*PROFILE_SUFFIXES, ".json", ".txt", ".log"):
+        raise InputError(
+            f"traffic profile file {ref} not found",
+            where=where,
+            fix="check the path (a scenario's relative paths are read beside the scenario file)",
+        )
+    known = [e.name for e in list_profiles(settings)]
+    fix = None if known else "pass a profile file"
+    raise NotFoundError("traffic profile", ref, known=known, where=where, fix=fix)
 
 
 def load_profile_file(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.errors import AdvisorError, ConfigError, NotFoundError, closest_names
+from advisor.errors import KNOWN_SHOWN, AdvisorError, ConfigError, NotFoundError, closest_names, unknown_hint
 from advisor.settings import load_settings
 
 
@@ -41,3 +41,14 @@ def test_one_line_errors() -> None:
     nf = NotFoundError("region", "us-esat-1", known=["us-east-1", "eu-west-1"])
     assert nf.suggestions[0] == "us-east-1" and "did you mean us-east-1" in nf.one_line()
     assert closest_names("zzzz", ["us-east-1"]) == []
+
+
+def test_an_unknown_name_without_a_close_one_lists_some_known_ones() -> None:
+    regions = [f"r{i:02d}" for i in range(20)]
+    hint = unknown_hint("region", "mars-1", reversed(regions))
+    assert hint == f"known regions: {', '.join(regions[:KNOWN_SHOWN])}, ... (20 in all)"
+    assert unknown_hint("instance family", "zz", ["c6i", "m5"]) == "known instance families: c6i, m5"
+    assert unknown_hint("team", "x", []) is None
+    nf = NotFoundError("team", "nope", known=["risk", "search"])
+    assert nf.one_line() == "unknown team 'nope'; known teams: risk, search"
+    assert "pricing show" not in NotFoundError("traffic profile", "nope", known=[]).one_line()

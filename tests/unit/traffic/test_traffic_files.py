@@ -231,6 +231,20 @@ def test_bad_generator_specs(
 def test_unknown_profile_name_suggests_close_ones(capsys: pytest.CaptureFixture[str]) -> None:
     error = invoke(capsys, "profile", "show", "diurnal-busines-api").one_error_line()
     assert "unknown traffic profile" in error and "did you mean diurnal-business-api" in error
+    # the name is the command's argument, not a flag it does not have
+    error = invoke(capsys, "profile", "show", "nope").one_error_line()
+    assert "--profile" not in error and "known traffic profiles: bursty-spikes" in error, error
+
+
+def test_a_profile_path_that_is_missing_or_a_folder_is_said_to_be(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = invoke(capsys, "profile", "show", str(tmp_path / "gone.csv")).one_error_line()
+    assert f"traffic profile file {tmp_path / 'gone.csv'} not found" in missing, missing
+    folder = invoke(capsys, "profile", "show", str(tmp_path)).one_error_line()
+    assert f"traffic profile {tmp_path} is a folder" in folder, folder
+    cost = invoke(capsys, "cost", "simulate", "examples/plans/api-c6i-spot.yaml", "--profile", "nope")
+    assert cost.one_error_line().startswith("error: --profile: unknown traffic profile 'nope'")
 
 
 def test_profile_cli_show_generate_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
