@@ -245,6 +245,29 @@ def test_read_needs_a_kubeconfig(rec: Recommendation) -> None:
         KubernetesApplier().read(_reranker(rec))
 
 
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (None, "kubeconfig not found"),
+        ("folder", "kubeconfig is a folder"),
+        ("apiVersion: v1\nclusters: [ {\n", "cannot use the kubeconfig: while parsing a flow node"),
+        ("apiVersion: v1\nkind: Config\n", "cannot use the kubeconfig"),
+    ],
+)
+def test_a_kubeconfig_that_cannot_be_used_is_one_error_naming_it(
+    rec: Recommendation, tmp_path: Path, content: str | None, said: str
+) -> None:
+    path = tmp_path / "kubeconfig"
+    if content == "folder":
+        path.mkdir()
+    elif content is not None:
+        path.write_text(content)
+    with pytest.raises(ApplyError) as caught:
+        KubernetesApplier(kubeconfig=path).read(_reranker(rec))
+    line = caught.value.one_line()
+    assert line.startswith(f"{path}: {said}") and "\n" not in line, line
+
+
 def _deployment_path(target: KubernetesTarget) -> str:
     return f"/apis/apps/v1/namespaces/{target.namespace}/deployments/{target.deployment}"
 

@@ -172,14 +172,20 @@ class KubernetesApi:
                     "no kubeconfig to reach the cluster with",
                     fix="pass --kubeconfig (and --context), or --out DIR to write the manifests instead",
                 )
+            import yaml
             from kubernetes.config import ConfigException, new_client_from_config
 
+            if not self._kubeconfig.is_file():
+                what = "is a folder" if self._kubeconfig.is_dir() else "not found"
+                where = str(self._kubeconfig)
+                raise ApplyError(f"kubeconfig {what}", where=where, fix="pass a kubeconfig file")
             try:
                 self._api = new_client_from_config(
                     config_file=str(self._kubeconfig), context=self._context, persist_config=False
                 )
-            except (ConfigException, OSError, ValueError, TypeError) as exc:
-                raise ApplyError(f"cannot use the kubeconfig: {exc}", where=str(self._kubeconfig)) from None
+            except (ConfigException, OSError, ValueError, TypeError, yaml.YAMLError) as exc:
+                text = " ".join(str(exc).split())
+                raise ApplyError(f"cannot use the kubeconfig: {text}", where=str(self._kubeconfig)) from None
         return self._api
 
     def _call(
