@@ -21,9 +21,9 @@ from advisor.traffic.generators import generate, load_spec
 from advisor.traffic.library import (
     check_profile_name,
     find_profile_path,
-    imported_dir,
     list_profiles,
     load_profile_file,
+    profile_destination,
     token_traces_dir,
 )
 from advisor.traffic.profile import TrafficProfile
@@ -156,9 +156,7 @@ def import_(
     query: str | None = typer.Option(
         None, "--query", help="Prometheus: PromQL giving one series of requests/s."
     ),
-    since: str = typer.Option(
-        "14d", "--since", help="Prometheus: how far back (e.g. 14d, 36h); ends at --end."
-    ),
+    since: str = typer.Option("14d", "--since", help="Prometheus: how far back (e.g. 14d, 36h), to --end."),
     header: list[str] = typer.Option(
         [],
         "--header",
@@ -181,6 +179,7 @@ def import_(
     token_trace: Path | None = typer.Option(
         None, "--token-trace", help="LLM: the token trace to write (default in $ADVISOR_HOME/token-traces)."
     ),
+    force: bool = typer.Option(False, "--force", help="Replace a stored profile of that name."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Import a CSV profile, a request log, CloudWatch request counts, a Prometheus query or an LLM engine's
@@ -192,7 +191,7 @@ def import_(
     if llm or token_trace is not None or given:
         other = query is not None or source is not None or sagemaker_endpoint is not None or alb is not None
         tokens = _from_prometheus_llm(prometheus, other, given, since, end, step_s, header, timezone, name)
-        path = output or imported_dir(settings) / f"{tokens.profile.name}.csv"
+        path = profile_destination(settings, tokens.profile.name, output, force)
         _report_llm(tokens, path, token_trace or token_traces_dir(settings) / f"{path.stem}.csv", as_json)
         return
     cloud = sagemaker_endpoint is not None or alb is not None
@@ -227,7 +226,7 @@ def import_(
                 "that is a generator spec", where=str(source), fix="use `advisor profile generate`"
             )
         profile = load_profile_file(source, fill=fill, timezone=timezone, step_s=step_s, name=name)
-    path = write_profile_csv(profile, output or imported_dir(settings) / f"{profile.name}.csv")
+    path = write_profile_csv(profile, profile_destination(settings, profile.name, output, force))
     _report_written(profile, path, as_json)
 
 
@@ -388,6 +387,7 @@ def generate_(
     peak_rps: float | None = typer.Option(None, "--peak-rps", help="Rescale to this peak rate."),
     monthly_requests: float | None = typer.Option(None, "--monthly-requests", help="Rescale to this volume."),
     repeat_to: str | None = typer.Option(None, "--repeat-to", help="Repeat to a day, week, month or year."),
+    force: bool = typer.Option(False, "--force", help="Replace a stored profile of that name."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Generate a profile from a parametric spec and write it as a CSV profile."""
@@ -407,7 +407,7 @@ def generate_(
     profile = ops.transform(
         profile, peak_rps=peak_rps, monthly_requests=monthly_requests, repeat=repeat_to, step_s=step_s
     )
-    written = write_profile_csv(profile, output or imported_dir(settings) / f"{profile.name}.csv")
+    written = write_profile_csv(profile, profile_destination(settings, profile.name, output, force))
     _report_written(profile, written, as_json)
 
 

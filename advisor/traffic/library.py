@@ -82,6 +82,26 @@ def list_profiles(settings: Settings) -> list[ProfileEntry]:
     return out
 
 
+def profile_destination(settings: Settings, name: str, output: Path | None, force: bool) -> Path:
+    """Where ``profile import``/``generate`` write profile ``name``: ``output``, else the imported profiles'
+    folder. A profile already there, or one that would take a bundled profile's name (imported profiles
+    are looked up first), is replaced only with ``force``: nothing stored is overwritten unasked."""
+    path = output or imported_dir(settings) / f"{name}.csv"
+    if path.exists() and not force:
+        raise InputError(
+            f"profile {path.stem!r} exists already",
+            where=str(path),
+            fix="pass --force to replace it, or another --name (or --output) to keep both",
+        )
+    bundled = [settings.profiles_dir / f"{name}{suffix}" for suffix in PROFILE_SUFFIXES]
+    if output is None and any(b.is_file() for b in bundled) and not force:
+        raise InputError(
+            f"{name!r} is a bundled profile's name: a stored profile of that name would be used in its place",
+            fix="pass --name to pick another, or --force to shadow the bundled profile",
+        )
+    return path
+
+
 def find_profile_path(ref: str, settings: Settings, *, where: str | None = "--profile") -> Path:
     """The file behind ``ref`` (a path, or a profile name); otherwise an error at ``where`` (the flag that
     named it; None for a command's argument): a path that is missing or a folder is said to be one, a name

@@ -248,7 +248,9 @@ def test_the_cli_writes_the_profile_and_a_token_trace_a_scenario_can_name(
     assert len(pd.read_csv(home / "profiles" / "chat.csv")) == 10
     trace = read_token_trace(home / "token-traces" / "chat.csv")
     assert trace.input_tokens.mean() == 500 and trace.output_tokens.mean() == 130
-    as_json = invoke(capsys, *args, "--token-trace", str(tmp_path / "t.csv"), "--json")
+    again = invoke(capsys, *args)  # the stored profile is not replaced unasked
+    assert again.code == 2 and "profile 'chat' exists already; pass --force" in again.stderr, again.stderr
+    as_json = invoke(capsys, *args, "--force", "--token-trace", str(tmp_path / "t.csv"), "--json")
     payload = json.loads(as_json.stdout)
     assert payload["token_trace"] == str(tmp_path / "t.csv") and payload["tokens"]["requests"] == 1200
     with pytest.raises(InputError, match="no whole 60 s step"):

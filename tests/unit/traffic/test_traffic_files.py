@@ -293,6 +293,27 @@ def test_profile_show_json_of_a_short_profile_is_strict_json(
     assert None in values and any(isinstance(v, float) for v in values)
 
 
+def test_a_stored_profile_is_replaced_only_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stored = tmp_path / "home" / "profiles" / "good.csv"
+    first = _write(tmp_path, "a.csv", GOOD)
+    assert invoke(capsys, "profile", "import", str(first), "--name", "good").code == 0
+    kept = stored.read_bytes()
+    other = _write(tmp_path, "b.csv", GOOD.replace(",1.5", ",7"))
+    again = invoke(capsys, "profile", "import", str(other), "--name", "good")
+    assert "profile 'good' exists already; pass --force" in again.one_error_line()
+    assert stored.read_bytes() == kept
+    assert invoke(capsys, "profile", "import", str(other), "--name", "good", "--force").code == 0
+    assert read_profile_csv(stored).rps.tolist()[0] == 7.0
+    # a bundled profile's name would put the import in its place wherever the name is used
+    for args in (("import", str(other), "--name", "flat"), ("generate", "flat", "--peak-rps", "3")):
+        refused = invoke(capsys, "profile", *args)
+        assert "'flat' is a bundled profile's name" in refused.one_error_line()
+    assert not (tmp_path / "home" / "profiles" / "flat.csv").exists()
+    assert invoke(capsys, "profile", "generate", "flat", "--peak-rps", "3", "--name", "flat-3").code == 0
+
+
 def test_errors_have_the_right_type(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         read_profile_csv(tmp_path / "missing.csv")
