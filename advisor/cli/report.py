@@ -65,9 +65,11 @@ def preview(
 ) -> None:
     """Render one team's report from the latest stored recommendation (nothing is sent)."""
     from advisor.report.runner import preview as make_preview
+    from advisor.report.runner import preview_config
 
     settings: Settings = ctx.obj
     loaded = _load(scenario)
+    preview_config(loaded, scenario, team, reports)  # an unknown team stores no recommendation first
     if recommend:
         _store(_fresh(loaded, scenario, settings), settings)
     _, rendered = make_preview(loaded, scenario, team, settings, now=_now(None), reports_file=reports)

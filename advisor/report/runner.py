@@ -281,15 +281,25 @@ def preview(
     """``team``'s report (or the fleet's) from the latest stored recommendation of ``scenario``; nothing is
     stored or sent. NotFoundError for an unknown team, or when no recommendation of the scenario is stored.
     Returns (content, RenderedReport)."""
-    has_config = reports_file is not None or scenario.reports is not None
-    config = reports_of(scenario, source, reports_file) if has_config else ReportsConfig()
-    known = [*sorted({m.team for m in scenario.models}), FLEET]
-    if team not in known:
-        raise NotFoundError("team", team, known=known, where="--team")
+    config = preview_config(scenario, source, team, reports_file)
     with _reading(settings) as store:
         rec = stored_for(store, scenario, source)
         (content,) = build_contents(store, rec, config, period_at(config, now), [team])
     return content, render_report(content)
+
+
+def preview_config(
+    scenario: Scenario, source: Path, team: str, reports_file: Path | None = None
+) -> ReportsConfig:
+    """The reports configuration a preview of ``team`` renders with; NotFoundError for a team no model of
+    the scenario (classic or language) belongs to, checked before anything is recommended or stored."""
+    has_config = reports_file is not None or scenario.reports is not None
+    config = reports_of(scenario, source, reports_file) if has_config else ReportsConfig()
+    teams = {m.team for m in scenario.models} | {m.team for m in scenario.llm_models}
+    known = [*sorted(teams), FLEET]
+    if team not in known:
+        raise NotFoundError("team", team, known=known, where="--team")
+    return config
 
 
 def _reading(settings: Settings) -> contextlib.AbstractContextManager[Store | None]:

@@ -311,6 +311,11 @@ def test_dry_run_says_what_would_go_and_stores_nothing(
 def test_preview_writes_a_self_contained_html_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # an unknown team is refused before --recommend recommends and stores anything
+    refused = invoke(capsys, "report", "preview", DEMO, "--team", "nope", "--recommend")
+    assert_one_line_error(refused, "unknown team 'nope'", "--team")
+    assert "stored recommendation" not in refused.stderr
+    assert not (Path(os.environ["ADVISOR_HOME"]) / "advisor.db").exists()
     out = tmp_path / "search.html"
     result = invoke(capsys, "report", "preview", DEMO, "--team", "search", "--out", str(out), "--recommend")
     assert result.code == 0, result.stderr
