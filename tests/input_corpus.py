@@ -257,6 +257,10 @@ def scenario_cases() -> Iterator[Case]:
     scen = _set(BASE_SCENARIO, "models.0.traffic.profile", "far.yaml")
     yield Case("scenario:profile-in-2300", ("recommend", "{dir}/s.yaml"),
                {"s.yaml": _yaml(scen), "far.yaml": _yaml(far)}, needle="start")  # fmt: skip
+    short = b"timestamp,rps\n" + b"".join(b"2024-01-01T00:%02d:00Z,5\n" % m for m in range(4))
+    scen = _set(BASE_SCENARIO, "models.0.traffic.profile", "short.csv")
+    yield Case("scenario:profile-of-4-minutes", ("recommend", "{dir}/s.yaml"),
+               {"s.yaml": _yaml(scen), "short.csv": short}, needle="covers 4 minutes, less than an hour")  # fmt: skip
     yield Case("scenario:bench-shape-too-big", ("recommend", "{dir}/s.yaml", "--bench"),
                {"s.yaml": _yaml(_set(BASE_SCENARIO, "bench.shapes", ["c6i.32xlarge"]))}, needle="bench.shapes.0")  # fmt: skip
 

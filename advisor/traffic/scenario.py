@@ -45,4 +45,11 @@ def load_model_profile(
             where=f"{where}.traffic",
             fix="use a profile with traffic",
         )
+    if profile.duration_hours < 1:  # instances and Savings Plans bill by the hour
+        minutes = profile.duration_hours * 60
+        raise ConfigError(
+            f"the traffic profile {ref!r} covers {minutes:.3g} minutes, less than an hour",
+            where=f"{where}.traffic.profile",
+            fix="use at least an hour of traffic (a week shows its daily and weekly pattern)",
+        )
     return profile
