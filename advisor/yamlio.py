@@ -40,16 +40,18 @@ def compose(text: str) -> yaml.Node | None:
 
 def load_yaml_model(path: Path, model: type[M], *, what: str, fix: str | None = None) -> M:
     """Read ``path`` and validate it as ``model``; any problem is one ConfigError with ``path:line``."""
+    noun = what if what.endswith("file") else f"{what} file"
+    if path.is_dir():
+        raise ConfigError(f"the {noun} is a folder", where=str(path), fix="give the file itself")
     if not path.is_file():
-        hint = "give a file, not a folder" if path.is_dir() else "pass an existing YAML file"
-        raise ConfigError(f"{what} file not found", where=str(path), fix=fix or hint)
+        raise ConfigError(f"{noun} not found", where=str(path), fix=fix or "pass an existing YAML file")
     size = path.stat().st_size
     if size > MAX_YAML_BYTES:
         raise ConfigError(
-            f"the {what} file is {size / 2**20:.1f} MiB; advisor reads YAML inputs up to"
+            f"the {noun} is {size / 2**20:.1f} MiB; advisor reads YAML inputs up to"
             f" {MAX_YAML_BYTES // 2**20} MiB",
             where=str(path),
-            fix=f"pass the {what} file itself (is this the right file?)",
+            fix=f"pass the {noun} itself (is this the right file?)",
         )
     text = read_text(path, what)
     return parse_yaml_model(text, model, where=str(path), what=what, fix=fix)

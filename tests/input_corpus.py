@@ -237,11 +237,11 @@ def scenario_cases() -> Iterator[Case]:
     for key, doc in (("name", b"name: other\n" + base), ("models", base + b"models: []\n")):
         yield Case(f"scenario-file:duplicate-{key}", ("recommend", "{dir}/s.yaml"), {"s.yaml": doc},
                    needle=f"duplicate key '{key}'")  # fmt: skip
-    yield Case("scenario-file:missing", ("recommend", "{dir}/nope.yaml"), needle="nope.yaml")
+    yield Case("scenario-file:missing", ("recommend", "{dir}/nope.yaml"), needle="scenario file not found")
     for bad in ("ray://head:10001", "local:0", "dask://scheduler"):  # where the per-model searches run
         yield Case(f"recommend:executor-{bad.split(':')[0]}", ("recommend", "{dir}/s.yaml", "--executor", bad),
                    {"s.yaml": base}, needle="--executor")  # fmt: skip
-    yield Case("scenario-file:a-folder", ("recommend", "{dir}"))
+    yield Case("scenario-file:a-folder", ("recommend", "{dir}"), needle="the scenario file is a folder")
     yield Case("scenario-file:too-long", ("recommend", "{dir}/" + "a" * 5000 + ".yaml"))
     # a traffic file beside the scenario with a bad row: the error keeps its file:line inside the field
     bad_csv = b"timestamp,rps\n2024-01-01T00:00:00Z,5\n2024-01-01T00:01:00Z,-3\n"
@@ -325,7 +325,10 @@ def plan_cases() -> Iterator[Case]:
         (("flat", "--repeat-to", "year", "--peak-rps", "1e15"), ""),
     ):
         yield Case(f"cost-flags:{'_'.join(extra)[:40]}", (*sim, *extra), good, needle=needle)
-    yield Case("plan-file:missing", ("cost", "simulate", "{dir}/none.yaml", "--profile", "flat"))
+    yield Case("plan-file:missing", ("cost", "simulate", "{dir}/none.yaml", "--profile", "flat"),
+               needle="plan file not found")  # fmt: skip
+    yield Case("plan-file:a-folder", ("cost", "simulate", "{dir}", "--profile", "flat"),
+               needle="the plan file is a folder")  # fmt: skip
     yield Case("plan-file:binary", (*sim, "flat"), {"p.yaml": bytes(range(256)) * 4})
 
 
@@ -488,7 +491,7 @@ def bench_cases() -> Iterator[Case]:
     for name, content in imports.items():
         yield Case(f"bench-import:{name}", ("bench", "import", "{dir}/r.json"), {"r.json": content})
     yield Case("bench-import:missing", ("bench", "import", "{dir}/none.json"), needle="none.json")
-    yield Case("bench-import:a-folder", ("bench", "import", "{dir}"))
+    yield Case("bench-import:a-folder", ("bench", "import", "{dir}"), needle="is a folder")
     body = {"b.json": b'{"x": 1}'}
     run = ("bench", "run", "--slo-p99-ms")
     flag_cases: list[tuple[str, tuple[str, ...], str]] = [
@@ -698,6 +701,7 @@ def setting_cases() -> Iterator[Case]:
     )
     yield Case("init:existing", ("init", "{dir}/s.yaml"), {"s.yaml": b"mine: true\n"}, needle="exists")
     yield Case("init:a-folder", ("init", "{dir}/adir", "--force"), {"adir/k": b"x"}, needle="folder")
+    yield Case("init:a-folder-without-force", ("init", "{dir}/adir"), {"adir/k": b"x"}, needle="is a folder")
 
 
 def damaged_store_cases() -> Iterator[tuple[str, bytes]]:

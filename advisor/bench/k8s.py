@@ -181,9 +181,8 @@ def write_manifests(
 def read_report(path: Path) -> BenchReport:
     """A BenchReport from a file of ``bench run --json`` output, also when pod logs wrap it in other lines."""
     if not path.is_file():
-        raise InputError(
-            "the results file does not exist", where=str(path), fix="pass a `bench run --json` file"
-        )
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise InputError(f"the results file {what}", where=str(path), fix="pass a `bench run --json` file")
     text = read_text(path, "results file")
     try:
         document = extract_json(text)

@@ -111,14 +111,14 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a commented example scenario to edit."""
+    if path.is_dir():  # before the --force advice: --force would not help
+        raise InputError("is a folder", where=str(path), fix="give a file name, e.g. scenario.yaml")
     if path.exists() and not force:
         raise InputError(
             "the file exists already",
             where=str(path),
             fix="pass --force to overwrite it, or choose another path",
         )
-    if path.is_dir():
-        raise InputError("is a folder", where=str(path), fix="give a file name, e.g. scenario.yaml")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(EXAMPLE_SCENARIO, encoding="utf-8")
