@@ -230,6 +230,12 @@ class Store:
 
     def __init__(self, path: Path, *, read_only: bool = False, in_memory: bool = False) -> None:
         self.path = path
+        if not in_memory and path.is_dir():
+            raise StorageError(
+                "the store's file is a folder",
+                where=str(path),
+                fix="move the folder, or choose another ADVISOR_HOME",
+            )
         self.read_only = not in_memory and (read_only or (path.is_file() and not _writable(path)))
         try:
             if in_memory:

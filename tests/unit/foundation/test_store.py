@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.errors import DataError
+from advisor.errors import DataError, StorageError
 from advisor.store import MIGRATIONS, Store
 
 
@@ -69,3 +69,13 @@ def test_a_file_that_is_not_a_database_is_refused_untouched(tmp_path: Path) -> N
     with pytest.raises(DataError, match="not a SQLite database"):
         Store(path)
     assert path.read_bytes() == b"this is not sqlite" * 100
+
+
+@pytest.mark.parametrize("opening", [Store, Store.for_reading])
+def test_a_folder_where_the_store_file_goes_is_said_to_be_one(tmp_path: Path, opening: object) -> None:
+    path = tmp_path / "advisor.db"
+    (path / "inside").mkdir(parents=True)
+    with pytest.raises(StorageError, match="the store's file is a folder") as caught:
+        opening(path)  # type: ignore[operator]
+    assert caught.value.exit_code == 1 and caught.value.where == str(path)
+    assert [p.name for p in path.iterdir()] == ["inside"]
