@@ -137,6 +137,7 @@ SCENARIO_MUTATIONS: list[tuple[str, Any, str]] = [
     ("models.0.slo.latency_p99_ms", NAN, "latency_p99_ms"),
     ("models.0.slo.latency_p99_ms", INF, "latency_p99_ms"),
     ("models.0.slo.max_error_rate", 2, "max_error_rate"),
+    ("platforms", [], "platforms"),
     ("models.0.traffic", {}, "traffic"),
     ("models.0.traffic.profile", "nope-no-such", "profile"),
     ("models.0.traffic.profile", "", "profile"),

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from advisor.errors import ConfigError, InputError, NotFoundError
+from advisor.errors import ConfigError, InputError, NotFoundError, unknown_hint
 from advisor.recommendation.model import Recommendation
 from advisor.recommendation.store import load_recommendation, save_recommendation
 from advisor.render.email import RenderedReport, as_email, render_report
@@ -35,7 +35,7 @@ from advisor.render.report import ReportContent, build_report
 from advisor.report import outbox
 from advisor.report.deliver import DeliveryError, check_smtp, post_webhook, send_email, webhook_payload
 from advisor.scenario.model import Scenario
-from advisor.scenario.reports import FLEET, ReportsConfig
+from advisor.scenario.reports import FLEET, Recipients, ReportsConfig
 from advisor.settings import Settings
 from advisor.store import Store
 from advisor.traffic.live import refresh
@@ -46,15 +46,25 @@ def reports_of(scenario: Scenario, source: Path, reports_file: Path | None = Non
     """The reports configuration: ``reports_file`` (a YAML file of its own) when given, else the scenario's
     ``reports:`` section."""
     if reports_file is not None:
-        return load_yaml_model(reports_file, ReportsConfig, what="reports file")
-    if scenario.reports is None:
+        config = load_yaml_model(reports_file, ReportsConfig, what="reports file")
+    elif scenario.reports is None:
         raise ConfigError(
             "the scenario has no reports: section",
             where=str(source),
             fix="add reports: {schedule: {cron: '0 8 * * MON'}, teams: {TEAM: {recipients: [...]}}},"
             " or pass --reports FILE",
         )
-    return scenario.reports
+    else:
+        config = scenario.reports
+    teams = {m.team for m in scenario.models} | {m.team for m in scenario.llm_models}
+    for team in config.teams:
+        if team not in teams:  # a misspelt team would get no report, and the real one none either
+            raise ConfigError(
+                f"no model of the scenario is in team {team!r}",
+                where=f"{reports_file or source}: reports.teams.{team}",
+                fix=unknown_hint("team", team, teams),
+            )
+    return config
 
 
 def period_at(config: ReportsConfig, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -73,8 +83,14 @@ def next_slot(config: ReportsConfig, now: dt.datetime) -> dt.datetime:
 def audiences(config: ReportsConfig, rec: Recommendation) -> list[str]:
     """The teams with models and somebody to tell, then the fleet summary when it has recipients."""
     present = {m.team for m in rec.models} | {m.team for m in rec.llm_models}
-    teams = [t for t in config.teams if t in present]
-    return teams + ([FLEET] if config.fleet is not None else [])
+    teams = [t for t in config.teams if t in present and _somebody(config.teams[t])]
+    return teams + ([FLEET] if config.fleet is not None and _somebody(config.fleet) else [])
+
+
+def _somebody(to: Recipients) -> bool:
+    """Whether a report has anyone to go to (a team may be listed for its budget alone: its report is
+    previewed, not sent)."""
+    return bool(to.recipients) or to.webhook_env is not None
 
 
 @dataclass

@@ -293,7 +293,11 @@ class LLMModelSpec(_Strict):
 class Scenario(_Strict):
     name: str = "scenario"
     region: str = "us-east-1"
-    platforms: tuple[Platform, ...] = (Platform.EC2, Platform.SAGEMAKER, Platform.FARGATE)
+    platforms: tuple[Platform, ...] = Field(
+        default=(Platform.EC2, Platform.SAGEMAKER, Platform.FARGATE),
+        min_length=1,
+        description="Where replicas may run.",
+    )
     candidates: Candidates = Candidates()
     spot: SpotPolicy = SpotPolicy()
     apply: ApplyPolicy = ApplyPolicy()

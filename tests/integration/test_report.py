@@ -359,6 +359,7 @@ def test_schedule_entries_for_cron_systemd_and_kubernetes(capsys: pytest.Capture
         ({"schedule": {"cron": "0 8 * * MON", "timezone": "Mars/Olympus"}}, "unknown IANA time zone"),
         ({"teams": {"search": {"recipients": ["search-ml at example.com"]}}}, "not an e-mail address"),
         ({"teams": {"fleet": {"recipients": ["a@example.com"]}}}, "names the fleet summary"),
+        ({"teams": {"serch": {"recipients": ["a@example.com"]}}}, "team 'serch'; did you mean search"),
     ],
 )
 def test_a_bad_reports_section_is_one_line_with_its_place(
@@ -516,3 +517,21 @@ def test_send_recommend_stores_a_new_recommendation_and_reports_on_that_id(tmp_p
     assert {row["recommendation_id"] for row in outbox(settings.home)} == {result.recommendation_id}
     texts = [parts(m)["text/plain"].get_content() for _rcpt, m in box.received]
     assert len(texts) == 4 and all(f"recommendation {result.recommendation_id}" in x for x in texts)
+
+
+def test_a_team_listed_without_anyone_to_tell_is_not_sent_to(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A team may be listed for its budget alone (its report is previewed): sending skips it, and says
+    nothing would go to an empty list of recipients."""
+    data = yaml.safe_load(Path(DEMO).read_text())
+    data["reports"]["teams"]["search"] = {"budget_usd_per_month": 1000}
+    path = tmp_path / "budget.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = invoke(capsys, "report", "send", str(path), "--recommend", "--dry-run", "--at", WEEK1, "--json")
+    assert result.code == 0, result.stderr
+    planned = json.loads(result.stdout)["planned"]
+    assert planned and all(p["recipients"] or p.get("webhook") for p in planned), planned
+    assert "search" not in {p.get("team") for p in planned}
+    preview = invoke(capsys, "report", "preview", str(path), "--team", "search", "--recommend")
+    assert preview.code == 0 and "budget" in preview.stdout.lower(), preview.stderr
