@@ -242,6 +242,9 @@ def scenario_cases() -> Iterator[Case]:
     for bad in ("ray://head:10001", "local:0", "dask://scheduler"):  # where the per-model searches run
         yield Case(f"recommend:executor-{bad.split(':')[0]}", ("recommend", "{dir}/s.yaml", "--executor", bad),
                    {"s.yaml": base}, needle="--executor")  # fmt: skip
+    for flags in (("--json", "--format", "table"), ("--markdown", "--format", "json")):
+        yield Case(f"recommend:format-{flags[0][2:]}-and-{flags[2]}", ("recommend", "{dir}/s.yaml", *flags),
+                   {"s.yaml": base}, needle="ask for two formats")  # fmt: skip
     yield Case("scenario-file:a-folder", ("recommend", "{dir}"), needle="the scenario file is a folder")
     yield Case("scenario-file:too-long", ("recommend", "{dir}/" + "a" * 5000 + ".yaml"))
     # a traffic file beside the scenario with a bad row: the error keeps its file:line inside the field

@@ -89,6 +89,7 @@ def run(argv: list[str] | None = None) -> int:
             return 0
         command = ctx.command_path if ctx is not None else "advisor"
         message = str(getattr(exc, "format_message", exc.__str__)()).rstrip(".")
+        message = message.replace(" (Possible options: --help)", "")  # click's guess when none is close
         return _error(f"{command}: {message}; see `{command} --help`", getattr(exc, "exit_code", 2) or 2)
     except KeyboardInterrupt as exc:
         return _interrupted(exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import typer
@@ -14,6 +15,14 @@ from advisor.errors import InputError
 from advisor.pricing.catalog import Catalog
 from advisor.pricing.compare import compare_rows, try_price
 from advisor.settings import Settings
+
+
+class Ec2Option(StrEnum):
+    """The purchase options ``pricing cheapest`` ranks EC2 types under."""
+
+    ON_DEMAND = PurchaseOption.ON_DEMAND.value
+    SPOT = PurchaseOption.SPOT.value
+
 
 app = typer.Typer(help="Instance specs and prices (EC2, spot, SageMaker, Fargate, load balancers).")
 
@@ -209,7 +218,7 @@ def cheapest(
     gpu_memory_gib: float = typer.Option(0, "--gpu-memory-gib", help="GPU memory one replica needs (GiB)."),
     replicas: int = typer.Option(1, "--replicas", min=1, help="How many replicas to host."),
     region: str | None = typer.Option(None, "--region"),
-    option: PurchaseOption = typer.Option(PurchaseOption.ON_DEMAND, "--option", help="on_demand or spot."),
+    option: Ec2Option = typer.Option(Ec2Option.ON_DEMAND, "--option", help="How the instances are bought."),
     limit: int = typer.Option(5, "--limit", min=1),
     include_burstable: bool = typer.Option(False, "--include-burstable", help="Also consider t* types."),
     as_json: bool = typer.Option(False, "--json"),
@@ -217,10 +226,6 @@ def cheapest(
     """The cheapest instance types that host N replicas of a given resource need."""
     catalog = _catalog(ctx)
     settings: Settings = ctx.obj
-    if option not in (PurchaseOption.ON_DEMAND, PurchaseOption.SPOT):
-        raise InputError(
-            f"{option.value} is not an EC2 purchase option", where="--option", fix="use on_demand or spot"
-        )
     flags = {
         "vcpu": "--vcpu",
         "memory_gib": "--memory-gib",
@@ -236,7 +241,7 @@ def cheapest(
         gpu_memory_gib=gpu_memory_gib,
     )
     offers = catalog.cheapest(
-        need, region or settings.default_region, option, replicas=replicas, limit=limit,
+        need, region or settings.default_region, PurchaseOption(option.value), replicas=replicas, limit=limit,
         include_burstable=include_burstable,
     )  # fmt: skip
     rows: list[dict[str, Any]] = [

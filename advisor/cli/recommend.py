@@ -46,7 +46,9 @@ def recommend(
     scenario_path: Path = typer.Argument(
         ..., metavar="SCENARIO.yaml", help="The scenario (see `advisor init`)."
     ),
-    fmt: str = typer.Option("table", "--format", help=f"Output format: {', '.join(RENDERERS)}."),
+    fmt: str | None = typer.Option(
+        None, "--format", help=f"Output format: {', '.join(RENDERERS)} (default table)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     markdown: bool = typer.Option(False, "--markdown", help="Same as --format markdown."),
     bench: bool = typer.Option(False, "--bench", help="Measure the models advisor can start first."),
@@ -66,7 +68,12 @@ def recommend(
     from advisor.optimize.executor import parse_executor
     from advisor.optimize.recommend import RecommendOptions
 
-    fmt = "json" if as_json else "markdown" if markdown else fmt
+    shorthand = "json" if as_json else "markdown" if markdown else None
+    if shorthand is not None and fmt is not None and fmt != shorthand:
+        raise InputError(
+            f"--{shorthand} and --format {fmt} ask for two formats", where="--format", fix="pick one"
+        )
+    fmt = shorthand or fmt or "table"
     check_format(fmt)
     where = parse_executor(executor)  # a bad --executor is one line before anything runs
     settings: Settings = ctx.obj

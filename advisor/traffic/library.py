@@ -22,7 +22,7 @@ from advisor.traffic.csvfile import FillPolicy, is_profile_table, read_profile_c
 from advisor.traffic.generators import PROFILE_NAME_RE, PROFILE_NAME_RULE, generate_file, load_spec
 from advisor.traffic.profile import DEFAULT_STEP_S, TrafficProfile
 from advisor.traffic.requestlog import read_request_log
-from advisor.traffic.timestamps import TIMESTAMP_COLUMNS
+from advisor.traffic.timestamps import TIMESTAMP_COLUMNS, check_timezone
 
 PROFILE_SUFFIXES = (".yaml", ".yml", ".csv")
 
@@ -136,7 +136,15 @@ def load_profile_file(
     name: str | None = None,
 ) -> TrafficProfile:
     """Load a generator spec, a profile CSV or a request log (told apart as the module docstring says)."""
+    if timezone is not None:
+        check_timezone(timezone)
     if path.suffix in (".yaml", ".yml"):
+        if timezone is not None:
+            raise InputError(
+                "a generator spec has no timestamps to read in a zone",
+                where="--timezone",
+                fix=f"set the spec's own timezone: in {path.name}, or leave --timezone out",
+            )
         profile = generate_file(path)
         return profile.replace(name=name) if name else profile
     if not path.is_file():

@@ -314,6 +314,16 @@ def test_a_stored_profile_is_replaced_only_when_asked(
     assert invoke(capsys, "profile", "generate", "flat", "--peak-rps", "3", "--name", "flat-3").code == 0
 
 
+def test_a_time_zone_is_checked_whatever_the_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for ref in ("flat", str(_write(tmp_path, "p.csv", GOOD))):
+        error = invoke(capsys, "profile", "show", ref, "--timezone", "Mars/Olympus").one_error_line()
+        assert "unknown time zone 'Mars/Olympus'" in error, error
+    spec = invoke(capsys, "profile", "show", "flat", "--timezone", "Europe/Paris").one_error_line()
+    assert "a generator spec has no timestamps to read in a zone" in spec and "flat.yaml" in spec, spec
+
+
 def test_errors_have_the_right_type(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         read_profile_csv(tmp_path / "missing.csv")
