@@ -6,6 +6,7 @@ import datetime as dt
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 import yaml
@@ -128,7 +129,7 @@ def send(
         if not result.planned:
             console.print(f"nothing due: period {result.period} is already reported; next {result.next_due}")
         for p in result.planned:
-            console.print(f"would send {p}", markup=False, highlight=False, soft_wrap=True)
+            console.print(_planned_line(p), markup=False, highlight=False, soft_wrap=True)
     else:
         if result.recommendation_id:
             console.print(
@@ -336,3 +337,12 @@ def _validate_manifest(manifest: dict[str, object]) -> None:
         kubernetes_validate.validate(manifest, DEFAULT_K8S_VERSION, strict=True)
     except kubernetes_validate.ValidationError as exc:  # pragma: no cover - our own manifest
         raise InputError(f"the CronJob does not validate: {exc.message}", where="--emit k8s") from None
+
+
+def _planned_line(p: dict[str, Any]) -> str:
+    """One message of a dry run, as a person reads it (``--json`` keeps the fields)."""
+    if "note" in p:
+        return f"note: {p['note']}"
+    to = [*p["recipients"], *([f"the webhook in ${p['webhook_env']}"] if p.get("webhook_env") else [])]
+    alerts = "".join(f"\n  alert: {a}" for a in p["alerts"])
+    return f"would send to {', '.join(to)} (team {p['team']}): {p['subject']}{alerts}"

@@ -240,6 +240,7 @@ def _dry_run(
             {
                 "team": content.team,
                 "recipients": list(who.recipients) if who else [],
+                "webhook_env": who.webhook_env if who else None,
                 "subject": render_report(content).subject,
                 "alerts": [a.message for a in content.alerts],
                 "projected_usd_per_month": content.projected_usd,

@@ -304,7 +304,9 @@ def test_dry_run_says_what_would_go_and_stores_nothing(
 ) -> None:
     result = invoke(capsys, "report", "send", DEMO, "--recommend", "--dry-run", "--at", WEEK1)
     assert result.code == 0, result.stderr
-    assert result.stdout.count("would send") == 4 and "search-ml@example.com" in result.stdout
+    assert result.stdout.count("would send to ") == 4
+    assert "would send to search-ml@example.com (team search): [advisor] search:" in result.stdout
+    assert "{" not in result.stdout  # read as sentences, not as Python's dict reprs
     assert not (Path(os.environ["ADVISOR_HOME"]) / "advisor.db").exists()
 
 
