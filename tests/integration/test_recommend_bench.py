@@ -117,7 +117,9 @@ def test_the_llm_demo_measures_tiny_llm_then_recommends_in_tokens(tmp_path: Path
     by_type = {g.instance_type: g for g in chat.groups}
     if "c7a.medium" in by_type:  # the measured type is in the mix: its capacity is the measurement's
         g = by_type["c7a.medium"]
-        assert set(g.capacity_methods.values()) == {"measured"}
+        # (on a failure: the measurement's capacity and sizes say whether it could count as evidence)
+        said = (measured["capacity_rps"], measured.get("points", [])[-1:], chat.notes)
+        assert set(g.capacity_methods.values()) == {"measured"}, said
         assert list(g.capacity_rps_per_instance.values()) == [pytest.approx(measured["capacity_rps"])]
     assert "1 measured, 2 given" in chat.notes[0]
     assert chat.tokens.usd_per_m_blended is not None and chat.tokens.usd_per_m_blended > 0
