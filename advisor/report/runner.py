@@ -59,9 +59,10 @@ def reports_of(scenario: Scenario, source: Path, reports_file: Path | None = Non
     teams = {m.team for m in scenario.models} | {m.team for m in scenario.llm_models}
     for team in config.teams:
         if team not in teams:  # a misspelt team would get no report, and the real one none either
+            where = f"{reports_file}: teams.{team}" if reports_file else f"{source}: reports.teams.{team}"
             raise ConfigError(
                 f"no model of the scenario is in team {team!r}",
-                where=f"{reports_file or source}: reports.teams.{team}",
+                where=where,
                 fix=unknown_hint("team", team, teams),
             )
     return config
