@@ -10,7 +10,6 @@ otherwise — a log's header must name a timestamp column unless it has only one
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -109,14 +108,14 @@ def find_profile_path(ref: str, settings: Settings, *, where: str | None = "--pr
     path = Path(ref)
     if path.is_file():
         return path
-    if path.is_dir():
-        raise InputError(f"traffic profile {ref} is a folder", where=where, fix="pass a profile file or name")
     for folder in (imported_dir(settings), settings.profiles_dir):
         for suffix in PROFILE_SUFFIXES:
             candidate = folder / f"{ref}{suffix}"
             if candidate.is_file():
                 return candidate
-    if "/" in ref or os.sep in ref or path.suffix in (*PROFILE_SUFFIXES, ".json", ".txt", ".log"):
+    if path.is_dir():  # after the names: a folder called like a profile does not hide it
+        raise InputError(f"traffic profile {ref} is a folder", where=where, fix="pass a profile file or name")
+    if len(path.parts) > 1 or path.suffix in (*PROFILE_SUFFIXES, ".json", ".txt", ".log"):
         raise InputError(
             f"traffic profile file {ref} not found",
             where=where,

@@ -237,7 +237,7 @@ def test_unknown_profile_name_suggests_close_ones(capsys: pytest.CaptureFixture[
 
 
 def test_a_profile_path_that_is_missing_or_a_folder_is_said_to_be(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     missing = invoke(capsys, "profile", "show", str(tmp_path / "gone.csv")).one_error_line()
     assert f"traffic profile file {tmp_path / 'gone.csv'} not found" in missing, missing
@@ -245,6 +245,11 @@ def test_a_profile_path_that_is_missing_or_a_folder_is_said_to_be(
     assert f"traffic profile {tmp_path} is a folder" in folder, folder
     cost = invoke(capsys, "cost", "simulate", "examples/plans/api-c6i-spot.yaml", "--profile", "nope")
     assert cost.one_error_line().startswith("error: --profile: unknown traffic profile 'nope'")
+    # a folder in the working directory called like a profile does not hide the profile
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "flat").mkdir()
+    shown = invoke(capsys, "profile", "show", "flat")
+    assert shown.code == 0 and "Traffic profile flat" in shown.stdout, shown.stderr
 
 
 def test_profile_cli_show_generate_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
