@@ -78,6 +78,34 @@ def _llm_entries(scenario: Scenario) -> list[tuple[int, LLMModelSpec]]:
     ]
 
 
+def model_context(
+    scenario: Scenario,
+    catalog: Catalog,
+    settings: Settings,
+    evidence: BenchEvidence | None = None,
+    options: RecommendOptions = RecommendOptions(),
+    scenario_file: Path | None = None,
+) -> ModelContext:
+    """What every model of ``scenario`` shares in its per-model stage (see :func:`recommend`)."""
+    return ModelContext(
+        scenario=scenario,
+        catalog=catalog,
+        settings=settings,
+        types=CandidateTypes.build(scenario, catalog),
+        prices=PriceCache(catalog),
+        load_balancer=load_balancer_for(scenario),
+        search=SearchOptions(
+            slo_budget_pct_minutes=scenario.slo_budget_pct_minutes,
+            min_replicas=scenario.min_replicas,
+            min_on_demand_base=scenario.spot.min_on_demand_base,
+            seed=options.seed,
+        ),
+        evidence=evidence or BenchEvidence(),
+        shapes_per_platform=options.shapes_per_platform,
+        base_dir=scenario_file.parent if scenario_file is not None else None,
+    )
+
+
 def recommend(
     scenario: Scenario,
     catalog: Catalog,
@@ -98,23 +126,7 @@ def recommend(
     ``scenario_file`` anchors the relative paths inside the scenario; ``clock`` and ``new_id`` make the
     document's creation time and id reproducible.
     """
-    ctx = ModelContext(
-        scenario=scenario,
-        catalog=catalog,
-        settings=settings,
-        types=CandidateTypes.build(scenario, catalog),
-        prices=PriceCache(catalog),
-        load_balancer=load_balancer_for(scenario),
-        search=SearchOptions(
-            slo_budget_pct_minutes=scenario.slo_budget_pct_minutes,
-            min_replicas=scenario.min_replicas,
-            min_on_demand_base=scenario.spot.min_on_demand_base,
-            seed=options.seed,
-        ),
-        evidence=evidence or BenchEvidence(),
-        shapes_per_platform=options.shapes_per_platform,
-        base_dir=scenario_file.parent if scenario_file is not None else None,
-    )
+    ctx = model_context(scenario, catalog, settings, evidence, options, scenario_file)
     with batch_collector():  # the heap as it is now is left out of the collector's passes, fewer passes run
         planned = plan_all(ctx, options.executor, progress)
         total = len(scenario.models) + len(scenario.llm_models)

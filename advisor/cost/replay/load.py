@@ -32,7 +32,7 @@ class PlanRow(Protocol):
 
 FloatArray = npt.NDArray[np.float64]
 F32Array = npt.NDArray[np.float32]
-_OVERLOAD_SLACK = 1e-5
+OVERLOAD_SLACK = 1e-5
 
 
 def _col(values: Sequence[float]) -> F32Array:
@@ -95,7 +95,7 @@ def load_bins(
     with np.errstate(divide="ignore", invalid="ignore"):
         load = np.multiply(ready, max_rps / RHO_BINS, dtype=np.float32)
         np.divide(demand32[None, :], load, out=load)
-    threshold = _col([s.capacity_rps / (s.queue.max_rps / RHO_BINS) * (1 + _OVERLOAD_SLACK) for s in group])
+    threshold = _col([s.capacity_rps / (s.queue.max_rps / RHO_BINS) * (1 + OVERLOAD_SLACK) for s in group])
     with np.errstate(invalid="ignore"):
         overloaded = load > threshold
     with np.errstate(invalid="ignore"):

@@ -129,6 +129,20 @@ def settle_minutes(
     ]
 
 
+def why_none(
+    evaluated: list[Screening], profile: TrafficProfile, prices: PriceCache, options: SearchOptions
+) -> tuple[str, int]:
+    """Why a model has no plan (every one of ``evaluated`` over the budget), naming the plan that came
+    closest; and how many plans were replayed again to say it."""
+    closest = settle_minutes(evaluated, profile, prices, options.seed)
+    worst = min(closest, key=lambda e: e.minutes_over_slo_pct) if closest else None
+    detail = ""
+    if worst is not None:
+        detail = f"; the closest, {worst.plan.name}, is over it {worst.minutes_over_slo_pct:.3g}% of minutes"
+    reason = f"no plan keeps the minutes over the SLO within {options.slo_budget_pct_minutes:g}%{detail}"
+    return reason, sum(not e.result.settled for e in evaluated)
+
+
 def full_plan(searched: Plan) -> Plan:
     """A searched plan validated in full, its service time left to the cost model's own calibration."""
     data = searched.model_dump()

@@ -34,8 +34,11 @@ queue calibration - spot plans under two more seeds (other interruption draws), 
 only confirmed plans are returned (:mod:`advisor.optimize.rightsize.confirm`). The search's replays are
 screened (``advisor.cost.simulate.screen_many``): no p99 is solved for, as only whether it meets the SLO
 decides, and a plan over the minutes budget before the backlog behind its overload is counted is not
-followed further. What comes back on an infeasible model is a value: ``best`` None with the reason and the
-fix.
+followed further. From the rescue on, a plan whose cost floor (its minimum's nodes, and the nodes its demand
+needs wherever the budget does not let it overload) is above what could still be shown waits: it is
+replayed only if a later stage or the confirmation reaches its floor (the same answer with fewer replays,
+:mod:`advisor.optimize.rightsize.deferral`). What comes back on an infeasible model is a value: ``best``
+None with the reason and the fix.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ import numpy as np
 from advisor.cost.simulate import screen_many
 from advisor.domain import SLO, Platform, ReplicaResources
 from advisor.optimize.rightsize.candidates import ShapeCandidate, nodes_for
-from advisor.optimize.rightsize.confirm import Confirmer, settle_minutes, to_confirm
+from advisor.optimize.rightsize.confirm import Confirmer, to_confirm, why_none
+from advisor.optimize.rightsize.deferral import Floors, Found
 from advisor.optimize.rightsize.ec2_scaling import Timing, scaling_timing
 from advisor.optimize.rightsize.pricecache import PriceCache, minutes_over_slo_pct
 from advisor.optimize.rightsize.scheduling import daily_schedules
@@ -107,20 +111,22 @@ def rightsize_model(
     # Stage 1: per candidate, the highest target on the grid that keeps the budget (on-demand, minimum at the
     # HA floor and the trough), by a bisection that replays every candidate's next probe in one batch.
     evaluated, stuck = search.bisect(candidates)
+    found = search.found(evaluated)  # from here on, a plan whose cost floor rules it out waits (deferral)
     # Candidates that never kept the budget (a step in traffic faster than the scale-up delay): raise the
     # minimum to the demand's upper quantiles, so the jump lands on replicas already running, or only
     # around the daily windows that need it (a nightly batch, business hours); one batch for both.
-    evaluated += search.run(
-        [Job(c, s, q) for c in stuck for s in RESCUE_STEPS for q in RESCUE_QUANTILES]
-        + [Job(c, s, scheduled=True) for c in stuck for s in RESCUE_STEPS]
+    found.add(
+        search.ready(
+            [Job(c, s, q) for c in stuck for s in RESCUE_STEPS for q in RESCUE_QUANTILES]
+            + [Job(c, s, scheduled=True) for c in stuck for s in RESCUE_STEPS]
+        )
     )
     # Stage 2: the best shapes with a raised minimum at their winning target and one step higher (often
     # cheaper than a low target for spiky traffic; smooth traffic keeps high targets and skips this).
     jobs: list[Job] = []
-    spiky = bool(stuck) or any(
-        e.job.step < SPIKY_BELOW_STEP for e in _ranked(evaluated)[: options.refine_top]
-    )
-    for ev in _ranked(evaluated)[: options.refine_top] if spiky else []:
+    top = found.ranked(options.refine_top)
+    spiky = bool(stuck) or any(e.job.step < SPIKY_BELOW_STEP for e in top)
+    for ev in top if spiky else []:
         higher = [s for s in STEPS if s > ev.job.step][-1:]
         jobs += [
             Job(ev.candidate, s, q)
@@ -130,10 +136,10 @@ def rightsize_model(
         ]
         if not ev.job.scheduled:
             jobs += [Job(ev.candidate, s, scheduled=True) for s in (ev.job.step, *higher)]
-    evaluated += search.run(jobs)
+    found.add(search.ready(jobs))
     # Stage 3: spot above an on-demand base for the best shapes that have spot pools.
     jobs = []
-    for ev in [e for e in _ranked(evaluated) if e.candidate.spot_pools][: options.spot_top]:
+    for ev in found.ranked(options.spot_top, where=lambda c: bool(c.spot_pools)):
         # Interruptions take capacity away: every share at the winning target, all spot one step lower.
         lower = [s for s in STEPS if s < ev.job.step][:1]
         jobs += [
@@ -143,8 +149,8 @@ def rightsize_model(
         jobs += [
             Job(ev.candidate, s, ev.job.min_quantile, SPOT_SHARES_PCT[-1], ev.job.scheduled) for s in lower
         ]
-    evaluated += search.run(jobs)
-    return search.finish(evaluated)
+    found.add(search.ready(jobs))
+    return search.finish(found)
 
 
 # ----- the search ------------------------------------------------------------------------------------
@@ -336,7 +342,7 @@ class _Search:
         active = list(candidates)
         while active:
             jobs = [Job(c, STEPS[(lo[c.key] + hi[c.key]) // 2]) for c in active]
-            got = self.run(jobs)
+            got = self.replay(self.ready(jobs))
             evaluated += got
             verdict = {(e.candidate.key, e.job.step): e.within_budget for e in got}
             for c, job in zip(active, jobs, strict=True):
@@ -348,8 +354,12 @@ class _Search:
             active = [c for c in active if lo[c.key] < hi[c.key]]
         return evaluated, [c for c in candidates if hi[c.key] == len(STEPS)]
 
-    def run(self, jobs: Sequence[Job]) -> list[Screening]:
-        ready = [(plan, job) for job in jobs if (plan := self.plan(job)) is not None]
+    def ready(self, jobs: Sequence[Job]) -> list[tuple[Plan, Job]]:
+        """The jobs' plans (a job whose plan would repeat another's has none)."""
+        return [(plan, job) for job in jobs if (plan := self.plan(job)) is not None]
+
+    def replay(self, ready: list[tuple[Plan, Job]]) -> list[Screening]:
+        """The plans screened as one batch."""
         if not ready:
             return []
         prices = [self.prices.prices(p) for p, _ in ready]
@@ -365,16 +375,22 @@ class _Search:
             out.append(Evaluated(job.candidate, plan, result, over, ok, (self.options.seed,), job))
         return out
 
-    def finish(self, evaluated: list[Screening]) -> RightsizeResult:
+    def found(self, screened: Sequence[Screening]) -> Found:
+        """The search's plans from here on, starting with ``screened``."""
+        floors = Floors(self.search_profile.rps, self.options.slo_budget_pct_minutes, self.prices)
+        found = Found(self.replay, self.options.alternatives + 1, floors, defer=self.options.defer)
+        found.add_replayed(screened)
+        return found
+
+    def finish(self, found: Found) -> RightsizeResult:
         """Confirm the cheapest plans in budget with calibrated queues (and extra seeds for spot plans)."""
-        feasible = sorted((e for e in evaluated if e.within_budget), key=lambda e: e.usd_per_month)
         confirmer = Confirmer(self.profile, self.prices, self.options)
-        confirmer.replay_main_seed(to_confirm(feasible, self.options.alternatives))
+        confirmer.replay_main_seed(to_confirm(found.feasible(), self.options.alternatives))
         chosen: list[Confirmed] = []
         seen: set[tuple[str, str]] = set()
         confirmed_best: Confirmed | None = None
-        for ev in feasible:
-            if confirmed_best is not None and ev.candidate.key in seen:
+        for ev in found.walk(lambda d: d.candidate.key not in seen):  # seen: empty until confirmed_best
+            if ev.candidate.key in seen:
                 continue
             final = confirmer.confirm(ev, all_seeds=confirmed_best is None)
             if final is None:
@@ -392,7 +408,8 @@ class _Search:
         shown = {e.plan.platform for e in chosen}
         if confirmed_best is not None:
             shown.add(confirmed_best.plan.platform)
-        for ev in feasible if confirmed_best is not None else []:
+        others = found.walk(lambda d: d.plan.platform not in shown and d.candidate.key not in seen)
+        for ev in others if confirmed_best is not None else []:
             if ev.plan.platform in shown or ev.candidate.key in seen:
                 continue
             final = confirmer.confirm(ev, all_seeds=False)
@@ -405,19 +422,14 @@ class _Search:
             return self.replayed + confirmer.replayed
 
         if confirmed_best is None:
-            closest = settle_minutes(evaluated, self.search_profile, self.prices, self.options.seed)
-            self.replayed += sum(not e.result.settled for e in evaluated)
-            worst = min(closest, key=lambda e: e.minutes_over_slo_pct) if closest else None
-            detail = ""
-            if worst is not None:
-                over = worst.minutes_over_slo_pct
-                detail = f"; the closest, {worst.plan.name}, is over it {over:.3g}% of minutes"
-            budget = self.options.slo_budget_pct_minutes
+            found.settle(lambda d: True)  # (the walk replayed them all, finding none)
+            reason, settled = why_none(found.replayed(), self.search_profile, self.prices, self.options)
+            self.replayed += settled
             return RightsizeResult(
                 self.model,
                 None,
                 plans_replayed=replayed(),
-                reason=f"no plan keeps the minutes over the SLO within {budget:g}%{detail}",
+                reason=reason,
                 fix="raise slo_budget_pct_minutes, relax the SLO, or measure faster shapes",
             )
         # The order above is the search envelope's estimate; on the profile's own step a runner-up can come
@@ -433,15 +445,3 @@ class _Search:
                 rest = [e for e in ranked if e is not runner_up]
                 return RightsizeResult(self.model, won, rest, plans_replayed=replayed())
         return RightsizeResult(self.model, confirmed_best, chosen, plans_replayed=replayed())
-
-
-def _ranked(evaluated: list[Screening]) -> list[Screening]:
-    """The cheapest plan in budget per candidate, cheapest first."""
-    best: dict[tuple[str, str], Screening] = {}
-    for ev in evaluated:
-        if not ev.within_budget:
-            continue
-        cur = best.get(ev.candidate.key)
-        if cur is None or ev.usd_per_month < cur.usd_per_month:
-            best[ev.candidate.key] = ev
-    return sorted(best.values(), key=lambda e: (e.usd_per_month, e.candidate.key))

@@ -33,6 +33,7 @@ class SearchOptions:
     spot_top: int = 2
     alternatives: int = 3
     seed: int = 0
+    defer: bool = True  # leave unreplayed the plans whose cost floor rules them out (rightsize.deferral)
     image_gib: float | None = None  # the model's image, for the start-up of a new replica
     ec2_scaling: Ec2Scaling | None = None  # what scales EC2 plans on the model's deploy target
 
