@@ -33,8 +33,16 @@ against 3.866 G on 9a02055 (-0.7 %); side by side with 9a02055, this script for 
 difference the machine's drift lets one see; 2,000 x 600 in 44.1 s at 1.67 GiB, packing 1.0030, every
 model's outcome identical to 9a02055's.
 
-Where the time went this round (callgrind and cProfile, one process): the objects alive before the
-per-model stage are left out of garbage collection while it runs (``gc.freeze``: the collector's time per
+This round (342cac7): a plan whose cost floor rules it out is deferred, and replayed only if a later stage
+or the confirmation reaches its floor (``advisor.optimize.rightsize.deferral``). Replays: 200 x 300 8,990 ->
+7,957, 2,000 x 600 123,545 -> 111,763, every model's plan and alternatives the same (the 120-model
+recommendation with the packer converged is 3bd7700's but for ``plans_replayed``). Counted by callgrind,
+the per-model stage of models 10-50 runs 3.3 % fewer instructions (4,948 M -> 4,785 M); in wall time, side
+by side with 3bd7700, this script for both: 200 x 300 in 5.18 / 5.04 / 5.30 s against 5.17 / 4.48 /
+5.97 s, 2,000 x 600 in 47.3 s against 46.0 s (the first run of it, alone: 51.0 s) - inside the drift.
+
+Where the time went in an earlier round (callgrind and cProfile, one process): the objects alive before
+the per-model stage are left out of garbage collection while it runs (``gc.freeze``: the collector's time per
 200 models 0.39 -> 0.18 s, and forked workers copy fewer pages); capacities are worked out only for the
 types a replica fits (look-ups 31.8k -> 13.2k per 200 models: a CPU model no longer asks about GPU types);
 the SageMaker endpoint types are matched against the catalog once (16 misses of ~7 ms each before); the
