@@ -198,6 +198,31 @@ def test_a_stored_llm_bench_run_wins_over_the_prior(tmp_path: Path) -> None:
     assert m.usd_per_month > before.llm_models[0].usd_per_month
 
 
+def test_a_stored_run_that_met_the_slo_at_no_rate_leaves_its_type_out(tmp_path: Path) -> None:
+    from advisor.bench.llm.records import LLMSLO, LLMCapacity, SizeSpec
+    from advisor.bench.llm.store import save
+    from advisor.settings import Settings
+    from advisor.store import Store
+
+    home = tmp_path / "home"
+    chat = {**CHAT, "tokens": {"input": 1000, "output": 130}, "instance_types": ["g5.xlarge", "g5.2xlarge"]}
+    path = _write(tmp_path, {"name": "measured", "models": [chat]})
+    sizes = SizeSpec(kind="fixed", input_tokens=1000, output_tokens=130)
+    nothing = LLMCapacity(
+        run_id="llm-run-0", model="chat", shape="g5.xlarge", slo=LLMSLO(ttft_p99_ms=2000, tpot_p99_ms=100),
+        sizes=sizes, capacity_rps=0.0, reason="no rate met the SLO",
+    )  # fmt: skip
+    with Store(Settings(home=home).db_path) as store:
+        save(store, nothing, target="http://127.0.0.1:8000/v1/chat/completions")
+    env = {"ADVISOR_HOME": str(home)}
+    got = Recommendation.model_validate(
+        json.loads(run_cli("recommend", str(path), "--json", "--no-store", env=env).stdout)
+    )
+    m = got.llm_models[0]
+    assert {g.instance_type for g in m.groups} == {"g5.2xlarge"}  # the prior alone picks g5.xlarge
+    assert "measured to meet the SLO at no rate: g5.xlarge" in m.notes[0]
+
+
 def test_a_mix_stays_on_one_platform_and_the_other_is_a_baseline(tmp_path: Path) -> None:
     from advisor import Catalog, Settings
 

@@ -35,12 +35,21 @@ class LLMMeasured:
     output_tokens: float | None
     tool: str
     lower_bound: bool
+    fixed_schedule: bool = False  # a trace sent at its own times: 0 says that rate failed, not every rate
 
     def holds_for(self, ttft_ms: float, tpot_ms: float, quantile: float) -> bool:
         """Measured under an SLO at least as strict as this one (its capacity then serves this SLO too)."""
         strict_ttft = self.ttft_p99_ms is not None and self.ttft_p99_ms <= ttft_ms
         strict_tpot = self.tpot_p99_ms is not None and self.tpot_p99_ms <= tpot_ms
         return strict_ttft and strict_tpot and self.quantile >= quantile and self.capacity_rps > 0
+
+    def rules_out(self, ttft_ms: float, tpot_ms: float, quantile: float) -> bool:
+        """A capacity search that found no rate meeting an SLO at least as loose as this one: no rate meets
+        this one either, whatever capacity was given or estimated."""
+        loose_ttft = self.ttft_p99_ms is not None and self.ttft_p99_ms >= ttft_ms
+        loose_tpot = self.tpot_p99_ms is not None and self.tpot_p99_ms >= tpot_ms
+        searched = not self.fixed_schedule and not self.lower_bound
+        return searched and loose_ttft and loose_tpot and self.quantile <= quantile and self.capacity_rps == 0
 
 
 def _mean(points: list[dict[str, Any]], key: str) -> float | None:
@@ -71,6 +80,7 @@ def _parse(row: dict[str, Any]) -> LLMMeasured | None:
         output_tokens=_mean(points, "mean_output_tokens") or sizes.get("output_tokens"),
         tool=str(row["tool"]),
         lower_bound=bool(body.get("lower_bound", False)),
+        fixed_schedule=body.get("schedule_time_scale") is not None,
     )
 
 

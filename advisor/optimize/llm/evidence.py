@@ -4,11 +4,13 @@ the shapes of the same device they did not.
 A measurement applies to the option it measured: the same instance type with the engine over all its
 devices (as ``bench jobs`` runs vLLM), under an SLO at least as strict as the model's, for a request-size
 bucket of the same label (a whole-distribution run applies to a model of fixed sizes within 10 % of its
-mean sizes). Its capacity replaces the prior's there (``measured``). The ratio of each measurement to the
-prior's figure for the same option and bucket, averaged geometrically per device, then scales the prior on
-every other option and bucket of that device (``calibrated``): a device the prior over- or under-rates by a
-steady factor (an engine faster than the published measurements, a different driver) is corrected on the
-shapes nobody measured, without changing the prior elsewhere. The rest stays ``prior``.
+mean sizes). Its capacity replaces the prior's there (``measured``); so does a capacity search that found
+no rate meeting an SLO at least as loose as the model's, with 0: the option cannot serve that bucket,
+whatever capacity the scenario gives. The ratio of each measurement to the prior's figure for the same
+option and bucket, averaged geometrically per device, then scales the prior on every other option and
+bucket of that device (``calibrated``): a device the prior over- or under-rates by a steady factor (an
+engine faster than the published measurements, a different driver) is corrected on the shapes nobody
+measured, without changing the prior elsewhere. The rest stays ``prior``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def apply_measurements(
 ) -> list[LLMOption]:
     """``options`` with measured capacities where a measurement applies, calibrated ones on their devices."""
     usable = [m for m in measured if m.holds_for(slo_ttft_p99_ms, slo_tpot_p99_ms, quantile)]
-    if not usable:
+    none = [m for m in measured if m.rules_out(slo_ttft_p99_ms, slo_tpot_p99_ms, quantile)]
+    if not usable and not none:
         return list(options)
     single = len(buckets) == 1
     found: dict[tuple[str, str], float] = {}
@@ -56,6 +59,8 @@ def apply_measurements(
             shape = o.instance_type.removeprefix("ml.")
             hits = [m for m in usable if m.shape.removeprefix("ml.") == shape and _matches(m, b, single)]
             if not hits:
+                if any(m.shape.removeprefix("ml.") == shape and _matches(m, b, single) for m in none):
+                    found[(o.name, b.label)] = 0.0  # measured: no rate meets the SLO (not a calibration)
                 continue
             rps = min(m.capacity_rps for m in hits)  # the strictest of several SLOs that all hold
             found[(o.name, b.label)] = rps

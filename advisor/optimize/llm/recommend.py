@@ -131,8 +131,10 @@ def recommend_llm(
     unpriced = llm_options(arch, dtype, itypes, lambda _n: 0.0, buckets, *slo)
     unpriced += unmodelled_options(unmodelled, buckets, spec.capacities_rps)
     plans: dict[Platform, tuple[LLMPlan, list[LLMOption]]] = {}
+    ruled_out: dict[Platform, list[str]] = {}  # measured: no rate meets the SLO for any request size
     for platform in (p for p in LLM_PLATFORMS if p in scenario.platforms):
         options = apply_measurements(priced_for(platform, unpriced, catalog, region), buckets, measured, *slo)
+        ruled_out[platform] = [o.name for o in options if _measured_out(o, buckets)]
         options = [o for o in options if any(v > 0 for v in o.capacity_rps.values())]
         if options:
             try:
@@ -140,8 +142,11 @@ def recommend_llm(
             except AdvisorError as exc:
                 raise at_field(exc, f"{where}.tokens") from None
     if not plans:
+        measured_out = sorted({name for names in ruled_out.values() for name in names})
+        also = f" (measured to meet it at no rate: {', '.join(measured_out)})" if measured_out else ""
         raise ConfigError(
-            f"no GPU instance type holds {arch.name} ({dtype.value}) and meets the SLO for any request size",
+            f"no GPU instance type holds {arch.name} ({dtype.value}) and meets the SLO for any request "
+            f"size{also}",
             where=f"{where}.slo",
             fix="allow larger GPU types (instance_types), a smaller dtype (fp8, int4), or relax the SLO",
         )
@@ -149,7 +154,8 @@ def recommend_llm(
     plan, options = plans[chosen]
     others = {p.value: v[0].curve.usd_per_month for p, v in plans.items() if p is not chosen}
     current = _current_usd(spec, catalog, region, where)
-    doc = _document(spec, arch, dtype, plan, current, _provenance_note(options, buckets), chosen, others)
+    note = _provenance_note(options, buckets, ruled_out[chosen])
+    doc = _document(spec, arch, dtype, plan, current, note, chosen, others)
     context = max_model_len(largest, arch.max_context, spec.llm.max_model_len)
     deployment = llm_deployment(
         doc,
@@ -304,13 +310,22 @@ def _break_even(plan: LLMPlan, api: PerTokenAPI) -> float:
     )
 
 
-def _provenance_note(options: Sequence[LLMOption], buckets: Sequence[SizeBucket]) -> str:
-    """How the capacities of every option considered were known, counted per option and bucket."""
+def _measured_out(o: LLMOption, buckets: Sequence[SizeBucket]) -> bool:
+    return all(o.method(b.label) == "measured" and o.capacity_rps.get(b.label, 0.0) <= 0 for b in buckets)
+
+
+def _provenance_note(
+    options: Sequence[LLMOption], buckets: Sequence[SizeBucket], ruled_out: Sequence[str] = ()
+) -> str:
+    """How the capacities of every option considered were known, counted per option and bucket; and the
+    options measured to meet the SLO at no rate."""
     methods = [o.method(b.label) for o in options for b in buckets]
     counts = {k: methods.count(k) for k in ("measured", "calibrated", "prior", "given") if k in methods}
     text = f"capacities of the {len(options)} options considered (option x bucket): "
     text += ", ".join(f"{n} {k}" for k, n in counts.items())
-    if "measured" not in counts:
+    if ruled_out:
+        text += f"; left out, measured to meet the SLO at no rate: {', '.join(ruled_out)}"
+    elif "measured" not in counts:
         text += (
             "; no LLM bench run of this model applies (`advisor bench suggest --model NAME` says what to run)"
         )

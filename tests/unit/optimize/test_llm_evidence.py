@@ -3,9 +3,14 @@ other options of their device (held out there: the error before and after)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from typing import Any
+
 import pytest
 
 from advisor.capacity.llm import LLMMeasured
+from advisor.capacity.llm.evidence import read_llm_evidence
 from advisor.optimize.llm.evidence import apply_measurements
 from advisor.optimize.llm.plan import LLMOption, SizeBucket
 
@@ -65,3 +70,48 @@ def test_a_measurement_under_a_looser_slo_or_another_bucket_does_not_apply() -> 
         [_option("g5.2xlarge", "A10G", 4.0, 1.0)], one, [_measured("g5.2xlarge", None, 3.0)], 2000, 100
     )
     assert fixed[0].capacity_rps["300 in x 100 out"] == 3.0  # fixed sizes within 10 %: it applies
+
+
+def test_a_search_that_found_no_rate_rules_its_option_out_whatever_was_given() -> None:
+    options = [_option("g5.2xlarge", "A10G", 4.0, 1.0), _option("g5.4xlarge", "A10G", 4.0, 1.0)]
+    given = replace(options[0], methods={"short": "given", "long": "given"})
+
+    def short_on_first(measured: LLMMeasured, option: LLMOption = options[0]) -> LLMOption:
+        return apply_measurements([option, options[1]], BUCKETS, [measured], 2000, 100)[0]
+
+    none = short_on_first(_measured("g5.2xlarge", "short", 0.0))
+    assert none.capacity_rps["short"] == 0.0 and none.method("short") == "measured"
+    assert none.capacity_rps["long"] == 1.0 and none.method("long") == "prior"  # a zero calibrates nothing
+    assert short_on_first(_measured("g5.2xlarge", "short", 0.0), given).capacity_rps["short"] == 0.0
+    # failing a looser SLO than the model's: the model's fails too
+    assert short_on_first(_measured("g5.2xlarge", "short", 0.0, tpot=200)).capacity_rps["short"] == 0.0
+    # failing a stricter one says nothing of the model's; nor does a fixed schedule's failed rate
+    stricter = short_on_first(_measured("g5.2xlarge", "short", 0.0, tpot=50))
+    assert stricter.capacity_rps["short"] == 4.0 and stricter.method("short") == "prior"
+    schedule = replace(_measured("g5.2xlarge", "short", 0.0), fixed_schedule=True)
+    assert short_on_first(schedule).method("short") == "prior"
+    # a capacity measured under a stricter SLO outweighs a zero under a looser one
+    both = apply_measurements(
+        options,
+        BUCKETS,
+        [_measured("g5.2xlarge", "short", 0.0, tpot=200), _measured("g5.2xlarge", "short", 3.0, tpot=50)],
+        2000,
+        100,
+    )
+    assert both[0].capacity_rps["short"] == 3.0
+
+
+def test_a_stored_fixed_schedule_is_told_from_a_capacity_search() -> None:
+    class Rows:
+        def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+            body = {"capacity_rps": 0.0, "slo": {"ttft_p99_ms": 2000, "tpot_p99_ms": 100}, "points": []}
+            return [
+                {"run_id": "s", "model": "chat", "shape": "g5.2xlarge", "bucket": "short", "tool": "advisor",
+                 "result_json": json.dumps({**body, "schedule_time_scale": 2.0})},
+                {"run_id": "c", "model": "chat", "shape": "g5.4xlarge", "bucket": "short", "tool": "advisor",
+                 "result_json": json.dumps(body)},
+            ]  # fmt: skip
+
+    got = {m.shape: m for m in read_llm_evidence(Rows(), ["chat"])["chat"]}
+    assert got["g5.2xlarge"].fixed_schedule and not got["g5.2xlarge"].rules_out(2000, 100, 0.99)
+    assert not got["g5.4xlarge"].fixed_schedule and got["g5.4xlarge"].rules_out(2000, 100, 0.99)
