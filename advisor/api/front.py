@@ -9,7 +9,7 @@ from pathlib import Path
 
 from advisor.capacity import BenchEvidence, ModelCapacities, capacities_for_model, read_evidence
 from advisor.capacity.llm import LLMMeasured, read_llm_evidence
-from advisor.errors import NotFoundError
+from advisor.errors import ConfigError, NotFoundError
 from advisor.optimize.recommend import Progress, RecommendOptions, utc_now
 from advisor.optimize.recommend import recommend as _recommend
 from advisor.pricing.catalog import Catalog
@@ -21,6 +21,7 @@ from advisor.settings import Settings, load_settings
 from advisor.store import Store
 from advisor.traffic.profile import TrafficProfile
 from advisor.traffic.scenario import load_model_profile
+from advisor.yamlio import located
 
 
 def evidence_for(scenario: Scenario, settings: Settings) -> BenchEvidence:
@@ -79,18 +80,21 @@ def recommend(
     catalog = catalog or Catalog.load(settings)
     if check:  # False when the caller has just checked it (`advisor recommend` checks before --bench)
         check_scenario(scenario, scenario_file, catalog)
-    rec = _recommend(
-        scenario,
-        catalog,
-        settings,
-        evidence=evidence if evidence is not None else evidence_for(scenario, settings),
-        llm_evidence=llm_evidence_for(scenario, settings),
-        scenario_file=scenario_file,
-        options=options,
-        progress=progress,
-        clock=clock,
-        new_id=new_id,
-    )
+    try:
+        rec = _recommend(
+            scenario,
+            catalog,
+            settings,
+            evidence=evidence if evidence is not None else evidence_for(scenario, settings),
+            llm_evidence=llm_evidence_for(scenario, settings),
+            scenario_file=scenario_file,
+            options=options,
+            progress=progress,
+            clock=clock,
+            new_id=new_id,
+        )
+    except ConfigError as exc:  # a scenario field found bad only once used: its line in the file too
+        raise located(exc, scenario_file, Scenario.model_fields) from None
     return with_words(rec)
 
 

@@ -31,6 +31,7 @@ from advisor.scenario.example import EXAMPLE_SCENARIO
 from advisor.scenario.model import Scenario, load_scenario
 from advisor.settings import Settings
 from advisor.store import Store
+from advisor.yamlio import located
 
 if TYPE_CHECKING:  # the bench extra is optional: imported only when --bench runs
     from rich.progress import TaskID
@@ -82,7 +83,10 @@ def recommend(
     api.check_scenario(scenario, scenario_path, catalog)
     quiet = fmt != "table"
     if bench:
-        bench_models(settings, catalog, scenario, scenario_path, quiet=quiet)
+        try:
+            bench_models(settings, catalog, scenario, scenario_path, quiet=quiet)
+        except ConfigError as exc:  # a scenario field (bench.shapes.0): its line in the file too
+            raise located(exc, scenario_path, Scenario.model_fields) from None
     # drawn on each step, not by a refresh thread: a process with no other thread forks its workers
     # (advisor.optimize.processes), which start at once
     with _progress(quiet, auto_refresh=False) as bar:

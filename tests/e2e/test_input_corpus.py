@@ -89,6 +89,8 @@ def test_a_malformed_input_is_one_line_and_changes_nothing(
     assert "internal error" not in lines[0], lines[0]
     if case.needle:
         assert case.needle in lines[0], (case.needle, lines[0])
+    if case.id.startswith("scenario:"):  # a bad scenario field, wherever it is found, is named with its line
+        assert "s.yaml:" in lines[0], lines[0]
     assert digest(seeded_home) == before, "the store or ADVISOR_HOME changed"
 
 

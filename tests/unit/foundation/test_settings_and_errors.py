@@ -52,3 +52,19 @@ def test_an_unknown_name_without_a_close_one_lists_some_known_ones() -> None:
     nf = NotFoundError("team", "nope", known=["risk", "search"])
     assert nf.one_line() == "unknown team 'nope'; known teams: risk, search"
     assert "pricing show" not in NotFoundError("traffic profile", "nope", known=[]).one_line()
+
+
+def test_an_error_found_at_a_scenario_field_is_given_its_line(tmp_path: Path) -> None:
+    from advisor.errors import ConfigError
+    from advisor.yamlio import located
+
+    source = tmp_path / "s.yaml"
+    text = "name: x\nmodels:\n  - name: a\n    traffic:\n      profile: load.csv\n"
+    source.write_text(text, encoding="utf-8")
+    inner = ConfigError("bad row", where="models.0.traffic.profile: load.csv:14", fix="fix the row")
+    got = located(inner, source, ["name", "models"])
+    assert got.where == f"{source}:5" and got.what == "models.0.traffic.profile: load.csv:14: bad row"
+    assert got.fix == "fix the row"
+    flag = ConfigError("bad", where="--region")  # not a field of the file: as it was
+    assert located(flag, source, ["name", "models"]) is flag
+    assert located(inner, None, ["name", "models"]) is inner
