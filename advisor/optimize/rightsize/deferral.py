@@ -138,8 +138,10 @@ class Found:
         A candidate with ``ROUND_MIN_PLANS`` plans or more in ``ready`` has them replayed in up to
         ``ROUNDS`` batches, lowest floors first: a plan within budget found in one may rule out the rest.
         """
+        if not ready:
+            return
         if not self._defer:
-            self.entries += self._replay(ready) if ready else []
+            self.entries += self._replay(ready)
             return
         floors = [self._floor(plan, job) for plan, job in ready]
         slots: dict[int, Screening | Deferred] = {}
