@@ -421,8 +421,7 @@ class _Search:
         def replayed() -> int:
             return self.replayed + confirmer.replayed
 
-        if confirmed_best is None:
-            found.settle(lambda d: True)  # (the walk replayed them all, finding none)
+        if confirmed_best is None:  # the first walk, wanting every plan, ran to its end: none is deferred
             reason, settled = why_none(found.replayed(), self.search_profile, self.prices, self.options)
             self.replayed += settled
             return RightsizeResult(
