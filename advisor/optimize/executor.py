@@ -20,7 +20,8 @@ the same context), so the recommendation is the same wherever it ran.
 
 A worker that dies (killed, out of memory) does not end the run. Locally, the batches it left unfinished
 are run once more, by this process and a fresh pool; a batch that fails twice is an error naming its
-models. On Dask, the scheduler runs a lost worker's tasks again on the others (``retries`` covers a task's
+models. A worker that died holding no batch leaves this process to plan the models left, and the notes say
+so too. On Dask, the scheduler runs a lost worker's tasks again on the others (``retries`` covers a task's
 own failure), and the notes say which models were run again.
 """
 
@@ -169,8 +170,13 @@ def _in_pool(ctx: ModelContext, processes: int, progress: Progress | None) -> Ou
     done: dict[int, ModelOutcome] = {}
     notes: list[str] = []
     for attempt in (1, 2):
-        lost = _run_pool(ctx, processes - 1, pending, done, progress)
+        lost, broke = _run_pool(ctx, processes - 1, pending, done, progress)
         if not lost:
+            if broke and attempt == 1:
+                notes.append(
+                    "a worker process died during the run, holding no unfinished model; this process "
+                    "recommended the models left"
+                )
             break
         count = sum(len(b) for b in lost)
         if attempt == 1:
@@ -196,9 +202,10 @@ def _run_pool(
     pending: _Queue,
     done: dict[int, ModelOutcome],
     progress: Progress | None,
-) -> list[list[int]]:
+) -> tuple[list[list[int]], bool]:
     """Run the ``pending`` models into ``done``: ``workers`` pool processes take batches from the front (two
-    each in flight), this process from the back. Returns the batches a dead worker took down."""
+    each in flight), this process from the back. Returns the batches a dead worker took down, and whether
+    the pool broke (a worker died, even one that held no batch)."""
     lost: list[list[int]] = []
     total = len(ctx.scenario.models)
 
@@ -268,7 +275,7 @@ def _run_pool(
                     lost.append(batch)
                     continue
                 finished(batch, got)
-    return sorted(lost)
+    return sorted(lost), broken
 
 
 # ----- Dask ------------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -152,34 +151,97 @@ def test_a_pool_forked_from_a_process_with_no_other_thread_gives_what_one_proces
     assert run.stdout.split("\n")[-2] == "['fork'] ['fork'] True"
 
 
-def test_a_local_worker_killed_mid_run_has_its_models_run_again(settings: Settings, catalog: Catalog) -> None:
-    fleet = _fleet(catalog, 40)
-    killed: list[int] = []
-    stop = threading.Event()
+def _pool_workers(forked: bool) -> list[psutil.Process]:
+    """The processes that may be this process's pool workers: forked from it (its children running its
+    command), or from the fork server it starts when another thread runs. A child forked to run another
+    program runs its parent's command for a moment too (this process's, starting the resource tracker or the
+    fork server; the fork server's, as an import it preloads runs `file`): the caller waits to see which
+    stay."""
+    me = psutil.Process()
+    children = me.children()
+    if forked:
+        return [p for p in children if p.cmdline() == me.cmdline()]
+    servers = [p for p in children if "forkserver" in " ".join(p.cmdline())]
+    return [w for s in servers for w in s.children()]
 
-    def kill_the_first_worker() -> None:
-        # the pool's worker, a child of the fork server this process starts, killed as soon as it appears:
-        # it then holds the batches it was given (or dies as it starts, before it could take them)
-        while not stop.is_set() and not killed:
-            servers = [p for p in psutil.Process().children() if "forkserver" in " ".join(p.cmdline())]
-            workers = [w for server in servers for w in server.children()]
+
+@pytest.fixture(scope="module")
+def fleet40(settings: Settings, catalog: Catalog) -> tuple[Scenario, dict[str, Any]]:
+    """A 40-model fleet and its recommendation from this process alone, without its warnings."""
+    fleet = _fleet(catalog, 40)
+    return fleet, _doc(_recommend(fleet, settings, catalog, "local:1"), warnings=False)
+
+
+def _killing_the_worker(idle: bool) -> tuple[Any, list[int]]:
+    """A progress callback that, on this process's first batch done, kills the pool's one worker (waited for
+    while a fork server imports advisor), and the list it adds the killed pid to. The search is made on the
+    thread that would otherwise compete with the worker, and takes a tenth of a second, so the worker dies
+    holding the batches it was given at the start (five models each; this process's first was four) - or, with
+    ``idle``, once it has used no CPU for half a second: it has sent back all it was given, and this process
+    gives it more only after the callback, which waits until the pool has seen it die."""
+    forked = threading.active_count() == 1  # as the pool decides (advisor.optimize.processes)
+    tried: list[bool] = []
+    killed: list[int] = []
+
+    def idle_now(worker: psutil.Process) -> None:
+        used = -1.0
+        while sum(worker.cpu_times()[:2]) != used:
+            used = sum(worker.cpu_times()[:2])
+            time.sleep(0.5)
+
+    def kill_the_worker(what: str, done: int, total: int) -> None:
+        if tried or not what.startswith("right-sizing"):
+            return
+        tried.append(True)
+        seen: dict[int, float] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            workers = [w for w in _pool_workers(forked) if now - seen.setdefault(w.pid, now) >= 0.1]
             if workers:
+                if idle:
+                    idle_now(workers[0])
                 killed.append(workers[0].pid)
-                os.kill(workers[0].pid, signal.SIGKILL)
+                workers[0].kill()
+                workers[0].wait(30)
+                time.sleep(0.5 if idle else 0)  # the pool's own thread sees the worker gone
+                return
             time.sleep(0.005)
 
-    watcher = threading.Thread(target=kill_the_first_worker, daemon=True)
-    watcher.start()
+    return kill_the_worker, killed
+
+
+@pytest.mark.parametrize("other_thread", [False, True], ids=["as-the-process-is", "with-another-thread"])
+def test_a_local_worker_killed_mid_run_has_its_models_run_again(
+    settings: Settings, catalog: Catalog, fleet40: tuple[Scenario, dict[str, Any]], other_thread: bool
+) -> None:
+    """Forked from this process where it runs no other thread, else from the fork server (another thread is
+    started here to make sure of it)."""
+    fleet, alone = fleet40
+    stop = threading.Event()
+    if other_thread:
+        threading.Thread(target=stop.wait, daemon=True).start()
+    kill, killed = _killing_the_worker(idle=False)
     try:
-        rec = _recommend(fleet, settings, catalog, "local:2")
+        rec = _recommend(fleet, settings, catalog, "local:2", progress=kill)
     finally:
         stop.set()
-        watcher.join()
     assert killed
     notes = [w for w in rec.warnings if "worker process died" in w]
     assert len(notes) == 1 and "recommended again" in notes[0], rec.warnings
-    alone = _recommend(fleet, settings, catalog, "local:1")
-    assert _doc(rec, warnings=False) == _doc(alone, warnings=False)
+    assert _doc(rec, warnings=False) == alone
+
+
+def test_a_local_worker_killed_while_idle_leaves_this_process_to_finish_and_says_so(
+    settings: Settings, catalog: Catalog, fleet40: tuple[Scenario, dict[str, Any]]
+) -> None:
+    fleet, alone = fleet40
+    kill, killed = _killing_the_worker(idle=True)
+    rec = _recommend(fleet, settings, catalog, "local:2", progress=kill)
+    assert killed
+    notes = [w for w in rec.warnings if "worker process died" in w]
+    assert len(notes) == 1 and "holding no unfinished model" in notes[0], rec.warnings
+    assert _doc(rec, warnings=False) == alone
 
 
 def test_a_dask_worker_killed_mid_run_has_its_models_run_again(
