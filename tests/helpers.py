@@ -189,11 +189,15 @@ def _fresh_process_state(
 
 
 def assert_one_line_error(result: Outcome, *needles: str) -> None:
-    """A user error: exit 2, no traceback, exactly one `error:` line that mentions every needle."""
+    """A user error: exit 2, no traceback, one `error:` line that mentions every needle, and nothing else."""
     assert result.code == 2, (result.code, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr
+    # nothing else: no warning (a stale price, say) ahead of it; click's notice of a deprecated command's
+    # old name is the one line it may follow
+    others = [line for line in result.stderr.splitlines() if line.strip() and line not in errors]
+    assert all(line.startswith("DeprecationWarning: The command") for line in others), result.stderr
     for needle in needles:
         assert needle in errors[0], (needle, errors[0])
 

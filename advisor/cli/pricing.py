@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -24,7 +26,24 @@ class Ec2Option(StrEnum):
     SPOT = PurchaseOption.SPOT.value
 
 
+_STALE = "advisor.pricing.stale"  # the stale-price warning, in the command's meta until it has succeeded
+
 app = typer.Typer(help="Instance specs and prices (EC2, spot, SageMaker, Fargate, load balancers).")
+
+
+def _stale_warned_after(command: Callable[..., None]) -> Callable[..., None]:
+    """The command, then the stale-price warning its catalog left, if any: a command that fails prints its
+    one error line alone."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        command(*args, **kwargs)
+        ctx: typer.Context = kwargs["ctx"]
+        message = ctx.meta.pop(_STALE, None)
+        if message:
+            warn(message)
+
+    return run
 
 
 def _catalog(ctx: typer.Context) -> Catalog:
@@ -32,7 +51,7 @@ def _catalog(ctx: typer.Context) -> Catalog:
     catalog = Catalog.load(settings)
     age = catalog.staleness_days()
     if age > settings.price_staleness_days:
-        warn(
+        ctx.meta[_STALE] = (
             f"the price snapshot's oldest prices are {age} days old (as of "
             f"{catalog.snapshot.oldest_price_as_of}); `advisor pricing refresh --region R` fetches current"
         )
@@ -44,6 +63,7 @@ def _price_dict(price: Price) -> dict[str, Any]:
 
 
 @app.command("show")
+@_stale_warned_after
 def show(
     ctx: typer.Context,
     region: str | None = typer.Option(None, "--region", help="AWS region code (default: settings)."),
@@ -160,6 +180,7 @@ def _show_snapshot(catalog: Catalog, as_json: bool) -> None:
 
 
 @app.command("compare")
+@_stale_warned_after
 def compare(
     ctx: typer.Context,
     instance_types: str = typer.Option(
@@ -210,6 +231,7 @@ def _fmt(value: float | None) -> str:
 
 
 @app.command("cheapest")
+@_stale_warned_after
 def cheapest(
     ctx: typer.Context,
     vcpu: float = typer.Option(..., "--vcpu", help="vCPU one replica needs."),
