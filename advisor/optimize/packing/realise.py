@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from advisor.optimize.packing.exact import EXACT_MAX_VARS, assignment_fill, pattern_fill
+from advisor.optimize.packing.exact import EXACT_MAX_VARS, NO_FILL, assignment_fill, pattern_fill
 from advisor.optimize.packing.problem import CAPACITY_EPS, NUM_RESOURCES, PackingProblem
 
 _EXACT_MAX_REPLICAS = 500  # total replicas up to which the exact realisation is tried
@@ -125,6 +125,8 @@ def _fill_type(
     if time_left > 0.02 and int(counts.sum()) * bins <= EXACT_MAX_VARS * 4:
         start = time.perf_counter()
         exact = pattern_fill(sizes, counts, cap, bins, time_left)
+        if isinstance(exact, str) and exact == NO_FILL:  # proved: no assignment to these nodes exists
+            return best
         left = time_left - (time.perf_counter() - start)
         if exact is None and int(counts.sum()) * bins <= EXACT_MAX_VARS and left > 0.02:
             exact = assignment_fill(sizes, counts, cap, bins, left)

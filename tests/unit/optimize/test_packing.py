@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from advisor.domain import Arch, ReplicaResources
 from advisor.errors import InputError
+from advisor.optimize.packing import realise as realise_module
+from advisor.optimize.packing.exact import NO_FILL, pattern_fill
 from advisor.optimize.packing.milp import build_rows, lp_bound
 from advisor.optimize.packing.problem import build_problem, node_types_from_offers
 from advisor.optimize.packing.solve import karpenter_like_ffd, pack
@@ -149,6 +151,37 @@ def test_two_resource_triples_are_realised_exactly() -> None:
     result = pack(demands, types, FAST)
     assert_sound(result, demands, types)
     assert result.usd_per_hour == pytest.approx(7.0)
+
+
+def test_pattern_fill_finds_a_fill_proves_there_is_none_or_says_it_cannot_tell() -> None:
+    cap = np.array([12.0, 48.0, 0.0, 0.0])
+    # the two-resource triples above, one node each: a fill exists
+    sizes = np.array([[5, 12, 0, 0], [4, 20, 0, 0], [3, 16, 0, 0]], dtype=float)
+    fill = pattern_fill(sizes, np.array([2, 2, 2]), cap, 2, 1.0)
+    assert isinstance(fill, np.ndarray) and (fill.sum(axis=0) == [2, 2, 2]).all()
+    assert np.all(fill @ sizes <= cap + 1e-9)
+    # three replicas over half a node each cannot share two nodes: proved, not timed out
+    half = np.array([[7, 10, 0, 0]], dtype=float)
+    assert pattern_fill(half, np.array([3]), cap, 2, 1.0) == NO_FILL
+    # too many maximal patterns to enumerate: no answer either way
+    many = np.array([[1 + j / 10, 1 + j / 7, 0, 0] for j in range(12)])
+    assert pattern_fill(many, np.full(12, 3), cap, 6, 1.0) is None
+
+
+def test_a_fill_proved_impossible_is_not_searched_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The aggregated MILP sees only sums: 3 replicas of 7 vCPU "fit" 2 nodes of 12 (21 <= 24), yet no
+    # node holds two. The pattern MILP proves it; the assignment MILP would only time out on the same
+    # question. The replica left over is repaired onto another node.
+    def no_assignment(*args: object) -> None:
+        raise AssertionError("assignment_fill was tried after the pattern MILP proved there is no fill")
+
+    monkeypatch.setattr(realise_module, "assignment_fill", no_assignment)
+    demands = [cpu("wide", 3, 7, 10)]
+    types = [node("box", 1.0, 12, 48)]
+    problem = build_problem(demands, types, FAST)
+    layout, leftover = realise_module.realise(problem, np.array([[3]]), np.array([2]), time_budget_s=1.0)
+    assert leftover.sum() == 1
+    assert layout.contents.sum() == 2
 
 
 def test_one_model_alone_gets_the_exact_cheapest_pool() -> None:
