@@ -90,7 +90,9 @@ def deadband(demand: FloatArray, tolerance: float, down_tolerance: float | None 
     return out
 
 
-def reset_deadband(demand: FloatArray, tolerance: float, down_tolerance: float | None = None) -> FloatArray:
+def reset_deadband(
+    demand: FloatArray, tolerance: float, down_tolerance: float | None = None, shape: bytes | None = None
+) -> FloatArray:
     """The demand the HPA (and target tracking) sizes for: it keeps its size while the demand stays within
     the band around the demand it last sized for, and resizes *to the demand itself* when it leaves it.
 
@@ -101,15 +103,14 @@ def reset_deadband(demand: FloatArray, tolerance: float, down_tolerance: float |
     Which step each step's size comes from depends on ratios of the demand, so the answer is kept for demand
     of the same shape (a fleet's models on one bundled profile at their own peaks) and tried on the next
     one: it is taken only when it follows the rule at every step of that demand (one vectorised check).
+    ``shape``: :func:`shape_digest` of ``demand``, where the caller keeps it (worked out here otherwise).
     """
     down = tolerance if down_tolerance is None else down_tolerance
     if (tolerance <= 0 and down <= 0) or demand.size < 2:
         return demand
     lo = demand / (1.0 + tolerance)  # z stays while lo_t <= z <= hi_t
     hi = demand / (1.0 - down)
-    peak = float(demand.max())
-    shape = np.round(demand / peak, _SHAPE_DIGITS) if peak > 0 else demand
-    key = (round(tolerance, 9), round(down, 9), hashlib.blake2b(shape.tobytes(), digest_size=16).digest())
+    key = (round(tolerance, 9), round(down, 9), shape_digest(demand) if shape is None else shape)
     kept = _SOURCES.get(key)
     if kept is None or not _follows_rule(demand, lo, hi, *kept):
         kept = _resize_sources(demand, lo, hi)
@@ -128,6 +129,13 @@ _SOURCES_KEPT = 64
 Sources = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]
 _SOURCES: dict[tuple[float, float, bytes], Sources] = {}
 _SOURCES_LOCK = threading.Lock()
+
+
+def shape_digest(demand: FloatArray) -> bytes:
+    """The key of ``demand``'s shape: its steps over its peak, to 12 decimals, hashed."""
+    peak = float(demand.max())
+    shape = np.round(demand / peak, _SHAPE_DIGITS) if peak > 0 else demand
+    return hashlib.blake2b(shape.tobytes(), digest_size=16).digest()
 
 
 def _follows_rule(
@@ -207,8 +215,15 @@ def held_demand(
     """:func:`deadband` (or :func:`reset_deadband`) of a profile, memoised on the (immutable) profile."""
     down = tolerance if down_tolerance is None else down_tolerance
     key = ("deadband", round(tolerance, 9), round(down, 9), reset)
-    band = reset_deadband if reset else deadband
-    return profile.memo(key, lambda: band(profile.rps, tolerance, down))  # type: ignore[no-any-return]
+    if not reset:
+        return profile.memo(key, lambda: deadband(profile.rps, tolerance, down))  # type: ignore[no-any-return]
+
+    def held() -> FloatArray:  # the shape's key is the same for every tolerance: worked out once a profile
+        return reset_deadband(
+            profile.rps, tolerance, down, profile.memo("shape_digest", lambda: shape_digest(profile.rps))
+        )
+
+    return profile.memo(key, held)  # type: ignore[no-any-return]
 
 
 def desired_replicas(held: F32Array, per_replica_rps: Any, min_replicas: Any, max_replicas: Any) -> F32Array:

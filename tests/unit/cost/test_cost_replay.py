@@ -14,8 +14,10 @@ from advisor.cost import Screened, resolve_prices, screen_many, simulate, simula
 from advisor.cost.billing import fargate_minimum_extra_seconds, on_demand_share
 from advisor.cost.replay.autoscaler import (
     deadband,
+    held_demand,
     replica_trajectory,
     reset_deadband,
+    shape_digest,
     trailing_max,
     trailing_min,
 )
@@ -81,6 +83,25 @@ def test_reset_deadband_kept_for_a_shape_is_checked_before_use() -> None:
     """Demand that looks the same to 12 decimals of its peak, but not to the rule: the second is computed."""
     for d in ([0.0, 1.0, 0.0], [0.0, 1.0, 4e-204], [0.0, 1.0, 0.0]):
         assert reset_deadband(np.array(d), 0.1, 0.1).tolist() == reference_reset_deadband(d, 0.1, 0.1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rates, rates)
+def test_reset_deadband_under_a_shape_key_of_other_demand_still_follows_the_rule(
+    d: list[float], other: list[float]
+) -> None:
+    """A caller's shape key is a look-up only: resize steps kept under another demand's key are checked."""
+    key = shape_digest(np.array(other))
+    reset_deadband(np.array(other), 0.1, 0.1, key)
+    assert reset_deadband(np.array(d), 0.1, 0.1, key).tolist() == reference_reset_deadband(d, 0.1, 0.1)
+
+
+def test_a_profiles_held_demand_is_its_reset_deadband_at_every_tolerance(week: TrafficProfile) -> None:
+    """One shape key per profile serves every tolerance (the key holds no tolerance of its own)."""
+    profile = week.replace(rps=week.rps.copy())  # a fresh profile: nothing memoised on it yet
+    for tol, down in ((0.1, 0.1), (0.05, 0.2), (0.1, 0.3)):
+        expected = reference_reset_deadband(profile.rps.tolist(), tol, down)
+        assert held_demand(profile, tol, down, reset=True).tolist() == expected
 
 
 @settings(max_examples=60, deadline=None)
