@@ -34,7 +34,7 @@ from advisor.pricing.snapshot import (
     current_snapshot_dir,
     load_snapshot,
 )
-from advisor.pricing.values import date_of, kept, num, opt_num, text_or_none
+from advisor.pricing.values import RegionalRows, date_of, kept, num, opt_num, text_or_none
 from advisor.settings import Settings
 
 
@@ -60,6 +60,7 @@ class Catalog(SageMakerPrices):
         self._fargate = snapshot.table("fargate.csv")
         self._elb = snapshot.table("elb.csv").set_index(["region", "load_balancer_type"])
         self._offers: dict[tuple[str, PurchaseOption], pd.DataFrame] = {}
+        self._rows = {t: RegionalRows(getattr(self, t)) for t in ("_on_demand", "_spot", "_sagemaker")}
 
     @classmethod
     def load(cls, settings: Settings) -> Catalog:
@@ -105,14 +106,14 @@ class Catalog(SageMakerPrices):
     def instance(self, name: str) -> InstanceType:
         """Specs of an EC2 type; ``ml.`` SageMaker names resolve to their EC2 twin."""
         ec2_name = self.check_instance_type(name)
-        if ec2_name not in self._specs.index:
+        row = self._spec_rows.get(ec2_name)
+        if row is None:
             raise NotFoundError(
                 "instance type specs",
                 name,
                 where="ec2_instances.csv",
                 fix="this type is priced but its specs are not in the snapshot; pick a current generation",
             )
-        row = self._specs.loc[ec2_name]
         return InstanceType(
             name=ec2_name,
             family=str(row["family"]),
@@ -134,8 +135,8 @@ class Catalog(SageMakerPrices):
         """Linux on-demand $/h of an EC2 type in a region."""
         self.check_instance_type(instance_type)
         self.check_region(region)
-        key = (region, instance_type)
-        if key not in self._on_demand.index:
+        row = self._rows["_on_demand"].get(region, instance_type)
+        if row is None:
             raise NotFoundError(
                 "instance type",
                 instance_type,
@@ -143,7 +144,6 @@ class Catalog(SageMakerPrices):
                 fix=f"{instance_type} has no on-demand price in {region}; offered there: "
                 + ", ".join(self._types_in_region(region, instance_type)),
             )
-        row = self._on_demand.loc[key]
         return Price(
             region=region,
             shape=instance_type,
@@ -164,15 +164,14 @@ class Catalog(SageMakerPrices):
         """
         self.check_instance_type(instance_type)
         self.check_region(region)
-        key = (region, instance_type)
-        if key not in self._spot.index:
+        row = self._rows["_spot"].get(region, instance_type)
+        if row is None:
             raise NotFoundError(
                 "instance type",
                 instance_type,
                 where=f"spot prices in {region}",
                 fix=f"no spot offer for {instance_type} in {region} in this snapshot",
             )
-        row = self._spot.loc[key]
         savings = opt_num(row["savings_pct_vs_on_demand"])
         usd = opt_num(row["usd_per_hour"])
         estimated = False

@@ -11,6 +11,7 @@ number of pairs behind it.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from advisor.domain import DataProcessingPrice, Price, PurchaseOption
 from advisor.errors import NotFoundError
 from advisor.platforms.sagemaker import check_endpoint_type
 from advisor.pricing.snapshot import SAGEMAKER_DATA_FILE, Snapshot, bundled_snapshot_dir, load_snapshot
-from advisor.pricing.values import date_of, kept, num, text_or_none
+from advisor.pricing.values import RegionalRows, date_of, kept, num, rows_by_key, text_or_none
 
 SAGEMAKER_PREFIX = "ml."
 DERIVED_SOURCE = "advisor-derived"
@@ -33,6 +34,7 @@ class SageMakerPrices:
     _sagemaker: pd.DataFrame
     _on_demand: pd.DataFrame
     _specs: pd.DataFrame
+    _rows: dict[str, RegionalRows]  # the regional tables' rows, by table attribute
 
     def check_instance_type(self, name: str) -> str:  # pragma: no cover - provided by Catalog
         raise NotImplementedError
@@ -42,6 +44,11 @@ class SageMakerPrices:
 
     def on_demand(self, region: str, instance_type: str) -> Price:  # pragma: no cover - provided by Catalog
         raise NotImplementedError
+
+    @cached_property
+    def _spec_rows(self) -> dict[str, dict[str, Any]]:
+        """``ec2_instances.csv``'s rows by type, read once (:func:`advisor.pricing.values.rows_by_key`)."""
+        return rows_by_key(self._specs)
 
     @cached_property
     def sagemaker_ratios(self) -> dict[bool, tuple[float, int]]:
@@ -62,7 +69,7 @@ class SageMakerPrices:
         return out
 
     def _accelerated(self, ec2_name: str) -> bool:
-        row = self._specs.loc[ec2_name]
+        row = self._spec_rows[ec2_name]
         return num(row["gpu_count"]) > 0 or num(row["accelerator_count"]) > 0
 
     @kept
@@ -79,9 +86,8 @@ class SageMakerPrices:
         self.check_instance_type(ec2_name)
         self.check_region(region)
         check_endpoint_type(ml_name)
-        key = (region, ml_name)
-        if key in self._sagemaker.index:
-            row = self._sagemaker.loc[key]
+        row = self._rows["_sagemaker"].get(region, ml_name)
+        if row is not None:
             return Price(
                 region=region,
                 shape=ml_name,
@@ -92,7 +98,7 @@ class SageMakerPrices:
                 note=text_or_none(row["note"]) or "",
             )
         ec2 = self.on_demand(region, ec2_name)
-        accelerated = ec2_name in self._specs.index and self._accelerated(ec2_name)
+        accelerated = ec2_name in self._spec_rows and self._accelerated(ec2_name)
         ratio, n = self.sagemaker_ratios[accelerated]
         kind = "GPU/accelerator" if accelerated else "CPU"
         return Price(

@@ -8,6 +8,8 @@ import math
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+import pandas as pd
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -57,3 +59,28 @@ def kept(method: Callable[P, T]) -> Callable[P, T]:
         return out
 
     return look_up
+
+
+def rows_by_key(frame: pd.DataFrame) -> dict[Any, dict[str, Any]]:
+    """A table's rows as plain dicts by index key, in one pass: a look-up is then a dict's, where a
+    ``.loc`` one costs 0.1-0.3 ms (a fleet's candidate types ask hundreds before the first model)."""
+    return dict(zip(frame.index, frame.to_dict("records"), strict=True))
+
+
+class RegionalRows:
+    """The rows of a table indexed by (region, key), as :func:`rows_by_key` of one region at a time, built
+    when the region is first asked for (a whole table's dicts take 60-90 ms; a region's, a few)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+        self._by_region: dict[str, dict[Any, dict[str, Any]]] = {}
+
+    def get(self, region: str, key: Any) -> dict[str, Any] | None:
+        rows = self._by_region.get(region)
+        if rows is None:
+            try:
+                part = self._frame.xs(region, level=0)
+            except KeyError:
+                part = self._frame.iloc[:0]
+            rows = self._by_region[region] = rows_by_key(part)
+        return rows.get(key)

@@ -6,6 +6,7 @@ import csv
 import statistics
 from typing import Any
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
@@ -15,6 +16,7 @@ from advisor.domain import InterruptionBand, PurchaseOption, ReplicaResources
 from advisor.errors import InfeasibleError, NotFoundError
 from advisor.pricing.catalog import Catalog
 from advisor.pricing.fargate import VALID_FARGATE_MEMORY_GIB, smallest_fargate_size, validate_fargate_size
+from advisor.pricing.values import RegionalRows
 from advisor.settings import BUNDLED_PRICING_DIR, Settings
 
 
@@ -46,6 +48,39 @@ def test_every_on_demand_row_is_served_with_its_source(catalog: Catalog) -> None
         price = catalog.on_demand(row["region"], row["instance_type"])
         assert price.usd_per_hour == pytest.approx(float(row["usd_per_hour"]))
         assert (price.source, str(price.as_of)) == (row["source"], row["as_of"])
+
+
+def test_every_spot_row_and_spec_row_is_served_as_the_file_says(catalog: Catalog) -> None:
+    rows = [r for r in _rows("ec2_spot.csv") if r["usd_per_hour"]]  # (savings-only rows: tested below)
+    for row in rows[:: max(1, len(rows) // 300)]:
+        spot = catalog.spot(row["region"], row["instance_type"])
+        assert spot.usd_per_hour == pytest.approx(float(row["usd_per_hour"]))
+        band = row["interruption_frequency"]
+        assert spot.interruption_band == (InterruptionBand(band) if band else None)
+        assert spot.estimated == (row["basis"] == "estimate")
+        assert (spot.source, str(spot.as_of)) == (row["source"], row["as_of"])
+    for row in _rows("ec2_instances.csv")[::7]:
+        spec = catalog.instance(row["instance_type"])
+        assert (spec.family, spec.vcpu, spec.arch.value) == (row["family"], int(row["vcpu"]), row["arch"])
+        assert spec.memory_gib == pytest.approx(float(row["memory_gib"]))
+        assert spec.gpu_count == pytest.approx(float(row["gpu_count"] or 0))
+        assert spec.gpu_model == (row["gpu_model"].strip() or None)
+
+
+def test_regional_rows_read_one_region_and_answer_none_for_what_it_lacks() -> None:
+    frame = pd.DataFrame(
+        {
+            "region": ["r1", "r1", "r2"],
+            "instance_type": ["a", "b", "a"],
+            "usd_per_hour": [1.0, 2.0, float("nan")],
+        }
+    ).set_index(["region", "instance_type"])
+    rows = RegionalRows(frame)
+    assert rows.get("r1", "b") == {"usd_per_hour": 2.0}
+    assert rows.get("r2", "b") is None
+    assert rows.get("r3", "a") is None  # a region the table has no row for
+    value = rows.get("r2", "a")
+    assert value is not None and value["usd_per_hour"] != value["usd_per_hour"]  # NaN stays NaN
 
 
 def _premiums() -> dict[bool, list[float]]:
