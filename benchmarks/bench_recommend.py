@@ -33,13 +33,24 @@ against 3.866 G on 9a02055 (-0.7 %); side by side with 9a02055, this script for 
 difference the machine's drift lets one see; 2,000 x 600 in 44.1 s at 1.67 GiB, packing 1.0030, every
 model's outcome identical to 9a02055's.
 
-This round (342cac7): a plan whose cost floor rules it out is deferred, and replayed only if a later stage
+Then (342cac7): a plan whose cost floor rules it out is deferred, and replayed only if a later stage
 or the confirmation reaches its floor (``advisor.optimize.rightsize.deferral``). Replays: 200 x 300 8,990 ->
 7,957, 2,000 x 600 123,545 -> 111,763, every model's plan and alternatives the same (the 120-model
 recommendation with the packer converged is 3bd7700's but for ``plans_replayed``). Counted by callgrind,
 the per-model stage of models 10-50 runs 3.3 % fewer instructions (4,948 M -> 4,785 M); in wall time, side
 by side with 3bd7700, this script for both: 200 x 300 in 5.18 / 5.04 / 5.30 s against 5.17 / 4.48 /
 5.97 s, 2,000 x 600 in 47.3 s against 46.0 s (the first run of it, alone: 51.0 s) - inside the drift.
+
+This round (10d0083..23390a7), the time before the first model and the fleet stage's: the catalog reads
+its rows from dicts (``advisor.pricing.values.RegionalRows``) instead of pandas ``.loc`` - the candidate
+types' first look-ups, on one core while the other waits, 0.21-0.25 -> 0.08-0.11 s; every catalog answer
+the same; a profile's shape key for the HPA's kept resize steps is worked out once (-0.9 % of the per-model
+stage's instructions); a fill the pattern MILP proved impossible is not searched for again (about 0.1 s of
+the packing's 1.3-1.4 s of work). Side by side with 36f88e0, this script for both, 200 x 300 in 5.87 /
+5.66 / 5.66 / 5.60 / 4.59 s against 5.95 / 6.24 / 6.23 / 6.20 / 4.97 s, then (the new code first in each
+pair) 5.31 / 6.17 / 6.18 / 5.97 s against 5.39 / 6.30 / 5.64 / 5.97 s: 0.2 s less on average, in a slow
+spell of the machine that held for the hour; 2,000 x 600 in 52.2 s at 1.68 GiB, packing 1.0031, totals
+equal to main's.
 
 Where the time went in an earlier round (callgrind and cProfile, one process): the objects alive before
 the per-model stage are left out of garbage collection while it runs (``gc.freeze``: the collector's time per
@@ -65,7 +76,7 @@ lever replays are screened: ``screen_many``), building the searched plans 2.3 ->
 1.3 -> 0.9, baselines 0.8 -> 0.4, the Savings Plan series 0.6 -> 0.15; the fleet stage about 2 s in one
 process (its packing groups run side by side on two). On two processes the workers are forked (they start
 at once instead of after the fork server's 1.5 s of imports) and take shrinking batches, so the processes
-finish together. What is left at 200 x 300 on two processes: about 0.15 s of candidate types, 3.5 s of
+finish together. What is left at 200 x 300 on two processes: about 0.1 s of candidate types, 3.5 s of
 per-model searches (~30 ms a model on one core: the search's screened replays about half, confirmations a
 fifth, shape candidates a twentieth), 0.7-0.9 s of fleet stage (HiGHS solves of the 15 packing groups, side
 by side: the two processes are busy 0.65 and 0.70 s; a shorter MILP floor packs worse - 0.03 s gave
