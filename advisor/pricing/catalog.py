@@ -208,6 +208,7 @@ class Catalog(SageMakerPrices):
         )
 
     # ----- Fargate -----------------------------------------------------------------------------------
+    @kept
     def fargate_rate(
         self, region: str, option: PurchaseOption = PurchaseOption.FARGATE, platform: str = "linux_x86"
     ) -> FargateRate:
@@ -242,6 +243,7 @@ class Catalog(SageMakerPrices):
             source=str(row["source"]),
         )
 
+    @kept
     def fargate_task(
         self,
         region: str,

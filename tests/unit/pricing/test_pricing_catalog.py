@@ -175,6 +175,17 @@ def test_fargate_refuses_invalid_size_and_lists_valid_ones(catalog: Catalog) -> 
         validate_fargate_size(1, 9)
 
 
+def test_fargate_answers_are_kept_and_refusals_are_not() -> None:
+    catalog = Catalog.load(Settings())  # its own: nothing asked of it yet
+    task = catalog.fargate_task("us-east-1", 1, 2)
+    assert catalog.fargate_task("us-east-1", 1, 2) is task
+    assert catalog.fargate_rate("us-east-1") is catalog.fargate_rate("us-east-1")
+    for _ in range(2):  # a refusal is worked out (and raised) each time
+        with pytest.raises(InfeasibleError):
+            catalog.fargate_task("us-east-1", 0.3, 1)
+    assert not any(key[0] == "fargate_task" and 0.3 in key for key in vars(catalog)["_kept_answers"])
+
+
 @hsettings(max_examples=60, deadline=None)
 @given(vcpu=st.floats(0.01, 16), memory=st.floats(0.01, 120))
 def test_smallest_fargate_size_covers_the_need(vcpu: float, memory: float) -> None:
