@@ -60,7 +60,9 @@ class Catalog(SageMakerPrices):
         self._fargate = snapshot.table("fargate.csv")
         self._elb = snapshot.table("elb.csv").set_index(["region", "load_balancer_type"])
         self._offers: dict[tuple[str, PurchaseOption], pd.DataFrame] = {}
-        self._rows = {t: RegionalRows(getattr(self, t)) for t in ("_on_demand", "_spot", "_sagemaker")}
+        # the regional tables' rows as dicts, a region at a time (look-ups without .loc)
+        self._on_demand_rows, self._spot_rows = RegionalRows(self._on_demand), RegionalRows(self._spot)
+        self._sagemaker_rows = RegionalRows(self._sagemaker)
 
     @classmethod
     def load(cls, settings: Settings) -> Catalog:
@@ -135,7 +137,7 @@ class Catalog(SageMakerPrices):
         """Linux on-demand $/h of an EC2 type in a region."""
         self.check_instance_type(instance_type)
         self.check_region(region)
-        row = self._rows["_on_demand"].get(region, instance_type)
+        row = self._on_demand_rows.get(region, instance_type)
         if row is None:
             raise NotFoundError(
                 "instance type",
@@ -164,7 +166,7 @@ class Catalog(SageMakerPrices):
         """
         self.check_instance_type(instance_type)
         self.check_region(region)
-        row = self._rows["_spot"].get(region, instance_type)
+        row = self._spot_rows.get(region, instance_type)
         if row is None:
             raise NotFoundError(
                 "instance type",

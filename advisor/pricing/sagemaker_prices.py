@@ -34,7 +34,7 @@ class SageMakerPrices:
     _sagemaker: pd.DataFrame
     _on_demand: pd.DataFrame
     _specs: pd.DataFrame
-    _rows: dict[str, RegionalRows]  # the regional tables' rows, by table attribute
+    _sagemaker_rows: RegionalRows
 
     def check_instance_type(self, name: str) -> str:  # pragma: no cover - provided by Catalog
         raise NotImplementedError
@@ -86,7 +86,7 @@ class SageMakerPrices:
         self.check_instance_type(ec2_name)
         self.check_region(region)
         check_endpoint_type(ml_name)
-        row = self._rows["_sagemaker"].get(region, ml_name)
+        row = self._sagemaker_rows.get(region, ml_name)
         if row is not None:
             return Price(
                 region=region,
