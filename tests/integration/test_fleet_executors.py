@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 import advisor
+import advisor.optimize.executor as executor_module
 from advisor import Catalog, Recommendation, Scenario, Settings
 from advisor.optimize import RecommendOptions, fleet_type_names, parse_executor, synthetic_fleet
 from tests.helpers import REPO_ROOT
@@ -85,9 +86,9 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
             client.wait_for_workers(2, timeout=60)
         yield address, [psutil.Process(p.pid) for p in procs[1:]]
     finally:
-        for p in procs:
+        # workers first: one whose scheduler has gone keeps trying to reach it and lets SIGTERM wait (20 s)
+        for p in [*procs[1:], scheduler]:
             p.terminate()
-        for p in procs:
             try:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -213,11 +214,26 @@ def _killing_the_worker(idle: bool) -> tuple[Any, list[int]]:
 
 @pytest.mark.parametrize("other_thread", [False, True], ids=["as-the-process-is", "with-another-thread"])
 def test_a_local_worker_killed_mid_run_has_its_models_run_again(
-    settings: Settings, catalog: Catalog, fleet40: tuple[Scenario, dict[str, Any]], other_thread: bool
+    settings: Settings,
+    catalog: Catalog,
+    fleet40: tuple[Scenario, dict[str, Any]],
+    other_thread: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Forked from this process where it runs no other thread, else from the fork server (another thread is
-    started here to make sure of it)."""
+    started here to make sure of it). A forked worker starts warm and would plan its ten models before this
+    process has planned its first four: it inherits the patch below, which holds each of its batches for a
+    second first (a fork server's worker starts fresh, importing advisor, and needs no such hold)."""
     fleet, alone = fleet40
+    here = os.getpid()
+    plan_batch = executor_module.plan_batch
+
+    def held_in_a_worker(ctx: Any, indices: list[int]) -> Any:
+        if os.getpid() != here:
+            time.sleep(1.0)
+        return plan_batch(ctx, indices)
+
+    monkeypatch.setattr(executor_module, "plan_batch", held_in_a_worker)
     stop = threading.Event()
     if other_thread:
         threading.Thread(target=stop.wait, daemon=True).start()
