@@ -10,6 +10,9 @@ solve is discarded before the descriptor comes back. Solves on several threads o
 redirection (the first one in makes it, the last one out undoes it), so no thread restores another's
 ``/dev/null``. What another thread writes to standard output while a solve runs is lost with it: advisor
 writes its results after the solves (progress goes to standard error, which is left alone).
+
+Before advisor forks a process, :func:`stop_worker_threads` ends HiGHS's own threads, which a child would
+wait for for ever.
 """
 
 from __future__ import annotations
@@ -24,6 +27,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from scipy import optimize
+
+try:  # HiGHS's own class as scipy binds it: the one handle on its global scheduler (stop_worker_threads)
+    from scipy.optimize._highspy._core import _Highs
+except ImportError:  # a scipy that binds HiGHS otherwise
+    _Highs = None
 
 _lock = threading.Lock()
 _state: dict[str, int] = {"depth": 0, "saved": -1}
@@ -70,3 +78,19 @@ def stdout_silenced() -> Iterator[None]:
                 _libc.fflush(None)  # C's buffered output of the solve goes to /dev/null, not after it
                 os.dup2(_state["saved"], 1)
                 os.close(_state["saved"])
+
+
+def stop_worker_threads() -> None:
+    """End HiGHS's worker threads in this process, before it forks; its next solve starts them again.
+
+    HiGHS keeps a global scheduler: the first solve starts ``threads`` - 1 worker threads and keeps them
+    (by default ``threads`` is half the machine's logical CPUs, rounded up: ``initialize_scheduler`` in
+    HiGHS 1.12's ``highs/parallel/HighsParallel.h``; none on a 2-CPU machine, one from 3 CPUs). A forked
+    child inherits the scheduler but not its threads, and its first solve that hands work to them waits for
+    ever: with HiGHS 1.12 from scipy 1.17, a parent that had solved a MILP with two threads forked a child
+    whose MILP never returned, where after ``resetGlobalScheduler`` it took its usual time. That call is
+    HiGHS's own way to end the scheduler; scipy has no public one, hence its private binding, and nothing
+    is done where that is missing. Call it only where no other thread can be solving.
+    """
+    if _Highs is not None:
+        _Highs.resetGlobalScheduler(True)

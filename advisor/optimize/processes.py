@@ -2,10 +2,11 @@
 (:mod:`advisor.optimize.executor`) and the fleet's packing groups (:mod:`advisor.optimize.fleet.pooling`).
 
 A worker is forked from this process when it runs no other thread: it starts at once, with everything this
-process holds. A process that has started threads (a Dask client's event loop, a test runner's, a progress
-display's) cannot fork safely - a lock another thread holds stays held in the child - so its workers come
-from a fork server (a fresh single-threaded process that imports advisor once, about 1.5 s), or are spawned
-where there is none (not Linux).
+process holds (HiGHS's worker threads, which Python does not count, are ended first). A process that has
+started threads (a Dask client's event loop, a test runner's, a progress display's) cannot fork safely - a
+lock another thread holds stays held in the child - so its workers come from a fork server (a fresh
+single-threaded process that imports advisor once, about 1.5 s), or are spawned where there is none (not
+Linux).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import os
 import threading
 from collections.abc import Iterator
 from multiprocessing.context import BaseContext
+
+from advisor.optimize.highs import stop_worker_threads
 
 # imported in the fork server, not by each worker on its first task (scipy.optimize alone takes 0.5 s)
 _PRELOAD = ("advisor.optimize.executor", "scipy.optimize")
@@ -30,8 +33,12 @@ def available_cores() -> int:
 
 
 def fork_context() -> BaseContext | None:
-    """The fork start method when this process may fork itself (no other thread runs), else None."""
+    """The fork start method when this process may fork itself (no other thread runs), else None.
+
+    No other Python thread, and no HiGHS worker thread either: those are ended here (a child would wait
+    for them for ever, :func:`advisor.optimize.highs.stop_worker_threads`)."""
     if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        stop_worker_threads()
         return multiprocessing.get_context("fork")
     return None
 

@@ -117,10 +117,15 @@ def test_a_process_pool_gives_what_one_process_gives(settings: Settings, catalog
 
 
 FORKED_RUN = """
-import datetime as dt, sys
+import datetime as dt, sys, warnings
+import numpy as np
 import advisor, advisor.optimize.executor as executor, advisor.optimize.fleet.pooling as pooling
 from advisor import Catalog, Settings
 from advisor.optimize import RecommendOptions, fleet_type_names, parse_executor, synthetic_fleet
+from advisor.optimize.highs import milp
+with warnings.catch_warnings():  # HiGHS's scheduler with a worker thread, as on a machine of 3 CPUs or more
+    warnings.simplefilter("ignore")  # scipy says it hands "threads" to HiGHS as it is
+    milp(-np.ones(2), integrality=np.ones(2), bounds=(0, 1), options={"threads": 2})
 used = []
 chosen = executor.start_method
 executor.start_method = lambda: used.append(chosen()) or used[-1]

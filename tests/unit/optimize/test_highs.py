@@ -110,3 +110,45 @@ def test_milp_answers_as_scipys() -> None:
     assert res.status == 0
     assert np.rint(res.x).tolist() == [1.0, 0.0, 1.0, 1.0]
     assert res.fun == pytest.approx(-13.0)
+
+
+# A fresh interpreter whose HiGHS scheduler has a worker thread (this machine's default may have none: the
+# first solve asks for two threads), then a child forked where advisor forks, which solves a small MILP.
+# Forked without ending the scheduler's thread first, the child's solve never returns (HiGHS 1.12).
+FORK_AFTER_A_TWO_THREAD_SOLVE = """
+import os, time, warnings
+import numpy as np
+from scipy.optimize import LinearConstraint
+from advisor.optimize.highs import milp
+from advisor.optimize.processes import fork_context
+rng = np.random.default_rng(0)
+a = rng.integers(1, 20, (3, 10)).astype(float)
+c = -rng.integers(1, 50, 10).astype(float)
+knapsack = {"constraints": [LinearConstraint(a, -np.inf, a.sum(axis=1) // 2)], "integrality": np.ones(10),
+            "bounds": (0, 1)}
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # scipy says it hands "threads" to HiGHS as it is
+    assert milp(c, options={"threads": 2}, **knapsack).status == 0
+assert fork_context() is not None
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if milp(c, options={"time_limit": 5.0}, **knapsack).status == 0 else 3)
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        print("child", os.waitstatus_to_exitcode(status))
+        break
+    time.sleep(0.05)
+else:
+    os.kill(pid, 9)
+    print("child hung")
+"""
+
+
+def test_a_child_forked_after_a_threaded_solve_solves_too() -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", FORK_AFTER_A_TWO_THREAD_SOLVE], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "child 0"
