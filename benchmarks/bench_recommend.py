@@ -52,6 +52,14 @@ pair) 5.31 / 6.17 / 6.18 / 5.97 s against 5.39 / 6.30 / 5.64 / 5.97 s: 0.2 s les
 spell of the machine that held for the hour; 2,000 x 600 in 52.2 s at 1.68 GiB, packing 1.0031, totals
 equal to main's.
 
+On 2026-12-07 the machine ran as fast as when the fleet-scale work began, and two to three times faster
+than in the spells above: main before that work (e69fe02, its own script) took 10.64 and 9.81 s for
+200 x 300 (then measured at 11.2 s) and 126.3 s for 2,000 x 600 (then 143 s). Beside it, from a clean
+checkout of 6cd2827: 200 x 300 in 2.11 / 2.20 / 2.14 s (36f88e0, alternating: 2.17 / 2.22 / 2.36 s), at
+0.65 GiB, packing 1.0024, totals 0.067 % under main's; 2,000 x 600 in 20.2 s (earlier that morning 18.5
+and 19.9 s) at 1.73 GiB, packing 1.0030, totals 0.056 % under main's. The demo's figures are main's, row
+for row.
+
 Where the time went in an earlier round (callgrind and cProfile, one process): the objects alive before
 the per-model stage are left out of garbage collection while it runs (``gc.freeze``: the collector's time per
 200 models 0.39 -> 0.18 s, and forked workers copy fewer pages); capacities are worked out only for the
