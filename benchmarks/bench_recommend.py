@@ -41,7 +41,7 @@ the per-model stage of models 10-50 runs 3.3 % fewer instructions (4,948 M -> 4,
 by side with 3bd7700, this script for both: 200 x 300 in 5.18 / 5.04 / 5.30 s against 5.17 / 4.48 /
 5.97 s, 2,000 x 600 in 47.3 s against 46.0 s (the first run of it, alone: 51.0 s) - inside the drift.
 
-This round (10d0083..23390a7), the time before the first model and the fleet stage's: the catalog reads
+The round after (10d0083..23390a7), the time before the first model and the fleet stage's: the catalog reads
 its rows from dicts (``advisor.pricing.values.RegionalRows``) instead of pandas ``.loc`` - the candidate
 types' first look-ups, on one core while the other waits, 0.21-0.25 -> 0.08-0.11 s; every catalog answer
 the same; a profile's shape key for the HPA's kept resize steps is worked out once (-0.9 % of the per-model
